@@ -1,0 +1,85 @@
+import {Errors} from '@oclif/core'
+
+/**
+ * Exit codes are part of capplan's contract (README "Exit codes"); they stay the same under --json.
+ * 0 and 1 are Node's, 2 is oclif's own for bad flags/arguments; capplan's domain errors start at 3.
+ */
+export const ExitCode = {
+  ok: 0,
+  unexpected: 1,
+  usage: 2,
+  invalidInput: 3,
+  notFound: 4,
+  invalidProfile: 5,
+  invalidResult: 6,
+  insufficientResources: 7,
+  engineFailure: 8,
+  partialRun: 9,
+  interrupted: 130,
+} as const
+
+export type ErrorKind =
+  | 'INVALID_INPUT'
+  | 'NOT_FOUND'
+  | 'INVALID_PROFILE'
+  | 'INVALID_RESULT'
+  | 'INSUFFICIENT_RESOURCES'
+  | 'ENGINE_FAILURE'
+  | 'PARTIAL_RUN'
+  | 'INTERRUPTED'
+
+const exitCodeByKind: Record<ErrorKind, number> = {
+  INVALID_INPUT: ExitCode.invalidInput,
+  NOT_FOUND: ExitCode.notFound,
+  INVALID_PROFILE: ExitCode.invalidProfile,
+  INVALID_RESULT: ExitCode.invalidResult,
+  INSUFFICIENT_RESOURCES: ExitCode.insufficientResources,
+  ENGINE_FAILURE: ExitCode.engineFailure,
+  PARTIAL_RUN: ExitCode.partialRun,
+  INTERRUPTED: ExitCode.interrupted,
+}
+
+/**
+ * An error the user can act on: what is wrong, where, and what to try.
+ * Extends oclif's CLIError so oclif renders it and exits with our code.
+ */
+export class CapplanError extends Errors.CLIError {
+  readonly kind: ErrorKind
+  readonly exitCode: number
+  readonly suggestion: string
+
+  constructor(kind: ErrorKind, message: string, suggestion: string) {
+    const exit = exitCodeByKind[kind]
+    super(message, {exit, code: kind, suggestions: [suggestion]})
+    this.name = 'Error'
+    this.kind = kind
+    this.exitCode = exit
+    this.suggestion = suggestion
+  }
+
+  toJSON(): {kind: ErrorKind; exitCode: number; message: string; suggestion: string} {
+    return {kind: this.kind, exitCode: this.exitCode, message: this.message, suggestion: this.suggestion}
+  }
+}
+
+export const invalidInput = (message: string, suggestion: string) => new CapplanError('INVALID_INPUT', message, suggestion)
+export const notFound = (message: string, suggestion: string) => new CapplanError('NOT_FOUND', message, suggestion)
+export const invalidProfile = (message: string, suggestion: string) =>
+  new CapplanError('INVALID_PROFILE', message, suggestion)
+export const invalidResult = (message: string, suggestion: string) =>
+  new CapplanError('INVALID_RESULT', message, suggestion)
+export const insufficientResources = (message: string, suggestion: string) =>
+  new CapplanError('INSUFFICIENT_RESOURCES', message, suggestion)
+
+/** A child process (engine, build tool) failed: which command, its exit, and the last lines it printed. */
+export class EngineError extends CapplanError {
+  readonly command: string
+  readonly logTail: string[]
+
+  constructor(message: string, suggestion: string, command: string, logTail: string[] = []) {
+    const tail = logTail.length > 0 ? `\nLast lines from ${command}:\n  ${logTail.join('\n  ')}` : ''
+    super('ENGINE_FAILURE', `${message}${tail}`, suggestion)
+    this.command = command
+    this.logTail = logTail
+  }
+}
