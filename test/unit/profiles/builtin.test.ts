@@ -1,0 +1,259 @@
+import {readdirSync} from 'node:fs'
+import path from 'node:path'
+
+import {beforeAll, describe, expect, it} from 'vitest'
+
+import {
+  builtinProfilesDir,
+  detectGpuProfile,
+  formatProblem,
+  gpuHourlyPrice,
+  kindFolders,
+  loadProfiles,
+  resolveApiPrice,
+  scanProfileDir,
+  type ProfileStore,
+} from '../../../src/profiles/load.js'
+import {profileKinds, quantLevels, type ModelProfile} from '../../../src/profiles/schema.js'
+
+const expectedIds = {
+  gpu: [
+    'a100-40gb-pcie', 'a100-40gb-sxm', 'a100-80gb-pcie', 'a100-80gb-sxm', 'a10g', 'b200', 'cpu', 'h100-nvl',
+    'h100-pcie', 'h100-sxm', 'h200', 'l4', 'l40s', 'mi300x', 'rtx-4090',
+  ],
+  model: [
+    'deepseek-v3', 'kimi-k2', 'llama-3.1-405b', 'llama-3.1-70b', 'llama-3.1-8b', 'mixtral-8x7b', 'qwen2.5-0.5b',
+    'qwen2.5-72b', 'qwen2.5-7b', 'qwen3-235b-a22b',
+  ],
+  api: ['claude-3.5-sonnet', 'claude-opus-4.6', 'deepseek-v3', 'gpt-4o', 'kimi-k2.5', 'o3', 'qwen3-235b'],
+  workload: ['batch-classify', 'chat', 'code', 'rag', 'summarize'],
+}
+
+let store: ProfileStore
+beforeAll(async () => {
+  store = await loadProfiles()
+})
+
+describe('built-in profiles', () => {
+  it('every built-in file validates (no problems at all)', () => {
+    const scan = scanProfileDir(builtinProfilesDir(), 'builtin')
+    expect(scan.problems.map(formatProblem)).toEqual([])
+    expect(scan.profiles).toHaveLength(scan.files.length)
+  })
+
+  it('has exactly the expected ids per kind, sorted', () => {
+    for (const kind of profileKinds) expect(store.list(kind).map((p) => p.id)).toEqual(expectedIds[kind])
+  })
+
+  it('each file is named <id>.yaml and lives in its kind folder', () => {
+    for (const kind of profileKinds) {
+      const dir = path.join(builtinProfilesDir(), kindFolders[kind])
+      expect(readdirSync(dir).sort()).toEqual(expectedIds[kind].map((id) => `${id}.yaml`).sort())
+      for (const id of expectedIds[kind]) expect(store.sourceOf(kind, id)).toBe(path.join(dir, `${id}.yaml`))
+    }
+  })
+})
+
+describe('seed-reproduction prices', () => {
+  it('a100-80gb-sxm spot is the 2.50 $/h seed 000 assumes', () => {
+    const spot = gpuHourlyPrice(store.get('gpu', 'a100-80gb-sxm'), 'spot')
+    expect(spot.usdPerHour).toBe(2.5)
+    expect(spot.source).toBe('seed 000 (article assumes $2.50/h and calls it spot)')
+  })
+
+  it.each([
+    ['gpt-4o@seed-000', 7.5, 7.5],
+    ['claude-3.5-sonnet@seed-000', 9, 9],
+    ['deepseek-v3@seed-000', 0.55, 0.55],
+    ['claude-opus-4.6@seed-004', 15, 75],
+    ['o3@pre-cut', 10, 40],
+  ])('%s is %d in / %d out', (id, input, output) => {
+    const price = resolveApiPrice(store, id)
+    expect([price.inputPerMTok, price.outputPerMTok]).toEqual([input, output])
+    expect(price.variant).toBe(id.split('@')[1])
+  })
+
+  it.each([
+    ['gpt-4o', 2.5, 10],
+    ['claude-3.5-sonnet', 3, 15],
+    ['deepseek-v3', 0.27, 1.1],
+    ['claude-opus-4.6', 5, 25],
+    ['kimi-k2.5', 0.6, 3],
+    ['qwen3-235b', 0.25, 0.25],
+    ['o3', 2, 8],
+  ])('%s current price is %d in / %d out', (id, input, output) => {
+    const price = resolveApiPrice(store, id)
+    expect([price.inputPerMTok, price.outputPerMTok, price.variant]).toEqual([input, output, null])
+  })
+
+  it('deepseek-v3 carries its cache-hit input price', () => {
+    expect(resolveApiPrice(store, 'deepseek-v3').cachedInputPerMTok).toBe(0.07)
+  })
+
+  it('the gpt-4o seed variant says the real average is 6.25', () => {
+    // (2.50 + 10.00) / 2 = 6.25, not the 7.50 seed 000 prints.
+    expect(resolveApiPrice(store, 'gpt-4o@seed-000').note).toContain('6.25')
+  })
+
+  it('h100-sxm on-demand / spot / reserved are 3.99 / 2.46 / 2.19', () => {
+    const gpu = store.get('gpu', 'h100-sxm')
+    // reserved = 3.99 x 0.55 = 2.1945 -> 2.19 (planning.md: reserved 30-60% below on-demand; 45% used)
+    expect(['on-demand', 'spot', 'reserved'].map((t) => gpuHourlyPrice(gpu, t as 'spot').usdPerHour)).toEqual([3.99, 2.46, 2.19])
+  })
+
+  it('every computed reserved price is on-demand x 0.55 rounded to the cent', () => {
+    for (const gpu of store.list('gpu')) {
+      const {reserved} = gpu.prices
+      const onDemand = gpu.prices['on-demand']
+      if (reserved === null || onDemand === null || !reserved.source.startsWith('computed')) continue
+      expect(reserved.usdPerHour, gpu.id).toBeCloseTo(onDemand.usdPerHour * 0.55, 2)
+    }
+  })
+})
+
+describe('gpu specs', () => {
+  it('nvidia-smi names detect the right profile', () => {
+    const names: Record<string, string> = {
+      'NVIDIA H100 80GB HBM3': 'h100-sxm',
+      'NVIDIA H100 PCIe': 'h100-pcie',
+      'NVIDIA H100 NVL': 'h100-nvl',
+      'NVIDIA H200': 'h200',
+      'NVIDIA A100-SXM4-80GB': 'a100-80gb-sxm',
+      'NVIDIA A100-SXM4-40GB': 'a100-40gb-sxm',
+      'NVIDIA A100-PCIE-40GB': 'a100-40gb-pcie',
+      'NVIDIA A100 80GB PCIe': 'a100-80gb-pcie',
+      'NVIDIA L40S': 'l40s',
+      'NVIDIA L4': 'l4',
+      'NVIDIA A10G': 'a10g',
+      'NVIDIA GeForce RTX 4090': 'rtx-4090',
+      'NVIDIA B200': 'b200',
+      'AMD Instinct MI300X': 'mi300x',
+    }
+    for (const [deviceName, id] of Object.entries(names)) expect(detectGpuProfile(store, deviceName)?.id, deviceName).toBe(id)
+  })
+
+  it('device names are unique across profiles (detection is unambiguous)', () => {
+    const all = store.list('gpu').flatMap((gpu) => gpu.deviceNames.map((n) => n.toLowerCase()))
+    expect(new Set(all).size).toBe(all.length)
+  })
+
+  it('low-confidence GPUs explain why', () => {
+    for (const gpu of store.list('gpu')) if (gpu.confidence === 'low') expect(gpu.confidenceNote, gpu.id).toBeTruthy()
+    expect(store.get('gpu', 'a10g').confidence).toBe('low')
+    expect(store.get('gpu', 'cpu')).toMatchObject({vendor: 'cpu', memoryGB: null, memoryBandwidthTBs: null, confidence: 'low'})
+  })
+
+  it('H100 SXM has the datasheet dense figures', () => {
+    expect(store.get('gpu', 'h100-sxm')).toMatchObject({
+      memoryGB: 80,
+      memoryBandwidthTBs: 3.35,
+      tflops: {fp16: 989, fp8: 1979, int8: 1979},
+      tdpWatts: 700,
+    })
+  })
+})
+
+/**
+ * Parameters implied by the architecture fields, to catch typos in layers / hidden / ffn / vocab:
+ *   embeddings (x2 when untied) + layers x (attention + ffn + 2 norms) + final norm.
+ * Attention: q (h x heads*hd) + k, v (h x kv*hd each) + o (heads*hd x h) (+ qkv bias);
+ * MLA: q_a (h x qLora) + q_b (qLora x heads*(nope+rope)) + kv_a (h x (kvLora+rope)) + kv_b (kvLora x heads*(nope+v)) + o (heads*v x h).
+ * FFN: gate, up, down = 3 x h x ffn; MoE layer: (experts + shared) x 3 x h x expertFfn + router (h x experts).
+ * Small terms (q/k norms, MLA norms, biases of MoE routers) are left out: they are < 0.01% of the total.
+ */
+function approxParams(m: ModelProfile, which: 'total' | 'active'): number {
+  const h = m.hiddenSize
+  const embeddings = m.vocabSize * h * (m.tiedEmbeddings ? 1 : 2)
+  let attention: number
+  if (m.mla) {
+    const {kvLoraRank, qLoraRank, qkNopeHeadDim, qkRopeHeadDim, vHeadDim} = m.mla
+    const heads = m.attentionHeads
+    const q = qLoraRank === null ? h * heads * (qkNopeHeadDim + qkRopeHeadDim) : h * qLoraRank + qLoraRank * heads * (qkNopeHeadDim + qkRopeHeadDim)
+    attention = q + h * (kvLoraRank + qkRopeHeadDim) + kvLoraRank * heads * (qkNopeHeadDim + vHeadDim) + heads * vHeadDim * h
+  } else {
+    const qWidth = m.attentionHeads * m.headDim
+    const kvWidth = m.kvHeads * m.headDim
+    attention = 2 * h * qWidth + 2 * h * kvWidth + (m.qkvBias ? qWidth + 2 * kvWidth : 0)
+  }
+  const denseFfn = 3 * h * m.ffnSize
+  const denseLayers = m.moe ? m.moe.denseLayers : m.layers
+  let moeLayerFfn = 0
+  if (m.moe) {
+    const expertsCounted = which === 'total' ? m.moe.experts : m.moe.activeExperts
+    moeLayerFfn = (expertsCounted + m.moe.sharedExperts) * 3 * h * m.moe.expertFfnSize + h * m.moe.experts
+  }
+  const norms = 2 * h
+  return embeddings + m.layers * (attention + norms) + denseLayers * denseFfn + (m.layers - denseLayers) * moeLayerFfn + h
+}
+
+describe('model architecture sanity', () => {
+  it('every model has all three quant levels with the synthetic format of its level', () => {
+    const synthetic = {int4: 'Q4_0', int8: 'Q8_0', fp16: 'F16'}
+    for (const model of store.list('model')) for (const level of quantLevels) expect(model.quants[level].synthetic).toBe(synthetic[level])
+  })
+
+  it('attention heads are a multiple of KV heads', () => {
+    for (const m of store.list('model')) expect(m.attentionHeads % m.kvHeads, m.id).toBe(0)
+  })
+
+  // Qwen3 projects 64 x 128 = 8192 wide from a 4096 hidden; MLA models (DeepSeek, Kimi) have no single head dim.
+  const headDimExceptions = new Set(['qwen3-235b-a22b', 'deepseek-v3', 'kimi-k2'])
+  it('headDim x heads == hiddenSize for the classic-attention models', () => {
+    const checked = store.list('model').filter((m) => !headDimExceptions.has(m.id))
+    expect(checked.map((m) => m.id)).toEqual(['llama-3.1-405b', 'llama-3.1-70b', 'llama-3.1-8b', 'mixtral-8x7b', 'qwen2.5-0.5b', 'qwen2.5-72b', 'qwen2.5-7b'])
+    for (const m of checked) expect(m.headDim * m.attentionHeads, m.id).toBe(m.hiddenSize)
+  })
+
+  it('qwen2.5-0.5b architecture from the formula: 494.0M parameters', () => {
+    // embeddings 151936 x 896 = 136,134,656 (tied: counted once)
+    // attention 2 x 896 x 896 + 2 x 896 x 128 + (896 + 2 x 128) = 1,605,632 + 229,376 + 1,152 = 1,836,160
+    // ffn 3 x 896 x 4864 = 13,074,432; norms 2 x 896 = 1,792; per layer 14,912,384; x 24 = 357,897,216
+    // total 136,134,656 + 357,897,216 + 896 = 494,032,768
+    expect(approxParams(store.get('model', 'qwen2.5-0.5b'), 'total')).toBe(494_032_768)
+  })
+
+  it.each(expectedIds.model)('%s: total and active params match the architecture within 3 percent', (id) => {
+    const m = store.get('model', id)
+    const total = approxParams(m, 'total') / 1e9
+    const active = approxParams(m, 'active') / 1e9
+    expect(Math.abs(total / m.params.totalB - 1), `total ${total.toFixed(2)}B vs ${m.params.totalB}B`).toBeLessThan(0.03)
+    expect(Math.abs(active / m.params.activeB - 1), `active ${active.toFixed(2)}B vs ${m.params.activeB}B`).toBeLessThan(0.03)
+  })
+
+  it('dense models read every parameter; MoE models fewer', () => {
+    for (const m of store.list('model')) {
+      if (m.moe) expect(m.params.activeB, m.id).toBeLessThan(m.params.totalB)
+      else expect(m.params.activeB, m.id).toBe(m.params.totalB)
+    }
+  })
+
+  it('Qwen2.5-0.5B and Llama 3.1 norm / rope facts', () => {
+    expect(store.get('model', 'qwen2.5-0.5b')).toMatchObject({qkvBias: true, ropeTheta: 1e6, rmsNormEps: 1e-6, tiedEmbeddings: true, architecture: 'qwen2'})
+    for (const id of ['llama-3.1-8b', 'llama-3.1-70b', 'llama-3.1-405b'])
+      expect(store.get('model', id)).toMatchObject({ropeTheta: 500000, rmsNormEps: 1e-5, qkvBias: false, architecture: 'llama'})
+    expect(store.get('model', 'mixtral-8x7b').architecture).toBe('llama')
+    expect(store.get('model', 'qwen3-235b-a22b').architecture).toBe('qwen3moe')
+    expect(store.get('model', 'deepseek-v3').architecture).toBe('deepseek2')
+  })
+
+  it('vLLM quant flags: int4 AWQ/GPTQ ~4.25 bits, fp16 the base repo unquantized', () => {
+    const qwen72 = store.get('model', 'qwen2.5-72b').quants
+    expect(qwen72.int4.vllm).toEqual({repo: 'Qwen/Qwen2.5-72B-Instruct-AWQ', quantization: 'awq_marlin', dtype: 'float16', bitsPerWeight: 4.25})
+    expect(qwen72.int8.vllm).toMatchObject({quantization: 'gptq_marlin', bitsPerWeight: 8.25})
+    expect(qwen72.fp16.vllm).toEqual({repo: 'Qwen/Qwen2.5-72B-Instruct', quantization: null, dtype: 'bfloat16', bitsPerWeight: 16})
+    expect(qwen72.int4.llamacpp).toEqual({repo: 'Qwen/Qwen2.5-72B-Instruct-GGUF', filePattern: '*q4_k_m*.gguf', format: 'Q4_K_M'})
+  })
+})
+
+describe('workloads', () => {
+  it('token shapes and SLOs', () => {
+    const shapes = Object.fromEntries(store.list('workload').map((w) => [w.id, [w.inputTokens, w.outputTokens, w.slo.ttftP95Ms, w.slo.tpotP95Ms]]))
+    expect(shapes).toEqual({
+      'batch-classify': [256, 8, null, null],
+      chat: [512, 256, 2000, 50],
+      code: [1024, 512, 1500, 40],
+      rag: [2048, 256, 3000, 50],
+      summarize: [3072, 384, 5000, 100],
+    })
+  })
+})
