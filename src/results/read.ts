@@ -1,0 +1,115 @@
+import {readFile, stat} from 'node:fs/promises'
+
+import type {z} from 'zod'
+
+import {invalidResult, notFound} from '../lib/errors.js'
+import {type ResultFile, readableSchemaVersions, resultFileSchema} from './schema.js'
+
+/** Result files above this are refused before being read whole (a bench run of hours stays far below). */
+export const MAX_RESULT_FILE_BYTES = 256 * 1024 * 1024
+
+const MAX_ISSUES_SHOWN = 5
+
+/** zod path -> `levels[0].summary.ttftMs.p50` */
+export function formatIssuePath(path: readonly PropertyKey[]): string {
+  let text = ''
+  for (const key of path) {
+    if (typeof key === 'number') text += `[${key}]`
+    else if (typeof key === 'string' && /^[A-Za-z_$][\w$]*$/.test(key)) text += text.length === 0 ? key : `.${key}`
+    else text += `[${JSON.stringify(String(key))}]`
+  }
+  return text.length === 0 ? '(top level)' : text
+}
+
+/** "levels[0].summary.ttftMs.p50: expected number, received string; ..." (first few issues, then a count). */
+export function formatSchemaIssues(issues: readonly z.core.$ZodIssue[]): string {
+  const shown = issues.slice(0, MAX_ISSUES_SHOWN).map((issue) => {
+    let message = issue.message.replace(/^Invalid input: /, '')
+    if (issue.code === 'unrecognized_keys') message = `unknown field(s) ${issue.keys.map((key) => `"${key}"`).join(', ')}`
+    return `${formatIssuePath(issue.path)}: ${message}`
+  })
+  const more = issues.length > MAX_ISSUES_SHOWN ? `; and ${issues.length - MAX_ISSUES_SHOWN} more` : ''
+  return shown.join('; ') + more
+}
+
+/** Node's JSON.parse message carries "position N"; turn it into line:column for a person. */
+function describeJsonError(text: string, error: Error): string {
+  const position = /position (\d+)/.exec(error.message)
+  if (position === null) {
+    return /end of JSON input|Unterminated/i.test(error.message) ? 'the JSON ends early (truncated file?)' : error.message
+  }
+  const offset = Number(position[1])
+  const before = text.slice(0, offset)
+  const line = before.split('\n').length
+  const column = offset - before.lastIndexOf('\n')
+  return `${error.message.replace(/\s*\(line \d+ column \d+\)$/, '')} (line ${line}, column ${column})`
+}
+
+/**
+ * Parse and validate the text of a result file. `source` names the file in every error.
+ * Throws invalidResult for: not JSON, not an object, no/unknown schemaVersion, schema violations (with paths).
+ */
+export function parseResultFile(text: string, source: string): ResultFile {
+  let data: unknown
+  try {
+    data = JSON.parse(text)
+  } catch (error) {
+    throw invalidResult(
+      `${source} is not valid JSON: ${describeJsonError(text, error as Error)}.`,
+      'Re-run the benchmark, or pass a capplan result file (peer files: capplan import).',
+    )
+  }
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+    throw invalidResult(
+      `${source} is not a capplan result file: expected a JSON object, found ${Array.isArray(data) ? 'an array' : typeof data}.`,
+      'Pass a file written by capplan bench (peer files: capplan import).',
+    )
+  }
+  const version = (data as Record<string, unknown>)['schemaVersion']
+  const readable = readableSchemaVersions.join(', ')
+  if (version === undefined) {
+    throw invalidResult(
+      `${source} has no schemaVersion: it is not a capplan result file.`,
+      'Pass a file written by capplan bench; llama-bench, vLLM and GuideLLM files go through capplan import.',
+    )
+  }
+  if (!(readableSchemaVersions as readonly unknown[]).includes(version)) {
+    const newer = typeof version === 'number' && version > Math.max(...readableSchemaVersions)
+    throw invalidResult(
+      `${source} has schemaVersion ${JSON.stringify(version)}; this capplan reads schemaVersion ${readable}.`,
+      newer ? 'The file was written by a newer capplan: upgrade capplan to read it.' : 'The file is damaged or not a capplan result file.',
+    )
+  }
+  const parsed = resultFileSchema.safeParse(data)
+  if (!parsed.success) {
+    throw invalidResult(
+      `${source} does not match the result-file schema (version ${String(version)}): ${formatSchemaIssues(parsed.error.issues)}`,
+      'The file was edited or damaged; re-run the benchmark or restore the file.',
+    )
+  }
+  return parsed.data
+}
+
+/** Read one result file: refuses missing files, non-files and files over 256 MiB before reading them. */
+export async function readResultFile(path: string): Promise<ResultFile> {
+  let size: number
+  try {
+    const info = await stat(path)
+    if (!info.isFile()) {
+      throw invalidResult(`${path} is not a file.`, 'Pass a result file (.json); directories are for capplan report.')
+    }
+    size = info.size
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw notFound(`Result file ${path} does not exist.`, 'Check the path; result files are in results/ by default.')
+    }
+    throw error
+  }
+  if (size > MAX_RESULT_FILE_BYTES) {
+    throw invalidResult(
+      `${path} is ${(size / 1024 / 1024).toFixed(0)} MiB; capplan reads result files up to ${MAX_RESULT_FILE_BYTES / 1024 / 1024} MiB.`,
+      'This is not a result file capplan wrote (or it is damaged); check the path.',
+    )
+  }
+  return parseResultFile(await readFile(path, 'utf8'), path)
+}

@@ -1,0 +1,250 @@
+import {randomBytes} from 'node:crypto'
+import {link, mkdir, open, rename, unlink} from 'node:fs/promises'
+import {basename, join} from 'node:path'
+
+import writeFileAtomic from 'write-file-atomic'
+
+import {CapplanError, insufficientResources, invalidInput, invalidResult} from '../lib/errors.js'
+import {type ResultFile, resultFileSchema} from './schema.js'
+import {formatSchemaIssues} from './read.js'
+
+/** Lower-case, filesystem-safe piece of a file name: letters, digits, "." and "-" only. */
+function slug(text: string, maxLength = 40): string {
+  const cleaned = text
+    .toLowerCase()
+    .replace(/[^a-z0-9.-]+/g, '-')
+    .replace(/-{2,}/g, '-')
+    .replace(/^[-.]+|[-.]+$/g, '')
+    .slice(0, maxLength)
+    .replace(/[-.]+$/g, '')
+  return cleaned.length > 0 ? cleaned : 'unknown'
+}
+
+/** "2026-11-22T06:15:00.123Z" -> "20261122T061500Z" (UTC, sortable, no ":" which Windows forbids). */
+function compactUtc(iso: string): string {
+  const date = new Date(iso)
+  const text = Number.isNaN(date.getTime()) ? new Date(0).toISOString() : date.toISOString()
+  return `${text.slice(0, 19).replace(/[-:]/g, '')}Z`
+}
+
+/**
+ * Name of a result file: time + host + gpu-or-cpu + model + quant + engine, sortable by time, e.g.
+ * 20261122T061500Z_myhost_cpu_qwen2.5-0.5b_int4_embedded.json
+ */
+export function resultFileName(result: ResultFile): string {
+  const usesGpu = result.engine.gpuCount > 0
+  const device =
+    result.gpuProfile ?? (usesGpu && result.host.gpus[0] !== undefined ? result.host.gpus[0].model : 'cpu')
+  const parts = [
+    compactUtc(result.createdAt),
+    slug(result.host.hostname, 32),
+    slug(device),
+    slug(result.model.profile),
+    slug(result.model.quant),
+    slug(result.engine.kind),
+  ]
+  return `${parts.join('_')}.json`
+}
+
+/**
+ * The JSON text of a result file: readable at the top, one line per request (a request holds one offset per
+ * chunk; pretty-printing those would make files of tens of thousands of lines). JSON.parse gives `result` back.
+ */
+export function serializeResultFile(result: ResultFile): string {
+  const {levels, ...head} = result
+  const levelTexts = levels.map((level) => {
+    const {requests, ...rest} = level
+    const requestLines = requests.map((request) => `  ${JSON.stringify(request)}`)
+    const requestsText = requestLines.length === 0 ? '[]' : `[\n${requestLines.join(',\n')}\n]`
+    return appendRawProperty(JSON.stringify(rest, null, 2), 'requests', requestsText)
+  })
+  const levelsText = levelTexts.length === 0 ? '[]' : `[\n${levelTexts.map((text) => indent(text, 2)).join(',\n')}\n]`
+  return `${appendRawProperty(JSON.stringify(head, null, 2), 'levels', levelsText)}\n`
+}
+
+/** Add `"key": raw` as the last property of a JSON object printed with 2-space indentation. */
+function appendRawProperty(objectText: string, key: string, rawValue: string): string {
+  const property = `  ${JSON.stringify(key)}: ${indent(rawValue, 2).trimStart()}`
+  if (objectText === '{}') return `{\n${property}\n}`
+  return `${objectText.slice(0, -2)},\n${property}\n}`
+}
+
+function indent(text: string, spaces: number): string {
+  const pad = ' '.repeat(spaces)
+  return text
+    .split('\n')
+    .map((line) => pad + line)
+    .join('\n')
+}
+
+/** Validate before anything touches the disk: an invalid file is capplan's bug, caught here, not by `report`. */
+function validated(result: ResultFile, where: string): ResultFile {
+  const parsed = resultFileSchema.safeParse(result)
+  if (!parsed.success) {
+    throw invalidResult(
+      `Refusing to write ${where}: the result does not match the result-file schema: ${formatSchemaIssues(parsed.error.issues)}`,
+      'This is a bug in capplan; please report it with the command you ran.',
+    )
+  }
+  return parsed.data
+}
+
+function diskError(error: unknown, path: string, previousState: string): CapplanError | unknown {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code
+  if (code === 'ENOSPC' || code === 'EDQUOT') {
+    return insufficientResources(
+      `The disk is full: could not write the result file ${path}. ${previousState}`,
+      'Free some space (or pass --results-dir on another disk) and run again.',
+    )
+  }
+  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
+    return invalidInput(
+      `Cannot write the result file ${path}: permission denied (${code}). ${previousState}`,
+      'Pass --results-dir with a directory you can write to.',
+    )
+  }
+  return error
+}
+
+const noHardLinks = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS'])
+
+/**
+ * Give the finished temporary file the name `target` unless that name exists (EEXIST). Where the filesystem
+ * has no hard links (some FUSE/exFAT mounts), reserve the name with an exclusive create, then rename over
+ * that placeholder (ours, so replacing it overwrites nothing).
+ */
+async function claimName(temporary: string, target: string): Promise<void> {
+  try {
+    await link(temporary, target)
+  } catch (error) {
+    if (!noHardLinks.has((error as NodeJS.ErrnoException).code ?? '')) throw error
+    await (await open(target, 'wx')).close()
+    await rename(temporary, target)
+  }
+}
+
+/**
+ * Create `dir/name` (or name-2, name-3, ...) holding `text`, never replacing an existing file. The text goes
+ * to a temporary file first, then link(2) gives it its final name: link fails with EEXIST instead of
+ * overwriting, so the file appears complete and no other file is ever clobbered.
+ */
+async function createExclusive(dir: string, name: string, text: string): Promise<string> {
+  await mkdir(dir, {recursive: true})
+  const temporary = join(dir, `.${name}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`)
+  const handle = await open(temporary, 'wx')
+  try {
+    try {
+      await handle.writeFile(text, 'utf8')
+      await handle.sync()
+    } finally {
+      await handle.close()
+    }
+    const stem = name.replace(/\.json$/, '')
+    for (let attempt = 1; attempt <= 10_000; attempt++) {
+      const candidate = join(dir, attempt === 1 ? name : `${stem}-${attempt}.json`)
+      try {
+        await claimName(temporary, candidate)
+        return candidate
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+      }
+    }
+    throw invalidInput(`Too many result files named ${stem}-N.json in ${dir}.`, 'Move old results elsewhere.')
+  } finally {
+    await unlink(temporary).catch(() => {})
+  }
+}
+
+/**
+ * Validate and write a result file into `dir` (created if missing) under resultFileName(); never overwrites:
+ * when the name exists, "-2", "-3", ... is added. Returns the path written.
+ */
+export async function writeResultFile(dir: string, result: ResultFile): Promise<string> {
+  const name = resultFileName(result)
+  const text = serializeResultFile(validated(result, join(dir, name)))
+  try {
+    return await createExclusive(dir, name, text)
+  } catch (error) {
+    throw diskError(error, join(dir, name), 'Nothing was written.')
+  }
+}
+
+/**
+ * Incremental saving for a long run: `create` picks the file name once and writes the first state;
+ * `save` atomically replaces THAT file (temp + rename) after each finished level or on a signal, so the file on
+ * disk is always valid and holds everything measured so far. It is the only overwrite capplan ever does, and
+ * only of the file this run created.
+ */
+export class ResultFileWriter {
+  private savedLevels: number
+
+  private constructor(
+    readonly path: string,
+    private readonly runId: string,
+    levels: number,
+  ) {
+    this.savedLevels = levels
+  }
+
+  static async create(dir: string, result: ResultFile): Promise<ResultFileWriter> {
+    const path = await writeResultFile(dir, result)
+    return new ResultFileWriter(path, result.id, result.levels.length)
+  }
+
+  async save(result: ResultFile): Promise<void> {
+    if (result.id !== this.runId) {
+      throw invalidInput(
+        `Refusing to save run ${result.id} into ${basename(this.path)}, which belongs to run ${this.runId}.`,
+        'This is a bug in capplan; please report it.',
+      )
+    }
+    const text = serializeResultFile(validated(result, this.path))
+    try {
+      await writeFileAtomic(this.path, text, {encoding: 'utf8', fsync: true})
+    } catch (error) {
+      throw diskError(
+        error,
+        this.path,
+        `The file still holds the previous save (${this.savedLevels} level${this.savedLevels === 1 ? '' : 's'}).`,
+      )
+    }
+    this.savedLevels = result.levels.length
+  }
+}
+
+const secretFlag = /^--?(api[-_]?key|key|token|secret|password|passwd|auth|authorization|hf[-_]token|access[-_]token|bearer)$/i
+const secretValue = /(\bBearer\s+)\S+|(\bsk-[A-Za-z0-9_-]{8,})|(\bhf_[A-Za-z0-9]{8,})|(authorization:\s*)\S.*$/gi
+
+/**
+ * The command line as recorded in a result file, with secrets replaced by "***": values of flags that hold
+ * secrets (--api-key X, --token=X), Bearer tokens, Authorization headers, and sk-/hf_ keys anywhere.
+ * Flags that NAME a secret's environment variable (--api-key-env OPENAI_API_KEY) are kept: they are not secret.
+ */
+export function redactCommand(argv: readonly string[]): string {
+  const out: string[] = []
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!
+    const eq = arg.indexOf('=')
+    if (arg.startsWith('-') && eq > 0 && secretFlag.test(arg.slice(0, eq))) {
+      out.push(`${arg.slice(0, eq)}=***`)
+      continue
+    }
+    if (secretFlag.test(arg) && i + 1 < argv.length) {
+      out.push(arg, '***')
+      i++
+      continue
+    }
+    out.push(redactSecretsIn(arg))
+  }
+  return out.map((arg) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`)).join(' ')
+}
+
+/** Replace bearer tokens, authorization header values and sk-/hf_ keys inside a free-form string. */
+export function redactSecretsIn(text: string): string {
+  return text.replace(secretValue, (_match, bearer?: string, sk?: string, hf?: string, header?: string) => {
+    if (bearer !== undefined) return `${bearer}***`
+    if (header !== undefined) return `${header}***`
+    if (sk !== undefined || hf !== undefined) return '***'
+    return '***'
+  })
+}

@@ -1,0 +1,50 @@
+import {describe, expect, it} from 'vitest'
+
+import {distribution, percentileSorted} from '../../../src/stats/distribution.js'
+
+describe('percentileSorted (linear interpolation, numpy type 7)', () => {
+  it('interpolates between closest ranks', () => {
+    const x = [1, 2, 3, 4]
+    // h = (n - 1) * p = 3 * 0.5 = 1.5 -> x[1] + 0.5 * (x[2] - x[1]) = 2 + 0.5 = 2.5
+    expect(percentileSorted(x, 0.5)).toBe(2.5)
+    // h = 3 * 0.9 = 2.7 -> 3 + 0.7 * (4 - 3) = 3.7
+    expect(percentileSorted(x, 0.9)).toBeCloseTo(3.7, 12)
+    // p = 0 and p = 1 are the extremes
+    expect(percentileSorted(x, 0)).toBe(1)
+    expect(percentileSorted(x, 1)).toBe(4)
+  })
+
+  it('differs from nearest-rank: [10, 20, 30] p90 = 20 + 0.8 * 10 = 28 (h = 2 * 0.9 = 1.8)', () => {
+    expect(percentileSorted([10, 20, 30], 0.9)).toBeCloseTo(28, 12)
+  })
+
+  it('rejects an empty sample and a rank outside [0, 1]', () => {
+    expect(() => percentileSorted([], 0.5)).toThrow(RangeError)
+    expect(() => percentileSorted([1], 1.5)).toThrow(RangeError)
+  })
+})
+
+describe('distribution', () => {
+  it('summarizes [4, 1, 3, 2] (unsorted input) exactly', () => {
+    const d = distribution([4, 1, 3, 2])!
+    expect(d.count).toBe(4)
+    expect(d.mean).toBe(2.5) // 10 / 4
+    expect(d.min).toBe(1)
+    expect(d.max).toBe(4)
+    expect(d.p50).toBe(2.5)
+    expect(d.p90).toBeCloseTo(3.7, 12) // h = 2.7
+    expect(d.p95).toBeCloseTo(3.85, 12) // h = 2.85 -> 3 + 0.85
+    expect(d.p99).toBeCloseTo(3.97, 12) // h = 2.97 -> 3 + 0.97
+    // sample variance = (1.5^2 + 0.5^2 + 0.5^2 + 1.5^2) / 3 = 5 / 3
+    expect(d.stdev).toBeCloseTo(Math.sqrt(5 / 3), 12)
+  })
+
+  it('a single sample: every percentile is that sample, stdev 0', () => {
+    expect(distribution([7])).toEqual({count: 1, mean: 7, stdev: 0, min: 7, p50: 7, p90: 7, p95: 7, p99: 7, max: 7})
+  })
+
+  it('no samples -> null, and a non-finite sample is refused', () => {
+    expect(distribution([])).toBeNull()
+    expect(() => distribution([1, Number.NaN])).toThrow(RangeError)
+  })
+})
