@@ -1,0 +1,269 @@
+import {CapplanError, EngineError, invalidInput} from '../lib/errors.js'
+import {
+  engineEvents,
+  type LlamaServerTimings,
+  protocolPaths,
+  redact,
+  requestBody,
+  serverErrorMessage,
+  streamRequest,
+  type WireProtocol,
+} from '../load/stream-client.js'
+import type {Engine, EngineInfo, GenRequest, StreamEvent} from './types.js'
+
+/**
+ * `--engine openai`: an OpenAI-compatible server that is ALREADY running (SGLang, TGI, Ollama, vLLM started
+ * by someone else, a Kubernetes service, a hosted API). capplan starts and stops nothing; it checks the
+ * endpoint answers GET /v1/models, picks the model, and streams /v1/completions (token-id prompts) or
+ * /v1/chat/completions (text prompts from a dataset).
+ *
+ * The API key is read from the environment variable NAMED by apiKeyEnv at start(): the name may appear in
+ * the result file, the value never does (not in info(), not in any message).
+ */
+
+export interface OpenAiEngineOptions {
+  /** Base URL, e.g. http://10.0.0.5:8000 (a trailing /v1 is accepted). */
+  endpoint: string
+  /** Model id to request; default: the first id GET /v1/models lists. */
+  model?: string
+  /** Name of the environment variable holding the API key (sent as `Authorization: Bearer`). */
+  apiKeyEnv?: string
+  /** 'completions' (default; takes token-id prompts) or 'chat' (text prompts only). */
+  api?: 'completions' | 'chat'
+  /** Per-request limit in ms; null = none. Default 10 minutes. */
+  requestTimeoutMs?: number | null
+  /** Send ignore_eos / min_tokens / cache_prompt (see RequestBodyOptions). Default true. */
+  serverExtensions?: boolean
+  /** Extra JSON fields for every request body. */
+  extraBody?: Record<string, unknown>
+  /** GPUs behind the endpoint, as the user states it (the cost model multiplies by it); default 0 = unknown. */
+  gpuCount?: number
+  /** Limit for the start() checks. Default 15 s. */
+  checkTimeoutMs?: number
+  /** llama-server-compatible endpoints report their own timings; called once per finished request. */
+  onServerTimings?: (timings: LlamaServerTimings) => void
+}
+
+export const DEFAULT_REQUEST_TIMEOUT_MS = 600_000
+
+/** "http://host:8000/v1/" -> "http://host:8000"; throws INVALID_INPUT for anything that is not http(s). */
+export function normalizeEndpoint(endpoint: string): string {
+  let url: URL
+  try {
+    url = new URL(endpoint)
+  } catch {
+    throw invalidInput(`--endpoint ${redact(endpoint)} is not a URL.`, 'Pass the server base URL, e.g. --endpoint http://127.0.0.1:8000')
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw invalidInput(`--endpoint must be an http(s) URL, got ${url.protocol}//.`, 'Pass e.g. --endpoint http://127.0.0.1:8000')
+  }
+  const path = url.pathname.replace(/\/+$/, '').replace(/\/v1$/, '')
+  return `${url.origin}${path}`
+}
+
+/** The API key from the named environment variable; throws INVALID_INPUT when it is unset or empty. */
+export function readApiKey(apiKeyEnv: string | undefined, env: NodeJS.ProcessEnv = process.env): string | null {
+  if (apiKeyEnv === undefined) return null
+  const value = env[apiKeyEnv]
+  if (value === undefined || value.trim() === '') {
+    throw invalidInput(
+      `--api-key-env names ${apiKeyEnv}, but that environment variable is ${value === undefined ? 'not set' : 'empty'}.`,
+      `Export the key first (export ${apiKeyEnv}=...), or leave out --api-key-env for a server without authentication.`,
+    )
+  }
+  return value.trim()
+}
+
+interface JsonResponse {
+  status: number
+  statusText: string
+  body: unknown
+  text: string
+}
+
+/** GET a JSON document with a time limit; network failures are returned as a thrown Error with its cause. */
+async function getJson(url: string, headers: Record<string, string>, timeoutMs: number): Promise<JsonResponse> {
+  const response = await fetch(url, {headers: {accept: 'application/json', ...headers}, signal: AbortSignal.timeout(timeoutMs)})
+  const text = await response.text()
+  let body: unknown = null
+  try {
+    body = JSON.parse(text)
+  } catch {
+    body = null
+  }
+  return {status: response.status, statusText: response.statusText, body, text}
+}
+
+function causeOf(error: unknown): string {
+  const parts: string[] = []
+  let current: unknown = error
+  for (let depth = 0; depth < 4 && current instanceof Error; depth++) {
+    const code = (current as {code?: unknown}).code
+    parts.push(typeof code === 'string' ? `${current.message} (${code})` : current.message)
+    current = (current as {cause?: unknown}).cause
+  }
+  return parts.join(': ') || String(error)
+}
+
+export class OpenAiEngine implements Engine {
+  readonly endpoint: string
+  private apiKey: string | null = null
+  private model: string | null = null
+  private serverVersion: string | null = null
+  private ownedBy: string | null = null
+  private started = false
+
+  constructor(readonly options: OpenAiEngineOptions) {
+    this.endpoint = normalizeEndpoint(options.endpoint)
+    if (options.gpuCount !== undefined && (!Number.isInteger(options.gpuCount) || options.gpuCount < 0)) {
+      throw invalidInput(`The GPU count behind the endpoint must be a whole number >= 0, got ${options.gpuCount}.`, 'Pass e.g. --gpus 1.')
+    }
+  }
+
+  private get protocol(): WireProtocol {
+    return this.options.api === 'chat' ? 'openai-chat' : 'openai-completions'
+  }
+
+  private headers(): Record<string, string> {
+    return this.apiKey === null ? {} : {authorization: `Bearer ${this.apiKey}`}
+  }
+
+  private secrets(): string[] {
+    return this.apiKey === null ? [] : [this.apiKey]
+  }
+
+  async start(): Promise<void> {
+    this.apiKey = readApiKey(this.options.apiKeyEnv)
+    const modelsUrl = `${this.endpoint}/v1/models`
+    const command = `GET ${modelsUrl}`
+    const timeoutMs = this.options.checkTimeoutMs ?? 15_000
+    let answer: JsonResponse
+    try {
+      answer = await getJson(modelsUrl, this.headers(), timeoutMs)
+    } catch (error) {
+      throw new EngineError(
+        `Cannot reach the OpenAI-compatible endpoint ${this.endpoint}: ${redact(causeOf(error), this.secrets())}.`,
+        'Check --endpoint (scheme, host, port) and that the server is running and reachable from this machine.',
+        command,
+      )
+    }
+    if (answer.status === 401 || answer.status === 403) {
+      throw new EngineError(
+        this.apiKey === null
+          ? `${this.endpoint} requires authentication (HTTP ${answer.status} on /v1/models).`
+          : `${this.endpoint} rejected the API key from $${this.options.apiKeyEnv} (HTTP ${answer.status} on /v1/models).`,
+        this.apiKey === null ? 'Put the key in an environment variable and pass its name with --api-key-env NAME.' : `Check the value of $${this.options.apiKeyEnv}.`,
+        command,
+      )
+    }
+    if (answer.status !== 200) {
+      const detail = serverErrorMessage(answer.body) ?? answer.text.slice(0, 200)
+      throw new EngineError(
+        `${modelsUrl} answered HTTP ${answer.status} ${answer.statusText}${detail === '' ? '' : `: ${redact(detail, this.secrets())}`}.`,
+        'Check that --endpoint points at an OpenAI-compatible server (it must serve GET /v1/models).',
+        command,
+      )
+    }
+    const data = (answer.body as {data?: unknown} | null)?.data
+    const models = Array.isArray(data)
+      ? data.filter((m): m is {id: string; owned_by?: unknown} => typeof m === 'object' && m !== null && typeof (m as {id?: unknown}).id === 'string')
+      : []
+    if (this.options.model === undefined) {
+      const first = models[0]
+      if (first === undefined) {
+        throw new EngineError(
+          `${modelsUrl} lists no model, so capplan cannot tell which one to request.`,
+          'Pass the model id with --model-id (the name the server expects in "model").',
+          command,
+        )
+      }
+      this.model = first.id
+    } else {
+      this.model = this.options.model
+      if (models.length > 0 && !models.some((m) => m.id === this.model)) {
+        const ids = models.map((m) => m.id)
+        throw new EngineError(
+          `${this.endpoint} does not serve the model "${this.model}"; it lists: ${ids.slice(0, 10).join(', ')}${ids.length > 10 ? `, … (${ids.length})` : ''}.`,
+          'Pass one of the listed ids, or leave the model id out to use the first one.',
+          command,
+        )
+      }
+    }
+    const owner = models.find((m) => m.id === this.model)?.owned_by
+    this.ownedBy = typeof owner === 'string' ? owner : null
+    this.serverVersion = await this.probeVersion(Math.min(timeoutMs, 5000))
+    this.started = true
+  }
+
+  /** vLLM answers GET /version {"version": "0.x"}; other servers do not, which is fine. */
+  private async probeVersion(timeoutMs: number): Promise<string | null> {
+    try {
+      const answer = await getJson(`${this.endpoint}/version`, this.headers(), timeoutMs)
+      const version = (answer.body as {version?: unknown} | null)?.version
+      return answer.status === 200 && typeof version === 'string' ? version : null
+    } catch {
+      return null
+    }
+  }
+
+  info(): EngineInfo {
+    if (!this.started || this.model === null) {
+      throw new CapplanError('ENGINE_FAILURE', 'The openai engine was used before start().', 'This is a bug in capplan.')
+    }
+    return {
+      kind: 'openai',
+      version: this.serverVersion,
+      build: null,
+      // What runs behind an endpoint is not observable from here.
+      backend: 'remote',
+      threads: null,
+      gpuCount: this.options.gpuCount ?? 0,
+      args: [
+        `model=${this.model}`,
+        `api=${protocolPaths[this.protocol]}`,
+        ...(this.ownedBy === null ? [] : [`owned_by=${this.ownedBy}`]),
+        ...(this.options.apiKeyEnv === undefined ? [] : [`apiKeyEnv=${this.options.apiKeyEnv}`]),
+        `serverExtensions=${String(this.options.serverExtensions ?? true)}`,
+        ...(this.options.extraBody === undefined ? [] : [`extraBody=${JSON.stringify(this.options.extraBody)}`]),
+      ],
+      endpoint: redact(this.endpoint),
+    }
+  }
+
+  async *stream(request: GenRequest, signal: AbortSignal): AsyncGenerator<StreamEvent> {
+    if (!this.started || this.model === null) {
+      yield {kind: 'error', errorKind: 'engine', message: 'The openai engine was used before start().'}
+      return
+    }
+    if (this.protocol === 'openai-chat' && request.promptText === null) {
+      yield {
+        kind: 'error',
+        errorKind: 'engine',
+        message: 'The chat API takes text prompts only; token-id prompts need the completions API (--api completions).',
+      }
+      return
+    }
+    yield* engineEvents(
+      streamRequest({
+        url: `${this.endpoint}${protocolPaths[this.protocol]}`,
+        protocol: this.protocol,
+        body: requestBody(this.protocol, request, {
+          model: this.model,
+          serverExtensions: this.options.serverExtensions,
+          extraBody: this.options.extraBody,
+        }),
+        headers: this.headers(),
+        secrets: this.secrets(),
+        signal,
+        timeoutMs: this.options.requestTimeoutMs === undefined ? DEFAULT_REQUEST_TIMEOUT_MS : this.options.requestTimeoutMs,
+      }),
+      this.options.onServerTimings,
+    )
+  }
+
+  async stop(): Promise<void> {
+    // Nothing was started; forget the key so it does not outlive the run in memory longer than needed.
+    this.apiKey = null
+    this.started = false
+  }
+}

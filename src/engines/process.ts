@@ -1,0 +1,216 @@
+import {closeSync, openSync, readdirSync, readFileSync, writeSync} from 'node:fs'
+import {open} from 'node:fs/promises'
+
+import {execa} from 'execa'
+
+import {EngineError} from '../lib/errors.js'
+
+/**
+ * Lifecycle of the engine servers capplan starts (llama-server, vllm serve): every child runs in its OWN
+ * process group (detached) with stdout+stderr appended to a log file, is tracked here, and its whole group
+ * is killed on stop(), on SIGINT/SIGTERM/SIGHUP and when capplan exits — no server outlives capplan
+ * (vLLM forks workers: killing only the leader would orphan them). A SIGKILL of capplan itself cannot be
+ * caught; that is the one case that can leave a server behind.
+ */
+
+export interface ExitStatus {
+  code: number | null
+  signal: string | null
+}
+
+export interface ManagedProcess {
+  readonly pid: number
+  /** The command line for messages (secrets redacted by the caller). */
+  readonly display: string
+  readonly logFile: string
+  /** null while running. */
+  exitStatus(): ExitStatus | null
+  /** Resolves when the leader exits. */
+  readonly exited: Promise<ExitStatus>
+  /** SIGTERM to the group, SIGKILL after graceMs; resolves when the leader is gone. Idempotent. */
+  stop(graceMs?: number): Promise<void>
+}
+
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const
+const live = new Set<ManagedProcess>()
+let hooked = false
+
+/** Signal a whole process group; false when no process of it is left. */
+function signalGroup(pid: number, signal: NodeJS.Signals | 0): boolean {
+  try {
+    process.kill(-pid, signal)
+    return true
+  } catch {
+    return false
+  }
+}
+
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms)
+}
+
+function killAllNow(): void {
+  for (const child of live) signalGroup(child.pid, 'SIGKILL')
+}
+
+function onSignal(signal: NodeJS.Signals): void {
+  for (const child of live) signalGroup(child.pid, 'SIGTERM')
+  // A command with its own handler for this signal (bench writes a partial result) decides when to exit
+  // and stops its engine itself. Otherwise act like Node's default — die by the signal — after the children.
+  if (process.listenerCount(signal) > 1) return
+  const deadline = Date.now() + 3000
+  while (Date.now() < deadline && [...live].some((child) => groupAlive(child.pid))) sleepSync(50)
+  killAllNow()
+  unhook()
+  process.kill(process.pid, signal)
+}
+
+function hook(): void {
+  if (hooked) return
+  hooked = true
+  process.on('exit', killAllNow)
+  for (const signal of SIGNALS) process.on(signal, onSignal)
+}
+
+function unhook(): void {
+  if (!hooked) return
+  hooked = false
+  process.off('exit', killAllNow)
+  for (const signal of SIGNALS) process.off(signal, onSignal)
+}
+
+/** Children started and not yet stopped (for tests and diagnostics). */
+export function liveProcesses(): ManagedProcess[] {
+  return [...live]
+}
+
+/** Stop every tracked child (capplan's last line of defence in a finally). */
+export async function stopAllProcesses(): Promise<void> {
+  await Promise.all([...live].map(async (child) => child.stop()))
+}
+
+/**
+ * Whether any process of the group led by `pid` is still running. A killed worker whose parent died stays a
+ * zombie until init reaps it (some container inits never do) and still answers kill(0): on Linux, /proc
+ * tells zombies (state Z/X) from live processes.
+ */
+export function groupAlive(pid: number): boolean {
+  if (!signalGroup(pid, 0)) return false
+  if (process.platform !== 'linux') return true
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
+      // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses, so split after the last ')'.
+      const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      if (Number(pgrp) === pid && state !== 'Z' && state !== 'X') return true
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return false
+}
+
+async function waitForGroupExit(pid: number, ms: number): Promise<void> {
+  const deadline = Date.now() + ms
+  while (groupAlive(pid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
+}
+
+export interface SpawnOptions {
+  /** stdout and stderr are appended here. */
+  logFile: string
+  env?: Record<string, string>
+  /** Shown in messages and the log header instead of the real arguments (redacted). */
+  displayArgs?: readonly string[]
+}
+
+/**
+ * Start `file` with an ARGUMENT ARRAY (never a shell) in its own process group, output to the log file.
+ * Throws EngineError when it cannot be started at all (missing binary, not executable).
+ */
+export async function spawnManaged(file: string, args: readonly string[], options: SpawnOptions): Promise<ManagedProcess> {
+  const display = [file, ...(options.displayArgs ?? args)].join(' ')
+  const fd = openSync(options.logFile, 'a')
+  writeSync(fd, `\n=== capplan ${new Date().toISOString()}: ${display}\n`)
+  let status: ExitStatus | null = null
+  let self: ManagedProcess | null = null
+  // execa's types only accept literal fd numbers; any open fd works at run time (passed straight to spawn).
+  const logFd = fd as 3
+  const subprocess = execa(file, [...args], {
+    detached: true,
+    cleanup: false, // execa's own cleanup only kills the leader; the group kill below covers all
+    stdin: 'ignore',
+    stdout: logFd,
+    stderr: logFd,
+    reject: false,
+    ...(options.env === undefined ? {} : {env: options.env}),
+  })
+  closeSync(fd) // the child holds its own copy
+  const exited: Promise<ExitStatus> = subprocess.then((result) => {
+    status = {code: result.exitCode ?? null, signal: result.signal ?? null}
+    if (self !== null) live.delete(self)
+    if (live.size === 0) unhook()
+    return status
+  })
+  const pid = subprocess.pid
+  if (pid === undefined) {
+    const result = await subprocess
+    throw new EngineError(
+      `Could not start ${file}: ${result.originalMessage || result.shortMessage}.`,
+      'Check that the binary exists and is executable (see `capplan engine build`), or pass its path explicitly.',
+      display,
+    )
+  }
+  let stopping: Promise<void> | null = null
+  const managed: ManagedProcess = {
+    pid,
+    display,
+    logFile: options.logFile,
+    exitStatus: () => status,
+    exited,
+    stop: async (graceMs = 5000) => {
+      stopping ??= (async () => {
+        if (status === null) {
+          signalGroup(pid, 'SIGTERM')
+          const timer = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), graceMs).unref())
+          if ((await Promise.race([exited.then(() => 'exited' as const), timer])) === 'timeout') signalGroup(pid, 'SIGKILL')
+          await exited
+        }
+        // The leader is gone; workers it forked may not be (they got the same SIGTERM): give them the
+        // grace period, then SIGKILL, and return only once the group is really gone (signals are async).
+        await waitForGroupExit(pid, graceMs)
+        if (groupAlive(pid)) {
+          signalGroup(pid, 'SIGKILL')
+          await waitForGroupExit(pid, 5000)
+        }
+        live.delete(managed)
+        if (live.size === 0) unhook()
+      })()
+      return stopping
+    },
+  }
+  self = managed
+  if (status === null) {
+    live.add(managed)
+    hook()
+  }
+  return managed
+}
+
+/** The last `lines` lines of a log file (reads at most its last 64 KiB); [] when unreadable. */
+export async function readLogTail(file: string, lines = 20): Promise<string[]> {
+  try {
+    const handle = await open(file, 'r')
+    try {
+      const {size} = await handle.stat()
+      const length = Math.min(size, 64 * 1024)
+      const buffer = Buffer.alloc(length)
+      await handle.read(buffer, 0, length, size - length)
+      return buffer.toString('utf8').trimEnd().split(/\r?\n/).slice(-lines)
+    } finally {
+      await handle.close()
+    }
+  } catch {
+    return []
+  }
+}

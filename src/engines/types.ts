@@ -1,0 +1,51 @@
+import type {EngineInfo, RequestErrorKind} from '../results/schema.js'
+
+/**
+ * The one interface every engine kind implements: embedded (node-llama-cpp in-process), llamacpp
+ * (llama-server), vllm (vllm serve) and openai (an existing endpoint). The load generator only sees this.
+ */
+
+export type {EngineInfo} from '../results/schema.js'
+
+/** One generation request. Exactly one of promptTokens / promptText is set. */
+export interface GenRequest {
+  /** Token ids sent as-is (exact prompt length, no BOS added); null when promptText is used. */
+  promptTokens: number[] | null
+  /** Text prompt for engines that cannot take token ids; null when promptTokens is used. */
+  promptText: string | null
+  /** Output length; with ignoreEos the engine generates exactly this many tokens unless it fails. */
+  maxTokens: number
+  /** Always true for capplan's fixed-length workloads: EOS does not end the request. */
+  ignoreEos: true
+}
+
+/**
+ * What a stream yields. `atMs` is performance.now() in THIS process when the content arrived (a monotonic
+ * client clock; never a server timestamp, never Date.now()).
+ */
+export type StreamEvent =
+  | {kind: 'content'; atMs: number; tokens: number; text?: string}
+  | {kind: 'usage'; promptTokens: number; completionTokens: number}
+  | {kind: 'error'; errorKind: RequestErrorKind; message: string}
+
+export interface Engine {
+  /** Spawn + wait until ready, or load the model in-process. Throws a CapplanError when it cannot. */
+  start(): Promise<void>
+  /** What the result file records about the engine (valid after start()). */
+  info(): EngineInfo
+  tokenize?(text: string): Promise<number[]>
+  /**
+   * Token ids that are safe in a synthetic prompt: ordinary vocabulary entries, no BOS/EOS/control, byte
+   * or unused tokens. Engines that cannot tell leave it out and the prompt builder uses its own range.
+   */
+  promptTokenPool?(): Promise<number[]>
+  /**
+   * In-process engines that batch sequences themselves: decode steps run and sequence-steps they carried
+   * since start (tokens / steps ~ N at concurrency N when batching works).
+   */
+  batchStats?(): {steps: number; tokens: number}
+  /** One request; ends after the last content event (then usage), or with an error event. */
+  stream(request: GenRequest, signal: AbortSignal): AsyncIterable<StreamEvent>
+  /** Always safe to call (also after a failed start); releases every resource. */
+  stop(): Promise<void>
+}

@@ -1,0 +1,499 @@
+import type {GenRequest, StreamEvent} from '../engines/types.js'
+import {readSseMessages, SseFramingError} from './sse.js'
+
+/**
+ * The streaming HTTP client every server engine uses: POST a JSON body, read the SSE answer as bytes,
+ * turn it into StreamEvents with a monotonic arrival time per event, and turn every failure into an error
+ * EVENT (never a throw): one failed request must not stop a level.
+ *
+ * Protocols (see /work/shared/reference/protocols.md):
+ * - 'llamacpp-completion': llama-server POST /completion. Each event carries `content` and `tokens` (the
+ *   token ids of that event, so the server SAYS how many tokens it holds); the last has `stop: true`,
+ *   `tokens_predicted`, `tokens_evaluated` and `timings`. No [DONE].
+ * - 'openai-completions' / 'openai-chat': POST /v1/completions and /v1/chat/completions, `data: [DONE]` at
+ *   the end. `usage` is read from ANY chunk, independently of `choices`: llama.cpp puts it in the last
+ *   choices chunk, vLLM in a separate `choices: []` chunk (metrics.md trap 6).
+ *
+ * Tokens per content event: llama.cpp's `tokens` array length; for OpenAI chunks the logprobs token list
+ * or the growth of a cumulative `usage` (vLLM continuous_usage_stats) when present, else 1. A chunk that
+ * bundles several tokens without saying so (speculative decoding, SGLang --stream-interval) is therefore
+ * counted as 1: the counted total is then below usage.completion_tokens, the summary flags the mismatch and
+ * the output count comes from usage, never from the chunk count.
+ */
+
+export type WireProtocol = 'llamacpp-completion' | 'openai-completions' | 'openai-chat'
+
+export const protocolPaths: Record<WireProtocol, string> = {
+  'llamacpp-completion': '/completion',
+  'openai-completions': '/v1/completions',
+  'openai-chat': '/v1/chat/completions',
+}
+
+/** llama-server's own timing of one request (the final event's `timings`), in its own (server) clock. */
+export interface LlamaServerTimings {
+  promptTokens: number
+  promptMs: number
+  /** Counts the FIRST generated token too, while predictedMs spans first -> last token (see decodeTokensPerSecond). */
+  predictedTokens: number
+  predictedMs: number
+  cachedTokens: number | null
+  draftTokens: number | null
+  draftAccepted: number | null
+}
+
+/** What the client yields: the engine-facing StreamEvent, plus llama-server's timings for whoever wants them. */
+export type ClientEvent = StreamEvent | {kind: 'server-timings'; timings: LlamaServerTimings}
+
+/**
+ * The server's decode speed without its off-by-one: predicted_n counts the first token, whose time is in
+ * prompt_ms, so predicted_per_second = n / t is biased high by n / (n - 1). Corrected: (n - 1) / t.
+ * null when fewer than 2 tokens were generated.
+ */
+export function decodeTokensPerSecond(timings: LlamaServerTimings): number | null {
+  if (timings.predictedTokens < 2 || timings.predictedMs <= 0) return null
+  return ((timings.predictedTokens - 1) * 1000) / timings.predictedMs
+}
+
+export interface RequestBodyOptions {
+  /** Model id for OpenAI endpoints (required by most; llama-server ignores it). */
+  model?: string
+  seed?: number
+  /**
+   * Send the non-OpenAI extensions that fix the workload: ignore_eos, min_tokens (vLLM) and
+   * cache_prompt: false (llama.cpp). Servers ignore fields they do not know (llama.cpp, vLLM, SGLang); a
+   * strict hosted API rejects them, so it is switchable. Default true.
+   */
+  serverExtensions?: boolean
+  /** Extra fields merged last (the user's own engine-specific parameters). */
+  extraBody?: Record<string, unknown>
+}
+
+/** The JSON body for one request in a protocol. */
+export function requestBody(protocol: WireProtocol, request: GenRequest, options: RequestBodyOptions = {}): Record<string, unknown> {
+  const extensions = options.serverExtensions ?? true
+  const prompt = request.promptTokens ?? request.promptText ?? ''
+  const seed = options.seed === undefined ? {} : {seed: options.seed}
+  if (protocol === 'llamacpp-completion') {
+    return {
+      prompt,
+      n_predict: request.maxTokens,
+      ignore_eos: request.ignoreEos,
+      // llama.cpp reuses a slot's KV prefix by default; a benchmark must not (metrics.md trap 1).
+      cache_prompt: false,
+      // Older builds only list the token ids of each event when asked; they give the tokens per event.
+      return_tokens: true,
+      stream: true,
+      ...seed,
+      ...options.extraBody,
+    }
+  }
+  const common = {
+    ...(options.model === undefined ? {} : {model: options.model}),
+    max_tokens: request.maxTokens,
+    stream: true,
+    stream_options: {include_usage: true},
+    ...(extensions ? {ignore_eos: request.ignoreEos, min_tokens: request.maxTokens, cache_prompt: false} : {}),
+    ...seed,
+  }
+  if (protocol === 'openai-chat') {
+    return {...common, messages: [{role: 'user', content: request.promptText ?? ''}], ...options.extraBody}
+  }
+  return {...common, prompt, ...options.extraBody}
+}
+
+// ------------------------------------------------------------------------------------- interpretation
+
+type JsonObject = Record<string, unknown>
+
+const isObject = (value: unknown): value is JsonObject => typeof value === 'object' && value !== null && !Array.isArray(value)
+const numberOr = (value: unknown, fallback: number | null): number | null =>
+  typeof value === 'number' && Number.isFinite(value) ? value : fallback
+
+/** The message of an error object in any of the shapes servers use (llama.cpp/OpenAI, vLLM, TGI, FastAPI). */
+export function serverErrorMessage(body: unknown): string | null {
+  if (!isObject(body)) return null
+  const error = body.error
+  if (typeof error === 'string') return error
+  if (isObject(error)) {
+    const message = typeof error.message === 'string' ? error.message : JSON.stringify(error)
+    return typeof error.type === 'string' && error.type !== '' ? `${message} (${error.type})` : message
+  }
+  if (body.object === 'error' && typeof body.message === 'string') return body.message
+  if (typeof body.detail === 'string') return body.detail
+  return null
+}
+
+function excerpt(text: string, max = 200): string {
+  const flat = text.replaceAll(/\s+/g, ' ').trim()
+  return flat.length > max ? `${flat.slice(0, max)}…` : flat
+}
+
+/**
+ * The per-request state machine that reads one protocol's SSE `data` payloads. Pure (no I/O): the client
+ * feeds it messages and asks it, when the body ends, whether the stream was complete.
+ */
+export class StreamInterpreter {
+  /** Content events yielded and the tokens they carried. */
+  contentEvents = 0
+  countedTokens = 0
+  /** The stream reached its terminal event ([DONE], or llama.cpp's stop: true). */
+  done = false
+  private finishSeen = false
+  private usage: {promptTokens: number; completionTokens: number} | null = null
+  /** Last cumulative completion_tokens seen in a content chunk (vLLM continuous_usage_stats). */
+  private cumulativeCompletion = 0
+  private continuousUsage = false
+
+  constructor(readonly protocol: WireProtocol) {}
+
+  /** Events for one SSE message; `end` = stop reading (terminal event or error). */
+  onMessage(data: string, atMs: number): {events: ClientEvent[]; end: boolean} {
+    if (this.done) return {events: [], end: true}
+    if (data.trim() === '[DONE]') {
+      this.done = true
+      return {events: [], end: true}
+    }
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(data)
+    } catch {
+      return this.fail(`Malformed stream event (not JSON) after ${this.contentEvents} content event(s): ${excerpt(data)}`)
+    }
+    if (!isObject(parsed)) return this.fail(`Malformed stream event (not a JSON object): ${excerpt(data)}`)
+    const serverError = serverErrorMessage(parsed)
+    if (serverError !== null) {
+      return this.fail(`The server reported an error inside the stream after ${this.contentEvents} content event(s): ${serverError}`)
+    }
+    return this.protocol === 'llamacpp-completion' ? this.onLlamaEvent(parsed, atMs) : this.onOpenAiChunk(parsed, atMs)
+  }
+
+  /** What to yield once the body has ended: the usage of a complete stream, or why it is incomplete. */
+  finish(): ClientEvent[] {
+    // Tolerated: an OpenAI-style server that closes after the finish_reason and usage without [DONE]
+    // has still delivered the whole generation.
+    const complete = this.done || (this.protocol !== 'llamacpp-completion' && this.finishSeen && this.usage !== null)
+    if (!complete) {
+      const end = this.protocol === 'llamacpp-completion' ? 'the final event (stop: true)' : 'data: [DONE]'
+      return [
+        {
+          kind: 'error',
+          errorKind: 'dropped',
+          message: `The connection closed before ${end}, after ${this.contentEvents} content event(s).`,
+        },
+      ]
+    }
+    return this.usage === null ? [] : [{kind: 'usage', ...this.usage}]
+  }
+
+  private fail(message: string): {events: ClientEvent[]; end: boolean} {
+    return {events: [{kind: 'error', errorKind: 'stream-error', message}], end: true}
+  }
+
+  private content(atMs: number, tokens: number, text: string): ClientEvent {
+    this.contentEvents++
+    this.countedTokens += tokens
+    return {kind: 'content', atMs, tokens, text}
+  }
+
+  private onLlamaEvent(event: JsonObject, atMs: number): {events: ClientEvent[]; end: boolean} {
+    const events: ClientEvent[] = []
+    const text = typeof event.content === 'string' ? event.content : ''
+    const ids = Array.isArray(event.tokens) ? event.tokens.length : null
+    // The final event has content "" and tokens []: not content. An event whose text is held back (an
+    // incomplete UTF-8 piece) still carries its token id and counts.
+    if ((ids ?? 0) > 0 || text !== '') events.push(this.content(atMs, ids !== null && ids > 0 ? ids : 1, text))
+    if (event.stop === true) {
+      this.done = true
+      const completion = numberOr(event.tokens_predicted, null)
+      if (completion !== null) {
+        this.usage = {promptTokens: numberOr(event.tokens_evaluated, 0) ?? 0, completionTokens: completion}
+      }
+      const timings = parseLlamaTimings(event.timings)
+      if (timings !== null) events.push({kind: 'server-timings', timings})
+    }
+    return {events, end: this.done}
+  }
+
+  private onOpenAiChunk(chunk: JsonObject, atMs: number): {events: ClientEvent[]; end: boolean} {
+    const events: ClientEvent[] = []
+    let usageGrowth: number | null = null
+    if (isObject(chunk.usage)) {
+      const completion = numberOr(chunk.usage.completion_tokens, null)
+      if (completion !== null) {
+        this.usage = {promptTokens: numberOr(chunk.usage.prompt_tokens, 0) ?? 0, completionTokens: completion}
+        usageGrowth = completion - this.cumulativeCompletion
+      }
+    }
+    const choice = Array.isArray(chunk.choices) && isObject(chunk.choices[0]) ? chunk.choices[0] : null
+    if (choice !== null) {
+      const finished = choice.finish_reason !== null && choice.finish_reason !== undefined
+      if (finished) this.finishSeen = true
+      // Usage on a chunk that is not the last = cumulative per-chunk usage (vLLM continuous_usage_stats);
+      // llama.cpp's one usage rides on the finishing chunk and is the total, not this chunk's share.
+      if (usageGrowth !== null && !finished) this.continuousUsage = true
+      const {text, role, logprobTokens} = this.protocol === 'openai-chat' ? chatDelta(choice) : completionText(choice)
+      const tokens = logprobTokens ?? (this.continuousUsage && usageGrowth !== null && usageGrowth > 0 ? usageGrowth : null)
+      // Empty text is content only with evidence of a token (logprobs / usage growth): a role-only or
+      // finish-only chunk must not start the TTFT clock.
+      if (text !== null && role === null && (text !== '' || (tokens !== null && tokens > 0))) {
+        events.push(this.content(atMs, tokens ?? 1, text))
+        if (usageGrowth !== null && usageGrowth > 0) this.cumulativeCompletion += usageGrowth
+      }
+    }
+    if (isObject(chunk.timings)) {
+      const timings = parseLlamaTimings(chunk.timings)
+      if (timings !== null) events.push({kind: 'server-timings', timings})
+    }
+    return {events, end: false}
+  }
+}
+
+function completionText(choice: JsonObject): {text: string | null; role: null; logprobTokens: number | null} {
+  const logprobs = choice.logprobs
+  const count = isObject(logprobs) && Array.isArray(logprobs.tokens) ? logprobs.tokens.length : null
+  return {text: typeof choice.text === 'string' ? choice.text : null, role: null, logprobTokens: count !== null && count > 0 ? count : null}
+}
+
+function chatDelta(choice: JsonObject): {text: string | null; role: string | null; logprobTokens: number | null} {
+  const delta = isObject(choice.delta) ? choice.delta : {}
+  const pieces = [delta.content, delta.reasoning_content, delta.reasoning].filter((p): p is string => typeof p === 'string')
+  const text = pieces.length > 0 ? pieces.join('') : null
+  // A role announcement with text is still content (some servers put the first token there).
+  const role = typeof delta.role === 'string' && (text === null || text === '') ? delta.role : null
+  const logprobs = choice.logprobs
+  const count = isObject(logprobs) && Array.isArray(logprobs.content) ? logprobs.content.length : null
+  return {text, role, logprobTokens: count !== null && count > 0 ? count : null}
+}
+
+function parseLlamaTimings(value: unknown): LlamaServerTimings | null {
+  if (!isObject(value)) return null
+  const predictedTokens = numberOr(value.predicted_n, null)
+  const predictedMs = numberOr(value.predicted_ms, null)
+  if (predictedTokens === null || predictedMs === null) return null
+  return {
+    promptTokens: numberOr(value.prompt_n, 0) ?? 0,
+    promptMs: numberOr(value.prompt_ms, 0) ?? 0,
+    predictedTokens,
+    predictedMs,
+    cachedTokens: numberOr(value.cache_n, null),
+    draftTokens: numberOr(value.draft_n, null),
+    draftAccepted: numberOr(value.draft_n_accepted, null),
+  }
+}
+
+// -------------------------------------------------------------------------------------------- transport
+
+export interface StreamRequestOptions {
+  /** Full URL, e.g. http://127.0.0.1:8080/completion. */
+  url: string
+  protocol: WireProtocol
+  body: unknown
+  /** Extra headers (Authorization). Never echoed in any message. */
+  headers?: Record<string, string>
+  /** The caller's signal (interrupt): the request ends with an 'dropped' error event. */
+  signal: AbortSignal
+  /** Whole-request limit; null = none. The request ends with a 'timeout' error event. */
+  timeoutMs: number | null
+  /** Strings (API keys) scrubbed from every message, in case a server or a library echoes them. */
+  secrets?: readonly string[]
+  /** For tests: the arrival clock. */
+  clock?: () => number
+  /**
+   * false = `connection: close`, a new TCP connection per request: no stale pooled socket can ever fail a
+   * request. Right for a local server (a loopback connect costs microseconds); keep the default (true) for
+   * remote endpoints, where a TLS handshake per request would inflate TTFT.
+   */
+  keepAlive?: boolean
+}
+
+/** Up to `limit` characters of a body, for error messages; never throws. */
+async function readTextLimited(response: Response, limit = 8192): Promise<string> {
+  try {
+    const text = await response.text()
+    return text.length > limit ? text.slice(0, limit) : text
+  } catch {
+    return ''
+  }
+}
+
+/** `HTTP 400 Bad Request: <the server's own error message>`. */
+export function httpErrorMessage(status: number, statusText: string, bodyText: string): string {
+  let detail: string | null = null
+  try {
+    detail = serverErrorMessage(JSON.parse(bodyText))
+  } catch {
+    detail = null
+  }
+  detail ??= excerpt(bodyText)
+  const head = `HTTP ${status}${statusText === '' ? '' : ` ${statusText}`}`
+  return detail === '' ? head : `${head}: ${detail}`
+}
+
+/** Removes secrets and URL credentials (http://user:pass@host) from a message. */
+export function redact(message: string, secrets: readonly string[] = []): string {
+  let out = message.replaceAll(/(\w+:\/\/)[^/\s:@]+(?::[^/\s@]*)?@/g, '$1***@')
+  for (const secret of secrets) if (secret.length >= 4) out = out.replaceAll(secret, '***')
+  return out
+}
+
+/** The innermost code/message of a fetch failure (undici wraps the socket error in `cause`). */
+function describeFailure(error: unknown): {code: string | null; message: string} {
+  let current: unknown = error
+  let code: string | null = null
+  const messages: string[] = []
+  for (let depth = 0; depth < 4 && current instanceof Error; depth++) {
+    const withCode = current as Error & {code?: unknown; cause?: unknown}
+    if (typeof withCode.code === 'string') code = withCode.code
+    if (current.message !== '' && !messages.includes(current.message)) messages.push(current.message)
+    current = withCode.cause
+  }
+  return {code, message: messages.length > 0 ? messages.join(': ') : String(error)}
+}
+
+/** How long the body may stay open after the terminal event ([DONE] / stop: true). */
+const DRAIN_MS = 1000
+
+/** Sends again after this many stale-socket failures at most (see isStaleSocket). */
+const STALE_SOCKET_RETRIES = 2
+
+/**
+ * undici's "other side closed" / a reset on a REUSED connection before any response byte: llama-server
+ * closes keep-alive connections now and then right as the next request is written (measured: 10 of 200
+ * back-to-back requests at concurrency 2 without a fix, 0 with `connection: close`).
+ */
+function isStaleSocket(error: unknown): boolean {
+  const {code, message} = describeFailure(error)
+  return code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' || code === 'EPIPE' || message.includes('other side closed')
+}
+
+const undiciTimeouts = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT'])
+
+/**
+ * Send one streaming request and yield its events. Always ends with either a usage event (complete
+ * stream; absent when the server reports none) or exactly one error event; never throws. Stopping the
+ * iteration early (break/return) aborts the HTTP request.
+ */
+export async function* streamRequest(options: StreamRequestOptions): AsyncGenerator<ClientEvent> {
+  const {signal, timeoutMs, protocol} = options
+  const secrets = options.secrets ?? []
+  const path = new URL(options.url).pathname
+  const interpreter = new StreamInterpreter(protocol)
+  const controller = new AbortController()
+  let abortReason: 'caller' | 'timeout' | null = null
+  const onCallerAbort = () => {
+    abortReason ??= 'caller'
+    controller.abort()
+  }
+  if (signal.aborted) {
+    yield {kind: 'error', errorKind: 'dropped', message: `POST ${path} was not sent: stopped by the caller (interrupted).`}
+    return
+  }
+  signal.addEventListener('abort', onCallerAbort, {once: true})
+  const timer =
+    timeoutMs === null
+      ? null
+      : setTimeout(() => {
+          abortReason ??= 'timeout'
+          controller.abort()
+        }, timeoutMs)
+
+  let drainTimer: ReturnType<typeof setTimeout> | null = null
+
+  const failure = (error: unknown, phase: 'before' | 'during'): ClientEvent => {
+    const where = phase === 'before' ? 'before the response' : `after ${interpreter.contentEvents} content event(s)`
+    if (abortReason === 'timeout') {
+      return {kind: 'error', errorKind: 'timeout', message: `POST ${path} did not finish within the ${timeoutMs} ms request timeout (${where}).`}
+    }
+    if (abortReason === 'caller') {
+      return {kind: 'error', errorKind: 'dropped', message: `POST ${path} was stopped by the caller (interrupted) ${where}.`}
+    }
+    if (error instanceof SseFramingError) {
+      return {kind: 'error', errorKind: 'stream-error', message: `POST ${path}: malformed event stream ${where}: ${error.message}`}
+    }
+    const {code, message} = describeFailure(error)
+    if (code !== null && undiciTimeouts.has(code)) {
+      return {kind: 'error', errorKind: 'timeout', message: redact(`POST ${path} timed out in the HTTP client (${code}) ${where}: ${message}`, secrets)}
+    }
+    const what = phase === 'before' ? 'could not be sent or got no response' : 'lost its connection'
+    return {kind: 'error', errorKind: 'dropped', message: redact(`POST ${path} ${what} (${where}): ${message}`, secrets)}
+  }
+
+  try {
+    let response: Response | null = null
+    for (let attempt = 1; response === null; attempt++) {
+      try {
+        response = await fetch(options.url, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            accept: 'text/event-stream',
+            ...(options.keepAlive === false ? {connection: 'close'} : {}),
+            ...options.headers,
+          },
+          body: JSON.stringify(options.body),
+          signal: controller.signal,
+        })
+      } catch (error) {
+        // A pooled keep-alive socket the server had already closed: nothing was answered, send again.
+        if (abortReason === null && attempt <= STALE_SOCKET_RETRIES && isStaleSocket(error)) continue
+        yield failure(error, 'before')
+        return
+      }
+    }
+    if (response.status !== 200) {
+      const text = await readTextLimited(response)
+      yield {kind: 'error', errorKind: 'http', message: redact(`POST ${path}: ${httpErrorMessage(response.status, response.statusText, text)}`, secrets)}
+      return
+    }
+    const contentType = response.headers.get('content-type') ?? ''
+    if (contentType.includes('application/json') || response.body === null) {
+      const text = await readTextLimited(response)
+      let detail: string | null = null
+      try {
+        detail = serverErrorMessage(JSON.parse(text))
+      } catch {
+        detail = null
+      }
+      yield {
+        kind: 'error',
+        errorKind: 'stream-error',
+        message: redact(`POST ${path} answered 200 with ${contentType || 'no body'} instead of an event stream: ${detail ?? excerpt(text)}`, secrets),
+      }
+      return
+    }
+    try {
+      for await (const message of readSseMessages(response.body, options.clock)) {
+        const {events, end} = interpreter.onMessage(message.data, message.atMs)
+        for (const event of events) yield event.kind === 'error' ? {...event, message: redact(event.message, secrets)} : event
+        if (end && !interpreter.done) return // an error event ended it
+        // After the terminal event read on to the end of the body (servers end it at once), so the
+        // connection is left in a clean state; a server that keeps it open is cut off after DRAIN_MS.
+        if (interpreter.done && drainTimer === null) drainTimer = setTimeout(() => controller.abort(), DRAIN_MS)
+      }
+    } catch (error) {
+      // Anything after the terminal event (the drain cut, an interrupt) does not change a complete answer.
+      if (!interpreter.done) {
+        yield failure(error, 'during')
+        return
+      }
+    }
+    yield* interpreter.finish()
+  } finally {
+    if (timer !== null) clearTimeout(timer)
+    if (drainTimer !== null) clearTimeout(drainTimer)
+    signal.removeEventListener('abort', onCallerAbort)
+    // Releases the socket when the consumer stopped early or the stream ended without closing.
+    controller.abort()
+  }
+}
+
+/** Only the engine-facing events (drops llama-server timings), for Engine.stream(). */
+export async function* engineEvents(
+  events: AsyncIterable<ClientEvent>,
+  onServerTimings?: (timings: LlamaServerTimings) => void,
+): AsyncGenerator<StreamEvent> {
+  for await (const event of events) {
+    if (event.kind === 'server-timings') onServerTimings?.(event.timings)
+    else yield event
+  }
+}
