@@ -1,0 +1,57 @@
+import {Args, Flags} from '@oclif/core'
+
+import {CapplanCommand} from '../lib/base-command.js'
+import {invalidInput} from '../lib/errors.js'
+import {loadProfiles} from '../profiles/load.js'
+import {compareResults, type CompareResult} from '../report/compare.js'
+import {renderCompareTable} from '../report/compare-render.js'
+import {reportCostFlags, reportOptionsFromFlags} from '../report/report-flags.js'
+import {buildResultReport} from '../report/result-report.js'
+import {loadAnyResult} from '../results/import/load.js'
+
+export default class Compare extends CapplanCommand<typeof Compare> {
+  static override summary = 'Compare result files side by side: throughput and $/1M at the SLO, latency percentiles, significance.'
+
+  static override description = `The first file is the reference (A): every other file gets its ratio to A. Throughput and $/1M are taken at each file's operating point (the highest load meeting the SLO; see \`capplan report\`). Latencies (TTFT, TPOT, E2E) are compared at one load every file measured (the highest common one, or --load), and each difference is tested with Welch's two-sample t-test on the per-request samples (two-sided, alpha 0.05): "no significant difference" when p >= 0.05.
+
+A warning is printed when the workloads differ (input/output lengths, prompt source, dataset). Peer files (llama-bench, vLLM, GuideLLM) are read directly.`
+
+  static override examples = [
+    {description: 'int4 vs fp16 of the same model on this machine', command: '<%= config.bin %> <%= command.id %> results/int4.json results/fp16.json'},
+    {description: 'Three GPUs at one SLO, priced at spot', command: '<%= config.bin %> <%= command.id %> a.json b.json c.json --slo ttft=1s,tpot=40ms --pricing spot'},
+  ]
+
+  static override strict = false
+
+  static override args = {
+    a: Args.string({description: 'Reference result file (A).', required: true}),
+    b: Args.string({description: 'Result file to compare with A (more may follow).', required: true}),
+  }
+
+  static override flags = {
+    ...reportCostFlags,
+    load: Flags.string({summary: 'Compare latencies at this load (concurrency or req/s) instead of the highest common one.', helpValue: 'N'}),
+  }
+
+  public async run(): Promise<CompareResult> {
+    const {argv} = await this.parse(Compare)
+    const files = argv as string[]
+    const store = await loadProfiles({userDir: this.flags.profiles})
+    const options = reportOptionsFromFlags(this.flags, store)
+    let load: number | undefined
+    if (this.flags.load !== undefined) {
+      load = Number(this.flags.load)
+      if (!(load > 0)) throw invalidInput(`--load "${this.flags.load}" is not a positive number.`, 'e.g. --load 4 (a concurrency every file measured).')
+    }
+    const inputs = []
+    for (const file of files) {
+      // A bad file stops compare (exit 6): a comparison with a side missing would mislead.
+      const loaded = await loadAnyResult(file, {capplanVersion: this.config.version, command: 'capplan compare', store})
+      for (const {source, result} of loaded) inputs.push({file: source, result, report: buildResultReport(source, result, store, options)})
+    }
+    const comparison = compareResults(inputs, load === undefined ? {} : {load})
+    if (!this.jsonEnabled()) this.log(renderCompareTable(comparison))
+    else for (const warning of comparison.warnings) this.warnLine(warning)
+    return comparison
+  }
+}

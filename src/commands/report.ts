@@ -1,0 +1,102 @@
+import {Args, Flags} from '@oclif/core'
+import writeFileAtomic from 'write-file-atomic'
+
+import {CapplanCommand} from '../lib/base-command.js'
+import {ExitCode, invalidResult, notFound} from '../lib/errors.js'
+import {loadProfiles} from '../profiles/load.js'
+import {collectResultFiles, loadResultFiles, reportCostFlags, reportOptionsFromFlags} from '../report/report-flags.js'
+import {
+  type InvalidResultFile,
+  renderReportCsv,
+  renderReportMarkdown,
+  renderReportTable,
+  reportFormats,
+} from '../report/report-render.js'
+import {buildResultReport, type ResultReport} from '../report/result-report.js'
+import {renderReportHtml} from '../report/html.js'
+
+export interface ReportPayload {
+  results: ResultReport[]
+  invalid: InvalidResultFile[]
+}
+
+export default class Report extends CapplanCommand<typeof Report> {
+  static override summary = 'Turn result files (capplan\'s, llama-bench, vLLM, GuideLLM) into the operating point at your SLO and its cost.'
+
+  static override description = `For each result: the per-level table; the operating point = the highest measured load whose latency percentiles meet the SLO (--slo, else the workload profile's p95 SLO, else ttft=2s,tpot=50ms), interpolated between two measured levels when allowed (marked INTERPOLATED), never past the last level; when no level meets the SLO nothing is costed. The operating point's output tok/s feeds the cost model of \`capplan plan\` (GPU price from the result's host: GPU profile detected, cpu for CPU runs; GPUs per replica from the engine): $/1M tokens, replicas and GPUs for --volume (and --peak-factor), monthly and annual cost vs each API, the crossover volume or "never" with the reason, and the break-even tok/s.
+
+Peer files are read as they are, detected by content: llama-bench -o json|jsonl (single-stream: no latency under load, the cost line says so), vllm bench serve --save-result (per-request samples with --save-detailed), GuideLLM benchmarks.json (its "TPOT" includes TTFT and is converted).
+
+--format html writes one self-contained offline page (Chart.js inlined): throughput vs per-user speed and vs TTFT per result, monthly cost vs volume on log axes with each API's line, the self-hosted step function and the crossovers, and the numbers beneath.
+
+Directories are searched recursively for .json/.jsonl files. An invalid file is listed with its reason, the others are still reported, and the exit code is 6.`
+
+  static override examples = [
+    {description: 'Every result under results/, costed against every API at 100M tokens/month', command: '<%= config.bin %> <%= command.id %> --volume 100M'},
+    {
+      description: 'One result at a stricter SLO, priced as an H100 at spot price, 3:1 input:output',
+      command: '<%= config.bin %> <%= command.id %> results/run.json --slo ttft=1s,tpot=30ms --gpu h100-sxm --pricing spot --io-ratio 3:1',
+    },
+    {description: "A llama-bench file, priced at $0.36/hour, as Markdown", command: '<%= config.bin %> <%= command.id %> llama_bench.json --gpu-price 0.36 --format md --out report.md'},
+    {description: 'An offline HTML report with charts (Chart.js inlined)', command: '<%= config.bin %> <%= command.id %> results/ --volume 100M --format html --out report.html'},
+  ]
+
+  static override strict = false
+
+  static override args = {
+    paths: Args.string({description: 'Result files or directories (default: results/). Several may be given.', required: false}),
+  }
+
+  static override flags = {
+    ...reportCostFlags,
+    format: Flags.option({options: reportFormats, summary: 'Output format (default table).'})(),
+    out: Flags.string({char: 'o', summary: 'Write the report to FILE instead of stdout.', helpValue: 'FILE'}),
+  }
+
+  public async run(): Promise<ReportPayload> {
+    const {argv} = await this.parse(Report)
+    const store = await loadProfiles({userDir: this.flags.profiles})
+    const options = reportOptionsFromFlags(this.flags, store)
+    const files = await collectResultFiles(argv as string[])
+    if (files.length === 0) {
+      throw notFound(
+        `No result files (.json, .jsonl) in ${(argv as string[]).length === 0 ? 'results/' : (argv as string[]).join(', ')}.`,
+        'Run `capplan bench` first, or pass result files (capplan, llama-bench, vLLM, GuideLLM).',
+      )
+    }
+    const {loaded: results, invalid} = await loadResultFiles(
+      files,
+      {capplanVersion: this.config.version, command: 'capplan report', store},
+      ({source, result}) => buildResultReport(source, result, store, options),
+    )
+    const payload: ReportPayload = {results, invalid}
+
+    const format = this.flags.format ?? 'table'
+    const text =
+      format === 'json'
+        ? `${JSON.stringify(payload)}\n` // compact: thousands of results make tens of MB indented
+        : format === 'html'
+          ? renderReportHtml(results, invalid)
+          : format === 'md'
+          ? renderReportMarkdown(results, invalid)
+          : format === 'csv'
+            ? renderReportCsv(results, invalid)
+            : `${renderReportTable(results, invalid)}\n`
+    if (this.flags.out !== undefined) {
+      await writeFileAtomic(this.flags.out, text)
+      this.info(`Wrote ${this.flags.out} (${format}, ${results.length} result${results.length === 1 ? '' : 's'}${invalid.length > 0 ? `, ${invalid.length} invalid` : ''}).`)
+    } else if (!this.jsonEnabled()) {
+      process.stdout.write(text)
+    }
+
+    if (invalid.length > 0) {
+      // The report above is complete for the readable files; the exit code still says some were not.
+      for (const bad of invalid) this.warnLine(bad.message)
+      if (results.length === 0 && !this.jsonEnabled()) {
+        throw invalidResult(`None of the ${invalid.length} result file(s) could be read.`, invalid[0]!.suggestion)
+      }
+      process.exitCode = ExitCode.invalidResult
+    }
+    return payload
+  }
+}

@@ -1,0 +1,130 @@
+/**
+ * What every peer importer shares: a reproducible id, placeholders for what peers do not record (named in
+ * the notes, never passed off as measured), and matching a peer's model name to a model profile.
+ */
+
+import {createHash} from 'node:crypto'
+
+import type {ProfileStore} from '../../profiles/load.js'
+import type {QuantLevel} from '../../profiles/schema.js'
+import type {HostSnapshot, LevelSummary, ResultFile} from '../schema.js'
+
+export const peerFormats = ['llama-bench', 'vllm', 'guidellm'] as const
+export type PeerFormat = (typeof peerFormats)[number]
+
+export interface ImportContext {
+  /** The capplan version writing the file (import) or reading it (report). */
+  capplanVersion: string
+  /** The command line recorded in the file. */
+  command: string
+  /** Profiles to match the peer's model name against (optional: without it the name is kept as is). */
+  store?: ProfileStore
+}
+
+/**
+ * A UUID derived from the source bytes, so importing the same file twice gives the same id (and compare can
+ * tell it is the same run). Shaped as a version-4 UUID (version and variant bits set) to pass the schema.
+ */
+export function contentUuid(text: string, salt = ''): string {
+  const hex = createHash('sha256').update(salt).update(text).digest('hex')
+  const variant = ((Number.parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16)
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`
+}
+
+/** The host record of a peer file: only what it says; the rest are placeholders listed in the notes. */
+export function placeholderHost(format: PeerFormat, known: {cpuModel?: string; threads?: number; gpuNames?: string[]} = {}): HostSnapshot {
+  const cores = known.threads !== undefined && known.threads > 0 ? known.threads : 1
+  return {
+    hostname: `unknown (not recorded by ${format})`,
+    cpu: {model: known.cpuModel ?? 'unknown', physicalCores: cores, logicalCores: cores},
+    memoryBytes: 0,
+    os: {platform: 'unknown', distro: 'unknown', release: 'unknown', kernel: 'unknown', arch: 'unknown'},
+    node: {version: 'n/a'},
+    gpus: (known.gpuNames ?? []).map((model) => ({
+      vendor: /nvidia|geforce|rtx|tesla|quadro|^[ahlbt]\d{2,3}/i.test(model) ? 'NVIDIA' : /amd|radeon|instinct|mi\d{3}/i.test(model) ? 'AMD' : 'unknown',
+      model,
+      vramMiB: null,
+      driver: null,
+    })),
+  }
+}
+
+/** A level summary with no latency distributions (sources that only give throughput). */
+export function throughputOnlySummary(values: {
+  completed: number
+  failed: number
+  durationS: number
+  outputTokensPerS: number
+  inputTokensPerS: number
+  requestsPerS: number
+  perUserTokensPerS: number | null
+}): LevelSummary {
+  return {
+    requests: {completed: values.completed, failed: values.failed},
+    durationS: values.durationS,
+    throughput: {
+      outputTokensPerS: values.outputTokensPerS,
+      inputTokensPerS: values.inputTokensPerS,
+      totalTokensPerS: values.outputTokensPerS + values.inputTokensPerS,
+      requestsPerS: values.requestsPerS,
+    },
+    ttftMs: null,
+    tpotMs: null,
+    itlMsPerToken: null,
+    itlMsPerChunk: null,
+    e2eMs: null,
+    perUserTokensPerS: values.perUserTokensPerS,
+    goodput: null,
+    errors: {},
+    tokenMismatches: 0,
+  }
+}
+
+const slug = (text: string) => text.toLowerCase().replace(/[^a-z0-9.]+/g, '-')
+
+export interface ModelMatch {
+  profile: string
+  quant: QuantLevel | null
+  paramsB: number | null
+  repo: string | null
+}
+
+/**
+ * The model profile a peer's model name refers to: an exact Hugging Face repo (the profile's own or one of
+ * its quant checkpoints, which also gives the quant), else the longest profile id contained in the name
+ * ("node-qwen2.5-0.5b-shape-q4_0.gguf" -> qwen2.5-0.5b). Null when nothing matches.
+ */
+export function matchModelProfile(name: string, store: ProfileStore | undefined): ModelMatch | null {
+  if (store === undefined) return null
+  const wanted = name.trim().toLowerCase()
+  const models = store.list('model')
+  for (const model of models) {
+    if (model.hfRepo.toLowerCase() === wanted) return {profile: model.id, quant: null, paramsB: model.params.totalB, repo: model.hfRepo}
+    for (const [quant, source] of Object.entries(model.quants)) {
+      if (source === undefined || source === null) continue
+      if (source.vllm.repo.toLowerCase() === wanted || source.llamacpp.repo.toLowerCase() === wanted) {
+        return {profile: model.id, quant: quant as QuantLevel, paramsB: model.params.totalB, repo: name}
+      }
+    }
+  }
+  const haystack = slug(name)
+  let best: (typeof models)[number] | undefined
+  for (const model of models) {
+    const candidates = [slug(model.id), slug(model.hfRepo.split('/').at(-1) ?? '')]
+    if (candidates.some((candidate) => candidate !== '' && haystack.includes(candidate)) && (best === undefined || model.id.length > best.id.length)) {
+      best = model
+    }
+  }
+  return best === undefined ? null : {profile: best.id, quant: null, paramsB: best.params.totalB, repo: null}
+}
+
+/** GGUF / checkpoint format name -> capplan's quant level (closest; Q5/Q6 count as int8, the nearer level). */
+export function quantFromFormat(format: string): QuantLevel | null {
+  const f = format.toUpperCase()
+  if (/^(I?Q[234]|AWQ|GPTQ-?INT4|INT4|W4)/.test(f)) return 'int4'
+  if (/^(Q[5-8]|INT8|W8|FP8|GPTQ-?INT8)/.test(f)) return 'int8'
+  if (/^(F16|BF16|F32|FP16|FLOAT16|BFLOAT16)/.test(f)) return 'fp16'
+  return null
+}
+
+export type ImportedResult = ResultFile

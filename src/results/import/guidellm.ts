@@ -1,0 +1,231 @@
+/**
+ * GuideLLM `benchmarks.json` -> a capplan result file (one level per benchmark of the report).
+ *
+ * Field names follow GuideLLM's pydantic models as serialized (vllm-project/guidellm):
+ * - src/guidellm/benchmark/schemas/generative/benchmark.py: GenerativeBenchmark {type_: "generative_benchmark",
+ *   config {strategy {type_, streams | rate | max_concurrency}}, metrics, requests {successful, incomplete,
+ *   errored}, start_time, end_time, duration (computed, seconds)};
+ * - .../generative/metrics.py: GenerativeMetrics {request_totals {successful, incomplete, errored, total},
+ *   prompt_token_count / output_token_count {successful {total_sum, ...}}, ...};
+ * - src/guidellm/schemas/request_stats.py: GenerativeRequestStats computed fields time_to_first_token_ms,
+ *   time_per_output_token_ms, inter_token_latency_ms, output_tokens, prompt_tokens, request_start_time.
+ *
+ * Definitions converted (metrics.md): GuideLLM's time_per_output_token_ms = (last token - start) / output
+ * tokens INCLUDES TTFT, so it is not capplan's TPOT. capplan rebuilds per request E2E = that x output tokens
+ * (request start -> last token, capplan's E2E) and TPOT = (E2E - TTFT) / (output - 1) (= GuideLLM's
+ * inter_token_latency_ms). `requests` holds a SAMPLE of the requests (GuideLLM's sample_requests), so
+ * throughput comes from the metrics' token totals over the benchmark's duration, never from the sample.
+ */
+
+import {z} from 'zod'
+
+import {invalidResult} from '../../lib/errors.js'
+import {summarizeLevel} from '../../stats/summarize.js'
+import {formatSchemaIssues} from '../read.js'
+import type {LevelRecord, RequestRecord, ResultFile} from '../schema.js'
+import {contentUuid, type ImportContext, matchModelProfile, placeholderHost, quantFromFormat, throughputOnlySummary} from './common.js'
+
+const requestStatsSchema = z.looseObject({
+  time_to_first_token_ms: z.number().nullable().optional(),
+  time_per_output_token_ms: z.number().nullable().optional(),
+  inter_token_latency_ms: z.number().nullable().optional(),
+  output_tokens: z.number().nullable().optional(),
+  prompt_tokens: z.number().nullable().optional(),
+  request_start_time: z.number().nullable().optional(),
+  info: z.looseObject({timings: z.looseObject({token_iterations: z.number().optional()}).optional()}).optional(),
+})
+type RequestStats = z.infer<typeof requestStatsSchema>
+
+const statusSum = z.looseObject({successful: z.looseObject({total_sum: z.number()})})
+const strategySchema = z.looseObject({
+  type_: z.string(),
+  streams: z.number().optional(),
+  rate: z.number().optional(),
+  max_concurrency: z.number().nullable().optional(),
+})
+const benchmarkSchema = z.looseObject({
+  type_: z.string().optional(),
+  // Current GuideLLM: config.strategy; earlier 0.x releases kept the strategy under args.
+  config: z.looseObject({strategy: strategySchema, backend: z.record(z.string(), z.unknown()).optional()}).optional(),
+  args: z.looseObject({strategy: strategySchema.optional()}).optional(),
+  duration: z.number().positive().optional(),
+  start_time: z.number().optional(),
+  end_time: z.number().optional(),
+  metrics: z.looseObject({
+    request_totals: z.looseObject({successful: z.number(), incomplete: z.number(), errored: z.number()}),
+    prompt_token_count: statusSum,
+    output_token_count: statusSum,
+  }),
+  requests: z.looseObject({
+    successful: z.array(requestStatsSchema).default([]),
+    errored: z.array(z.unknown()).default([]),
+    incomplete: z.array(z.unknown()).default([]),
+  }).optional(),
+}).refine((b) => b.duration !== undefined || (b.start_time !== undefined && b.end_time !== undefined && b.end_time > b.start_time), {
+  message: 'has neither duration nor start_time/end_time',
+})
+type GuideBenchmark = z.infer<typeof benchmarkSchema>
+
+/** Whether a parsed JSON value looks like a GuideLLM report (for format detection). */
+export function looksLikeGuideLlmReport(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false
+  const benchmarks = (value as Record<string, unknown>)['benchmarks']
+  return Array.isArray(benchmarks) && benchmarks.length > 0 && typeof benchmarks[0] === 'object' && benchmarks[0] !== null && 'metrics' in benchmarks[0]
+}
+
+/** Seconds measured: GuideLLM's computed duration, or end - start. */
+const durationOf = (benchmark: GuideBenchmark) => benchmark.duration ?? benchmark.end_time! - benchmark.start_time!
+
+function loadOf(benchmark: GuideBenchmark, notes: string[]): LevelRecord['load'] {
+  const strategy = benchmark.config?.strategy ?? benchmark.args?.strategy ?? {type_: 'unknown'}
+  switch (strategy.type_) {
+    case 'synchronous':
+      return {kind: 'concurrency', value: 1}
+    case 'concurrent':
+      if (strategy.streams !== undefined) return {kind: 'concurrency', value: strategy.streams}
+      break
+    case 'constant':
+    case 'poisson':
+    case 'async':
+      if (strategy.rate !== undefined) return {kind: 'rate', value: strategy.rate}
+      break
+    case 'throughput':
+      if (strategy.max_concurrency !== undefined && strategy.max_concurrency !== null) return {kind: 'concurrency', value: strategy.max_concurrency}
+      break
+  }
+  const measured = benchmark.metrics.request_totals.successful / durationOf(benchmark)
+  notes.push(`converted: GuideLLM strategy "${strategy.type_}" gives no load value; recorded as its measured ${Number(measured.toFixed(3))} req/s`)
+  return {kind: 'rate', value: measured}
+}
+
+function requestOf(stats: RequestStats, index: number, t0: number): RequestRecord | null {
+  const ttft = stats.time_to_first_token_ms
+  const perToken = stats.time_per_output_token_ms
+  const output = stats.output_tokens
+  if (ttft === null || ttft === undefined || perToken === null || perToken === undefined || output === null || output === undefined || output < 1) return null
+  const e2e = Math.max(ttft, perToken * output)
+  const iterations = stats.info?.timings?.token_iterations
+  return {
+    index,
+    startMs: stats.request_start_time === null || stats.request_start_time === undefined ? 0 : (stats.request_start_time - t0) * 1000,
+    ttftMs: ttft,
+    e2eMs: e2e,
+    inputTokens: Math.max(0, Math.round(stats.prompt_tokens ?? 0)),
+    outputTokens: Math.round(output),
+    countedTokens: iterations ?? Math.round(output),
+    // GuideLLM keeps only the first and last token times: two content events.
+    chunkOffsetsMs: e2e > ttft ? [ttft, e2e] : [ttft],
+    chunkTokens: null,
+    error: null,
+  }
+}
+
+function importBenchmark(benchmark: GuideBenchmark, notes: string[]): LevelRecord {
+  const load = loadOf(benchmark, notes)
+  const totals = benchmark.metrics.request_totals
+  const duration = durationOf(benchmark)
+  const window = {startMs: 0, endMs: duration * 1000}
+  const samples = benchmark.requests?.successful ?? []
+  const starts = samples.map((s) => s.request_start_time).filter((t): t is number => typeof t === 'number')
+  const t0 = starts.length > 0 ? Math.min(...starts) : 0
+  const requests = samples.map((s, index) => requestOf(s, index, t0)).filter((r): r is RequestRecord => r !== null)
+  const outputTokensPerS = benchmark.metrics.output_token_count.successful.total_sum / duration
+  const inputTokensPerS = benchmark.metrics.prompt_token_count.successful.total_sum / duration
+  const failed = totals.errored + totals.incomplete
+  let summary: LevelRecord['summary']
+  if (requests.length === 0) {
+    summary = throughputOnlySummary({
+      completed: totals.successful, failed, durationS: duration, outputTokensPerS, inputTokensPerS,
+      requestsPerS: totals.successful / duration, perUserTokensPerS: null,
+    })
+  } else {
+    const latencies = summarizeLevel(requests, window)
+    summary = {
+      ...latencies,
+      requests: {completed: totals.successful, failed},
+      durationS: duration,
+      throughput: {outputTokensPerS, inputTokensPerS, totalTokensPerS: outputTokensPerS + inputTokensPerS, requestsPerS: totals.successful / duration},
+      // Only the first and last token times are known: no inter-token gaps.
+      itlMsPerToken: null,
+      itlMsPerChunk: null,
+      errors: failed > 0 ? {http: failed} : {},
+    }
+  }
+  return {load, warmupRequests: 0, window, status: totals.successful === 0 ? 'failed' : 'complete', requests, summary, telemetry: null, serverMetrics: null}
+}
+
+export function importGuideLlm(report: unknown, text: string, source: string, context: ImportContext): ResultFile {
+  const list = (report as {benchmarks: unknown[]}).benchmarks
+  const notes: string[] = [`imported from guidellm: ${source} (benchmarks.json, ${list.length} benchmark${list.length === 1 ? '' : 's'})`]
+  const benchmarks = list.map((value, index) => {
+    const parsed = benchmarkSchema.safeParse(value)
+    if (!parsed.success) {
+      throw invalidResult(
+        `${source} benchmarks[${index}] is not a GuideLLM generative benchmark capplan understands: ${formatSchemaIssues(parsed.error.issues)}`,
+        'Pass the benchmarks.json written by `guidellm benchmark` (generative text benchmarks).',
+      )
+    }
+    return parsed.data
+  })
+  const levels = benchmarks.map((benchmark) => importBenchmark(benchmark, notes))
+  const sampled = benchmarks.reduce((n, b) => n + (b.requests?.successful.length ?? 0), 0)
+  const successful = benchmarks.reduce((n, b) => n + b.metrics.request_totals.successful, 0)
+  notes.push(
+    'converted: GuideLLM "TPOT" (time_per_output_token_ms) includes TTFT; capplan E2E = it x output tokens (start -> last token), ' +
+      'TPOT = (E2E - TTFT) / (output - 1); throughput = the metrics\' token totals / duration',
+  )
+  notes.push(
+    `lacks: per-token times (ITL), ${sampled < successful ? `all requests (latency percentiles come from GuideLLM's sample of ${sampled} of ${successful}), ` : ''}` +
+      'the GPU type and count (assumed 1 GPU per replica), the engine and its version, the quantization, the host (placeholders)',
+  )
+  const backend = benchmarks[0]!.config?.backend ?? {}
+  const modelName = typeof backend['model'] === 'string' ? backend['model'] : 'unknown'
+  const match = matchModelProfile(modelName, context.store)
+  const quant = match?.quant ?? null
+  if (match === null) notes.push(`lacks: a known model: "${modelName}" matches no model profile`)
+  if (match === null && !/(\d+(?:\.\d+)?)b\b/i.test(modelName)) notes.push('lacks: the parameter count (recorded as a 1B placeholder; pass --model to capplan import)')
+  const firstSummary = levels[0]!.summary
+  const perRequest = (perS: number) => (firstSummary.throughput.requestsPerS > 0 ? perS / firstSummary.throughput.requestsPerS : 1)
+  return {
+    schemaVersion: 1,
+    id: contentUuid(text, 'guidellm'),
+    createdAt: new Date(0).toISOString(),
+    finishedAt: null,
+    capplan: {version: context.capplanVersion, command: context.command},
+    host: placeholderHost('guidellm'),
+    engine: {
+      kind: 'openai',
+      version: null,
+      build: null,
+      backend: 'unknown',
+      threads: null,
+      gpuCount: 1,
+      args: ['guidellm benchmark', ...(typeof backend['target'] === 'string' ? [`--target ${backend['target']}`] : [])],
+      endpoint: typeof backend['target'] === 'string' ? backend['target'] : null,
+    },
+    model: {
+      profile: match?.profile ?? modelName,
+      quant: quant ?? quantFromFormat(modelName.split(/[-_/]/).find((part) => quantFromFormat(part) !== null) ?? '') ?? 'fp16',
+      format: 'unknown',
+      file: null,
+      repo: modelName.includes('/') ? modelName : null,
+      sha256: null,
+      bytes: null,
+      paramsB: match?.paramsB ?? Number(/(\d+(?:\.\d+)?)b\b/i.exec(modelName)?.[1] ?? 1),
+      synthetic: false,
+    },
+    gpuProfile: null,
+    workload: {
+      profile: null,
+      inputTokens: Math.max(1, Math.round(perRequest(firstSummary.throughput.inputTokensPerS))),
+      outputTokens: Math.max(1, Math.round(perRequest(firstSummary.throughput.outputTokensPerS))),
+      promptSource: 'dataset',
+      dataset: null,
+      seed: 0,
+      ignoreEos: false,
+    },
+    levels,
+    status: 'complete',
+    notes,
+  }
+}

@@ -1,0 +1,233 @@
+/**
+ * vLLM `vllm bench serve --save-result` JSON -> a capplan result file.
+ *
+ * Field names follow vLLM's vllm/benchmarks/serve.py (`benchmark()` builds `result`, `main` adds date,
+ * backend, model_id, num_prompts, request_rate, burstiness, max_concurrency, then json.dump): per-request
+ * arrays (input_lens, output_lens, ttfts, itls, latencies, start_times, errors) are IN SECONDS and kept only
+ * with --save-detailed; aggregates (mean_ttft_ms, p99_tpot_ms, ...) are in ms. `--append-result` writes one
+ * JSON object per line: each line becomes one level (e.g. a sweep of --max-concurrency).
+ *
+ * vLLM's TTFT, TPOT ((latency - ttft) / (output_len - 1)) and E2E are capplan's definitions, so with the
+ * per-request arrays capplan recomputes every statistic itself. vLLM's "latency" ends at the last token and
+ * its ITL is per chunk; token counts come from the server's usage (output_lens).
+ */
+
+import {z} from 'zod'
+
+import {invalidResult} from '../../lib/errors.js'
+import {summarizeLevel} from '../../stats/summarize.js'
+import {formatSchemaIssues} from '../read.js'
+import type {LevelRecord, RequestRecord, ResultFile} from '../schema.js'
+import {contentUuid, type ImportContext, matchModelProfile, placeholderHost, quantFromFormat, throughputOnlySummary} from './common.js'
+
+const seconds = z.number().finite()
+export const vllmResultSchema = z.looseObject({
+  date: z.string().optional(),
+  backend: z.string().optional(),
+  endpoint_type: z.string().optional(),
+  model_id: z.string(),
+  num_prompts: z.number().int().nonnegative().optional(),
+  request_rate: z.union([z.number(), z.literal('inf')]).optional(),
+  burstiness: z.number().optional(),
+  max_concurrency: z.number().int().positive().nullable().optional(),
+  duration: z.number().positive(),
+  completed: z.number().int().nonnegative(),
+  failed: z.number().int().nonnegative().optional(),
+  total_input_tokens: z.number().nonnegative(),
+  total_output_tokens: z.number().nonnegative(),
+  request_throughput: z.number().nonnegative(),
+  output_throughput: z.number().nonnegative(),
+  total_token_throughput: z.number().nonnegative(),
+  input_lens: z.array(z.number().int().nonnegative()).optional(),
+  output_lens: z.array(z.number().int().nonnegative()).optional(),
+  ttfts: z.array(seconds).optional(),
+  itls: z.array(z.array(seconds)).optional(),
+  latencies: z.array(seconds).optional(),
+  start_times: z.array(seconds).optional(),
+  errors: z.array(z.string().nullable()).optional(),
+})
+export type VllmResult = z.infer<typeof vllmResultSchema>
+
+/** Whether a parsed JSON value looks like a vLLM bench serve result (for format detection). */
+export function looksLikeVllmResult(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) &&
+    'output_throughput' in value && 'request_throughput' in value && 'duration' in value && 'model_id' in value
+}
+
+function parseRun(value: unknown, where: string): VllmResult {
+  const parsed = vllmResultSchema.safeParse(value)
+  if (!parsed.success) {
+    throw invalidResult(
+      `${where} is not a vLLM bench serve result capplan understands: ${formatSchemaIssues(parsed.error.issues)}`,
+      'Pass the JSON written by `vllm bench serve --save-result` (add --save-detailed for per-request samples).',
+    )
+  }
+  return parsed.data
+}
+
+const ms = (s: number) => s * 1000
+
+/** Per-request records from --save-detailed arrays (all the same length), or null when they are absent. */
+function requestsOf(run: VllmResult, where: string): RequestRecord[] | null {
+  const {input_lens: inputs, output_lens: outputs, ttfts, itls, latencies, errors} = run
+  if (inputs === undefined || outputs === undefined || ttfts === undefined || itls === undefined || latencies === undefined) return null
+  const n = ttfts.length
+  for (const [name, array] of Object.entries({input_lens: inputs, output_lens: outputs, itls, latencies})) {
+    if (array.length !== n) {
+      throw invalidResult(`${where}: ${name} has ${array.length} entries but ttfts has ${n}.`, 'The file is damaged; re-run vllm bench serve --save-result --save-detailed.')
+    }
+  }
+  const starts = run.start_times ?? []
+  const t0 = starts.length === n && n > 0 ? Math.min(...starts) : 0
+  return ttfts.map((ttft, index): RequestRecord => {
+    const error = errors?.[index]
+    const failed = error !== undefined && error !== null && error !== ''
+    const startMs = starts.length === n ? ms(starts[index]! - t0) : 0
+    if (failed) {
+      return {
+        index, startMs, ttftMs: null, e2eMs: null, inputTokens: inputs[index]!, outputTokens: 0, countedTokens: 0,
+        chunkOffsetsMs: [], chunkTokens: null, error: {kind: 'http', message: error},
+      }
+    }
+    // Content events: the first at TTFT, then one per ITL gap (vLLM's ITL is per chunk).
+    const offsets = [ms(ttft)]
+    for (const gap of itls[index]!) offsets.push(offsets.at(-1)! + ms(Math.max(0, gap)))
+    return {
+      index,
+      startMs,
+      ttftMs: ms(ttft),
+      e2eMs: ms(latencies[index]!),
+      inputTokens: inputs[index]!,
+      outputTokens: outputs[index]!,
+      countedTokens: offsets.length,
+      chunkOffsetsMs: offsets,
+      chunkTokens: null,
+      error: null,
+    }
+  })
+}
+
+function loadOf(run: VllmResult): {load: LevelRecord['load']; note: string | null} {
+  if (run.max_concurrency !== undefined && run.max_concurrency !== null) return {load: {kind: 'concurrency', value: run.max_concurrency}, note: null}
+  if (typeof run.request_rate === 'number' && run.request_rate > 0) return {load: {kind: 'rate', value: run.request_rate}, note: null}
+  const all = Math.max(1, run.num_prompts ?? run.completed + (run.failed ?? 0))
+  return {
+    load: {kind: 'concurrency', value: all},
+    note: `converted: request rate inf without --max-concurrency sends all ${all} requests at once; recorded as concurrency ${all}`,
+  }
+}
+
+function importRun(run: VllmResult, where: string, notes: string[]): LevelRecord {
+  const {load, note} = loadOf(run)
+  if (note !== null) notes.push(note)
+  const window = {startMs: 0, endMs: ms(run.duration)}
+  const requests = requestsOf(run, where)
+  const summary =
+    requests === null
+      ? throughputOnlySummary({
+          completed: run.completed,
+          failed: run.failed ?? 0,
+          durationS: run.duration,
+          outputTokensPerS: run.output_throughput,
+          inputTokensPerS: run.total_input_tokens / run.duration,
+          requestsPerS: run.request_throughput,
+          perUserTokensPerS: null,
+        })
+      : summarizeLevel(requests, window)
+  return {
+    load,
+    warmupRequests: 0,
+    window,
+    status: summary.requests.completed === 0 ? 'failed' : 'complete',
+    requests: requests ?? [],
+    summary,
+    telemetry: null,
+    serverMetrics: null,
+  }
+}
+
+const aggregateKeys = ['mean_ttft_ms', 'p99_ttft_ms', 'mean_tpot_ms', 'p99_tpot_ms', 'mean_e2el_ms', 'p99_e2el_ms'] as const
+
+/** `text` is the file: one JSON object, or several lines of them (--append-result). */
+export function importVllm(values: unknown[], text: string, source: string, context: ImportContext): ResultFile {
+  const runs = values.map((value, index) => parseRun(value, values.length === 1 ? source : `${source} line ${index + 1}`))
+  const first = runs[0]!
+  const notes: string[] = [`imported from vllm: ${source} (vllm bench serve --save-result, backend ${first.backend ?? first.endpoint_type ?? 'unknown'}, ${runs.length} run${runs.length === 1 ? '' : 's'})`]
+  const levels = runs.map((run, index) => importRun(run, runs.length === 1 ? source : `${source} line ${index + 1}`, notes))
+  const detailed = levels.every((level) => level.requests.length > 0)
+  if (detailed) {
+    notes.push('converted: TTFT, TPOT, E2E and throughput recomputed by capplan from the per-request arrays (seconds -> ms); ITL is per chunk (vLLM\'s), token counts are the server\'s usage')
+  } else {
+    const reported = runs.map((run) =>
+      aggregateKeys.filter((key) => typeof run[key] === 'number').map((key) => `${key}=${Number((run[key] as number).toFixed(2))}`).join(' '),
+    )
+    notes.push(
+      `lacks: per-request samples (the file was saved without --save-detailed), so latency percentiles and the SLO cannot be checked; vLLM reported: ${reported.join(' | ')}`,
+    )
+  }
+  const models = [...new Set(runs.map((run) => run.model_id))]
+  if (models.length > 1) {
+    throw invalidResult(`${source} holds runs of several models (${models.join(', ')}).`, 'Split the file: one model per result.')
+  }
+  const match = matchModelProfile(first.model_id, context.store)
+  const quant = match?.quant ?? quantFromFormat(first.model_id.split(/[-_/]/).find((part) => quantFromFormat(part) !== null) ?? '')
+  const paramsFromName = /(\d+(?:\.\d+)?)b\b/i.exec(first.model_id)?.[1]
+  notes.push(
+    'lacks: the GPU type and count (assumed 1 GPU per replica: pass --gpus N and --gpu ID to report), the vLLM version and server flags, the quantization' +
+      (quant === null ? ' (recorded as fp16)' : ` (taken from the model name: ${quant})`) +
+      ', the host (placeholders)',
+  )
+  if (match === null) notes.push(`lacks: a known model: ${first.model_id} matches no model profile`)
+  if (match === null && paramsFromName === undefined) notes.push('lacks: the parameter count (recorded as a 1B placeholder; pass --model to capplan import)')
+  const requestedIn = first.total_input_tokens / Math.max(1, first.completed)
+  const requestedOut = first.total_output_tokens / Math.max(1, first.completed)
+  notes.push(`converted: workload lengths are the mean per successful request of the first run (${Number(requestedIn.toFixed(1))} in, ${Number(requestedOut.toFixed(1))} out)`)
+
+  const date = first.date === undefined ? null : /^(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})(\d{2})$/.exec(first.date)
+  // vLLM's date is local time without a zone; recorded as if UTC (the note says so).
+  const createdAt = date === null ? new Date(0).toISOString() : `${date[1]}-${date[2]}-${date[3]}T${date[4]}:${date[5]}:${date[6]}.000Z`
+  if (date !== null) notes.push('converted: vLLM records local time without a zone; createdAt treats it as UTC')
+
+  return {
+    schemaVersion: 1,
+    id: contentUuid(text, 'vllm'),
+    createdAt,
+    finishedAt: null,
+    capplan: {version: context.capplanVersion, command: context.command},
+    host: placeholderHost('vllm'),
+    engine: {
+      kind: 'vllm',
+      version: null,
+      build: null,
+      backend: 'unknown',
+      threads: null,
+      gpuCount: 1,
+      args: ['vllm bench serve', `--backend ${first.backend ?? first.endpoint_type ?? 'unknown'}`, `--model ${first.model_id}`],
+      endpoint: null,
+    },
+    model: {
+      profile: match?.profile ?? first.model_id,
+      quant: quant ?? 'fp16',
+      format: quant === null ? 'unknown' : quant,
+      file: null,
+      repo: first.model_id.includes('/') ? first.model_id : null,
+      sha256: null,
+      bytes: null,
+      paramsB: match?.paramsB ?? (paramsFromName === undefined ? 1 : Number(paramsFromName)),
+      synthetic: false,
+    },
+    gpuProfile: null,
+    workload: {
+      profile: null,
+      inputTokens: Math.max(1, Math.round(requestedIn)),
+      outputTokens: Math.max(1, Math.round(requestedOut)),
+      promptSource: 'dataset',
+      dataset: null,
+      seed: 0,
+      ignoreEos: false,
+    },
+    levels,
+    status: 'complete',
+    notes,
+  }
+}

@@ -1,0 +1,43 @@
+import {execFileSync} from 'node:child_process'
+import {existsSync, mkdirSync, readFileSync, statSync} from 'node:fs'
+import path from 'node:path'
+
+import {execa} from 'execa'
+import {describe, expect, it} from 'vitest'
+
+const repo = path.resolve(import.meta.dirname, '..', '..')
+const bin = path.join(repo, 'bin', 'run.js')
+const peers = path.join(repo, 'test', 'fixtures', 'peers')
+const outDir = path.join(repo, 'test-output', 'report-html')
+
+/** Debian's chromium (apt-get install chromium), or CHROMIUM_PATH. */
+function findChromium(): string | null {
+  for (const candidate of [process.env['CHROMIUM_PATH'], '/usr/bin/chromium', '/usr/bin/chromium-browser']) {
+    if (candidate !== undefined && existsSync(candidate)) return candidate
+  }
+  return null
+}
+const chromium = findChromium()
+const headless = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--window-size=1240,2800', '--virtual-time-budget=5000']
+
+describe.skipIf(chromium === null)('capplan report --format html in headless Chromium', () => {
+  it('renders every chart with no script or console error, offline, and saves a screenshot', async () => {
+    mkdirSync(outDir, {recursive: true})
+    const html = path.join(outDir, 'report.html')
+    // llama-bench (costed on the cpu profile: throughput + cost charts, no TTFT), vLLM (misses the SLO: 33% failed;
+    // speed + TTFT charts), GuideLLM (meets tpot 100 ms, priced by --gpu-price: speed + TTFT + cost) = 7 charts
+    const run = await execa('node', [bin, 'report', path.join(peers, 'llama_bench.json'), path.join(peers, 'vllm_serve_detailed.json'),
+      path.join(peers, 'guidellm_benchmarks.json'), '--slo', 'ttft=2s,tpot=100ms', '--gpu-price', '0.36', '--volume', '100M',
+      '--api', 'gpt-4o,deepseek-v3', '--format', 'html', '--out', html], {reject: false, cwd: repo})
+    expect(run.exitCode).toBe(0)
+    expect(readFileSync(html, 'utf8')).not.toMatch(/<script[^>]+src=/)
+
+    const dom = execFileSync(chromium!, [...headless, '--dump-dom', `file://${html}`], {encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 120_000})
+    expect(dom).toMatch(/<body[^>]*data-charts-rendered="7"/)
+    expect(dom).toMatch(/<body[^>]*data-errors="0"/)
+
+    const screenshot = path.join(outDir, 'report.png')
+    execFileSync(chromium!, [...headless, `--screenshot=${screenshot}`, `file://${html}`], {stdio: 'ignore', timeout: 120_000})
+    expect(statSync(screenshot).size).toBeGreaterThan(20_000)
+  }, 300_000)
+})
