@@ -4,7 +4,7 @@ import writeFileAtomic from 'write-file-atomic'
 import {CapplanCommand} from '../lib/base-command.js'
 import {ExitCode, invalidResult, notFound} from '../lib/errors.js'
 import {loadProfiles} from '../profiles/load.js'
-import {collectResultFiles, loadResultFiles, reportCostFlags, reportOptionsFromFlags} from '../report/report-flags.js'
+import {collectResultFiles, loadResultFiles, reportCostFlags, reportOptionsFromFlags, reportSanityFlags} from '../report/report-flags.js'
 import {
   type InvalidResultFile,
   renderReportCsv,
@@ -29,6 +29,10 @@ Peer files are read as they are, detected by content: llama-bench -o json|jsonl 
 
 --format html writes one self-contained offline page (Chart.js inlined): throughput vs per-user speed and vs TTFT per result, monthly cost vs volume on log axes with each API's line, the self-hosted step function and the crossovers, and the numbers beneath.
 
+Physics sanity: every level's measured output tok/s is divided by the decode ceiling of the hardware it ran on (memory bandwidth x 0.8 / bytes read per step, at the run's batch and average context) = its efficiency. A level above the physical limit (full datasheet bandwidth) is flagged IMPOSSIBLE (suspect a prefix cache, wrong token counts, clocks) and the operating point never uses it. CPU runs need a bandwidth: --bandwidth GB/s (measure it with \`capplan system --measure-bandwidth\`), else their efficiency is "unknown".
+
+--what-if h200,b200 scales each operating point to each GPU profile: estimate = efficiency measured x the target's ceiling at the same batch and context, on as many GPUs as measured. It is costed like a measurement and labeled ESTIMATE with the result it comes from; it is refused (reason printed, no cost) when the model or the batch's KV cache does not fit the target.
+
 Directories are searched recursively for .json/.jsonl files. An invalid file is listed with its reason, the others are still reported, and the exit code is 6.`
 
   static override examples = [
@@ -38,6 +42,7 @@ Directories are searched recursively for .json/.jsonl files. An invalid file is 
       command: '<%= config.bin %> <%= command.id %> results/run.json --slo ttft=1s,tpot=30ms --gpu h100-sxm --pricing spot --io-ratio 3:1',
     },
     {description: "A llama-bench file, priced at $0.36/hour, as Markdown", command: '<%= config.bin %> <%= command.id %> llama_bench.json --gpu-price 0.36 --format md --out report.md'},
+    {description: 'Efficiency of a CPU run (its bandwidth set), and what it would cost on an H200 and a B200 (estimates)', command: '<%= config.bin %> <%= command.id %> results/cpu-run.json --bandwidth 20 --what-if h200,b200'},
     {description: 'An offline HTML report with charts (Chart.js inlined)', command: '<%= config.bin %> <%= command.id %> results/ --volume 100M --format html --out report.html'},
   ]
 
@@ -49,6 +54,7 @@ Directories are searched recursively for .json/.jsonl files. An invalid file is 
 
   static override flags = {
     ...reportCostFlags,
+    ...reportSanityFlags,
     format: Flags.option({options: reportFormats, summary: 'Output format (default table).'})(),
     out: Flags.string({char: 'o', summary: 'Write the report to FILE instead of stdout.', helpValue: 'FILE'}),
   }

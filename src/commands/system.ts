@@ -3,6 +3,7 @@ import {Flags} from '@oclif/core'
 import {CapplanCommand} from '../lib/base-command.js'
 import {loadProfiles} from '../profiles/load.js'
 import type {HostSnapshot} from '../results/schema.js'
+import {probeMemoryBandwidth, type BandwidthProbe} from '../roofline/bandwidth-probe.js'
 import {detectHostGpuProfileId, physicalCoreCount, snapshotHost} from '../telemetry/host.js'
 
 /** What node-llama-cpp's prebuilt binaries make of this machine (the embedded engine's view). */
@@ -25,6 +26,8 @@ export interface SystemReport {
   /** Threads the embedded engine uses by default: physical cores, capped by the CPUs this process may use. */
   inferenceThreads: number
   embeddedEngine: EmbeddedEngineView | null
+  /** --measure-bandwidth: the probe's GB/s (single-thread copy, a lower bound); absent without the flag. */
+  memoryBandwidth?: BandwidthProbe
 }
 
 const ENGINE_PROBE_TIMEOUT_MS = 20_000
@@ -100,6 +103,12 @@ export function renderSystemReport(report: SystemReport): string[] {
         `${engine.gpu === false ? 'CPU only' : `GPU ${engine.gpu}`}, offloading ${engine.supportsGpuOffloading ? 'yes' : 'no'}, ` +
         `${engine.cpuMathCores} math cores`,
     )
+  if (report.memoryBandwidth !== undefined) {
+    lines.push(
+      `Bandwidth    ${report.memoryBandwidth.gbPerS.toFixed(1)} GB/s measured (${report.memoryBandwidth.method}); ` +
+        `use it with \`capplan report --bandwidth ${report.memoryBandwidth.gbPerS.toFixed(1)}\``,
+    )
+  }
   return lines
 }
 
@@ -110,11 +119,19 @@ export default class System extends CapplanCommand<typeof System> {
     'The same host snapshot every result file records, plus the GPU profile report would cost with and what ' +
     "the embedded engine (node-llama-cpp's prebuilt binaries) can use here. Never downloads or builds anything."
 
-  static override examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> --json']
+  static override examples = [
+    '<%= config.bin %> <%= command.id %>',
+    '<%= config.bin %> <%= command.id %> --json',
+    {description: "Also measure this host's memory bandwidth (for CPU results' efficiency in report)", command: '<%= config.bin %> <%= command.id %> --skip-engine --measure-bandwidth'},
+  ]
 
   static override flags = {
     'skip-engine': Flags.boolean({
       description: "Do not load node-llama-cpp to ask for its view of the machine (faster).",
+      default: false,
+    }),
+    'measure-bandwidth': Flags.boolean({
+      summary: 'Measure memory bandwidth (single-thread copy of 2 x 256 MiB, ~1 s; a lower bound) and print it in GB/s.',
       default: false,
     }),
   }
@@ -127,6 +144,10 @@ export default class System extends CapplanCommand<typeof System> {
     ])
     const embeddedEngine = this.flags['skip-engine'] ? null : await probeEmbeddedEngine()
     const report: SystemReport = {host, gpuProfile: detectHostGpuProfileId(store, host), inferenceThreads, embeddedEngine}
+    if (this.flags['measure-bandwidth']) {
+      this.info('Measuring memory bandwidth (single-thread copy)...')
+      report.memoryBandwidth = probeMemoryBandwidth()
+    }
     if (!this.jsonEnabled()) for (const line of renderSystemReport(report)) this.log(line)
     return report
   }

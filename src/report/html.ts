@@ -15,8 +15,9 @@ import path from 'node:path'
 import type {PlanResult} from '../cost/plan.js'
 import {formatTokens, formatUsd} from '../lib/units.js'
 import {formatSlo} from '../stats/slo.js'
-import type {InvalidResultFile} from './report-render.js'
+import {sanityLines, whatIfLines, type InvalidResultFile} from './report-render.js'
 import type {ResultReport} from './result-report.js'
+import {efficiencyText} from './result-sanity.js'
 import {formatMs, formatRate} from './summary-table.js'
 
 /** Chart.js's UMD bundle from node_modules (resolved through the package, so the installed version is used). */
@@ -119,10 +120,11 @@ function levelTable(report: ResultReport): string {
       summary.ttftMs === null ? '-' : `${formatMs(summary.ttftMs.p50)} / ${formatMs(summary.ttftMs[p])}`,
       summary.tpotMs === null ? '-' : `${formatMs(summary.tpotMs.p50)} / ${formatMs(summary.tpotMs[p])}`,
       report.operatingPoint.kind === 'unchecked' ? 'not checked' : check === undefined ? '-' : check.meets ? 'meets' : `misses: ${check.reason}`,
+      efficiencyText(report.sanity.levels[i]),
     ]
     return `<tr>${cells.map((c) => `<td>${escapeHtml(c)}</td>`).join('')}</tr>`
   })
-  return `<table><thead><tr><th>Load</th><th>ok/failed</th><th>Output tok/s</th><th>TTFT ms p50 / ${p}</th><th>TPOT ms p50 / ${p}</th><th>SLO</th></tr></thead><tbody>${rows.join('')}</tbody></table>`
+  return `<table><thead><tr><th>Load</th><th>ok/failed</th><th>Output tok/s</th><th>TTFT ms p50 / ${p}</th><th>TPOT ms p50 / ${p}</th><th>SLO</th><th>Efficiency (of ceiling tok/s)</th></tr></thead><tbody>${rows.join('')}</tbody></table>`
 }
 
 function costTable(plan: PlanResult): string {
@@ -223,6 +225,15 @@ export function renderReportHtml(
 <p>${escapeHtml(report.costNote)}</p>
 ${levelTable(report)}
 ${plan === null ? '' : costTable(plan)}
+<ul class="sanity">${sanityLines(report).map((line) => `<li>${escapeHtml(line)}</li>`).join('')}</ul>
+${report.whatIf
+  .map(
+    (whatIf) =>
+      `<div class="what-if"><h3>What-if ${escapeHtml(whatIf.target)} (ESTIMATE, not measured)</h3>${whatIfLines(whatIf)
+        .map((line) => `<p>${escapeHtml(line.trim())}</p>`)
+        .join('')}${whatIf.ok && whatIf.plan !== null ? costTable(whatIf.plan) : ''}</div>`,
+  )
+  .join('\n')}
 ${report.caveats.length === 0 ? '' : `<ul class="caveats">${report.caveats.map((c) => `<li>${escapeHtml(c)}</li>`).join('')}</ul>`}
 </section>`
   })
@@ -236,6 +247,7 @@ h1{margin-bottom:4px} section{border-top:1px solid #ccc;margin-top:24px;padding-
 .meta{color:#555;font-size:90%} .charts canvas{margin:4px;border:1px solid #eee}
 table{border-collapse:collapse;margin:8px 0;font-size:90%} td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}
 #errors{color:#b00;white-space:pre-wrap} .caveats{color:#555;font-size:85%}
+.what-if{border-left:4px solid #c80;padding-left:8px;margin:8px 0} .sanity{font-size:90%}
 </style></head>
 <body data-charts-rendered="0" data-errors="0">
 <h1>capplan report</h1>

@@ -81,11 +81,16 @@ export interface OperatingPointOptions {
   interpolate?: boolean
   /** false for sources without latency under load: the SLO is not checked (kind 'unchecked'). */
   latencyMeasured?: boolean
+  /**
+   * Levels that must never be used (index in the file -> why), e.g. a throughput above the physical ceiling:
+   * they do not meet the SLO, nothing interpolates towards them, and the reason is shown.
+   */
+  excluded?: ReadonlyMap<number, string>
 }
 
 const ms = (value: number) => `${Number(value.toFixed(2))} ms`
 
-function checkLevel(level: LevelRecord, index: number, slo: SloSpec, percentile: SloPercentile): LevelSloCheck {
+function checkLevel(level: LevelRecord, index: number, slo: SloSpec, percentile: SloPercentile, excludedReason?: string): LevelSloCheck {
   const {summary} = level
   const total = summary.requests.completed + summary.requests.failed
   const failedFraction = total === 0 ? 0 : summary.requests.failed / total
@@ -101,6 +106,7 @@ function checkLevel(level: LevelRecord, index: number, slo: SloSpec, percentile:
     checks.push({metric, valueMs, thresholdMs, ok})
   }
   const reasons: string[] = []
+  if (excludedReason !== undefined) reasons.push(`excluded: ${excludedReason}`)
   // A failed request misses every threshold, so more than (1 - q) failures alone break a q-percentile SLO.
   const allowedFailures = 1 - percentileFraction(percentile)
   if (level.status === 'failed') reasons.push('the level failed')
@@ -165,7 +171,8 @@ export function findOperatingPoint(levels: readonly LevelRecord[], slo: SloSpec,
   const order = levels
     .map((level, index) => ({level, index}))
     .sort((a, b) => a.level.load.value - b.level.load.value || a.index - b.index)
-  const checks = order.map(({level, index}) => checkLevel(level, index, slo, percentile))
+  const excluded = options.excluded ?? new Map<number, string>()
+  const checks = order.map(({level, index}) => checkLevel(level, index, slo, percentile, excluded.get(index)))
   const base = {slo, percentile, checks}
   const sloText = formatSlo(slo) === '' ? 'no SLO' : `${formatSlo(slo)} at ${percentile}`
 
@@ -187,16 +194,17 @@ export function findOperatingPoint(levels: readonly LevelRecord[], slo: SloSpec,
   if (order.length === 0) return none('The result has no measured level.')
 
   if (options.latencyMeasured === false) {
-    const usable = order.filter(({level}) => level.status !== 'failed' && level.summary.requests.completed > 0)
+    const usable = order.filter(({level, index}) => level.status !== 'failed' && level.summary.requests.completed > 0 && !excluded.has(index))
     const top = usable.at(-1)
-    if (top === undefined) return none('The result has no successful level.')
+    if (top === undefined) return none(excluded.size > 0 ? `The result has no usable level: ${[...excluded.values()].join('; ')}.` : 'The result has no successful level.')
     return measuredPoint(
       top.level,
       top.index,
       base,
       'unchecked',
       true,
-      `The source gives no latency percentiles under load, so ${sloText} could not be checked; ${loadLabel(top.level.load)}'s throughput is used as is.`,
+      `The source gives no latency percentiles under load, so ${sloText} could not be checked; ${loadLabel(top.level.load)}'s throughput is used as is.` +
+        (excluded.size === 0 ? '' : ` Skipped: ${[...excluded.values()].join('; ')}.`),
     )
   }
 
@@ -229,6 +237,7 @@ export function findOperatingPoint(levels: readonly LevelRecord[], slo: SloSpec,
   const measuredExplanation = `${loadLabel(lower.level.load)} is the highest load that meets ${sloText}; ${loadLabel(upper.level.load)} misses it (${upperCheck.reason}).`
   const interpolationBlocked =
     options.interpolate === false ||
+    excluded.has(upper.index) ||
     upper.level.load.kind !== lower.level.load.kind ||
     upper.level.status === 'failed' ||
     upper.level.summary.requests.completed === 0 ||

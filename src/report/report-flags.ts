@@ -11,6 +11,7 @@ import {Flags} from '@oclif/core'
 
 import {planInputFromFlags, type PlanFlagValues} from '../cost/plan-flags.js'
 import {CapplanError, invalidInput, notFound} from '../lib/errors.js'
+import {parsePositiveNumber} from '../lib/units.js'
 import type {ProfileStore} from '../profiles/load.js'
 import {pricingTiers, type PricingTier} from '../profiles/schema.js'
 import type {ImportContext} from '../results/import/common.js'
@@ -43,6 +44,18 @@ export const reportCostFlags = {
   pue: Flags.string({summary: 'Power usage effectiveness (default 1).', helpValue: 'PUE'}),
 }
 
+/** `capplan report` only: physics sanity and what-if (src/report/result-sanity.ts). */
+export const reportSanityFlags = {
+  bandwidth: Flags.string({
+    summary: 'Memory bandwidth in GB/s of results whose hardware profile has none (CPU runs), for their efficiency; measure it with `capplan system --measure-bandwidth`.',
+    helpValue: 'GB/S',
+  }),
+  'what-if': Flags.string({
+    summary: 'Comma-separated GPU profile ids: scale each operating point to them by its measured efficiency and cost it (labeled ESTIMATE).',
+    helpValue: 'IDS',
+  }),
+}
+
 export interface ReportCostFlagValues {
   slo?: string
   percentile?: SloPercentile
@@ -61,6 +74,21 @@ export interface ReportCostFlagValues {
   'kwh-price'?: string
   'power-watts'?: string
   pue?: string
+  bandwidth?: string
+  'what-if'?: string
+}
+
+/** --what-if "h200, b200" -> ['h200', 'b200'], each a GPU profile (exit 3 otherwise). */
+export function parseWhatIfTargets(text: string, store: ProfileStore): string[] {
+  const ids = text.split(',').map((id) => id.trim()).filter((id) => id !== '')
+  if (ids.length === 0) throw invalidInput('--what-if is empty.', 'Name GPU profiles, e.g. --what-if h200,b200.')
+  const known = store.list('gpu').map((gpu) => gpu.id)
+  for (const id of ids) {
+    if (!store.has('gpu', id)) {
+      throw invalidInput(`--what-if: no GPU profile "${id}".`, `Use one of: ${known.join(', ')} (see \`capplan profiles list --kind gpu\`).`)
+    }
+  }
+  return [...new Set(ids)]
 }
 
 /**
@@ -113,7 +141,11 @@ export function reportOptionsFromFlags(flags: ReportCostFlagValues, store: Profi
     }
     gpusOverride = value
   }
+  const bandwidthGBs = flags.bandwidth === undefined ? undefined : parsePositiveNumber(flags.bandwidth, 'bandwidth', '20')
+  const whatIf = flags['what-if'] === undefined ? undefined : parseWhatIfTargets(flags['what-if'], store)
   return {
+    ...(bandwidthGBs === undefined ? {} : {bandwidthGBs}),
+    ...(whatIf === undefined ? {} : {whatIf}),
     ...(slo === undefined ? {} : {slo}),
     ...(flags.percentile === undefined ? {} : {percentile: flags.percentile}),
     interpolate: flags['no-interpolate'] !== true,

@@ -4,13 +4,14 @@
 
 import Table from 'cli-table3'
 
-import type {PlanApiResult} from '../cost/plan.js'
+import type {PlanApiResult, PlanResult} from '../cost/plan.js'
 import {formatTokens, formatUsd} from '../lib/units.js'
 import type {Distribution} from '../results/schema.js'
 import {formatSlo} from '../stats/slo.js'
 import type {LevelSloCheck, OperatingPoint} from './operating-point.js'
 import {planVerdicts, renderPlanTable} from './plan-table.js'
-import type {ResultReport} from './result-report.js'
+import type {ResultReport, WhatIfReport} from './result-report.js'
+import {BANDWIDTH_HINT, efficiencyText} from './result-sanity.js'
 import {formatMs, formatRate} from './summary-table.js'
 
 /** A file that could not be read, and why. */
@@ -34,7 +35,7 @@ const loadText = (load: {kind: string; value: number}) => (load.kind === 'concur
 function levelRows(report: ResultReport): {head: string[]; rows: string[][]} {
   const p = report.operatingPoint.percentile
   const checksByIndex = new Map<number, LevelSloCheck>(report.operatingPoint.checks.map((check) => [check.index, check]))
-  const head = ['Load', 'Requests ok/failed', 'Output tok/s', 'Total tok/s', `TTFT ms p50/${p}/p99`, `TPOT ms p50/${p}/p99`, `E2E ms p50/${p}/p99`, 'SLO']
+  const head = ['Load', 'Requests ok/failed', 'Output tok/s', 'Total tok/s', `TTFT ms p50/${p}/p99`, `TPOT ms p50/${p}/p99`, `E2E ms p50/${p}/p99`, 'SLO', 'Efficiency (of ceiling tok/s)']
   const rows = report.levels.map((summary, index) => {
     const check = checksByIndex.get(index)
     const verdict =
@@ -49,6 +50,7 @@ function levelRows(report: ResultReport): {head: string[]; rows: string[][]} {
       cell(summary.tpotMs, p),
       cell(summary.e2eMs, p),
       verdict,
+      efficiencyText(report.sanity.levels[index]),
     ]
   })
   return {head, rows}
@@ -65,6 +67,42 @@ function operatingPointLine(point: OperatingPoint): string {
     `Operating point (${mark}): ${loadText(point.load)}, ${formatRate(point.outputTokensPerS)} output tok/s ` +
     `(${formatRate(point.totalTokensPerS ?? 0)} total)${latency === '' ? '' : `, ${latency}`}. ${point.explanation}`
   )
+}
+
+/** What the roofline says about the result: the hardware judged, efficiency at the operating point, excluded levels. */
+export function sanityLines(report: ResultReport): string[] {
+  const sanity = report.sanity
+  if (sanity.problem !== null) return [`Roofline: not checked (${sanity.problem}).`]
+  const bandwidth =
+    sanity.bandwidthGBs === null
+      ? 'bandwidth unknown'
+      : `${Number(sanity.bandwidthGBs.toPrecision(4))} GB/s ${sanity.bandwidthSource === 'flag' ? 'from --bandwidth' : 'from the profile'}`
+  const atPoint = report.operatingPointSanity
+  const lines = [
+    atPoint === null
+      ? `Roofline (${sanity.hardwareProfile}, ${bandwidth}): no operating point to check; each level's efficiency is in the table.` +
+        (sanity.bandwidthGBs === null ? ` Efficiency needs a bandwidth: ${BANDWIDTH_HINT}.` : '')
+      : `Roofline (${sanity.hardwareProfile}, ${bandwidth}): at the operating point ${atPoint.note}.`,
+  ]
+  for (const level of sanity.levels) {
+    const verdict = level.check?.verdict
+    if (verdict === 'impossible' || verdict === 'does-not-fit') {
+      lines.push(`EXCLUDED from cost: ${loadText(level.load)} is ${level.check!.message}.`)
+    } else if (verdict === 'above-ceiling') {
+      lines.push(`Check: ${loadText(level.load)} is ${level.check!.message}.`)
+    }
+  }
+  return lines
+}
+
+/** The what-if lines of one target: the estimate and where it comes from, or why it was refused. */
+export function whatIfLines(whatIf: WhatIfReport): string[] {
+  if (!whatIf.ok) return [`What-if ${whatIf.target} (ESTIMATE): refused: ${whatIf.reason}. Not costed.`]
+  return [
+    `What-if ${whatIf.target} (ESTIMATE, not measured): ${formatRate(whatIf.throughput.outputTokensPerS)} output tok/s on ${whatIf.gpusPerReplica} x ${whatIf.target}; ${whatIf.basis}.`,
+    ...whatIf.warnings.map((warning) => `  warning: ${warning}`),
+    whatIf.costNote,
+  ]
 }
 
 function energyLine(report: ResultReport): string | null {
@@ -88,7 +126,7 @@ function header(report: ResultReport): string[] {
 /** One line per result, first, so several results can be scanned before their details. */
 export function renderOverview(reports: readonly ResultReport[]): string {
   const table = new Table({
-    head: ['#', 'Result', 'Operating point', 'Output tok/s', '$/1M tokens', 'Replicas (GPUs) for the volume'],
+    head: ['#', 'Result', 'Operating point', 'Output tok/s', 'Efficiency', '$/1M tokens', 'Replicas (GPUs) for the volume'],
     style: {head: [], border: []},
   })
   for (const [index, report] of reports.entries()) {
@@ -98,6 +136,7 @@ export function renderOverview(reports: readonly ResultReport[]): string {
       `${report.label}\n${report.file}`,
       point.load === null ? point.kind : `${point.kind}, ${loadText(point.load)}`,
       point.outputTokensPerS === null ? '-' : formatRate(point.outputTokensPerS),
+      efficiencyText(report.operatingPointSanity),
       report.plan === null ? 'not costed' : formatUsd(report.plan.costPerMillionTokens),
       report.plan?.replicas == null ? '-' : `${report.plan.replicas} (${report.plan.gpus})`,
     ])
@@ -116,8 +155,13 @@ export function renderReportTable(reports: readonly ResultReport[], invalid: rea
     for (const row of rows) table.push(row)
     lines.push(table.toString(), '* = the level the operating point uses (the lower one when interpolated)')
     lines.push(operatingPointLine(report.operatingPoint))
+    lines.push(...sanityLines(report))
     lines.push(report.costNote)
     if (report.plan !== null) lines.push(renderPlanTable(report.plan))
+    for (const whatIf of report.whatIf) {
+      lines.push(...whatIfLines(whatIf))
+      if (whatIf.ok && whatIf.plan !== null) lines.push(renderPlanTable(whatIf.plan))
+    }
     const energy = energyLine(report)
     if (energy !== null) lines.push(energy)
     for (const caveat of report.caveats) lines.push(`Source: ${caveat}`)
@@ -142,9 +186,18 @@ function mdTable(head: string[], rows: string[][]): string {
 const crossoverText = (api: PlanApiResult) =>
   api.crossover.volumeTokensPerMonth === null ? 'never' : `> ${formatTokens(api.crossover.volumeTokensPerMonth)}/month`
 
-function costRows(report: ResultReport): string[][] {
-  const plan = report.plan
-  if (plan === null) return []
+function markdownPlan(plan: PlanResult): string[] {
+  const blocks = [mdTable(['Option', `$/1M at ${plan.inputs.ioRatio.label}`, 'Monthly', 'Annual', 'Self-host cheaper', 'Break-even tok/s (total)'], costRows(plan))]
+  const volume = plan.inputs.volume
+  if (volume !== null && plan.replicas !== null) {
+    blocks.push(`Volume ${formatTokens(volume.tokensPerMonth)} tokens/month -> ${plan.replicas} replica(s), ${plan.gpus} GPU(s)` +
+      (plan.peak === null ? '' : `; peak x${plan.peak.factor}: ${plan.peak.replicas} replica(s), ${plan.peak.gpus} GPU(s)`))
+  }
+  blocks.push(planVerdicts(plan).map((line) => `- ${line}`).join('\n'))
+  return blocks
+}
+
+function costRows(plan: PlanResult): string[][] {
   const self = [
     `Self-hosted (${plan.replicas ?? 1} replica(s) x ${plan.inputs.gpusPerReplica} GPU)`,
     formatUsd(plan.costPerMillionTokens),
@@ -172,16 +225,11 @@ export function renderReportMarkdown(reports: readonly ResultReport[], invalid: 
     const [title, ...rest] = header(report)
     const {head, rows} = levelRows(report)
     blocks.push(`## ${mdEscape(title!.replace(/^== /, ''))}`, rest.map((line) => `- ${line}`).join('\n'), mdTable(head, rows))
-    blocks.push(operatingPointLine(report.operatingPoint), report.costNote)
-    if (report.plan !== null) {
-      const ratio = report.plan.inputs.ioRatio.label
-      blocks.push(mdTable(['Option', `$/1M at ${ratio}`, 'Monthly', 'Annual', 'Self-host cheaper', 'Break-even tok/s (total)'], costRows(report)))
-      const volume = report.plan.inputs.volume
-      if (volume !== null && report.plan.replicas !== null) {
-        blocks.push(`Volume ${formatTokens(volume.tokensPerMonth)} tokens/month -> ${report.plan.replicas} replica(s), ${report.plan.gpus} GPU(s)` +
-          (report.plan.peak === null ? '' : `; peak x${report.plan.peak.factor}: ${report.plan.peak.replicas} replica(s), ${report.plan.peak.gpus} GPU(s)`))
-      }
-      blocks.push(planVerdicts(report.plan).map((line) => `- ${line}`).join('\n'))
+    blocks.push(operatingPointLine(report.operatingPoint), sanityLines(report).map((line) => `- ${line}`).join('\n'), report.costNote)
+    if (report.plan !== null) blocks.push(...markdownPlan(report.plan))
+    for (const whatIf of report.whatIf) {
+      blocks.push(`### What-if ${whatIf.target} (ESTIMATE)`, whatIfLines(whatIf).map((line) => mdEscape(line.trim())).join('\n\n'))
+      if (whatIf.ok && whatIf.plan !== null) blocks.push(...markdownPlan(whatIf.plan))
     }
     const energy = energyLine(report)
     if (energy !== null) blocks.push(energy)
@@ -201,25 +249,17 @@ export const reportCsvColumns = [
   'file', 'label', 'imported_from', 'operating_point', 'load_kind', 'load', 'output_tok_s', 'total_tok_s',
   'gpu_profile', 'usd_per_gpu_hour', 'gpus_per_replica', 'io_ratio', 'self_usd_per_1m', 'volume_tokens_per_month',
   'replicas', 'gpus', 'self_monthly_usd', 'api', 'api_usd_per_1m', 'api_monthly_usd', 'crossover_tokens_per_month',
-  'break_even_total_tok_s', 'note',
+  'break_even_total_tok_s', 'note', 'efficiency', 'roofline_verdict', 'ceiling_tok_s', 'estimate_from',
 ] as const
 
 /** One row per result and API (one row with empty API columns when a result is not costed). */
 export function renderReportCsv(reports: readonly ResultReport[], invalid: readonly InvalidResultFile[]): string {
   const lines = [reportCsvColumns.join(',')]
-  for (const report of reports) {
-    const point = report.operatingPoint
-    const plan = report.plan
-    const common = [
-      report.file, report.label, report.importedFrom, point.kind, point.load?.kind ?? null, point.load?.value ?? null,
-      point.outputTokensPerS, point.totalTokensPerS, report.gpuProfile, plan?.inputs.usdPerGpuHour ?? null,
-      report.gpusPerReplica, plan?.inputs.ioRatio.label ?? null, plan?.costPerMillionTokens ?? null,
-      plan?.inputs.volume?.tokensPerMonth ?? null, plan?.replicas ?? null, plan?.gpus ?? null, plan?.selfHostedMonthlyCost ?? null,
-    ]
+  const pushRows = (common: (string | number | null)[], plan: PlanResult | null, note: string, sanity: (string | number | null)[]) => {
     const apis = plan?.apis ?? []
     if (apis.length === 0) {
-      lines.push([...common, null, null, null, null, null, report.costNote].map(csvField).join(','))
-      continue
+      lines.push([...common, null, null, null, null, null, note, ...sanity].map(csvField).join(','))
+      return
     }
     for (const api of apis) {
       lines.push(
@@ -230,13 +270,50 @@ export function renderReportCsv(reports: readonly ResultReport[], invalid: reado
           api.monthlyCost,
           api.crossover.volumeTokensPerMonth ?? 'never',
           api.breakEvenThroughputTokensPerSecond,
-          report.costNote,
+          note,
+          ...sanity,
         ].map(csvField).join(','),
       )
     }
   }
+  for (const report of reports) {
+    const point = report.operatingPoint
+    const plan = report.plan
+    const check = report.operatingPointSanity?.check ?? null
+    pushRows(
+      [
+        report.file, report.label, report.importedFrom, point.kind, point.load?.kind ?? null, point.load?.value ?? null,
+        point.outputTokensPerS, point.totalTokensPerS, report.gpuProfile, plan?.inputs.usdPerGpuHour ?? null,
+        report.gpusPerReplica, plan?.inputs.ioRatio.label ?? null, plan?.costPerMillionTokens ?? null,
+        plan?.inputs.volume?.tokensPerMonth ?? null, plan?.replicas ?? null, plan?.gpus ?? null, plan?.selfHostedMonthlyCost ?? null,
+      ],
+      plan,
+      report.costNote,
+      [check?.efficiency ?? null, check?.verdict ?? (report.operatingPointSanity === null ? null : 'not-checked'), check?.ceilingTokensPerSecond ?? null, null],
+    )
+    // What-if rows: operating_point "estimate", gpu_profile the target, estimate_from the result id.
+    for (const whatIf of report.whatIf) {
+      const target = whatIf.ok ? whatIf : null
+      const wPlan = target?.plan ?? null
+      pushRows(
+        [
+          report.file, `${report.label} -> ${whatIf.target} (ESTIMATE)`, report.importedFrom, 'estimate', target?.fromLoad.kind ?? null, target?.fromLoad.value ?? null,
+          target?.throughput.outputTokensPerS ?? null, target?.throughput.totalTokensPerS ?? null, whatIf.target, wPlan?.inputs.usdPerGpuHour ?? null,
+          target?.gpusPerReplica ?? null, wPlan?.inputs.ioRatio.label ?? null, wPlan?.costPerMillionTokens ?? null,
+          wPlan?.inputs.volume?.tokensPerMonth ?? null, wPlan?.replicas ?? null, wPlan?.gpus ?? null, wPlan?.selfHostedMonthlyCost ?? null,
+        ],
+        wPlan,
+        whatIf.ok ? whatIf.costNote : `refused: ${whatIf.reason}`,
+        [target?.sourceEfficiency ?? null, null, target?.targetCeilingTokensPerS ?? null, whatIf.fromResultId],
+      )
+    }
+  }
   for (const bad of invalid) {
-    lines.push([bad.file, null, null, 'invalid', ...Array.from({length: reportCsvColumns.length - 5}, () => null), bad.message].map(csvField).join(','))
+    const row: (string | null)[] = reportCsvColumns.map(() => null)
+    row[0] = bad.file
+    row[reportCsvColumns.indexOf('operating_point')] = 'invalid'
+    row[reportCsvColumns.indexOf('note')] = bad.message
+    lines.push(row.map(csvField).join(','))
   }
   return `${lines.join('\n')}\n`
 }

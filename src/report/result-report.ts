@@ -11,6 +11,7 @@ import type {LevelRecord, ResultFile, SloSpec} from '../results/schema.js'
 import {formatSlo} from '../stats/slo.js'
 import {formatRate} from './summary-table.js'
 import {findOperatingPoint, type OperatingPoint, type SloPercentile} from './operating-point.js'
+import {checkOperatingPoint, checkResultSanity, excludedLevels, scaleOperatingPoint, type LevelSanity, type ResultSanity, type SanityOptions, type ScaledThroughput} from './result-sanity.js'
 
 /** When neither --slo nor the result's workload profile gives one: the chat workload's p95 targets. */
 export const DEFAULT_SLO: SloSpec = {ttftMs: 2000, tpotMs: 50}
@@ -49,7 +50,40 @@ export interface ReportOptions {
   plan: PlanFlagValues
   /** --gpus: GPUs per replica for every result (default: the result's engine.gpuCount, at least 1). */
   gpusOverride?: number
+  /** --bandwidth: GB/s for results whose hardware profile has none (CPU runs). */
+  bandwidthGBs?: number
+  /** --what-if: GPU profile ids to scale each operating point to (validated by reportOptionsFromFlags). */
+  whatIf?: string[]
 }
+
+/** One operating point scaled to a GPU that was not measured: an ESTIMATE, costed like a measurement, or refused. */
+export type WhatIfReport =
+  | {
+      target: string
+      ok: true
+      label: 'estimate'
+      /** The result file and load it is scaled from. */
+      fromFile: string
+      fromResultId: string
+      fromLoad: {kind: string; value: number}
+      /** Where the number comes from, in words. */
+      basis: string
+      /** Measured output tok/s / the source hardware's ceiling, applied to the target's ceiling. */
+      sourceEfficiency: number
+      sourceCeilingTokensPerS: number
+      targetCeilingTokensPerS: number
+      /** estimated / measured output tok/s; every throughput of the operating point is multiplied by it. */
+      scale: number
+      throughput: ScaledThroughput
+      gpusPerReplica: number
+      tp: number
+      pp: number
+      warnings: string[]
+      /** Null when the target GPU profile cannot be priced (costNote says why). */
+      plan: PlanResult | null
+      costNote: string
+    }
+  | {target: string; ok: false; label: 'estimate'; fromFile: string; fromResultId: string; reason: string}
 
 export interface ResultReport {
   file: string
@@ -73,6 +107,12 @@ export interface ResultReport {
   caveats: string[]
   levels: LevelRecord['summary'][]
   loads: LevelRecord['load'][]
+  /** Each level's efficiency against the ceiling of the hardware it ran on; impossible levels are never costed. */
+  sanity: ResultSanity
+  /** Efficiency at the operating point (its own load and throughput); null without one. */
+  operatingPointSanity: LevelSanity | null
+  /** --what-if: the operating point on each target GPU (estimates). */
+  whatIf: WhatIfReport[]
 }
 
 function resolveSlo(result: ResultFile, store: ProfileStore, options: ReportOptions): {slo: SloSpec; source: string} {
@@ -138,11 +178,21 @@ export function buildResultReport(file: string, result: ResultFile, store: Profi
   const {slo, source: sloSource} = resolveSlo(result, store, options)
   const importedFrom = importedFormat(result)
   const latencyMeasured = importedFrom === null || hasLatencyUnderLoad(result)
+  const sanityOptions = {
+    ...(options.bandwidthGBs === undefined ? {} : {bandwidthGBs: options.bandwidthGBs}),
+    ...(options.plan.gpu === undefined ? {} : {fallbackGpu: options.plan.gpu}),
+  }
+  const sanity = checkResultSanity(store, result, sanityOptions)
+  // A level faster than physics allows is a broken measurement: the operating point never uses it.
+  const excluded = excludedLevels(sanity)
   const point = findOperatingPoint(result.levels, slo, {
     ...(options.percentile === undefined ? {} : {percentile: options.percentile}),
     ...(options.interpolate === undefined ? {} : {interpolate: options.interpolate}),
     latencyMeasured,
+    excluded,
   })
+  const operatingPointSanity = checkOperatingPoint(store, result, point, sanity, sanityOptions)
+  const whatIf = (options.whatIf ?? []).map((target) => whatIfReport(file, result, store, options, point, sanity, sanityOptions, target))
   const caveats: string[] = []
   if (importedFrom !== null) {
     caveats.push(...result.notes.filter((note) => note.startsWith(IMPORTED_NOTE_PREFIX) || note.startsWith('lacks:') || note.startsWith('converted:')))
@@ -165,6 +215,9 @@ export function buildResultReport(file: string, result: ResultFile, store: Profi
     caveats,
     levels: result.levels.map((level) => level.summary),
     loads: result.levels.map((level) => level.load),
+    sanity,
+    operatingPointSanity,
+    whatIf,
   }
 
   if (point.outputTokensPerS === null || !(point.outputTokensPerS > 0)) {
@@ -232,5 +285,64 @@ export function buildResultReport(file: string, result: ResultFile, store: Profi
     gpuProfile,
     plan,
     costNote: `Costed at ${throughputWhat}; ${ratioWhat}; ${gpusPerReplica} ${result.engine.gpuCount === 0 ? 'CPU machine' : 'GPU'}${gpusPerReplica === 1 ? '' : 's'} per replica; price: ${priceWhat}.`,
+  }
+}
+
+/** The I/O ratio the cost uses: --io-ratio, else the ratio the workload measured. */
+function ioRatioOf(result: ResultFile, flags: PlanFlagValues): string {
+  return flags['io-ratio'] ?? `${result.workload.inputTokens}:${result.workload.outputTokens}`
+}
+
+/**
+ * The operating point scaled to `target` and costed with the target's GPU profile price (--pricing applies;
+ * --gpu, --gpu-price and the measured power belong to the measured hardware and are not carried over).
+ */
+function whatIfReport(
+  file: string,
+  result: ResultFile,
+  store: ProfileStore,
+  options: ReportOptions,
+  point: OperatingPoint,
+  sanity: ResultSanity,
+  sanityOptions: SanityOptions,
+  target: string,
+): WhatIfReport {
+  const from = {target, label: 'estimate' as const, fromFile: file, fromResultId: result.id}
+  const scaling = scaleOperatingPoint(store, result, point, sanity, target, sanityOptions)
+  if (!scaling.ok) return {...from, ok: false, reason: scaling.reason}
+  const {whatIf: scaled, throughput, scale} = scaling
+  const {gpu: _gpu, 'gpu-price': _price, 'power-watts': _power, ...flags} = options.plan
+  const ioRatioText = ioRatioOf(result, flags)
+  const fromLoad = {kind: point.load!.kind, value: point.load!.value}
+  const common = {
+    ...from,
+    ok: true as const,
+    fromLoad,
+    basis: `${scaled.basis} (from ${file}, ${point.kind} operating point)`,
+    sourceEfficiency: scaled.efficiencyUsed,
+    sourceCeilingTokensPerS: scaled.sourceCeilingTokensPerSecond,
+    targetCeilingTokensPerS: scaled.targetCeilingTokensPerSecond,
+    scale,
+    throughput,
+    gpusPerReplica: scaled.target.gpus,
+    tp: scaled.target.tp,
+    pp: scaled.target.pp,
+    warnings: scaled.warnings,
+  }
+  let plan: PlanResult
+  try {
+    const base = cachedPlanInput({...flags, gpu: target, gpus: String(scaled.target.gpus), 'io-ratio': ioRatioText}, store)
+    plan = planCost({...base, outputTokensPerSecond: throughput.outputTokensPerS})
+  } catch (error) {
+    if (error instanceof CapplanError) return {...common, plan: null, costNote: `Not costed: ${error.message} ${error.suggestion}`}
+    throw error
+  }
+  return {
+    ...common,
+    plan,
+    costNote:
+      `ESTIMATE costed at ${formatRate(throughput.outputTokensPerS)} output tok/s on ${scaled.target.gpus} x ${target} ` +
+      `(TP ${scaled.target.tp}${scaled.target.pp > 1 ? `, PP ${scaled.target.pp}` : ''}), not measured: ` +
+      `${result.id}'s operating point x ${Number(scale.toPrecision(4))}; input:output ${ioRatioText}; price: GPU profile ${target}.`,
   }
 }
