@@ -1,0 +1,230 @@
+import {chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {fileURLToPath} from 'node:url'
+
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+
+import {groupAlive} from '../../../src/engines/process.js'
+import type {StreamEvent} from '../../../src/engines/types.js'
+import {PROMPT_POOL_TEXT, VllmEngine} from '../../../src/engines/vllm.js'
+import {CapplanError, EngineError} from '../../../src/lib/errors.js'
+import {StreamInterpreter} from '../../../src/load/stream-client.js'
+import {loadProfiles} from '../../../src/profiles/load.js'
+import type {ModelProfile} from '../../../src/profiles/schema.js'
+import {summarizeServerMetrics} from '../../../src/telemetry/prometheus.js'
+import {withLevelTelemetry} from '../../../src/telemetry/level.js'
+
+/*
+ * No vLLM can run here (no GPU, no CUDA). The engine is exercised end to end against a TEST DOUBLE of
+ * `vllm serve`: a small Node server started by the engine exactly as vLLM would be (same argv), that
+ * answers /health, /version, /v1/models and /metrics, and replays test/fixtures/vllm/completions_stream.sse
+ * (bytes shaped by vLLM's serving_completion.py, see that folder's README) on POST /v1/completions.
+ */
+
+const fixtures = fileURLToPath(new URL('../../fixtures/vllm/', import.meta.url))
+const dir = mkdtempSync(join(tmpdir(), 'capplan-fake-vllm-'))
+afterAll(() => rmSync(dir, {recursive: true, force: true}))
+
+const FAKE_VLLM = `#!${process.execPath}
+const {createServer} = require('node:http')
+const {readFileSync, writeFileSync, appendFileSync} = require('node:fs')
+const argv = process.argv.slice(2)
+writeFileSync(process.env.FAKE_VLLM_ARGV, JSON.stringify(argv))
+if (process.env.FAKE_VLLM_MODE === 'oom') {
+  console.error('torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB.')
+  process.exit(1)
+}
+const port = Number(argv[argv.indexOf('--port') + 1])
+const fixtures = process.env.FAKE_VLLM_FIXTURES
+let metricsCalls = 0
+const server = createServer((req, res) => {
+  let body = ''
+  req.on('data', (c) => (body += c))
+  req.on('end', () => {
+    if (req.url === '/health') return res.writeHead(200).end()
+    if (req.url === '/version') return res.writeHead(200, {'content-type': 'application/json'}).end(readFileSync(fixtures + 'version.json'))
+    if (req.url === '/v1/models') return res.writeHead(200, {'content-type': 'application/json'}).end(readFileSync(fixtures + 'v1_models.json'))
+    if (req.url === '/tokenize' && req.method === 'POST') {
+      // vLLM TokenizeResponse {count, max_model_len, tokens}; this double numbers distinct words from 1000
+      writeFileSync(process.env.FAKE_VLLM_BODIES + '.tokenize', body)
+      const ids = new Map()
+      const tokens = JSON.parse(body).prompt.split(' ').map((w) => (ids.has(w) ? ids.get(w) : (ids.set(w, 1000 + ids.size), ids.get(w))))
+      return res.writeHead(200, {'content-type': 'application/json'}).end(JSON.stringify({count: tokens.length, max_model_len: 29, tokens}))
+    }
+    if (req.url === '/metrics') {
+      metricsCalls++
+      return res.writeHead(200, {'content-type': 'text/plain; version=0.0.4'}).end(readFileSync(fixtures + (metricsCalls === 1 ? 'metrics_before.txt' : 'metrics_after.txt')))
+    }
+    if (req.url === '/v1/completions' && req.method === 'POST') {
+      appendFileSync(process.env.FAKE_VLLM_BODIES, body + '\\n')
+      res.writeHead(200, {'content-type': 'text/event-stream; charset=utf-8'})
+      const events = readFileSync(fixtures + 'completions_stream.sse', 'utf8').split('\\n\\n').filter((e) => e !== '')
+      let i = 0
+      const next = () => {
+        if (i === events.length) return res.end()
+        res.write(events[i++] + '\\n\\n')
+        setTimeout(next, 5)
+      }
+      return next()
+    }
+    res.writeHead(404).end('{"detail":"Not Found"}')
+  })
+})
+// vLLM listens only once the model is loaded: /health is unreachable before that.
+setTimeout(() => server.listen(port, '127.0.0.1', () => console.log('INFO:     Application startup complete.')), 300)
+process.on('SIGTERM', () => server.close(() => process.exit(0)))
+`
+
+const fakeBin = join(dir, 'vllm')
+writeFileSync(fakeBin, FAKE_VLLM)
+chmodSync(fakeBin, 0o755)
+
+let profile: ModelProfile
+beforeAll(async () => {
+  profile = (await loadProfiles({})).get('model', 'qwen2.5-72b')
+})
+
+function makeEngine(mode = '', tag = 'run'): {engine: VllmEngine; argvFile: string; bodiesFile: string} {
+  const argvFile = join(dir, `${tag}-argv.json`)
+  const bodiesFile = join(dir, `${tag}-bodies.jsonl`)
+  const engine = new VllmEngine({
+    profile,
+    quant: 'int4',
+    gpus: 2,
+    maxConcurrency: 4,
+    inputTokens: 8,
+    outputTokens: 5,
+    synthetic: true,
+    vllmBin: fakeBin,
+    logFile: join(dir, `${tag}.log`),
+    startupTimeoutMs: 20_000,
+    env: {FAKE_VLLM_ARGV: argvFile, FAKE_VLLM_BODIES: bodiesFile, FAKE_VLLM_FIXTURES: fixtures, FAKE_VLLM_MODE: mode},
+  })
+  return {engine, argvFile, bodiesFile}
+}
+
+async function collect(stream: AsyncIterable<StreamEvent>): Promise<StreamEvent[]> {
+  const events: StreamEvent[] = []
+  for await (const event of stream) events.push(event)
+  return events
+}
+
+describe('vLLM stream bytes (fixtures/vllm/completions_stream.sse) through the protocol interpreter', () => {
+  it('five content chunks, then usage from the separate choices: [] chunk, then [DONE]', () => {
+    const interpreter = new StreamInterpreter('openai-completions')
+    const payloads = readFileSync(join(fixtures, 'completions_stream.sse'), 'utf8')
+      .split('\n\n')
+      .filter((e) => e.startsWith('data: '))
+      .map((e) => e.slice('data: '.length))
+    const events = payloads.flatMap((data, i) => interpreter.onMessage(data, i).events)
+    const content = events.filter((e) => e.kind === 'content')
+    expect(content.map((e) => (e.kind === 'content' ? [e.tokens, e.text] : null))).toEqual([
+      [1, ' The'],
+      [1, ' quick'],
+      [1, ' brown'],
+      [1, ' fox'],
+      [1, ' jumps'],
+    ])
+    // usage is yielded once the body ends ([DONE] seen), whatever chunk carried it
+    expect(events.filter((e) => e.kind === 'usage' || e.kind === 'error')).toEqual([])
+    expect(interpreter.finish()).toEqual([{kind: 'usage', promptTokens: 8, completionTokens: 5}])
+  })
+})
+
+describe('VllmEngine against a fake `vllm serve`', () => {
+  it('spawns vllm serve with the int4 checkpoint, waits for /health, streams, scrapes /metrics and tears down', async () => {
+    const {engine, argvFile, bodiesFile} = makeEngine('', 'ok')
+    try {
+      await engine.start()
+      const port = new URL(engine.info().endpoint!).port
+      expect(JSON.parse(readFileSync(argvFile, 'utf8'))).toEqual([
+        'serve',
+        'Qwen/Qwen2.5-72B-Instruct-AWQ',
+        '--host',
+        '127.0.0.1',
+        '--port',
+        port,
+        '--dtype',
+        'float16',
+        '--quantization',
+        'awq_marlin',
+        '--tensor-parallel-size',
+        '2',
+        '--max-model-len',
+        '29', // 8 + 5 + 16
+        '--gpu-memory-utilization',
+        '0.9',
+        '--max-num-seqs',
+        '4',
+        '--no-enable-prefix-caching',
+        '--load-format',
+        'dummy',
+      ])
+      expect(engine.info()).toMatchObject({kind: 'vllm', version: '0.11.0', build: null, backend: 'cuda', gpuCount: 2, threads: null})
+      expect(engine.servedModel()).toBe('Qwen/Qwen2.5-72B-Instruct-AWQ')
+
+      // the synthetic-prompt pool: the distinct ids the server's tokenizer gives the pool text
+      const distinctWords = new Set(PROMPT_POOL_TEXT.split(' ')).size
+      const pool = await engine.promptTokenPool()
+      expect(pool).toEqual(Array.from({length: distinctWords}, (_, i) => 1000 + i))
+      expect(pool.length).toBe(250) // 13 lines of distinct words
+      expect(JSON.parse(readFileSync(`${bodiesFile}.tokenize`, 'utf8'))).toEqual({
+        model: 'Qwen/Qwen2.5-72B-Instruct-AWQ',
+        prompt: PROMPT_POOL_TEXT,
+        add_special_tokens: false,
+      })
+
+      const prompt = [9707, 11, 1879, 0, 576, 3974, 13876, 38835]
+      const {result: events, serverMetrics} = await withLevelTelemetry(
+        engine,
+        {t0Ms: performance.now(), gpu: false, outputTokens: () => 5},
+        async () => collect(engine.stream({promptTokens: prompt, promptText: null, maxTokens: 5, ignoreEos: true}, AbortSignal.timeout(10_000))),
+      )
+      const content = events.filter((e) => e.kind === 'content')
+      expect(content).toHaveLength(5)
+      for (let i = 1; i < content.length; i++) {
+        expect((content[i] as {atMs: number}).atMs).toBeGreaterThanOrEqual((content[i - 1] as {atMs: number}).atMs)
+      }
+      expect(events.filter((e) => e.kind === 'error')).toEqual([])
+      expect(events.at(-1)).toEqual({kind: 'usage', promptTokens: 8, completionTokens: 5})
+
+      const body = JSON.parse(readFileSync(bodiesFile, 'utf8').trim()) as Record<string, unknown>
+      expect(body).toEqual({
+        model: 'Qwen/Qwen2.5-72B-Instruct-AWQ',
+        prompt,
+        max_tokens: 5,
+        min_tokens: 5,
+        ignore_eos: true,
+        stream: true,
+        stream_options: {include_usage: true},
+      })
+
+      expect(serverMetrics?.source).toBe('vllm')
+      const summary = summarizeServerMetrics(serverMetrics!)
+      expect(summary.outputTokens).toBe(1024) // 2048 - 1024 (fixture README)
+      expect(summary.meanTtftS).toBeCloseTo(0.15, 12) // (4.0 - 1.6) / (32 - 16)
+    } finally {
+      const pid = engine.pid
+      await engine.stop()
+      if (pid !== null) expect(groupAlive(pid)).toBe(false)
+    }
+    expect(engine.pid).toBeNull()
+    // after stop(): an error event, never a throw
+    const after = await collect(engine.stream({promptTokens: [1], promptText: null, maxTokens: 1, ignoreEos: true}, AbortSignal.timeout(1000)))
+    expect(after).toEqual([{kind: 'error', errorKind: 'engine', message: expect.stringContaining('after stop()') as string}])
+  })
+
+  it('a server that dies while loading is an ENGINE_FAILURE carrying the log tail', async () => {
+    const {engine} = makeEngine('oom', 'oom')
+    const error = await engine.start().then(
+      () => null,
+      (e: unknown) => e,
+    )
+    expect(error).toBeInstanceOf(EngineError)
+    expect((error as CapplanError).kind).toBe('ENGINE_FAILURE')
+    expect((error as EngineError).message).toContain('exited before it was ready (exit code 1)')
+    expect((error as EngineError).logTail.join('\n')).toContain('CUDA out of memory')
+    expect(engine.pid).toBeNull()
+  })
+})
