@@ -1,0 +1,68 @@
+import path from 'node:path'
+
+import {execa} from 'execa'
+import {describe, expect, it} from 'vitest'
+
+import {defaultRequestsFor, parseConcurrencyList, parseQuantList, workloadSlo} from '../../src/commands/bench.js'
+import type {WorkloadProfile} from '../../src/profiles/schema.js'
+
+const repo = path.resolve(import.meta.dirname, '..', '..')
+const bin = path.join(repo, 'bin', 'run.js')
+
+describe('bench flag parsing', () => {
+  it('reads --quant lists, deduplicated, order kept', () => {
+    expect(parseQuantList('int4')).toEqual(['int4'])
+    expect(parseQuantList('fp16, INT4,fp16')).toEqual(['fp16', 'int4'])
+    expect(() => parseQuantList('int3')).toThrow('--quant "int3" is not a quantization level.')
+    expect(() => parseQuantList(',')).toThrow('--quant is empty.')
+  })
+
+  it('reads --concurrency lists, ascending and deduplicated', () => {
+    expect(parseConcurrencyList('4,1,2,2')).toEqual([1, 2, 4])
+    expect(() => parseConcurrencyList('1,0')).toThrow('--concurrency "0" is not a whole number from 1 to 256.')
+    expect(() => parseConcurrencyList('1.5')).toThrow(/"1.5"/)
+  })
+
+  it('runs 2 rounds of each concurrency by default, at least 4 requests', () => {
+    expect([1, 2, 4, 8].map(defaultRequestsFor)).toEqual([4, 4, 8, 16])
+  })
+
+  it("turns a workload's p95 SLO into goodput thresholds, leaving out the unset ones", () => {
+    const chat = {slo: {ttftP95Ms: 2000, tpotP95Ms: 50, e2eP95Ms: null}} as WorkloadProfile
+    expect(workloadSlo(chat)).toEqual({ttftMs: 2000, tpotMs: 50})
+    expect(workloadSlo({slo: {ttftP95Ms: null, tpotP95Ms: null, e2eP95Ms: null}} as WorkloadProfile)).toBeUndefined()
+  })
+})
+
+describe('capplan bench refusals (before anything is synthesized or loaded)', () => {
+  /** oclif wraps long messages onto "›"-prefixed lines; join them back. */
+  const flat = (text: string) => text.replace(/\s*\n\s*›?\s*/g, ' ')
+  const bench = (args: string[]) => execa('node', [bin, 'bench', ...args], {reject: false, env: {CAPPLAN_CACHE_DIR: '/nonexistent/capplan-cache'}})
+
+  it('refuses a model too large for this machine with the estimate, exit 7 (also under --json)', async () => {
+    const run = await bench(['--model', 'qwen2.5-72b', '--quant', 'fp16'])
+    expect(run.exitCode).toBe(7)
+    expect(flat(run.stderr)).toMatch(/qwen2.5-72b at fp16 needs about [\d,]+ MiB of memory \([\d,]+ MiB of weights \+ [\d,]+ MiB of KV cache \+ 512 MiB runtime\), but this machine has [\d,]+ MiB available/)
+    const json = await bench(['--model', 'qwen2.5-72b', '--quant', 'fp16', '--json'])
+    expect(json.exitCode).toBe(7)
+    expect(JSON.parse(json.stdout).error.kind).toBe('INSUFFICIENT_RESOURCES')
+  })
+
+  it('names the bad flag value: exit 3 for --quant, 4 for an unknown model or GPU profile', async () => {
+    const quant = await bench(['--quant', 'int4,q5'])
+    expect(quant.exitCode).toBe(3)
+    expect(flat(quant.stderr)).toMatch(/--quant "q5" is not a quantization level/)
+    const model = await bench(['--model', 'qwen2.5-05b'])
+    expect(model.exitCode).toBe(4)
+    expect(flat(model.stderr)).toMatch(/qwen2.5-0.5b/)
+    const gpu = await bench(['--gpu', 'h100x'])
+    expect(gpu.exitCode).toBe(4)
+    expect(flat(gpu.stderr)).toMatch(/Unknown gpu profile "h100x". Closest: h100-nvl, h100-pcie, h100-sxm/)
+  })
+
+  it('refuses prompt + output longer than the model context, exit 3', async () => {
+    const run = await bench(['--input-tokens', '32000', '--output-tokens', '1000'])
+    expect(run.exitCode).toBe(3)
+    expect(flat(run.stderr)).toMatch(/exceed qwen2.5-0.5b's context of 32768 tokens/)
+  })
+})
