@@ -148,6 +148,7 @@ export function planInputFromFlags(flags: PlanFlagValues, store: ProfileStore): 
       : {totalTokensPerSecond: parsePositiveNumber(flags.throughput, 'throughput', '25')}),
     usdPerGpuHour,
     gpuPriceSource,
+    priceUnit: gpu?.vendor === 'cpu' ? 'machine' : 'GPU',
     gpusPerReplica: flags.gpus === undefined ? 1 : parseWholeAtLeastOne(flags.gpus, 'gpus', '8'),
     hoursPerMonth,
     ...(utilization === undefined ? {} : {utilization}),

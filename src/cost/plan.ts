@@ -41,6 +41,8 @@ export interface PlanApiPrice {
   note?: string
 }
 
+export type PriceUnit = 'GPU' | 'machine'
+
 export interface PlanInput {
   /** Total (input + output) tokens per second ONE replica sustains. Give this or outputTokensPerSecond. */
   totalTokensPerSecond?: number
@@ -51,6 +53,8 @@ export interface PlanInput {
   gpuPriceSource?: string
   /** GPUs per replica (default 1). */
   gpusPerReplica?: number
+  /** What one priced unit is: a GPU, or a whole CPU machine (the `cpu` profile). Only changes wording. */
+  priceUnit?: PriceUnit
   /** Default 730 (365 days / 12); 720 = 30 days (seed 000). */
   hoursPerMonth?: number
   /** Fraction of the month a replica runs at its throughput, (0, 1]; default 1. */
@@ -100,6 +104,7 @@ export interface PlanResult {
     usdPerGpuHour: number
     gpuPriceSource: string
     gpusPerReplica: number
+    priceUnit: PriceUnit
     hoursPerMonth: number
     utilization: number
     ioRatio: IoRatio & {label: string}
@@ -277,6 +282,7 @@ export function planCost(input: PlanInput): PlanResult {
       usdPerGpuHour: input.usdPerGpuHour,
       gpuPriceSource: input.gpuPriceSource ?? 'given',
       gpusPerReplica,
+      priceUnit: input.priceUnit ?? 'GPU',
       hoursPerMonth,
       utilization,
       ioRatio: {...ioRatio, label: formatIoRatio(ioRatio)},

@@ -44,9 +44,10 @@ export function planVerdicts(result: PlanResult): string[] {
 export function renderPlanTable(result: PlanResult): string {
   const {inputs} = result
   const lines: string[] = []
-  const gpuWord = plural(inputs.gpusPerReplica, 'GPU')
+  const unit = inputs.priceUnit
+  const gpuWord = plural(inputs.gpusPerReplica, unit)
   lines.push(
-    `Replica: ${gpuWord} x ${formatUsd(inputs.usdPerGpuHour)}/GPU-hour (${inputs.gpuPriceSource}) x ${inputs.hoursPerMonth} h = ` +
+    `Replica: ${gpuWord} x ${formatUsd(inputs.usdPerGpuHour)}/${unit}-hour (${inputs.gpuPriceSource}) x ${inputs.hoursPerMonth} h = ` +
       `${formatUsd(result.replicaMonthlyCost)}/month`,
     `Capacity: ${formatRate(inputs.totalTokensPerSecond)} tok/s (total${inputs.throughputGivenAs === 'output' ? `, from ${formatRate(inputs.outputTokensPerSecond ?? 0)} output tok/s` : ''}) x 3600 x ${inputs.hoursPerMonth} h x utilization ${inputs.utilization} = ` +
       `${formatTokens(result.replicaCapacityTokensPerMonth)} tokens/month per replica`,
@@ -58,13 +59,13 @@ export function renderPlanTable(result: PlanResult): string {
     const perDay = inputs.volume.tokensPerDay === null ? '' : ` (${formatTokens(inputs.volume.tokensPerDay)}/day x ${Number((inputs.hoursPerMonth / 24).toFixed(2))} days)`
     lines.push(
       `Volume: ${formatTokens(inputs.volume.tokensPerMonth)} tokens/month${perDay} -> ${plural(result.replicas, 'replica')} ` +
-        `(${plural(result.gpus, 'GPU')}, ${Math.round((result.fleetUtilization ?? 0) * 100)}% of capacity used) = ` +
+        `(${plural(result.gpus, unit)}, ${Math.round((result.fleetUtilization ?? 0) * 100)}% of capacity used) = ` +
         `${formatUsd(result.selfHostedMonthlyCost)}/month`,
     )
   }
   if (result.peak !== null) {
     lines.push(
-      `Peak x${result.peak.factor}: ${plural(result.peak.replicas, 'replica')} (${plural(result.peak.gpus, 'GPU')}) = ${formatUsd(result.peak.monthlyCost)}/month if provisioned for the peak`,
+      `Peak x${result.peak.factor}: ${plural(result.peak.replicas, 'replica')} (${plural(result.peak.gpus, unit)}) = ${formatUsd(result.peak.monthlyCost)}/month if provisioned for the peak`,
     )
   }
   if (result.energy !== null) {

@@ -198,3 +198,17 @@ describe('planCost: other inputs', () => {
     expect(call).toThrow(expected)
   })
 })
+
+describe('price unit wording', () => {
+  it('prices a cpu profile per machine, not per GPU, and keeps GPU as the default', () => {
+    const machine = planCost({totalTokensPerSecond: 10, usdPerGpuHour: 0.36, priceUnit: 'machine', monthlyVolumeTokens: 100e6, apis: []})
+    expect(machine.inputs.priceUnit).toBe('machine')
+    const text = renderPlanTable(machine)
+    // 10 tok/s x 3600 x 730 = 26.28M per replica -> ceil(100 / 26.28) = 4 machines
+    expect(text).toContain('Replica: 1 machine x $0.36/machine-hour')
+    expect(text).toContain('(4 machines,')
+    expect(text).not.toMatch(/\bGPU\b/)
+    const gpu = planCost({totalTokensPerSecond: 10, usdPerGpuHour: 2, apis: []})
+    expect(renderPlanTable(gpu)).toContain('Replica: 1 GPU x $2.00/GPU-hour')
+  })
+})
