@@ -1,5 +1,6 @@
+import {randomUUID} from 'node:crypto'
 import {existsSync} from 'node:fs'
-import {statfs} from 'node:fs/promises'
+import {mkdir, rename, stat, statfs} from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 
@@ -8,19 +9,29 @@ import si from 'systeminformation'
 
 import {planCost, type PlanResult} from '../cost/plan.js'
 import {contextSizeFor, EmbeddedEngine} from '../engines/embedded.js'
+import {LlamaCppEngine} from '../engines/llamacpp.js'
+import {OpenAiEngine} from '../engines/openai.js'
+import type {Engine} from '../engines/types.js'
+import {vllmCheckpoint, VllmEngine} from '../engines/vllm.js'
 import {cachedModelPath, DEFAULT_SEED, ensureSyntheticModel, estimateSyntheticFileBytes} from '../gguf/synth.js'
 import {capplanCacheDir} from '../lib/cache.js'
 import {CapplanCommand} from '../lib/base-command.js'
-import {CapplanError, invalidInput} from '../lib/errors.js'
+import {CapplanError, invalidInput, notFound} from '../lib/errors.js'
 import {createStatusLine} from '../lib/progress.js'
-import {type BenchProgress, runBench} from '../load/bench-run.js'
+import {type BenchProgress, type LoadPlan, peakInFlight, runBench} from '../load/bench-run.js'
+import {type Dataset, loadDataset} from '../load/dataset.js'
+import {parseRates} from '../load/open-loop.js'
+import {parseDuration, parsePrecision, PRECISION_DEFAULTS, precisionRule, type StopRule} from '../load/stop-rules.js'
+import {SWEEP_DEFAULTS} from '../load/sweep.js'
 import {assertFitsInMemory, assertFitsOnDisk, busyMachineWarning, estimateRunMemory} from '../load/resources.js'
 import {gpuHourlyPrice, loadProfiles, resolveApiPrice, type ProfileStore} from '../profiles/load.js'
-import {type QuantLevel, quantLevels, type WorkloadProfile} from '../profiles/schema.js'
+import {type ModelProfile, type QuantLevel, quantLevels, type WorkloadProfile} from '../profiles/schema.js'
 import {renderPlanTable} from '../report/plan-table.js'
+import {buildResultReport} from '../report/result-report.js'
 import {renderBenchSummary, type SummaryRun} from '../report/summary-table.js'
-import type {LevelSummary, ResultFile, SloSpec} from '../results/schema.js'
+import type {LevelRecord, LevelSummary, ResultFile, SloSpec} from '../results/schema.js'
 import {redactCommand} from '../results/write.js'
+import {formatSlo, parseSlo} from '../stats/slo.js'
 import {detectHostGpuProfileId, physicalCoreCount, snapshotHost} from '../telemetry/host.js'
 
 /** Defaults of `capplan bench` with no flags (README's main command): a few minutes on a 2-core CPU. */
@@ -32,6 +43,79 @@ export const BENCH_DEFAULTS = {
   seed: 1,
   resultsDir: 'results',
 } as const
+
+export const ENGINE_KINDS = ['embedded', 'llamacpp', 'vllm', 'openai'] as const
+export type EngineKind = (typeof ENGINE_KINDS)[number]
+
+/**
+ * --max-in-flight default of an open loop (--rate): local CPU-class engines reserve KV memory per sequence
+ * (embedded: sequences in the context; llama-server: -np slots), so 16; a vLLM server or an endpoint
+ * schedules its own batch, so 256.
+ */
+export function defaultMaxInFlight(engine: EngineKind): number {
+  return engine === 'embedded' || engine === 'llamacpp' ? 16 : 256
+}
+
+/** Requests per --rate level when neither --requests, --duration nor --precision is given. */
+export const DEFAULT_RATE_REQUESTS = 10
+
+export interface LoadFlags {
+  concurrency?: string
+  rate?: string
+  sweep: boolean
+  duration?: string
+  precision?: string
+  requests?: number
+  maxInFlight?: number
+  engine: EngineKind
+}
+
+/**
+ * The load plan from the flags. Exactly one arrival mode: --concurrency LIST (default 1,2,4), --rate LIST or
+ * --sweep; at most one level end: --requests N (default), --duration D or --precision P (with --duration /
+ * --precision, --requests caps each level instead, default 1000).
+ */
+export function loadPlanFromFlags(f: LoadFlags): LoadPlan {
+  const modes = [f.concurrency === undefined ? null : '--concurrency', f.rate === undefined ? null : '--rate', f.sweep ? '--sweep' : null].filter(
+    (mode): mode is string => mode !== null,
+  )
+  if (modes.length > 1) {
+    throw invalidInput(
+      `${modes.join(' and ')} cannot be used together: each picks how levels load the engine.`,
+      'Give one: --concurrency 1,4,16 (closed loop), --rate 0.5,1,2 (open loop, requests/s) or --sweep.',
+    )
+  }
+  if (f.duration !== undefined && f.precision !== undefined) {
+    throw invalidInput('--duration and --precision cannot be used together: each decides when a level ends.', 'Give one, e.g. --duration 60s or --precision 3%.')
+  }
+  if (f.maxInFlight !== undefined && f.rate === undefined) {
+    throw invalidInput('--max-in-flight only applies to --rate (open loop).', 'Drop it, or use --rate LIST.')
+  }
+  const cap = f.requests ?? PRECISION_DEFAULTS.maxRequests
+  const timed: StopRule | null =
+    f.duration !== undefined
+      ? {kind: 'duration', durationMs: parseDuration(f.duration, '--duration'), maxRequests: cap}
+      : f.precision !== undefined
+        ? precisionRule(parsePrecision(f.precision, '--precision'), {maxRequests: cap, minRequests: Math.min(PRECISION_DEFAULTS.minRequests, cap)})
+        : null
+  const stopFor = (concurrency: number): StopRule => timed ?? {kind: 'requests', requests: f.requests ?? defaultRequestsFor(concurrency)}
+  if (f.rate !== undefined) {
+    const maxInFlight = f.maxInFlight ?? defaultMaxInFlight(f.engine)
+    return {kind: 'rate', rates: parseRates(f.rate, '--rate'), stop: timed ?? {kind: 'requests', requests: f.requests ?? DEFAULT_RATE_REQUESTS}, maxInFlight}
+  }
+  if (f.sweep) return {kind: 'sweep', maxConcurrency: SWEEP_DEFAULTS.maxConcurrency, minGain: SWEEP_DEFAULTS.minGain, stopFor}
+  return {kind: 'concurrency', concurrencies: parseConcurrencyList(f.concurrency ?? BENCH_DEFAULTS.concurrency), stopFor}
+}
+
+/** A loopback endpoint: its /metrics and GPUs are this machine's to read. */
+export function isLoopbackEndpoint(endpoint: string): boolean {
+  try {
+    const host = new URL(endpoint).hostname
+    return host === '127.0.0.1' || host === 'localhost' || host === '[::1]'
+  } catch {
+    return false
+  }
+}
 
 /** Requests per level when --requests is not given: 2 rounds of the concurrency, at least 4. */
 export function defaultRequestsFor(concurrency: number): number {
@@ -74,12 +158,12 @@ export function workloadSlo(workload: WorkloadProfile): SloSpec | undefined {
 }
 
 /** The level with the highest total tok/s among levels with successful requests, or null. */
-export function bestLevel(result: ResultFile): {concurrency: number; summary: LevelSummary} | null {
-  let best: {concurrency: number; summary: LevelSummary} | null = null
+export function bestLevel(result: ResultFile): {concurrency: number; load: LevelRecord['load']; summary: LevelSummary} | null {
+  let best: {concurrency: number; load: LevelRecord['load']; summary: LevelSummary} | null = null
   for (const level of result.levels) {
     if (level.summary.requests.completed === 0) continue
     if (best === null || level.summary.throughput.totalTokensPerS > best.summary.throughput.totalTokensPerS) {
-      best = {concurrency: level.load.value, summary: level.summary}
+      best = {concurrency: level.load.value, load: level.load, summary: level.summary}
     }
   }
   return best
@@ -91,13 +175,23 @@ export interface BenchJsonRun {
   quant: QuantLevel
   format: string
   status: ResultFile['status']
-  levels: {concurrency: number; status: string; summary: LevelSummary}[]
+  /** concurrency = load.value (kept for readers of the first format; a rate level holds its req/s there). */
+  levels: {load: {kind: 'concurrency' | 'rate'; value: number}; concurrency: number; status: string; summary: LevelSummary}[]
 }
 
 export interface BenchJsonCost {
   model: string
   quant: QuantLevel
-  /** The level whose throughput was costed (highest total tok/s). */
+  /**
+   * slo-operating-point: the highest throughput meeting the SLO, as `capplan report` finds it (measured or
+   * interpolated); highest-throughput: no level met the SLO, so the highest measured throughput is costed.
+   */
+  basis: 'slo-operating-point' | 'highest-throughput'
+  slo: SloSpec
+  /** Why this point, in words. */
+  note: string
+  load: {kind: 'concurrency' | 'rate'; value: number}
+  /** load.value (kept for readers of the first format). */
   concurrency: number
   totalTokensPerSecond: number
   gpuProfile: string
@@ -109,13 +203,39 @@ export interface BenchJson {
   cost: BenchJsonCost[]
 }
 
+interface BenchModel {
+  format: string
+  file: string | null
+  sha256: string | null
+  bytes: number | null
+  synthetic: boolean
+  repo: string | null
+}
+
+interface EngineSetup {
+  modelPath: string
+  quant: QuantLevel
+  profile: ModelProfile
+  threads: number | null
+  maxConcurrency: number
+  tokensPerSequence: number
+  inputTokens: number
+  outputTokens: number
+  extraArgs: string[]
+  logFile: string | undefined
+  startupTimeoutMs: number
+  requestTimeoutMs: number | undefined
+}
+
 export default class Bench extends CapplanCommand<typeof Bench> {
-  static override summary = 'Measure throughput and latency on this machine (embedded llama.cpp), then cost it against API prices.'
+  static override summary = 'Measure throughput and latency (embedded llama.cpp, llama-server, vLLM or any OpenAI-compatible endpoint), then cost the SLO operating point against API prices.'
 
   static override description = [
     'With no flags: synthesizes (once, cached) a random-weight GGUF with Qwen2.5-0.5B\'s exact architecture at int4 (Q4_0), loads it in-process with node-llama-cpp\'s prebuilt llama.cpp (CPU here; a GPU where its binaries find one), runs a warmup and then closed-loop levels at concurrency 1, 2 and 4 with the `chat` workload\'s shape (512 prompt tokens, 256 output tokens, EOS ignored, a unique prompt per request), writes a result file into results/ (saved after every level) and prints the per-level summary and the monthly cost of the best level\'s throughput on the `cpu` profile (or the detected GPU) against every API profile.',
     'Throughput of a dense model does not depend on weight values, so the synthetic copy measures what the real model would on the same hardware; the generated text is meaningless.',
-    'Ctrl-C stops the run, keeps the levels measured so far (status "interrupted") and exits 130.',
+    'Other engines: --engine llamacpp spawns llama-server (log kept beside the result file as <name>.server.log), --engine vllm spawns vllm serve, --engine openai measures a running server at --endpoint. Extra engine flags go after `--`.',
+    'Load modes: --concurrency (closed loop), --rate (open loop, Poisson), --sweep; each level ends after --requests, --duration or --precision. The cost line uses the highest throughput that meets the SLO (--slo, else the workload\'s), found as `capplan report` does; when no level meets it, the highest measured throughput is costed and labeled so.',
+    'Ctrl-C stops the run, stops any server, keeps the levels measured so far (status "interrupted") and exits 130.',
   ].join('\n\n')
 
   static override examples = [
@@ -128,7 +248,22 @@ export default class Bench extends CapplanCommand<typeof Bench> {
       description: 'A short custom shape, machine-readable output',
       command: '<%= config.bin %> <%= command.id %> --input-tokens 128 --output-tokens 64 --concurrency 1,4 --json',
     },
+    {
+      description: 'llama-server on the synthesized model, three quantizations',
+      command: '<%= config.bin %> <%= command.id %> --engine llamacpp --synthetic --model qwen2.5-0.5b --quant int4,int8,fp16 --concurrency 1,2,4',
+    },
+    {description: 'llama-server on your own GGUF, extra server flags after --', command: '<%= config.bin %> <%= command.id %> --engine llamacpp --model-file ./model.gguf -- --mlock'},
+    {description: 'vLLM on 2 GPUs (tensor parallel)', command: '<%= config.bin %> <%= command.id %> --model qwen2.5-72b --quant int4 --engine vllm --gpus 2'},
+    {
+      description: 'A running server, open loop at three rates, 60 s per level, your SLO',
+      command: '<%= config.bin %> <%= command.id %> --engine openai --endpoint http://10.0.0.5:8000 --api-key-env MY_KEY --gpus 1 --rate 0.5,1,2 --duration 60s --slo ttft=2s,tpot=50ms',
+    },
+    {description: 'Find the knee: raise concurrency until throughput stops growing', command: '<%= config.bin %> <%= command.id %> --sweep --precision 5%'},
+    {description: 'Text prompts from a dataset', command: '<%= config.bin %> <%= command.id %> --dataset prompts.jsonl --concurrency 1,4'},
   ]
+
+  // Extra engine flags follow `--` (e.g. `-- --mlock`); unknown words before it are refused in run().
+  static override strict = false
 
   static override flags = {
     model: Flags.string({summary: 'Model profile id (see `capplan profiles list --kind model`).', default: BENCH_DEFAULTS.model, helpValue: 'ID'}),
@@ -137,7 +272,51 @@ export default class Bench extends CapplanCommand<typeof Bench> {
       default: BENCH_DEFAULTS.quant,
       helpValue: 'LIST',
     }),
-    concurrency: Flags.string({summary: 'Concurrency levels (requests in flight), comma-separated.', default: BENCH_DEFAULTS.concurrency, helpValue: 'LIST'}),
+    concurrency: Flags.string({
+      summary: `Closed loop: concurrency levels (requests in flight), comma-separated [default: ${BENCH_DEFAULTS.concurrency}]. Not with --rate or --sweep.`,
+      helpValue: 'LIST',
+    }),
+    rate: Flags.string({
+      summary: 'Open loop: Poisson arrival rates in requests/s, comma-separated (seeded by --seed), e.g. --rate 0.5,1,2. Not with --concurrency or --sweep.',
+      helpValue: 'LIST',
+    }),
+    sweep: Flags.boolean({
+      summary: 'Closed loop from concurrency 1, doubling until total throughput grows < 5%, the SLO breaks or 64 is reached.',
+      default: false,
+    }),
+    duration: Flags.string({summary: 'End each level after this long, e.g. 60s, 2m (--requests then caps it; default cap 1000).', helpValue: 'DURATION'}),
+    precision: Flags.string({
+      summary: 'End each level when the 95% CI of output tok/s is within this, e.g. 3% (--requests then caps it; default cap 1000).',
+      helpValue: 'PERCENT',
+    }),
+    'max-in-flight': Flags.integer({
+      summary: 'With --rate: requests running at once at most (embedded/llamacpp default 16 = their sequences/slots; vllm/openai 256).',
+      min: 1,
+      max: 4096,
+    }),
+    dataset: Flags.string({summary: 'Text prompts from a JSONL file ({"prompt": "..."} or {"messages": [...]} per line) instead of synthetic token ids.', helpValue: 'FILE'}),
+    slo: Flags.string({
+      summary: 'Latency target for goodput and the costed operating point, e.g. ttft=2s,tpot=50ms (default: the workload\'s SLO).',
+      helpValue: 'SPEC',
+    }),
+    engine: Flags.option({
+      options: ENGINE_KINDS,
+      default: 'embedded' as const,
+      summary: 'embedded: llama.cpp in-process; llamacpp: spawn llama-server; vllm: spawn vllm serve; openai: an already running OpenAI-compatible --endpoint.',
+    })(),
+    'model-file': Flags.string({summary: 'A local GGUF to serve (embedded, llamacpp) instead of the synthesized model.', helpValue: 'FILE'}),
+    synthetic: Flags.boolean({
+      summary: 'Random weights with the real architecture: embedded/llamacpp serve capplan\'s synthesized GGUF (their default without --model-file); vllm adds --load-format dummy.',
+      default: false,
+    }),
+    'server-bin': Flags.string({summary: 'llama-server binary (default: $CAPPLAN_LLAMA_BIN_DIR, capplan\'s own build, then PATH).', helpValue: 'PATH'}),
+    'vllm-bin': Flags.string({summary: 'vllm executable (default: vllm on PATH).', helpValue: 'PATH'}),
+    endpoint: Flags.string({summary: 'With --engine openai: the server\'s base URL, e.g. http://10.0.0.5:8000.', helpValue: 'URL'}),
+    'api-key-env': Flags.string({summary: 'With --engine openai: the environment variable holding the API key (the key is never stored).', helpValue: 'NAME'}),
+    'model-id': Flags.string({summary: 'With --engine openai: the model name the server expects (default: the first of GET /v1/models).', helpValue: 'NAME'}),
+    gpus: Flags.integer({summary: 'GPUs one replica uses: vllm --tensor-parallel-size (default 1); for openai, the GPUs behind the endpoint (costing).', min: 0, max: 64}),
+    'startup-timeout': Flags.string({summary: 'Give up waiting for a spawned server to become ready after this long.', default: '10m', helpValue: 'DURATION'}),
+    'request-timeout': Flags.string({summary: 'Fail a request that takes longer than this (default 10m).', helpValue: 'DURATION'}),
     requests: Flags.integer({summary: 'Measured requests per level (default: 2 x concurrency, at least 4).', min: 1, max: 100_000}),
     workload: Flags.string({summary: 'Workload profile: prompt/output lengths and the SLO for goodput.', default: BENCH_DEFAULTS.workload, helpValue: 'ID'}),
     'input-tokens': Flags.integer({summary: 'Prompt tokens per request (overrides the workload).', min: 1, max: 131_072}),
@@ -154,15 +333,60 @@ export default class Bench extends CapplanCommand<typeof Bench> {
 
   public async run(): Promise<BenchJson> {
     const {flags} = this
+    const engineKind = flags.engine
+    const extraArgs = this.engineExtraArgs()
+    if (engineKind === 'openai' && flags.endpoint === undefined) {
+      throw invalidInput('--engine openai needs --endpoint URL: the server to measure.', 'Pass e.g. --endpoint http://127.0.0.1:8000 (add --api-key-env NAME when it needs a key).')
+    }
+    // A flag the chosen engine would ignore is a mistake worth naming, not a silent no-op.
+    const engineOnly = {
+      endpoint: ['openai'],
+      'api-key-env': ['openai'],
+      'model-id': ['openai'],
+      'server-bin': ['llamacpp'],
+      'vllm-bin': ['vllm'],
+      gpus: ['vllm', 'openai'],
+      'request-timeout': ['llamacpp', 'vllm', 'openai'],
+    } as const satisfies Partial<Record<keyof typeof flags, readonly EngineKind[]>>
+    for (const [name, engines] of Object.entries(engineOnly) as [keyof typeof engineOnly, readonly EngineKind[]][]) {
+      if (flags[name] !== undefined && !engines.includes(engineKind)) {
+        throw invalidInput(`--${name} only applies to --engine ${engines.join(' or ')}.`, `Drop --${name}, or add --engine ${engines[0]}.`)
+      }
+    }
+    if (flags['model-file'] !== undefined && engineKind !== 'embedded' && engineKind !== 'llamacpp') {
+      throw invalidInput(`--model-file is a GGUF for --engine embedded or llamacpp, not ${engineKind}.`, 'Drop --model-file (vllm loads the profile\'s checkpoint).')
+    }
+    if (flags['model-file'] !== undefined && flags.synthetic) {
+      throw invalidInput('--model-file and --synthetic cannot be used together.', 'Give one: a local GGUF, or the synthesized model.')
+    }
+    if (extraArgs.length > 0 && (engineKind === 'embedded' || engineKind === 'openai')) {
+      throw invalidInput(`Extra engine flags after -- (${extraArgs.join(' ')}) only apply to --engine llamacpp or vllm.`, 'Remove them, or pick a spawned engine.')
+    }
+    const load = loadPlanFromFlags({
+      ...(flags.concurrency === undefined ? {} : {concurrency: flags.concurrency}),
+      ...(flags.rate === undefined ? {} : {rate: flags.rate}),
+      sweep: flags.sweep,
+      ...(flags.duration === undefined ? {} : {duration: flags.duration}),
+      ...(flags.precision === undefined ? {} : {precision: flags.precision}),
+      ...(flags.requests === undefined ? {} : {requests: flags.requests}),
+      ...(flags['max-in-flight'] === undefined ? {} : {maxInFlight: flags['max-in-flight']}),
+      engine: engineKind,
+    })
+    const startupTimeoutMs = parseDuration(flags['startup-timeout'], '--startup-timeout')
+    const requestTimeoutMs = flags['request-timeout'] === undefined ? undefined : parseDuration(flags['request-timeout'], '--request-timeout')
     const quants = parseQuantList(flags.quant)
-    const concurrencies = parseConcurrencyList(flags.concurrency)
+    if (engineKind === 'openai' && quants.length > 1) {
+      throw invalidInput('--engine openai measures one server: give one --quant (what it serves) or none.', 'Pass e.g. --quant int4.')
+    }
     const store = await loadProfiles({userDir: flags.profiles})
     const profile = store.get('model', flags.model)
     const workload = store.get('workload', flags.workload)
     if (flags.gpu !== undefined) store.get('gpu', flags.gpu) // an unknown id fails now, naming the closest ones
+    const slo = flags.slo === undefined ? workloadSlo(workload) : parseSlo(flags.slo, '--slo')
+    const dataset: Dataset | undefined = flags.dataset === undefined ? undefined : await loadDataset(flags.dataset, {flag: '--dataset'})
     const inputTokens = flags['input-tokens'] ?? workload.inputTokens
     const outputTokens = flags['output-tokens'] ?? workload.outputTokens
-    const maxConcurrency = Math.max(...concurrencies)
+    const maxConcurrency = peakInFlight(load)
     const {tokensPerSequence, contextSize} = contextSizeFor(maxConcurrency, inputTokens, outputTokens)
     if (tokensPerSequence > profile.contextLength) {
       throw invalidInput(
@@ -170,26 +394,35 @@ export default class Bench extends CapplanCommand<typeof Bench> {
         'Use shorter prompts or outputs.',
       )
     }
+    const synthesize = (engineKind === 'embedded' || engineKind === 'llamacpp') && flags['model-file'] === undefined
 
     // Refuse a model this machine cannot hold before synthesizing anything (all quants first).
-    const available = await availableMemoryBytes()
-    const fileBytes = new Map(quants.map((quant) => [quant, estimateSyntheticFileBytes(profile, quant)]))
-    for (const quant of quants) {
-      assertFitsInMemory(profile, quant, estimateRunMemory(profile, fileBytes.get(quant)!, contextSize), available)
+    if (synthesize) {
+      const available = await availableMemoryBytes()
+      const fileBytes = new Map(quants.map((quant) => [quant, estimateSyntheticFileBytes(profile, quant)]))
+      for (const quant of quants) {
+        assertFitsInMemory(profile, quant, estimateRunMemory(profile, fileBytes.get(quant)!, contextSize), available)
+      }
+      const toWrite = quants
+        .filter((quant) => !existsSync(cachedModelPath(profile, quant, DEFAULT_SEED)))
+        .map((quant) => ({quant, bytes: fileBytes.get(quant)!}))
+      if (toWrite.length > 0) {
+        const cacheDir = path.join(capplanCacheDir(), 'models')
+        assertFitsOnDisk(profile, toWrite, await freeDiskBytes(cacheDir), cacheDir)
+      }
     }
-    const toWrite = quants
-      .filter((quant) => !existsSync(cachedModelPath(profile, quant, DEFAULT_SEED)))
-      .map((quant) => ({quant, bytes: fileBytes.get(quant)!}))
-    if (toWrite.length > 0) {
-      const cacheDir = path.join(capplanCacheDir(), 'models')
-      assertFitsOnDisk(profile, toWrite, await freeDiskBytes(cacheDir), cacheDir)
+    const modelFile = flags['model-file'] === undefined ? undefined : path.resolve(flags['model-file'])
+    if (modelFile !== undefined && !existsSync(modelFile)) {
+      throw notFound(`--model-file ${modelFile} does not exist.`, 'Pass the path of a local GGUF file.')
     }
 
-    const threads = flags.threads ?? (await physicalCoreCount())
+    const local = engineKind === 'embedded' || engineKind === 'llamacpp'
+    const threads = flags.threads ?? (local ? await physicalCoreCount() : null)
     const loadBefore = os.loadavg()[0]!
-    const busy = busyMachineWarning(loadBefore, os.availableParallelism(), threads)
+    const busy = threads === null ? null : busyMachineWarning(loadBefore, os.availableParallelism(), threads)
     if (busy !== null) this.info(`Warning: ${busy}`)
     const host = await snapshotHost()
+    const resultsDir = path.resolve(flags['results-dir'])
     const status = createStatusLine({enabled: !this.jsonEnabled()})
     const controller = new AbortController()
     const onSigint = () => {
@@ -205,49 +438,86 @@ export default class Bench extends CapplanCommand<typeof Bench> {
     try {
       for (const quant of quants) {
         if (controller.signal.aborted) break
-        status.update(`${profile.id} ${quant}: preparing the synthetic model...`, true)
-        const model = await ensureSyntheticModel({
-          profile,
-          quant,
-          onProgress: (done, total) => status.update(`${profile.id} ${quant}: writing the synthetic model ${Math.floor((100 * done) / total)}%`),
-        })
-        status.log(`${profile.id} ${quant}: ${model.reused ? 'reusing' : 'wrote'} ${model.path} (${model.format}, ${(model.bytes / 2 ** 20).toFixed(0)} MiB)`)
+        const label = `${profile.id} ${quant}`
+        let model: BenchModel
+        if (synthesize) {
+          status.update(`${label}: preparing the synthetic model...`, true)
+          const synth = await ensureSyntheticModel({
+            profile,
+            quant,
+            onProgress: (done, total) => status.update(`${label}: writing the synthetic model ${Math.floor((100 * done) / total)}%`),
+          })
+          status.log(`${label}: ${synth.reused ? 'reusing' : 'wrote'} ${synth.path} (${synth.format}, ${(synth.bytes / 2 ** 20).toFixed(0)} MiB)`)
+          model = {format: synth.format, file: synth.path, sha256: synth.sha256, bytes: synth.bytes, synthetic: true, repo: null}
+        } else if (modelFile !== undefined) {
+          model = {format: 'gguf', file: modelFile, sha256: null, bytes: (await stat(modelFile)).size, synthetic: false, repo: null}
+        } else if (engineKind === 'vllm') {
+          const checkpoint = vllmCheckpoint(profile, quant)
+          model = {format: checkpoint.format, file: null, sha256: null, bytes: null, synthetic: flags.synthetic, repo: checkpoint.repo}
+        } else {
+          model = {format: 'remote', file: null, sha256: null, bytes: null, synthetic: false, repo: null}
+        }
         if (controller.signal.aborted) break
-        const engine = new EmbeddedEngine({modelPath: model.path, device: flags.device, threads, maxConcurrency, tokensPerSequence})
-        status.update(`${profile.id} ${quant}: loading into llama.cpp (${threads} thread(s))...`, true)
+        // The server's log goes beside the result file; its name is only known once the file exists.
+        let serverLog: string | undefined
+        if (engineKind === 'llamacpp' || engineKind === 'vllm') {
+          await mkdir(resultsDir, {recursive: true})
+          serverLog = path.join(resultsDir, `.capplan-server-${randomUUID()}.log`)
+        }
+        const engine = this.makeEngine(engineKind, {
+          modelPath: model.file ?? '',
+          quant,
+          profile,
+          threads,
+          maxConcurrency,
+          tokensPerSequence,
+          inputTokens,
+          outputTokens,
+          extraArgs,
+          logFile: serverLog,
+          startupTimeoutMs,
+          requestTimeoutMs,
+        })
+        status.update(`${label}: starting the ${engineKind} engine...`, true)
+        let outcome: {result: ResultFile; path: string} | undefined
         try {
           await engine.start()
           const info = engine.info()
-          const gpuProfile = info.gpuCount > 0 ? detectHostGpuProfileId(store, host) : null
-          const outcome = await runBench(
+          const gpuProfile = info.gpuCount > 0 && (engineKind !== 'openai' || isLoopbackEndpoint(flags.endpoint!)) ? detectHostGpuProfileId(store, host) : null
+          outcome = await runBench(
             {
-              concurrencies,
-              requestsFor: (concurrency) => flags.requests ?? defaultRequestsFor(concurrency),
+              load,
               inputTokens,
               outputTokens,
               seed: flags.seed,
               warmupOutputTokens: Math.min(outputTokens, 8),
-              slo: workloadSlo(workload),
+              ...(slo === undefined ? {} : {slo}),
+              ...(dataset === undefined ? {} : {dataset}),
+              scrapeMetrics: engineKind !== 'openai' || isLoopbackEndpoint(flags.endpoint!),
             },
             {
               engine,
               profile,
               quant,
-              model: {format: model.format, file: model.path, sha256: model.sha256, bytes: model.bytes, synthetic: true},
+              model,
               workloadProfile: flags['input-tokens'] === undefined && flags['output-tokens'] === undefined ? workload.id : null,
               host,
               gpuProfile,
-              resultsDir: path.resolve(flags['results-dir']),
+              resultsDir,
               capplan: {version: this.config.version, command: redactCommand(['capplan', 'bench', ...this.argv])},
-              notes: runNotes(threads, loadBefore),
+              notes: runNotes(engineKind, model.synthetic, threads, loadBefore),
               signal: controller.signal,
-              onProgress: (progress) => this.showProgress(status, `${profile.id} ${quant}`, progress),
+              onProgress: (progress) => this.showProgress(status, label, progress),
             },
           )
           runs.push(outcome)
-          status.log(`${profile.id} ${quant}: result file ${path.relative(process.cwd(), outcome.path) || outcome.path} (${outcome.result.status})`)
+          status.log(`${label}: result file ${path.relative(process.cwd(), outcome.path) || outcome.path} (${outcome.result.status})`)
         } finally {
           await engine.stop()
+          if (serverLog !== undefined && outcome !== undefined) {
+            const kept = path.join(path.dirname(outcome.path), `${path.basename(outcome.path, '.json')}.server.log`)
+            await rename(serverLog, kept).catch(() => undefined)
+          }
         }
       }
     } finally {
@@ -255,7 +525,7 @@ export default class Bench extends CapplanCommand<typeof Bench> {
       status.clear()
     }
 
-    const payload = this.payload(runs, store)
+    const payload = this.payload(runs, store, slo)
     if (!this.jsonEnabled()) this.render(runs, payload)
     if (controller.signal.aborted) {
       const saved = runs.map((run) => run.path).join(', ')
@@ -268,44 +538,128 @@ export default class Bench extends CapplanCommand<typeof Bench> {
     return payload
   }
 
+  /** Words after `--` go to the engine; anything else oclif could not place is a mistyped flag. */
+  private engineExtraArgs(): string[] {
+    const separator = this.argv.indexOf('--')
+    const extra = separator === -1 ? [] : this.argv.slice(separator + 1)
+    const unknown = this.parsedArgv.slice(0, Math.max(0, this.parsedArgv.length - extra.length))
+    if (unknown.length > 0) {
+      throw invalidInput(
+        `Unexpected argument${unknown.length > 1 ? 's' : ''}: ${unknown.join(' ')}.`,
+        'See capplan bench --help; extra engine flags go after --, e.g. capplan bench --engine llamacpp -- --mlock.',
+      )
+    }
+    return extra
+  }
+
+  private makeEngine(kind: EngineKind, o: EngineSetup): Engine {
+    const {flags} = this
+    const timeout = o.requestTimeoutMs === undefined ? {} : {requestTimeoutMs: o.requestTimeoutMs}
+    if (kind === 'embedded') {
+      return new EmbeddedEngine({modelPath: o.modelPath, device: flags.device, threads: o.threads ?? 1, maxConcurrency: o.maxConcurrency, tokensPerSequence: o.tokensPerSequence})
+    }
+    if (kind === 'llamacpp') {
+      return new LlamaCppEngine({
+        modelPath: o.modelPath,
+        ...(flags['server-bin'] === undefined ? {} : {serverBin: flags['server-bin']}),
+        threads: o.threads,
+        maxConcurrency: o.maxConcurrency,
+        tokensPerSequence: o.tokensPerSequence,
+        ...(flags.device === 'cpu' ? {gpuLayers: 0} : {}),
+        extraArgs: o.extraArgs,
+        ...(o.logFile === undefined ? {} : {logFile: o.logFile}),
+        startupTimeoutMs: o.startupTimeoutMs,
+        ...timeout,
+        onNote: (message) => this.warnLine(message),
+      })
+    }
+    if (kind === 'vllm') {
+      return new VllmEngine({
+        profile: o.profile,
+        quant: o.quant,
+        gpus: flags.gpus ?? 1,
+        maxConcurrency: o.maxConcurrency,
+        inputTokens: o.inputTokens,
+        outputTokens: o.outputTokens,
+        synthetic: flags.synthetic,
+        ...(flags['vllm-bin'] === undefined ? {} : {vllmBin: flags['vllm-bin']}),
+        extraArgs: o.extraArgs,
+        ...(o.logFile === undefined ? {} : {logFile: o.logFile}),
+        startupTimeoutMs: o.startupTimeoutMs,
+        ...timeout,
+      })
+    }
+    return new OpenAiEngine({
+      endpoint: flags.endpoint!,
+      ...(flags['model-id'] === undefined ? {} : {model: flags['model-id']}),
+      ...(flags['api-key-env'] === undefined ? {} : {apiKeyEnv: flags['api-key-env']}),
+      api: 'completions',
+      gpuCount: flags.gpus ?? 0,
+      ...timeout,
+    })
+  }
+
   private showProgress(status: ReturnType<typeof createStatusLine>, label: string, progress: BenchProgress): void {
     if (progress.phase === 'warmup') {
       status.update(`${label}: warmup (${progress.requests} request(s) at concurrency ${progress.concurrency})...`, true)
     } else if (progress.phase === 'level') {
       const {level} = progress
       const rate = level.elapsedMs > 0 ? (level.outputTokens / level.elapsedMs) * 1000 : 0
+      const of = progress.levels === null ? '' : `/${progress.levels}`
       status.update(
-        `${label}: level ${progress.levelIndex + 1}/${progress.levels} · concurrency ${level.concurrency} · ` +
-          `${level.done}/${level.total} requests${level.failed > 0 ? ` (${level.failed} failed)` : ''} · ${rate.toFixed(1)} output tok/s`,
+        `${label}: level ${progress.levelIndex + 1}${of} · ${loadLabel(level.load)} · ` +
+          `${level.done}${level.total === null ? '' : `/${level.total}`} requests${level.failed > 0 ? ` (${level.failed} failed)` : ''} · ${rate.toFixed(1)} output tok/s`,
       )
     } else {
       const {summary} = progress.record
       status.log(
-        `${label}: concurrency ${progress.record.load.value}: ${summary.throughput.outputTokensPerS.toFixed(1)} output tok/s, ` +
+        `${label}: ${loadLabel(progress.record.load)}: ${summary.throughput.outputTokensPerS.toFixed(1)} output tok/s, ` +
           `${summary.throughput.totalTokensPerS.toFixed(1)} total tok/s, ${summary.requests.completed} ok / ${summary.requests.failed} failed`,
       )
     }
   }
 
-  private payload(runs: {result: ResultFile; path: string}[], store: ProfileStore): BenchJson {
+  private payload(runs: {result: ResultFile; path: string}[], store: ProfileStore, slo: SloSpec | undefined): BenchJson {
     const results: BenchJsonRun[] = runs.map(({result, path: file}) => ({
       file,
       model: result.model.profile,
       quant: result.model.quant,
       format: result.model.format,
       status: result.status,
-      levels: result.levels.map((level) => ({concurrency: level.load.value, status: level.status, summary: level.summary})),
+      levels: result.levels.map((level) => ({load: level.load, concurrency: level.load.value, status: level.status, summary: level.summary})),
     }))
     const cost: BenchJsonCost[] = []
-    for (const {result} of runs) {
-      const best = bestLevel(result)
-      if (best === null) continue
+    for (const {result, path: file} of runs) {
       const gpuProfileId = this.flags.gpu ?? result.gpuProfile ?? 'cpu'
       if (this.flags.gpu === undefined && result.gpuProfile === null && result.engine.gpuCount > 0) {
         this.warnLine(
           `no GPU profile matches ${result.host.gpus[0]?.model ?? 'this GPU'}; the cost below uses the cpu profile's price. Pass --gpu ID to cost it on a GPU profile.`,
         )
       }
+      // Capacity at the latency target, exactly as `capplan report` finds it.
+      const report = buildResultReport(file, result, store, {
+        ...(slo === undefined ? {} : {slo}),
+        plan: {gpu: gpuProfileId},
+      })
+      const point = report.operatingPoint
+      if (report.plan !== null && point.load !== null && point.totalTokensPerS !== null) {
+        cost.push({
+          model: result.model.profile,
+          quant: result.model.quant,
+          basis: 'slo-operating-point',
+          slo: report.slo,
+          note: point.explanation,
+          load: point.load,
+          concurrency: point.load.value,
+          totalTokensPerSecond: point.totalTokensPerS,
+          gpuProfile: report.gpuProfile ?? gpuProfileId,
+          plan: report.plan,
+        })
+        continue
+      }
+      // No level met the SLO (a slow CPU): still show money, clearly labeled as the highest throughput.
+      const best = bestLevel(result)
+      if (best === null) continue
       const gpu = store.get('gpu', gpuProfileId)
       const price = gpuHourlyPrice(gpu, 'on-demand')
       const plan = planCost({
@@ -313,13 +667,18 @@ export default class Bench extends CapplanCommand<typeof Bench> {
         usdPerGpuHour: price.usdPerHour,
         gpuPriceSource: `${gpu.id} on-demand: ${price.source}, ${price.date}`,
         gpusPerReplica: Math.max(1, result.engine.gpuCount),
+        priceUnit: gpu.vendor === 'cpu' ? 'machine' : 'GPU',
         ioRatio: {input: result.workload.inputTokens, output: result.workload.outputTokens},
         apis: store.list('api').map((api) => resolveApiPrice(store, api.id)),
       })
       cost.push({
         model: result.model.profile,
         quant: result.model.quant,
-        concurrency: best.concurrency,
+        basis: 'highest-throughput',
+        slo: report.slo,
+        note: `no level met the SLO (${formatSlo(report.slo)}); costed at the highest measured throughput instead`,
+        load: best.load,
+        concurrency: best.load.value,
         totalTokensPerSecond: best.summary.throughput.totalTokensPerS,
         gpuProfile: gpuProfileId,
         plan,
@@ -336,16 +695,25 @@ export default class Bench extends CapplanCommand<typeof Bench> {
     }))
     this.log(renderBenchSummary(summaryRuns))
     for (const cost of payload.cost) {
-      this.log(
-        `\nCost of ${cost.model} ${cost.quant} at its best level (concurrency ${cost.concurrency}, ${cost.totalTokensPerSecond.toFixed(1)} total tok/s) on the ${cost.gpuProfile} profile:`,
-      )
+      const where = `${loadLabel(cost.load)}, ${cost.totalTokensPerSecond.toFixed(1)} total tok/s`
+      if (cost.basis === 'slo-operating-point') {
+        this.log(`\nCost of ${cost.model} ${cost.quant} at its operating point for the SLO ${formatSlo(cost.slo)} (${where}) on the ${cost.gpuProfile} profile:`)
+        this.log(cost.note)
+      } else {
+        this.log(`\n${cost.model} ${cost.quant}: ${cost.note}.`)
+        this.log(`Cost of ${cost.model} ${cost.quant} at its best level (${where}) on the ${cost.gpuProfile} profile:`)
+      }
       this.log(renderPlanTable(cost.plan))
     }
     if (payload.cost.length > 0) {
       const files = runs.map((run) => path.relative(process.cwd(), run.path) || run.path).join(' ')
-      this.log(`\nThis costs the highest throughput measured, whatever its latency. To cost the operating point that meets the workload's SLO: capplan report ${files}`)
+      this.log(`\nDetails (SLO checks per level, other prices): capplan report ${files}`)
     }
   }
+}
+
+function loadLabel(load: {kind: 'concurrency' | 'rate'; value: number}): string {
+  return load.kind === 'rate' ? `rate ${load.value} req/s` : `concurrency ${load.value}`
 }
 
 /** Memory the run may use: MemAvailable (free + reclaimable cache), not just "free". */
@@ -368,17 +736,14 @@ async function freeDiskBytes(dir: string): Promise<number> {
 }
 
 /** What a reader of the result file needs to judge the numbers. */
-function runNotes(threads: number, loadBefore: number): string[] {
-  const notes = [
-    'synthetic weights with the real architecture: throughput is faithful, the generated text is not',
-    `llama.cpp threads: ${threads}`,
-    `1-minute load average before the run: ${loadBefore.toFixed(2)} on ${os.availableParallelism()} CPU(s)`,
-  ]
+function runNotes(engine: EngineKind, synthetic: boolean, threads: number | null, loadBefore: number): string[] {
+  const notes: string[] = []
+  if (synthetic) notes.push('synthetic weights with the real architecture: throughput is faithful, the generated text is not')
+  if (threads !== null) notes.push(`llama.cpp threads: ${threads}`)
+  notes.push(`1-minute load average before the run: ${loadBefore.toFixed(2)} on ${os.availableParallelism()} CPU(s)`)
   const pool = process.env.UV_THREADPOOL_SIZE
-  if (pool !== '1') {
+  if (engine === 'embedded' && pool !== '1') {
     notes.push(`UV_THREADPOOL_SIZE=${pool ?? 'unset (libuv default 4)'}: above 1 it cost ~15% decode speed on a 2-core machine; run through bin/run.js, which sets 1`)
   }
   return notes
 }
-
-

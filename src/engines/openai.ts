@@ -10,6 +10,7 @@ import {
   type WireProtocol,
 } from '../load/stream-client.js'
 import type {Engine, EngineInfo, GenRequest, StreamEvent} from './types.js'
+import {PROMPT_POOL_TEXT} from './vllm.js'
 
 /**
  * `--engine openai`: an OpenAI-compatible server that is ALREADY running (SGLang, TGI, Ollama, vLLM started
@@ -112,6 +113,7 @@ export class OpenAiEngine implements Engine {
   private serverVersion: string | null = null
   private ownedBy: string | null = null
   private started = false
+  private tokenPool: number[] | null = null
 
   constructor(readonly options: OpenAiEngineOptions) {
     this.endpoint = normalizeEndpoint(options.endpoint)
@@ -228,6 +230,39 @@ export class OpenAiEngine implements Engine {
       ],
       endpoint: redact(this.endpoint),
     }
+  }
+
+  /**
+   * Ordinary token ids for synthetic prompts: the server's own tokenizer (POST /tokenize, which llama.cpp and
+   * vLLM offer; `content` is llama.cpp's field, `prompt` vLLM's) applied to a list of common words, so no id
+   * is a special token. A server without /tokenize cannot take synthetic prompts: --dataset is required.
+   */
+  async promptTokenPool(): Promise<number[]> {
+    if (this.tokenPool !== null) return this.tokenPool
+    const url = `${this.endpoint}/tokenize`
+    let tokens: unknown = null
+    let status = 0
+    try {
+      const response = await fetch(url, {
+        method: 'POST',
+        headers: {'content-type': 'application/json', ...this.headers()},
+        body: JSON.stringify({model: this.model, prompt: PROMPT_POOL_TEXT, content: PROMPT_POOL_TEXT, add_special_tokens: false}),
+        signal: AbortSignal.timeout(30_000),
+      })
+      status = response.status
+      tokens = ((await response.json()) as {tokens?: unknown} | null)?.tokens ?? null
+    } catch {
+      tokens = null
+    }
+    // llama.cpp may answer {id, piece} objects when asked for pieces; plain ids are the default.
+    if (!Array.isArray(tokens) || tokens.length === 0 || !tokens.every((t) => Number.isInteger(t) && (t as number) >= 0)) {
+      throw invalidInput(
+        `${this.endpoint} offers no usable POST /tokenize (${status === 0 ? 'no answer' : `HTTP ${status}`}), so capplan cannot build synthetic token-id prompts for it.`,
+        'Pass text prompts with --dataset FILE.jsonl (one {"prompt": "..."} per line).',
+      )
+    }
+    this.tokenPool = [...new Set(tokens as number[])].sort((a, b) => a - b)
+    return this.tokenPool
   }
 
   async *stream(request: GenRequest, signal: AbortSignal): AsyncGenerator<StreamEvent> {

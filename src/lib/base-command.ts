@@ -22,10 +22,12 @@ export abstract class CapplanCommand<T extends typeof Command> extends Command {
 
   protected flags!: BaseFlags<T>
   protected args!: BaseArgs<T>
+  /** Positional words oclif parsed (with `static strict = false`: unknown ones and everything after `--`). */
+  protected parsedArgv: string[] = []
 
   public override async init(): Promise<void> {
     await super.init()
-    const {args, flags} = await this.parse({
+    const {args, argv, flags} = await this.parse({
       args: this.ctor.args,
       baseFlags: (super.ctor as typeof CapplanCommand).baseFlags,
       enableJsonFlag: this.ctor.enableJsonFlag,
@@ -34,6 +36,7 @@ export abstract class CapplanCommand<T extends typeof Command> extends Command {
     })
     this.flags = flags as BaseFlags<T>
     this.args = args as BaseArgs<T>
+    this.parsedArgv = argv.map(String)
   }
 
   /** Informational line on stderr; suppressed under --json so stdout stays one JSON document. */

@@ -8,6 +8,7 @@ import YAML from 'yaml'
 
 import type {BenchJson} from '../../src/commands/bench.js'
 import {loadProfiles} from '../../src/profiles/load.js'
+import {findOperatingPoint} from '../../src/report/operating-point.js'
 import {readResultFile} from '../../src/results/read.js'
 import {tinyQwen2} from '../helpers/tiny-models.js'
 
@@ -79,10 +80,14 @@ describe('capplan bench on a tiny synthetic model', () => {
     const batching = file.notes.find((note) => note.startsWith('concurrency 2: '))
     expect(batching).toMatch(/^concurrency 2: \d\.\d\d sequences per decode step/)
     expect(Number(/: (\d\.\d\d) /.exec(batching!)![1])).toBeGreaterThan(1.4)
-    // The JSON payload mirrors the file and costs the best level on the cpu profile against every API.
+    // The JSON payload mirrors the file and costs the SLO operating point (as `capplan report` finds it) on
+    // the cpu profile against every API.
     expect(entry!.levels.map((level) => level.summary)).toEqual(file.levels.map((level) => level.summary))
-    const best = Math.max(...file.levels.map((level) => level.summary.throughput.totalTokensPerS))
+    const point = findOperatingPoint(file.levels, {ttftMs: 2000, tpotMs: 50})
+    expect(point.totalTokensPerS).not.toBeNull()
+    const best = point.totalTokensPerS!
     expect(payload.cost).toHaveLength(1)
+    expect(payload.cost[0]!.basis).toBe('slo-operating-point')
     expect(payload.cost[0]!.totalTokensPerSecond).toBe(best)
     expect(payload.cost[0]!.gpuProfile).toBe('cpu')
     expect(payload.cost[0]!.plan.inputs.totalTokensPerSecond).toBe(best)
@@ -95,7 +100,7 @@ describe('capplan bench on a tiny synthetic model', () => {
     expect(run.exitCode).toBe(0)
     expect(run.stdout).toMatch(/tiny-qwen2 int4 \(Q4_0\): measured/)
     expect(run.stdout).toMatch(/TTFT ms p50\/p90\/p99/)
-    expect(run.stdout).toMatch(/Cost of tiny-qwen2 int4 at its best level \(concurrency 1, [\d.]+ total tok\/s\) on the cpu profile/)
+    expect(run.stdout).toMatch(/Cost of tiny-qwen2 int4 at its operating point for the SLO ttft<=2000ms tpot<=50ms \(concurrency 1, [\d.]+ total tok\/s\) on the cpu profile/)
     expect(run.stdout).toMatch(/GPT-4o/)
     // Not a terminal: no redrawn progress line, only permanent info lines.
     expect(run.stderr).not.toMatch(/\r/)
