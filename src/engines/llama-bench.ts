@@ -1,4 +1,3 @@
-import {execa} from 'execa'
 import {z} from 'zod'
 
 import {EngineError, invalidResult, notFound} from '../lib/errors.js'
@@ -149,6 +148,8 @@ export async function runLlamaBench(options: RunLlamaBenchOptions): Promise<Llam
     )
   }
   const args = llamaBenchArgs(options)
+  // Imported here: report/import load this module for its parsers and should not pay execa's start-up (~90 ms).
+  const {execa} = await import('execa')
   const result = await execa(binary, args, {reject: false, cancelSignal: options.signal, stdin: 'ignore'})
   const command = [binary, ...args].join(' ')
   if (result.exitCode !== 0 || result.failed) {

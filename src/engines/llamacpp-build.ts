@@ -4,12 +4,14 @@ import {availableParallelism} from 'node:os'
 import {delimiter, dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
-import {execa} from 'execa'
 import writeFileAtomic from 'write-file-atomic'
 import {z} from 'zod'
 
 import {capplanCacheDir} from '../lib/cache.js'
 import {EngineError, notFound} from '../lib/errors.js'
+
+/** execa on first use: report and import reach this module (findLlamaCppTool) and should not pay its ~90 ms load. */
+const loadExeca = () => import('execa')
 
 /** The llama.cpp programs capplan builds and runs. */
 export const LLAMA_CPP_TOOLS = ['llama-server', 'llama-bench', 'llama-quantize'] as const
@@ -215,11 +217,13 @@ export async function buildLlamaCppTools(options: BuildLlamaCppOptions = {}): Pr
       await rm(partial, {recursive: true, force: true})
       await run('git', ['clone', '--quiet', '--no-checkout', source.bundlePath, partial])
       // The bundle holds one commit (HEAD); check out the tag when the bundle carries it, else that commit.
+      const {execa} = await loadExeca()
       const tags = await execa('git', ['-C', partial, 'tag', '--list', source.tag], {reject: false})
       await run('git', ['-C', partial, '-c', 'advice.detachedHead=false', 'checkout', '--quiet', '--detach', tags.stdout.trim() === source.tag ? source.tag : 'HEAD'])
       await rm(paths.sourceDir, {recursive: true, force: true})
       await rename(partial, paths.sourceDir)
     }
+    const {execa} = await loadExeca()
     const commit = (await execa('git', ['-C', paths.sourceDir, 'rev-parse', 'HEAD'], {reject: false})).stdout.trim()
 
     await requireTool('cmake')
@@ -323,6 +327,7 @@ async function runLogged(
 ): Promise<void> {
   const display = [command, ...args].join(' ')
   await appendFile(opts.logFile, `$ ${display}\n`)
+  const {execa} = await loadExeca()
   const subprocess = execa(command, args, {cwd: opts.cwd, all: true, buffer: false, reject: false, stdin: 'ignore'})
   const tail: string[] = []
   let pending = Promise.resolve()
@@ -393,6 +398,7 @@ async function requireTool(name: string): Promise<void> {
 }
 
 async function countNvidiaGpus(): Promise<number> {
+  const {execa} = await loadExeca()
   const smi = await execa('nvidia-smi', ['-L'], {reject: false, timeout: 10_000})
   if (smi.exitCode !== 0) return 0
   return smi.stdout.split('\n').filter((line) => line.startsWith('GPU ')).length
