@@ -44,6 +44,8 @@ const {values: flags} = parseArgs({
     'flash-attn': {type: 'string', default: 'off'},
     engine: {type: 'string', default: projectMeasure === undefined ? 'fallback' : 'project'},
     json: {type: 'boolean', default: false},
+    'skip-report': {type: 'boolean', default: false},
+    'report-files': {type: 'string', default: '1000'},
   },
 })
 
@@ -127,4 +129,13 @@ if (flags.json) {
     console.log(`${r.quant.padEnd(6)}${pad(r.embeddedTokensPerSecond.toFixed(1), 16)}${pad(r.llamaBenchTokensPerSecond.toFixed(1), 19)}${pad(r.ratio.toFixed(3), 8)}${pad(best, 26)}  ${verdict}`)
   }
   console.log(`(tok/s: medians of ${rounds} interleaved rounds; ratio: median of per-round ratios; tg${tokens}, ${threads} threads; 1-min load average during the run: ${load})`)
+}
+
+// Issue 5's target: `capplan report --format json` over 1,000 realistic result files within 3x of just
+// reading + JSON.parse-ing them (both as fresh processes, interleaved; bench/report-bench.js).
+if (!flags['skip-report']) {
+  const {runReportBench, formatReportBench} = await import('./report-bench.js')
+  const summary = await runReportBench({files: positive('report-files'), rounds: 5})
+  if (flags.json) process.stdout.write(`${JSON.stringify({reportBench: summary}, null, 2)}\n`)
+  else console.log(`\n${formatReportBench(summary)}`)
 }

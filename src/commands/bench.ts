@@ -713,7 +713,9 @@ export default class Bench extends CapplanCommand<typeof Bench> {
 }
 
 function loadLabel(load: {kind: 'concurrency' | 'rate'; value: number}): string {
-  return load.kind === 'rate' ? `rate ${load.value} req/s` : `concurrency ${load.value}`
+  // An interpolated operating point lies between two measured loads: two decimals say enough.
+  const value = Number.isInteger(load.value) ? String(load.value) : load.value.toFixed(2)
+  return load.kind === 'rate' ? `rate ${value} req/s` : `concurrency ${value}`
 }
 
 /** Memory the run may use: MemAvailable (free + reclaimable cache), not just "free". */
