@@ -2,25 +2,11 @@ import {mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 
-import {execa} from 'execa'
 import {describe, expect, it} from 'vitest'
 
 import {serializeResultFile} from '../../src/results/write.js'
 import {sampleResult} from '../unit/results/sample-result.js'
-
-const repo = path.resolve(import.meta.dirname, '..', '..')
-const bin = path.join(repo, 'bin', 'run.js')
-const peers = path.join(repo, 'test', 'fixtures', 'peers')
-const capplan = (args: string[]) => execa('node', [bin, ...args], {reject: false, cwd: repo})
-
-/** A directory with the real llama-bench fixture, a truncated capplan file and one from a newer capplan. */
-function mixedDirectory(): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'capplan-report-'))
-  writeFileSync(path.join(dir, 'llama_bench.json'), readFileSync(path.join(peers, 'llama_bench.json')))
-  writeFileSync(path.join(dir, 'cut.json'), serializeResultFile(sampleResult()).slice(0, 200))
-  writeFileSync(path.join(dir, 'newer.json'), '{"schemaVersion": 2, "id": "x"}')
-  return dir
-}
+import {capplan, mixedDirectory, peers} from '../helpers/cli.js'
 
 describe('capplan compare', () => {
   it('compares two capplan files and a peer file side by side', async () => {
