@@ -18,7 +18,7 @@ import {
 } from '../load/stream-client.js'
 import {findLlamaCppTool} from './llamacpp-build.js'
 import {DEFAULT_REQUEST_TIMEOUT_MS} from './openai.js'
-import {type ManagedProcess, readLogTail, spawnManaged} from './process.js'
+import {type ManagedProcess, type ReadyOutcome, readLogTail, spawnManaged, waitForHealth} from './process.js'
 import type {Engine, EngineInfo, GenRequest, StreamEvent} from './types.js'
 
 /**
@@ -197,7 +197,6 @@ async function capplanBuildOf(bin: string): Promise<string | null> {
 const HOST = '127.0.0.1'
 const BIND_RETRIES = 3
 const LOG_TAIL_LINES = 20
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 export class LlamaCppEngine implements Engine {
   private server: ManagedProcess | null = null
@@ -311,25 +310,10 @@ export class LlamaCppEngine implements Engine {
   private lastExit: {code: number | null; signal: string | null} | null = null
 
   /** Poll GET /health (503 while loading) until 200, the process exits, or the deadline passes. */
-  private async waitUntilReady(server: ManagedProcess, endpoint: string, deadline: number): Promise<'ready' | 'exited' | 'timeout'> {
-    let exited = false
-    void server.exited.then((status) => {
-      exited = true
-      this.lastExit = status
-    })
-    while (performance.now() < deadline) {
-      if (exited) return 'exited'
-      try {
-        const response = await fetch(`${endpoint}/health`, {signal: AbortSignal.timeout(2000)})
-        await response.arrayBuffer()
-        if (response.status === 200) return 'ready'
-      } catch {
-        // not listening yet
-      }
-      if (exited) return 'exited'
-      await sleep(150)
-    }
-    return 'timeout'
+  private async waitUntilReady(server: ManagedProcess, endpoint: string, deadline: number): Promise<ReadyOutcome> {
+    const {outcome, exit} = await waitForHealth(server, endpoint, deadline, 150)
+    if (exit !== null) this.lastExit = exit
+    return outcome
   }
 
   private props: {buildInfo: string | null; totalSlots: number | null; slotContext: number | null} = {

@@ -214,3 +214,34 @@ export async function readLogTail(file: string, lines = 20): Promise<string[]> {
     return []
   }
 }
+
+export type ReadyOutcome = 'ready' | 'exited' | 'timeout'
+
+/**
+ * Poll GET <endpoint>/health until it answers 200 (llama-server says 503 while loading; vLLM refuses the
+ * connection), the process exits, or `deadline` (a performance.now() time) passes. `exit` is set when it exited.
+ */
+export async function waitForHealth(
+  server: ManagedProcess,
+  endpoint: string,
+  deadline: number,
+  pollMs: number,
+): Promise<{outcome: ReadyOutcome; exit: ExitStatus | null}> {
+  let exit: ExitStatus | null = null
+  void server.exited.then((status) => {
+    exit = status
+  })
+  while (performance.now() < deadline) {
+    if (exit !== null) return {outcome: 'exited', exit}
+    try {
+      const response = await fetch(`${endpoint}/health`, {signal: AbortSignal.timeout(2000)})
+      await response.arrayBuffer()
+      if (response.status === 200) return {outcome: 'ready', exit: null}
+    } catch {
+      // not listening yet
+    }
+    if (exit !== null) return {outcome: 'exited', exit}
+    await new Promise((resolve) => setTimeout(resolve, pollMs))
+  }
+  return {outcome: 'timeout', exit}
+}

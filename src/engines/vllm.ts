@@ -9,7 +9,7 @@ import type {ModelProfile, QuantLevel} from '../profiles/schema.js'
 import {engineEvents, protocolPaths, requestBody, serverErrorMessage, streamRequest} from '../load/stream-client.js'
 import {redactArgs} from './llamacpp.js'
 import {DEFAULT_REQUEST_TIMEOUT_MS} from './openai.js'
-import {type ManagedProcess, readLogTail, spawnManaged} from './process.js'
+import {type ManagedProcess, type ReadyOutcome, readLogTail, spawnManaged, waitForHealth} from './process.js'
 import type {Engine, EngineInfo, GenRequest, StreamEvent} from './types.js'
 
 /**
@@ -176,7 +176,6 @@ export const PROMPT_POOL_TEXT = [
 const HOST = '127.0.0.1'
 const BIND_RETRIES = 3
 const LOG_TAIL_LINES = 20
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 export class VllmEngine implements Engine {
   private server: ManagedProcess | null = null
@@ -270,25 +269,10 @@ export class VllmEngine implements Engine {
   }
 
   /** Poll GET /health (connection refused while loading) until 200, the process exits, or the deadline passes. */
-  private async waitUntilReady(server: ManagedProcess, endpoint: string, deadline: number): Promise<'ready' | 'exited' | 'timeout'> {
-    let exited = false
-    void server.exited.then((status) => {
-      exited = true
-      this.lastExit = status
-    })
-    while (performance.now() < deadline) {
-      if (exited) return 'exited'
-      try {
-        const response = await fetch(`${endpoint}/health`, {signal: AbortSignal.timeout(2000)})
-        await response.arrayBuffer()
-        if (response.status === 200) return 'ready'
-      } catch {
-        // not listening yet
-      }
-      if (exited) return 'exited'
-      await sleep(250)
-    }
-    return 'timeout'
+  private async waitUntilReady(server: ManagedProcess, endpoint: string, deadline: number): Promise<ReadyOutcome> {
+    const {outcome, exit} = await waitForHealth(server, endpoint, deadline, 250)
+    if (exit !== null) this.lastExit = exit
+    return outcome
   }
 
   /** GET /version (engine version) and GET /v1/models (the id to send as "model"). */
