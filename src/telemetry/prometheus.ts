@@ -290,17 +290,23 @@ export type ScrapeOutcome = {ok: true; text: string} | {ok: false; note: string}
 
 /** GET <endpoint>/metrics; failures come back as a note (a scrape never fails a run). */
 export async function scrapeMetrics(metricsUrl: string, timeoutMs = 5000, headers: Record<string, string> = {}): Promise<ScrapeOutcome> {
-  try {
-    const response = await fetch(metricsUrl, {headers: {accept: 'text/plain', ...headers}, signal: AbortSignal.timeout(timeoutMs)})
-    const text = await response.text()
-    if (response.status !== 200) {
-      return {
-        ok: false,
-        note: `GET ${metricsUrl} answered HTTP ${response.status}${response.status === 501 ? ' (llama-server needs --metrics)' : ''}: no server metrics for this level.`,
+  // One retry on a network error: llama-server closes idle keep-alive sockets, and the scrape after a level
+  // can pick up such a stale socket ("other side closed") although the server is fine.
+  let lastError: unknown
+  for (let attempt = 1; attempt <= 2; attempt++) {
+    try {
+      const response = await fetch(metricsUrl, {headers: {accept: 'text/plain', ...headers}, signal: AbortSignal.timeout(timeoutMs)})
+      const text = await response.text()
+      if (response.status !== 200) {
+        return {
+          ok: false,
+          note: `GET ${metricsUrl} answered HTTP ${response.status}${response.status === 501 ? ' (llama-server needs --metrics)' : ''}: no server metrics for this level.`,
+        }
       }
+      return {ok: true, text}
+    } catch (error) {
+      lastError = error
     }
-    return {ok: true, text}
-  } catch (error) {
-    return {ok: false, note: `GET ${metricsUrl} failed (${error instanceof Error ? error.message : String(error)}): no server metrics for this level.`}
   }
+  return {ok: false, note: `GET ${metricsUrl} failed (${lastError instanceof Error ? lastError.message : String(lastError)}): no server metrics for this level.`}
 }

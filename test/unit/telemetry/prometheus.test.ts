@@ -164,4 +164,23 @@ describe('scrapeMetrics', () => {
     const dead = await scrapeMetrics(`http://127.0.0.1:${port}/metrics`, 2000)
     expect(dead.ok).toBe(false)
   })
+
+  it('retries once when the connection drops (a stale keep-alive socket) and then reads the metrics', async () => {
+    let connections = 0
+    const server = createServer((req, res) => {
+      connections++
+      // The first request's socket dies without an answer, as a server-closed keep-alive socket does.
+      if (connections === 1) req.socket.destroy()
+      else res.writeHead(200, {'content-type': 'text/plain'}).end(fixture('llama-server/metrics_after.txt'))
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const {port} = server.address() as AddressInfo
+    try {
+      const ok = await scrapeMetrics(`http://127.0.0.1:${port}/metrics`)
+      expect(connections).toBe(2)
+      expect(ok.ok && parsePrometheusText(ok.text).samples.length).toBe(14)
+    } finally {
+      await new Promise((resolve) => server.close(resolve))
+    }
+  })
 })
