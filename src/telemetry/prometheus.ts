@@ -290,12 +290,15 @@ export type ScrapeOutcome = {ok: true; text: string} | {ok: false; note: string}
 
 /** GET <endpoint>/metrics; failures come back as a note (a scrape never fails a run). */
 export async function scrapeMetrics(metricsUrl: string, timeoutMs = 5000, headers: Record<string, string> = {}): Promise<ScrapeOutcome> {
-  // One retry on a network error: llama-server closes idle keep-alive sockets, and the scrape after a level
-  // can pick up such a stale socket ("other side closed") although the server is fine.
+  // A fresh connection per scrape (`connection: close`): llama-server closes idle keep-alive sockets, and a
+  // scrape after a level picked up such a stale pooled socket ("fetch failed") although the server was fine.
+  // Two scrapes per level make the extra TCP handshake free. Right after a burst of requests ends, llama-server
+  // was seen closing even a fresh connection unanswered ("other side closed"): retry with a short backoff.
   let lastError: unknown
-  for (let attempt = 1; attempt <= 2; attempt++) {
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    if (attempt > 1) await new Promise((resolve) => setTimeout(resolve, 250 * (attempt - 1)))
     try {
-      const response = await fetch(metricsUrl, {headers: {accept: 'text/plain', ...headers}, signal: AbortSignal.timeout(timeoutMs)})
+      const response = await fetch(metricsUrl, {headers: {accept: 'text/plain', connection: 'close', ...headers}, signal: AbortSignal.timeout(timeoutMs)})
       const text = await response.text()
       if (response.status !== 200) {
         return {
@@ -308,5 +311,8 @@ export async function scrapeMetrics(metricsUrl: string, timeoutMs = 5000, header
       lastError = error
     }
   }
-  return {ok: false, note: `GET ${metricsUrl} failed (${lastError instanceof Error ? lastError.message : String(lastError)}): no server metrics for this level.`}
+  // undici's "fetch failed" hides the reason in `cause` (ECONNREFUSED, "other side closed", a timeout).
+  const cause = lastError instanceof Error && lastError.cause instanceof Error ? `: ${lastError.cause.message}` : ''
+  const message = lastError instanceof Error ? lastError.message : String(lastError)
+  return {ok: false, note: `GET ${metricsUrl} failed (${message}${cause}): no server metrics for this level.`}
 }

@@ -110,6 +110,7 @@ describe.skipIf(serverBin === null)('capplan bench --engine openai against a run
       expect(request.inputTokens).toBe(16)
     }
     // Every finished request's tokens show up in the server's own counter between the two scrapes.
+    expect(level!.serverMetrics, `no /metrics deltas; notes: ${JSON.stringify([...file.notes, ...(level!.telemetry?.notes ?? [])])}`).not.toBeNull()
     expect(level!.serverMetrics!.deltas['llamacpp:tokens_predicted_total']).toBe(8 * level!.requests.length)
     expect(file.notes.some((note) => note.startsWith('concurrency 2: ') && /duration|2 ?s|2000/.test(note))).toBe(true)
   })

@@ -88,9 +88,9 @@ describe('capplan bench on a tiny synthetic model', () => {
     const best = point.totalTokensPerS!
     expect(payload.cost).toHaveLength(1)
     expect(payload.cost[0]!.basis).toBe('slo-operating-point')
-    expect(payload.cost[0]!.totalTokensPerSecond).toBe(best)
+    expect(payload.cost[0]!.totalTokensPerSecond).toBeCloseTo(best, 6)
     expect(payload.cost[0]!.gpuProfile).toBe('cpu')
-    expect(payload.cost[0]!.plan.inputs.totalTokensPerSecond).toBe(best)
+    expect(payload.cost[0]!.plan.inputs.totalTokensPerSecond).toBeCloseTo(best, 6)
     expect(payload.cost[0]!.plan.apis.length).toBeGreaterThanOrEqual(7)
   })
 
