@@ -18,7 +18,7 @@ import {capplanCacheDir} from '../lib/cache.js'
 import {CapplanCommand} from '../lib/base-command.js'
 import {CapplanError, invalidInput, notFound} from '../lib/errors.js'
 import {createStatusLine} from '../lib/progress.js'
-import {type BenchProgress, type LoadPlan, peakInFlight, runBench} from '../load/bench-run.js'
+import {benchExitCode, type BenchProgress, type LoadPlan, peakInFlight, runBench} from '../load/bench-run.js'
 import {type Dataset, loadDataset} from '../load/dataset.js'
 import {parseRates} from '../load/open-loop.js'
 import {parseDuration, parsePrecision, PRECISION_DEFAULTS, precisionRule, type StopRule} from '../load/stop-rules.js'
@@ -534,6 +534,12 @@ export default class Bench extends CapplanCommand<typeof Bench> {
         `Interrupted. ${saved === '' ? 'Nothing was measured yet.' : `Saved what was measured in ${saved}.`}`,
         'Run capplan bench again to measure the remaining levels.',
       )
+    }
+    const exitCode = benchExitCode(runs.map((run) => run.result.status))
+    if (exitCode !== 0) {
+      const incomplete = runs.filter((run) => run.result.status !== 'complete').map((run) => `${run.path} (${run.result.status})`)
+      this.warnLine(`some levels failed; the result files keep every measurement: ${incomplete.join(', ')}. Exit code ${exitCode} (PARTIAL_RUN).`)
+      process.exitCode = exitCode
     }
     return payload
   }

@@ -119,6 +119,14 @@ export function runStatusOf(levels: readonly LevelRecord[], expectedLevels: numb
   return 'partial'
 }
 
+/**
+ * The exit code of a bench whose runs all ended (not interrupted): 9 (PARTIAL_RUN) when any run has a failed or
+ * partial level, so scripts notice; the result files still hold everything measured. 0 otherwise.
+ */
+export function benchExitCode(statuses: readonly RunStatus[]): 0 | 9 {
+  return statuses.some((status) => status === 'partial' || status === 'failed') ? 9 : 0
+}
+
 export async function runBench(plan: BenchRunPlan, context: BenchRunContext): Promise<BenchRunOutcome> {
   const {engine, signal} = context
   const {load, dataset} = plan

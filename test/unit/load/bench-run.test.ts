@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 
-import {levelStatus, runStatusOf} from '../../../src/load/bench-run.js'
+import {benchExitCode, levelStatus, runStatusOf} from '../../../src/load/bench-run.js'
 import type {LevelRecord} from '../../../src/results/schema.js'
 
 const level = (status: LevelRecord['status']) => ({status}) as LevelRecord
@@ -19,5 +19,14 @@ describe('level and run status', () => {
     expect(runStatusOf([level('complete'), level('failed')], 2, false)).toBe('partial')
     expect(runStatusOf([level('failed'), level('failed')], 2, false)).toBe('failed')
     expect(runStatusOf([level('complete'), level('complete')], 2, true)).toBe('interrupted')
+  })
+})
+
+describe('benchExitCode', () => {
+  it('is 9 (PARTIAL_RUN) when any run has a failed or partial level, 0 when every run completed', () => {
+    expect(benchExitCode(['complete', 'complete'])).toBe(0)
+    expect(benchExitCode(['complete', 'partial'])).toBe(9)
+    expect(benchExitCode(['failed'])).toBe(9)
+    expect(benchExitCode([])).toBe(0)
   })
 })
