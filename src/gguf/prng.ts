@@ -1,3 +1,6 @@
+import {mulberry32} from '../lib/random.js'
+
+export {mulberry32}
 /**
  * Deterministic pseudo-random numbers for synthetic weights. Each tensor gets its own stream seeded from
  * (seed, tensor name), so a tensor's values do not depend on the order tensors are written in.
@@ -13,17 +16,6 @@ export function hashString(text: string, seed = 0): number {
   return hash
 }
 
-/** mulberry32: a small, fast 32-bit generator; plenty for random weights (not for cryptography). */
-export function mulberry32(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return (t ^ (t >>> 14)) >>> 0
-  }
-}
 
 /** A buffer several value sources refill in turn (one per writer, not one per tensor). */
 export interface ScratchBuffer {

@@ -1,4 +1,5 @@
 import type {Engine, GenRequest} from '../engines/types.js'
+import {uniformRandom} from '../lib/random.js'
 import {invalidInput} from '../lib/errors.js'
 import type {LoadKind, RequestRecord} from '../results/schema.js'
 import {type LevelRun, runRequest} from './closed-loop.js'
@@ -89,17 +90,6 @@ export function parseRates(text: string, flagName: string): number[] {
   })
 }
 
-/** mulberry32: a tiny, well-mixed 32-bit PRNG (the same generator prompts.ts uses); uniform in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296
-  }
-}
 
 /**
  * Poisson arrival offsets in ms from the level's start: arrival k = sum of k exponential gaps
@@ -108,7 +98,7 @@ export function mulberry32(seed: number): () => number {
  */
 export function* poissonArrivalsMs(rate: number, seed: number): Generator<number, never> {
   if (!(rate > 0) || !Number.isFinite(rate)) throw new RangeError(`rate must be a positive number (got ${rate})`)
-  const random = mulberry32(seed)
+  const random = uniformRandom(seed)
   let atMs = 0
   for (;;) {
     atMs += (-Math.log(1 - random()) / rate) * 1000

@@ -1,4 +1,5 @@
 import {invalidInput} from '../lib/errors.js'
+import {uniformRandom} from '../lib/random.js'
 
 /**
  * Synthetic prompts: token-id arrays of an exact length, deterministic for (seed, request index), and unique
@@ -6,17 +7,6 @@ import {invalidInput} from '../lib/errors.js'
  * (prefix caching inflated throughput by up to 86% for peers; metrics.md trap 1).
  */
 
-/** mulberry32: a tiny, well-mixed 32-bit PRNG; enough for picking token ids reproducibly. */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296
-  }
-}
 
 /** Mix the run seed and the request index into one 32-bit stream seed (so request 1 is not request 0 shifted). */
 function streamSeed(seed: number, requestIndex: number): number {
@@ -56,7 +46,7 @@ export function makePromptTokens(pool: readonly number[], length: number, seed: 
       'Use fewer requests or a longer --input-tokens.',
     )
   }
-  const random = mulberry32(streamSeed(seed, requestIndex))
+  const random = uniformRandom(streamSeed(seed, requestIndex))
   const tokens = new Array<number>(length)
   tokens[0] = pool[requestIndex % pool.length]!
   if (length >= 2) tokens[1] = pool[Math.floor(requestIndex / pool.length) % pool.length]!
