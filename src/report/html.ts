@@ -129,7 +129,7 @@ function levelTable(report: ResultReport): string {
 
 function costTable(plan: PlanResult): string {
   const rows = [
-    [`Self-hosted (${plan.replicas ?? 1} replica(s) x ${plan.inputs.gpusPerReplica} GPU)`, formatUsd(plan.costPerMillionTokens), formatUsd(plan.selfHostedMonthlyCost ?? plan.replicaMonthlyCost), '-', formatRate(plan.inputs.totalTokensPerSecond)],
+    [`Self-hosted (${plan.replicas ?? 1} replica(s) x ${plan.inputs.gpusPerReplica} ${plan.inputs.priceUnit})`, formatUsd(plan.costPerMillionTokens), formatUsd(plan.selfHostedMonthlyCost ?? plan.replicaMonthlyCost), '-', formatRate(plan.inputs.totalTokensPerSecond)],
     ...plan.apis.map((api) => [
       api.variant === null ? api.name : `${api.name} @${api.variant}`,
       formatUsd(api.blendedPerMTok),

@@ -62,4 +62,13 @@ describe('capplan report', () => {
     const missing = await capplan(['report', '/nonexistent/results'])
     expect(missing.exitCode).toBe(4)
   })
+
+  it('prices a CPU result per machine, not per GPU, in the HTML report too', async () => {
+    const out = path.join(mkdtempSync(path.join(tmpdir(), 'capplan-report-html-')), 'r.html')
+    const run = await capplan(['report', path.join(peers, 'capplan-embedded-int4.json'), '--slo', 'ttft=10s,tpot=2s', '--format', 'html', '--out', out])
+    expect(run.exitCode, run.stderr).toBe(0)
+    const html = readFileSync(out, 'utf8')
+    expect(html).toContain('Self-hosted (1 replica(s) x 1 machine)')
+    expect(html).not.toContain('x 1 GPU)')
+  })
 })
