@@ -18,7 +18,7 @@ import {
 } from '../load/stream-client.js'
 import {findLlamaCppTool} from './llamacpp-build.js'
 import {DEFAULT_REQUEST_TIMEOUT_MS} from './openai.js'
-import {type ManagedProcess, type ReadyOutcome, readLogTail, spawnManaged, waitForHealth} from './process.js'
+import {type ManagedProcess, describeExit, type ReadyOutcome, readLogTail, spawnManaged, waitForHealth} from './process.js'
 import type {Engine, EngineInfo, GenRequest, StreamEvent} from './types.js'
 
 /**
@@ -445,9 +445,4 @@ export class LlamaCppEngine implements Engine {
       this.lastExit = server.exitStatus()
     }
   }
-}
-
-function describeExit(status: {code: number | null; signal: string | null} | null): string {
-  if (status === null) return 'still running'
-  return status.signal === null ? `exit code ${status.code}` : `signal ${status.signal}`
 }

@@ -245,3 +245,9 @@ export async function waitForHealth(
   }
   return {outcome: 'timeout', exit}
 }
+
+/** "exit code 1", "signal SIGSEGV" or "still running", for messages about a server process. */
+export function describeExit(status: ExitStatus | null): string {
+  if (status === null) return 'still running'
+  return status.signal === null ? `exit code ${status.code}` : `signal ${status.signal}`
+}

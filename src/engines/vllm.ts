@@ -9,7 +9,7 @@ import type {ModelProfile, QuantLevel} from '../profiles/schema.js'
 import {engineEvents, protocolPaths, requestBody, serverErrorMessage, streamRequest} from '../load/stream-client.js'
 import {redactArgs} from './llamacpp.js'
 import {DEFAULT_REQUEST_TIMEOUT_MS} from './openai.js'
-import {type ManagedProcess, type ReadyOutcome, readLogTail, spawnManaged, waitForHealth} from './process.js'
+import {type ManagedProcess, describeExit, type ReadyOutcome, readLogTail, spawnManaged, waitForHealth} from './process.js'
 import type {Engine, EngineInfo, GenRequest, StreamEvent} from './types.js'
 
 /**
@@ -402,9 +402,4 @@ export class VllmEngine implements Engine {
       this.lastExit = server.exitStatus()
     }
   }
-}
-
-function describeExit(status: {code: number | null; signal: string | null} | null): string {
-  if (status === null) return 'still running'
-  return status.signal === null ? `exit code ${status.code}` : `signal ${status.signal}`
 }

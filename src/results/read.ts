@@ -1,4 +1,4 @@
-import {readFile, stat} from 'node:fs/promises'
+import {readFileSync, statSync} from 'node:fs'
 
 import type {z} from 'zod'
 
@@ -93,14 +93,16 @@ export function parseResultFile(text: string, source: string): ResultFile {
   return parsed.data
 }
 
-/** Read one result file: refuses missing files, non-files and files over 256 MiB before reading them. */
-export async function readResultFile(path: string): Promise<ResultFile> {
+/**
+ * The text of one result file (capplan's or a peer's), refusing missing files, non-files and files over
+ * 256 MiB before reading them. Synchronous on purpose: report reads thousands of files one after another, and
+ * each async round trip through libuv's pool (one thread in capplan, see bin/run.js) cost more than the read.
+ */
+export function readResultText(path: string): string {
   let size: number
   try {
-    const info = await stat(path)
-    if (!info.isFile()) {
-      throw invalidResult(`${path} is not a file.`, 'Pass a result file (.json); directories are for capplan report.')
-    }
+    const info = statSync(path)
+    if (!info.isFile()) throw invalidResult(`${path} is not a file.`, 'Pass a result file (.json) or, to report, a directory of them.')
     size = info.size
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
@@ -111,8 +113,13 @@ export async function readResultFile(path: string): Promise<ResultFile> {
   if (size > MAX_RESULT_FILE_BYTES) {
     throw invalidResult(
       `${path} is ${(size / 1024 / 1024).toFixed(0)} MiB; capplan reads result files up to ${MAX_RESULT_FILE_BYTES / 1024 / 1024} MiB.`,
-      'This is not a result file capplan wrote (or it is damaged); check the path.',
+      'This is not a result file (or it is damaged); check the path.',
     )
   }
-  return parseResultFile(await readFile(path, 'utf8'), path)
+  return readFileSync(path, 'utf8')
+}
+
+/** Read and validate one capplan result file. */
+export async function readResultFile(path: string): Promise<ResultFile> {
+  return parseResultFile(readResultText(path), path)
 }

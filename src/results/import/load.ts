@@ -4,10 +4,9 @@
  * --append-result), GuideLLM benchmarks.json. Every problem is one INVALID_RESULT naming the file.
  */
 
-import {readFileSync, statSync} from 'node:fs'
 
-import {invalidResult, notFound} from '../../lib/errors.js'
-import {MAX_RESULT_FILE_BYTES, parseResultFile} from '../read.js'
+import {invalidResult} from '../../lib/errors.js'
+import {parseResultFile, readResultText} from '../read.js'
 import type {ResultFile} from '../schema.js'
 import type {ImportContext, PeerFormat} from './common.js'
 import {importGuideLlm, looksLikeGuideLlmReport} from './guidellm.js'
@@ -86,28 +85,7 @@ export function parseAnyResult(text: string, source: string, context: ImportCont
   throw unrecognized(source, 'not JSON')
 }
 
-/**
- * Read one file from disk (refusing missing files, directories, and files over the size limit). Synchronous
- * reads on purpose: report reads files one after another, and each async round trip through libuv's pool
- * (one thread in capplan, see bin/run.js) cost more than the read itself over thousands of files.
- */
+/** Read one file from disk (capplan's or a peer's) and parse it, detecting the format by content. */
 export async function loadAnyResult(path: string, context: ImportContext): Promise<LoadedResult[]> {
-  let size: number
-  try {
-    const info = statSync(path)
-    if (!info.isFile()) throw invalidResult(`${path} is not a file.`, 'Pass a result file or a directory of them.')
-    size = info.size
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw notFound(`Result file ${path} does not exist.`, 'Check the path; result files are in results/ by default.')
-    }
-    throw error
-  }
-  if (size > MAX_RESULT_FILE_BYTES) {
-    throw invalidResult(
-      `${path} is ${(size / 1024 / 1024).toFixed(0)} MiB; capplan reads result files up to ${MAX_RESULT_FILE_BYTES / 1024 / 1024} MiB.`,
-      'This is not a result file (or it is damaged); check the path.',
-    )
-  }
-  return parseAnyResult(readFileSync(path, 'utf8'), path, context)
+  return parseAnyResult(readResultText(path), path, context)
 }
