@@ -2,7 +2,7 @@ import {createReadStream} from 'node:fs'
 import {stat} from 'node:fs/promises'
 import readline from 'node:readline'
 
-import {invalidInput, notFound} from '../lib/errors.js'
+import {CapplanError, invalidInput, notFound} from '../lib/errors.js'
 
 /**
  * `--dataset FILE.jsonl`: text prompts, one JSON object per line. Each line holds exactly one of
@@ -85,8 +85,11 @@ export async function loadDataset(file: string, options: {flag?: string; maxByte
     if (!info.isFile()) throw invalidInput(`${flag} ${file} is not a file.`, 'Point it at a .jsonl file.')
     size = info.size
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw notFound(`${flag}: ${file} does not exist.`, 'Check the path.')
-    throw error
+    if (error instanceof CapplanError) throw error
+    const code = (error as NodeJS.ErrnoException).code
+    // ENOTDIR: a path through a file ("data.jsonl/x") does not exist either.
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw notFound(`${flag}: ${file} does not exist.`, 'Check the path.')
+    throw unreadable(flag, file, error)
   }
   if (size > maxBytes) {
     throw invalidInput(
@@ -105,6 +108,9 @@ export async function loadDataset(file: string, options: {flag?: string; maxByte
       if (text.trim().length === 0) continue
       prompts.push({line, text: parseDatasetLine(text, file, line)})
     }
+  } catch (error) {
+    // A read error (permission, I/O) surfaces here from the stream, not from stat.
+    throw error instanceof CapplanError ? error : unreadable(flag, file, error)
   } finally {
     lines.close()
   }
@@ -125,6 +131,11 @@ export function datasetPrompt(dataset: Dataset, index: number): string {
     )
   }
   return prompt.text
+}
+
+function unreadable(flag: string, file: string, error: unknown): CapplanError {
+  const code = (error as NodeJS.ErrnoException).code ?? (error instanceof Error ? error.message : String(error))
+  return invalidInput(`${flag} ${file} cannot be read (${code}).`, 'Check the file\'s permissions, or copy it somewhere readable.')
 }
 
 function formatBytes(bytes: number): string {

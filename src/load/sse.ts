@@ -50,7 +50,10 @@ export async function* readSseMessages(
 
   for await (const chunk of body) {
     const atMs = clock()
-    parser.feed(decoder.decode(chunk, {stream: true}))
+    const text = decoder.decode(chunk, {stream: true})
+    // A read that ends inside a UTF-8 sequence can decode to "": feeding it would use up the parser's
+    // "first chunk" (where it strips a BOM) and frame the same bytes differently than in one read.
+    if (text !== '') parser.feed(text)
     if (framingError !== null) throw new SseFramingError(framingError)
     if (pending.length > 0) {
       const ready = pending
@@ -61,6 +64,7 @@ export async function* readSseMessages(
   // Flush a trailing incomplete UTF-8 sequence (becomes U+FFFD); it can only matter to an unterminated event.
   const tail = decoder.decode()
   if (tail !== '') parser.feed(tail)
+  if (framingError !== null) throw new SseFramingError(framingError)
   const atMs = clock()
   for (const message of pending) yield {atMs, event: message.event, data: message.data}
 }

@@ -1,3 +1,5 @@
+import {setMaxListeners} from 'node:events'
+
 import type {GenRequest, StreamEvent} from '../engines/types.js'
 import {readSseMessages, SseFramingError} from './sse.js'
 
@@ -108,6 +110,25 @@ type JsonObject = Record<string, unknown>
 const isObject = (value: unknown): value is JsonObject => typeof value === 'object' && value !== null && !Array.isArray(value)
 const numberOr = (value: unknown, fallback: number | null): number | null =>
   typeof value === 'number' && Number.isFinite(value) ? value : fallback
+/**
+ * A token count or a duration the server reports, used only when it is one (a non-negative safe integer /
+ * finite number): a usage of 1.5 or -1 tokens would otherwise reach the request record, and the result
+ * schema would then refuse the whole file.
+ */
+const countOr = (value: unknown, fallback: number | null): number | null =>
+  typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? value : fallback
+const durationOr = (value: unknown, fallback: number | null): number | null => {
+  const number = numberOr(value, null)
+  return number !== null && number >= 0 ? number : fallback
+}
+
+/** Usage from a completion and a prompt count; null when either is present but not a count. */
+function usageOf(completion: unknown, prompt: unknown): {promptTokens: number; completionTokens: number} | null {
+  const completionTokens = countOr(completion, null)
+  // A missing prompt count is 0 (as before); a present one that is not a count discredits the whole usage.
+  const promptTokens = prompt === undefined || prompt === null ? 0 : countOr(prompt, null)
+  return completionTokens === null || promptTokens === null ? null : {promptTokens, completionTokens}
+}
 
 /** The message of an error object in any of the shapes servers use (llama.cpp/OpenAI, vLLM, TGI, FastAPI). */
 export function serverErrorMessage(body: unknown): string | null {
@@ -204,10 +225,8 @@ export class StreamInterpreter {
     if ((ids ?? 0) > 0 || text !== '') events.push(this.content(atMs, ids !== null && ids > 0 ? ids : 1, text))
     if (event.stop === true) {
       this.done = true
-      const completion = numberOr(event.tokens_predicted, null)
-      if (completion !== null) {
-        this.usage = {promptTokens: numberOr(event.tokens_evaluated, 0) ?? 0, completionTokens: completion}
-      }
+      const usage = usageOf(event.tokens_predicted, event.tokens_evaluated)
+      if (usage !== null) this.usage = usage
       const timings = parseLlamaTimings(event.timings)
       if (timings !== null) events.push({kind: 'server-timings', timings})
     }
@@ -218,10 +237,10 @@ export class StreamInterpreter {
     const events: ClientEvent[] = []
     let usageGrowth: number | null = null
     if (isObject(chunk.usage)) {
-      const completion = numberOr(chunk.usage.completion_tokens, null)
-      if (completion !== null) {
-        this.usage = {promptTokens: numberOr(chunk.usage.prompt_tokens, 0) ?? 0, completionTokens: completion}
-        usageGrowth = completion - this.cumulativeCompletion
+      const usage = usageOf(chunk.usage.completion_tokens, chunk.usage.prompt_tokens)
+      if (usage !== null) {
+        this.usage = usage
+        usageGrowth = usage.completionTokens - this.cumulativeCompletion
       }
     }
     const choice = Array.isArray(chunk.choices) && isObject(chunk.choices[0]) ? chunk.choices[0] : null
@@ -267,17 +286,17 @@ function chatDelta(choice: JsonObject): {text: string | null; role: string | nul
 
 function parseLlamaTimings(value: unknown): LlamaServerTimings | null {
   if (!isObject(value)) return null
-  const predictedTokens = numberOr(value.predicted_n, null)
-  const predictedMs = numberOr(value.predicted_ms, null)
+  const predictedTokens = countOr(value.predicted_n, null)
+  const predictedMs = durationOr(value.predicted_ms, null)
   if (predictedTokens === null || predictedMs === null) return null
   return {
-    promptTokens: numberOr(value.prompt_n, 0) ?? 0,
-    promptMs: numberOr(value.prompt_ms, 0) ?? 0,
+    promptTokens: countOr(value.prompt_n, 0) ?? 0,
+    promptMs: durationOr(value.prompt_ms, 0) ?? 0,
     predictedTokens,
     predictedMs,
-    cachedTokens: numberOr(value.cache_n, null),
-    draftTokens: numberOr(value.draft_n, null),
-    draftAccepted: numberOr(value.draft_n_accepted, null),
+    cachedTokens: countOr(value.cache_n, null),
+    draftTokens: countOr(value.draft_n, null),
+    draftAccepted: countOr(value.draft_n_accepted, null),
   }
 }
 
@@ -388,6 +407,10 @@ export async function* streamRequest(options: StreamRequestOptions): AsyncGenera
     yield {kind: 'error', errorKind: 'dropped', message: `POST ${path} was not sent: stopped by the caller (interrupted).`}
     return
   }
+  // A level's signal is shared by every request in flight (64 and more): without this Node prints a false
+  // "MaxListenersExceededWarning: Possible EventTarget memory leak" from the 11th. Each listener is removed in
+  // the finally below (the soak, bench/soak.js, checks the memory stays flat).
+  setMaxListeners(0, signal)
   signal.addEventListener('abort', onCallerAbort, {once: true})
   const timer =
     timeoutMs === null

@@ -3,7 +3,7 @@ import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 
 import {distance} from 'fastest-levenshtein'
-import {isNode, LineCounter, parseDocument} from 'yaml'
+import {isNode, LineCounter, parseDocument, visit} from 'yaml'
 import type {Document} from 'yaml'
 import type {z} from 'zod'
 
@@ -89,6 +89,14 @@ export function formatProblem(problem: ProfileProblem): string {
   return problem.field === undefined ? `${where}: ${problem.message}` : `${where}: ${problem.field}: ${problem.message}`
 }
 
+/** A value for a message: scalars as written, collections by kind (they may be huge, or circular through aliases). */
+function describeYamlValue(value: unknown): string {
+  if (value === undefined) return 'nothing'
+  if (Array.isArray(value)) return 'a list'
+  if (typeof value === 'object' && value !== null && !(value instanceof Date)) return 'a mapping'
+  return typeof value === 'bigint' ? String(value) : (JSON.stringify(value) ?? String(value))
+}
+
 const isYamlFile = (name: string) => /\.ya?ml$/i.test(name)
 
 function kindOfFolder(name: string): ProfileKind | undefined {
@@ -161,6 +169,16 @@ export function readProfileFile(
   } catch (error) {
     return {problems: [{file, message: `cannot read the file (${(error as NodeJS.ErrnoException).code ?? String(error)})`}]}
   }
+  return parseProfileText(text, file, folderKind, origin)
+}
+
+/** Parse and validate the text of one profile file (`file` names it in every problem). */
+export function parseProfileText(
+  text: string,
+  file: string,
+  folderKind: ProfileKind | undefined,
+  origin: ProfileOrigin,
+): {profile?: LoadedProfile; problems: ProfileProblem[]} {
   const lineCounter = new LineCounter()
   const doc = parseDocument(text, {lineCounter, prettyErrors: false})
   if (doc.errors.length > 0) {
@@ -172,7 +190,21 @@ export function readProfileFile(
       })),
     }
   }
-  const data: unknown = doc.toJS()
+  let data: unknown
+  try {
+    data = doc.toJS()
+  } catch (error) {
+    // The yaml library throws here, not in doc.errors, for an alias without its anchor and for an alias bomb
+    // (expansion past its limit): a problem at the first alias, like any other malformed YAML.
+    let aliasOffset: number | undefined
+    visit(doc, {
+      Alias: (_key, node) => {
+        aliasOffset = node.range?.[0]
+        return visit.BREAK
+      },
+    })
+    return {problems: [{file, message: `malformed YAML: ${(error as Error).message}`, ...positionOf(aliasOffset ?? 0, lineCounter)}]}
+  }
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
     return {problems: [{file, line: 1, column: 1, message: 'expected a YAML mapping with kind, id, name, ... (one profile per file)'}]}
   }
@@ -184,7 +216,7 @@ export function readProfileFile(
         {
           file,
           field: 'kind',
-          message: `must be one of ${profileKinds.join(', ')} (got ${JSON.stringify(declaredKind) ?? 'nothing'})`,
+          message: `must be one of ${profileKinds.join(', ')} (got ${describeYamlValue(declaredKind)})`,
           ...positionOf(offsetOfField(doc, ['kind']), lineCounter),
         },
       ],

@@ -2,7 +2,7 @@ import {readFileSync, statSync} from 'node:fs'
 
 import type {z} from 'zod'
 
-import {invalidResult, notFound} from '../lib/errors.js'
+import {CapplanError, invalidResult, notFound} from '../lib/errors.js'
 import {certainlyMatchesResultFileSchema, type ResultFile, readableSchemaVersions, resultFileSchema} from './schema.js'
 
 /** Result files above this are refused before being read whole (a bench run of hours stays far below). */
@@ -105,10 +105,13 @@ export function readResultText(path: string): string {
     if (!info.isFile()) throw invalidResult(`${path} is not a file.`, 'Pass a result file (.json) or, to report, a directory of them.')
     size = info.size
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+    const code = (error as NodeJS.ErrnoException).code
+    // ENOTDIR: a path through a file ("run.json/x") does not exist either (it escaped as a raw Error).
+    if (code === 'ENOENT' || code === 'ENOTDIR') {
       throw notFound(`Result file ${path} does not exist.`, 'Check the path; result files are in results/ by default.')
     }
-    throw error
+    if (error instanceof CapplanError || code === undefined) throw error
+    throw invalidResult(`Result file ${path} cannot be read (${code}).`, 'Check the file\'s permissions.')
   }
   if (size > MAX_RESULT_FILE_BYTES) {
     throw invalidResult(

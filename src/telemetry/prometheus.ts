@@ -47,11 +47,12 @@ function parseValue(text: string): number | null {
 
 /** `{a="x",b="y\"z"}` starting at `start` (the '{'): the labels and the index after '}'; null when malformed. */
 function parseLabels(line: string, start: number): {labels: Record<string, string>; end: number} | null {
-  const labels: Record<string, string> = {}
+  // Collected as pairs: `labels[name] = value` would silently drop a label named __proto__ (a valid name).
+  const pairs: [string, string][] = []
   let i = start + 1
   for (;;) {
     while (line[i] === ' ' || line[i] === ',') i++
-    if (line[i] === '}') return {labels, end: i + 1}
+    if (line[i] === '}') return {labels: Object.fromEntries(pairs), end: i + 1}
     const name = NAME.exec(line.slice(i))?.[0]
     if (name === undefined) return null
     i += name.length
@@ -75,7 +76,7 @@ function parseLabels(line: string, start: number): {labels: Record<string, strin
       value += c
       i++
     }
-    labels[name] = value
+    pairs.push([name, value])
     i++ // closing quote
   }
 }
@@ -164,7 +165,7 @@ export function metricsSource(record: Record<string, number>): string {
 
 /**
  * after - before for every key present in BOTH scrapes (a key that appeared or vanished mid-level has no
- * honest difference). Gauges get a difference too; only counters and histogram _sum/_count mean
+ * honest difference) whose difference is a finite number. Gauges get a difference too; only counters and histogram _sum/_count mean
  * "what happened during the level" (see summarizeServerMetrics).
  */
 export function metricsDeltas(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
@@ -172,7 +173,10 @@ export function metricsDeltas(before: Record<string, number>, after: Record<stri
   for (const [key, value] of Object.entries(after)) {
     const previous = before[key]
     if (previous === undefined) continue
-    deltas[key] = roundDelta(value - previous)
+    // Two finite values can still differ by more than a double holds (1e308 - -1e308): no honest difference
+    // either, and the result schema (finite deltas) would refuse the whole file.
+    const delta = roundDelta(value - previous)
+    if (Number.isFinite(delta)) deltas[key] = delta
   }
   return deltas
 }
@@ -194,7 +198,8 @@ export function deltaTotal(deltas: Record<string, number>, name: string): number
   for (const [key, value] of Object.entries(deltas)) {
     if (keyName(key) === name) total = (total ?? 0) + value
   }
-  return total
+  // Finite deltas can still add up past a double (two label sets of 1e308).
+  return total !== null && Number.isFinite(total) ? total : null
 }
 
 /** First of several names (versions renamed metrics) that is present. */
@@ -210,12 +215,14 @@ function firstDelta(deltas: Record<string, number>, names: readonly string[]): n
 export function histogramMean(deltas: Record<string, number>, baseName: string): number | null {
   const sum = deltaTotal(deltas, `${baseName}_sum`)
   const count = deltaTotal(deltas, `${baseName}_count`)
-  if (sum === null || count === null || count <= 0) return null
-  return sum / count
+  return ratio(sum, count)
 }
 
+/** numerator / denominator; null when either is missing, the denominator is not positive, or it overflows. */
 function ratio(numerator: number | null, denominator: number | null): number | null {
-  return numerator === null || denominator === null || denominator <= 0 ? null : numerator / denominator
+  if (numerator === null || denominator === null || denominator <= 0) return null
+  const value = numerator / denominator
+  return Number.isFinite(value) ? value : null
 }
 
 /** What the server says happened during one level (from the deltas); null fields = not exposed. */

@@ -5,6 +5,8 @@
 
 import {createHash} from 'node:crypto'
 
+import {z} from 'zod'
+
 import type {ProfileStore} from '../../profiles/load.js'
 import type {QuantLevel} from '../../profiles/schema.js'
 import type {HostSnapshot, LevelSummary, ResultFile} from '../schema.js'
@@ -19,6 +21,27 @@ export interface ImportContext {
   command: string
   /** Profiles to match the peer's model name against (optional: without it the name is kept as is). */
   store?: ProfileStore
+}
+
+/**
+ * What a peer's numbers may be for capplan to use them. Bounded far beyond any real run, so that everything
+ * derived from them (ms = s x 1000, tok/s = tokens / s, E2E = TPOT x tokens, sums) stays finite, and counts
+ * stay safe integers: a value outside is damage, refused with the peer's own field name, never a NaN or an
+ * Infinity in a result file.
+ */
+export const peerNumbers = {
+  /** Token and request counts (zod's int() is a safe integer). */
+  count: z.number().int().nonnegative().max(1e15),
+  /** A measured duration in seconds: at least 1 µs (it divides), at most ~31 years. */
+  duration: z.number().min(1e-6).max(1e9),
+  /** A time span in seconds that may be 0 (TTFT, latency, a gap between tokens). */
+  seconds: z.number().nonnegative().max(1e9),
+  /** The same in milliseconds. */
+  ms: z.number().nonnegative().max(1e12),
+  /** A clock reading in seconds (epoch or monotonic): only differences are used. */
+  timestamp: z.number().min(-1e11).max(1e11),
+  /** Requests or tokens per second. */
+  perSecond: z.number().nonnegative().max(1e12),
 }
 
 /**

@@ -23,36 +23,40 @@ import {invalidResult} from '../../lib/errors.js'
 import {summarizeLevel} from '../../stats/summarize.js'
 import {formatSchemaIssues} from '../read.js'
 import type {LevelRecord, RequestRecord, ResultFile} from '../schema.js'
-import {contentUuid, type ImportContext, matchModelProfile, placeholderHost, quantFromFormat, throughputOnlySummary} from './common.js'
+import {contentUuid, type ImportContext, matchModelProfile, peerNumbers, placeholderHost, quantFromFormat, throughputOnlySummary} from './common.js'
 
+const {count, duration, ms, timestamp, perSecond} = peerNumbers
+// Token counts may be fractional in GuideLLM's serialization (they are rounded below), never negative or huge.
+const tokens = z.number().nonnegative().max(1e12)
 const requestStatsSchema = z.looseObject({
-  time_to_first_token_ms: z.number().nullable().optional(),
-  time_per_output_token_ms: z.number().nullable().optional(),
-  inter_token_latency_ms: z.number().nullable().optional(),
-  output_tokens: z.number().nullable().optional(),
-  prompt_tokens: z.number().nullable().optional(),
-  request_start_time: z.number().nullable().optional(),
-  info: z.looseObject({timings: z.looseObject({token_iterations: z.number().optional()}).optional()}).optional(),
+  time_to_first_token_ms: ms.nullable().optional(),
+  time_per_output_token_ms: ms.nullable().optional(),
+  inter_token_latency_ms: ms.nullable().optional(),
+  output_tokens: tokens.nullable().optional(),
+  prompt_tokens: tokens.nullable().optional(),
+  request_start_time: timestamp.nullable().optional(),
+  info: z.looseObject({timings: z.looseObject({token_iterations: count.optional()}).optional()}).optional(),
 })
 type RequestStats = z.infer<typeof requestStatsSchema>
 
-const statusSum = z.looseObject({successful: z.looseObject({total_sum: z.number()})})
+const statusSum = z.looseObject({successful: z.looseObject({total_sum: z.number().nonnegative().max(1e15)})})
+// streams / rate / max_concurrency become the level's load, which must be positive.
 const strategySchema = z.looseObject({
   type_: z.string(),
-  streams: z.number().optional(),
-  rate: z.number().optional(),
-  max_concurrency: z.number().nullable().optional(),
+  streams: count.positive().optional(),
+  rate: perSecond.positive().optional(),
+  max_concurrency: count.positive().nullable().optional(),
 })
 const benchmarkSchema = z.looseObject({
   type_: z.string().optional(),
   // Current GuideLLM: config.strategy; earlier 0.x releases kept the strategy under args.
   config: z.looseObject({strategy: strategySchema, backend: z.record(z.string(), z.unknown()).optional()}).optional(),
   args: z.looseObject({strategy: strategySchema.optional()}).optional(),
-  duration: z.number().positive().optional(),
-  start_time: z.number().optional(),
-  end_time: z.number().optional(),
+  duration: duration.optional(),
+  start_time: timestamp.optional(),
+  end_time: timestamp.optional(),
   metrics: z.looseObject({
-    request_totals: z.looseObject({successful: z.number(), incomplete: z.number(), errored: z.number()}),
+    request_totals: z.looseObject({successful: count, incomplete: count, errored: count}),
     prompt_token_count: statusSum,
     output_token_count: statusSum,
   }),
@@ -61,8 +65,8 @@ const benchmarkSchema = z.looseObject({
     errored: z.array(z.unknown()).default([]),
     incomplete: z.array(z.unknown()).default([]),
   }).optional(),
-}).refine((b) => b.duration !== undefined || (b.start_time !== undefined && b.end_time !== undefined && b.end_time > b.start_time), {
-  message: 'has neither duration nor start_time/end_time',
+}).refine((b) => b.duration !== undefined || (b.start_time !== undefined && b.end_time !== undefined && duration.safeParse(b.end_time - b.start_time).success), {
+  message: 'has neither duration nor start_time/end_time (end at least 1 µs after start)',
 })
 type GuideBenchmark = z.infer<typeof benchmarkSchema>
 
@@ -179,7 +183,7 @@ export function importGuideLlm(report: unknown, text: string, source: string, co
       'the GPU type and count (assumed 1 GPU per replica), the engine and its version, the quantization, the host (placeholders)',
   )
   const backend = benchmarks[0]!.config?.backend ?? {}
-  const modelName = typeof backend['model'] === 'string' ? backend['model'] : 'unknown'
+  const modelName = typeof backend['model'] === 'string' && backend['model'].trim() !== '' ? backend['model'] : 'unknown'
   const match = matchModelProfile(modelName, context.store)
   const quant = match?.quant ?? null
   if (match === null) notes.push(`lacks: a known model: "${modelName}" matches no model profile`)

@@ -60,6 +60,13 @@ function importConfiguration(rows: LlamaBenchRow[], source: string, text: string
             `TTFT ~ ${fixed(nsToMs(pp.avg_ns))} ms (prompt time), TPOT ~ ${fixed(1000 / tg!.avg_ts)} ms (1 / ${fixed(tg!.avg_ts)} tok/s), both at batch 1`,
     )
   }
+  // avg_ns divides (tok/s = tokens / time) and multiplies (the window): 0 or 1e308 would give an Infinity.
+  if (!(requestNs >= 1e3 && requestNs <= 1e18)) {
+    throw invalidResult(
+      `${source}: avg_ns of ${rows.map(llamaBenchTestName).join(', ')} for ${first.model_filename} adds up to ${requestNs} ns, not a duration capplan can use (1 µs to ~31 years).`,
+      'The file is damaged or edited; re-run llama-bench with -o json or -o jsonl.',
+    )
+  }
   const requestS = requestNs / 1e9
   const decodeTokensPerS = tg?.avg_ts ?? null
 
@@ -119,7 +126,8 @@ function importConfiguration(rows: LlamaBenchRow[], source: string, text: string
       file: first.model_filename,
       repo: null,
       sha256: null,
-      bytes: first.model_size,
+      // A size in bytes is a whole number; anything else is not a size (recorded as unknown).
+      bytes: Number.isSafeInteger(first.model_size) ? first.model_size : null,
       paramsB: first.model_n_params > 0 ? first.model_n_params / 1e9 : (match?.paramsB ?? 1),
       synthetic: false,
     },

@@ -6,8 +6,8 @@
 
 
 import {invalidResult} from '../../lib/errors.js'
-import {parseResultFile, readResultText} from '../read.js'
-import type {ResultFile} from '../schema.js'
+import {formatSchemaIssues, parseResultFile, readResultText} from '../read.js'
+import {certainlyMatchesResultFileSchema, type ResultFile, resultFileSchema} from '../schema.js'
 import type {ImportContext, PeerFormat} from './common.js'
 import {importGuideLlm, looksLikeGuideLlmReport} from './guidellm.js'
 import {importLlamaBench} from './llama-bench.js'
@@ -39,11 +39,31 @@ function tryParse(text: string): {ok: true; value: unknown} | {ok: false} {
   }
 }
 
+/**
+ * The last check on an imported peer result: the importers bound every number they read, and this makes sure
+ * whatever slipped through (a combination no bound foresaw) is one clear error, not a result file that
+ * capplan itself would later refuse to read, or a NaN in a report.
+ */
+function checkedImport(result: ResultFile, format: PeerFormat, source: string): ResultFile {
+  if (certainlyMatchesResultFileSchema(result)) return result
+  const parsed = resultFileSchema.safeParse(result)
+  if (parsed.success) return result
+  throw invalidResult(
+    `${source} holds values capplan cannot record as a ${format} import (a value out of range, or fields that contradict each other): ${formatSchemaIssues(parsed.error.issues)}`,
+    'The file is damaged or edited; re-run the peer tool, or check the fields its numbers come from.',
+  )
+}
+
 /** Parse the text of a result or peer file; `source` names it in errors and notes. */
 export function parseAnyResult(text: string, source: string, context: ImportContext): LoadedResult[] {
-  const one = (format: ResultFormat, result: ResultFile): LoadedResult[] => [{source, format, result}]
+  const one = (format: ResultFormat, result: ResultFile): LoadedResult[] => [
+    {source, format, result: format === 'capplan' ? result : checkedImport(result, format, source)},
+  ]
   const many = (format: PeerFormat, results: ResultFile[]): LoadedResult[] =>
-    results.map((result, index) => ({source: results.length === 1 ? source : `${source} #${index + 1}`, format, result}))
+    results.map((result, index) => {
+      const name = results.length === 1 ? source : `${source} #${index + 1}`
+      return {source: name, format, result: checkedImport(result, format, name)}
+    })
 
   // capplan writes schemaVersion first: skip the second JSON.parse for its own files (report reads thousands).
   if (/^\s*\{\s*"schemaVersion"\s*:/.test(text.slice(0, 200))) return one('capplan', parseResultFile(text, source))

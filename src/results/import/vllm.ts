@@ -18,32 +18,33 @@ import {invalidResult} from '../../lib/errors.js'
 import {summarizeLevel} from '../../stats/summarize.js'
 import {formatSchemaIssues} from '../read.js'
 import type {LevelRecord, RequestRecord, ResultFile} from '../schema.js'
-import {contentUuid, type ImportContext, matchModelProfile, placeholderHost, quantFromFormat, throughputOnlySummary} from './common.js'
+import {contentUuid, type ImportContext, matchModelProfile, peerNumbers, placeholderHost, quantFromFormat, throughputOnlySummary} from './common.js'
 
-const seconds = z.number().finite()
+const {count, duration, seconds, timestamp, perSecond} = peerNumbers
 export const vllmResultSchema = z.looseObject({
   date: z.string().optional(),
   backend: z.string().optional(),
   endpoint_type: z.string().optional(),
-  model_id: z.string(),
-  num_prompts: z.number().int().nonnegative().optional(),
-  request_rate: z.union([z.number(), z.literal('inf')]).optional(),
+  model_id: z.string().min(1),
+  num_prompts: count.optional(),
+  request_rate: z.union([perSecond, z.literal('inf')]).optional(),
   burstiness: z.number().optional(),
-  max_concurrency: z.number().int().positive().nullable().optional(),
-  duration: z.number().positive(),
-  completed: z.number().int().nonnegative(),
-  failed: z.number().int().nonnegative().optional(),
-  total_input_tokens: z.number().nonnegative(),
-  total_output_tokens: z.number().nonnegative(),
-  request_throughput: z.number().nonnegative(),
-  output_throughput: z.number().nonnegative(),
-  total_token_throughput: z.number().nonnegative(),
-  input_lens: z.array(z.number().int().nonnegative()).optional(),
-  output_lens: z.array(z.number().int().nonnegative()).optional(),
+  max_concurrency: count.positive().nullable().optional(),
+  duration,
+  completed: count,
+  failed: count.optional(),
+  total_input_tokens: count,
+  total_output_tokens: count,
+  request_throughput: perSecond,
+  output_throughput: perSecond,
+  total_token_throughput: perSecond,
+  input_lens: z.array(count).optional(),
+  output_lens: z.array(count).optional(),
   ttfts: z.array(seconds).optional(),
-  itls: z.array(z.array(seconds)).optional(),
+  // Gaps are clamped at 0 below (a clock step); bounded so that their sum stays finite.
+  itls: z.array(z.array(z.number().min(-1e9).max(1e9))).optional(),
   latencies: z.array(seconds).optional(),
-  start_times: z.array(seconds).optional(),
+  start_times: z.array(timestamp).optional(),
   errors: z.array(z.string().nullable()).optional(),
 })
 export type VllmResult = z.infer<typeof vllmResultSchema>
