@@ -39,9 +39,35 @@ const exitCodeByKind: Record<ErrorKind, number> = {
   INTERRUPTED: ExitCode.interrupted,
 }
 
+// Bearer tokens, sk-/hf_ keys, and an Authorization header's value up to the end of ITS line (m flag).
+const secretValue = /(\bBearer\s+)\S+|(\bsk-[A-Za-z0-9_-]{8,})|(\bhf_[A-Za-z0-9]{8,})|(authorization:[ \t]*)\S.*$/gim
+// URL credentials: http://user:PASSWORD@host (the user part may be the key itself: http://KEY@host).
+const urlUserinfo = /\b([a-z][a-z0-9+.-]*:\/\/)[^/?#\s@]+@/gi
+// Query parameters that carry credentials: ?api_key=..., &token=..., &sig=... (Azure SAS), ...
+const secretQueryParameter =
+  /([?&](?:api[-_]?key|apikey|key|token|access[-_]?token|auth|authorization|password|passwd|secret|client[-_]?secret|sig|signature|x-api-key)=)[^&#\s'"]*/gi
+
+/**
+ * Replace bearer tokens, authorization header values, sk-/hf_ keys, URL credentials (user:pass@) and credential
+ * query parameters (api_key=, token=, ...) inside a free-form string by "***". Keys of an unknown shape are
+ * caught where they stand (a URL's userinfo or query), not by their look. Every CapplanError message goes
+ * through it, so an endpoint pasted with its key never reaches the terminal or a --json error.
+ */
+export function redactSecrets(text: string): string {
+  return text
+    .replace(urlUserinfo, '$1***@')
+    .replace(secretQueryParameter, '$1***')
+    .replace(secretValue, (_match, bearer?: string, _sk?: string, _hf?: string, header?: string) => {
+      if (bearer !== undefined) return `${bearer}***`
+      if (header !== undefined) return `${header}***`
+      return '***'
+    })
+}
+
 /**
  * An error the user can act on: what is wrong, where, and what to try.
  * Extends oclif's CLIError so oclif renders it and exits with our code.
+ * Message and suggestion are passed through redactSecrets: no error ever shows a credential.
  */
 export class CapplanError extends Errors.CLIError {
   readonly kind: ErrorKind
@@ -50,11 +76,12 @@ export class CapplanError extends Errors.CLIError {
 
   constructor(kind: ErrorKind, message: string, suggestion: string) {
     const exit = exitCodeByKind[kind]
-    super(message, {exit, code: kind, suggestions: [suggestion]})
+    const safeSuggestion = redactSecrets(suggestion)
+    super(redactSecrets(message), {exit, code: kind, suggestions: [safeSuggestion]})
     this.name = 'Error'
     this.kind = kind
     this.exitCode = exit
-    this.suggestion = suggestion
+    this.suggestion = safeSuggestion
   }
 
   toJSON(): {kind: ErrorKind; exitCode: number; message: string; suggestion: string} {
@@ -79,7 +106,7 @@ export class EngineError extends CapplanError {
   constructor(message: string, suggestion: string, command: string, logTail: string[] = []) {
     const tail = logTail.length > 0 ? `\nLast lines from ${command}:\n  ${logTail.join('\n  ')}` : ''
     super('ENGINE_FAILURE', `${message}${tail}`, suggestion)
-    this.command = command
-    this.logTail = logTail
+    this.command = redactSecrets(command)
+    this.logTail = logTail.map(redactSecrets)
   }
 }

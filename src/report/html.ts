@@ -15,7 +15,7 @@ import path from 'node:path'
 import type {PlanResult} from '../cost/plan.js'
 import {formatTokens, formatUsd} from '../lib/units.js'
 import {formatSlo} from '../stats/slo.js'
-import {sanityLines, whatIfLines, type InvalidResultFile} from './report-render.js'
+import {runStatusLine, sanityLines, whatIfLines, type InvalidResultFile} from './report-render.js'
 import type {ResultReport} from './result-report.js'
 import {efficiencyText} from './result-sanity.js'
 import {formatMs, formatRate} from './summary-table.js'
@@ -217,10 +217,11 @@ export function renderReportHtml(
   const sections = reports.map((report, index) => {
     const id = `r${index}`
     const plan = report.plan
+    const status = runStatusLine(report)
     return `<section>
 <h2>${escapeHtml(report.label)}</h2>
 <p class="meta">${escapeHtml(report.file)} — workload ${report.workload.inputTokens} in / ${report.workload.outputTokens} out tokens; SLO ${escapeHtml(formatSlo(report.slo) || 'none')} at ${report.operatingPoint.percentile} (${escapeHtml(report.sloSource)})</p>
-<div class="charts"><canvas id="${id}-speed" width="560" height="360"></canvas><canvas id="${id}-ttft" width="560" height="360"></canvas>${plan === null ? '' : `<canvas id="${id}-cost" width="1120" height="420"></canvas>`}</div>
+${status === null ? '' : `<p class="status">${escapeHtml(status)}</p>\n`}<div class="charts"><canvas id="${id}-speed" width="560" height="360"></canvas><canvas id="${id}-ttft" width="560" height="360"></canvas>${plan === null ? '' : `<canvas id="${id}-cost" width="1120" height="420"></canvas>`}</div>
 <p><strong>Operating point (${escapeHtml(report.operatingPoint.kind)}):</strong> ${escapeHtml(report.operatingPoint.explanation)}</p>
 <p>${escapeHtml(report.costNote)}</p>
 ${levelTable(report)}
@@ -247,7 +248,7 @@ h1{margin-bottom:4px} section{border-top:1px solid #ccc;margin-top:24px;padding-
 .meta{color:#555;font-size:90%} .charts canvas{margin:4px;border:1px solid #eee}
 table{border-collapse:collapse;margin:8px 0;font-size:90%} td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}
 #errors{color:#b00;white-space:pre-wrap} .caveats{color:#555;font-size:85%}
-.what-if{border-left:4px solid #c80;padding-left:8px;margin:8px 0} .sanity{font-size:90%}
+.status{color:#b00;font-weight:bold} .what-if{border-left:4px solid #c80;padding-left:8px;margin:8px 0} .sanity{font-size:90%}
 </style></head>
 <body data-charts-rendered="0" data-errors="0">
 <h1>capplan report</h1>

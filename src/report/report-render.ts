@@ -113,11 +113,34 @@ function energyLine(report: ResultReport): string | null {
   return `Energy (measured, ${report.energy.source}): ${parts.join(', ')}${report.plan?.energy ? '' : ' (add --kwh-price for its cost)'}`
 }
 
+/**
+ * What the run's status means for its numbers, in words; null for a complete run. A "running" file was saved
+ * mid-run and never finished (capplan was killed, crashed or the machine went down): it holds the levels saved
+ * before that.
+ */
+export function runStatusLine(report: Pick<ResultReport, 'runStatus' | 'levels'>): string | null {
+  const levels = `${report.levels.length} level${report.levels.length === 1 ? '' : 's'}`
+  switch (report.runStatus) {
+    case 'complete':
+      return null
+    case 'running':
+      return `Incomplete: run did not finish (status "running": killed?); the file holds the ${levels} saved before it stopped.`
+    case 'interrupted':
+      return `Incomplete: run interrupted (Ctrl-C or a signal); the file holds the ${levels} measured before it.`
+    case 'partial':
+      return `Incomplete: some levels failed or were cut short (status "partial"); see the table.`
+    case 'failed':
+      return `Failed: the run failed (status "failed"); see the table for what was measured.`
+  }
+}
+
 function header(report: ResultReport): string[] {
   const w = report.workload
+  const status = runStatusLine(report)
   return [
     `== ${report.label}`,
     `File: ${report.file}`,
+    ...(status === null ? [] : [status]),
     `Workload: ${w.inputTokens} input / ${w.outputTokens} output tokens per request (${w.promptSource}${w.profile === null ? '' : `, profile ${w.profile}`})`,
     `SLO: ${formatSlo(report.slo) || 'none'} at ${report.operatingPoint.percentile} (${report.sloSource})`,
   ]

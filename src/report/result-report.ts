@@ -88,6 +88,8 @@ export type WhatIfReport =
 export interface ResultReport {
   file: string
   id: string
+  /** The run's recorded status; "running" = it never finished (killed or crashed mid-run): levels saved so far. */
+  runStatus: ResultFile['status']
   label: string
   /** The peer format when imported, null for capplan's own files. */
   importedFrom: string | null
@@ -204,6 +206,7 @@ export function buildResultReport(file: string, result: ResultFile, store: Profi
   const base = {
     file,
     id: result.id,
+    runStatus: result.status,
     label: resultLabel(result),
     importedFrom,
     workload: result.workload,

@@ -4,7 +4,7 @@ import {basename, join} from 'node:path'
 
 import writeFileAtomic from 'write-file-atomic'
 
-import {CapplanError, insufficientResources, invalidInput, invalidResult} from '../lib/errors.js'
+import {CapplanError, insufficientResources, invalidInput, invalidResult, redactSecrets} from '../lib/errors.js'
 import {type ResultFile, resultFileSchema} from './schema.js'
 import {formatSchemaIssues} from './read.js'
 
@@ -212,12 +212,15 @@ export class ResultFileWriter {
   }
 }
 
+/** Replace bearer tokens, authorization header values, sk-/hf_ keys and URL credentials (see redactSecrets). */
+export const redactSecretsIn = redactSecrets
+
 const secretFlag = /^--?(api[-_]?key|key|token|secret|password|passwd|auth|authorization|hf[-_]token|access[-_]token|bearer)$/i
-const secretValue = /(\bBearer\s+)\S+|(\bsk-[A-Za-z0-9_-]{8,})|(\bhf_[A-Za-z0-9]{8,})|(authorization:\s*)\S.*$/gi
 
 /**
  * The command line as recorded in a result file, with secrets replaced by "***": values of flags that hold
- * secrets (--api-key X, --token=X), Bearer tokens, Authorization headers, and sk-/hf_ keys anywhere.
+ * secrets (--api-key X, --token=X), Bearer tokens, Authorization headers, sk-/hf_ keys anywhere, and URL
+ * credentials (--endpoint http://user:KEY@host/?api_key=KEY).
  * Flags that NAME a secret's environment variable (--api-key-env OPENAI_API_KEY) are kept: they are not secret.
  */
 export function redactCommand(argv: readonly string[]): string {
@@ -237,14 +240,4 @@ export function redactCommand(argv: readonly string[]): string {
     out.push(redactSecretsIn(arg))
   }
   return out.map((arg) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`)).join(' ')
-}
-
-/** Replace bearer tokens, authorization header values and sk-/hf_ keys inside a free-form string. */
-export function redactSecretsIn(text: string): string {
-  return text.replace(secretValue, (_match, bearer?: string, sk?: string, hf?: string, header?: string) => {
-    if (bearer !== undefined) return `${bearer}***`
-    if (header !== undefined) return `${header}***`
-    if (sk !== undefined || hf !== undefined) return '***'
-    return '***'
-  })
 }
