@@ -1,0 +1,458 @@
+#!/usr/bin/env node
+// The load generator's own limits (issue 4 §5, first bullet), measured against bench/sse-source.js running
+// as a CHILD PROCESS (its own event loop and, the OS willing, its own core):
+//
+// 1. Ceiling: `streams` concurrent streams (default 256) of `tokensPerStream` tokens from a source that sends
+//    as fast as the socket drains. Reported: tokens the client counted / wall time of the level, against the
+//    target 100,000 tok/s, and the client's CPU (process.cpuUsage) to show it ran on about one core.
+// 2. ITL timing error: `itlStreams` streams (default 64) from a source that sends a chunk every
+//    `itlIntervalMs` (10) and stamps each chunk's text with its send time ("t=<ms>"). For every consecutive
+//    pair of content events: error = (client gap) - (source send gap). Reported: p50/p99/max of |error|
+//    against the target p99 <= 1 ms, and |client gap - interval| for context.
+//
+// The client is capplan's real load-generator path from dist/: runLevel (src/load/closed-loop.ts, the
+// closed loop `capplan bench` runs, with its per-event bookkeeping) over an Engine whose stream() is the
+// llamacpp engine's request path (streamRequest to POST /completion, token-id prompts, connection: close,
+// engineEvents) or the real OpenAiEngine (--engine openai: POST /v1/completions).
+//
+//   node bench/loadgen-bench.js [--json] [--streams 256] [--tokens 2000] [--itl-streams 64]
+//                               [--itl-interval-ms 10] [--itl-tokens 100] [--engine llamacpp|openai]
+//                               [--skip-ceiling] [--skip-itl] [--source-cpu N]
+//
+// On a quiet multi-core machine, one core each: `taskset -c 0 node bench/loadgen-bench.js --source-cpu 1`
+// (--source-cpu starts the source under `taskset -c N`; Linux only).
+//
+// Imports the compiled project from dist/ (npm run build first).
+
+import {spawn} from 'node:child_process'
+import {setMaxListeners} from 'node:events'
+import {readFileSync} from 'node:fs'
+import os from 'node:os'
+import {monitorEventLoopDelay} from 'node:perf_hooks'
+import {fileURLToPath, pathToFileURL} from 'node:url'
+import {parseArgs} from 'node:util'
+
+const dist = new URL('../dist/', import.meta.url)
+const {percentileSorted} = await import(new URL('stats/distribution.js', dist).href)
+const {runLevel} = await import(new URL('load/closed-loop.js', dist).href)
+const {summarizeLevel} = await import(new URL('stats/summarize.js', dist).href)
+const {engineEvents, protocolPaths, requestBody, streamRequest} = await import(new URL('load/stream-client.js', dist).href)
+const {OpenAiEngine} = await import(new URL('engines/openai.js', dist).href)
+const {makePromptTokens, tokenIdRange} = await import(new URL('load/prompts.js', dist).href)
+
+export const TARGET_TOKENS_PER_SECOND = 100_000
+export const TARGET_ITL_P99_MS = 1
+
+const SOURCE_SCRIPT = fileURLToPath(new URL('./sse-source.js', import.meta.url))
+const PROMPT_TOKENS = 16
+
+// ------------------------------------------------------------------------------------------ pure parts
+
+/**
+ * Timing error of each consecutive pair of content events of one stream: (client gap) - (source send gap),
+ * in ms. `clientMs` and `sourceMs` are the arrival and send times of the same events, in order (each in its
+ * own clock: only differences are compared). n events -> n - 1 errors.
+ */
+export function gapErrors(clientMs, sourceMs) {
+  if (clientMs.length !== sourceMs.length) {
+    throw new RangeError(`gapErrors: ${clientMs.length} client times but ${sourceMs.length} source times`)
+  }
+  const errors = []
+  for (let i = 1; i < clientMs.length; i++) errors.push(clientMs[i] - clientMs[i - 1] - (sourceMs[i] - sourceMs[i - 1]))
+  return errors
+}
+
+/** Gaps between consecutive times, in ms. */
+export function gaps(times) {
+  const out = []
+  for (let i = 1; i < times.length; i++) out.push(times[i] - times[i - 1])
+  return out
+}
+
+/**
+ * count, p50, p99 and max of |value| (percentiles: linear interpolation, numpy's default, the rule capplan's
+ * summaries use); null for no values.
+ */
+export function absoluteSpread(values) {
+  if (values.length === 0) return null
+  const sorted = values.map((v) => Math.abs(v)).sort((a, b) => a - b)
+  return {
+    count: sorted.length,
+    p50: percentileSorted(sorted, 0.5),
+    p99: percentileSorted(sorted, 0.99),
+    max: sorted.at(-1),
+  }
+}
+
+/** The source's send time stamped into a content text ("t=1795327509123.456"); null when absent. */
+export function parseStamp(text) {
+  const match = /^t=(\d+(?:\.\d+)?)$/.exec(text ?? '')
+  return match === null ? null : Number(match[1])
+}
+
+/**
+ * The ITL error over many streams. Each stream: the client's arrival times of its content events and their
+ * texts; a stream whose texts do not all carry a stamp is left out (counted) rather than mis-paired.
+ */
+export function itlErrorSummary(streams, intervalMs) {
+  const errors = []
+  const intervalDeviation = []
+  let skippedStreams = 0
+  for (const {clientMs, texts} of streams) {
+    const stamps = texts.map(parseStamp)
+    if (stamps.some((s) => s === null) || stamps.length !== clientMs.length) {
+      skippedStreams++
+      continue
+    }
+    errors.push(...gapErrors(clientMs, stamps))
+    for (const gap of gaps(clientMs)) intervalDeviation.push(gap - intervalMs)
+  }
+  return {
+    pairs: errors.length,
+    skippedStreams,
+    absErrorMs: absoluteSpread(errors),
+    absGapMinusIntervalMs: absoluteSpread(intervalDeviation),
+  }
+}
+
+const fmt = (value, digits = 3) => (value === null || value === undefined ? 'n/a' : Number(value).toFixed(digits))
+const thousands = (value) => Math.round(value).toLocaleString('en-US')
+
+/** Text lines of a summary from runLoadgenBench. */
+export function formatLoadgenBench(summary) {
+  const lines = []
+  const m = summary.machine
+  lines.push(
+    `load generator bench (${m.cpuModel}, ${m.cpus} CPUs, node ${m.node}); loadavg before ${m.loadavgBefore.map((l) => l.toFixed(2)).join(' ')}, after ${m.loadavgAfter.map((l) => l.toFixed(2)).join(' ')}`,
+  )
+  const c = summary.ceiling
+  if (c !== null) {
+    lines.push(
+      `ceiling (${c.engine} path, ${c.streams} streams x ${c.tokensPerStream} tokens, source interval 0 ms):`,
+      `  client ingested ${thousands(c.clientTokens)} tokens in ${fmt(c.wallMs / 1000, 2)} s = ${thousands(c.tokensPerSecond)} tok/s; target ${thousands(c.targetTokensPerSecond)} -> ratio ${fmt(c.ratio)} (${c.ratio >= 1 ? 'meets' : 'below'} target)`,
+      `  client CPU ${fmt(c.clientCpu.userMs / 1000, 2)} s user + ${fmt(c.clientCpu.systemMs / 1000, 2)} s system = ${fmt(c.clientCpu.cores, 2)} cores (${thousands(c.tokensPerClientCpuSecond)} tokens per client CPU-second); source CPU ${c.sourceCpu === null ? 'n/a' : `${fmt(c.sourceCpu.cores, 2)} cores`}`,
+      `  failed requests ${c.failed}; usage tokens ${thousands(c.usageTokens)}; source sent ${thousands(c.sourceTokensSent)}; summarizeLevel ${fmt(c.summarizeMs, 1)} ms; level throughput per capplan's summary ${thousands(c.summaryOutputTokensPerSecond)} tok/s`,
+    )
+  }
+  const i = summary.itl
+  if (i !== null) {
+    lines.push(
+      `ITL timing error (${i.engine} path, ${i.streams} streams x ${i.tokensPerStream} tokens, source every ${i.intervalMs} ms):`,
+      `  |client gap - source gap| over ${i.pairs} pairs: p50 ${fmt(i.absErrorMs?.p50)} ms, p99 ${fmt(i.absErrorMs?.p99)} ms, max ${fmt(i.absErrorMs?.max)} ms; target p99 <= ${i.targetP99Ms} ms -> ratio ${fmt(i.ratio)} (${i.ratio !== null && i.ratio <= 1 ? 'meets' : 'misses'} target)`,
+      `  for context |client gap - ${i.intervalMs} ms|: p50 ${fmt(i.absGapMinusIntervalMs?.p50)} ms, p99 ${fmt(i.absGapMinusIntervalMs?.p99)} ms, max ${fmt(i.absGapMinusIntervalMs?.max)} ms`,
+      `  client CPU ${fmt(i.clientCpu.cores, 2)} cores; client event-loop delay (1 ms timer) p50 ${fmt(i.eventLoopDelayMs?.p50)} ms, p99 ${fmt(i.eventLoopDelayMs?.p99)} ms, max ${fmt(i.eventLoopDelayMs?.max)} ms; failed requests ${i.failed}; streams without stamps ${i.skippedStreams}`,
+    )
+  }
+  return lines
+}
+
+// -------------------------------------------------------------------------------------------- process
+
+/** Start bench/sse-source.js as a child; resolves once it printed its URL. */
+async function startSourceProcess(args, sourceCpu = null) {
+  // Pinned (Linux taskset) when asked: the source on its own core, away from a client pinned elsewhere.
+  const [command, commandArgs] =
+    sourceCpu === null ? [process.execPath, [SOURCE_SCRIPT, ...args]] : ['taskset', ['-c', String(sourceCpu), process.execPath, SOURCE_SCRIPT, ...args]]
+  const child = spawn(command, commandArgs, {stdio: ['ignore', 'pipe', 'inherit']})
+  let stdout = ''
+  const url = await new Promise((resolve, reject) => {
+    const onData = (data) => {
+      stdout += data.toString()
+      const newline = stdout.indexOf('\n')
+      if (newline < 0) return
+      child.stdout.off('data', onData)
+      try {
+        resolve(JSON.parse(stdout.slice(0, newline)).url)
+      } catch (error) {
+        reject(error)
+      }
+      stdout = stdout.slice(newline + 1)
+    }
+    child.stdout.on('data', onData)
+    child.once('exit', (code) => reject(new Error(`bench/sse-source.js exited (${code}) before listening`)))
+    child.once('error', reject)
+  })
+  return {
+    child,
+    url,
+    /** SIGTERM; resolves with the stats JSON the source prints on its way out (null if none). */
+    stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return null
+      let rest = ''
+      child.stdout.on('data', (data) => (rest += data.toString()))
+      const exited = new Promise((resolve) => child.once('exit', resolve))
+      child.kill('SIGTERM')
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
+      await exited
+      clearTimeout(timer)
+      try {
+        return JSON.parse(rest.trim().split('\n').at(-1))
+      } catch {
+        return null
+      }
+    },
+  }
+}
+
+let clockTicks = null
+/** CPU ms a child process used so far, from /proc (Linux); null elsewhere. */
+function processCpuMs(pid) {
+  try {
+    clockTicks ??= 100 // USER_HZ: 100 on every Linux ABI Node runs on
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    // After "pid (comm) ", field 3 (state) is index 0: utime = field 14 -> index 11, stime = 15 -> index 12.
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks
+  } catch {
+    return null
+  }
+}
+
+/**
+ * An Engine over an already-running llama-server-compatible endpoint, streaming exactly as the llamacpp
+ * engine does (src/engines/llamacpp.ts stream(): POST /completion, requestBody, keepAlive false,
+ * engineEvents) minus the process management that has no counterpart here.
+ */
+function endpointEngine(url) {
+  return {
+    start: async () => {},
+    info: () => ({kind: 'llamacpp', version: null, build: null, backend: 'cpu', threads: null, gpuCount: 0, args: [], endpoint: url}),
+    stop: async () => {},
+    stream: (request, signal) =>
+      engineEvents(
+        streamRequest({
+          url: `${url}${protocolPaths['llamacpp-completion']}`,
+          protocol: 'llamacpp-completion',
+          body: requestBody('llamacpp-completion', request, {model: 'capplan'}),
+          keepAlive: false,
+          signal,
+          timeoutMs: 600_000,
+        }),
+      ),
+  }
+}
+
+async function makeEngine(kind, url) {
+  if (kind === 'openai') {
+    const engine = new OpenAiEngine({endpoint: url, requestTimeoutMs: 600_000})
+    await engine.start()
+    return engine
+  }
+  return endpointEngine(url)
+}
+
+/** Requests for a level: unique token-id prompts, fixed output length; kept so events can be matched back. */
+function requestMaker(maxTokens) {
+  const pool = tokenIdRange(1000, 3000)
+  const made = new Map()
+  return {
+    made,
+    makeRequest: (promptIndex) => {
+      const request = {promptTokens: makePromptTokens(pool, PROMPT_TOKENS, 1, promptIndex), promptText: null, maxTokens, ignoreEos: true}
+      made.set(promptIndex, request)
+      return request
+    },
+  }
+}
+
+async function level(engine, concurrency, requests, maxTokens) {
+  const maker = requestMaker(maxTokens)
+  const t0 = performance.now()
+  // Every in-flight request listens on the level's one signal: more than 10 is expected, not a leak.
+  const {signal} = new AbortController()
+  setMaxListeners(0, signal)
+  const run = await runLevel(engine, {concurrency, requests, warmupRequests: 0, makeRequest: maker.makeRequest, firstPromptIndex: 0}, {t0, signal})
+  return {run, made: maker.made}
+}
+
+const sumOf = (values) => values.reduce((total, value) => total + value, 0)
+
+async function measureCeiling({streams, tokensPerStream, engineKind, warmupTokens, sourceCpu}) {
+  const source = await startSourceProcess(['--port', '0', '--interval-ms', '0'], sourceCpu)
+  try {
+    const engine = await makeEngine(engineKind, source.url)
+    // Warm the JIT and the connection machinery on a short level first; not measured.
+    await level(engine, Math.min(streams, 32), Math.min(streams, 32), warmupTokens)
+    const sourceCpuBefore = processCpuMs(source.child.pid)
+    const cpuBefore = process.cpuUsage()
+    const started = performance.now()
+    const {run} = await level(engine, streams, streams, tokensPerStream)
+    const wallMs = performance.now() - started
+    const cpu = process.cpuUsage(cpuBefore)
+    const sourceCpuAfter = processCpuMs(source.child.pid)
+    const summarizeStarted = performance.now()
+    const summary = summarizeLevel(run.requests, run.window)
+    const summarizeMs = performance.now() - summarizeStarted
+    const succeeded = run.requests.filter((r) => r.error === null)
+    const clientTokens = sumOf(run.requests.map((r) => r.countedTokens))
+    const stats = await source.stop()
+    const tokensPerSecond = (clientTokens * 1000) / wallMs
+    return {
+      engine: engineKind,
+      streams,
+      tokensPerStream,
+      requests: run.requests.length,
+      failed: run.requests.length - succeeded.length,
+      clientTokens,
+      usageTokens: sumOf(succeeded.map((r) => r.outputTokens)),
+      // Warmup tokens included: the source counts everything it sent.
+      sourceTokensSent: stats === null ? null : stats.tokensSent - Math.min(streams, 32) * warmupTokens,
+      wallMs,
+      tokensPerSecond,
+      targetTokensPerSecond: TARGET_TOKENS_PER_SECOND,
+      ratio: tokensPerSecond / TARGET_TOKENS_PER_SECOND,
+      clientCpu: {userMs: cpu.user / 1000, systemMs: cpu.system / 1000, cores: (cpu.user + cpu.system) / 1000 / wallMs},
+      // On a busy machine the client gets less than a core: tokens per CPU-second of the client is what one
+      // dedicated core would ingest (an upper estimate: a source sharing that core would take its cut).
+      tokensPerClientCpuSecond: (clientTokens * 1e6) / Math.max(1, cpu.user + cpu.system),
+      sourceCpu: sourceCpuBefore === null || sourceCpuAfter === null ? null : {ms: sourceCpuAfter - sourceCpuBefore, cores: (sourceCpuAfter - sourceCpuBefore) / wallMs},
+      summarizeMs,
+      summaryOutputTokensPerSecond: summary.throughput.outputTokensPerS,
+    }
+  } finally {
+    await source.stop()
+  }
+}
+
+async function measureItl({streams, intervalMs, tokensPerStream, engineKind, sourceCpu}) {
+  const source = await startSourceProcess(['--port', '0', '--interval-ms', String(intervalMs), '--stamp-times'], sourceCpu)
+  try {
+    const inner = await makeEngine(engineKind, source.url)
+    // The texts of every content event, per request object: the stamps live there, not in the RequestRecord.
+    const texts = new Map()
+    const engine = {
+      start: () => inner.start(),
+      info: () => inner.info(),
+      stop: () => inner.stop(),
+      stream: async function* (request, signal) {
+        const seen = []
+        texts.set(request, seen)
+        for await (const event of inner.stream(request, signal)) {
+          if (event.kind === 'content') seen.push(event.text ?? '')
+          yield event
+        }
+      },
+    }
+    // How late this process's event loop ran (timer lateness, 1 ms resolution): when it is as large as the
+    // ITL error, the error is the machine not giving the client a core, not the client's own work.
+    const loopDelay = monitorEventLoopDelay({resolution: 1})
+    loopDelay.enable()
+    const cpuBefore = process.cpuUsage()
+    const started = performance.now()
+    const {run, made} = await level(engine, streams, streams, tokensPerStream)
+    const wallMs = performance.now() - started
+    const cpu = process.cpuUsage(cpuBefore)
+    loopDelay.disable()
+    const succeeded = run.requests.filter((r) => r.error === null)
+    // record.index is the measured slot; with warmupRequests 0 and firstPromptIndex 0 it is the prompt index.
+    const perStream = succeeded.map((record) => ({clientMs: record.chunkOffsetsMs, texts: texts.get(made.get(record.index)) ?? []}))
+    const result = itlErrorSummary(perStream, intervalMs)
+    return {
+      engine: engineKind,
+      streams,
+      intervalMs,
+      tokensPerStream,
+      failed: run.requests.length - succeeded.length,
+      ...result,
+      targetP99Ms: TARGET_ITL_P99_MS,
+      ratio: result.absErrorMs === null ? null : result.absErrorMs.p99 / TARGET_ITL_P99_MS,
+      clientCpu: {userMs: cpu.user / 1000, systemMs: cpu.system / 1000, cores: (cpu.user + cpu.system) / 1000 / wallMs},
+      // The histogram is in ns and includes the 1 ms sampling resolution itself.
+      eventLoopDelayMs: {p50: loopDelay.percentile(50) / 1e6, p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6},
+    }
+  } finally {
+    await source.stop()
+  }
+}
+
+/**
+ * Both measurements, one run each. Options: streams (256), tokensPerStream (2000), itlStreams (64),
+ * itlIntervalMs (10), itlTokens (100), engine ('llamacpp' | 'openai'), warmupTokens (200),
+ * skipCeiling / skipItl, sourceCpu (pin the source to that CPU with taskset; null = not pinned).
+ */
+export async function runLoadgenBench({
+  streams = 256,
+  tokensPerStream = 2000,
+  itlStreams = 64,
+  itlIntervalMs = 10,
+  itlTokens = 100,
+  engine = 'llamacpp',
+  warmupTokens = 200,
+  skipCeiling = false,
+  skipItl = false,
+  sourceCpu = null,
+} = {}) {
+  const loadavgBefore = os.loadavg()
+  const ceiling = skipCeiling ? null : await measureCeiling({streams, tokensPerStream, engineKind: engine, warmupTokens, sourceCpu})
+  const itl = skipItl ? null : await measureItl({streams: itlStreams, intervalMs: itlIntervalMs, tokensPerStream: itlTokens, engineKind: engine, sourceCpu})
+  return {
+    machine: {
+      cpuModel: os.cpus()[0]?.model ?? 'unknown CPU',
+      cpus: os.cpus().length,
+      node: process.versions.node,
+      loadavgBefore,
+      loadavgAfter: os.loadavg(),
+      sourceCpu,
+    },
+    ceiling,
+    itl,
+  }
+}
+
+// ------------------------------------------------------------------------------------------------ CLI
+
+async function main() {
+  const {values} = parseArgs({
+    options: {
+      json: {type: 'boolean', default: false},
+      streams: {type: 'string', default: '256'},
+      tokens: {type: 'string', default: '2000'},
+      'itl-streams': {type: 'string', default: '64'},
+      'itl-interval-ms': {type: 'string', default: '10'},
+      'itl-tokens': {type: 'string', default: '100'},
+      engine: {type: 'string', default: 'llamacpp'},
+      'skip-ceiling': {type: 'boolean', default: false},
+      'skip-itl': {type: 'boolean', default: false},
+      'source-cpu': {type: 'string'},
+    },
+  })
+  const positive = (name) => {
+    const value = Number(values[name])
+    if (!Number.isInteger(value) || value < 1) {
+      process.stderr.write(`loadgen-bench: --${name} must be a positive integer (got ${values[name]})\n`)
+      process.exit(2)
+    }
+    return value
+  }
+  const nonNegative = (name) => {
+    const value = Number(values[name])
+    if (!Number.isInteger(value) || value < 0) {
+      process.stderr.write(`loadgen-bench: --${name} must be a CPU number >= 0 (got ${values[name]})\n`)
+      process.exit(2)
+    }
+    return value
+  }
+  if (!['llamacpp', 'openai'].includes(values.engine)) {
+    process.stderr.write(`loadgen-bench: --engine must be llamacpp or openai (got ${values.engine})\n`)
+    process.exit(2)
+  }
+  const summary = await runLoadgenBench({
+    streams: positive('streams'),
+    tokensPerStream: positive('tokens'),
+    itlStreams: positive('itl-streams'),
+    itlIntervalMs: positive('itl-interval-ms'),
+    itlTokens: positive('itl-tokens'),
+    engine: values.engine,
+    skipCeiling: values['skip-ceiling'],
+    skipItl: values['skip-itl'],
+    sourceCpu: values['source-cpu'] === undefined ? null : nonNegative('source-cpu'),
+  })
+  process.stdout.write(values.json ? `${JSON.stringify(summary, null, 2)}\n` : `${formatLoadgenBench(summary).join('\n')}\n`)
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((error) => {
+    process.stderr.write(`loadgen-bench: ${error instanceof Error ? error.stack : String(error)}\n`)
+    process.exit(1)
+  })
+}

@@ -1,0 +1,175 @@
+import {describe, expect, it} from 'vitest'
+
+/**
+ * bench/loadgen-bench.js: the pure parts (gap errors, |x| percentiles, stamp parsing, the per-stream ITL
+ * summary, the text lines) with hand-computed numbers, and one tiny end-to-end run whose COUNTS (not
+ * timings) are exact.
+ */
+
+interface Spread {
+  count: number
+  p50: number
+  p99: number
+  max: number
+}
+interface ItlSummary {
+  pairs: number
+  skippedStreams: number
+  absErrorMs: Spread | null
+  absGapMinusIntervalMs: Spread | null
+}
+interface LoadgenModule {
+  gapErrors(clientMs: number[], sourceMs: number[]): number[]
+  gaps(times: number[]): number[]
+  absoluteSpread(values: number[]): Spread | null
+  parseStamp(text: string | undefined): number | null
+  itlErrorSummary(streams: {clientMs: number[]; texts: string[]}[], intervalMs: number): ItlSummary
+  formatLoadgenBench(summary: unknown): string[]
+  runLoadgenBench(options: Record<string, unknown>): Promise<{
+    ceiling: Record<string, number | null | string | Record<string, number>> | null
+    itl: (ItlSummary & Record<string, unknown>) | null
+  }>
+}
+
+// A plain-JS bench module outside the typed tree: imported through a path variable, typed above.
+const modulePath = '../../../bench/loadgen-bench.js'
+const bench = (await import(modulePath)) as LoadgenModule
+
+describe('gapErrors', () => {
+  it('client gap minus source gap per consecutive pair', () => {
+    // client gaps 10.5, 9.5, 11; source gaps 10, 10, 10 -> 0.5, -0.5, 1
+    expect(bench.gapErrors([0, 10.5, 20, 31], [100, 110, 120, 130])).toEqual([0.5, -0.5, 1])
+  })
+
+  it('only differences matter: the two clocks may have any origin', () => {
+    // client gaps 3, 4; source gaps 2, 5 -> 1, -1
+    expect(bench.gapErrors([1000, 1003, 1007], [5, 7, 12])).toEqual([1, -1])
+  })
+
+  it('one event has no pair; mismatched lengths are refused', () => {
+    expect(bench.gapErrors([5], [7])).toEqual([])
+    expect(() => bench.gapErrors([1, 2], [1])).toThrow(RangeError)
+  })
+})
+
+describe('absoluteSpread', () => {
+  it('p50/p99 by linear interpolation over |values|, max, count', () => {
+    // |values| sorted: 0, 0.5, 0.5, 1, 2 (n = 5)
+    // p50: h = 4 * 0.5 = 2 -> 0.5
+    // p99: h = 4 * 0.99 = 3.96 -> x[3] + 0.96 * (x[4] - x[3]) = 1 + 0.96 * 1 = 1.96
+    const spread = bench.absoluteSpread([0.5, -0.5, 1, -2, 0])!
+    expect(spread.count).toBe(5)
+    expect(spread.p50).toBe(0.5)
+    expect(spread.p99).toBeCloseTo(1.96, 12)
+    expect(spread.max).toBe(2)
+  })
+
+  it('no values -> null', () => {
+    expect(bench.absoluteSpread([])).toBeNull()
+  })
+})
+
+describe('parseStamp', () => {
+  it('reads "t=<ms>" and nothing else', () => {
+    expect(bench.parseStamp('t=1795327509123.456')).toBe(1795327509123.456)
+    expect(bench.parseStamp('t=42')).toBe(42)
+    expect(bench.parseStamp('xO')).toBeNull()
+    expect(bench.parseStamp('t=12x')).toBeNull()
+    expect(bench.parseStamp(undefined)).toBeNull()
+  })
+})
+
+describe('itlErrorSummary', () => {
+  it('pools the pairs of every stamped stream and skips a stream with an unstamped text', () => {
+    const summary = bench.itlErrorSummary(
+      [
+        // client gaps 10, 11; source gaps 10, 10 -> errors 0, 1; gap - 10 ms: 0, 1
+        {clientMs: [0, 10, 21], texts: ['t=1000.000', 't=1010.000', 't=1020.000']},
+        // client gap 9; source gap 2010.000 - 2000.500 = 9.5 -> error -0.5; gap - 10 ms: -1
+        {clientMs: [5, 14], texts: ['t=2000.500', 't=2010.000']},
+        // not stamped: left out, counted
+        {clientMs: [0, 10], texts: ['xO', 't=1']},
+      ],
+      10,
+    )
+    expect(summary.pairs).toBe(3)
+    expect(summary.skippedStreams).toBe(1)
+    // |errors| sorted 0, 0.5, 1: p50 h = 1 -> 0.5; p99 h = 1.98 -> 0.5 + 0.98 * 0.5 = 0.99; max 1
+    expect(summary.absErrorMs!.p50).toBe(0.5)
+    expect(summary.absErrorMs!.p99).toBeCloseTo(0.99, 12)
+    expect(summary.absErrorMs!.max).toBe(1)
+    // |gap - 10| sorted 0, 1, 1: p50 1, p99 1, max 1
+    expect(summary.absGapMinusIntervalMs).toEqual({count: 3, p50: 1, p99: 1, max: 1})
+  })
+})
+
+describe('formatLoadgenBench', () => {
+  it('prints the ratios measured / target with the numbers behind them', () => {
+    const lines = bench.formatLoadgenBench({
+      machine: {cpuModel: 'Test CPU', cpus: 2, node: '20.20.2', loadavgBefore: [1, 2, 3], loadavgAfter: [1.5, 2, 3]},
+      ceiling: {
+        engine: 'llamacpp',
+        streams: 256,
+        tokensPerStream: 2000,
+        requests: 256,
+        failed: 0,
+        clientTokens: 512_000,
+        usageTokens: 512_000,
+        sourceTokensSent: 512_000,
+        wallMs: 4000,
+        // 512,000 tokens / 4 s = 128,000 tok/s; / 100,000 = 1.28
+        tokensPerSecond: 128_000,
+        targetTokensPerSecond: 100_000,
+        ratio: 1.28,
+        clientCpu: {userMs: 3600, systemMs: 200, cores: 0.95},
+        tokensPerClientCpuSecond: 134_736.8,
+        sourceCpu: {ms: 1000, cores: 0.25},
+        summarizeMs: 120,
+        summaryOutputTokensPerSecond: 128_500,
+      },
+      itl: {
+        engine: 'llamacpp',
+        streams: 64,
+        intervalMs: 10,
+        tokensPerStream: 100,
+        failed: 0,
+        pairs: 6336, // 64 x 99
+        skippedStreams: 0,
+        absErrorMs: {count: 6336, p50: 0.05, p99: 0.8, max: 2.5},
+        absGapMinusIntervalMs: {count: 6336, p50: 0.1, p99: 1.2, max: 3},
+        targetP99Ms: 1,
+        ratio: 0.8,
+        clientCpu: {userMs: 100, systemMs: 10, cores: 0.1},
+        eventLoopDelayMs: {p50: 1.05, p99: 1.5, max: 4},
+      },
+    })
+    const text = lines.join('\n')
+    expect(text).toContain('loadavg before 1.00 2.00 3.00, after 1.50 2.00 3.00')
+    expect(text).toContain('client ingested 512,000 tokens in 4.00 s = 128,000 tok/s; target 100,000 -> ratio 1.280 (meets target)')
+    expect(text).toContain('= 0.95 cores (134,737 tokens per client CPU-second)')
+    expect(text).toContain('over 6336 pairs: p50 0.050 ms, p99 0.800 ms, max 2.500 ms; target p99 <= 1 ms -> ratio 0.800 (meets target)')
+    expect(text).toContain('|client gap - 10 ms|: p50 0.100 ms, p99 1.200 ms')
+    expect(text).toContain('client event-loop delay (1 ms timer) p50 1.050 ms, p99 1.500 ms, max 4.000 ms')
+  })
+})
+
+describe('runLoadgenBench (tiny, real child source)', () => {
+  it('counts every token both ways and pairs every ITL event', async () => {
+    const summary = await bench.runLoadgenBench({streams: 4, tokensPerStream: 50, itlStreams: 3, itlIntervalMs: 2, itlTokens: 6, warmupTokens: 5})
+    const ceiling = summary.ceiling!
+    // 4 streams x 50 tokens = 200, counted by the client, reported by usage, and sent by the source.
+    expect(ceiling.clientTokens).toBe(200)
+    expect(ceiling.usageTokens).toBe(200)
+    expect(ceiling.sourceTokensSent).toBe(200)
+    expect(ceiling.failed).toBe(0)
+    expect(ceiling.tokensPerSecond).toBeCloseTo((200 * 1000) / (ceiling.wallMs as number), 9)
+    expect(ceiling.ratio).toBeCloseTo((ceiling.tokensPerSecond as number) / 100_000, 12)
+    const itl = summary.itl!
+    // 3 streams x (6 - 1) pairs = 15, every text stamped.
+    expect(itl.pairs).toBe(15)
+    expect(itl.skippedStreams).toBe(0)
+    expect(itl.failed).toBe(0)
+    expect(itl.absErrorMs!.count).toBe(15)
+    expect(Object.keys(itl.eventLoopDelayMs as object)).toEqual(['p50', 'p99', 'max'])
+  })
+})
