@@ -11,6 +11,7 @@ import {planCost, type PlanResult} from '../cost/plan.js'
 import {contextSizeFor, EmbeddedEngine} from '../engines/embedded.js'
 import {LlamaCppEngine} from '../engines/llamacpp.js'
 import {OpenAiEngine} from '../engines/openai.js'
+import {isLoopbackHost} from '../engines/process.js'
 import type {Engine} from '../engines/types.js'
 import {vllmCheckpoint, VllmEngine} from '../engines/vllm.js'
 import {cachedModelPath, DEFAULT_SEED, ensureSyntheticModel, estimateSyntheticFileBytes} from '../gguf/synth.js'
@@ -18,9 +19,10 @@ import {capplanCacheDir} from '../lib/cache.js'
 import {CapplanCommand} from '../lib/base-command.js'
 import {CapplanError, invalidInput, notFound} from '../lib/errors.js'
 import {createStatusLine} from '../lib/progress.js'
-import {benchExitCode, type BenchProgress, type LoadPlan, peakInFlight, runBench} from '../load/bench-run.js'
+import {benchExitCode, type BenchProgress, type LoadPlan, ON_ENGINE_ERROR, peakInFlight, runBench} from '../load/bench-run.js'
 import {type Dataset, loadDataset} from '../load/dataset.js'
 import {parseRates} from '../load/open-loop.js'
+import {readResultFile} from '../results/read.js'
 import {parseDuration, parsePrecision, PRECISION_DEFAULTS, precisionRule, type StopRule} from '../load/stop-rules.js'
 import {SWEEP_DEFAULTS} from '../load/sweep.js'
 import {assertFitsInMemory, assertFitsOnDisk, busyMachineWarning, estimateRunMemory} from '../load/resources.js'
@@ -54,6 +56,159 @@ export type EngineKind = (typeof ENGINE_KINDS)[number]
  */
 export function defaultMaxInFlight(engine: EngineKind): number {
   return engine === 'embedded' || engine === 'llamacpp' ? 16 : 256
+}
+
+/** The request APIs of the engines that have a choice (--api); the first is the default. */
+export const ENGINE_APIS = {
+  llamacpp: ['completion', 'v1-completions'],
+  openai: ['completions', 'chat'],
+} as const
+export type EngineApi = (typeof ENGINE_APIS)[keyof typeof ENGINE_APIS][number]
+const ALL_APIS = [...ENGINE_APIS.llamacpp, ...ENGINE_APIS.openai] as const
+
+/**
+ * The API bench sends requests to: --api when it belongs to the engine, else the engine's default; null for
+ * engines without a choice. chat takes text prompts only, so it needs --dataset.
+ */
+export function engineApiFromFlags(engine: EngineKind, api: string | undefined, datasetGiven: boolean): EngineApi | null {
+  const choices: readonly EngineApi[] | undefined = engine === 'llamacpp' || engine === 'openai' ? ENGINE_APIS[engine] : undefined
+  if (choices === undefined) {
+    if (api === undefined) return null
+    throw invalidInput(
+      `--api only applies to --engine llamacpp (${ENGINE_APIS.llamacpp.join(', ')}) or openai (${ENGINE_APIS.openai.join(', ')}), not ${engine}.`,
+      'Drop --api, or pick one of those engines.',
+    )
+  }
+  if (api === undefined) return choices[0]!
+  if (!(choices as readonly string[]).includes(api)) {
+    throw invalidInput(`--api ${api} is not an API of --engine ${engine}.`, `Use --api ${choices.join(' or --api ')} (default ${choices[0]}).`)
+  }
+  if (api === 'chat' && !datasetGiven) {
+    throw invalidInput(
+      '--api chat sends text messages, so it needs --dataset FILE: synthetic token-id prompts only go through --api completions.',
+      'Add --dataset prompts.jsonl, or drop --api chat.',
+    )
+  }
+  return api as EngineApi
+}
+
+/** Words of a command line as redactCommand writes it: plain words, or '...' with '\'' for a quote inside. */
+export function shellWords(command: string): string[] {
+  const words: string[] = []
+  let word: string | null = null
+  for (let i = 0; i < command.length; i++) {
+    const char = command[i]!
+    if (char === "'") {
+      const end = command.indexOf("'", i + 1)
+      if (end === -1) throw invalidInput(`The recorded command has an unterminated quote: ${command}`, 'Run capplan bench again with the flags you want.')
+      word = (word ?? '') + command.slice(i + 1, end)
+      i = end
+    } else if (char === '\\' && i + 1 < command.length) {
+      word = (word ?? '') + command[++i]
+    } else if (char === ' ') {
+      if (word !== null) words.push(word)
+      word = null
+    } else {
+      word = (word ?? '') + char
+    }
+  }
+  if (word !== null) words.push(word)
+  return words
+}
+
+/** What `--resume FILE` runs: the recorded command for the levels the file lacks, and the levels it keeps. */
+export interface ResumePlan {
+  /** Arguments for `capplan bench` (the recorded ones, with --model/--quant of the file, the missing levels, --results-dir beside it). */
+  argv: string[]
+  /** The file's complete levels, copied into the new file as they are. */
+  kept: LevelRecord[]
+  /** Loads re-run (concurrency values or rates). */
+  rerun: number[]
+}
+
+/** The value of `--name V` / `--name=V` in argv (before any `--`), or undefined. */
+function flagValue(argv: readonly string[], name: string): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!
+    if (arg === '--') break
+    if (arg === name) return argv[i + 1]
+    if (arg.startsWith(`${name}=`)) return arg.slice(name.length + 1)
+  }
+  return undefined
+}
+
+/** argv without `--name V` / `--name=V` / a bare `--name` (boolean), before any `--`. */
+function withoutFlag(argv: readonly string[], name: string, takesValue: boolean): string[] {
+  const out: string[] = []
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!
+    if (arg === '--') return [...out, ...argv.slice(i)]
+    if (arg === name) {
+      if (takesValue) i++
+      continue
+    }
+    if (arg.startsWith(`${name}=`)) continue
+    out.push(arg)
+  }
+  return out
+}
+
+/**
+ * --resume: repeat the file's recorded `capplan bench` command for its model and quantization, only for the
+ * planned levels (--concurrency or --rate list, default 1,2,4) that are not complete in the file; the new
+ * result file goes beside it. A --sweep decides its levels as it runs and cannot be resumed; a recorded
+ * command with a redacted secret cannot be repeated.
+ */
+export function resumePlan(file: ResultFile, filePath: string): ResumePlan {
+  if (file.status === 'complete') {
+    throw invalidInput(`--resume ${filePath}: every level of this run is complete; there is nothing to resume.`, 'Run capplan bench to measure more levels.')
+  }
+  const words = shellWords(file.capplan.command)
+  if (words[0] !== 'capplan' || words[1] !== 'bench') {
+    throw invalidInput(`--resume ${filePath}: the file was not written by capplan bench (its command is "${file.capplan.command}").`, 'Resume a file that capplan bench wrote.')
+  }
+  let argv = words.slice(2)
+  if (argv.includes('***')) {
+    throw invalidInput(`--resume ${filePath}: the recorded command held a secret, stored as ***, so capplan cannot repeat it.`, 'Run capplan bench again with the same flags.')
+  }
+  if (argv.includes('--sweep')) {
+    throw invalidInput(`--resume ${filePath}: a --sweep picks its levels as it runs, so there is no list of missing levels to resume.`, 'Run capplan bench --sweep again, or --concurrency with the levels you want.')
+  }
+  const rate = flagValue(argv, '--rate')
+  const planned = rate === undefined ? parseConcurrencyList(flagValue(argv, '--concurrency') ?? BENCH_DEFAULTS.concurrency) : parseRates(rate, '--rate')
+  const kind = rate === undefined ? 'concurrency' : 'rate'
+  const kept = file.levels.filter((level) => level.status === 'complete' && level.load.kind === kind && planned.includes(level.load.value))
+  const rerun = planned.filter((value) => !kept.some((level) => level.load.value === value))
+  if (rerun.length === 0) {
+    throw invalidInput(`--resume ${filePath}: every planned level is complete in the file.`, 'Nothing to resume; run capplan bench for other levels.')
+  }
+  for (const [flag, takesValue] of [['--json', false], ['--resume', true], ['--model', true], ['--quant', true], ['--concurrency', true], ['--rate', true], ['--results-dir', true]] as const) {
+    argv = withoutFlag(argv, flag, takesValue)
+  }
+  const separator = argv.indexOf('--')
+  const own = separator === -1 ? argv : argv.slice(0, separator)
+  const extra = separator === -1 ? [] : argv.slice(separator)
+  return {
+    argv: [
+      ...own,
+      '--model', file.model.profile,
+      '--quant', file.model.quant,
+      kind === 'rate' ? '--rate' : '--concurrency', rerun.join(','),
+      '--results-dir', path.dirname(path.resolve(filePath)),
+      ...extra,
+    ],
+    kept,
+    rerun,
+  }
+}
+
+/** --host: an address or name, as a server's --host flag takes it (no spaces, no scheme or port). */
+export function parseBindHost(host: string): string {
+  const value = host.trim()
+  if (value === '' || /[\s/]/.test(value) || /^[a-z]+:\/\//i.test(value)) {
+    throw invalidInput(`--host "${host}" is not an address.`, 'Pass an address to bind, e.g. --host 127.0.0.1 (default) or --host 0.0.0.0 (every interface).')
+  }
+  return value
 }
 
 /** Requests per --rate level when neither --requests, --duration nor --precision is given. */
@@ -225,6 +380,8 @@ interface EngineSetup {
   logFile: string | undefined
   startupTimeoutMs: number
   requestTimeoutMs: number | undefined
+  api: EngineApi | null
+  host: string | undefined
 }
 
 export default class Bench extends CapplanCommand<typeof Bench> {
@@ -235,7 +392,8 @@ export default class Bench extends CapplanCommand<typeof Bench> {
     'Throughput of a dense model does not depend on weight values, so the synthetic copy measures what the real model would on the same hardware; the generated text is meaningless.',
     'Other engines: --engine llamacpp spawns llama-server (log kept beside the result file as <name>.server.log), --engine vllm spawns vllm serve, --engine openai measures a running server at --endpoint. Extra engine flags go after `--`.',
     'Load modes: --concurrency (closed loop), --rate (open loop, Poisson), --sweep; each level ends after --requests, --duration or --precision. The cost line uses the highest throughput that meets the SLO (--slo, else the workload\'s), found as `capplan report` does; when no level meets it, the highest measured throughput is costed and labeled so.',
-    'Ctrl-C stops the run, stops any server, keeps the levels measured so far (status "interrupted") and exits 130.',
+    'Ctrl-C (or SIGTERM) stops the run, stops any server, keeps the levels measured so far (status "interrupted") and exits 130.',
+    'A spawned server that dies during a run: the level is saved as failed with the requests finished before and the server\'s last log lines in the notes; --on-error stop (default) ends that quantization\'s run, --on-error continue restarts the server. Exit code 9 (PARTIAL_RUN) when any level failed.',
   ].join('\n\n')
 
   static override examples = [
@@ -253,10 +411,22 @@ export default class Bench extends CapplanCommand<typeof Bench> {
       command: '<%= config.bin %> <%= command.id %> --engine llamacpp --synthetic --model qwen2.5-0.5b --quant int4,int8,fp16 --concurrency 1,2,4',
     },
     {description: 'llama-server on your own GGUF, extra server flags after --', command: '<%= config.bin %> <%= command.id %> --engine llamacpp --model-file ./model.gguf -- --mlock'},
+    {
+      description: 'llama-server through its OpenAI-compatible POST /v1/completions; if the server dies, restart it and go on',
+      command: '<%= config.bin %> <%= command.id %> --engine llamacpp --synthetic --api v1-completions --on-error continue --concurrency 1,4,16',
+    },
+    {
+      description: 'A chat endpoint with text prompts (chat needs --dataset)',
+      command: '<%= config.bin %> <%= command.id %> --engine openai --endpoint http://127.0.0.1:8000 --api chat --dataset prompts.jsonl --concurrency 1,8',
+    },
     {description: 'vLLM on 2 GPUs (tensor parallel)', command: '<%= config.bin %> <%= command.id %> --model qwen2.5-72b --quant int4 --engine vllm --gpus 2'},
     {
       description: 'A running server, open loop at three rates, 60 s per level, your SLO',
       command: '<%= config.bin %> <%= command.id %> --engine openai --endpoint http://10.0.0.5:8000 --api-key-env MY_KEY --gpus 1 --rate 0.5,1,2 --duration 60s --slo ttft=2s,tpot=50ms',
+    },
+    {
+      description: 'Measure again the levels a run lacks (failed, interrupted, never reached): a new file beside it',
+      command: '<%= config.bin %> <%= command.id %> --resume results/20261122T074935Z_vm_cpu_qwen2.5-0.5b_int4_llamacpp.json',
     },
     {description: 'Find the knee: raise concurrency until throughput stops growing', command: '<%= config.bin %> <%= command.id %> --sweep --precision 5%'},
     {description: 'Text prompts from a dataset', command: '<%= config.bin %> <%= command.id %> --dataset prompts.jsonl --concurrency 1,4'},
@@ -311,6 +481,18 @@ export default class Bench extends CapplanCommand<typeof Bench> {
     }),
     'server-bin': Flags.string({summary: 'llama-server binary (default: $CAPPLAN_LLAMA_BIN_DIR, capplan\'s own build, then PATH).', helpValue: 'PATH'}),
     'vllm-bin': Flags.string({summary: 'vllm executable (default: vllm on PATH).', helpValue: 'PATH'}),
+    host: Flags.string({
+      summary: 'With --engine llamacpp or vllm: the address the spawned server binds [default: 127.0.0.1, this machine only]; 0.0.0.0 makes it reachable from the network (a warning says so).',
+      helpValue: 'ADDR',
+    }),
+    api: Flags.option({
+      options: ALL_APIS,
+      summary: 'The request API. llamacpp: completion (POST /completion, default) or v1-completions (POST /v1/completions); openai: completions (POST /v1/completions, default) or chat (POST /v1/chat/completions, needs --dataset).',
+    })(),
+    'on-error': Flags.option({
+      options: ON_ENGINE_ERROR,
+      summary: 'With --engine llamacpp or vllm, when the server dies during a run [default: stop]: stop = that level is saved as failed (its finished requests kept, the server\'s last log lines in the notes) and this quantization\'s run ends, the next --quant still runs on a new server; continue = restart the server and go on with the next level.',
+    })(),
     endpoint: Flags.string({summary: 'With --engine openai: the server\'s base URL, e.g. http://10.0.0.5:8000.', helpValue: 'URL'}),
     'api-key-env': Flags.string({summary: 'With --engine openai: the environment variable holding the API key (the key is never stored).', helpValue: 'NAME'}),
     'model-id': Flags.string({summary: 'With --engine openai: the model name the server expects (default: the first of GET /v1/models).', helpValue: 'NAME'}),
@@ -325,6 +507,10 @@ export default class Bench extends CapplanCommand<typeof Bench> {
     device: Flags.option({options: ['auto', 'cpu'] as const, default: 'auto' as const, summary: 'auto: a GPU when the prebuilt binaries find one; cpu: CPU only.'})(),
     'results-dir': Flags.string({summary: 'Where result files are written.', default: BENCH_DEFAULTS.resultsDir, helpValue: 'DIR'}),
     seed: Flags.integer({summary: 'Seed of the synthetic prompts.', default: BENCH_DEFAULTS.seed}),
+    resume: Flags.string({
+      summary: 'Repeat the run recorded in FILE (its command, model and quantization) for the levels it lacks: a NEW file beside it holds its complete levels plus the new ones. No other flags (except --json, --profiles).',
+      helpValue: 'FILE',
+    }),
     gpu: Flags.string({
       summary: 'GPU profile whose on-demand price costs the result (default: the detected GPU, or `cpu` on a CPU run).',
       helpValue: 'ID',
@@ -332,6 +518,7 @@ export default class Bench extends CapplanCommand<typeof Bench> {
   }
 
   public async run(): Promise<BenchJson> {
+    const resumed = this.flags.resume === undefined ? undefined : await this.resume(this.flags.resume)
     const {flags} = this
     const engineKind = flags.engine
     const extraArgs = this.engineExtraArgs()
@@ -346,6 +533,8 @@ export default class Bench extends CapplanCommand<typeof Bench> {
       'server-bin': ['llamacpp'],
       'vllm-bin': ['vllm'],
       gpus: ['vllm', 'openai'],
+      host: ['llamacpp', 'vllm'],
+      'on-error': ['llamacpp', 'vllm'],
       'request-timeout': ['llamacpp', 'vllm', 'openai'],
     } as const satisfies Partial<Record<keyof typeof flags, readonly EngineKind[]>>
     for (const [name, engines] of Object.entries(engineOnly) as [keyof typeof engineOnly, readonly EngineKind[]][]) {
@@ -361,6 +550,11 @@ export default class Bench extends CapplanCommand<typeof Bench> {
     }
     if (extraArgs.length > 0 && (engineKind === 'embedded' || engineKind === 'openai')) {
       throw invalidInput(`Extra engine flags after -- (${extraArgs.join(' ')}) only apply to --engine llamacpp or vllm.`, 'Remove them, or pick a spawned engine.')
+    }
+    const api = engineApiFromFlags(engineKind, flags.api, flags.dataset !== undefined)
+    const bindHost = flags.host === undefined ? undefined : parseBindHost(flags.host)
+    if (bindHost !== undefined && !isLoopbackHost(bindHost)) {
+      this.warnLine(`--host ${bindHost}: the ${engineKind === 'vllm' ? 'vllm' : 'llama-server'} server capplan starts will be reachable from the network, without authentication, while the run lasts.`)
     }
     const load = loadPlanFromFlags({
       ...(flags.concurrency === undefined ? {} : {concurrency: flags.concurrency}),
@@ -432,7 +626,9 @@ export default class Bench extends CapplanCommand<typeof Bench> {
       this.warnLine('Interrupted: saving what was measured so far (Ctrl-C again to quit at once)...')
       controller.abort()
     }
+    // SIGTERM (a scheduler, `kill`, a container stop) is an interruption too: save what was measured, exit 130.
     process.on('SIGINT', onSigint)
+    process.on('SIGTERM', onSigint)
 
     const runs: {result: ResultFile; path: string}[] = []
     try {
@@ -477,9 +673,13 @@ export default class Bench extends CapplanCommand<typeof Bench> {
           logFile: serverLog,
           startupTimeoutMs,
           requestTimeoutMs,
+          api,
+          host: bindHost,
         })
         status.update(`${label}: starting the ${engineKind} engine...`, true)
         let outcome: {result: ResultFile; path: string} | undefined
+        // Known as soon as the file exists: the server log goes beside it even when the run then throws.
+        let resultPath: string | undefined
         try {
           await engine.start()
           const info = engine.info()
@@ -494,6 +694,7 @@ export default class Bench extends CapplanCommand<typeof Bench> {
               ...(slo === undefined ? {} : {slo}),
               ...(dataset === undefined ? {} : {dataset}),
               scrapeMetrics: engineKind !== 'openai' || isLoopbackEndpoint(flags.endpoint!),
+              onError: flags['on-error'] ?? 'stop',
             },
             {
               engine,
@@ -505,23 +706,28 @@ export default class Bench extends CapplanCommand<typeof Bench> {
               gpuProfile,
               resultsDir,
               capplan: {version: this.config.version, command: redactCommand(['capplan', 'bench', ...this.argv])},
-              notes: runNotes(engineKind, model.synthetic, threads, loadBefore),
+              notes: runNotes(engineKind, model.synthetic, threads, loadBefore, api),
               signal: controller.signal,
               onProgress: (progress) => this.showProgress(status, label, progress),
+              serverLogKeptAs: keptServerLog,
+              onResultFile: (file) => {
+                resultPath = file
+              },
+              ...(resumed === undefined ? {} : {resumedFrom: resumed}),
             },
           )
           runs.push(outcome)
           status.log(`${label}: result file ${path.relative(process.cwd(), outcome.path) || outcome.path} (${outcome.result.status})`)
         } finally {
           await engine.stop()
-          if (serverLog !== undefined && outcome !== undefined) {
-            const kept = path.join(path.dirname(outcome.path), `${path.basename(outcome.path, '.json')}.server.log`)
-            await rename(serverLog, kept).catch(() => undefined)
+          if (serverLog !== undefined && resultPath !== undefined) {
+            await rename(serverLog, keptServerLog(resultPath)).catch(() => undefined)
           }
         }
       }
     } finally {
       process.off('SIGINT', onSigint)
+      process.off('SIGTERM', onSigint)
       status.clear()
     }
 
@@ -542,6 +748,37 @@ export default class Bench extends CapplanCommand<typeof Bench> {
       process.exitCode = exitCode
     }
     return payload
+  }
+
+  /**
+   * --resume FILE: re-parse the flags from the file's recorded command (resumePlan) so the rest of run() is
+   * the ordinary bench; returns what runBench copies into the new file.
+   */
+  private async resume(file: string): Promise<{file: string; levels: LevelRecord[]}> {
+    const separator = this.argv.indexOf('--')
+    const own = separator === -1 ? this.argv : this.argv.slice(0, separator)
+    const others = own.filter((arg) => arg.startsWith('-') && !/^--(resume|json|profiles)(=|$)/.test(arg))
+    if (others.length > 0 || separator !== -1) {
+      throw invalidInput(
+        `--resume repeats the recorded command, so it takes no other flags (got ${[...others, ...(separator === -1 ? [] : ['--'])].join(' ')}).`,
+        'Drop them, or run capplan bench with the flags you want instead.',
+      )
+    }
+    const filePath = path.resolve(file)
+    if (!existsSync(filePath)) throw notFound(`--resume ${filePath} does not exist.`, 'Pass a result file written by capplan bench.')
+    const plan = resumePlan(await readResultFile(filePath), filePath)
+    let argv = plan.argv
+    const profiles = own.find((arg) => arg.startsWith('--profiles'))
+    if (profiles !== undefined) {
+      argv = [...withoutFlag(argv, '--profiles', true), '--profiles', this.flags.profiles!]
+    }
+    if (this.jsonEnabled()) argv = ['--json', ...argv]
+    const parsed = await this.parse({args: Bench.args, baseFlags: CapplanCommand.baseFlags, enableJsonFlag: true, flags: Bench.flags, strict: false}, argv)
+    this.argv = argv
+    this.flags = parsed.flags as typeof this.flags
+    this.parsedArgv = parsed.argv.map(String)
+    this.info(`Resuming ${filePath}: keeping ${plan.kept.length} complete level(s), measuring ${plan.rerun.join(', ')} again.`)
+    return {file: filePath, levels: plan.kept}
   }
 
   /** Words after `--` go to the engine; anything else oclif could not place is a mistyped flag. */
@@ -576,6 +813,8 @@ export default class Bench extends CapplanCommand<typeof Bench> {
         ...(o.logFile === undefined ? {} : {logFile: o.logFile}),
         startupTimeoutMs: o.startupTimeoutMs,
         ...timeout,
+        ...(o.host === undefined ? {} : {host: o.host}),
+        api: o.api === 'v1-completions' ? 'v1-completions' : 'completion',
         onNote: (message) => this.warnLine(message),
       })
     }
@@ -593,13 +832,14 @@ export default class Bench extends CapplanCommand<typeof Bench> {
         ...(o.logFile === undefined ? {} : {logFile: o.logFile}),
         startupTimeoutMs: o.startupTimeoutMs,
         ...timeout,
+        ...(o.host === undefined ? {} : {host: o.host}),
       })
     }
     return new OpenAiEngine({
       endpoint: flags.endpoint!,
       ...(flags['model-id'] === undefined ? {} : {model: flags['model-id']}),
       ...(flags['api-key-env'] === undefined ? {} : {apiKeyEnv: flags['api-key-env']}),
-      api: 'completions',
+      api: o.api === 'chat' ? 'chat' : 'completions',
       gpuCount: flags.gpus ?? 0,
       ...timeout,
     })
@@ -718,6 +958,11 @@ export default class Bench extends CapplanCommand<typeof Bench> {
   }
 }
 
+/** The server log's name beside its result file: <result>.server.log. */
+function keptServerLog(resultPath: string): string {
+  return path.join(path.dirname(resultPath), `${path.basename(resultPath, '.json')}.server.log`)
+}
+
 function loadLabel(load: {kind: 'concurrency' | 'rate'; value: number}): string {
   // An interpolated operating point lies between two measured loads: two decimals say enough.
   const value = Number.isInteger(load.value) ? String(load.value) : load.value.toFixed(2)
@@ -743,9 +988,17 @@ async function freeDiskBytes(dir: string): Promise<number> {
   return Number(fs.bavail) * Number(fs.bsize)
 }
 
+const API_PATHS: Record<EngineApi, string> = {
+  completion: '/completion',
+  'v1-completions': '/v1/completions',
+  completions: '/v1/completions',
+  chat: '/v1/chat/completions',
+}
+
 /** What a reader of the result file needs to judge the numbers. */
-function runNotes(engine: EngineKind, synthetic: boolean, threads: number | null, loadBefore: number): string[] {
+function runNotes(engine: EngineKind, synthetic: boolean, threads: number | null, loadBefore: number, api: EngineApi | null): string[] {
   const notes: string[] = []
+  if (api !== null) notes.push(`requests sent to POST ${API_PATHS[api]} (--api ${api})`)
   if (synthetic) notes.push('synthetic weights with the real architecture: throughput is faithful, the generated text is not')
   if (threads !== null) notes.push(`llama.cpp threads: ${threads}`)
   notes.push(`1-minute load average before the run: ${loadBefore.toFixed(2)} on ${os.availableParallelism()} CPU(s)`)

@@ -18,8 +18,20 @@ import {
 } from '../load/stream-client.js'
 import {findLlamaCppTool} from './llamacpp-build.js'
 import {DEFAULT_REQUEST_TIMEOUT_MS} from './openai.js'
-import {type ManagedProcess, describeExit, type ReadyOutcome, readLogTail, spawnManaged, waitForHealth} from './process.js'
-import type {Engine, EngineInfo, GenRequest, StreamEvent} from './types.js'
+import {
+  bindHostArg,
+  clientHostFor,
+  DEFAULT_BIND_HOST,
+  describeExit,
+  exitAfterFailure,
+  type ManagedProcess,
+  type ReadyOutcome,
+  readLogTail,
+  spawnManaged,
+  unexpectedExitOf,
+  waitForHealth,
+} from './process.js'
+import type {Engine, EngineExit, EngineInfo, GenRequest, StreamEvent} from './types.js'
 
 /**
  * `--engine llamacpp`: capplan spawns llama-server (argument array, never a shell) on a free local port,
@@ -55,6 +67,11 @@ export interface LlamaCppEngineOptions {
   startupTimeoutMs?: number
   /** Per-request limit; null = none. Default 10 minutes. */
   requestTimeoutMs?: number | null
+  /**
+   * The address llama-server binds (--host). Default 127.0.0.1: nothing outside this machine can reach it. A
+   * wildcard (0.0.0.0, ::) is reached by capplan on 127.0.0.1.
+   */
+  host?: string
   /** 'completion' (default; llama.cpp's native POST /completion) or 'v1-completions' (POST /v1/completions). */
   api?: 'completion' | 'v1-completions'
   /** Called with llama-server's own timings of each finished request (accuracy checks). */
@@ -194,7 +211,6 @@ async function capplanBuildOf(bin: string): Promise<string | null> {
   }
 }
 
-const HOST = '127.0.0.1'
 const BIND_RETRIES = 3
 const LOG_TAIL_LINES = 20
 
@@ -251,11 +267,12 @@ export class LlamaCppEngine implements Engine {
     const extraArgs = this.options.extraArgs ?? []
     let noRepack = false
 
+    const bindHost = bindHostArg(this.options.host ?? DEFAULT_BIND_HOST)
     for (let attempt = 1; ; attempt++) {
-      const port = await findFreePort(HOST)
+      const port = await findFreePort(bindHost)
       this.args = llamaServerArgs({
         modelPath: this.options.modelPath,
-        host: HOST,
+        host: bindHost,
         port,
         contextSize: this.contextSize,
         slots: this.options.maxConcurrency,
@@ -266,7 +283,7 @@ export class LlamaCppEngine implements Engine {
         extraArgs,
         noRepack,
       })
-      this.endpoint = `http://${HOST}:${port}`
+      this.endpoint = `http://${clientHostFor(bindHost)}:${port}`
       this.server = await spawnManaged(bin, this.args, {logFile: this.logFile, displayArgs: redactArgs(this.args)})
       const outcome = await this.waitUntilReady(this.server, this.endpoint, deadline)
       if (outcome === 'ready') break
@@ -428,13 +445,20 @@ export class LlamaCppEngine implements Engine {
       }),
       this.options.onServerTimings,
     )) {
-      if (event.kind === 'error' && server.exitStatus() !== null) {
-        // The request failed because the server died: say so, the log has the reason.
-        yield {kind: 'error', errorKind: 'engine', message: `llama-server exited (${describeExit(server.exitStatus())}); see ${this.logFile}. ${event.message}`}
+      // A dropped connection is how a dying server looks from here: if it died, say so. The log is not named
+      // here (bench keeps it beside the result file under another name); the run's notes hold its last lines.
+      const died = event.kind === 'error' ? (event.errorKind === 'dropped' ? await exitAfterFailure(server) : server.exitStatus()) : null
+      if (event.kind === 'error' && died !== null) {
+        yield {kind: 'error', errorKind: 'engine', message: `llama-server exited (${describeExit(died)}): ${event.message}`}
         continue
       }
       yield event
     }
+  }
+
+  /** How llama-server ended if it died while in use (null while it runs, and after stop()). */
+  exited(): EngineExit | null {
+    return unexpectedExitOf(this.server, 'llama-server')
   }
 
   async stop(): Promise<void> {

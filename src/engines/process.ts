@@ -251,3 +251,55 @@ export function describeExit(status: ExitStatus | null): string {
   if (status === null) return 'still running'
   return status.signal === null ? `exit code ${status.code}` : `signal ${status.signal}`
 }
+
+/** Spawned servers listen here unless the user asks for another address (--host). */
+export const DEFAULT_BIND_HOST = '127.0.0.1'
+
+/** A loopback address or name: a server bound there is unreachable from the network. */
+export function isLoopbackHost(host: string): boolean {
+  const bare = host.replace(/^\[(.*)\]$/, '$1').toLowerCase()
+  return bare === 'localhost' || bare === '::1' || /^127(\.\d{1,3}){3}$/.test(bare)
+}
+
+/**
+ * The host part of the URL a client on THIS machine uses for a server bound to `bindHost`: a wildcard bind
+ * (0.0.0.0, ::) accepts loopback connections, so 127.0.0.1; an IPv6 literal goes in brackets.
+ */
+export function clientHostFor(bindHost: string): string {
+  const bare = bindHost.replace(/^\[(.*)\]$/, '$1')
+  if (bare === '0.0.0.0' || bare === '::' || bare === '') return '127.0.0.1'
+  return bare.includes(':') ? `[${bare}]` : bare
+}
+
+/** The address as a server's --host flag takes it (no brackets). */
+export function bindHostArg(host: string): string {
+  return host.replace(/^\[(.*)\]$/, '$1')
+}
+
+/**
+ * How a server that capplan still used ended on its own; null while it runs (or when there is none: before
+ * start, after stop).
+ */
+export function unexpectedExitOf(server: ManagedProcess | null, name: string): {description: string; logFile: string | null} | null {
+  const status = server?.exitStatus() ?? null
+  if (server === null || status === null) return null
+  return {description: `${name} exited (${describeExit(status)})`, logFile: server.logFile}
+}
+
+/**
+ * The exit status of a server whose request just failed: at once when known, else after waiting up to `ms`
+ * for it (a killed server resets its connections a moment before Node reaps it), else null (it runs).
+ */
+export async function exitAfterFailure(server: ManagedProcess, ms = 200): Promise<ExitStatus | null> {
+  const known = server.exitStatus()
+  if (known !== null) return known
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<null>((resolve) => {
+    timer = setTimeout(() => resolve(null), ms)
+  })
+  try {
+    return await Promise.race([server.exited, timeout])
+  } finally {
+    clearTimeout(timer)
+  }
+}

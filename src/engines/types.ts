@@ -28,6 +28,14 @@ export type StreamEvent =
   | {kind: 'usage'; promptTokens: number; completionTokens: number}
   | {kind: 'error'; errorKind: RequestErrorKind; message: string}
 
+/** How a spawned engine process ended on its own (not by stop()): for the run's notes. */
+export interface EngineExit {
+  /** e.g. "llama-server exited (signal SIGKILL)". */
+  description: string
+  /** The server's log (its last lines usually say why), when there is one. */
+  logFile: string | null
+}
+
 export interface Engine {
   /** Spawn + wait until ready, or load the model in-process. Throws a CapplanError when it cannot. */
   start(): Promise<void>
@@ -46,6 +54,12 @@ export interface Engine {
   batchStats?(): {steps: number; tokens: number}
   /** One request; ends after the last content event (then usage), or with an error event. */
   stream(request: GenRequest, signal: AbortSignal): AsyncIterable<StreamEvent>
+  /**
+   * Engines that spawn a server (llamacpp, vllm): how its process ended when it died while capplan still used
+   * it; null while it runs, before start() and after stop(). Engines without a process leave it out. Cheap and
+   * synchronous: the load generator asks after every failed request, before it sends the next.
+   */
+  exited?(): EngineExit | null
   /** Always safe to call (also after a failed start); releases every resource. */
   stop(): Promise<void>
 }

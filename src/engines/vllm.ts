@@ -9,8 +9,20 @@ import type {ModelProfile, QuantLevel} from '../profiles/schema.js'
 import {engineEvents, protocolPaths, requestBody, serverErrorMessage, streamRequest} from '../load/stream-client.js'
 import {redactArgs} from './llamacpp.js'
 import {DEFAULT_REQUEST_TIMEOUT_MS} from './openai.js'
-import {type ManagedProcess, describeExit, type ReadyOutcome, readLogTail, spawnManaged, waitForHealth} from './process.js'
-import type {Engine, EngineInfo, GenRequest, StreamEvent} from './types.js'
+import {
+  bindHostArg,
+  clientHostFor,
+  DEFAULT_BIND_HOST,
+  describeExit,
+  exitAfterFailure,
+  type ManagedProcess,
+  type ReadyOutcome,
+  readLogTail,
+  spawnManaged,
+  unexpectedExitOf,
+  waitForHealth,
+} from './process.js'
+import type {Engine, EngineExit, EngineInfo, GenRequest, StreamEvent} from './types.js'
 
 /**
  * `--engine vllm`: capplan spawns `vllm serve` (argument array, never a shell, own process group: vLLM
@@ -143,6 +155,8 @@ export interface VllmEngineOptions {
   extraArgs?: readonly string[]
   /** The server's stdout+stderr; default: a file in a new temp directory. Keep it beside the result file. */
   logFile?: string
+  /** The address vllm serve binds (--host); default 127.0.0.1. A wildcard (0.0.0.0, ::) is reached on 127.0.0.1. */
+  host?: string
   /** Give up waiting for /health after this long. Default 30 minutes (a 72B checkpoint downloads and loads for long). */
   startupTimeoutMs?: number
   /** Per-request limit; null = none. Default 10 minutes. */
@@ -173,7 +187,6 @@ export const PROMPT_POOL_TEXT = [
   'run walk jump swim write read speak listen think build create destroy open close begin finish travel measure count carry',
 ].join(' ')
 
-const HOST = '127.0.0.1'
 const BIND_RETRIES = 3
 const LOG_TAIL_LINES = 20
 
@@ -208,10 +221,14 @@ export class VllmEngine implements Engine {
     return this.server?.pid ?? null
   }
 
+  private get bindHost(): string {
+    return bindHostArg(this.options.host ?? DEFAULT_BIND_HOST)
+  }
+
   private commandLine(port: number): string[] {
     return vllmCommandLine(this.options.profile, this.options.quant, {
       bin: this.bin ?? 'vllm',
-      host: HOST,
+      host: this.bindHost,
       port,
       gpus: this.options.gpus,
       maxModelLen: vllmMaxModelLen(this.options.inputTokens, this.options.outputTokens),
@@ -235,10 +252,10 @@ export class VllmEngine implements Engine {
     const startupTimeoutMs = this.options.startupTimeoutMs ?? 30 * 60_000
     const deadline = performance.now() + startupTimeoutMs
     for (let attempt = 1; ; attempt++) {
-      const port = await findFreePort(HOST)
+      const port = await findFreePort(this.bindHost)
       const [file, ...args] = this.commandLine(port)
       this.args = args
-      this.endpoint = `http://${HOST}:${port}`
+      this.endpoint = `http://${clientHostFor(this.bindHost)}:${port}`
       this.server = await spawnManaged(file!, args, {
         logFile: this.logFile,
         displayArgs: redactArgs(args),
@@ -385,12 +402,20 @@ export class VllmEngine implements Engine {
         timeoutMs: this.options.requestTimeoutMs === undefined ? DEFAULT_REQUEST_TIMEOUT_MS : this.options.requestTimeoutMs,
       }),
     )) {
-      if (event.kind === 'error' && server.exitStatus() !== null) {
-        yield {kind: 'error', errorKind: 'engine', message: `vllm serve exited (${describeExit(server.exitStatus())}); see ${this.logFile}. ${event.message}`}
+      // A dropped connection is how a dying server looks from here: if it died, say so. The log is not named
+      // here (bench keeps it beside the result file under another name); the run's notes hold its last lines.
+      const died = event.kind === 'error' ? (event.errorKind === 'dropped' ? await exitAfterFailure(server) : server.exitStatus()) : null
+      if (event.kind === 'error' && died !== null) {
+        yield {kind: 'error', errorKind: 'engine', message: `vllm serve exited (${describeExit(died)}): ${event.message}`}
         continue
       }
       yield event
     }
+  }
+
+  /** How vllm serve ended if it died while in use (null while it runs, and after stop()). */
+  exited(): EngineExit | null {
+    return unexpectedExitOf(this.server, 'vllm serve')
   }
 
   async stop(): Promise<void> {

@@ -72,7 +72,7 @@ const server = createServer((req, res) => {
   })
 })
 // vLLM listens only once the model is loaded: /health is unreachable before that.
-setTimeout(() => server.listen(port, '127.0.0.1', () => console.log('INFO:     Application startup complete.')), 300)
+setTimeout(() => server.listen(port, argv[argv.indexOf('--host') + 1], () => console.log('INFO:     Application startup complete.')), 300)
 process.on('SIGTERM', () => server.close(() => process.exit(0)))
 `
 
@@ -85,7 +85,7 @@ beforeAll(async () => {
   profile = (await loadProfiles({})).get('model', 'qwen2.5-72b')
 })
 
-function makeEngine(mode = '', tag = 'run'): {engine: VllmEngine; argvFile: string; bodiesFile: string} {
+function makeEngine(mode = '', tag = 'run', host?: string): {engine: VllmEngine; argvFile: string; bodiesFile: string} {
   const argvFile = join(dir, `${tag}-argv.json`)
   const bodiesFile = join(dir, `${tag}-bodies.jsonl`)
   const engine = new VllmEngine({
@@ -99,6 +99,7 @@ function makeEngine(mode = '', tag = 'run'): {engine: VllmEngine; argvFile: stri
     vllmBin: fakeBin,
     logFile: join(dir, `${tag}.log`),
     startupTimeoutMs: 20_000,
+    ...(host === undefined ? {} : {host}),
     env: {FAKE_VLLM_ARGV: argvFile, FAKE_VLLM_BODIES: bodiesFile, FAKE_VLLM_FIXTURES: fixtures, FAKE_VLLM_MODE: mode},
   })
   return {engine, argvFile, bodiesFile}
@@ -213,6 +214,26 @@ describe('VllmEngine against a fake `vllm serve`', () => {
     // after stop(): an error event, never a throw
     const after = await collect(engine.stream({promptTokens: [1], promptText: null, maxTokens: 1, ignoreEos: true}, AbortSignal.timeout(1000)))
     expect(after).toEqual([{kind: 'error', errorKind: 'engine', message: expect.stringContaining('after stop()') as string}])
+  })
+
+  it('--host 0.0.0.0 reaches vllm serve (the double binds it) and the client connects to 127.0.0.1; exited() reports a death until stop()', async () => {
+    const {engine, argvFile} = makeEngine('', 'host', '0.0.0.0')
+    try {
+      await engine.start()
+      const argv = JSON.parse(readFileSync(argvFile, 'utf8')) as string[]
+      expect(argv.slice(argv.indexOf('--host'), argv.indexOf('--host') + 2)).toEqual(['--host', '0.0.0.0'])
+      expect(engine.info().endpoint).toBe(`http://127.0.0.1:${argv[argv.indexOf('--port') + 1]}`)
+      expect(engine.exited()).toBeNull()
+      process.kill(engine.pid!, 'SIGKILL')
+      const deadline = Date.now() + 5000
+      while (engine.exited() === null && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
+      expect(engine.exited()).toEqual({description: 'vllm serve exited (signal SIGKILL)', logFile: engine.logFile})
+      const after = await collect(engine.stream({promptTokens: [1, 2], promptText: null, maxTokens: 5, ignoreEos: true}, new AbortController().signal))
+      expect(after).toEqual([{kind: 'error', errorKind: 'engine', message: expect.stringMatching(/^vllm serve exited \(signal SIGKILL\): /)}])
+    } finally {
+      await engine.stop()
+    }
+    expect(engine.exited()).toBeNull()
   })
 
   it('a server that dies while loading is an ENGINE_FAILURE carrying the log tail', async () => {
