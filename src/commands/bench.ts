@@ -842,6 +842,7 @@ export default class Bench extends CapplanCommand<typeof Bench> {
       api: o.api === 'chat' ? 'chat' : 'completions',
       gpuCount: flags.gpus ?? 0,
       ...timeout,
+      onNote: (message) => this.warnLine(message),
     })
   }
 

@@ -1,4 +1,4 @@
-import {mkdtempSync} from 'node:fs'
+import {mkdtempSync, readFileSync, statSync} from 'node:fs'
 import {readFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
@@ -169,8 +169,72 @@ export function redactArgs(args: readonly string[]): string[] {
     const inline = arg.match(/^(--?[\w-]+)=(.*)$/)
     if (inline !== null && secretFlag.test(inline[1]!)) return `${inline[1]}=***`
     const previous = i > 0 ? args[i - 1]! : ''
-    return secretFlag.test(previous) && !arg.startsWith('-') ? '***' : arg
+    // A key may itself start with "-": after --api-key the next word is its value, whatever it looks like.
+    return (secretFlag.test(previous) && !arg.startsWith('-')) || /^--?api-key$/i.test(previous) ? '***' : arg
   })
+}
+
+/** A key file larger than this is not a key file (read whole, so refused first). */
+const MAX_API_KEY_FILE_BYTES = 1024 * 1024
+
+/**
+ * The API key llama-server will demand, so capplan's own client can send it (`Authorization: Bearer KEY`); null
+ * when the server runs without one. llama.cpp's rules: --api-key takes a comma-separated list, --api-key-file
+ * one key per line (lines starting with # are comments, empty lines skipped), every key given is accepted, and
+ * the environment (LLAMA_API_KEY, LLAMA_ARG_API_KEY_FILE, inherited by the server) counts only when the flag is
+ * absent. capplan sends the first key. The value is never recorded: redactArgs hides it in every command line.
+ */
+export function serverApiKey(
+  extraArgs: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+  readKeyFile: (file: string) => string = readApiKeyFile,
+): string | null {
+  const keys: string[] = []
+  const fromList = (value: string) => keys.push(...value.split(',').map((key) => key.trim()).filter((key) => key !== ''))
+  const fromFile = (file: string) => {
+    for (const line of readKeyFile(file).split('\n')) {
+      const key = line.replace(/\r$/, '')
+      if (key !== '' && !key.startsWith('#')) keys.push(key)
+    }
+  }
+  let flagSeen = false
+  let fileFlagSeen = false
+  for (let i = 0; i < extraArgs.length; i++) {
+    const arg = extraArgs[i]!
+    const inline = arg.match(/^(--api-key|--api-key-file)=(.*)$/s)
+    const flag = inline?.[1] ?? (arg === '--api-key' || arg === '--api-key-file' ? arg : null)
+    if (flag === null) continue
+    const value = inline?.[2] ?? extraArgs[++i]
+    if (value === undefined) {
+      throw invalidInput(`The engine argument ${flag} (after --) has no value.`, `Pass ${flag === '--api-key' ? '-- --api-key KEY' : '-- --api-key-file FILE'}.`)
+    }
+    if (flag === '--api-key') {
+      flagSeen = true
+      fromList(value)
+    } else {
+      fileFlagSeen = true
+      fromFile(value)
+    }
+  }
+  if (!flagSeen && env['LLAMA_API_KEY'] !== undefined) fromList(env['LLAMA_API_KEY'])
+  if (!fileFlagSeen && env['LLAMA_ARG_API_KEY_FILE'] !== undefined && env['LLAMA_ARG_API_KEY_FILE'] !== '') fromFile(env['LLAMA_ARG_API_KEY_FILE'])
+  return keys[0] ?? null
+}
+
+/** The text of an --api-key-file; one clear error (naming the file, never its content) when it cannot be read. */
+function readApiKeyFile(file: string): string {
+  try {
+    const {size} = statSync(file)
+    if (size > MAX_API_KEY_FILE_BYTES) {
+      throw invalidInput(`--api-key-file ${file} is ${size} bytes: too large for a key file.`, 'Pass a file holding the API key(s), one per line.')
+    }
+    return readFileSync(file, 'utf8')
+  } catch (error) {
+    if (error instanceof CapplanError) throw error
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === 'ENOENT') throw notFound(`--api-key-file ${file} (an engine argument after --) does not exist.`, 'Check the path of the key file.')
+    throw invalidInput(`Cannot read --api-key-file ${file}: ${code ?? String(error)}.`, 'Check that the key file is a readable file.')
+  }
 }
 
 const capabilityCache = new Map<string, Promise<LlamaServerCapabilities>>()
@@ -222,6 +286,8 @@ export class LlamaCppEngine implements Engine {
   private endpoint: string | null = null
   private buildInfo: string | null = null
   private tokenPool: number[] | undefined
+  /** The key the server demands (its --api-key), sent on every request; null = none. */
+  private apiKey: string | null = null
   readonly logFile: string
 
   constructor(readonly options: LlamaCppEngineOptions) {
@@ -265,6 +331,8 @@ export class LlamaCppEngine implements Engine {
     const gpuLayers = this.options.gpuLayers ?? (caps.devices.length > 0 ? 99 : 0)
     const deadline = performance.now() + (this.options.startupTimeoutMs ?? 600_000)
     const extraArgs = this.options.extraArgs ?? []
+    // Read before the server starts: a missing key file is the user's error, not the server's.
+    this.apiKey = serverApiKey(extraArgs)
     let noRepack = false
 
     const bindHost = bindHostArg(this.options.host ?? DEFAULT_BIND_HOST)
@@ -326,9 +394,14 @@ export class LlamaCppEngine implements Engine {
 
   private lastExit: {code: number | null; signal: string | null} | null = null
 
+  /** `authorization: Bearer KEY` when the server was started with a key; {} otherwise. Never recorded. */
+  requestHeaders(): Record<string, string> {
+    return this.apiKey === null ? {} : {authorization: `Bearer ${this.apiKey}`}
+  }
+
   /** Poll GET /health (503 while loading) until 200, the process exits, or the deadline passes. */
   private async waitUntilReady(server: ManagedProcess, endpoint: string, deadline: number): Promise<ReadyOutcome> {
-    const {outcome, exit} = await waitForHealth(server, endpoint, deadline, 150)
+    const {outcome, exit} = await waitForHealth(server, endpoint, deadline, 150, this.requestHeaders())
     if (exit !== null) this.lastExit = exit
     return outcome
   }
@@ -341,7 +414,7 @@ export class LlamaCppEngine implements Engine {
 
   private async readProps(): Promise<void> {
     try {
-      const response = await fetch(`${this.endpoint}/props`, {signal: AbortSignal.timeout(10_000)})
+      const response = await fetch(`${this.endpoint}/props`, {headers: this.requestHeaders(), signal: AbortSignal.timeout(10_000)})
       const props = (await response.json()) as {
         build_info?: unknown
         total_slots?: unknown
@@ -394,7 +467,7 @@ export class LlamaCppEngine implements Engine {
   async tokenize(text: string): Promise<number[]> {
     const response = await fetch(`${this.endpoint}/tokenize`, {
       method: 'POST',
-      headers: {'content-type': 'application/json'},
+      headers: {'content-type': 'application/json', ...this.requestHeaders()},
       body: JSON.stringify({content: text, add_special: false}),
     })
     const body = (await response.json()) as {tokens?: unknown}
@@ -438,6 +511,8 @@ export class LlamaCppEngine implements Engine {
         url: `${this.endpoint}${protocolPaths[this.protocol]}`,
         protocol: this.protocol,
         body: requestBody(this.protocol, request, {model: 'capplan'}),
+        headers: this.requestHeaders(),
+        secrets: this.apiKey === null ? [] : [this.apiKey],
         // Loopback: a fresh connection per request costs microseconds and rules out stale pooled sockets.
         keepAlive: false,
         signal,

@@ -43,6 +43,8 @@ export interface OpenAiEngineOptions {
   checkTimeoutMs?: number
   /** llama-server-compatible endpoints report their own timings; called once per finished request. */
   onServerTimings?: (timings: LlamaServerTimings) => void
+  /** Something the user should know (parts of --endpoint that are ignored); bench prints it as a warning. */
+  onNote?: (message: string) => void
 }
 
 export const DEFAULT_REQUEST_TIMEOUT_MS = 600_000
@@ -60,6 +62,30 @@ export function normalizeEndpoint(endpoint: string): string {
   }
   const path = url.pathname.replace(/\/+$/, '').replace(/\/v1$/, '')
   return `${url.origin}${path}`
+}
+
+/**
+ * The warning for the parts of --endpoint that normalizeEndpoint drops and so never sends: user:password@ and
+ * ?query (#fragment too), where people paste credentials. Names no part of them (a bare "?sk-..." query is all
+ * key). null when nothing is dropped, or when the URL does not parse (normalizeEndpoint reports that).
+ */
+export function ignoredEndpointParts(endpoint: string): string | null {
+  let url: URL
+  try {
+    url = new URL(endpoint)
+  } catch {
+    return null
+  }
+  const dropped = [
+    ...(url.username !== '' || url.password !== '' ? ['credentials (user:password@)'] : []),
+    ...(url.search !== '' ? ['a query string (?...)'] : []),
+    ...(url.hash !== '' ? ['a fragment (#...)'] : []),
+  ]
+  if (dropped.length === 0) return null
+  return (
+    `--endpoint holds ${dropped.join(' and ')}: capplan ignores ${dropped.length === 1 ? 'it' : 'them'} and sends ${dropped.length === 1 ? 'it' : 'them'} nowhere ` +
+    '(values not shown). An API key belongs in an environment variable whose name you pass with --api-key-env NAME (sent as Authorization: Bearer).'
+  )
 }
 
 /** The API key from the named environment variable; throws INVALID_INPUT when it is unset or empty. */
@@ -117,6 +143,8 @@ export class OpenAiEngine implements Engine {
 
   constructor(readonly options: OpenAiEngineOptions) {
     this.endpoint = normalizeEndpoint(options.endpoint)
+    const ignored = ignoredEndpointParts(options.endpoint)
+    if (ignored !== null) options.onNote?.(ignored)
     if (options.gpuCount !== undefined && (!Number.isInteger(options.gpuCount) || options.gpuCount < 0)) {
       throw invalidInput(`The GPU count behind the endpoint must be a whole number >= 0, got ${options.gpuCount}.`, 'Pass e.g. --gpus 1.')
     }
@@ -128,6 +156,11 @@ export class OpenAiEngine implements Engine {
 
   private headers(): Record<string, string> {
     return this.apiKey === null ? {} : {authorization: `Bearer ${this.apiKey}`}
+  }
+
+  /** The key for the /metrics scrape too (an endpoint that demands it on /v1 usually does there). */
+  requestHeaders(): Record<string, string> {
+    return this.headers()
   }
 
   private secrets(): string[] {

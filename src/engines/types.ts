@@ -60,6 +60,11 @@ export interface Engine {
    * synchronous: the load generator asks after every failed request, before it sends the next.
    */
   exited?(): EngineExit | null
+  /**
+   * Headers every request to the engine's endpoint needs besides the load itself (the /metrics scrape):
+   * `authorization: Bearer KEY` when the server requires a key. Never recorded or printed.
+   */
+  requestHeaders?(): Record<string, string>
   /** Always safe to call (also after a failed start); releases every resource. */
   stop(): Promise<void>
 }

@@ -1,10 +1,11 @@
 import {randomBytes} from 'node:crypto'
+import {statSync} from 'node:fs'
 import {link, mkdir, open, rename, unlink} from 'node:fs/promises'
-import {basename, join} from 'node:path'
+import {basename, dirname, join} from 'node:path'
 
 import writeFileAtomic from 'write-file-atomic'
 
-import {CapplanError, insufficientResources, invalidInput, invalidResult, redactSecrets} from '../lib/errors.js'
+import {CapplanError, insufficientResources, invalidInput, invalidResult, notFound, redactSecrets} from '../lib/errors.js'
 import {type ResultFile, resultFileSchema} from './schema.js'
 import {formatSchemaIssues} from './read.js'
 
@@ -89,18 +90,64 @@ function validated(result: ResultFile, where: string): ResultFile {
   return parsed.data
 }
 
-function diskError(error: unknown, path: string, previousState: string): CapplanError | unknown {
-  const code = (error as NodeJS.ErrnoException | undefined)?.code
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`
+
+/** The errno code of a filesystem error, '' for anything else. */
+const codeOf = (error: unknown) => String((error as NodeJS.ErrnoException | undefined)?.code ?? '')
+
+/**
+ * What is still on disk after a failed save of `path`, said exactly (looked up now, after the failure): the
+ * previous save when the file is still there, otherwise that this run's measurements so far are lost.
+ */
+export function previousSaveState(path: string, savedLevels: number): string {
+  const lookup = (target: string): 'present' | 'absent' | 'unknown' => {
+    try {
+      statSync(target)
+      return 'present'
+    } catch (error) {
+      return codeOf(error) === 'ENOENT' || codeOf(error) === 'ENOTDIR' ? 'absent' : 'unknown'
+    }
+  }
+  const file = lookup(path)
+  if (file === 'present') return `The file still holds the previous save (${plural(savedLevels, 'level')}); only what was measured since is lost.`
+  if (file === 'unknown') return `The previous save (${plural(savedLevels, 'level')}) may still be in the file; capplan cannot look.`
+  if (lookup(dirname(path)) === 'absent') {
+    return `The directory is gone, and the previous save (${plural(savedLevels, 'level')}) with it: the measurements of this run so far are lost (unless the directory was moved, not deleted).`
+  }
+  return `The file is gone (deleted during the run): the measurements of this run so far are lost.`
+}
+
+/**
+ * A filesystem failure while writing a result file, as one CapplanError naming the file and directory and what
+ * is kept (`kept()`, worked out only when needed). Full disk: INSUFFICIENT_RESOURCES (7). The results
+ * directory removed (ENOENT): NOT_FOUND (4, "a missing file or directory"). Not writable (EACCES, EPERM,
+ * EROFS): INVALID_INPUT (3, the --results-dir given cannot be used). Anything else is passed on unchanged.
+ */
+function diskError(error: unknown, path: string, phase: 'create' | 'save', kept: () => string): CapplanError | unknown {
+  const code = codeOf(error)
+  const dir = dirname(path)
   if (code === 'ENOSPC' || code === 'EDQUOT') {
     return insufficientResources(
-      `The disk is full: could not write the result file ${path}. ${previousState}`,
+      `The disk is full: could not write the result file ${path}. ${kept()}`,
       'Free some space (or pass --results-dir on another disk) and run again.',
+    )
+  }
+  if ((code === 'ENOENT' || code === 'ENOTDIR') && phase === 'create') {
+    return notFound(
+      `Cannot create the result file ${path}: part of the directory path ${dir} is missing or not a directory (${code}). ${kept()}`,
+      'Pass --results-dir with a directory (it is created when missing, but not below a file).',
+    )
+  }
+  if (code === 'ENOENT' || code === 'ENOTDIR') {
+    return notFound(
+      `The results directory ${dir} no longer exists (removed while capplan ran?): could not write the result file ${basename(path)}. ${kept()}`,
+      'Leave the results directory in place while a run lasts (or pass --results-dir where no cleaner removes files) and run again.',
     )
   }
   if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
     return invalidInput(
-      `Cannot write the result file ${path}: permission denied (${code}). ${previousState}`,
-      'Pass --results-dir with a directory you can write to.',
+      `Cannot write the result file ${path}: the results directory ${dir} is not writable (${code}). ${kept()}`,
+      'Make the directory writable again, or pass --results-dir with a directory you can write to, and run again.',
     )
   }
   return error
@@ -165,7 +212,7 @@ export async function writeResultFile(dir: string, result: ResultFile): Promise<
   try {
     return await createExclusive(dir, name, text)
   } catch (error) {
-    throw diskError(error, join(dir, name), 'Nothing was written.')
+    throw diskError(error, join(dir, name), 'create', () => 'Nothing was written.')
   }
 }
 
@@ -202,11 +249,7 @@ export class ResultFileWriter {
     try {
       await writeFileAtomic(this.path, text, {encoding: 'utf8', fsync: true})
     } catch (error) {
-      throw diskError(
-        error,
-        this.path,
-        `The file still holds the previous save (${this.savedLevels} level${this.savedLevels === 1 ? '' : 's'}).`,
-      )
+      throw diskError(error, this.path, 'save', () => previousSaveState(this.path, this.savedLevels))
     }
     this.savedLevels = result.levels.length
   }

@@ -78,7 +78,9 @@ export async function withLevelTelemetry<T>(engine: Engine, options: LevelTeleme
   const now = options.now ?? (() => performance.now())
   const notes: string[] = []
   const metricsUrl = options.scrape === false ? null : metricsUrlOf(engine)
-  const before = metricsUrl === null ? null : await scrapeMetrics(metricsUrl)
+  // A server that requires an API key requires it on /metrics too.
+  const scrapeHeaders = engine.requestHeaders?.() ?? {}
+  const before = metricsUrl === null ? null : await scrapeMetrics(metricsUrl, undefined, scrapeHeaders)
   if (before !== null && !before.ok) notes.push(before.note)
 
   const gpuOptions = options.gpu ?? shouldSampleLocalGpus(engine.info())
@@ -99,7 +101,7 @@ export async function withLevelTelemetry<T>(engine: Engine, options: LevelTeleme
 
   let serverMetrics: ServerMetrics | null = null
   if (metricsUrl !== null && before?.ok === true) {
-    const after = await scrapeMetrics(metricsUrl)
+    const after = await scrapeMetrics(metricsUrl, undefined, scrapeHeaders)
     if (after.ok) serverMetrics = serverMetricsFrom(before.text, after.text)
     else notes.push(after.note)
   }

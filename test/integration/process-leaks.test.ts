@@ -21,8 +21,8 @@ import {tinyQwen2} from '../helpers/tiny-models.js'
  * Also SIGTERM in the middle of a level (a scheduler or container stop): handled like Ctrl-C.
  *
  * Failures, all real:
- * - an uncaught error in the middle of a level: the results directory is deleted after the result file was
- *   created, so saving level 1 throws ENOENT (a user cleaning up, a tmp reaper) — not a CapplanError;
+ * - an error in the middle of a level: the results directory is deleted after the result file was created, so
+ *   saving level 1 fails with ENOENT (a user cleaning up, a tmp reaper); capplan turns that into NOT_FOUND (4);
  * - a server that fails to start: a --model-file that is not GGUF (llama-server exits), and a --server-bin
  *   that exits at once.
  */
@@ -65,7 +65,7 @@ describe.skipIf(serverBin === null)('no process outlives a failing capplan bench
     expect(processesNaming(work)).toEqual([])
   }
 
-  it('an uncaught error during a level (results directory deleted before level 1 is saved): the server is stopped', async () => {
+  it('the results directory deleted before level 1 is saved: exit 4 naming it, and the server is stopped', async () => {
     const results = path.join(work, 'results-deleted')
     const {child, watcher} = bench(['--synthetic', '--concurrency', '1,2', '--requests', '40', '--input-tokens', '16', '--output-tokens', '256', '--results-dir', results])
     try {
@@ -75,9 +75,12 @@ describe.skipIf(serverBin === null)('no process outlives a failing capplan bench
       expect(await waitFor(() => watcher.servers().length > 0, 10_000)).toBe(true)
       rmSync(results, {recursive: true, force: true})
       const run = await child
-      // Not a CapplanError: oclif reports it as an unexpected failure (exit 1) naming the missing path.
-      expect(run.exitCode, run.stderr).toBe(1)
-      expect(run.stderr).toMatch(/ENOENT/)
+      // One CapplanError (NOT_FOUND, exit 4) naming the directory and what is lost, not a raw ENOENT (exit 1).
+      expect(run.exitCode, run.stderr).toBe(4)
+      // oclif wraps the message and starts each continued line with "›".
+      const stderr = run.stderr.replace(/\s*\n\s*(›\s*)?/g, ' ')
+      expect(stderr).toContain(`The results directory ${results} no longer exists (removed while capplan ran?)`)
+      expect(stderr).toMatch(/The directory is gone, and the previous save \(0 levels\) with it: the measurements of this run so far are lost/)
       expect(watcher.servers()).toHaveLength(1)
       await expectNothingLeft(watcher)
     } finally {

@@ -223,6 +223,8 @@ describe.each(plantedKeys)('a planted API key (%s) reaches nothing capplan write
     const human = await bench('human run', endpoint, path.join(work, 'results-human'), [])
     expect([0, 9], human.stderr).toContain(human.exitCode)
     expect(human.stdout).toMatch(/TTFT/)
+    // The URL's credentials are dropped, and capplan says so (without quoting them: leaks() below checks).
+    expect(human.stderr.replace(/\s*\n\s*/g, ' ')).toMatch(/--endpoint holds credentials \(user:password@\) and a query string \(\?\.\.\.\): capplan ignores them .*--api-key-env NAME/)
     const [name] = readdirSync(results).filter((entry) => entry.endsWith('.json'))
     const file = await readResultFile(path.join(results, name!))
     // The failed requests are recorded with the server's message, minus the key.
@@ -233,7 +235,7 @@ describe.each(plantedKeys)('a planted API key (%s) reaches nothing capplan write
     // The key went to the server, as a Bearer token only.
     const sent = server.requests.slice(firstRequest)
     expect(sent.length).toBeGreaterThan(6)
-    // (GET /metrics of a loopback endpoint is scraped without credentials: nothing to leak there.)
+    // (GET /metrics of a loopback endpoint is scraped with the same Bearer key: the checks below cover it.)
     expect(sent.filter((request) => request.path.startsWith('/v1/') && request.headers.authorization !== `Bearer ${KEY}`)).toEqual([])
     expect(sent.filter((request) => request.headers.authorization !== undefined && request.headers.authorization !== `Bearer ${KEY}`)).toEqual([])
     expect(sent.filter((request) => request.path.startsWith('/v1/')).length).toBeGreaterThan(6)
@@ -253,14 +255,51 @@ describe.each(plantedKeys)('a planted API key (%s) reaches nothing capplan write
       {cwd: work, env: {HOME: work, CAPPLAN_CACHE_DIR: path.join(work, 'cache'), CAPPLAN_PROFILES: path.join(work, 'profiles')}, reject: false},
     )
     outputs.push({what: 'llamacpp run stdout', text: run.stdout}, {what: 'llamacpp run stderr', text: run.stderr})
-    // (0 once capplan's client sends the key to a server it started with --api-key; today every request gets
-    // 401 and the run exits 9: reported to the engine's owner.)
-    expect([0, 9], run.stderr).toContain(run.exitCode)
+    // capplan's client sends the key it gave llama-server (Authorization: Bearer) on every request, /props and
+    // /metrics: without it every request got 401 and the run exited 9.
+    expect(run.exitCode, run.stderr).toBe(0)
+    const [name] = readdirSync(results).filter((entry) => entry.endsWith('.json'))
+    const file = await readResultFile(path.join(results, name!))
+    expect(file.status).toBe('complete')
+    expect(file.levels.map((level) => [level.status, level.summary.requests])).toEqual([['complete', {completed: 2, failed: 0}]])
+    for (const request of file.levels[0]!.requests) expect(request.outputTokens).toBe(8)
+    // /metrics (401 without the key) was scraped before and after the level: llama-server's own token counters.
+    expect(file.levels[0]!.serverMetrics?.source).toBe('llamacpp')
+    expect(file.engine.args).toEqual(expect.arrayContaining(['--api-key', '***']))
     const log = readdirSync(results).find((entry) => entry.endsWith('.server.log'))
     expect(log, 'the server log is kept beside the result file').toBeDefined()
     // The log's header line records the command with the value redacted; the key appears nowhere.
     expect(readFileSync(path.join(results, log!), 'utf8')).toContain('--api-key ***')
     expect(leaks()).toEqual([])
+  })
+
+  it.skipIf(serverBin === null || KEY !== plantedKeys[0])('llama-server given a key file (-- --api-key-file FILE): capplan reads it and sends the key; the key reaches nothing else', async () => {
+    // Outside the work dir (everything in it is grepped for the key): the file is the one place the key may be.
+    mkdirSync(path.join(work, 'profiles', 'models'), {recursive: true})
+    writeFileSync(path.join(work, 'profiles', 'models', 'tiny-qwen2.yaml'), YAML.stringify(tinyQwen2))
+    const keyDir = mkdtempSync(path.join(os.tmpdir(), 'capplan-keyfile-'))
+    const keyFile = path.join(keyDir, 'keys.txt')
+    writeFileSync(keyFile, `# capplan test key\n${KEY}\n`)
+    try {
+      const results = path.join(work, 'results-llamacpp-key-file')
+      const run = await execa(
+        'node',
+        [bin, 'bench', '--engine', 'llamacpp', '--synthetic', '--model', 'tiny-qwen2', '--server-bin', serverBin!, '--threads', '1', '--concurrency', '1',
+          '--requests', '2', '--input-tokens', '16', '--output-tokens', '8', '--results-dir', results, '--', '--api-key-file', keyFile],
+        {cwd: work, env: {HOME: work, CAPPLAN_CACHE_DIR: path.join(work, 'cache'), CAPPLAN_PROFILES: path.join(work, 'profiles')}, reject: false},
+      )
+      outputs.push({what: 'llamacpp key-file run stdout', text: run.stdout}, {what: 'llamacpp key-file run stderr', text: run.stderr})
+      expect(run.exitCode, run.stderr).toBe(0)
+      const [name] = readdirSync(results).filter((entry) => entry.endsWith('.json'))
+      const file = await readResultFile(path.join(results, name!))
+      expect(file.levels.map((level) => [level.status, level.summary.requests])).toEqual([['complete', {completed: 2, failed: 0}]])
+      expect(file.levels[0]!.serverMetrics?.source).toBe('llamacpp')
+      // The path is recorded (it is not the secret); the key is not.
+      expect(file.engine.args).toEqual(expect.arrayContaining(['--api-key-file', keyFile]))
+      expect(leaks()).toEqual([])
+    } finally {
+      rmSync(keyDir, {recursive: true, force: true})
+    }
   })
 
   it('failing runs (models 500 with the key, every request failing, a wrong key, an unreachable or invalid endpoint): no hit in any message', async () => {

@@ -1,4 +1,6 @@
-import {readFileSync} from 'node:fs'
+import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
 import {describe, expect, it} from 'vitest'
@@ -10,6 +12,7 @@ import {
   type LlamaServerCapabilities,
   parseCapabilities,
   redactArgs,
+  serverApiKey,
 } from '../../../src/engines/llamacpp.js'
 import {CapplanError} from '../../../src/lib/errors.js'
 
@@ -95,6 +98,80 @@ describe('redactArgs', () => {
     expect(redactArgs(['-m', 'x.gguf', '--api-key', 'sk-123', '--hf-token=hf_abc', '-hft', 'hf_def', '--port', '80'])).toEqual([
       '-m', 'x.gguf', '--api-key', '***', '--hf-token=***', '-hft', '***', '--port', '80',
     ])
+  })
+})
+
+describe('redactArgs: an --api-key value that starts with "-" is still a value', () => {
+  it('hides it', () => {
+    expect(redactArgs(['--api-key', '-dash-key', '--port', '80'])).toEqual(['--api-key', '***', '--port', '80'])
+  })
+})
+
+/**
+ * The key capplan's client must send to a llama-server it started with a key (llama.cpp's rules, from the real
+ * --help: "--api-key KEY ... multiple keys can be provided as a comma-separated list (env: LLAMA_API_KEY)",
+ * "--api-key-file FNAME ... one per line; lines starting with a hash are treated as comments").
+ */
+describe('serverApiKey', () => {
+  const noFile = (file: string): string => {
+    throw new Error(`no file expected, got ${file}`)
+  }
+
+  it('none: no flag, no environment variable', () => {
+    expect(serverApiKey(['--mlock', '-ub', '512'], {}, noFile)).toBeNull()
+  })
+
+  it('--api-key KEY and --api-key=KEY; the first of a comma-separated list', () => {
+    expect(serverApiKey(['--mlock', '--api-key', 'k-one'], {}, noFile)).toBe('k-one')
+    expect(serverApiKey(['--api-key=k-two'], {}, noFile)).toBe('k-two')
+    expect(serverApiKey(['--api-key', ',k-a, k-b'], {}, noFile)).toBe('k-a')
+    // A value that looks like a flag is still the value (llama.cpp takes the next word).
+    expect(serverApiKey(['--api-key', '-dash'], {}, noFile)).toBe('-dash')
+  })
+
+  it('--api-key-file FILE: the first line that is neither empty nor a # comment (CRLF tolerated)', () => {
+    const files: Record<string, string> = {'/keys.txt': '# rotated weekly\r\n\r\nk-file-1\r\nk-file-2\r\n'}
+    expect(serverApiKey(['--api-key-file', '/keys.txt'], {}, (file) => files[file]!)).toBe('k-file-1')
+    expect(serverApiKey(['--api-key-file=/keys.txt'], {}, (file) => files[file]!)).toBe('k-file-1')
+    // Only comments: llama-server then starts without a key.
+    expect(serverApiKey(['--api-key-file', '/c'], {}, () => '# nothing\n')).toBeNull()
+  })
+
+  it('the environment llama-server inherits counts only when the flag is absent', () => {
+    expect(serverApiKey([], {LLAMA_API_KEY: 'k-env'}, noFile)).toBe('k-env')
+    expect(serverApiKey(['--api-key', 'k-flag'], {LLAMA_API_KEY: 'k-env'}, noFile)).toBe('k-flag')
+    expect(serverApiKey([], {LLAMA_ARG_API_KEY_FILE: '/f'}, () => 'k-env-file\n')).toBe('k-env-file')
+  })
+
+  it('a flag without its value, a missing or oversized key file: one error naming the flag or file, never a key', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'capplan-keyfile-'))
+    try {
+      const errorOf = (fn: () => unknown) => {
+        try {
+          fn()
+        } catch (error) {
+          return error as CapplanError
+        }
+        throw new Error('expected an error')
+      }
+      const noValue = errorOf(() => serverApiKey(['--api-key'], {}, noFile))
+      expect(noValue).toBeInstanceOf(CapplanError)
+      expect([noValue.kind, noValue.message]).toEqual(['INVALID_INPUT', 'The engine argument --api-key (after --) has no value.'])
+      const missing = errorOf(() => serverApiKey(['--api-key-file', join(dir, 'absent.txt')]))
+      expect([missing.kind, missing.exitCode]).toEqual(['NOT_FOUND', 4])
+      expect(missing.message).toBe(`--api-key-file ${join(dir, 'absent.txt')} (an engine argument after --) does not exist.`)
+      const big = join(dir, 'big.txt')
+      writeFileSync(big, `secret-${'x'.repeat(1024 * 1024)}`)
+      const tooBig = errorOf(() => serverApiKey(['--api-key-file', big]))
+      expect(tooBig.kind).toBe('INVALID_INPUT')
+      // 7 + 1048576 bytes
+      expect(tooBig.message).toBe(`--api-key-file ${big} is 1048583 bytes: too large for a key file.`)
+      const real = join(dir, 'keys.txt')
+      writeFileSync(real, 'k-real\n')
+      expect(serverApiKey(['--api-key-file', real], {})).toBe('k-real')
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
   })
 })
 

@@ -1,12 +1,15 @@
-import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
+import {spawn, spawnSync} from 'node:child_process'
+import {existsSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
-import {join} from 'node:path'
+import {join, resolve} from 'node:path'
+import {pathToFileURL} from 'node:url'
 
 import {afterAll, describe, expect, it} from 'vitest'
 
-import {groupAlive, liveProcesses, readLogTail, spawnManaged} from '../../../src/engines/process.js'
+import {groupAlive, liveProcesses, readLogTail, spawnManaged, spawnWatchdog, WATCHDOG_GRACE_MS} from '../../../src/engines/process.js'
 import {CapplanError} from '../../../src/lib/errors.js'
 import {findFreePort} from '../../../src/lib/ports.js'
+import {cmdlineOf, descendantsOf, waitFor} from '../../helpers/proc.js'
 
 /** The child-process lifecycle the server engines rely on, with real (tiny) processes: sh and sleep. */
 
@@ -74,6 +77,96 @@ describe('spawnManaged', () => {
     expect(error).toBeInstanceOf(CapplanError)
     expect((error as CapplanError).exitCode).toBe(8)
     expect((error as CapplanError).message).toContain('no-such-server')
+  })
+})
+
+/**
+ * The watchdog each managed server gets (capplan SIGKILLed cannot stop its server). Its pipe's write end is held
+ * by this test process: ending it is exactly what the kernel does when capplan dies, whatever the signal (the
+ * real SIGKILL of the real CLI is test/integration/sigkill.test.ts).
+ */
+describe('spawnWatchdog', () => {
+  /** A detached group like a server's: sh (leader) with a background sleep (a "worker"). */
+  async function startGroup(name: string, script = 'sleep 30 & echo "worker=$!"; wait') {
+    const log = join(dir, `${name}.log`)
+    const {openSync, closeSync} = await import('node:fs')
+    const fd = openSync(log, 'a')
+    const leader = spawn('sh', ['-c', script], {detached: true, stdio: ['ignore', fd, fd]})
+    closeSync(fd)
+    const exited = new Promise<{code: number | null; signal: string | null}>((resolve) => leader.once('exit', (code, signal) => resolve({code, signal})))
+    const worker = Number((await waitForLine(log, /worker=(\d+)/))[1])
+    return {pgid: leader.pid!, worker, exited, log}
+  }
+
+  it('EOF on its pipe (capplan died) -> SIGTERM to the whole group, then it exits itself', async () => {
+    const group = await startGroup('eof')
+    const watchdog = spawnWatchdog(group.pgid)
+    expect(watchdog.pid).toBeGreaterThan(0)
+    // It runs while the pipe is open and the group lives (it must not end anything on its own).
+    await new Promise((resolve) => setTimeout(resolve, 600))
+    expect(alive(watchdog.pid!)).toBe(true)
+    expect(groupAlive(group.pgid)).toBe(true)
+    watchdog.pipe!.end()
+    expect(await group.exited).toEqual({code: null, signal: 'SIGTERM'})
+    expect(await waitFor(() => !groupAlive(group.pgid) && !alive(group.worker), 3000)).toBe(true)
+    await watchdog.gone
+    expect(alive(watchdog.pid!)).toBe(false)
+  })
+
+  it('a group that ignores SIGTERM is SIGKILLed after the grace period', async () => {
+    const group = await startGroup('stubborn-eof', 'trap "" TERM; sleep 30 & echo "worker=$!"; while true; do sleep 1; done')
+    const watchdog = spawnWatchdog(group.pgid, 300)
+    watchdog.pipe!.end()
+    expect(await group.exited).toEqual({code: null, signal: 'SIGKILL'})
+    await watchdog.gone
+    expect(groupAlive(group.pgid)).toBe(false)
+    expect(alive(group.worker)).toBe(false)
+  })
+
+  it('never outlives the group: it exits by itself once the group is gone (pipe still open)', async () => {
+    const group = await startGroup('ends', 'sleep 0.5 & echo "worker=$!"; wait')
+    const watchdog = spawnWatchdog(group.pgid)
+    expect(await group.exited).toEqual({code: 0, signal: null})
+    // Its look every 250 ms finds the group gone.
+    expect(await waitFor(() => !alive(watchdog.pid!), 3000)).toBe(true)
+    await watchdog.gone
+  })
+
+  it('spawnManaged starts one for the server\'s group, with the server\'s pid as argument; stop() ends it', async () => {
+    const child = await spawnManaged('sh', ['-c', 'sleep 30'], {logFile: join(dir, 'watched.log')})
+    const watchdogs = () =>
+      descendantsOf(process.pid).filter((pid) => {
+        const args = cmdlineOf(pid)
+        return args[1] === '-e' && args[3] === String(child.pid)
+      })
+    const found = await waitFor(() => (watchdogs().length === 1 ? watchdogs() : null), 3000)
+    expect(found).toHaveLength(1)
+    // Its own session and group (setsid): a Ctrl-C to capplan's terminal group does not reach it.
+    const stat = readFileSync(`/proc/${found![0]}/stat`, 'utf8')
+    const [, , pgrp, session] = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    expect(Number(pgrp)).toBe(found![0])
+    expect(Number(session)).toBe(found![0])
+    expect(cmdlineOf(found![0]!).slice(3)).toEqual([String(child.pid), String(WATCHDOG_GRACE_MS), '250'])
+    await child.stop()
+    expect(alive(found![0]!)).toBe(false)
+    expect(watchdogs()).toEqual([])
+  })
+})
+
+// The built module (npm test builds first): a plain node process, where nothing else keeps the event loop alive.
+const builtProcessModule = resolve(import.meta.dirname, '..', '..', '..', 'dist', 'engines', 'process.js')
+
+describe.skipIf(!existsSync(builtProcessModule))('spawnManaged in a plain node process (dist/)', () => {
+  it('awaiting stop() keeps Node alive until it returns: the watchdog (unref\'ed) must not let it exit 0 mid-await', () => {
+    const script = [
+      `import {spawnManaged} from ${JSON.stringify(pathToFileURL(builtProcessModule).href)}`,
+      `const child = await spawnManaged('sh', ['-c', 'sleep 30'], {logFile: ${JSON.stringify(join(dir, 'plain.log'))}})`,
+      'await child.stop()',
+      "console.log('stopped')",
+      'process.exitCode = 5',
+    ].join('\n')
+    const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], {encoding: 'utf8', timeout: 30_000})
+    expect([run.status, run.stdout.trim()], run.stderr).toEqual([5, 'stopped'])
   })
 })
 

@@ -1,6 +1,6 @@
 import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest'
 
-import {normalizeEndpoint, OpenAiEngine, readApiKey} from '../../../src/engines/openai.js'
+import {ignoredEndpointParts, normalizeEndpoint, OpenAiEngine, readApiKey} from '../../../src/engines/openai.js'
 import type {StreamEvent} from '../../../src/engines/types.js'
 import {CapplanError, EngineError} from '../../../src/lib/errors.js'
 import {findFreePort} from '../../../src/lib/ports.js'
@@ -111,6 +111,34 @@ describe('options', () => {
     expect(normalizeEndpoint('https://api.example.com/openai/v1')).toBe('https://api.example.com/openai')
     expect(() => normalizeEndpoint('ftp://h')).toThrow(CapplanError)
     expect(() => normalizeEndpoint('not a url')).toThrow(/is not a URL/)
+  })
+
+  it('credentials and a query in --endpoint are dropped, and a warning says so without quoting them', () => {
+    const key = 'sk-in-the-url-0123456789'
+    const endpoint = `http://alice:${key}@h:8000/v1?api_key=${key}`
+    expect(normalizeEndpoint(endpoint)).toBe('http://h:8000')
+    const notes: string[] = []
+    const engine = new OpenAiEngine({endpoint, onNote: (note) => notes.push(note)})
+    expect(engine.endpoint).toBe('http://h:8000')
+    expect(notes).toEqual([
+      '--endpoint holds credentials (user:password@) and a query string (?...): capplan ignores them and sends them nowhere (values not shown). ' +
+        'An API key belongs in an environment variable whose name you pass with --api-key-env NAME (sent as Authorization: Bearer).',
+    ])
+    expect(notes.join('')).not.toContain(key)
+    expect(notes.join('')).not.toContain('alice')
+    // A bare key as the whole query (no name=value) is not echoed either.
+    expect(ignoredEndpointParts(`http://h/?${key}`)).toBe(
+      '--endpoint holds a query string (?...): capplan ignores it and sends it nowhere (values not shown). ' +
+        'An API key belongs in an environment variable whose name you pass with --api-key-env NAME (sent as Authorization: Bearer).',
+    )
+    expect(ignoredEndpointParts(`https://${key}@h`)).toMatch(/^--endpoint holds credentials \(user:password@\): capplan ignores it /)
+    expect(ignoredEndpointParts('http://h:8000/v1#frag')).toMatch(/^--endpoint holds a fragment \(#...\): /)
+    // Nothing dropped, nothing said; an unparseable URL is normalizeEndpoint's to report.
+    expect(ignoredEndpointParts('http://h:8000/v1/')).toBeNull()
+    expect(ignoredEndpointParts('not a url')).toBeNull()
+    const quiet: string[] = []
+    new OpenAiEngine({endpoint: 'http://h:8000', onNote: (note) => quiet.push(note)})
+    expect(quiet).toEqual([])
   })
 
   it('an --api-key-env naming an unset variable is INVALID_INPUT (exit 3)', () => {
