@@ -1,4 +1,4 @@
-import {existsSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
+import {existsSync, mkdtempSync, readdirSync, readFileSync, rmSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import {fileURLToPath, pathToFileURL} from 'node:url'
@@ -12,7 +12,8 @@ import {tinyQwen2} from '../helpers/tiny-models.js'
 
 /**
  * No llama-server outlives capplan: a separate Node process (the BUILT engine, dist/) starts a real server,
- * then is ended by SIGINT, by SIGTERM, or exits without calling stop(); the server's pid must be gone.
+ * then is ended by SIGINT, by SIGTERM, by SIGKILL (no code of its own runs: the server's watchdog must end it), or
+ * exits without calling stop(); the server's pid must be gone, and its watchdog too.
  * Needs `npm run build` (test:integration runs it) and a llama-server; skipped with the reason otherwise.
  */
 
@@ -38,6 +39,20 @@ async function waitGone(pid: number, ms = 10_000): Promise<boolean> {
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
   return !alive(pid)
+}
+
+/** The watchdog of the server `pid`: `node -e <source> <pid> <grace> <poll>` (src/engines/process.ts). */
+function watchdogOf(pid: number): number | null {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0')
+      if (argv[1] === '-e' && argv[3] === String(pid) && alive(Number(entry))) return Number(entry)
+    } catch {
+      // ended while we looked
+    }
+  }
+  return null
 }
 
 describe.skipIf(skipReason !== null)('llama-server teardown when capplan ends', () => {
@@ -86,12 +101,29 @@ describe.skipIf(skipReason !== null)('llama-server teardown when capplan ends', 
       const holder = startHolder('wait')
       const pid = await serverPidOf(holder)
       expect(alive(pid)).toBe(true)
+      const watchdog = watchdogOf(pid)
+      expect(watchdog).not.toBeNull()
       holder.kill(signal)
       const result = await holder
       expect(result.signal).toBe(signal)
       expect(await waitGone(pid)).toBe(true)
+      expect(await waitGone(watchdog!, 3000)).toBe(true)
     })
   }
+
+  it('SIGKILL to capplan (nothing of capplan runs): the watchdog ends the server within 4 s (2 s grace + margin), then itself', async () => {
+    const holder = startHolder('wait')
+    const pid = await serverPidOf(holder)
+    const watchdog = watchdogOf(pid)
+    expect(watchdog).not.toBeNull()
+    const killedAt = Date.now()
+    holder.kill('SIGKILL')
+    expect((await holder).signal).toBe('SIGKILL')
+    expect(await waitGone(pid, 4000)).toBe(true)
+    const serverGoneMs = Date.now() - killedAt
+    expect(await waitGone(watchdog!, 3000)).toBe(true)
+    console.info(`[teardown] SIGKILL: llama-server gone ${serverGoneMs} ms after the kill, its watchdog ${Date.now() - killedAt} ms`)
+  })
 
   it('exiting without stop() still kills the server (exit hook)', async () => {
     const holder = startHolder('exit')
@@ -99,5 +131,9 @@ describe.skipIf(skipReason !== null)('llama-server teardown when capplan ends', 
     const result = await holder
     expect(result.exitCode).toBe(0)
     expect(await waitGone(pid)).toBe(true)
+    // The exit hook SIGKILLs the watchdog with the server (a signal takes a moment to land).
+    const deadline = Date.now() + 3000
+    while (watchdogOf(pid) !== null && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
+    expect(watchdogOf(pid)).toBeNull()
   })
 })
