@@ -190,6 +190,27 @@ export const PROMPT_POOL_TEXT = [
 const BIND_RETRIES = 3
 const LOG_TAIL_LINES = 20
 
+/**
+ * The API key `vllm serve` will demand (`--api-key KEY` after --, or VLLM_API_KEY in the environment it
+ * inherits), so capplan's own client can send it; null when the server runs without one. vLLM checks it on
+ * /v1/* only, but sending it everywhere is harmless. Never recorded: redactArgs hides it in command lines.
+ */
+export function vllmApiKey(extraArgs: readonly string[], env: Record<string, string | undefined> = process.env): string | null {
+  let key: string | null = null
+  for (let i = 0; i < extraArgs.length; i++) {
+    const arg = extraArgs[i]!
+    if (arg.startsWith('--api-key=')) key = arg.slice('--api-key='.length)
+    else if (arg === '--api-key') {
+      const value = extraArgs[i + 1]
+      if (value === undefined) throw invalidInput('The engine argument --api-key (after --) has no value.', 'Pass -- --api-key KEY.')
+      key = value
+      i++
+    }
+  }
+  if (key === null && env.VLLM_API_KEY !== undefined && env.VLLM_API_KEY !== '') key = env.VLLM_API_KEY
+  return key === '' ? null : key
+}
+
 export class VllmEngine implements Engine {
   private server: ManagedProcess | null = null
   private bin: string | null = null
@@ -199,6 +220,7 @@ export class VllmEngine implements Engine {
   private model: string | null = null
   private lastExit: {code: number | null; signal: string | null} | null = null
   private tokenPool: number[] | undefined
+  private apiKey: string | null = null
   readonly logFile: string
 
   constructor(readonly options: VllmEngineOptions) {
@@ -249,6 +271,7 @@ export class VllmEngine implements Engine {
       )
     }
     this.bin = bin
+    this.apiKey = vllmApiKey(this.options.extraArgs ?? [], this.options.env ?? process.env)
     const startupTimeoutMs = this.options.startupTimeoutMs ?? 30 * 60_000
     const deadline = performance.now() + startupTimeoutMs
     for (let attempt = 1; ; attempt++) {
@@ -295,7 +318,7 @@ export class VllmEngine implements Engine {
   /** GET /version (engine version) and GET /v1/models (the id to send as "model"). */
   private async readServerFacts(): Promise<void> {
     const getJson = async (path: string): Promise<{status: number; body: unknown}> => {
-      const response = await fetch(`${this.endpoint}${path}`, {signal: AbortSignal.timeout(10_000)})
+      const response = await fetch(`${this.endpoint}${path}`, {headers: this.requestHeaders(), signal: AbortSignal.timeout(10_000)})
       const text = await response.text()
       try {
         return {status: response.status, body: JSON.parse(text) as unknown}
@@ -361,7 +384,7 @@ export class VllmEngine implements Engine {
     try {
       const response = await fetch(`${this.endpoint}/tokenize`, {
         method: 'POST',
-        headers: {'content-type': 'application/json'},
+        headers: {'content-type': 'application/json', ...this.requestHeaders()},
         body: JSON.stringify({model: this.model, prompt: text, add_special_tokens: false}),
         signal: AbortSignal.timeout(30_000),
       })
@@ -397,6 +420,8 @@ export class VllmEngine implements Engine {
         url: `${this.endpoint}${protocolPaths['openai-completions']}`,
         protocol: 'openai-completions',
         body: vllmRequestBody(request, this.model),
+        headers: this.requestHeaders(),
+        secrets: this.apiKey === null ? [] : [this.apiKey],
         keepAlive: false,
         signal,
         timeoutMs: this.options.requestTimeoutMs === undefined ? DEFAULT_REQUEST_TIMEOUT_MS : this.options.requestTimeoutMs,
@@ -411,6 +436,11 @@ export class VllmEngine implements Engine {
       }
       yield event
     }
+  }
+
+  /** `authorization: Bearer KEY` when the server was started with a key; {} otherwise. Never recorded. */
+  requestHeaders(): Record<string, string> {
+    return this.apiKey === null ? {} : {authorization: `Bearer ${this.apiKey}`}
   }
 
   /** How vllm serve ended if it died while in use (null while it runs, and after stop()). */

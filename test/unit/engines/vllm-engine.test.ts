@@ -42,6 +42,11 @@ const server = createServer((req, res) => {
   let body = ''
   req.on('data', (c) => (body += c))
   req.on('end', () => {
+    // vLLM's --api-key middleware: every /v1/* route needs "Authorization: Bearer KEY" (401 otherwise).
+    const key = argv.includes('--api-key') ? argv[argv.indexOf('--api-key') + 1] : null
+    if (key !== null && req.url.startsWith('/v1/') && req.headers.authorization !== 'Bearer ' + key) {
+      return res.writeHead(401, {'content-type': 'application/json'}).end('{"error":"Unauthorized"}')
+    }
     if (req.url === '/health') return res.writeHead(200).end()
     if (req.url === '/version') return res.writeHead(200, {'content-type': 'application/json'}).end(readFileSync(fixtures + 'version.json'))
     if (req.url === '/v1/models') return res.writeHead(200, {'content-type': 'application/json'}).end(readFileSync(fixtures + 'v1_models.json'))
@@ -85,7 +90,7 @@ beforeAll(async () => {
   profile = (await loadProfiles({})).get('model', 'qwen2.5-72b')
 })
 
-function makeEngine(mode = '', tag = 'run', host?: string): {engine: VllmEngine; argvFile: string; bodiesFile: string} {
+function makeEngine(mode = '', tag = 'run', host?: string, extraArgs: string[] = []): {engine: VllmEngine; argvFile: string; bodiesFile: string} {
   const argvFile = join(dir, `${tag}-argv.json`)
   const bodiesFile = join(dir, `${tag}-bodies.jsonl`)
   const engine = new VllmEngine({
@@ -100,6 +105,7 @@ function makeEngine(mode = '', tag = 'run', host?: string): {engine: VllmEngine;
     logFile: join(dir, `${tag}.log`),
     startupTimeoutMs: 20_000,
     ...(host === undefined ? {} : {host}),
+    extraArgs,
     env: {FAKE_VLLM_ARGV: argvFile, FAKE_VLLM_BODIES: bodiesFile, FAKE_VLLM_FIXTURES: fixtures, FAKE_VLLM_MODE: mode},
   })
   return {engine, argvFile, bodiesFile}
@@ -247,5 +253,32 @@ describe('VllmEngine against a fake `vllm serve`', () => {
     expect((error as EngineError).message).toContain('exited before it was ready (exit code 1)')
     expect((error as EngineError).logTail.join('\n')).toContain('CUDA out of memory')
     expect(engine.pid).toBeNull()
+  })
+})
+
+describe('VllmEngine started with -- --api-key', () => {
+  it('sends the key on every /v1 request (the server answers 401 otherwise) and never records it', async () => {
+    const key = 'sk-vllm-planted-7f3a'
+    const {engine, argvFile} = makeEngine('', 'key', undefined, ['--api-key', key])
+    try {
+      await engine.start() // /v1/models needs the key: without it start() fails with HTTP 401
+      expect(JSON.parse(readFileSync(argvFile, 'utf8')).slice(-2)).toEqual(['--api-key', key])
+      const events = await collect(engine.stream({promptTokens: [9707, 11], promptText: null, maxTokens: 5, ignoreEos: true}, AbortSignal.timeout(10_000)))
+      expect(events.filter((e) => e.kind === 'error')).toEqual([])
+      expect(events.filter((e) => e.kind === 'content')).toHaveLength(5)
+      expect(engine.info().args.slice(-2)).toEqual(['--api-key', '***'])
+      expect(JSON.stringify(engine.info())).not.toContain(key)
+    } finally {
+      await engine.stop()
+    }
+  })
+
+  it('vllmApiKey: the flag (both spellings) wins over VLLM_API_KEY; none -> null', async () => {
+    const {vllmApiKey} = await import('../../../src/engines/vllm.js')
+    expect(vllmApiKey(['--api-key', 'a'], {VLLM_API_KEY: 'env'})).toBe('a')
+    expect(vllmApiKey(['--api-key=b'], {})).toBe('b')
+    expect(vllmApiKey([], {VLLM_API_KEY: 'env'})).toBe('env')
+    expect(vllmApiKey(['--max-num-batched-tokens', '8192'], {})).toBeNull()
+    expect(() => vllmApiKey(['--api-key'], {})).toThrow(CapplanError)
   })
 })
