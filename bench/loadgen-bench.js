@@ -14,10 +14,17 @@
 // closed loop `capplan bench` runs, with its per-event bookkeeping) over an Engine whose stream() is the
 // llamacpp engine's request path (streamRequest to POST /completion, token-id prompts, connection: close,
 // engineEvents) or the real OpenAiEngine (--engine openai: POST /v1/completions).
+// --transport picks streamRequest's HTTP transport on the llamacpp path: node-http (what capplan's llamacpp
+// and vllm engines use: node:http, each read stamped in the socket's 'data' callback; the default) or fetch
+// (undici; what the openai engine uses for endpoints that may be https or remote).
+//
+// What limits the ITL error, reported next to it: the client's event-loop delay (how late a 1 ms timer
+// ran: the process not getting a core, or busy) and its GC pauses during the level (every event arriving
+// during a pause is stamped late by up to the pause).
 //
 //   node bench/loadgen-bench.js [--json] [--streams 256] [--tokens 2000] [--itl-streams 64]
 //                               [--itl-interval-ms 10] [--itl-tokens 100] [--engine llamacpp|openai]
-//                               [--skip-ceiling] [--skip-itl] [--source-cpu N]
+//                               [--transport fetch|node-http] [--skip-ceiling] [--skip-itl] [--source-cpu N]
 //
 // On a quiet multi-core machine, one core each: `taskset -c 0 node bench/loadgen-bench.js --source-cpu 1`
 // (--source-cpu starts the source under `taskset -c N`; Linux only).
@@ -28,7 +35,7 @@ import {spawn} from 'node:child_process'
 import {setMaxListeners} from 'node:events'
 import {readFileSync} from 'node:fs'
 import os from 'node:os'
-import {monitorEventLoopDelay} from 'node:perf_hooks'
+import {monitorEventLoopDelay, PerformanceObserver} from 'node:perf_hooks'
 import {fileURLToPath, pathToFileURL} from 'node:url'
 import {parseArgs} from 'node:util'
 
@@ -128,7 +135,7 @@ export function formatLoadgenBench(summary) {
   const c = summary.ceiling
   if (c !== null) {
     lines.push(
-      `ceiling (${c.engine} path, ${c.streams} streams x ${c.tokensPerStream} tokens, source interval 0 ms):`,
+      `ceiling (${c.engine} path${c.transport === undefined ? '' : ` over ${c.transport}`}, ${c.streams} streams x ${c.tokensPerStream} tokens, source interval 0 ms):`,
       `  client ingested ${thousands(c.clientTokens)} tokens in ${fmt(c.wallMs / 1000, 2)} s = ${thousands(c.tokensPerSecond)} tok/s; target ${thousands(c.targetTokensPerSecond)} -> ratio ${fmt(c.ratio)} (${c.ratio >= 1 ? 'meets' : 'below'} target)`,
       `  client CPU ${fmt(c.clientCpu.userMs / 1000, 2)} s user + ${fmt(c.clientCpu.systemMs / 1000, 2)} s system = ${fmt(c.clientCpu.cores, 2)} cores (${thousands(c.tokensPerClientCpuSecond)} tokens per client CPU-second); source CPU ${c.sourceCpu === null ? 'n/a' : `${fmt(c.sourceCpu.cores, 2)} cores`}`,
       `  failed requests ${c.failed}; usage tokens ${thousands(c.usageTokens)}; source sent ${thousands(c.sourceTokensSent)}; summarizeLevel ${fmt(c.summarizeMs, 1)} ms; level throughput per capplan's summary ${thousands(c.summaryOutputTokensPerSecond)} tok/s`,
@@ -137,11 +144,17 @@ export function formatLoadgenBench(summary) {
   const i = summary.itl
   if (i !== null) {
     lines.push(
-      `ITL timing error (${i.engine} path, ${i.streams} streams x ${i.tokensPerStream} tokens, source every ${i.intervalMs} ms):`,
+      `ITL timing error (${i.engine} path${i.transport === undefined ? '' : ` over ${i.transport}`}, ${i.streams} streams x ${i.tokensPerStream} tokens, source every ${i.intervalMs} ms):`,
       `  |client gap - source gap| over ${i.pairs} pairs: p50 ${fmt(i.absErrorMs?.p50)} ms, p99 ${fmt(i.absErrorMs?.p99)} ms, max ${fmt(i.absErrorMs?.max)} ms; target p99 <= ${i.targetP99Ms} ms -> ratio ${fmt(i.ratio)} (${i.ratio !== null && i.ratio <= 1 ? 'meets' : 'misses'} target)`,
       `  for context |client gap - ${i.intervalMs} ms|: p50 ${fmt(i.absGapMinusIntervalMs?.p50)} ms, p99 ${fmt(i.absGapMinusIntervalMs?.p99)} ms, max ${fmt(i.absGapMinusIntervalMs?.max)} ms`,
       `  client CPU ${fmt(i.clientCpu.cores, 2)} cores; client event-loop delay (1 ms timer) p50 ${fmt(i.eventLoopDelayMs?.p50)} ms, p99 ${fmt(i.eventLoopDelayMs?.p99)} ms, max ${fmt(i.eventLoopDelayMs?.max)} ms; failed requests ${i.failed}; streams without stamps ${i.skippedStreams}`,
     )
+    if (i.gcPauses !== undefined && i.gcPauses !== null) {
+      const g = i.gcPauses
+      lines.push(
+        `  client GC pauses during the level: ${g.count} (${fmt(g.totalMs, 1)} ms in all = ${fmt(g.shareOfWall * 100, 2)}% of the wall time), longest ${fmt(g.maxMs)} ms`,
+      )
+    }
   }
   return lines
 }
@@ -213,7 +226,7 @@ function processCpuMs(pid) {
  * engine does (src/engines/llamacpp.ts stream(): POST /completion, requestBody, keepAlive false,
  * engineEvents) minus the process management that has no counterpart here.
  */
-function endpointEngine(url) {
+function endpointEngine(url, transport = 'fetch') {
   return {
     start: async () => {},
     info: () => ({kind: 'llamacpp', version: null, build: null, backend: 'cpu', threads: null, gpuCount: 0, args: [], endpoint: url}),
@@ -227,18 +240,21 @@ function endpointEngine(url) {
           keepAlive: false,
           signal,
           timeoutMs: 600_000,
+          transport,
         }),
       ),
   }
 }
 
-async function makeEngine(kind, url) {
+async function makeEngine(kind, url, transport = 'fetch') {
   if (kind === 'openai') {
+    // OpenAiEngine has no transport option: it always streams with capplan's default (fetch).
+    if (transport !== 'fetch') throw new Error(`--transport ${transport} applies to the llamacpp path only`)
     const engine = new OpenAiEngine({endpoint: url, requestTimeoutMs: 600_000})
     await engine.start()
     return engine
   }
-  return endpointEngine(url)
+  return endpointEngine(url, transport)
 }
 
 /** Requests for a level: unique token-id prompts, fixed output length; kept so events can be matched back. */
@@ -267,10 +283,10 @@ async function level(engine, concurrency, requests, maxTokens) {
 
 const sumOf = (values) => values.reduce((total, value) => total + value, 0)
 
-async function measureCeiling({streams, tokensPerStream, engineKind, warmupTokens, sourceCpu}) {
+async function measureCeiling({streams, tokensPerStream, engineKind, warmupTokens, sourceCpu, transport}) {
   const source = await startSourceProcess(['--port', '0', '--interval-ms', '0'], sourceCpu)
   try {
-    const engine = await makeEngine(engineKind, source.url)
+    const engine = await makeEngine(engineKind, source.url, transport)
     // Warm the JIT and the connection machinery on a short level first; not measured.
     await level(engine, Math.min(streams, 32), Math.min(streams, 32), warmupTokens)
     const sourceCpuBefore = processCpuMs(source.child.pid)
@@ -289,6 +305,7 @@ async function measureCeiling({streams, tokensPerStream, engineKind, warmupToken
     const tokensPerSecond = (clientTokens * 1000) / wallMs
     return {
       engine: engineKind,
+      transport,
       streams,
       tokensPerStream,
       requests: run.requests.length,
@@ -314,10 +331,28 @@ async function measureCeiling({streams, tokensPerStream, engineKind, warmupToken
   }
 }
 
-async function measureItl({streams, intervalMs, tokensPerStream, engineKind, sourceCpu}) {
+/** GC pauses (PerformanceObserver 'gc' entries) from start() to stop(): count, total, longest, in ms. */
+function watchGcPauses() {
+  const durations = []
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) durations.push(entry.duration)
+  })
+  observer.observe({entryTypes: ['gc']})
+  return {
+    stop: (wallMs) => {
+      // Entries are delivered asynchronously; takeRecords() collects those not delivered yet.
+      for (const entry of observer.takeRecords()) durations.push(entry.duration)
+      observer.disconnect()
+      const totalMs = durations.reduce((sum, d) => sum + d, 0)
+      return {count: durations.length, totalMs, maxMs: durations.length === 0 ? 0 : Math.max(...durations), shareOfWall: wallMs > 0 ? totalMs / wallMs : 0}
+    },
+  }
+}
+
+async function measureItl({streams, intervalMs, tokensPerStream, engineKind, sourceCpu, transport}) {
   const source = await startSourceProcess(['--port', '0', '--interval-ms', String(intervalMs), '--stamp-times'], sourceCpu)
   try {
-    const inner = await makeEngine(engineKind, source.url)
+    const inner = await makeEngine(engineKind, source.url, transport)
     // The texts of every content event, per request object: the stamps live there, not in the RequestRecord.
     const texts = new Map()
     const engine = {
@@ -333,22 +368,30 @@ async function measureItl({streams, intervalMs, tokensPerStream, engineKind, sou
         }
       },
     }
+    // Warm the JIT and the connection path on a short paced level first (not measured): without it the
+    // measured level includes the first compilations of the per-event code, which the ceiling's warmup
+    // does not cover when the ceiling is skipped (measured: p99 ~5.5 ms cold vs ~1-3 ms warm, same build).
+    await level(inner, streams, streams, Math.min(tokensPerStream, 20))
+    texts.clear()
     // How late this process's event loop ran (timer lateness, 1 ms resolution): when it is as large as the
     // ITL error, the error is the machine not giving the client a core, not the client's own work.
     const loopDelay = monitorEventLoopDelay({resolution: 1})
     loopDelay.enable()
+    const gc = watchGcPauses()
     const cpuBefore = process.cpuUsage()
     const started = performance.now()
     const {run, made} = await level(engine, streams, streams, tokensPerStream)
     const wallMs = performance.now() - started
     const cpu = process.cpuUsage(cpuBefore)
     loopDelay.disable()
+    const gcPauses = gc.stop(wallMs)
     const succeeded = run.requests.filter((r) => r.error === null)
     // record.index is the measured slot; with warmupRequests 0 and firstPromptIndex 0 it is the prompt index.
     const perStream = succeeded.map((record) => ({clientMs: record.chunkOffsetsMs, texts: texts.get(made.get(record.index)) ?? []}))
     const result = itlErrorSummary(perStream, intervalMs)
     return {
       engine: engineKind,
+      transport,
       streams,
       intervalMs,
       tokensPerStream,
@@ -359,6 +402,7 @@ async function measureItl({streams, intervalMs, tokensPerStream, engineKind, sou
       clientCpu: {userMs: cpu.user / 1000, systemMs: cpu.system / 1000, cores: (cpu.user + cpu.system) / 1000 / wallMs},
       // The histogram is in ns and includes the 1 ms sampling resolution itself.
       eventLoopDelayMs: {p50: loopDelay.percentile(50) / 1e6, p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6},
+      gcPauses,
     }
   } finally {
     await source.stop()
@@ -368,7 +412,8 @@ async function measureItl({streams, intervalMs, tokensPerStream, engineKind, sou
 /**
  * Both measurements, one run each. Options: streams (256), tokensPerStream (2000), itlStreams (64),
  * itlIntervalMs (10), itlTokens (100), engine ('llamacpp' | 'openai'), warmupTokens (200),
- * skipCeiling / skipItl, sourceCpu (pin the source to that CPU with taskset; null = not pinned).
+ * skipCeiling / skipItl, sourceCpu (pin the source to that CPU with taskset; null = not pinned),
+ * transport ('fetch' | 'node-http': streamRequest's transport on the llamacpp path).
  */
 export async function runLoadgenBench({
   streams = 256,
@@ -381,10 +426,11 @@ export async function runLoadgenBench({
   skipCeiling = false,
   skipItl = false,
   sourceCpu = null,
+  transport = engine === 'openai' ? 'fetch' : 'node-http',
 } = {}) {
   const loadavgBefore = os.loadavg()
-  const ceiling = skipCeiling ? null : await measureCeiling({streams, tokensPerStream, engineKind: engine, warmupTokens, sourceCpu})
-  const itl = skipItl ? null : await measureItl({streams: itlStreams, intervalMs: itlIntervalMs, tokensPerStream: itlTokens, engineKind: engine, sourceCpu})
+  const ceiling = skipCeiling ? null : await measureCeiling({streams, tokensPerStream, engineKind: engine, warmupTokens, sourceCpu, transport})
+  const itl = skipItl ? null : await measureItl({streams: itlStreams, intervalMs: itlIntervalMs, tokensPerStream: itlTokens, engineKind: engine, sourceCpu, transport})
   return {
     machine: {
       cpuModel: os.cpus()[0]?.model ?? 'unknown CPU',
@@ -411,6 +457,7 @@ async function main() {
       'itl-interval-ms': {type: 'string', default: '10'},
       'itl-tokens': {type: 'string', default: '100'},
       engine: {type: 'string', default: 'llamacpp'},
+      transport: {type: 'string'},
       'skip-ceiling': {type: 'boolean', default: false},
       'skip-itl': {type: 'boolean', default: false},
       'source-cpu': {type: 'string'},
@@ -436,6 +483,14 @@ async function main() {
     process.stderr.write(`loadgen-bench: --engine must be llamacpp or openai (got ${values.engine})\n`)
     process.exit(2)
   }
+  if (values.transport !== undefined && !['fetch', 'node-http'].includes(values.transport)) {
+    process.stderr.write(`loadgen-bench: --transport must be fetch or node-http (got ${values.transport})\n`)
+    process.exit(2)
+  }
+  if (values.transport === 'node-http' && values.engine !== 'llamacpp') {
+    process.stderr.write(`loadgen-bench: --transport ${values.transport} needs --engine llamacpp (OpenAiEngine always uses fetch)\n`)
+    process.exit(2)
+  }
   const summary = await runLoadgenBench({
     streams: positive('streams'),
     tokensPerStream: positive('tokens'),
@@ -446,6 +501,7 @@ async function main() {
     skipCeiling: values['skip-ceiling'],
     skipItl: values['skip-itl'],
     sourceCpu: values['source-cpu'] === undefined ? null : nonNegative('source-cpu'),
+    transport: values.transport,
   })
   process.stdout.write(values.json ? `${JSON.stringify(summary, null, 2)}\n` : `${formatLoadgenBench(summary).join('\n')}\n`)
 }

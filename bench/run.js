@@ -1,11 +1,22 @@
 #!/usr/bin/env node
-// `npm run bench`: the embedded engine's single-stream decode tok/s next to llama-bench's tg on the same
-// GGUF file and thread count, as a ratio (target >= 0.95). Runs are interleaved in pairs (embedded then
-// llama-bench, round after round) so background load hits both sides of a pair alike: the ratio reported is
-// the median of the per-pair ratios; medians and bests (background load only ever slows a run) are shown too.
+// `npm run bench`: capplan's own numbers, each printed as a ratio to its target from one run (the machine is
+// shared and noisy, so no number is compared across runs):
+//   1. decode: the embedded engine's single-stream decode tok/s next to llama-bench's tg on the same GGUF
+//      file and thread count (target >= 0.95). Runs are interleaved in pairs (embedded then llama-bench,
+//      round after round) so background load hits both sides of a pair alike: the ratio reported is the
+//      median of the per-pair ratios; medians and bests (load only ever slows a run) are shown too.
+//   2. report: `capplan report` over 1,000 result files vs reading + parsing them (target <= 3x).
+//   3. loadgen: the load generator's ceiling (tok/s ingested on one core from 256 local SSE streams, target
+//      >= 100k) and its ITL timing error against a source emitting every 10 ms at 64 streams (p99 <= 1 ms).
+//   4. accuracy: at concurrency 1 against the real llama-server: capplan's decode tok/s vs the server's own
+//      timings (within 3%) and vs llama-bench tg on the same file (>= 0.95).
+//   5. soak: capplan bench at concurrency 64 against a source failing 10% of requests: failures by kind,
+//      summary vs the successful requests, RSS at the start and end, live-heap trend.
 //
 //   node bench/run.js [--quant q4_0,q8_0] [--rounds 3] [--tokens 64] [--threads N] [--json]
 //                     [--llama-bench PATH] [--flash-attn auto|on|off] [--model qwen2.5-0.5b]
+//                     [--skip-decode] [--skip-report] [--skip-loadgen] [--skip-accuracy] [--skip-soak]
+//                     [--soak-minutes 3] [--accuracy-rounds 3]
 //
 // Imports the compiled project from dist/ (npm run bench builds it first).
 
@@ -44,7 +55,13 @@ const {values: flags} = parseArgs({
     'flash-attn': {type: 'string', default: 'off'},
     engine: {type: 'string', default: projectMeasure === undefined ? 'fallback' : 'project'},
     json: {type: 'boolean', default: false},
+    'skip-decode': {type: 'boolean', default: false},
     'skip-report': {type: 'boolean', default: false},
+    'skip-loadgen': {type: 'boolean', default: false},
+    'skip-accuracy': {type: 'boolean', default: false},
+    'skip-soak': {type: 'boolean', default: false},
+    'soak-minutes': {type: 'string', default: '3'},
+    'accuracy-rounds': {type: 'string', default: '3'},
     'report-files': {type: 'string', default: '1000'},
   },
 })
@@ -70,65 +87,70 @@ for (const q of quants) if (!(q in QUANT_LEVEL)) fail(`unknown quant ${q}; use $
 if (flags.engine === 'project' && projectMeasure === undefined) fail('--engine project: dist/engines/embedded.js has no measureDecodeTokensPerSecond')
 const measureEmbedded = flags.engine === 'project' ? projectMeasure : fallback.measureDecodeTokensPerSecond
 
-const llamaBench = flags['llama-bench'] ?? (await findLlamaCppTool('llama-bench'))
-if (llamaBench === null) fail('llama-bench not found: build it with `./bin/run.js engine build llama-bench` (offline, ~25 min on 2 cores)')
-
 const log = (line) => process.stderr.write(`${line}\n`)
-const profile = (await loadProfiles()).get('model', flags.model)
-log(`bench: ${flags.model}, ${tokens} decode tokens, ${threads} thread(s), flash-attn ${flags['flash-attn']}, ${rounds} interleaved round(s)`)
-log(`bench: embedded = ${flags.engine === 'project' ? 'dist/engines/embedded.js' : 'bench/embedded-decode.js'}; llama-bench = ${llamaBench}`)
+// The section formatters return lines (or one string).
+const text = (formatted) => (Array.isArray(formatted) ? formatted.join('\n') : formatted)
 
-const results = []
-for (const quant of quants) {
-  const synth = await ensureSyntheticModel({profile, quant: QUANT_LEVEL[quant]})
-  log(`bench: ${quant} model ${synth.path} (${(synth.bytes / 2 ** 20).toFixed(0)} MiB${synth.reused ? ', reused' : ''})`)
-  const embedded = []
-  const reference = []
-  for (let round = 1; round <= rounds; round++) {
-    const e = await measureEmbedded(synth.path, {threads, tokens, flashAttention})
-    embedded.push(typeof e === 'number' ? e : e.tokensPerSecond)
-    const rows = await runLlamaBench({
-      binary: llamaBench,
-      modelPath: synth.path,
+if (!flags['skip-decode']) {
+  const llamaBench = flags['llama-bench'] ?? (await findLlamaCppTool('llama-bench'))
+  if (llamaBench === null) fail('llama-bench not found: build it with `./bin/run.js engine build llama-bench` (offline, ~25 min on 2 cores)')
+
+  const profile = (await loadProfiles()).get('model', flags.model)
+  log(`bench: ${flags.model}, ${tokens} decode tokens, ${threads} thread(s), flash-attn ${flags['flash-attn']}, ${rounds} interleaved round(s)`)
+  log(`bench: embedded = ${flags.engine === 'project' ? 'dist/engines/embedded.js' : 'bench/embedded-decode.js'}; llama-bench = ${llamaBench}`)
+
+  const results = []
+  for (const quant of quants) {
+    const synth = await ensureSyntheticModel({profile, quant: QUANT_LEVEL[quant]})
+    log(`bench: ${quant} model ${synth.path} (${(synth.bytes / 2 ** 20).toFixed(0)} MiB${synth.reused ? ', reused' : ''})`)
+    const embedded = []
+    const reference = []
+    for (let round = 1; round <= rounds; round++) {
+      const e = await measureEmbedded(synth.path, {threads, tokens, flashAttention})
+      embedded.push(typeof e === 'number' ? e : e.tokensPerSecond)
+      const rows = await runLlamaBench({
+        binary: llamaBench,
+        modelPath: synth.path,
+        threads,
+        nPrompt: 0,
+        nGen: tokens,
+        repetitions: 1,
+        extraArgs: ['-fa', llamaBenchFa],
+      })
+      const tg = rows.find((row) => row.n_gen === tokens && row.n_prompt === 0)
+      if (tg === undefined) fail(`llama-bench returned no tg${tokens} row`)
+      reference.push(tg.avg_ts)
+      log(`  round ${round}: embedded ${embedded.at(-1).toFixed(1)} tok/s, llama-bench ${tg.avg_ts.toFixed(1)} tok/s`)
+    }
+    results.push({
+      quant,
+      modelFile: synth.path,
       threads,
-      nPrompt: 0,
-      nGen: tokens,
-      repetitions: 1,
-      extraArgs: ['-fa', llamaBenchFa],
+      tokens,
+      embeddedTokensPerSecond: median(embedded),
+      llamaBenchTokensPerSecond: median(reference),
+      ratio: median(embedded.map((e, i) => e / reference[i])),
+      embeddedBest: Math.max(...embedded),
+      llamaBenchBest: Math.max(...reference),
+      ratioOfBest: Math.max(...embedded) / Math.max(...reference),
+      embeddedSamples: embedded,
+      llamaBenchSamples: reference,
     })
-    const tg = rows.find((row) => row.n_gen === tokens && row.n_prompt === 0)
-    if (tg === undefined) fail(`llama-bench returned no tg${tokens} row`)
-    reference.push(tg.avg_ts)
-    log(`  round ${round}: embedded ${embedded.at(-1).toFixed(1)} tok/s, llama-bench ${tg.avg_ts.toFixed(1)} tok/s`)
   }
-  results.push({
-    quant,
-    modelFile: synth.path,
-    threads,
-    tokens,
-    embeddedTokensPerSecond: median(embedded),
-    llamaBenchTokensPerSecond: median(reference),
-    ratio: median(embedded.map((e, i) => e / reference[i])),
-    embeddedBest: Math.max(...embedded),
-    llamaBenchBest: Math.max(...reference),
-    ratioOfBest: Math.max(...embedded) / Math.max(...reference),
-    embeddedSamples: embedded,
-    llamaBenchSamples: reference,
-  })
-}
 
-const load = (await import('node:os')).loadavg()[0].toFixed(2)
-if (flags.json) {
-  process.stdout.write(`${JSON.stringify({target: TARGET_RATIO, loadAverage: load, flashAttention: flags['flash-attn'], embeddedEngine: flags.engine, results}, null, 2)}\n`)
-} else {
-  const pad = (text, width) => String(text).padStart(width)
-  console.log(`\n${'quant'.padEnd(6)}${pad('embedded tok/s', 16)}${pad('llama-bench tok/s', 19)}${pad('ratio', 8)}${pad('best: emb / l-b / ratio', 26)}`)
-  for (const r of results) {
-    const verdict = r.ratio >= TARGET_RATIO ? 'ok' : `below target ${TARGET_RATIO}`
-    const best = `${r.embeddedBest.toFixed(1)} / ${r.llamaBenchBest.toFixed(1)} / ${r.ratioOfBest.toFixed(3)}`
-    console.log(`${r.quant.padEnd(6)}${pad(r.embeddedTokensPerSecond.toFixed(1), 16)}${pad(r.llamaBenchTokensPerSecond.toFixed(1), 19)}${pad(r.ratio.toFixed(3), 8)}${pad(best, 26)}  ${verdict}`)
+  const load = (await import('node:os')).loadavg()[0].toFixed(2)
+  if (flags.json) {
+    process.stdout.write(`${JSON.stringify({target: TARGET_RATIO, loadAverage: load, flashAttention: flags['flash-attn'], embeddedEngine: flags.engine, results}, null, 2)}\n`)
+  } else {
+    const pad = (text, width) => String(text).padStart(width)
+    console.log(`\n${'quant'.padEnd(6)}${pad('embedded tok/s', 16)}${pad('llama-bench tok/s', 19)}${pad('ratio', 8)}${pad('best: emb / l-b / ratio', 26)}`)
+    for (const r of results) {
+      const verdict = r.ratio >= TARGET_RATIO ? 'ok' : `below target ${TARGET_RATIO}`
+      const best = `${r.embeddedBest.toFixed(1)} / ${r.llamaBenchBest.toFixed(1)} / ${r.ratioOfBest.toFixed(3)}`
+      console.log(`${r.quant.padEnd(6)}${pad(r.embeddedTokensPerSecond.toFixed(1), 16)}${pad(r.llamaBenchTokensPerSecond.toFixed(1), 19)}${pad(r.ratio.toFixed(3), 8)}${pad(best, 26)}  ${verdict}`)
+    }
+    console.log(`(tok/s: medians of ${rounds} interleaved rounds; ratio: median of per-round ratios; tg${tokens}, ${threads} threads; 1-min load average during the run: ${load})`)
   }
-  console.log(`(tok/s: medians of ${rounds} interleaved rounds; ratio: median of per-round ratios; tg${tokens}, ${threads} threads; 1-min load average during the run: ${load})`)
 }
 
 // Issue 5's target: `capplan report --format json` over 1,000 realistic result files within 3x of just
@@ -138,4 +160,30 @@ if (!flags['skip-report']) {
   const summary = await runReportBench({files: positive('report-files'), rounds: 5})
   if (flags.json) process.stdout.write(`${JSON.stringify({reportBench: summary}, null, 2)}\n`)
   else console.log(`\n${formatReportBench(summary)}`)
+}
+
+// Issue 4 §5: the load generator's own ceiling and timing error (bench/loadgen-bench.js, bench/sse-source.js).
+if (!flags['skip-loadgen']) {
+  const {runLoadgenBench, formatLoadgenBench} = await import('./loadgen-bench.js')
+  const summary = await runLoadgenBench()
+  if (flags.json) process.stdout.write(`${JSON.stringify({loadgen: summary}, null, 2)}\n`)
+  else console.log(`\n${text(formatLoadgenBench(summary))}`)
+}
+
+// Issue 4 §5: accuracy at concurrency 1 against the real llama-server and llama-bench (bench/server-accuracy.js).
+if (!flags['skip-accuracy']) {
+  const {runServerAccuracy, formatServerAccuracy} = await import('./server-accuracy.js')
+  const summary = await runServerAccuracy({rounds: positive('accuracy-rounds'), ...(flags.threads === undefined ? {} : {threads}), ...(flags['llama-bench'] === undefined ? {} : {llamaBench: flags['llama-bench']})})
+  if (flags.json) process.stdout.write(`${JSON.stringify({accuracy: summary}, null, 2)}\n`)
+  else console.log(`\n${text(formatServerAccuracy(summary))}`)
+}
+
+// Issue 7 §5: the soak (bench/soak.js): memory stays flat, failures counted by kind, summary = successes.
+if (!flags['skip-soak']) {
+  const {runSoak, formatSoak} = await import('./soak.js')
+  const minutes = Number(flags['soak-minutes'])
+  if (!(minutes > 0)) fail(`--soak-minutes must be a positive number (got ${flags['soak-minutes']})`)
+  const summary = await runSoak({durationMs: Math.round(minutes * 60_000), log})
+  if (flags.json) process.stdout.write(`${JSON.stringify({soak: summary}, null, 2)}\n`)
+  else console.log(`\n${text(formatSoak(summary))}`)
 }
