@@ -244,7 +244,7 @@ describe.each(plantedKeys)('a planted API key (%s) reaches nothing capplan write
     expect(leaks()).toEqual([])
   })
 
-  it.skipIf(serverBin === null || KEY !== plantedKeys[0])('llama-server given the key (-- --api-key KEY): not in the result file, the server log beside it or any output', async () => {
+  it.skipIf(serverBin === null)('llama-server given the key (-- --api-key KEY): not in the result file, the server log beside it or any output', async () => {
     mkdirSync(path.join(work, 'profiles', 'models'), {recursive: true})
     writeFileSync(path.join(work, 'profiles', 'models', 'tiny-qwen2.yaml'), YAML.stringify(tinyQwen2))
     const results = path.join(work, 'results-llamacpp')
@@ -273,7 +273,7 @@ describe.each(plantedKeys)('a planted API key (%s) reaches nothing capplan write
     expect(leaks()).toEqual([])
   })
 
-  it.skipIf(serverBin === null || KEY !== plantedKeys[0])('llama-server given a key file (-- --api-key-file FILE): capplan reads it and sends the key; the key reaches nothing else', async () => {
+  it.skipIf(serverBin === null)('llama-server given a key file (-- --api-key-file FILE): capplan reads it and sends the key; the key reaches nothing else', async () => {
     // Outside the work dir (everything in it is grepped for the key): the file is the one place the key may be.
     mkdirSync(path.join(work, 'profiles', 'models'), {recursive: true})
     writeFileSync(path.join(work, 'profiles', 'models', 'tiny-qwen2.yaml'), YAML.stringify(tinyQwen2))
