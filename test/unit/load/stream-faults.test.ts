@@ -2,13 +2,16 @@ import {createServer} from 'node:net'
 
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {type ClientEvent, streamRequest, type WireProtocol} from '../../../src/load/stream-client.js'
+import {type ClientEvent, type HttpTransport, streamRequest, type WireProtocol} from '../../../src/load/stream-client.js'
 import {llamaFixture, rawHttpRoute, type ReplayServer, startReplayServer} from '../../helpers/replay-server.js'
 
 /**
  * Every failure kind, injected into recorded llama-server bytes by the replay server. Each must end the
  * REQUEST with exactly one error event of the right kind (never a throw), after the content that arrived.
+ * The same contract for both transports (fetch for endpoints, node-http for spawned servers).
  */
+
+const transports: HttpTransport[] = ['fetch', 'node-http']
 
 let server: ReplayServer
 beforeAll(async () => {
@@ -16,9 +19,10 @@ beforeAll(async () => {
 })
 afterAll(async () => server.close())
 
-async function run(
+async function runWith(
+  transport: HttpTransport,
   path: string,
-  options: {protocol?: WireProtocol; timeoutMs?: number; signal?: AbortSignal; headers?: Record<string, string>; secrets?: string[]} = {},
+  options: {protocol?: WireProtocol; timeoutMs?: number; signal?: AbortSignal; headers?: Record<string, string>; secrets?: string[]; keepAlive?: boolean} = {},
 ): Promise<ClientEvent[]> {
   const events: ClientEvent[] = []
   for await (const event of streamRequest({
@@ -29,6 +33,8 @@ async function run(
     timeoutMs: options.timeoutMs ?? 10_000,
     headers: options.headers,
     secrets: options.secrets,
+    keepAlive: options.keepAlive,
+    transport,
   })) {
     events.push(event)
   }
@@ -45,7 +51,9 @@ function endOfEvent(bytes: Buffer, n: number): number {
   return at + 2
 }
 
-describe('stream faults', () => {
+describe.each(transports)('stream faults over %s', (transport) => {
+  const run = (path: string, options?: Parameters<typeof runWith>[2]) => runWith(transport, path, options)
+
   it('a body delivered one byte per write parses exactly like the whole body', async () => {
     server.route('POST /bytewise', {body: llamaFixture('completion_stream_ids.sse'), chunks: 1})
     const events = await run('/bytewise')
@@ -113,7 +121,7 @@ describe('stream faults', () => {
     server.route('POST /slow', {body: bytes.subarray(0, endOfEvent(bytes, 3)), hang: true})
     const controller = new AbortController()
     const events: ClientEvent[] = []
-    for await (const event of streamRequest({url: `${server.url}/slow`, protocol: 'llamacpp-completion', body: {}, signal: controller.signal, timeoutMs: null})) {
+    for await (const event of streamRequest({url: `${server.url}/slow`, protocol: 'llamacpp-completion', body: {}, signal: controller.signal, timeoutMs: null, transport})) {
       events.push(event)
       if (contentCount(events) === 3) controller.abort()
     }
@@ -150,7 +158,7 @@ describe('stream faults', () => {
     const port = (probe.address() as {port: number}).port
     await new Promise<void>((resolve) => probe.close(() => resolve()))
     const events: ClientEvent[] = []
-    for await (const event of streamRequest({url: `http://127.0.0.1:${port}/completion`, protocol: 'llamacpp-completion', body: {}, signal: new AbortController().signal, timeoutMs: 5000})) {
+    for await (const event of streamRequest({url: `http://127.0.0.1:${port}/completion`, protocol: 'llamacpp-completion', body: {}, signal: new AbortController().signal, timeoutMs: 5000, transport})) {
       events.push(event)
     }
     expect(events).toHaveLength(1)
@@ -204,10 +212,20 @@ describe('stream faults', () => {
   it('keepAlive: false asks for a fresh connection per request (connection: close)', async () => {
     server.route('POST /close', {body: llamaFixture('completion_stream_ids.sse')})
     const events: ClientEvent[] = []
-    for await (const event of streamRequest({url: `${server.url}/close`, protocol: 'llamacpp-completion', body: {}, signal: new AbortController().signal, timeoutMs: 5000, keepAlive: false})) {
+    for await (const event of streamRequest({url: `${server.url}/close`, protocol: 'llamacpp-completion', body: {}, signal: new AbortController().signal, timeoutMs: 5000, keepAlive: false, transport})) {
       events.push(event)
     }
     expect(server.requests.at(-1)!.headers.connection).toBe('close')
     expect(events.at(-1)).toEqual({kind: 'usage', promptTokens: 128, completionTokens: 32})
+    // The default keeps the connection alive (remote endpoints: no new TLS handshake per request).
+    await run('/close')
+    expect(server.requests.at(-1)!.headers.connection).toBe('keep-alive')
+  })
+
+  it('a 200 answered with JSON instead of an event stream -> stream-error with the server message', async () => {
+    server.route('POST /json', {status: 200, headers: {'content-type': 'application/json'}, body: '{"error":{"message":"no streaming here","type":"x"}}'})
+    expect(await run('/json')).toEqual([
+      {kind: 'error', errorKind: 'stream-error', message: 'POST /json answered 200 with application/json instead of an event stream: no streaming here (x)'},
+    ])
   })
 })
