@@ -1,3 +1,9 @@
+import {mkdirSync, mkdtempSync, writeFileSync} from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+
+import YAML from 'yaml'
+
 import type {ModelProfile, QuantSource} from '../../src/profiles/schema.js'
 
 /**
@@ -83,3 +89,22 @@ export const qwen25HalfB: ModelProfile = {
   params: {totalB: 0.49, activeB: 0.49},
   specSource: 'https://huggingface.co/Qwen/Qwen2.5-0.5B-Instruct/blob/main/config.json',
 }
+
+/** Writes tiny-qwen2 as a user profile into `profilesDir`/models (capplan reads it with --profiles / CAPPLAN_PROFILES). */
+export function writeTinyProfile(profilesDir: string): void {
+  mkdirSync(path.join(profilesDir, 'models'), {recursive: true})
+  writeFileSync(path.join(profilesDir, 'models', 'tiny-qwen2.yaml'), YAML.stringify(tinyQwen2))
+}
+
+/**
+ * A temporary directory to run the CLI in on tiny-qwen2: its own model cache and profiles, and llama.cpp's
+ * tools from `serverBin`'s directory when given. The caller removes `work`.
+ */
+export function tinyModelWorkdir(prefix: string, serverBin?: string | null): {work: string; env: Record<string, string>} {
+  const work = mkdtempSync(path.join(os.tmpdir(), prefix))
+  writeTinyProfile(path.join(work, 'profiles'))
+  const env: Record<string, string> = {CAPPLAN_CACHE_DIR: path.join(work, 'cache'), CAPPLAN_PROFILES: path.join(work, 'profiles')}
+  if (serverBin !== undefined && serverBin !== null) env.CAPPLAN_LLAMA_BIN_DIR = path.dirname(serverBin)
+  return {work, env}
+}
+

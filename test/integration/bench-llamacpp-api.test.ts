@@ -1,16 +1,14 @@
-import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
-import os from 'node:os'
+import {rmSync} from 'node:fs'
 import path from 'node:path'
 
 import {execa} from 'execa'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import YAML from 'yaml'
 
 import type {BenchJson} from '../../src/commands/bench.js'
 import {findLlamaCppTool} from '../../src/engines/llamacpp-build.js'
 import {readResultFile} from '../../src/results/read.js'
 import {DescendantWatcher, listeningAddresses, waitFor} from '../helpers/proc.js'
-import {tinyQwen2} from '../helpers/tiny-models.js'
+import {tinyModelWorkdir} from '../helpers/tiny-models.js'
 
 /**
  * `capplan bench --engine llamacpp --api v1-completions` and `--host` against the REAL llama-server (capplan's
@@ -28,10 +26,7 @@ describe.skipIf(serverBin === null)('capplan bench --engine llamacpp: --api v1-c
   let env: Record<string, string>
 
   beforeAll(() => {
-    work = mkdtempSync(path.join(os.tmpdir(), 'capplan-bench-api-'))
-    mkdirSync(path.join(work, 'profiles', 'models'), {recursive: true})
-    writeFileSync(path.join(work, 'profiles', 'models', 'tiny-qwen2.yaml'), YAML.stringify(tinyQwen2))
-    env = {CAPPLAN_CACHE_DIR: path.join(work, 'cache'), CAPPLAN_PROFILES: path.join(work, 'profiles'), CAPPLAN_LLAMA_BIN_DIR: path.dirname(serverBin!)}
+    ;({work, env} = tinyModelWorkdir('capplan-bench-api-', serverBin))
   })
   afterAll(() => rmSync(work, {recursive: true, force: true}))
 

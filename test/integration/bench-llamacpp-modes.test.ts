@@ -1,17 +1,15 @@
-import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
-import os from 'node:os'
+import {rmSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 
 import {execa} from 'execa'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import YAML from 'yaml'
 
 import type {BenchJson} from '../../src/commands/bench.js'
 import {LlamaCppEngine} from '../../src/engines/llamacpp.js'
 import {findLlamaCppTool} from '../../src/engines/llamacpp-build.js'
 import {ensureSyntheticModel} from '../../src/gguf/synth.js'
 import {readResultFile} from '../../src/results/read.js'
-import {tinyQwen2} from '../helpers/tiny-models.js'
+import {tinyModelWorkdir, tinyQwen2} from '../helpers/tiny-models.js'
 
 /**
  * Load modes and engines of `capplan bench` wired end to end on the tiny synthetic model: an open-loop level on
@@ -27,10 +25,7 @@ let work: string
 let env: Record<string, string>
 
 beforeAll(() => {
-  work = mkdtempSync(path.join(os.tmpdir(), 'capplan-bench-modes-'))
-  mkdirSync(path.join(work, 'profiles', 'models'), {recursive: true})
-  writeFileSync(path.join(work, 'profiles', 'models', 'tiny-qwen2.yaml'), YAML.stringify(tinyQwen2))
-  env = {CAPPLAN_CACHE_DIR: path.join(work, 'cache'), CAPPLAN_PROFILES: path.join(work, 'profiles')}
+  ;({work, env} = tinyModelWorkdir('capplan-bench-modes-'))
 })
 
 afterAll(() => rmSync(work, {recursive: true, force: true}))

@@ -1,15 +1,13 @@
-import {existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
-import os from 'node:os'
+import {existsSync, readdirSync, readFileSync, rmSync} from 'node:fs'
 import path from 'node:path'
 
 import {execa} from 'execa'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import YAML from 'yaml'
 
 import type {BenchJson} from '../../src/commands/bench.js'
 import {findLlamaCppTool} from '../../src/engines/llamacpp-build.js'
 import {readResultFile} from '../../src/results/read.js'
-import {tinyQwen2} from '../helpers/tiny-models.js'
+import {tinyModelWorkdir} from '../helpers/tiny-models.js'
 
 /**
  * `capplan bench --engine llamacpp --synthetic` end to end (node bin/run.js after `npm run build`) against a
@@ -42,10 +40,7 @@ describe.skipIf(serverBin === null)('capplan bench --engine llamacpp on a tiny s
   let env: Record<string, string>
 
   beforeAll(() => {
-    work = mkdtempSync(path.join(os.tmpdir(), 'capplan-bench-llamacpp-'))
-    mkdirSync(path.join(work, 'profiles', 'models'), {recursive: true})
-    writeFileSync(path.join(work, 'profiles', 'models', 'tiny-qwen2.yaml'), YAML.stringify(tinyQwen2))
-    env = {CAPPLAN_CACHE_DIR: path.join(work, 'cache'), CAPPLAN_PROFILES: path.join(work, 'profiles'), CAPPLAN_LLAMA_BIN_DIR: path.dirname(serverBin!)}
+    ;({work, env} = tinyModelWorkdir('capplan-bench-llamacpp-', serverBin))
   })
 
   afterAll(() => rmSync(work, {recursive: true, force: true}))

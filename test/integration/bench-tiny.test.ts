@@ -1,16 +1,14 @@
-import {existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync} from 'node:fs'
-import os from 'node:os'
+import {existsSync, readdirSync, rmSync} from 'node:fs'
 import path from 'node:path'
 
 import {execa} from 'execa'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import YAML from 'yaml'
 
 import type {BenchJson} from '../../src/commands/bench.js'
 import {loadProfiles} from '../../src/profiles/load.js'
 import {findOperatingPoint} from '../../src/report/operating-point.js'
 import {readResultFile} from '../../src/results/read.js'
-import {tinyQwen2} from '../helpers/tiny-models.js'
+import {tinyModelWorkdir} from '../helpers/tiny-models.js'
 
 /**
  * `capplan bench` end to end as a user runs it (node bin/run.js, after `npm run build`), on a tiny synthesized
@@ -24,10 +22,7 @@ describe('capplan bench on a tiny synthetic model', () => {
   let env: Record<string, string>
 
   beforeAll(() => {
-    work = mkdtempSync(path.join(os.tmpdir(), 'capplan-bench-'))
-    mkdirSync(path.join(work, 'profiles', 'models'), {recursive: true})
-    writeFileSync(path.join(work, 'profiles', 'models', 'tiny-qwen2.yaml'), YAML.stringify(tinyQwen2))
-    env = {CAPPLAN_CACHE_DIR: path.join(work, 'cache'), CAPPLAN_PROFILES: path.join(work, 'profiles')}
+    ;({work, env} = tinyModelWorkdir('capplan-bench-'))
   })
 
   afterAll(() => rmSync(work, {recursive: true, force: true}))

@@ -1,15 +1,13 @@
-import {chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync} from 'node:fs'
-import os from 'node:os'
+import {chmodSync, existsSync, readdirSync, rmSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 
 import {execa} from 'execa'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import YAML from 'yaml'
 
 import {findLlamaCppTool} from '../../src/engines/llamacpp-build.js'
 import {readResultFile} from '../../src/results/read.js'
 import {cmdlineOf, DescendantWatcher, waitFor} from '../helpers/proc.js'
-import {tinyQwen2} from '../helpers/tiny-models.js'
+import {tinyModelWorkdir} from '../helpers/tiny-models.js'
 
 /**
  * No process capplan started outlives it when capplan fails (SIGINT/SIGTERM are covered by
@@ -47,10 +45,7 @@ describe.skipIf(serverBin === null)('no process outlives a failing capplan bench
   let env: Record<string, string>
 
   beforeAll(() => {
-    work = mkdtempSync(path.join(os.tmpdir(), 'capplan-leaks-'))
-    mkdirSync(path.join(work, 'profiles', 'models'), {recursive: true})
-    writeFileSync(path.join(work, 'profiles', 'models', 'tiny-qwen2.yaml'), YAML.stringify(tinyQwen2))
-    env = {CAPPLAN_CACHE_DIR: path.join(work, 'cache'), CAPPLAN_PROFILES: path.join(work, 'profiles'), CAPPLAN_LLAMA_BIN_DIR: path.dirname(serverBin!)}
+    ;({work, env} = tinyModelWorkdir('capplan-leaks-', serverBin))
   })
   afterAll(() => rmSync(work, {recursive: true, force: true}))
 

@@ -1,17 +1,16 @@
 import {randomBytes} from 'node:crypto'
-import {copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
+import {copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 
 import {execa, type Result} from 'execa'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import YAML from 'yaml'
 
 import {findLlamaCppTool} from '../../src/engines/llamacpp-build.js'
 import {ensureSyntheticModel} from '../../src/gguf/synth.js'
 import {readResultFile} from '../../src/results/read.js'
 import {llamaFixture, rawHttpRoute, type RecordedRequest, type ReplayRoute, type ReplayServer, startReplayServer} from '../helpers/replay-server.js'
-import {tinyQwen2} from '../helpers/tiny-models.js'
+import {tinyQwen2, writeTinyProfile} from '../helpers/tiny-models.js'
 
 /**
  * Issue 7 §4, end to end through the built CLI (node bin/run.js after `npm run build`):
@@ -65,8 +64,7 @@ describe('a model name is just a name (argument arrays, never a shell)', () => {
     home = mkdtempSync(path.join(os.tmpdir(), 'capplan-home-'))
     sentinel = path.join(home, 'sentinel.txt')
     writeFileSync(sentinel, 'still here\n')
-    mkdirSync(path.join(home, 'profiles', 'models'), {recursive: true})
-    writeFileSync(path.join(home, 'profiles', 'models', 'tiny-qwen2.yaml'), YAML.stringify(tinyQwen2))
+    writeTinyProfile(path.join(home, 'profiles'))
     writeDataset(path.join(home, 'prompts.jsonl'))
     server = await startReplayServer()
     // The server lists the hostile id (capplan refuses a --model-id the server does not serve); the streams are
@@ -245,8 +243,7 @@ describe.each(plantedKeys)('a planted API key (%s) reaches nothing capplan write
   })
 
   it.skipIf(serverBin === null)('llama-server given the key (-- --api-key KEY): not in the result file, the server log beside it or any output', async () => {
-    mkdirSync(path.join(work, 'profiles', 'models'), {recursive: true})
-    writeFileSync(path.join(work, 'profiles', 'models', 'tiny-qwen2.yaml'), YAML.stringify(tinyQwen2))
+    writeTinyProfile(path.join(work, 'profiles'))
     const results = path.join(work, 'results-llamacpp')
     const run = await execa(
       'node',
@@ -275,8 +272,7 @@ describe.each(plantedKeys)('a planted API key (%s) reaches nothing capplan write
 
   it.skipIf(serverBin === null)('llama-server given a key file (-- --api-key-file FILE): capplan reads it and sends the key; the key reaches nothing else', async () => {
     // Outside the work dir (everything in it is grepped for the key): the file is the one place the key may be.
-    mkdirSync(path.join(work, 'profiles', 'models'), {recursive: true})
-    writeFileSync(path.join(work, 'profiles', 'models', 'tiny-qwen2.yaml'), YAML.stringify(tinyQwen2))
+    writeTinyProfile(path.join(work, 'profiles'))
     const keyDir = mkdtempSync(path.join(os.tmpdir(), 'capplan-keyfile-'))
     const keyFile = path.join(keyDir, 'keys.txt')
     writeFileSync(keyFile, `# capplan test key\n${KEY}\n`)

@@ -1,16 +1,14 @@
-import {existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
-import os from 'node:os'
+import {existsSync, readdirSync, readFileSync, rmSync} from 'node:fs'
 import path from 'node:path'
 
 import {execa} from 'execa'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import YAML from 'yaml'
 
 import type {BenchJson} from '../../src/commands/bench.js'
 import {findLlamaCppTool} from '../../src/engines/llamacpp-build.js'
 import {readResultFile} from '../../src/results/read.js'
 import {DescendantWatcher, waitFor} from '../helpers/proc.js'
-import {tinyQwen2} from '../helpers/tiny-models.js'
+import {tinyModelWorkdir} from '../helpers/tiny-models.js'
 
 /**
  * A REAL llama-server killed (SIGKILL) in the middle of level 1 of `capplan bench --engine llamacpp` (node
@@ -46,10 +44,7 @@ describe.skipIf(serverBin === null)('a llama-server that dies in the middle of a
   let continuedFile: string | null = null
 
   beforeAll(() => {
-    work = mkdtempSync(path.join(os.tmpdir(), 'capplan-server-death-'))
-    mkdirSync(path.join(work, 'profiles', 'models'), {recursive: true})
-    writeFileSync(path.join(work, 'profiles', 'models', 'tiny-qwen2.yaml'), YAML.stringify(tinyQwen2))
-    env = {CAPPLAN_CACHE_DIR: path.join(work, 'cache'), CAPPLAN_PROFILES: path.join(work, 'profiles'), CAPPLAN_LLAMA_BIN_DIR: path.dirname(serverBin!)}
+    ;({work, env} = tinyModelWorkdir('capplan-server-death-', serverBin))
   })
   afterAll(() => rmSync(work, {recursive: true, force: true}))
 

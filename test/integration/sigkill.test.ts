@@ -1,17 +1,15 @@
-import {mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
-import os from 'node:os'
+import {readdirSync, readFileSync, rmSync} from 'node:fs'
 import path from 'node:path'
 
 import {execa, type ResultPromise} from 'execa'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import YAML from 'yaml'
 
 import type {ReportPayload} from '../../src/commands/report.js'
 import {findLlamaCppTool} from '../../src/engines/llamacpp-build.js'
 import {CapplanError} from '../../src/lib/errors.js'
 import {parseResultFile, readResultText} from '../../src/results/read.js'
 import type {ResultFile} from '../../src/results/schema.js'
-import {tinyQwen2} from '../helpers/tiny-models.js'
+import {tinyModelWorkdir} from '../helpers/tiny-models.js'
 
 /**
  * Issue 7 §1: SIGKILL cannot be caught, so what is on disk at that instant is all a user keeps. capplan (the
@@ -94,10 +92,7 @@ describe('SIGKILL in the middle of a level', () => {
   const orphans: number[] = []
 
   beforeAll(() => {
-    work = mkdtempSync(path.join(os.tmpdir(), 'capplan-sigkill-'))
-    mkdirSync(path.join(work, 'profiles', 'models'), {recursive: true})
-    writeFileSync(path.join(work, 'profiles', 'models', 'tiny-qwen2.yaml'), YAML.stringify(tinyQwen2))
-    env = {CAPPLAN_CACHE_DIR: path.join(work, 'cache'), CAPPLAN_PROFILES: path.join(work, 'profiles')}
+    ;({work, env} = tinyModelWorkdir('capplan-sigkill-'))
   })
   afterAll(() => {
     for (const child of started) child.kill('SIGKILL')
