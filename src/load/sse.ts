@@ -1,21 +1,13 @@
 import {createParser, type EventSourceMessage, type EventSourceParser} from 'eventsource-parser'
 
 /**
- * Server-sent events read from a byte stream, each stamped with the monotonic time its bytes arrived.
+ * Server-sent events framed from a byte stream, read by read (the stream client stamps each read).
  *
  * Bytes are decoded with ONE streaming TextDecoder (fatal: false): a UTF-8 sequence split across network
  * chunks decodes correctly, and invalid bytes become U+FFFD instead of throwing (synthetic random-token
  * prompts produce such bytes; metrics.md trap 7). Framing is eventsource-parser's (the WHATWG rules: CRLF,
  * multi-line data, comments, `event:` names).
  */
-
-export interface TimedSseMessage {
-  /** performance.now() when the network chunk that completed this event was read. */
-  atMs: number
-  /** The `event:` name, undefined when the server sent none (OpenAI-style streams never do). */
-  event: string | undefined
-  data: string
-}
 
 /**
  * Upper bound for one buffered event: far above any real event (llama.cpp's final /completion event carries
@@ -27,7 +19,7 @@ export const MAX_SSE_EVENT_CHARS = 16 * 1024 * 1024
 export class SseFramingError extends Error {}
 
 /**
- * The synchronous core of readSseMessages: bytes in, the SSE messages they complete out. No timing and no
+ * Bytes in, the SSE messages they complete out. No timing and no
  * promise: the stream client feeds it straight from its body reader, so no async-generator layer sits
  * between a network read and the events it completes (each layer costs microtasks per event, and at 64
  * streams in step that per-event cost is what delays the LAST stream's timestamp of a burst).
@@ -75,23 +67,3 @@ export class SseFramer {
 
 /** Shared empty result: most reads of a paced stream complete one event, many complete none. */
 const noMessages: EventSourceMessage[] = []
-
-/**
- * Yields every SSE message of `body` in order. Messages completed by the same network chunk share its
- * timestamp: that is when the client could first have seen them. Ends when the body ends; whatever
- * partial event is left unterminated at that point is dropped (the server never finished it).
- * Throws whatever the body's reader throws (socket reset, abort) and SseFramingError on an oversized event.
- */
-export async function* readSseMessages(
-  body: AsyncIterable<Uint8Array>,
-  clock: () => number = () => performance.now(),
-): AsyncGenerator<TimedSseMessage> {
-  const framer = new SseFramer()
-  for await (const chunk of body) {
-    const atMs = clock()
-    for (const message of framer.push(chunk)) yield {atMs, event: message.event, data: message.data}
-  }
-  const messages = framer.end()
-  const atMs = clock()
-  for (const message of messages) yield {atMs, event: message.event, data: message.data}
-}

@@ -1,6 +1,7 @@
 import {describe, expect, it} from 'vitest'
 
-import {readSseMessages, SseFramingError} from '../../../src/load/sse.js'
+import {SseFramingError} from '../../../src/load/sse.js'
+import {readSseMessages} from '../../helpers/sse-messages.js'
 import {llamaFixture} from '../../helpers/replay-server.js'
 
 /** A body that delivers `bytes` in the given pieces (each piece = one network read). */
