@@ -23,13 +23,13 @@ import {
   clientHostFor,
   DEFAULT_BIND_HOST,
   describeExit,
-  exitAfterFailure,
   type ManagedProcess,
   type ReadyOutcome,
   readLogTail,
   spawnManaged,
   unexpectedExitOf,
   waitForHealth,
+  withServerDeath,
 } from './process.js'
 import type {Engine, EngineExit, EngineInfo, GenRequest, StreamEvent} from './types.js'
 
@@ -505,33 +505,27 @@ export class LlamaCppEngine implements Engine {
       yield {kind: 'error', errorKind: 'engine', message: 'The llamacpp engine was used before start() (or after stop()).'}
       return
     }
-    const server = this.server
-    for await (const event of engineEvents(
-      streamRequest({
-        url: `${this.endpoint}${protocolPaths[this.protocol]}`,
-        protocol: this.protocol,
-        body: requestBody(this.protocol, request, {model: 'capplan'}),
-        headers: this.requestHeaders(),
-        secrets: this.apiKey === null ? [] : [this.apiKey],
-        // Loopback: a fresh connection per request costs microseconds and rules out stale pooled sockets.
-        keepAlive: false,
-        // A spawned server is always plain http on this machine: node:http stamps each read in the socket's own
-        // callback (ITL timing error p99 ~3 ms instead of ~6-13 ms through fetch, bench/loadgen-bench.js).
-        transport: 'node-http',
-        signal,
-        timeoutMs: this.options.requestTimeoutMs === undefined ? DEFAULT_REQUEST_TIMEOUT_MS : this.options.requestTimeoutMs,
-      }),
-      this.options.onServerTimings,
-    )) {
-      // A dropped connection is how a dying server looks from here: if it died, say so. The log is not named
-      // here (bench keeps it beside the result file under another name); the run's notes hold its last lines.
-      const died = event.kind === 'error' ? (event.errorKind === 'dropped' ? await exitAfterFailure(server) : server.exitStatus()) : null
-      if (event.kind === 'error' && died !== null) {
-        yield {kind: 'error', errorKind: 'engine', message: `llama-server exited (${describeExit(died)}): ${event.message}`}
-        continue
-      }
-      yield event
-    }
+    yield* withServerDeath(
+      engineEvents(
+        streamRequest({
+          url: `${this.endpoint}${protocolPaths[this.protocol]}`,
+          protocol: this.protocol,
+          body: requestBody(this.protocol, request, {model: 'capplan'}),
+          headers: this.requestHeaders(),
+          secrets: this.apiKey === null ? [] : [this.apiKey],
+          // Loopback: a fresh connection per request costs microseconds and rules out stale pooled sockets.
+          keepAlive: false,
+          // A spawned server is always plain http on this machine: node:http stamps each read in the socket's own
+          // callback (ITL timing error p99 ~3 ms instead of ~6-13 ms through fetch, bench/loadgen-bench.js).
+          transport: 'node-http',
+          signal,
+          timeoutMs: this.options.requestTimeoutMs === undefined ? DEFAULT_REQUEST_TIMEOUT_MS : this.options.requestTimeoutMs,
+        }),
+        this.options.onServerTimings,
+      ),
+      this.server,
+      'llama-server',
+    )
   }
 
   /** How llama-server ended if it died while in use (null while it runs, and after stop()). */

@@ -5,6 +5,7 @@ import {open} from 'node:fs/promises'
 import {execa} from 'execa'
 
 import {EngineError} from '../lib/errors.js'
+import type {StreamEvent} from './types.js'
 
 /**
  * Lifecycle of the engine servers capplan starts (llama-server, vllm serve): every child runs in its OWN
@@ -406,10 +407,23 @@ export function unexpectedExitOf(server: ManagedProcess | null, name: string): {
 }
 
 /**
+ * A spawned server's request events, with a failure caused by the server dying turned into an 'engine' error
+ * naming the exit. A dropped connection is how a dying server looks from the client, so a drop waits briefly
+ * for the exit (exitAfterFailure). The log is not named here (bench keeps it beside the result file under
+ * another name); the run's notes hold its last lines.
+ */
+export async function* withServerDeath(events: AsyncIterable<StreamEvent>, server: ManagedProcess, name: string): AsyncGenerator<StreamEvent> {
+  for await (const event of events) {
+    const died = event.kind === 'error' ? (event.errorKind === 'dropped' ? await exitAfterFailure(server) : server.exitStatus()) : null
+    yield event.kind === 'error' && died !== null ? {kind: 'error', errorKind: 'engine', message: `${name} exited (${describeExit(died)}): ${event.message}`} : event
+  }
+}
+
+/**
  * The exit status of a server whose request just failed: at once when known, else after waiting up to `ms`
  * for it (a killed server resets its connections a moment before Node reaps it), else null (it runs).
  */
-export async function exitAfterFailure(server: ManagedProcess, ms = 200): Promise<ExitStatus | null> {
+async function exitAfterFailure(server: ManagedProcess, ms = 200): Promise<ExitStatus | null> {
   const known = server.exitStatus()
   if (known !== null) return known
   let timer: NodeJS.Timeout | undefined
