@@ -41,11 +41,11 @@ import {parseArgs} from 'node:util'
 
 const dist = new URL('../dist/', import.meta.url)
 const {percentileSorted} = await import(new URL('stats/distribution.js', dist).href)
-const {runLevel} = await import(new URL('load/closed-loop.js', dist).href)
+const {runLevel} = await import(new URL('loadgen/closed-loop.js', dist).href)
 const {summarizeLevel} = await import(new URL('stats/summarize.js', dist).href)
-const {engineEvents, protocolPaths, requestBody, streamRequest} = await import(new URL('load/stream-client.js', dist).href)
+const {engineEvents, protocolPaths, requestBody, streamRequest} = await import(new URL('engines/http/stream-client.js', dist).href)
 const {OpenAiEngine} = await import(new URL('engines/openai.js', dist).href)
-const {makePromptTokens, tokenIdRange} = await import(new URL('load/prompts.js', dist).href)
+const {makePromptTokens, tokenIdRange} = await import(new URL('loadgen/prompts.js', dist).href)
 
 export const TARGET_TOKENS_PER_SECOND = 100_000
 export const TARGET_ITL_P99_MS = 1

@@ -89,9 +89,9 @@ export async function runReportBench({files: fileCount = 1000, rounds = 5, keep}
   }
   const {summarizeLevel} = await import(new URL('stats/summarize.js', dist).href)
   const {serializeResultFile} = await import(new URL('results/write.js', dist).href)
-  const {loadProfiles} = await import(new URL('profiles/load.js', dist).href)
-  const {collectResultFiles, loadResultFiles, reportOptionsFromFlags} = await import(new URL('report/report-flags.js', dist).href)
-  const {buildResultReport} = await import(new URL('report/result-report.js', dist).href)
+  const {loadProfiles} = await import(new URL('profiles/store.js', dist).href)
+  const {collectResultFiles, loadResultFiles, reportOptionsFromFlags} = await import(new URL('services/report/collect.js', dist).href)
+  const {buildResultReport} = await import(new URL('report/build/result-report.js', dist).href)
 
   const dir = keep ?? mkdtempSync(path.join(tmpdir(), 'capplan-report-bench-'))
   const out = path.join(tmpdir(), `capplan-report-bench-${process.pid}.json`)

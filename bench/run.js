@@ -30,10 +30,10 @@ const si = (await import('systeminformation')).default
 const {median} = await import('simple-statistics')
 
 const dist = new URL('../dist/', import.meta.url)
-const {loadProfiles} = await import(new URL('profiles/load.js', dist).href)
+const {loadProfiles} = await import(new URL('profiles/store.js', dist).href)
 const {ensureSyntheticModel} = await import(new URL('gguf/synth.js', dist).href)
-const {runLlamaBench} = await import(new URL('engines/llama-bench.js', dist).href)
-const {findLlamaCppTool} = await import(new URL('engines/llamacpp-build.js', dist).href)
+const {runLlamaBench} = await import(new URL('engines/llamacpp/llama-bench.js', dist).href)
+const {findLlamaCppTool} = await import(new URL('engines/llamacpp/build.js', dist).href)
 
 // The project's embedded engine when it is built; this directory's minimal node-llama-cpp loop otherwise.
 const embeddedUrl = new URL('engines/embedded.js', dist)

@@ -206,17 +206,17 @@ export async function runServerAccuracy({
   }
   if (outputTokens < 2) throw new Error('outputTokens must be >= 2 (decode speed needs two tokens)')
 
-  const {loadProfiles} = await importDist('profiles/load.js')
+  const {loadProfiles} = await importDist('profiles/store.js')
   const {ensureSyntheticModel} = await importDist('gguf/synth.js')
-  const {LlamaCppEngine} = await importDist('engines/llamacpp.js')
+  const {LlamaCppEngine} = await importDist('engines/llamacpp/engine.js')
   const {contextSizeFor} = await importDist('engines/embedded.js')
-  const {findLlamaCppTool} = await importDist('engines/llamacpp-build.js')
-  const {llamaBenchArgs, parseLlamaBenchOutput} = await importDist('engines/llama-bench.js')
+  const {findLlamaCppTool} = await importDist('engines/llamacpp/build.js')
+  const {llamaBenchArgs, parseLlamaBenchOutput} = await importDist('engines/llamacpp/llama-bench.js')
   const {execa} = await import('execa')
-  const {runLevel} = await importDist('load/closed-loop.js')
-  const {makePromptTokens} = await importDist('load/prompts.js')
+  const {runLevel} = await importDist('loadgen/closed-loop.js')
+  const {makePromptTokens} = await importDist('loadgen/prompts.js')
   const {summarizeLevel} = await importDist('stats/summarize.js')
-  const {groupAlive} = await importDist('engines/process.js')
+  const {groupAlive} = await importDist('engines/spawned/process.js')
 
   const threadCount = threads ?? (await (await import('systeminformation')).default.cpu()).physicalCores
   const server = serverBin ?? (await findLlamaCppTool('llama-server'))

@@ -1,12 +1,12 @@
 import {Args, Flags} from '@oclif/core'
 
-import {CapplanCommand} from '../lib/base-command.js'
+import {CapplanCommand} from '../cli/base-command.js'
 import {invalidInput} from '../lib/errors.js'
-import {loadProfiles} from '../profiles/load.js'
-import {compareResults, type CompareResult} from '../report/compare.js'
-import {renderCompareTable} from '../report/compare-render.js'
-import {reportCostFlags, reportOptionsFromFlags} from '../report/report-flags.js'
-import {buildResultReport} from '../report/result-report.js'
+import {loadProfiles} from '../profiles/store.js'
+import {compareResults, type CompareResult} from '../report/build/compare.js'
+import {renderCompareTable} from '../report/render/compare.js'
+import {reportCostFlags, reportOptionsFromFlags} from '../services/report/collect.js'
+import {buildResultReport} from '../report/build/result-report.js'
 import {loadAnyResult} from '../results/import/load.js'
 
 export default class Compare extends CapplanCommand<typeof Compare> {

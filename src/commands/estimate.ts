@@ -2,10 +2,10 @@ import {totalmem} from 'node:os'
 
 import {Flags} from '@oclif/core'
 
-import {CapplanCommand} from '../lib/base-command.js'
+import {CapplanCommand} from '../cli/base-command.js'
 import {invalidInput, invalidResult} from '../lib/errors.js'
 import {parsePositiveNumber} from '../lib/units.js'
-import {loadProfiles} from '../profiles/load.js'
+import {loadProfiles} from '../profiles/store.js'
 import {quantLevels} from '../profiles/schema.js'
 import {readResultFile} from '../results/read.js'
 import {probeMemoryBandwidth, type BandwidthProbe} from '../roofline/bandwidth-probe.js'

@@ -4,15 +4,15 @@ import path from 'node:path'
 import {Args, Flags} from '@oclif/core'
 
 import {invalidInput} from '../lib/errors.js'
-import {CapplanCommand} from '../lib/base-command.js'
-import {loadProfiles} from '../profiles/load.js'
+import {CapplanCommand} from '../cli/base-command.js'
+import {loadProfiles} from '../profiles/store.js'
 import {quantLevels} from '../profiles/schema.js'
 import {loadAnyResult} from '../results/import/load.js'
 import type {ResultFile} from '../results/schema.js'
 import {serializeResultFile, writeResultFile} from '../results/write.js'
 import {resultFileSchema} from '../results/schema.js'
 import {formatSchemaIssues} from '../results/read.js'
-import {DEFAULT_RESULTS_DIR} from '../report/report-flags.js'
+import {DEFAULT_RESULTS_DIR} from '../services/report/collect.js'
 
 export interface ImportPayload {
   source: string

@@ -1,11 +1,11 @@
 import {Flags} from '@oclif/core'
 
-import {DEFAULT_PUE, planInputFromFlags} from '../cost/plan-flags.js'
+import {DEFAULT_PUE, planInputFromFlags} from '../services/plan/options.js'
 import {planCost, type PlanResult} from '../cost/plan.js'
-import {CapplanCommand} from '../lib/base-command.js'
-import {loadProfiles} from '../profiles/load.js'
+import {CapplanCommand} from '../cli/base-command.js'
+import {loadProfiles} from '../profiles/store.js'
 import {pricingTiers} from '../profiles/schema.js'
-import {renderPlanTable} from '../report/plan-table.js'
+import {renderPlanTable} from '../report/render/plan-table.js'
 
 // Numeric flags are strings parsed by src/lib/units.ts so a bad value is INVALID_INPUT (exit 3) naming the
 // flag with an example, rather than oclif's generic parse error (exit 2).

@@ -1,17 +1,17 @@
 import {Args, Flags} from '@oclif/core'
 
-import {CapplanCommand} from '../lib/base-command.js'
+import {CapplanCommand} from '../cli/base-command.js'
 import {ExitCode, invalidResult, notFound} from '../lib/errors.js'
-import {loadProfiles} from '../profiles/load.js'
-import {collectResultFiles, loadResultFiles, reportCostFlags, reportOptionsFromFlags, reportSanityFlags} from '../report/report-flags.js'
+import {loadProfiles} from '../profiles/store.js'
+import {collectResultFiles, loadResultFiles, reportCostFlags, reportOptionsFromFlags, reportSanityFlags} from '../services/report/collect.js'
 import {
   type InvalidResultFile,
   renderReportCsv,
   renderReportMarkdown,
   renderReportTable,
   reportFormats,
-} from '../report/report-render.js'
-import {buildResultReport, type ResultReport} from '../report/result-report.js'
+} from '../report/render/report.js'
+import {buildResultReport, type ResultReport} from '../report/build/result-report.js'
 
 export interface ReportPayload {
   results: ResultReport[]
@@ -81,7 +81,7 @@ Directories are searched recursively for .json/.jsonl files. An invalid file is 
       format === 'json'
         ? `${JSON.stringify(payload)}\n` // compact: thousands of results make tens of MB indented
         : format === 'html'
-          ? (await import('../report/html.js')).renderReportHtml(results, invalid)
+          ? (await import('../report/render/html.js')).renderReportHtml(results, invalid)
           : format === 'md'
           ? renderReportMarkdown(results, invalid)
           : format === 'csv'

@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 
-import {CapplanCommand} from '../lib/base-command.js'
-import {loadProfiles} from '../profiles/load.js'
+import {CapplanCommand} from '../cli/base-command.js'
+import {loadProfiles} from '../profiles/store.js'
 import type {HostSnapshot} from '../results/schema.js'
 import {probeMemoryBandwidth, type BandwidthProbe} from '../roofline/bandwidth-probe.js'
 import {detectHostGpuProfileId, physicalCoreCount, snapshotHost} from '../telemetry/host.js'

@@ -8,7 +8,7 @@ import {
   serverErrorMessage,
   streamRequest,
   type WireProtocol,
-} from '../load/stream-client.js'
+} from './http/stream-client.js'
 import type {Engine, EngineInfo, GenRequest, StreamEvent} from './types.js'
 import {PROMPT_POOL_TEXT} from './vllm.js'
 

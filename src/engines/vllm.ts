@@ -6,8 +6,8 @@ import {delimiter, isAbsolute, join} from 'node:path'
 import {CapplanError, EngineError, invalidInput, notFound} from '../lib/errors.js'
 import {findFreePort} from '../lib/ports.js'
 import type {ModelProfile, QuantLevel} from '../profiles/schema.js'
-import {engineEvents, protocolPaths, requestBody, serverErrorMessage, streamRequest} from '../load/stream-client.js'
-import {redactArgs} from './llamacpp.js'
+import {engineEvents, protocolPaths, requestBody, serverErrorMessage, streamRequest} from './http/stream-client.js'
+import {redactArgs} from './llamacpp/engine.js'
 import {DEFAULT_REQUEST_TIMEOUT_MS} from './openai.js'
 import {
   bindHostArg,
@@ -21,7 +21,7 @@ import {
   unexpectedExitOf,
   waitForHealth,
   withServerDeath,
-} from './process.js'
+} from './spawned/process.js'
 import type {Engine, EngineExit, EngineInfo, GenRequest, StreamEvent} from './types.js'
 
 /**

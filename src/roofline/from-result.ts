@@ -1,4 +1,4 @@
-import type {ProfileStore} from '../profiles/load.js'
+import type {ProfileStore} from '../profiles/store.js'
 import type {LevelRecord, ResultFile} from '../results/schema.js'
 import type {EfficiencyFactors, Hardware} from './ceilings.js'
 import {checkMeasuredDecode, operatingPointFor, whatIf, type FromResult, type FromResultLevel, type MeasuredCheck, type OperatingPoint, type WhatIfResult} from './sanity.js'

@@ -3,7 +3,7 @@ import os from 'node:os'
 import {execa} from 'execa'
 import si from 'systeminformation'
 
-import {detectGpuProfile, type ProfileStore} from '../profiles/load.js'
+import {detectGpuProfile, type ProfileStore} from '../profiles/store.js'
 import type {GpuDevice, HostSnapshot} from '../results/schema.js'
 
 export type {HostSnapshot} from '../results/schema.js'

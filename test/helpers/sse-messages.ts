@@ -1,4 +1,4 @@
-import {SseFramer} from '../../src/load/sse.js'
+import {SseFramer} from '../../src/engines/http/sse.js'
 
 /** One framed SSE message and when the read that completed it arrived. */
 export interface TimedSseMessage {

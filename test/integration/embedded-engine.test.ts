@@ -7,8 +7,8 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {contextSizeFor, EmbeddedEngine} from '../../src/engines/embedded.js'
 import {EngineError} from '../../src/lib/errors.js'
 import {ensureSyntheticModel} from '../../src/gguf/synth.js'
-import {runLevel} from '../../src/load/closed-loop.js'
-import {makePromptTokens} from '../../src/load/prompts.js'
+import {runLevel} from '../../src/loadgen/closed-loop.js'
+import {makePromptTokens} from '../../src/loadgen/prompts.js'
 import {tinyQwen2} from '../helpers/tiny-models.js'
 
 /**

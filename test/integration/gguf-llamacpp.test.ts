@@ -6,7 +6,7 @@ import {pathToFileURL} from 'node:url'
 import {execa} from 'execa'
 import {afterAll, describe, expect, it} from 'vitest'
 
-import {findLlamaCppTool} from '../../src/engines/llamacpp-build.js'
+import {findLlamaCppTool} from '../../src/engines/llamacpp/build.js'
 import {mulberry32} from '../../src/gguf/prng.js'
 import {encodeValues, type TensorFormat} from '../../src/gguf/quantize.js'
 import {readGgufHeader, readTensorBytes, type GgufHeader} from '../../src/gguf/reader.js'

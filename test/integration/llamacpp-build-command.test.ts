@@ -6,7 +6,7 @@ import {fileURLToPath} from 'node:url'
 import {execa} from 'execa'
 import {describe, expect, it} from 'vitest'
 
-import {findLlamaCppTool} from '../../src/engines/llamacpp-build.js'
+import {findLlamaCppTool} from '../../src/engines/llamacpp/build.js'
 
 // `capplan engine build` as a user runs it (node bin/run.js, after `npm run build`), against the build
 // that llamacpp-build.test.ts makes (or an earlier run left in the cache).

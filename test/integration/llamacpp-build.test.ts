@@ -11,8 +11,8 @@ import {
   buildLlamaCppTools,
   findLlamaCppTool,
   findOnPath,
-} from '../../src/engines/llamacpp-build.js'
-import {llamaBenchTestName, runLlamaBench} from '../../src/engines/llama-bench.js'
+} from '../../src/engines/llamacpp/build.js'
+import {llamaBenchTestName, runLlamaBench} from '../../src/engines/llamacpp/llama-bench.js'
 import {ensureSyntheticModel} from '../../src/gguf/synth.js'
 import {EngineError} from '../../src/lib/errors.js'
 import {tinyQwen2} from '../helpers/tiny-models.js'

@@ -6,7 +6,7 @@ import {fileURLToPath, pathToFileURL} from 'node:url'
 import {execa} from 'execa'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {findLlamaCppTool} from '../../src/engines/llamacpp-build.js'
+import {findLlamaCppTool} from '../../src/engines/llamacpp/build.js'
 import {ensureSyntheticModel} from '../../src/gguf/synth.js'
 import {tinyQwen2} from '../helpers/tiny-models.js'
 
@@ -17,7 +17,7 @@ import {tinyQwen2} from '../helpers/tiny-models.js'
  * Needs `npm run build` (test:integration runs it) and a llama-server; skipped with the reason otherwise.
  */
 
-const distEngine = fileURLToPath(new URL('../../dist/engines/llamacpp.js', import.meta.url))
+const distEngine = fileURLToPath(new URL('../../dist/engines/llamacpp/engine.js', import.meta.url))
 const serverBin = await findLlamaCppTool('llama-server')
 const skipReason =
   serverBin === null ? 'no llama-server found (capplan engine build)' : existsSync(distEngine) ? null : 'dist/ is missing (npm run build)'

@@ -4,7 +4,7 @@ import path from 'node:path'
 import {execa} from 'execa'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {findLlamaCppTool} from '../../src/engines/llamacpp-build.js'
+import {findLlamaCppTool} from '../../src/engines/llamacpp/build.js'
 import {readResultFile} from '../../src/results/read.js'
 import {cmdlineOf, DescendantWatcher, waitFor} from '../helpers/proc.js'
 import {tinyModelWorkdir} from '../helpers/tiny-models.js'

@@ -6,7 +6,7 @@ import path from 'node:path'
 import {execa, type Result} from 'execa'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {findLlamaCppTool} from '../../src/engines/llamacpp-build.js'
+import {findLlamaCppTool} from '../../src/engines/llamacpp/build.js'
 import {ensureSyntheticModel} from '../../src/gguf/synth.js'
 import {readResultFile} from '../../src/results/read.js'
 import {llamaFixture, rawHttpRoute, type RecordedRequest, type ReplayRoute, type ReplayServer, startReplayServer} from '../helpers/replay-server.js'

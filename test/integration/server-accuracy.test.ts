@@ -2,7 +2,7 @@ import {existsSync} from 'node:fs'
 
 import {describe, expect, it} from 'vitest'
 
-import {findLlamaCppTool} from '../../src/engines/llamacpp-build.js'
+import {findLlamaCppTool} from '../../src/engines/llamacpp/build.js'
 
 /**
  * bench/server-accuracy.js end to end against the REAL llama-server and llama-bench (capplan's build), on the
@@ -17,7 +17,7 @@ import {findLlamaCppTool} from '../../src/engines/llamacpp-build.js'
 
 const serverBin = await findLlamaCppTool('llama-server')
 const llamaBench = await findLlamaCppTool('llama-bench')
-const built = existsSync(new URL('../../dist/engines/llamacpp.js', import.meta.url))
+const built = existsSync(new URL('../../dist/engines/llamacpp/engine.js', import.meta.url))
 const skipReason =
   serverBin === null || llamaBench === null ? 'no llama-server/llama-bench (run `capplan engine build`)' : built ? null : 'dist/ is not built (npm run build)'
 if (skipReason !== null) console.warn(`[skip] server-accuracy integration: ${skipReason}.`)

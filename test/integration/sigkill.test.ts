@@ -5,7 +5,7 @@ import {execa, type ResultPromise} from 'execa'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import type {ReportPayload} from '../../src/commands/report.js'
-import {findLlamaCppTool} from '../../src/engines/llamacpp-build.js'
+import {findLlamaCppTool} from '../../src/engines/llamacpp/build.js'
 import {CapplanError} from '../../src/lib/errors.js'
 import {parseResultFile, readResultText} from '../../src/results/read.js'
 import type {ResultFile} from '../../src/results/schema.js'

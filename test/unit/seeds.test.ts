@@ -17,9 +17,9 @@ import {
   replicaCapacityTokensPerMonth,
   replicaMonthlyCost,
 } from '../../src/cost/model.js'
-import {resolveApis} from '../../src/cost/plan-flags.js'
+import {resolveApis} from '../../src/services/plan/options.js'
 import {planCost, type PlanApiPrice, type PlanResult} from '../../src/cost/plan.js'
-import {gpuHourlyPrice, loadProfiles, resolveApiPrice, type ProfileStore} from '../../src/profiles/load.js'
+import {gpuHourlyPrice, loadProfiles, resolveApiPrice, type ProfileStore} from '../../src/profiles/store.js'
 
 let store: ProfileStore
 beforeAll(async () => {

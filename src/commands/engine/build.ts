@@ -2,8 +2,8 @@ import {availableParallelism} from 'node:os'
 
 import {Args, Flags} from '@oclif/core'
 
-import {type LlamaCppTool, LLAMA_CPP_TOOLS, buildLlamaCppTools} from '../../engines/llamacpp-build.js'
-import {CapplanCommand} from '../../lib/base-command.js'
+import {type LlamaCppTool, LLAMA_CPP_TOOLS, buildLlamaCppTools} from '../../engines/llamacpp/build.js'
+import {CapplanCommand} from '../../cli/base-command.js'
 
 export interface EngineBuildPayload {
   backend: 'cpu' | 'cuda'

@@ -1,8 +1,8 @@
 import {Flags} from '@oclif/core'
 
 import {ensureSyntheticModel, estimateSyntheticFileBytes, syntheticFormatFor, type SynthResult} from '../../gguf/synth.js'
-import {CapplanCommand} from '../../lib/base-command.js'
-import {loadProfiles} from '../../profiles/load.js'
+import {CapplanCommand} from '../../cli/base-command.js'
+import {loadProfiles} from '../../profiles/store.js'
 import {quantLevels} from '../../profiles/schema.js'
 
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`

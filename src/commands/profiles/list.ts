@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 
-import {CapplanCommand} from '../../lib/base-command.js'
-import {loadProfiles} from '../../profiles/load.js'
+import {CapplanCommand} from '../../cli/base-command.js'
+import {loadProfiles} from '../../profiles/store.js'
 import {listingOf, renderProfileTable, type ProfileListing} from '../../profiles/render.js'
 import {profileKinds} from '../../profiles/schema.js'
 

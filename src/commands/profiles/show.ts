@@ -1,8 +1,8 @@
 import {Args, Flags} from '@oclif/core'
 import {stringify} from 'yaml'
 
-import {CapplanCommand} from '../../lib/base-command.js'
-import {loadProfiles, resolveProfileKind} from '../../profiles/load.js'
+import {CapplanCommand} from '../../cli/base-command.js'
+import {loadProfiles, resolveProfileKind} from '../../profiles/store.js'
 import {listingOf, type ProfileListing} from '../../profiles/render.js'
 import {profileKinds} from '../../profiles/schema.js'
 

@@ -1,8 +1,8 @@
 import {Args} from '@oclif/core'
 
-import {CapplanCommand} from '../../lib/base-command.js'
+import {CapplanCommand} from '../../cli/base-command.js'
 import {notFound} from '../../lib/errors.js'
-import {builtinProfilesDir, scanProfileDir, throwIfProblems, type ProfileDirScan} from '../../profiles/load.js'
+import {builtinProfilesDir, scanProfileDir, throwIfProblems, type ProfileDirScan} from '../../profiles/store.js'
 
 export interface ValidatedFile {
   file: string

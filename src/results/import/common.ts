@@ -7,7 +7,7 @@ import {createHash} from 'node:crypto'
 
 import {z} from 'zod'
 
-import type {ProfileStore} from '../../profiles/load.js'
+import type {ProfileStore} from '../../profiles/store.js'
 import type {QuantLevel} from '../../profiles/schema.js'
 import type {HostSnapshot, LevelSummary, ResultFile} from '../schema.js'
 

@@ -10,7 +10,7 @@
  */
 
 import {invalidResult} from '../../lib/errors.js'
-import {type LlamaBenchRow, llamaBenchTestName, parseLlamaBenchOutput} from '../../engines/llama-bench.js'
+import {type LlamaBenchRow, llamaBenchTestName, parseLlamaBenchOutput} from '../../engines/llamacpp/llama-bench.js'
 import type {ResultFile} from '../schema.js'
 import {contentUuid, type ImportContext, matchModelProfile, placeholderHost, quantFromFormat, throughputOnlySummary} from './common.js'
 

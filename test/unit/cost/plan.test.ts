@@ -2,7 +2,7 @@ import {describe, expect, it} from 'vitest'
 
 import {planCost, type PlanApiPrice} from '../../../src/cost/plan.js'
 import {CapplanError} from '../../../src/lib/errors.js'
-import {planVerdicts, renderPlanTable} from '../../../src/report/plan-table.js'
+import {planVerdicts, renderPlanTable} from '../../../src/report/render/plan-table.js'
 
 const gpt4o: PlanApiPrice = {
   id: 'gpt-4o',

@@ -2,7 +2,7 @@ import {beforeAll, describe, expect, it} from 'vitest'
 
 import {VllmEngine, vllmCheckpoint, vllmCommandLine, vllmMaxModelLen, vllmRequestBody} from '../../../src/engines/vllm.js'
 import {CapplanError} from '../../../src/lib/errors.js'
-import {loadProfiles} from '../../../src/profiles/load.js'
+import {loadProfiles} from '../../../src/profiles/store.js'
 import type {ModelProfile} from '../../../src/profiles/schema.js'
 
 let qwen72b: ModelProfile

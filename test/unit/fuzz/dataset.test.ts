@@ -5,7 +5,7 @@ import path from 'node:path'
 import fc from 'fast-check'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {loadDataset, parseDatasetLine} from '../../../src/load/dataset.js'
+import {loadDataset, parseDatasetLine} from '../../../src/loadgen/dataset.js'
 import {CapplanError} from '../../../src/lib/errors.js'
 import {expectCapplanError, fuzzOptions, returnsOrRefuses, returnsOrRefusesAsync} from './fuzz-helpers.js'
 

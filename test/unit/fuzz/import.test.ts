@@ -6,7 +6,7 @@ import fc from 'fast-check'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {CapplanError} from '../../../src/lib/errors.js'
-import {loadProfiles, type ProfileStore} from '../../../src/profiles/load.js'
+import {loadProfiles, type ProfileStore} from '../../../src/profiles/store.js'
 import {type LoadedResult, loadAnyResult, parseAnyResult} from '../../../src/results/import/load.js'
 import {MAX_RESULT_FILE_BYTES} from '../../../src/results/read.js'
 import {resultFileSchema} from '../../../src/results/schema.js'

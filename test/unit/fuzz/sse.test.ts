@@ -1,9 +1,9 @@
 import fc from 'fast-check'
 import {afterEach, describe, expect, it, vi} from 'vitest'
 
-import {MAX_SSE_EVENT_CHARS} from '../../../src/load/sse.js'
+import {MAX_SSE_EVENT_CHARS} from '../../../src/engines/http/sse.js'
 import {readSseMessages} from '../../helpers/sse-messages.js'
-import {type ClientEvent, StreamInterpreter, streamRequest, type WireProtocol} from '../../../src/load/stream-client.js'
+import {type ClientEvent, StreamInterpreter, streamRequest, type WireProtocol} from '../../../src/engines/http/stream-client.js'
 import {requestErrorKinds} from '../../../src/results/schema.js'
 import {applyMutation, byteMutation, collect, fixtureFiles, fuzzOptions, pieces} from './fuzz-helpers.js'
 

@@ -13,7 +13,7 @@ import {
   resolveApiPrice,
   scanProfileDir,
   type ProfileStore,
-} from '../../../src/profiles/load.js'
+} from '../../../src/profiles/store.js'
 import {profileKinds, quantLevels, type ModelProfile} from '../../../src/profiles/schema.js'
 
 const expectedIds = {

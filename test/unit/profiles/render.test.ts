@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 
-import {createProfileStore, loadProfiles} from '../../../src/profiles/load.js'
+import {createProfileStore, loadProfiles} from '../../../src/profiles/store.js'
 import {listingOf, renderProfileTable} from '../../../src/profiles/render.js'
 import type {WorkloadProfile} from '../../../src/profiles/schema.js'
 

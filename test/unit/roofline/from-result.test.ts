@@ -1,6 +1,6 @@
 import {beforeAll, describe, expect, it} from 'vitest'
 
-import {loadProfiles, type ProfileStore} from '../../../src/profiles/load.js'
+import {loadProfiles, type ProfileStore} from '../../../src/profiles/store.js'
 import {readResultFile} from '../../../src/results/read.js'
 import type {ResultFile} from '../../../src/results/schema.js'
 import {hardwareFromProfile} from '../../../src/roofline/ceilings.js'

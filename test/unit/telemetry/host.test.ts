@@ -2,7 +2,7 @@ import os from 'node:os'
 
 import {describe, expect, it} from 'vitest'
 
-import {createProfileStore, loadProfiles} from '../../../src/profiles/load.js'
+import {createProfileStore, loadProfiles} from '../../../src/profiles/store.js'
 import {hostSnapshotSchema} from '../../../src/results/schema.js'
 import {detectHostGpuProfileId, parseNvidiaSmiGpus, physicalCoreCount, snapshotHost} from '../../../src/telemetry/host.js'
 

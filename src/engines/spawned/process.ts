@@ -1,0 +1,438 @@
+import {type ChildProcess, spawn} from 'node:child_process'
+import {closeSync, openSync, readdirSync, readFileSync, writeSync} from 'node:fs'
+import {open} from 'node:fs/promises'
+
+import {execa} from 'execa'
+
+import {EngineError} from '../../lib/errors.js'
+import type {StreamEvent} from '../types.js'
+
+/**
+ * Lifecycle of the engine servers capplan starts (llama-server, vllm serve): every child runs in its OWN
+ * process group (detached) with stdout+stderr appended to a log file, is tracked here, and its whole group
+ * is killed on stop(), on SIGINT/SIGTERM/SIGHUP and when capplan exits — no server outlives capplan
+ * (vLLM forks workers: killing only the leader would orphan them). A SIGKILL of capplan itself cannot be
+ * caught, so every server also gets a watchdog (see WATCHDOG_SOURCE): a tiny node process holding a pipe from
+ * capplan that ends the server's group when the pipe reaches EOF — the kernel closes it whenever capplan dies.
+ */
+
+export interface ExitStatus {
+  code: number | null
+  signal: string | null
+}
+
+export interface ManagedProcess {
+  readonly pid: number
+  /** The command line for messages (secrets redacted by the caller). */
+  readonly display: string
+  readonly logFile: string
+  /** null while running. */
+  exitStatus(): ExitStatus | null
+  /** Resolves when the leader exits. */
+  readonly exited: Promise<ExitStatus>
+  /** SIGTERM to the group, SIGKILL after graceMs; resolves when the leader is gone. Idempotent. */
+  stop(graceMs?: number): Promise<void>
+}
+
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const
+const live = new Set<ManagedProcess>()
+let hooked = false
+
+/** Signal a whole process group; false when no process of it is left. */
+function signalGroup(pid: number, signal: NodeJS.Signals | 0): boolean {
+  try {
+    process.kill(-pid, signal)
+    return true
+  } catch {
+    return false
+  }
+}
+
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms)
+}
+
+/** The watchdog of each tracked child (spawnWatchdog). */
+const watchdogs = new WeakMap<ManagedProcess, Watchdog>()
+
+function killAllNow(): void {
+  for (const child of live) {
+    signalGroup(child.pid, 'SIGKILL')
+    watchdogs.get(child)?.kill()
+  }
+}
+
+function onSignal(signal: NodeJS.Signals): void {
+  for (const child of live) signalGroup(child.pid, 'SIGTERM')
+  // A command with its own handler for this signal (bench writes a partial result) decides when to exit
+  // and stops its engine itself. Otherwise act like Node's default — die by the signal — after the children.
+  if (process.listenerCount(signal) > 1) return
+  const deadline = Date.now() + 3000
+  while (Date.now() < deadline && [...live].some((child) => groupAlive(child.pid))) sleepSync(50)
+  killAllNow()
+  unhook()
+  process.kill(process.pid, signal)
+}
+
+function hook(): void {
+  if (hooked) return
+  hooked = true
+  process.on('exit', killAllNow)
+  for (const signal of SIGNALS) process.on(signal, onSignal)
+}
+
+function unhook(): void {
+  if (!hooked) return
+  hooked = false
+  process.off('exit', killAllNow)
+  for (const signal of SIGNALS) process.off(signal, onSignal)
+}
+
+/** Children started and not yet stopped (for tests and diagnostics). */
+export function liveProcesses(): ManagedProcess[] {
+  return [...live]
+}
+
+/** Stop every tracked child (capplan's last line of defence in a finally). */
+export async function stopAllProcesses(): Promise<void> {
+  await Promise.all([...live].map(async (child) => child.stop()))
+}
+
+/**
+ * Whether any process of the group led by `pid` is still running. A killed worker whose parent died stays a
+ * zombie until init reaps it (some container inits never do) and still answers kill(0): on Linux, /proc
+ * tells zombies (state Z/X) from live processes.
+ */
+export function groupAlive(pid: number): boolean {
+  if (!signalGroup(pid, 0)) return false
+  if (process.platform !== 'linux') return true
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
+      // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses, so split after the last ')'.
+      const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      if (Number(pgrp) === pid && state !== 'Z' && state !== 'X') return true
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return false
+}
+
+async function waitForGroupExit(pid: number, ms: number): Promise<void> {
+  const deadline = Date.now() + ms
+  while (groupAlive(pid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
+}
+
+/** After EOF the watchdog waits this long between SIGTERM and SIGKILL of the group. */
+export const WATCHDOG_GRACE_MS = 2000
+/** How often the watchdog looks whether the group it guards is gone (then it exits too). */
+const WATCHDOG_POLL_MS = 250
+
+/**
+ * The watchdog program, run as `node -e WATCHDOG_SOURCE <pgid> <graceMs> <pollMs>` (an argument array: no
+ * shell, and no file to find, so it works from src/ under vitest and from dist/ alike). Its stdin is a pipe
+ * whose only write end capplan holds (libuv opens pipes close-on-exec, so no server inherits it): EOF means
+ * capplan is gone, whatever killed it. Then SIGTERM to the group, SIGKILL after graceMs, exit once the group
+ * is gone. It also exits by itself as soon as the group is gone, so it never outlives the server. A group is
+ * gone when kill(-pgid, 0) fails or only zombies are left in it (same test as groupAlive; zombies whose parent
+ * died stay until init reaps them, which some container inits never do).
+ */
+export const WATCHDOG_SOURCE = `'use strict'
+const fs = require('fs')
+const [pgid, graceMs, pollMs] = process.argv.slice(1).map(Number)
+function running(stat) {
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return fields[0] !== 'Z' && fields[0] !== 'X' && Number(fields[2]) === pgid
+}
+function groupAlive() {
+  try { process.kill(-pgid, 0) } catch { return false }
+  if (process.platform !== 'linux') return true
+  try { if (running(fs.readFileSync('/proc/' + pgid + '/stat', 'utf8'))) return true } catch {}
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^[0-9]+$/.test(entry)) continue
+    try { if (running(fs.readFileSync('/proc/' + entry + '/stat', 'utf8'))) return true } catch {}
+  }
+  return false
+}
+function signalGroup(signal) { try { process.kill(-pgid, signal) } catch {} }
+let ending = false
+function endGroup() {
+  if (ending) return
+  ending = true
+  signalGroup('SIGTERM')
+  const deadline = Date.now() + graceMs
+  setInterval(() => {
+    if (!groupAlive()) process.exit(0)
+    if (Date.now() >= deadline) signalGroup('SIGKILL')
+  }, 50)
+}
+process.stdin.on('end', endGroup)
+process.stdin.on('close', endGroup)
+process.stdin.on('error', endGroup)
+process.stdin.resume()
+if (!groupAlive()) process.exit(0)
+setInterval(() => { if (!ending && !groupAlive()) process.exit(0) }, pollMs)
+`
+
+export interface Watchdog {
+  readonly pid: number | undefined
+  /** Resolves when the watchdog process has exited (or could not start). */
+  readonly gone: Promise<void>
+  /** The pipe's write end: ending it is what capplan's death does (tests use it to play that death). */
+  readonly pipe: NodeJS.WritableStream | null
+  /** SIGKILL the watchdog itself (the group it guards is already gone or being stopped by capplan). */
+  kill(): void
+}
+
+/**
+ * Start the watchdog of process group `pgid`. It is detached (its own session: a Ctrl-C to capplan's terminal
+ * group does not reach it) and unref'ed (it never keeps capplan's event loop alive). A watchdog that cannot
+ * start leaves the server covered by the exit and signal hooks, as before; nothing else changes.
+ */
+export function spawnWatchdog(pgid: number, graceMs = WATCHDOG_GRACE_MS): Watchdog {
+  let child: ChildProcess
+  try {
+    child = spawn(process.execPath, ['-e', WATCHDOG_SOURCE, String(pgid), String(graceMs), String(WATCHDOG_POLL_MS)], {
+      detached: true,
+      stdio: ['pipe', 'ignore', 'ignore'],
+      env: {}, // it needs nothing; NODE_OPTIONS of a test runner (loaders) must not reach it
+    })
+  } catch {
+    return {pid: undefined, gone: Promise.resolve(), pipe: null, kill: () => {}}
+  }
+  const gone = new Promise<void>((resolve) => {
+    child.once('exit', () => resolve())
+    child.once('error', () => resolve()) // could not start
+  })
+  child.stdin?.on('error', () => {}) // EPIPE once it has exited
+  child.unref()
+  ;(child.stdin as unknown as {unref?: () => void} | null)?.unref?.()
+  return {
+    pid: child.pid,
+    gone,
+    pipe: child.stdin,
+    kill: () => {
+      // ChildProcess.kill does nothing once Node has reaped it, so a reused pid is never hit. ref() again: a
+      // caller awaiting `gone` must keep the event loop alive (an unref'ed child alone would let Node exit 0
+      // in the middle of that await, before the caller's error or exit code is reported).
+      if (child.exitCode === null && child.signalCode === null) {
+        child.ref()
+        child.kill('SIGKILL')
+      }
+    },
+  }
+}
+
+export interface SpawnOptions {
+  /** stdout and stderr are appended here. */
+  logFile: string
+  env?: Record<string, string>
+  /** Shown in messages and the log header instead of the real arguments (redacted). */
+  displayArgs?: readonly string[]
+}
+
+/**
+ * Start `file` with an ARGUMENT ARRAY (never a shell) in its own process group, output to the log file.
+ * Throws EngineError when it cannot be started at all (missing binary, not executable).
+ */
+export async function spawnManaged(file: string, args: readonly string[], options: SpawnOptions): Promise<ManagedProcess> {
+  const display = [file, ...(options.displayArgs ?? args)].join(' ')
+  const fd = openSync(options.logFile, 'a')
+  writeSync(fd, `\n=== capplan ${new Date().toISOString()}: ${display}\n`)
+  let status: ExitStatus | null = null
+  let self: ManagedProcess | null = null
+  // execa's types only accept literal fd numbers; any open fd works at run time (passed straight to spawn).
+  const logFd = fd as 3
+  const subprocess = execa(file, [...args], {
+    detached: true,
+    cleanup: false, // execa's own cleanup only kills the leader; the group kill below covers all
+    stdin: 'ignore',
+    stdout: logFd,
+    stderr: logFd,
+    reject: false,
+    ...(options.env === undefined ? {} : {env: options.env}),
+  })
+  closeSync(fd) // the child holds its own copy
+  const exited: Promise<ExitStatus> = subprocess.then((result) => {
+    status = {code: result.exitCode ?? null, signal: result.signal ?? null}
+    if (self !== null) live.delete(self)
+    if (live.size === 0) unhook()
+    return status
+  })
+  const pid = subprocess.pid
+  if (pid === undefined) {
+    const result = await subprocess
+    throw new EngineError(
+      `Could not start ${file}: ${result.originalMessage || result.shortMessage}.`,
+      'Check that the binary exists and is executable (see `capplan engine build`), or pass its path explicitly.',
+      display,
+    )
+  }
+  // Started at once, in the same tick as the server: capplan killed in between is the only way to escape it.
+  const watchdog = spawnWatchdog(pid)
+  let stopping: Promise<void> | null = null
+  const managed: ManagedProcess = {
+    pid,
+    display,
+    logFile: options.logFile,
+    exitStatus: () => status,
+    exited,
+    stop: async (graceMs = 5000) => {
+      stopping ??= (async () => {
+        if (status === null) {
+          signalGroup(pid, 'SIGTERM')
+          const timer = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), graceMs).unref())
+          if ((await Promise.race([exited.then(() => 'exited' as const), timer])) === 'timeout') signalGroup(pid, 'SIGKILL')
+          await exited
+        }
+        // The leader is gone; workers it forked may not be (they got the same SIGTERM): give them the
+        // grace period, then SIGKILL, and return only once the group is really gone (signals are async).
+        await waitForGroupExit(pid, graceMs)
+        if (groupAlive(pid)) {
+          signalGroup(pid, 'SIGKILL')
+          await waitForGroupExit(pid, 5000)
+        }
+        // Nothing left to guard: end the watchdog now rather than at its next look (and wait, so no test or
+        // caller ever sees it outlive stop()).
+        watchdog.kill()
+        let timer: NodeJS.Timeout | undefined
+        await Promise.race([watchdog.gone, new Promise((resolve) => (timer = setTimeout(resolve, 2000)))])
+        clearTimeout(timer)
+        live.delete(managed)
+        if (live.size === 0) unhook()
+      })()
+      return stopping
+    },
+  }
+  self = managed
+  watchdogs.set(managed, watchdog)
+  if (status === null) {
+    live.add(managed)
+    hook()
+  }
+  return managed
+}
+
+/** The last `lines` lines of a log file (reads at most its last 64 KiB); [] when unreadable. */
+export async function readLogTail(file: string, lines = 20): Promise<string[]> {
+  try {
+    const handle = await open(file, 'r')
+    try {
+      const {size} = await handle.stat()
+      const length = Math.min(size, 64 * 1024)
+      const buffer = Buffer.alloc(length)
+      await handle.read(buffer, 0, length, size - length)
+      return buffer.toString('utf8').trimEnd().split(/\r?\n/).slice(-lines)
+    } finally {
+      await handle.close()
+    }
+  } catch {
+    return []
+  }
+}
+
+export type ReadyOutcome = 'ready' | 'exited' | 'timeout'
+
+/**
+ * Poll GET <endpoint>/health until it answers 200 (llama-server says 503 while loading; vLLM refuses the
+ * connection), the process exits, or `deadline` (a performance.now() time) passes. `exit` is set when it exited.
+ */
+export async function waitForHealth(
+  server: ManagedProcess,
+  endpoint: string,
+  deadline: number,
+  pollMs: number,
+  /** Sent with every poll (a server started with --api-key may demand it on /health too). */
+  headers: Record<string, string> = {},
+): Promise<{outcome: ReadyOutcome; exit: ExitStatus | null}> {
+  let exit: ExitStatus | null = null
+  void server.exited.then((status) => {
+    exit = status
+  })
+  while (performance.now() < deadline) {
+    if (exit !== null) return {outcome: 'exited', exit}
+    try {
+      const response = await fetch(`${endpoint}/health`, {headers, signal: AbortSignal.timeout(2000)})
+      await response.arrayBuffer()
+      if (response.status === 200) return {outcome: 'ready', exit: null}
+    } catch {
+      // not listening yet
+    }
+    if (exit !== null) return {outcome: 'exited', exit}
+    await new Promise((resolve) => setTimeout(resolve, pollMs))
+  }
+  return {outcome: 'timeout', exit}
+}
+
+/** "exit code 1", "signal SIGSEGV" or "still running", for messages about a server process. */
+export function describeExit(status: ExitStatus | null): string {
+  if (status === null) return 'still running'
+  return status.signal === null ? `exit code ${status.code}` : `signal ${status.signal}`
+}
+
+/** Spawned servers listen here unless the user asks for another address (--host). */
+export const DEFAULT_BIND_HOST = '127.0.0.1'
+
+/** A loopback address or name: a server bound there is unreachable from the network. */
+export function isLoopbackHost(host: string): boolean {
+  const bare = host.replace(/^\[(.*)\]$/, '$1').toLowerCase()
+  return bare === 'localhost' || bare === '::1' || /^127(\.\d{1,3}){3}$/.test(bare)
+}
+
+/**
+ * The host part of the URL a client on THIS machine uses for a server bound to `bindHost`: a wildcard bind
+ * (0.0.0.0, ::) accepts loopback connections, so 127.0.0.1; an IPv6 literal goes in brackets.
+ */
+export function clientHostFor(bindHost: string): string {
+  const bare = bindHost.replace(/^\[(.*)\]$/, '$1')
+  if (bare === '0.0.0.0' || bare === '::' || bare === '') return '127.0.0.1'
+  return bare.includes(':') ? `[${bare}]` : bare
+}
+
+/** The address as a server's --host flag takes it (no brackets). */
+export function bindHostArg(host: string): string {
+  return host.replace(/^\[(.*)\]$/, '$1')
+}
+
+/**
+ * How a server that capplan still used ended on its own; null while it runs (or when there is none: before
+ * start, after stop).
+ */
+export function unexpectedExitOf(server: ManagedProcess | null, name: string): {description: string; logFile: string | null} | null {
+  const status = server?.exitStatus() ?? null
+  if (server === null || status === null) return null
+  return {description: `${name} exited (${describeExit(status)})`, logFile: server.logFile}
+}
+
+/**
+ * A spawned server's request events, with a failure caused by the server dying turned into an 'engine' error
+ * naming the exit. A dropped connection is how a dying server looks from the client, so a drop waits briefly
+ * for the exit (exitAfterFailure). The log is not named here (bench keeps it beside the result file under
+ * another name); the run's notes hold its last lines.
+ */
+export async function* withServerDeath(events: AsyncIterable<StreamEvent>, server: ManagedProcess, name: string): AsyncGenerator<StreamEvent> {
+  for await (const event of events) {
+    const died = event.kind === 'error' ? (event.errorKind === 'dropped' ? await exitAfterFailure(server) : server.exitStatus()) : null
+    yield event.kind === 'error' && died !== null ? {kind: 'error', errorKind: 'engine', message: `${name} exited (${describeExit(died)}): ${event.message}`} : event
+  }
+}
+
+/**
+ * The exit status of a server whose request just failed: at once when known, else after waiting up to `ms`
+ * for it (a killed server resets its connections a moment before Node reaps it), else null (it runs).
+ */
+async function exitAfterFailure(server: ManagedProcess, ms = 200): Promise<ExitStatus | null> {
+  const known = server.exitStatus()
+  if (known !== null) return known
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<null>((resolve) => {
+    timer = setTimeout(() => resolve(null), ms)
+  })
+  try {
+    return await Promise.race([server.exited, timeout])
+  } finally {
+    clearTimeout(timer)
+  }
+}

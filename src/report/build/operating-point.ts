@@ -1,0 +1,292 @@
+/**
+ * The operating point of a result: the highest measured load whose latency percentiles meet the SLO, and
+ * the throughput there. That throughput (aggregate, batched, at the latency users accept) is what the cost
+ * model may multiply by 24/7 — never a batch-1 number, never a load past the last one measured.
+ *
+ * Pure: levels + SLO in, a decision out (with the per-level checks that justify it).
+ */
+
+import type {LevelRecord, LoadKind, SloSpec} from '../../results/schema.js'
+import {formatSlo} from '../../stats/slo.js'
+
+export const sloPercentiles = ['p50', 'p90', 'p95', 'p99'] as const
+export type SloPercentile = (typeof sloPercentiles)[number]
+
+/** p95 -> 0.95: the share of requests that must meet a threshold. */
+export function percentileFraction(percentile: SloPercentile): number {
+  return Number(percentile.slice(1)) / 100
+}
+
+export type SloMetric = 'ttft' | 'tpot' | 'e2e'
+const metricKeys = {ttft: 'ttftMs', tpot: 'tpotMs', e2e: 'e2eMs'} as const
+const sloMetrics: SloMetric[] = ['ttft', 'tpot', 'e2e']
+
+export interface MetricCheck {
+  metric: SloMetric
+  /** The level's percentile of the metric (ms); null when the level has no sample of it. */
+  valueMs: number | null
+  thresholdMs: number
+  ok: boolean
+}
+
+export interface LevelSloCheck {
+  /** Index of the level in the result file. */
+  index: number
+  load: {kind: LoadKind; value: number}
+  meets: boolean
+  checks: MetricCheck[]
+  /** Failed requests / all requests of the level. */
+  failedFraction: number
+  /** Why the level does not meet the SLO ('' when it does). */
+  reason: string
+}
+
+export type OperatingPointKind = 'measured' | 'interpolated' | 'none' | 'unchecked'
+
+export interface OperatingPoint {
+  /**
+   * measured: a measured level; interpolated: between two measured levels (linear, marked); none: no level
+   * meets the SLO (nothing to cost); unchecked: the source has no latency under load, so the SLO could not be
+   * checked and the highest level's throughput is used as is (imports such as llama-bench).
+   */
+  kind: OperatingPointKind
+  slo: SloSpec
+  percentile: SloPercentile
+  load: {kind: LoadKind; value: number} | null
+  outputTokensPerS: number | null
+  inputTokensPerS: number | null
+  totalTokensPerS: number | null
+  requestsPerS: number | null
+  /** Latency percentiles at the operating point (interpolated linearly when kind is 'interpolated'). */
+  latencyMs: Record<SloMetric, number | null>
+  /** The measured level used (the lower one when interpolated); null when none. */
+  levelIndex: number | null
+  interpolation: {
+    lowerLoad: number
+    upperLoad: number
+    /** 0..1 along the segment from the lower to the upper level. */
+    fraction: number
+    /** The metric that reaches its threshold first. */
+    bindingMetric: SloMetric
+  } | null
+  /** The SLO holds even at the highest measured load: capacity may be higher, but capplan never extrapolates. */
+  limitedByMeasurements: boolean
+  checks: LevelSloCheck[]
+  explanation: string
+}
+
+export interface OperatingPointOptions {
+  percentile?: SloPercentile
+  /** Allow interpolation between the last level that meets the SLO and the next one (default true). */
+  interpolate?: boolean
+  /** false for sources without latency under load: the SLO is not checked (kind 'unchecked'). */
+  latencyMeasured?: boolean
+  /**
+   * Levels that must never be used (index in the file -> why), e.g. a throughput above the physical ceiling:
+   * they do not meet the SLO, nothing interpolates towards them, and the reason is shown.
+   */
+  excluded?: ReadonlyMap<number, string>
+}
+
+const ms = (value: number) => `${Number(value.toFixed(2))} ms`
+
+function checkLevel(level: LevelRecord, index: number, slo: SloSpec, percentile: SloPercentile, excludedReason?: string): LevelSloCheck {
+  const {summary} = level
+  const total = summary.requests.completed + summary.requests.failed
+  const failedFraction = total === 0 ? 0 : summary.requests.failed / total
+  const checks: MetricCheck[] = []
+  for (const metric of sloMetrics) {
+    const thresholdMs = slo[metricKeys[metric]]
+    if (thresholdMs === undefined) continue
+    const distribution = summary[metricKeys[metric]]
+    const valueMs = distribution === null ? null : distribution[percentile]
+    // No TPOT sample = every request had <= 1 output token: it has no per-token time to exceed (vLLM's
+    // goodput convention, as meetsSlo). No TTFT/E2E sample = no request produced anything: fails.
+    const ok = valueMs === null ? metric === 'tpot' && summary.requests.completed > 0 : valueMs <= thresholdMs
+    checks.push({metric, valueMs, thresholdMs, ok})
+  }
+  const reasons: string[] = []
+  if (excludedReason !== undefined) reasons.push(`excluded: ${excludedReason}`)
+  // A failed request misses every threshold, so more than (1 - q) failures alone break a q-percentile SLO.
+  const allowedFailures = 1 - percentileFraction(percentile)
+  if (level.status === 'failed') reasons.push('the level failed')
+  else if (summary.requests.completed === 0) reasons.push('no request succeeded')
+  if (failedFraction > allowedFailures + 1e-12) {
+    reasons.push(`${(failedFraction * 100).toFixed(1)}% of requests failed (a ${percentile} SLO allows ${Number((allowedFailures * 100).toFixed(1))}%)`)
+  }
+  for (const check of checks) {
+    if (check.ok) continue
+    reasons.push(
+      check.valueMs === null
+        ? `no ${check.metric.toUpperCase()} sample`
+        : `${check.metric.toUpperCase()} ${percentile} ${ms(check.valueMs)} > ${ms(check.thresholdMs)}`,
+    )
+  }
+  return {index, load: {...level.load}, meets: reasons.length === 0, checks, failedFraction, reason: reasons.join('; ')}
+}
+
+const latencyAt = (level: LevelRecord, percentile: SloPercentile): Record<SloMetric, number | null> => ({
+  ttft: level.summary.ttftMs?.[percentile] ?? null,
+  tpot: level.summary.tpotMs?.[percentile] ?? null,
+  e2e: level.summary.e2eMs?.[percentile] ?? null,
+})
+
+function measuredPoint(
+  level: LevelRecord,
+  index: number,
+  base: Pick<OperatingPoint, 'slo' | 'percentile' | 'checks'>,
+  kind: 'measured' | 'unchecked',
+  limitedByMeasurements: boolean,
+  explanation: string,
+): OperatingPoint {
+  const {throughput} = level.summary
+  return {
+    ...base,
+    kind,
+    load: {...level.load},
+    outputTokensPerS: throughput.outputTokensPerS,
+    inputTokensPerS: throughput.inputTokensPerS,
+    totalTokensPerS: throughput.totalTokensPerS,
+    requestsPerS: throughput.requestsPerS,
+    latencyMs: latencyAt(level, base.percentile),
+    levelIndex: index,
+    interpolation: null,
+    limitedByMeasurements,
+    explanation,
+  }
+}
+
+const loadLabel = (load: {kind: LoadKind; value: number}) =>
+  load.kind === 'concurrency' ? `concurrency ${Number(load.value.toFixed(2))}` : `${Number(load.value.toFixed(3))} req/s`
+
+/**
+ * Find the operating point. Levels are ordered by load (the file's order is kept for ties); the highest
+ * load that meets the SLO wins, even if a lower load missed it (noise). With `interpolate`, the point moves
+ * linearly towards the next higher level up to where the first metric reaches its threshold — only when
+ * that level was measured, missed the SLO by latency alone, and had more throughput. Past the last level
+ * nothing is assumed.
+ */
+export function findOperatingPoint(levels: readonly LevelRecord[], slo: SloSpec, options: OperatingPointOptions = {}): OperatingPoint {
+  const percentile = options.percentile ?? 'p95'
+  const order = levels
+    .map((level, index) => ({level, index}))
+    .sort((a, b) => a.level.load.value - b.level.load.value || a.index - b.index)
+  const excluded = options.excluded ?? new Map<number, string>()
+  const checks = order.map(({level, index}) => checkLevel(level, index, slo, percentile, excluded.get(index)))
+  const base = {slo, percentile, checks}
+  const sloText = formatSlo(slo) === '' ? 'no SLO' : `${formatSlo(slo)} at ${percentile}`
+
+  const none = (explanation: string): OperatingPoint => ({
+    ...base,
+    kind: 'none',
+    load: null,
+    outputTokensPerS: null,
+    inputTokensPerS: null,
+    totalTokensPerS: null,
+    requestsPerS: null,
+    latencyMs: {ttft: null, tpot: null, e2e: null},
+    levelIndex: null,
+    interpolation: null,
+    limitedByMeasurements: false,
+    explanation,
+  })
+
+  if (order.length === 0) return none('The result has no measured level.')
+
+  if (options.latencyMeasured === false) {
+    const usable = order.filter(({level, index}) => level.status !== 'failed' && level.summary.requests.completed > 0 && !excluded.has(index))
+    const top = usable.at(-1)
+    if (top === undefined) return none(excluded.size > 0 ? `The result has no usable level: ${[...excluded.values()].join('; ')}.` : 'The result has no successful level.')
+    return measuredPoint(
+      top.level,
+      top.index,
+      base,
+      'unchecked',
+      true,
+      `The source gives no latency percentiles under load, so ${sloText} could not be checked; ${loadLabel(top.level.load)}'s throughput is used as is.` +
+        (excluded.size === 0 ? '' : ` Skipped: ${[...excluded.values()].join('; ')}.`),
+    )
+  }
+
+  let best = -1
+  for (let i = checks.length - 1; i >= 0; i--) {
+    if (checks[i]!.meets) {
+      best = i
+      break
+    }
+  }
+  if (best === -1) {
+    const first = checks[0]!
+    return none(`No measured level meets ${sloText}: even ${loadLabel(first.load)} misses it (${first.reason}). Nothing is costed.`)
+  }
+
+  const lower = order[best]!
+  if (best === order.length - 1) {
+    return measuredPoint(
+      lower.level,
+      lower.index,
+      base,
+      'measured',
+      true,
+      `${loadLabel(lower.level.load)} meets ${sloText}, and it is the highest load measured: the real capacity may be higher (measure more load; capplan never extrapolates).`,
+    )
+  }
+
+  const upper = order[best + 1]!
+  const upperCheck = checks[best + 1]!
+  const measuredExplanation = `${loadLabel(lower.level.load)} is the highest load that meets ${sloText}; ${loadLabel(upper.level.load)} misses it (${upperCheck.reason}).`
+  const interpolationBlocked =
+    options.interpolate === false ||
+    excluded.has(upper.index) ||
+    upper.level.load.kind !== lower.level.load.kind ||
+    upper.level.status === 'failed' ||
+    upper.level.summary.requests.completed === 0 ||
+    upperCheck.failedFraction > 1 - percentileFraction(percentile) + 1e-12 ||
+    !(upper.level.summary.throughput.outputTokensPerS > lower.level.summary.throughput.outputTokensPerS)
+  if (interpolationBlocked) return measuredPoint(lower.level, lower.index, base, 'measured', false, measuredExplanation)
+
+  const lowerLatency = latencyAt(lower.level, percentile)
+  const upperLatency = latencyAt(upper.level, percentile)
+  let fraction = 1
+  let bindingMetric: SloMetric | null = null
+  for (const check of upperCheck.checks) {
+    if (check.ok) continue
+    const a = lowerLatency[check.metric]
+    const b = upperLatency[check.metric]
+    // A metric missing on either side cannot be interpolated: stay at the measured level.
+    const f = a === null || b === null || b <= a ? 0 : Math.max(0, Math.min(1, (check.thresholdMs - a) / (b - a)))
+    if (f < fraction || bindingMetric === null) {
+      fraction = Math.min(fraction, f)
+      bindingMetric = check.metric
+    }
+  }
+  if (bindingMetric === null || fraction <= 0 || fraction >= 1) {
+    return measuredPoint(lower.level, lower.index, base, 'measured', false, measuredExplanation)
+  }
+
+  const lerp = (a: number, b: number) => a + fraction * (b - a)
+  const lerpNullable = (a: number | null, b: number | null) => (a === null || b === null ? null : lerp(a, b))
+  const lt = lower.level.summary.throughput
+  const ut = upper.level.summary.throughput
+  const loadValue = lerp(lower.level.load.value, upper.level.load.value)
+  return {
+    ...base,
+    kind: 'interpolated',
+    load: {kind: lower.level.load.kind, value: loadValue},
+    outputTokensPerS: lerp(lt.outputTokensPerS, ut.outputTokensPerS),
+    inputTokensPerS: lerp(lt.inputTokensPerS, ut.inputTokensPerS),
+    totalTokensPerS: lerp(lt.totalTokensPerS, ut.totalTokensPerS),
+    requestsPerS: lerp(lt.requestsPerS, ut.requestsPerS),
+    latencyMs: {
+      ttft: lerpNullable(lowerLatency.ttft, upperLatency.ttft),
+      tpot: lerpNullable(lowerLatency.tpot, upperLatency.tpot),
+      e2e: lerpNullable(lowerLatency.e2e, upperLatency.e2e),
+    },
+    levelIndex: lower.index,
+    interpolation: {lowerLoad: lower.level.load.value, upperLoad: upper.level.load.value, fraction, bindingMetric},
+    limitedByMeasurements: false,
+    explanation:
+      `${measuredExplanation} INTERPOLATED linearly ${Number((fraction * 100).toFixed(1))}% of the way to ${loadLabel(upper.level.load)}, ` +
+      `where ${bindingMetric.toUpperCase()} ${percentile} reaches its threshold: ${loadLabel({kind: lower.level.load.kind, value: loadValue})} (not measured).`,
+  }
+}

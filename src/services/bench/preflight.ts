@@ -1,0 +1,90 @@
+import {insufficientResources} from '../../lib/errors.js'
+import type {ModelProfile, QuantLevel} from '../../profiles/schema.js'
+
+/**
+ * Will the model fit? Checked for every requested quant BEFORE anything is synthesized or loaded, so a
+ * model too large for this machine is refused at once, with the arithmetic that shows why.
+ */
+
+/** Beyond weights and KV: compute buffers, the runtime, the tokenizer (the same 512 MiB the synthesizer assumes). */
+export const RUNTIME_OVERHEAD_BYTES = 512 * 1024 * 1024
+
+export interface MemoryEstimate {
+  weightsBytes: number
+  /** F16 K and V for every layer, KV head and context cell. */
+  kvCacheBytes: number
+  overheadBytes: number
+  totalBytes: number
+}
+
+/** KV cache of a context: 2 (K and V) x layers x KV heads x head dim x cells x 2 bytes (F16). */
+export function kvCacheBytes(profile: ModelProfile, contextSize: number): number {
+  return 2 * profile.layers * profile.kvHeads * profile.headDim * contextSize * 2
+}
+
+export function estimateRunMemory(profile: ModelProfile, weightsBytes: number, contextSize: number): MemoryEstimate {
+  const kv = kvCacheBytes(profile, contextSize)
+  return {
+    weightsBytes,
+    kvCacheBytes: kv,
+    overheadBytes: RUNTIME_OVERHEAD_BYTES,
+    totalBytes: weightsBytes + kv + RUNTIME_OVERHEAD_BYTES,
+  }
+}
+
+const mib = (bytes: number) => `${Math.round(bytes / 2 ** 20).toLocaleString('en-US')} MiB`
+
+/** Throws INSUFFICIENT_RESOURCES (exit 7) naming each part of the estimate when it exceeds what is available. */
+export function assertFitsInMemory(
+  profile: ModelProfile,
+  quant: QuantLevel,
+  estimate: MemoryEstimate,
+  availableBytes: number,
+): void {
+  if (estimate.totalBytes <= availableBytes) return
+  throw insufficientResources(
+    `${profile.id} at ${quant} needs about ${mib(estimate.totalBytes)} of memory ` +
+      `(${mib(estimate.weightsBytes)} of weights + ${mib(estimate.kvCacheBytes)} of KV cache + ${mib(estimate.overheadBytes)} runtime), ` +
+      `but this machine has ${mib(availableBytes)} available.`,
+    'Pick a smaller model (--model) or a lower-bit quant (--quant int4), or lower --concurrency / token counts.',
+  )
+}
+
+/** Free disk needed relative to the files to write (the synthesizer's own margin). */
+export const DISK_MARGIN = 1.1
+
+/**
+ * Throws INSUFFICIENT_RESOURCES when the models still to be synthesized (all quants of the run together)
+ * do not fit in `freeBytes` of `dir`, listing each file's size.
+ */
+export function assertFitsOnDisk(
+  profile: ModelProfile,
+  toWrite: readonly {quant: QuantLevel; bytes: number}[],
+  freeBytes: number,
+  dir: string,
+): void {
+  const total = toWrite.reduce((sum, file) => sum + file.bytes, 0)
+  const needed = Math.ceil(total * DISK_MARGIN)
+  if (needed <= freeBytes) return
+  const files = toWrite.map((file) => `${file.quant} ${mib(file.bytes)}`).join(' + ')
+  throw insufficientResources(
+    `The synthetic ${profile.id} model(s) to write (${files}) need ${mib(needed)} with a 10% margin, but ${dir} has ${mib(freeBytes)} free.`,
+    'Free disk space, point CAPPLAN_CACHE_DIR at a larger disk, or pick fewer / lower-bit quants.',
+  )
+}
+
+/**
+ * Whether other work already keeps the cores busy. llama.cpp's CPU threads spin-wait for each other at every
+ * step, so when they do not each get a core the run collapses: measured on this 2-core VM at a 1-minute load
+ * average of 10-12, 2 threads gave 0.7 tok/s where an idle machine gives ~60 (1 thread: ~15).
+ * Returns the warning to print, or null when the machine looks idle enough (load <= half the cores).
+ */
+export function busyMachineWarning(loadAverage1m: number, cores: number, threads: number): string | null {
+  if (!(loadAverage1m > cores / 2)) return null
+  const advice = threads > 1 ? ' or pass --threads 1, which suffers least' : ''
+  return (
+    `this machine is busy (1-minute load average ${loadAverage1m.toFixed(1)} on ${cores} core${cores === 1 ? '' : 's'}): ` +
+    `llama.cpp's ${threads} thread${threads === 1 ? '' : 's'} will compete with other work and measure far below an idle machine. ` +
+    `Measure when it is idle${advice}.`
+  )
+}

@@ -1,0 +1,89 @@
+import {beforeAll, describe, expect, it} from 'vitest'
+
+import {loadProfiles, type ProfileStore} from '../../../../src/profiles/store.js'
+import {compareResults, metricSamples} from '../../../../src/report/build/compare.js'
+import {buildResultReport} from '../../../../src/report/build/result-report.js'
+import type {LevelRecord, ResultFile} from '../../../../src/results/schema.js'
+import {summarizeLevel} from '../../../../src/stats/summarize.js'
+import {sampleRequest, sampleResult} from '../../results/sample-result.js'
+
+let store: ProfileStore
+beforeAll(async () => {
+  store = await loadProfiles()
+})
+
+/** One closed-loop level (c=1) whose requests have 5 output tokens, TTFT 100 ms and the given TPOTs. */
+function levelWithTpots(tpots: number[], windowMs: number): LevelRecord {
+  const requests = tpots.map((tpot, index) =>
+    sampleRequest(index, {ttftMs: 100, e2eMs: 100 + 4 * tpot, outputTokens: 5, countedTokens: 5, chunkOffsetsMs: [100, 100 + 4 * tpot]}),
+  )
+  const window = {startMs: 0, endMs: windowMs}
+  return {load: {kind: 'concurrency', value: 1}, warmupRequests: 0, window, status: 'complete', requests, summary: summarizeLevel(requests, window), telemetry: null, serverMetrics: null}
+}
+
+function result(tpots: number[], windowMs: number, outputTokens = 5): ResultFile {
+  return sampleResult({
+    workload: {profile: null, inputTokens: 10, outputTokens, promptSource: 'synthetic-token-ids', dataset: null, seed: 1, ignoreEos: true},
+    levels: [levelWithTpots(tpots, windowMs)],
+  })
+}
+
+const options = {slo: {tpotMs: 50}, plan: {'gpu-price': '1'}}
+const input = (file: string, r: ResultFile) => ({file, result: r, report: buildResultReport(file, r, store, options)})
+
+describe('compareResults', () => {
+  it('gives throughput and cost ratios to the first file and Welch-tests TPOT', () => {
+    // A: TPOT 10, 12, 14 ms; 15 output tokens in 1 s. B: TPOT 20, 22, 24 ms; 15 output tokens in 0.5 s.
+    const comparison = compareResults([input('a.json', result([10, 12, 14], 1000)), input('b.json', result([20, 22, 24], 500))])
+    const [a, b] = comparison.entries
+    expect(a!.outputTokensPerS).toBe(15)
+    expect(b!.outputTokensPerS).toBe(30)
+    expect(b!.throughputRatio).toBe(2)
+    // $1/h over 730 h; totals at 10:5 are 45 and 90 tok/s: B's $/1M is half A's
+    expect(b!.costRatio).toBeCloseTo(0.5, 12)
+    expect(comparison.comparedLoad).toEqual({kind: 'concurrency', value: 1})
+
+    const tpot = comparison.metrics.find((m) => m.metric === 'tpot')!
+    expect(tpot.samples.map((s) => s?.mean)).toEqual([12, 22])
+    const vs = tpot.vsFirst[0]!
+    // means 12 vs 22, sample variances 4 and 4: SE = sqrt(4/3 + 4/3) = 1.63299; t = (12 - 22) / SE = -6.1237;
+    // Welch df = (8/3)^2 / ((4/3)^2/2 + (4/3)^2/2) = 4; two-sided p = 0.003602 (t distribution, 4 df)
+    expect(vs.welch!.t).toBeCloseTo(-6.123724356957945, 9)
+    expect(vs.welch!.df).toBeCloseTo(4, 9)
+    expect(vs.welch!.pValue).toBeCloseTo(0.0036022, 5)
+    expect(vs.significant).toBe(true)
+    expect(vs.ratioOfMeans).toBeCloseTo(22 / 12, 12)
+    expect(vs.verdict).toBe('significantly higher (slower) (mean 22 vs 12 ms, p = 0.003602)')
+
+    // TTFT is 100 ms everywhere: zero variance, equal means -> not significant (p = 1)
+    const ttft = comparison.metrics.find((m) => m.metric === 'ttft')!.vsFirst[0]!
+    expect(ttft.significant).toBe(false)
+    expect(ttft.verdict).toMatch(/^no significant difference/)
+    expect(comparison.verdicts[0]).toBe('b.json: 2x the throughput of a.json at the SLO; 0.5x its $/1M; TPOT significantly higher (slower) (mean 22 vs 12 ms, p = 0.003602).')
+    expect(comparison.test).toContain("Welch's")
+  })
+
+  it('says "no significant difference" when p >= 0.05', () => {
+    // 10, 12, 14 vs 11, 13, 15: t = -1 / 1.63299 = -0.6124, df 4, p = 0.5734
+    const comparison = compareResults([input('a.json', result([10, 12, 14], 1000)), input('c.json', result([11, 13, 15], 1000))])
+    const vs = comparison.metrics.find((m) => m.metric === 'tpot')!.vsFirst[0]!
+    expect(vs.welch!.pValue).toBeCloseTo(0.57339, 4)
+    expect(vs.significant).toBe(false)
+    expect(vs.verdict).toBe('no significant difference (mean 13 vs 12 ms, p = 0.5734)')
+  })
+
+  it('warns when the workloads differ', () => {
+    const comparison = compareResults([input('a.json', result([10, 12, 14], 1000)), input('d.json', result([10, 12, 14], 1000, 6))])
+    expect(comparison.warnings).toEqual([
+      'd.json: workload differs from a.json (lengths 10 in / 6 out vs 10 / 5): apples vs oranges, compare with care.',
+    ])
+  })
+
+  it('takes TPOT samples only from successful requests with more than one output token', () => {
+    const level = levelWithTpots([10, 20], 1000)
+    level.requests.push(sampleRequest(2, {outputTokens: 1, countedTokens: 1, chunkOffsetsMs: [100], e2eMs: 100}))
+    level.requests.push(sampleRequest(3, {error: {kind: 'http', message: 'x'}, ttftMs: null, e2eMs: null}))
+    expect(metricSamples(level, 'tpot')).toEqual([10, 20])
+    expect(metricSamples(level, 'ttft')).toEqual([100, 100, 100])
+  })
+})

@@ -1,0 +1,68 @@
+import {beforeAll, describe, expect, it} from 'vitest'
+
+import {loadProfiles, type ProfileStore} from '../../../../src/profiles/store.js'
+import {renderReportCsv, renderReportMarkdown, renderReportTable, reportCsvColumns} from '../../../../src/report/render/report.js'
+import {buildResultReport, type ResultReport} from '../../../../src/report/build/result-report.js'
+import {sampleResult} from '../../results/sample-result.js'
+import {level} from '../levels.js'
+
+/** Fields of one CSV line (RFC 4180 quoting: "a, b" and "" inside quotes). */
+function csvFields(line: string): string[] {
+  const fields: string[] = []
+  const pattern = /("(?:[^"]|"")*"|[^,]*)(,|$)/g
+  for (const match of line.matchAll(pattern)) {
+    const raw = match[1]!
+    fields.push(raw.startsWith('"') ? raw.slice(1, -1).replaceAll('""', '"') : raw)
+    if (match[2] === '') break
+  }
+  return fields
+}
+
+let store: ProfileStore
+let costed: ResultReport
+let uncosted: ResultReport
+beforeAll(async () => {
+  store = await loadProfiles()
+  const result = sampleResult({
+    workload: {profile: null, inputTokens: 512, outputTokens: 256, promptSource: 'synthetic-token-ids', dataset: null, seed: 1, ignoreEos: true},
+    levels: [level({concurrency: 1, outputTokensPerS: 10, ttftP95: 100, tpotP95: 20}), level({concurrency: 2, outputTokensPerS: 18, ttftP95: 200, tpotP95: 30})],
+  })
+  // c=2 meets tpot <= 50 ms and is the last level: 18 output tok/s -> 54 total at 2:1; $2/h x 730 = $1,460/month;
+  // capacity 54 x 3600 x 730 = 141.912M tokens -> $/1M = 1460 / 141.912 = $10.29; 1B tokens -> ceil(7.05) = 8 replicas
+  costed = buildResultReport('a.json', result, store, {slo: {tpotMs: 50}, plan: {'gpu-price': '2', volume: '1B', api: 'gpt-4o,deepseek-v3'}})
+  uncosted = buildResultReport('b.json', result, store, {slo: {tpotMs: 5}, plan: {'gpu-price': '2', volume: '1B', api: 'gpt-4o'}})
+})
+
+describe('report renderers', () => {
+  it('terminal: an overview line per result, then each result with its levels, operating point and cost', () => {
+    const text = renderReportTable([costed, uncosted], [{file: 'bad.json', message: 'bad.json is not valid JSON.', suggestion: 'Re-run.'}])
+    expect(text.startsWith('Overview (details below)')).toBe(true)
+    expect(text).toContain('$10.29')
+    expect(text).toContain('8 (8)')
+    expect(text).toContain('not costed')
+    expect(text).toContain('Operating point (measured): c=2, 18.0 output tok/s (54.0 total)')
+    expect(text).toContain('Files not reported (invalid):\n  bad.json is not valid JSON. Re-run.')
+  })
+
+  it('CSV: one row per result and API, a row for an uncosted result, a row per invalid file', () => {
+    const lines = renderReportCsv([costed, uncosted], [{file: 'bad.json', message: 'broken', suggestion: ''}]).trim().split('\n')
+    expect(lines[0]).toBe(reportCsvColumns.join(','))
+    expect(lines).toHaveLength(1 + 2 + 1 + 1)
+    const row = csvFields(lines[1]!)
+    const column = (name: (typeof reportCsvColumns)[number]) => row[reportCsvColumns.indexOf(name)]
+    expect(column('output_tok_s')).toBe('18')
+    expect(Number(column('self_usd_per_1m'))).toBeCloseTo(1460 / 141.912, 9)
+    expect(column('replicas')).toBe('8')
+    expect(column('api')).toBe('gpt-4o')
+    expect(lines.map((line) => csvFields(line).length)).toEqual(lines.map(() => reportCsvColumns.length))
+    expect(row[1]).toBe('qwen2.5-0.5b int4 (Q4_0), embedded cpu')
+  })
+
+  it('Markdown: a heading per result and pipe tables', () => {
+    const md = renderReportMarkdown([costed], [])
+    expect(md).toMatch(/^# capplan report\n/)
+    expect(md).toContain('## qwen2.5-0.5b int4 (Q4_0), embedded cpu')
+    expect(md).toContain('| Option | $/1M at 512:256 | Monthly | Annual | Self-host cheaper | Break-even tok/s (total) |')
+    expect(md).toContain('Volume 1B tokens/month -> 8 replica(s), 8 GPU(s)')
+  })
+})

@@ -1,0 +1,76 @@
+import {describe, expect, it} from 'vitest'
+
+import {CapplanError} from '../../../../src/lib/errors.js'
+import {
+  assertFitsInMemory,
+  assertFitsOnDisk,
+  busyMachineWarning,
+  estimateRunMemory,
+  kvCacheBytes,
+  RUNTIME_OVERHEAD_BYTES,
+} from '../../../../src/services/bench/preflight.js'
+import {qwen25HalfB} from '../../../helpers/tiny-models.js'
+
+const MiB = 2 ** 20
+
+describe('memory estimate of a run', () => {
+  it('KV cache = 2 x layers x KV heads x head dim x cells x 2 bytes', () => {
+    // Qwen2.5-0.5B, 4 sequences of 512 + 256 + 16 = 3136 cells: 2 x 24 x 2 x 64 x 3136 x 2 = 38,535,168 bytes
+    expect(kvCacheBytes(qwen25HalfB, 3136)).toBe(38_535_168)
+  })
+
+  it('adds weights, KV and the runtime overhead', () => {
+    const estimate = estimateRunMemory(qwen25HalfB, 300 * MiB, 3136)
+    expect(estimate.totalBytes).toBe(300 * MiB + 38_535_168 + RUNTIME_OVERHEAD_BYTES)
+  })
+
+  it('accepts a run that fits and refuses one that does not, with exit 7 and the arithmetic', () => {
+    const estimate = estimateRunMemory(qwen25HalfB, 1000 * MiB, 3136)
+    expect(() => assertFitsInMemory(qwen25HalfB, 'fp16', estimate, estimate.totalBytes)).not.toThrow()
+    let error: unknown
+    try {
+      assertFitsInMemory(qwen25HalfB, 'fp16', estimate, 1024 * MiB)
+    } catch (thrown) {
+      error = thrown
+    }
+    expect(error).toBeInstanceOf(CapplanError)
+    const capplanError = error as CapplanError
+    expect(capplanError.exitCode).toBe(7)
+    // 1000 MiB + 36.75 MiB (38,535,168 B) + 512 MiB = 1548.75 -> "1,549 MiB"
+    expect(capplanError.message).toBe(
+      'qwen2.5-0.5b at fp16 needs about 1,549 MiB of memory (1,000 MiB of weights + 37 MiB of KV cache + 512 MiB runtime), but this machine has 1,024 MiB available.',
+    )
+    expect(capplanError.suggestion).toMatch(/--quant int4/)
+  })
+})
+
+describe('disk check before synthesizing', () => {
+  it('sums every file still to write, with a 10% margin', () => {
+    const files = [
+      {quant: 'int4' as const, bytes: 300 * MiB},
+      {quant: 'fp16' as const, bytes: 900 * MiB},
+    ]
+    // (300 + 900) MiB x 1.1 = 1320 MiB
+    expect(() => assertFitsOnDisk(qwen25HalfB, files, 1320 * MiB, '/cache')).not.toThrow()
+    expect(() => assertFitsOnDisk(qwen25HalfB, files, 1319 * MiB, '/cache')).toThrow(
+      'The synthetic qwen2.5-0.5b model(s) to write (int4 300 MiB + fp16 900 MiB) need 1,320 MiB with a 10% margin, but /cache has 1,319 MiB free.',
+    )
+    expect(() => assertFitsOnDisk(qwen25HalfB, [], 0, '/cache')).not.toThrow()
+  })
+})
+
+describe('busy machine warning', () => {
+  it('stays quiet up to a load of half the cores', () => {
+    expect(busyMachineWarning(0.4, 2, 2)).toBeNull()
+    expect(busyMachineWarning(1, 2, 2)).toBeNull()
+  })
+
+  it('warns above it, with the numbers, and suggests 1 thread only when more are used', () => {
+    expect(busyMachineWarning(11.24, 2, 2)).toBe(
+      "this machine is busy (1-minute load average 11.2 on 2 cores): llama.cpp's 2 threads will compete with other work and measure far below an idle machine. Measure when it is idle or pass --threads 1, which suffers least.",
+    )
+    expect(busyMachineWarning(3, 4, 1)).toBe(
+      "this machine is busy (1-minute load average 3.0 on 4 cores): llama.cpp's 1 thread will compete with other work and measure far below an idle machine. Measure when it is idle.",
+    )
+  })
+})
