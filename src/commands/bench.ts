@@ -32,7 +32,7 @@ import {renderPlanTable} from '../report/render/plan-table.js'
 import {buildResultReport} from '../report/build/result-report.js'
 import {renderBenchSummary, type SummaryRun} from '../report/render/summary-table.js'
 import type {LevelRecord, LevelSummary, ResultFile, SloSpec} from '../results/schema.js'
-import {redactCommand} from '../results/write.js'
+import {quoteArgv, redactArgv} from '../lib/redact.js'
 import {formatSlo, parseSlo} from '../stats/slo.js'
 import {detectHostGpuProfileId, physicalCoreCount, snapshotHost} from '../telemetry/host.js'
 
@@ -92,7 +92,7 @@ export function engineApiFromFlags(engine: EngineKind, api: string | undefined, 
   return api as EngineApi
 }
 
-/** Words of a command line as redactCommand writes it: plain words, or '...' with '\'' for a quote inside. */
+/** Words of a command line as quoteArgv writes it: plain words, or '...' with '\'' for a quote inside. */
 export function shellWords(command: string): string[] {
   const words: string[] = []
   let word: string | null = null
@@ -705,7 +705,7 @@ export default class Bench extends CapplanCommand<typeof Bench> {
               host,
               gpuProfile,
               resultsDir,
-              capplan: {version: this.config.version, command: redactCommand(['capplan', 'bench', ...this.argv])},
+              capplan: {version: this.config.version, command: quoteArgv(redactArgv(['capplan', 'bench', ...this.argv]))},
               notes: runNotes(engineKind, model.synthetic, threads, loadBefore, api),
               signal: controller.signal,
               onProgress: (progress) => this.showProgress(status, label, progress),

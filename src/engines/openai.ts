@@ -1,9 +1,9 @@
 import {CapplanError, EngineError, invalidInput} from '../lib/errors.js'
+import {redactSecrets} from '../lib/redact.js'
 import {
   engineEvents,
   type LlamaServerTimings,
   protocolPaths,
-  redact,
   requestBody,
   serverErrorMessage,
   streamRequest,
@@ -55,7 +55,7 @@ export function normalizeEndpoint(endpoint: string): string {
   try {
     url = new URL(endpoint)
   } catch {
-    throw invalidInput(`--endpoint ${redact(endpoint)} is not a URL.`, 'Pass the server base URL, e.g. --endpoint http://127.0.0.1:8000')
+    throw invalidInput(`--endpoint ${redactSecrets(endpoint)} is not a URL.`, 'Pass the server base URL, e.g. --endpoint http://127.0.0.1:8000')
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw invalidInput(`--endpoint must be an http(s) URL, got ${url.protocol}//.`, 'Pass e.g. --endpoint http://127.0.0.1:8000')
@@ -177,7 +177,7 @@ export class OpenAiEngine implements Engine {
       answer = await getJson(modelsUrl, this.headers(), timeoutMs)
     } catch (error) {
       throw new EngineError(
-        `Cannot reach the OpenAI-compatible endpoint ${this.endpoint}: ${redact(causeOf(error), this.secrets())}.`,
+        `Cannot reach the OpenAI-compatible endpoint ${this.endpoint}: ${redactSecrets(causeOf(error), this.secrets())}.`,
         'Check --endpoint (scheme, host, port) and that the server is running and reachable from this machine.',
         command,
       )
@@ -194,7 +194,7 @@ export class OpenAiEngine implements Engine {
     if (answer.status !== 200) {
       const detail = serverErrorMessage(answer.body) ?? answer.text.slice(0, 200)
       throw new EngineError(
-        `${modelsUrl} answered HTTP ${answer.status} ${answer.statusText}${detail === '' ? '' : `: ${redact(detail, this.secrets())}`}.`,
+        `${modelsUrl} answered HTTP ${answer.status} ${answer.statusText}${detail === '' ? '' : `: ${redactSecrets(detail, this.secrets())}`}.`,
         'Check that --endpoint points at an OpenAI-compatible server (it must serve GET /v1/models).',
         command,
       )
@@ -261,7 +261,7 @@ export class OpenAiEngine implements Engine {
         `serverExtensions=${String(this.options.serverExtensions ?? true)}`,
         ...(this.options.extraBody === undefined ? [] : [`extraBody=${JSON.stringify(this.options.extraBody)}`]),
       ],
-      endpoint: redact(this.endpoint),
+      endpoint: redactSecrets(this.endpoint),
     }
   }
 

@@ -5,9 +5,9 @@ import {delimiter, isAbsolute, join} from 'node:path'
 
 import {CapplanError, EngineError, invalidInput, notFound} from '../lib/errors.js'
 import {findFreePort} from '../lib/ports.js'
+import {redactArgv} from '../lib/redact.js'
 import type {ModelProfile, QuantLevel} from '../profiles/schema.js'
 import {engineEvents, protocolPaths, requestBody, serverErrorMessage, streamRequest} from './http/stream-client.js'
-import {redactArgs} from './llamacpp/engine.js'
 import {DEFAULT_REQUEST_TIMEOUT_MS} from './openai.js'
 import {
   bindHostArg,
@@ -281,7 +281,7 @@ export class VllmEngine implements Engine {
       this.endpoint = `http://${clientHostFor(this.bindHost)}:${port}`
       this.server = await spawnManaged(file!, args, {
         logFile: this.logFile,
-        displayArgs: redactArgs(args),
+        displayArgs: redactArgv(args),
         ...(this.options.env === undefined ? {} : {env: this.options.env}),
       })
       const outcome = await this.waitUntilReady(this.server, this.endpoint, deadline)
@@ -289,7 +289,7 @@ export class VllmEngine implements Engine {
       const tail = await readLogTail(this.logFile, LOG_TAIL_LINES)
       await this.stop()
       if (outcome === 'exited' && attempt < BIND_RETRIES && tail.some((line) => /address already in use|errno 98/i.test(line))) continue
-      const display = [bin, ...redactArgs(args)].join(' ')
+      const display = [bin, ...redactArgv(args)].join(' ')
       if (outcome === 'exited') {
         throw new EngineError(
           `vllm serve exited before it was ready (${describeExit(this.lastExit)}).`,
@@ -349,7 +349,7 @@ export class VllmEngine implements Engine {
       throw new EngineError(
         `vllm serve answered /health but not GET /v1/models (${error instanceof Error ? error.message : String(error)}).`,
         `Read the log (${this.logFile}).`,
-        [this.bin ?? 'vllm', ...redactArgs(this.args)].join(' '),
+        [this.bin ?? 'vllm', ...redactArgv(this.args)].join(' '),
         tail,
       )
     }
@@ -367,7 +367,7 @@ export class VllmEngine implements Engine {
       backend: 'cuda',
       threads: null,
       gpuCount: this.options.gpus,
-      args: [this.bin ?? 'vllm', ...redactArgs(this.args)],
+      args: [this.bin ?? 'vllm', ...redactArgv(this.args)],
       endpoint: this.endpoint,
     }
   }

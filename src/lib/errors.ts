@@ -1,5 +1,7 @@
 import {Errors} from '@oclif/core'
 
+import {redactSecrets} from './redact.js'
+
 /**
  * Exit codes are part of capplan's contract (README "Exit codes"); they stay the same under --json.
  * 0 and 1 are Node's, 2 is oclif's own for bad flags/arguments; capplan's domain errors start at 3.
@@ -37,31 +39,6 @@ const exitCodeByKind: Record<ErrorKind, number> = {
   ENGINE_FAILURE: ExitCode.engineFailure,
   PARTIAL_RUN: ExitCode.partialRun,
   INTERRUPTED: ExitCode.interrupted,
-}
-
-// Bearer tokens, sk-/hf_ keys, and an Authorization header's value up to the end of ITS line (m flag).
-const secretValue = /(\bBearer\s+)\S+|(\bsk-[A-Za-z0-9_-]{8,})|(\bhf_[A-Za-z0-9]{8,})|(authorization:[ \t]*)\S.*$/gim
-// URL credentials: http://user:PASSWORD@host (the user part may be the key itself: http://KEY@host).
-const urlUserinfo = /\b([a-z][a-z0-9+.-]*:\/\/)[^/?#\s@]+@/gi
-// Query parameters that carry credentials: ?api_key=..., &token=..., &sig=... (Azure SAS), ...
-const secretQueryParameter =
-  /([?&](?:api[-_]?key|apikey|key|token|access[-_]?token|auth|authorization|password|passwd|secret|client[-_]?secret|sig|signature|x-api-key)=)[^&#\s'"]*/gi
-
-/**
- * Replace bearer tokens, authorization header values, sk-/hf_ keys, URL credentials (user:pass@) and credential
- * query parameters (api_key=, token=, ...) inside a free-form string by "***". Keys of an unknown shape are
- * caught where they stand (a URL's userinfo or query), not by their look. Every CapplanError message goes
- * through it, so an endpoint pasted with its key never reaches the terminal or a --json error.
- */
-export function redactSecrets(text: string): string {
-  return text
-    .replace(urlUserinfo, '$1***@')
-    .replace(secretQueryParameter, '$1***')
-    .replace(secretValue, (_match, bearer?: string, _sk?: string, _hf?: string, header?: string) => {
-      if (bearer !== undefined) return `${bearer}***`
-      if (header !== undefined) return `${header}***`
-      return '***'
-    })
 }
 
 /**
@@ -107,6 +84,6 @@ export class EngineError extends CapplanError {
     const tail = logTail.length > 0 ? `\nLast lines from ${command}:\n  ${logTail.join('\n  ')}` : ''
     super('ENGINE_FAILURE', `${message}${tail}`, suggestion)
     this.command = redactSecrets(command)
-    this.logTail = logTail.map(redactSecrets)
+    this.logTail = logTail.map((line) => redactSecrets(line))
   }
 }

@@ -5,7 +5,7 @@ import {basename, dirname, join} from 'node:path'
 
 import writeFileAtomic from 'write-file-atomic'
 
-import {CapplanError, insufficientResources, invalidInput, invalidResult, notFound, redactSecrets} from '../lib/errors.js'
+import {CapplanError, insufficientResources, invalidInput, invalidResult, notFound} from '../lib/errors.js'
 import {type ResultFile, resultFileSchema} from './schema.js'
 import {formatSchemaIssues} from './read.js'
 
@@ -253,34 +253,4 @@ export class ResultFileWriter {
     }
     this.savedLevels = result.levels.length
   }
-}
-
-/** Replace bearer tokens, authorization header values, sk-/hf_ keys and URL credentials (see redactSecrets). */
-export const redactSecretsIn = redactSecrets
-
-const secretFlag = /^--?(api[-_]?key|key|token|secret|password|passwd|auth|authorization|hf[-_]token|access[-_]token|bearer)$/i
-
-/**
- * The command line as recorded in a result file, with secrets replaced by "***": values of flags that hold
- * secrets (--api-key X, --token=X), Bearer tokens, Authorization headers, sk-/hf_ keys anywhere, and URL
- * credentials (--endpoint http://user:KEY@host/?api_key=KEY).
- * Flags that NAME a secret's environment variable (--api-key-env OPENAI_API_KEY) are kept: they are not secret.
- */
-export function redactCommand(argv: readonly string[]): string {
-  const out: string[] = []
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!
-    const eq = arg.indexOf('=')
-    if (arg.startsWith('-') && eq > 0 && secretFlag.test(arg.slice(0, eq))) {
-      out.push(`${arg.slice(0, eq)}=***`)
-      continue
-    }
-    if (secretFlag.test(arg) && i + 1 < argv.length) {
-      out.push(arg, '***')
-      i++
-      continue
-    }
-    out.push(redactSecretsIn(arg))
-  }
-  return out.map((arg) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`)).join(' ')
 }

@@ -4,7 +4,7 @@ import {execa} from 'execa'
 import {describe, expect, it} from 'vitest'
 
 import {defaultMaxInFlight, engineApiFromFlags, isLoopbackEndpoint, loadPlanFromFlags, parseBindHost, resumePlan, shellWords} from '../../src/commands/bench.js'
-import {redactCommand} from '../../src/results/write.js'
+import {quoteArgv, redactArgv} from '../../src/lib/redact.js'
 import {sampleLevel, sampleResult} from '../unit/results/sample-result.js'
 import {CapplanError} from '../../src/lib/errors.js'
 
@@ -191,9 +191,9 @@ describe('capplan bench --api / --host / --on-error refusals (exit 3, before any
 describe('bench --resume planning', () => {
   const failedLevel = (concurrency: number) => ({...sampleLevel(concurrency), status: 'failed' as const})
 
-  it('reads back the words redactCommand writes, quotes included', () => {
+  it('reads back the words quoteArgv writes, quotes included', () => {
     const argv = ['capplan', 'bench', '--dataset', "it's here.jsonl", '--slo', 'ttft=2s,tpot=50ms', '--', '--mlock']
-    expect(shellWords(redactCommand(argv))).toEqual(argv)
+    expect(shellWords(quoteArgv(redactArgv(argv)))).toEqual(argv)
     expect(shellWords("a 'b c' d'e'f")).toEqual(['a', 'b c', 'def'])
   })
 

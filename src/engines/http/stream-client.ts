@@ -3,6 +3,7 @@ import {Agent as HttpAgent, type ClientRequest, request as httpRequest, type Inc
 import {Agent as HttpsAgent, request as httpsRequest} from 'node:https'
 
 import type {GenRequest, StreamEvent} from '../types.js'
+import {redactSecrets} from '../../lib/redact.js'
 import {SseFramer, SseFramingError} from './sse.js'
 
 /**
@@ -563,13 +564,6 @@ export function httpErrorMessage(status: number, statusText: string, bodyText: s
   return detail === '' ? head : `${head}: ${detail}`
 }
 
-/** Removes secrets and URL credentials (http://user:pass@host) from a message. */
-export function redact(message: string, secrets: readonly string[] = []): string {
-  let out = message.replaceAll(/(\w+:\/\/)[^/\s:@]+(?::[^/\s@]*)?@/g, '$1***@')
-  for (const secret of secrets) if (secret.length >= 4) out = out.replaceAll(secret, '***')
-  return out
-}
-
 /** The innermost code/message of a transport failure (undici wraps the socket error in `cause`). */
 function describeFailure(error: unknown): {code: string | null; message: string} {
   let current: unknown = error
@@ -654,10 +648,10 @@ export async function* streamRequest(options: StreamRequestOptions): AsyncGenera
     }
     const {code, message} = describeFailure(error)
     if (code !== null && transportTimeouts.has(code)) {
-      return {kind: 'error', errorKind: 'timeout', message: redact(`POST ${path} timed out in the HTTP client (${code}) ${where}: ${message}`, secrets)}
+      return {kind: 'error', errorKind: 'timeout', message: redactSecrets(`POST ${path} timed out in the HTTP client (${code}) ${where}: ${message}`, secrets)}
     }
     const what = phase === 'before' ? 'could not be sent or got no response' : 'lost its connection'
-    return {kind: 'error', errorKind: 'dropped', message: redact(`POST ${path} ${what} (${where}): ${message}`, secrets)}
+    return {kind: 'error', errorKind: 'dropped', message: redactSecrets(`POST ${path} ${what} (${where}): ${message}`, secrets)}
   }
 
   try {
@@ -683,7 +677,7 @@ export async function* streamRequest(options: StreamRequestOptions): AsyncGenera
     }
     if (response.status !== 200) {
       const text = await readTextLimited(response)
-      yield {kind: 'error', errorKind: 'http', message: redact(`POST ${path}: ${httpErrorMessage(response.status, response.statusText, text)}`, secrets)}
+      yield {kind: 'error', errorKind: 'http', message: redactSecrets(`POST ${path}: ${httpErrorMessage(response.status, response.statusText, text)}`, secrets)}
       return
     }
     const contentType = response.contentType
@@ -698,7 +692,7 @@ export async function* streamRequest(options: StreamRequestOptions): AsyncGenera
       yield {
         kind: 'error',
         errorKind: 'stream-error',
-        message: redact(`POST ${path} answered 200 with ${contentType || 'no body'} instead of an event stream: ${detail ?? excerpt(text)}`, secrets),
+        message: redactSecrets(`POST ${path} answered 200 with ${contentType || 'no body'} instead of an event stream: ${detail ?? excerpt(text)}`, secrets),
       }
       return
     }
@@ -712,7 +706,7 @@ export async function* streamRequest(options: StreamRequestOptions): AsyncGenera
         // Messages completed by the same read share its time: when the client could first have seen them.
         for (const message of done || value === undefined ? framer.end() : framer.push(value)) {
           const {events, end} = interpreter.onMessage(message.data, atMs)
-          for (const event of events) yield event.kind === 'error' ? {...event, message: redact(event.message, secrets)} : event
+          for (const event of events) yield event.kind === 'error' ? {...event, message: redactSecrets(event.message, secrets)} : event
           if (end && !interpreter.done) return // an error event ended it
           // After the terminal event read on to the end of the body (servers end it at once), so the
           // connection is left in a clean state; a server that keeps it open is cut off after DRAIN_MS.

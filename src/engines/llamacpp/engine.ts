@@ -8,6 +8,7 @@ import {execa} from 'execa'
 import {readGgufHeader} from '../../gguf/reader.js'
 import {CapplanError, EngineError, invalidInput, notFound} from '../../lib/errors.js'
 import {findFreePort} from '../../lib/ports.js'
+import {redactArgv} from '../../lib/redact.js'
 import {
   engineEvents,
   type LlamaServerTimings,
@@ -162,18 +163,6 @@ export function llamaServerArgs(input: LlamaServerArgsInput): string[] {
   ]
 }
 
-/** Values of secret-bearing flags replaced by *** (for info().args, messages and the log header). */
-export function redactArgs(args: readonly string[]): string[] {
-  const secretFlag = /^--?(api-key|hf-token|hft|.*(token|secret|password))$/i
-  return args.map((arg, i) => {
-    const inline = arg.match(/^(--?[\w-]+)=(.*)$/)
-    if (inline !== null && secretFlag.test(inline[1]!)) return `${inline[1]}=***`
-    const previous = i > 0 ? args[i - 1]! : ''
-    // A key may itself start with "-": after --api-key the next word is its value, whatever it looks like.
-    return (secretFlag.test(previous) && !arg.startsWith('-')) || /^--?api-key$/i.test(previous) ? '***' : arg
-  })
-}
-
 /** A key file larger than this is not a key file (read whole, so refused first). */
 const MAX_API_KEY_FILE_BYTES = 1024 * 1024
 
@@ -182,7 +171,7 @@ const MAX_API_KEY_FILE_BYTES = 1024 * 1024
  * when the server runs without one. llama.cpp's rules: --api-key takes a comma-separated list, --api-key-file
  * one key per line (lines starting with # are comments, empty lines skipped), every key given is accepted, and
  * the environment (LLAMA_API_KEY, LLAMA_ARG_API_KEY_FILE, inherited by the server) counts only when the flag is
- * absent. capplan sends the first key. The value is never recorded: redactArgs hides it in every command line.
+ * absent. capplan sends the first key. The value is never recorded: redactArgv hides it in every command line.
  */
 export function serverApiKey(
   extraArgs: readonly string[],
@@ -352,7 +341,7 @@ export class LlamaCppEngine implements Engine {
         noRepack,
       })
       this.endpoint = `http://${clientHostFor(bindHost)}:${port}`
-      this.server = await spawnManaged(bin, this.args, {logFile: this.logFile, displayArgs: redactArgs(this.args)})
+      this.server = await spawnManaged(bin, this.args, {logFile: this.logFile, displayArgs: redactArgv(this.args)})
       const outcome = await this.waitUntilReady(this.server, this.endpoint, deadline)
       if (outcome === 'ready') break
       const tail = await readLogTail(this.logFile, LOG_TAIL_LINES)
@@ -373,7 +362,7 @@ export class LlamaCppEngine implements Engine {
         this.options.onNote?.(`llama-server crashed (SIGSEGV) while loading; retrying with --no-repack (CPU weight repacking / AMX kernels off). Log: ${this.logFile}`)
         continue
       }
-      const display = [bin, ...redactArgs(this.args)].join(' ')
+      const display = [bin, ...redactArgv(this.args)].join(' ')
       if (outcome === 'exited') {
         throw new EngineError(
           `llama-server exited before it was ready (${describeExit(this.lastExit)}).`,
@@ -434,7 +423,7 @@ export class LlamaCppEngine implements Engine {
       throw new EngineError(
         `llama-server started ${this.props.totalSlots} slot(s) instead of the ${this.options.maxConcurrency} asked for (-np).`,
         'Remove any -np / --parallel from the extra engine arguments, or use a llama-server that honours -np.',
-        [this.bin, ...redactArgs(this.args)].join(' '),
+        [this.bin, ...redactArgv(this.args)].join(' '),
         tail,
       )
     }
@@ -454,7 +443,7 @@ export class LlamaCppEngine implements Engine {
       threads: this.options.threads,
       // llama-server splits layers over every visible device by default (-sm layer).
       gpuCount: gpuLayers > 0 ? this.capabilities.devices.length : 0,
-      args: [this.bin ?? 'llama-server', ...redactArgs(this.args)],
+      args: [this.bin ?? 'llama-server', ...redactArgv(this.args)],
       endpoint: this.endpoint,
     }
   }

@@ -1,11 +1,11 @@
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
+import {redactSecrets} from '../../../../src/lib/redact.js'
 import type {GenRequest} from '../../../../src/engines/types.js'
 import {
   type ClientEvent,
   decodeTokensPerSecond,
   httpErrorMessage,
-  redact,
   requestBody,
   StreamInterpreter,
   streamRequest,
@@ -228,6 +228,6 @@ describe('messages', () => {
   })
 
   it('redacts API keys and URL credentials', () => {
-    expect(redact('GET http://bob:hunter2@host:8000/v1 failed with sk-abcdef123', ['sk-abcdef123'])).toBe('GET http://***@host:8000/v1 failed with ***')
+    expect(redactSecrets('GET http://bob:hunter2@host:8000/v1 failed with sk-abcdef123', ['sk-abcdef123'])).toBe('GET http://***@host:8000/v1 failed with ***')
   })
 })

@@ -11,7 +11,6 @@ import {
   llamaServerArgs,
   type LlamaServerCapabilities,
   parseCapabilities,
-  redactArgs,
   serverApiKey,
 } from '../../../../src/engines/llamacpp/engine.js'
 import {CapplanError} from '../../../../src/lib/errors.js'
@@ -90,20 +89,6 @@ describe('llamaServerArgs', () => {
     expect(llamaServerArgs({...base, noRepack: true}).slice(-1)).toEqual(['--no-repack'])
     // A binary without the switch never gets it.
     expect(llamaServerArgs({...base, noRepack: true, capabilities: old})).not.toContain('--no-repack')
-  })
-})
-
-describe('redactArgs', () => {
-  it('hides the values of key and token flags, in both spellings', () => {
-    expect(redactArgs(['-m', 'x.gguf', '--api-key', 'sk-123', '--hf-token=hf_abc', '-hft', 'hf_def', '--port', '80'])).toEqual([
-      '-m', 'x.gguf', '--api-key', '***', '--hf-token=***', '-hft', '***', '--port', '80',
-    ])
-  })
-})
-
-describe('redactArgs: an --api-key value that starts with "-" is still a value', () => {
-  it('hides it', () => {
-    expect(redactArgs(['--api-key', '-dash-key', '--port', '80'])).toEqual(['--api-key', '***', '--port', '80'])
   })
 })
 
