@@ -1,5 +1,8 @@
 import {insufficientResources} from '../../lib/errors.js'
 import type {ModelProfile, QuantLevel} from '../../profiles/schema.js'
+import {kvBytesPerToken} from '../../roofline/memory.js'
+
+const F16_BYTES = 2
 
 /**
  * Will the model fit? Checked for every requested quant BEFORE anything is synthesized or loaded, so a
@@ -17,9 +20,12 @@ export interface MemoryEstimate {
   totalBytes: number
 }
 
-/** KV cache of a context: 2 (K and V) x layers x KV heads x head dim x cells x 2 bytes (F16). */
+/**
+ * F16 KV cache of a context: the roofline's bytes per token (GQA: 2 x layers x KV heads x head dim x 2 B;
+ * MLA, DeepSeek V3 / Kimi K2: layers x (latent + rope key) x 2 B) x cells. One rule for bench and estimate.
+ */
 export function kvCacheBytes(profile: ModelProfile, contextSize: number): number {
-  return 2 * profile.layers * profile.kvHeads * profile.headDim * contextSize * 2
+  return kvBytesPerToken(profile, F16_BYTES).bytes * contextSize
 }
 
 export function estimateRunMemory(profile: ModelProfile, weightsBytes: number, contextSize: number): MemoryEstimate {

@@ -9,6 +9,7 @@ import {
   kvCacheBytes,
   RUNTIME_OVERHEAD_BYTES,
 } from '../../../../src/services/bench/preflight.js'
+import {loadProfiles} from '../../../../src/profiles/store.js'
 import {qwen25HalfB} from '../../../helpers/tiny-models.js'
 
 const MiB = 2 ** 20
@@ -17,6 +18,13 @@ describe('memory estimate of a run', () => {
   it('KV cache = 2 x layers x KV heads x head dim x cells x 2 bytes', () => {
     // Qwen2.5-0.5B, 4 sequences of 512 + 256 + 16 = 3136 cells: 2 x 24 x 2 x 64 x 3136 x 2 = 38,535,168 bytes
     expect(kvCacheBytes(qwen25HalfB, 3136)).toBe(38_535_168)
+  })
+
+  it('an MLA model (DeepSeek V3) caches the latent, not per-head K and V: 61 x (512 + 64) x 2 B per cell', async () => {
+    const store = await loadProfiles()
+    const deepseek = store.get('model', 'deepseek-v3')
+    // 61 layers x 576 x 2 B = 70,272 B per cell; the per-head formula would say 2 x 61 x 128 x 128 x 2 = 3,997,696
+    expect(kvCacheBytes(deepseek, 1000)).toBe(70_272_000)
   })
 
   it('adds weights, KV and the runtime overhead', () => {
