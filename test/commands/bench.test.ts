@@ -3,7 +3,8 @@ import path from 'node:path'
 import {execa} from 'execa'
 import {describe, expect, it} from 'vitest'
 
-import {defaultRequestsFor, parseConcurrencyList, parseQuantList, workloadSlo} from '../../src/commands/bench.js'
+import {parseConcurrencyList, parseQuantList} from '../../src/cli/parsers/bench.js'
+import {defaultRequestsFor, workloadSlo} from '../../src/services/bench/options.js'
 import type {WorkloadProfile} from '../../src/profiles/schema.js'
 
 const repo = path.resolve(import.meta.dirname, '..', '..')

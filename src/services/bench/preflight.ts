@@ -1,3 +1,12 @@
+import {existsSync} from 'node:fs'
+import {statfs} from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+
+import si from 'systeminformation'
+
+import {cachedModelPath, DEFAULT_SEED, estimateSyntheticFileBytes} from '../../gguf/synth.js'
+import {capplanCacheDir} from '../../lib/cache.js'
 import {insufficientResources} from '../../lib/errors.js'
 import type {ModelProfile, QuantLevel} from '../../profiles/schema.js'
 import {kvBytesPerToken} from '../../roofline/memory.js'
@@ -93,4 +102,40 @@ export function busyMachineWarning(loadAverage1m: number, cores: number, threads
     `llama.cpp's ${threads} thread${threads === 1 ? '' : 's'} will compete with other work and measure far below an idle machine. ` +
     `Measure when it is idle${advice}.`
   )
+}
+
+/** Memory the run may use: MemAvailable (free + reclaimable cache), not just "free". */
+export async function availableMemoryBytes(): Promise<number> {
+  try {
+    const memory = await si.mem()
+    if (memory.available > 0) return memory.available
+  } catch {
+    // fall through
+  }
+  return os.freemem()
+}
+
+/** Free bytes on the disk that holds `dir` (or its nearest existing parent: the cache may not exist yet). */
+export async function freeDiskBytes(dir: string): Promise<number> {
+  let probe = path.resolve(dir)
+  while (!existsSync(probe) && path.dirname(probe) !== probe) probe = path.dirname(probe)
+  const fs = await statfs(probe)
+  return Number(fs.bavail) * Number(fs.bsize)
+}
+
+/**
+ * Refuse a synthetic model this machine cannot hold (memory for every quant, disk for the files still to
+ * write) before anything is synthesized.
+ */
+export async function assertSyntheticRunFits(profile: ModelProfile, quants: readonly QuantLevel[], contextSize: number): Promise<void> {
+  const available = await availableMemoryBytes()
+  const fileBytes = new Map(quants.map((quant) => [quant, estimateSyntheticFileBytes(profile, quant)]))
+  for (const quant of quants) {
+    assertFitsInMemory(profile, quant, estimateRunMemory(profile, fileBytes.get(quant)!, contextSize), available)
+  }
+  const toWrite = quants.filter((quant) => !existsSync(cachedModelPath(profile, quant, DEFAULT_SEED))).map((quant) => ({quant, bytes: fileBytes.get(quant)!}))
+  if (toWrite.length > 0) {
+    const cacheDir = path.join(capplanCacheDir(), 'models')
+    assertFitsOnDisk(profile, toWrite, await freeDiskBytes(cacheDir), cacheDir)
+  }
 }

@@ -1,0 +1,122 @@
+/**
+ * `capplan bench --resume FILE`: which levels of a recorded run to measure again, and the argv that does it
+ * (the file's own command, for its model and quantization, minus the levels it already holds).
+ */
+
+import path from 'node:path'
+
+import {parseConcurrencyList} from '../../cli/parsers/bench.js'
+import {invalidInput} from '../../lib/errors.js'
+import {parseRates} from '../../loadgen/open-loop.js'
+import type {LevelRecord, ResultFile} from '../../results/schema.js'
+import {BENCH_DEFAULTS} from './options.js'
+
+/** Words of a command line as quoteArgv writes it: plain words, or '...' with '\'' for a quote inside. */
+export function shellWords(command: string): string[] {
+  const words: string[] = []
+  let word: string | null = null
+  for (let i = 0; i < command.length; i++) {
+    const char = command[i]!
+    if (char === "'") {
+      const end = command.indexOf("'", i + 1)
+      if (end === -1) throw invalidInput(`The recorded command has an unterminated quote: ${command}`, 'Run capplan bench again with the flags you want.')
+      word = (word ?? '') + command.slice(i + 1, end)
+      i = end
+    } else if (char === '\\' && i + 1 < command.length) {
+      word = (word ?? '') + command[++i]
+    } else if (char === ' ') {
+      if (word !== null) words.push(word)
+      word = null
+    } else {
+      word = (word ?? '') + char
+    }
+  }
+  if (word !== null) words.push(word)
+  return words
+}
+
+/** What `--resume FILE` runs: the recorded command for the levels the file lacks, and the levels it keeps. */
+export interface ResumePlan {
+  /** Arguments for `capplan bench` (the recorded ones, with --model/--quant of the file, the missing levels, --results-dir beside it). */
+  argv: string[]
+  /** The file's complete levels, copied into the new file as they are. */
+  kept: LevelRecord[]
+  /** Loads re-run (concurrency values or rates). */
+  rerun: number[]
+}
+
+/** The value of `--name V` / `--name=V` in argv (before any `--`), or undefined. */
+export function flagValue(argv: readonly string[], name: string): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!
+    if (arg === '--') break
+    if (arg === name) return argv[i + 1]
+    if (arg.startsWith(`${name}=`)) return arg.slice(name.length + 1)
+  }
+  return undefined
+}
+
+/** argv without `--name V` / `--name=V` / a bare `--name` (boolean), before any `--`. */
+export function withoutFlag(argv: readonly string[], name: string, takesValue: boolean): string[] {
+  const out: string[] = []
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!
+    if (arg === '--') return [...out, ...argv.slice(i)]
+    if (arg === name) {
+      if (takesValue) i++
+      continue
+    }
+    if (arg.startsWith(`${name}=`)) continue
+    out.push(arg)
+  }
+  return out
+}
+
+/**
+ * --resume: repeat the file's recorded `capplan bench` command for its model and quantization, only for the
+ * planned levels (--concurrency or --rate list, default 1,2,4) that are not complete in the file; the new
+ * result file goes beside it. A --sweep decides its levels as it runs and cannot be resumed; a recorded
+ * command with a redacted secret cannot be repeated.
+ */
+export function resumePlan(file: ResultFile, filePath: string): ResumePlan {
+  if (file.status === 'complete') {
+    throw invalidInput(`--resume ${filePath}: every level of this run is complete; there is nothing to resume.`, 'Run capplan bench to measure more levels.')
+  }
+  const words = shellWords(file.capplan.command)
+  if (words[0] !== 'capplan' || words[1] !== 'bench') {
+    throw invalidInput(`--resume ${filePath}: the file was not written by capplan bench (its command is "${file.capplan.command}").`, 'Resume a file that capplan bench wrote.')
+  }
+  let argv = words.slice(2)
+  if (argv.includes('***')) {
+    throw invalidInput(`--resume ${filePath}: the recorded command held a secret, stored as ***, so capplan cannot repeat it.`, 'Run capplan bench again with the same flags.')
+  }
+  if (argv.includes('--sweep')) {
+    throw invalidInput(`--resume ${filePath}: a --sweep picks its levels as it runs, so there is no list of missing levels to resume.`, 'Run capplan bench --sweep again, or --concurrency with the levels you want.')
+  }
+  const rate = flagValue(argv, '--rate')
+  const planned = rate === undefined ? parseConcurrencyList(flagValue(argv, '--concurrency') ?? BENCH_DEFAULTS.concurrency) : parseRates(rate, '--rate')
+  const kind = rate === undefined ? 'concurrency' : 'rate'
+  const kept = file.levels.filter((level) => level.status === 'complete' && level.load.kind === kind && planned.includes(level.load.value))
+  const rerun = planned.filter((value) => !kept.some((level) => level.load.value === value))
+  if (rerun.length === 0) {
+    throw invalidInput(`--resume ${filePath}: every planned level is complete in the file.`, 'Nothing to resume; run capplan bench for other levels.')
+  }
+  for (const [flag, takesValue] of [['--json', false], ['--resume', true], ['--model', true], ['--quant', true], ['--concurrency', true], ['--rate', true], ['--results-dir', true]] as const) {
+    argv = withoutFlag(argv, flag, takesValue)
+  }
+  const separator = argv.indexOf('--')
+  const own = separator === -1 ? argv : argv.slice(0, separator)
+  const extra = separator === -1 ? [] : argv.slice(separator)
+  return {
+    argv: [
+      ...own,
+      '--model', file.model.profile,
+      '--quant', file.model.quant,
+      kind === 'rate' ? '--rate' : '--concurrency', rerun.join(','),
+      '--results-dir', path.dirname(path.resolve(filePath)),
+      ...extra,
+    ],
+    kept,
+    rerun,
+  }
+}

@@ -1,0 +1,260 @@
+/**
+ * The measuring part of `capplan bench`: for each quantization, prepare the model (synthesize, a local GGUF,
+ * a vLLM checkpoint or a remote endpoint), start the engine, run the load plan into a result file (loadgen's
+ * runBench saves after every level), stop the engine and keep the server log beside the file.
+ */
+
+import {randomUUID} from 'node:crypto'
+import {mkdir, rename, stat} from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+
+import type {StatusLine} from '../../cli/progress.js'
+import {EmbeddedEngine} from '../../engines/embedded.js'
+import {LlamaCppEngine} from '../../engines/llamacpp/engine.js'
+import {OpenAiEngine} from '../../engines/openai.js'
+import type {Engine} from '../../engines/types.js'
+import {vllmCheckpoint, VllmEngine} from '../../engines/vllm.js'
+import {ensureSyntheticModel} from '../../gguf/synth.js'
+import {type BenchProgress, type BenchRunOutcome, runBench} from '../../loadgen/run.js'
+import type {ProfileStore} from '../../profiles/store.js'
+import type {QuantLevel} from '../../profiles/schema.js'
+import type {LevelRecord} from '../../results/schema.js'
+import {detectHostGpuProfileId, physicalCoreCount, snapshotHost} from '../../telemetry/host.js'
+import {type BenchOptions, type EngineApi, type EngineKind, isLoopbackEndpoint} from './options.js'
+import {assertSyntheticRunFits, busyMachineWarning} from './preflight.js'
+import {loadLabel} from './summary.js'
+
+/** Where bench reports while it measures, and how it is stopped. */
+export interface BenchIo {
+  status: StatusLine
+  /** An informational line (silent under --json). */
+  info: (message: string) => void
+  /** A warning (stderr in every mode). */
+  warn: (message: string) => void
+  /** Aborted by Ctrl-C / SIGTERM: the level in flight ends, what was measured is saved. */
+  signal: AbortSignal
+}
+
+export interface BenchRunContextValues {
+  capplanVersion: string
+  /** The command line to record (already redacted). */
+  command: string
+  /** bench --resume: the earlier file and its complete levels. */
+  resumedFrom?: {file: string; levels: LevelRecord[]}
+}
+
+interface BenchModel {
+  format: string
+  file: string | null
+  sha256: string | null
+  bytes: number | null
+  synthetic: boolean
+  repo: string | null
+}
+
+/** Run every quantization of the plan; returns the result files written (also when interrupted). */
+export async function measureBench(options: BenchOptions, store: ProfileStore, context: BenchRunContextValues, io: BenchIo): Promise<BenchRunOutcome[]> {
+  const {engineKind, profile, quants} = options
+  // Refuse a model this machine cannot hold before synthesizing anything (all quants first).
+  if (options.synthesize) await assertSyntheticRunFits(profile, quants, options.contextSize)
+
+  const local = engineKind === 'embedded' || engineKind === 'llamacpp'
+  const threads = options.engineFlags.threads ?? (local ? await physicalCoreCount() : null)
+  const loadBefore = os.loadavg()[0]!
+  const busy = threads === null ? null : busyMachineWarning(loadBefore, os.availableParallelism(), threads)
+  if (busy !== null) io.info(`Warning: ${busy}`)
+  const host = await snapshotHost()
+  const {status, signal} = io
+
+  const runs: BenchRunOutcome[] = []
+  for (const quant of quants) {
+    if (signal.aborted) break
+    const label = `${profile.id} ${quant}`
+    const model = await prepareModel(options, quant, label, status)
+    if (signal.aborted) break
+    // The server's log goes beside the result file; its name is only known once the file exists.
+    let serverLog: string | undefined
+    if (engineKind === 'llamacpp' || engineKind === 'vllm') {
+      await mkdir(options.resultsDir, {recursive: true})
+      serverLog = path.join(options.resultsDir, `.capplan-server-${randomUUID()}.log`)
+    }
+    const engine = makeEngine(options, quant, model.file ?? '', threads, serverLog, io.warn)
+    status.update(`${label}: starting the ${engineKind} engine...`, true)
+    // Known as soon as the file exists: the server log goes beside it even when the run then throws.
+    let resultPath: string | undefined
+    try {
+      await engine.start()
+      const info = engine.info()
+      const endpointIsLocal = engineKind !== 'openai' || isLoopbackEndpoint(options.engineFlags.endpoint!)
+      const gpuProfile = info.gpuCount > 0 && endpointIsLocal ? detectHostGpuProfileId(store, host) : null
+      const outcome = await runBench(
+        {
+          load: options.load,
+          inputTokens: options.inputTokens,
+          outputTokens: options.outputTokens,
+          seed: options.seed,
+          warmupOutputTokens: Math.min(options.outputTokens, 8),
+          ...(options.slo === undefined ? {} : {slo: options.slo}),
+          ...(options.dataset === undefined ? {} : {dataset: options.dataset}),
+          scrapeMetrics: endpointIsLocal,
+          onError: options.onError,
+        },
+        {
+          engine,
+          profile,
+          quant,
+          model,
+          workloadProfile: options.workloadProfileId,
+          host,
+          gpuProfile,
+          resultsDir: options.resultsDir,
+          capplan: {version: context.capplanVersion, command: context.command},
+          notes: runNotes(engineKind, model.synthetic, threads, loadBefore, options.api),
+          signal,
+          onProgress: (progress) => showProgress(status, label, progress),
+          serverLogKeptAs: keptServerLog,
+          onResultFile: (file) => {
+            resultPath = file
+          },
+          ...(context.resumedFrom === undefined ? {} : {resumedFrom: context.resumedFrom}),
+        },
+      )
+      runs.push(outcome)
+      status.log(`${label}: result file ${path.relative(process.cwd(), outcome.path) || outcome.path} (${outcome.result.status})`)
+    } finally {
+      await engine.stop()
+      if (serverLog !== undefined && resultPath !== undefined) {
+        await rename(serverLog, keptServerLog(resultPath)).catch(() => undefined)
+      }
+    }
+  }
+  return runs
+}
+
+/** The model one quantization serves: synthesized (cached), the user's GGUF, a vLLM checkpoint, or remote. */
+async function prepareModel(options: BenchOptions, quant: QuantLevel, label: string, status: StatusLine): Promise<BenchModel> {
+  if (options.synthesize) {
+    status.update(`${label}: preparing the synthetic model...`, true)
+    const synth = await ensureSyntheticModel({
+      profile: options.profile,
+      quant,
+      onProgress: (done, total) => status.update(`${label}: writing the synthetic model ${Math.floor((100 * done) / total)}%`),
+    })
+    status.log(`${label}: ${synth.reused ? 'reusing' : 'wrote'} ${synth.path} (${synth.format}, ${(synth.bytes / 2 ** 20).toFixed(0)} MiB)`)
+    return {format: synth.format, file: synth.path, sha256: synth.sha256, bytes: synth.bytes, synthetic: true, repo: null}
+  }
+  if (options.modelFile !== undefined) {
+    return {format: 'gguf', file: options.modelFile, sha256: null, bytes: (await stat(options.modelFile)).size, synthetic: false, repo: null}
+  }
+  if (options.engineKind === 'vllm') {
+    const checkpoint = vllmCheckpoint(options.profile, quant)
+    return {format: checkpoint.format, file: null, sha256: null, bytes: null, synthetic: options.engineFlags.synthetic, repo: checkpoint.repo}
+  }
+  return {format: 'remote', file: null, sha256: null, bytes: null, synthetic: false, repo: null}
+}
+
+function makeEngine(
+  options: BenchOptions,
+  quant: QuantLevel,
+  modelPath: string,
+  threads: number | null,
+  logFile: string | undefined,
+  warn: (message: string) => void,
+): Engine {
+  const flags = options.engineFlags
+  const kind = options.engineKind
+  const timeout = options.requestTimeoutMs === undefined ? {} : {requestTimeoutMs: options.requestTimeoutMs}
+  if (kind === 'embedded') {
+    return new EmbeddedEngine({modelPath, device: flags.device, threads: threads ?? 1, maxConcurrency: options.maxConcurrency, tokensPerSequence: options.tokensPerSequence})
+  }
+  if (kind === 'llamacpp') {
+    return new LlamaCppEngine({
+      modelPath,
+      ...(flags.serverBin === undefined ? {} : {serverBin: flags.serverBin}),
+      threads,
+      maxConcurrency: options.maxConcurrency,
+      tokensPerSequence: options.tokensPerSequence,
+      ...(flags.device === 'cpu' ? {gpuLayers: 0} : {}),
+      extraArgs: options.extraArgs,
+      ...(logFile === undefined ? {} : {logFile}),
+      startupTimeoutMs: options.startupTimeoutMs,
+      ...timeout,
+      ...(options.bindHost === undefined ? {} : {host: options.bindHost}),
+      api: options.api === 'v1-completions' ? 'v1-completions' : 'completion',
+      onNote: warn,
+    })
+  }
+  if (kind === 'vllm') {
+    return new VllmEngine({
+      profile: options.profile,
+      quant,
+      gpus: flags.gpus ?? 1,
+      maxConcurrency: options.maxConcurrency,
+      inputTokens: options.inputTokens,
+      outputTokens: options.outputTokens,
+      synthetic: flags.synthetic,
+      ...(flags.vllmBin === undefined ? {} : {vllmBin: flags.vllmBin}),
+      extraArgs: options.extraArgs,
+      ...(logFile === undefined ? {} : {logFile}),
+      startupTimeoutMs: options.startupTimeoutMs,
+      ...timeout,
+      ...(options.bindHost === undefined ? {} : {host: options.bindHost}),
+    })
+  }
+  return new OpenAiEngine({
+    endpoint: flags.endpoint!,
+    ...(flags.modelId === undefined ? {} : {model: flags.modelId}),
+    ...(flags.apiKeyEnv === undefined ? {} : {apiKeyEnv: flags.apiKeyEnv}),
+    api: options.api === 'chat' ? 'chat' : 'completions',
+    gpuCount: flags.gpus ?? 0,
+    ...timeout,
+    onNote: warn,
+  })
+}
+
+function showProgress(status: StatusLine, label: string, progress: BenchProgress): void {
+  if (progress.phase === 'warmup') {
+    status.update(`${label}: warmup (${progress.requests} request(s) at concurrency ${progress.concurrency})...`, true)
+  } else if (progress.phase === 'level') {
+    const {level} = progress
+    const rate = level.elapsedMs > 0 ? (level.outputTokens / level.elapsedMs) * 1000 : 0
+    const of = progress.levels === null ? '' : `/${progress.levels}`
+    status.update(
+      `${label}: level ${progress.levelIndex + 1}${of} · ${loadLabel(level.load)} · ` +
+        `${level.done}${level.total === null ? '' : `/${level.total}`} requests${level.failed > 0 ? ` (${level.failed} failed)` : ''} · ${rate.toFixed(1)} output tok/s`,
+    )
+  } else {
+    const {summary} = progress.record
+    status.log(
+      `${label}: ${loadLabel(progress.record.load)}: ${summary.throughput.outputTokensPerS.toFixed(1)} output tok/s, ` +
+        `${summary.throughput.totalTokensPerS.toFixed(1)} total tok/s, ${summary.requests.completed} ok / ${summary.requests.failed} failed`,
+    )
+  }
+}
+
+/** The server log's name beside its result file: <result>.server.log. */
+function keptServerLog(resultPath: string): string {
+  return path.join(path.dirname(resultPath), `${path.basename(resultPath, '.json')}.server.log`)
+}
+
+const API_PATHS: Record<EngineApi, string> = {
+  completion: '/completion',
+  'v1-completions': '/v1/completions',
+  completions: '/v1/completions',
+  chat: '/v1/chat/completions',
+}
+
+/** What a reader of the result file needs to judge the numbers. */
+function runNotes(engine: EngineKind, synthetic: boolean, threads: number | null, loadBefore: number, api: EngineApi | null): string[] {
+  const notes: string[] = []
+  if (api !== null) notes.push(`requests sent to POST ${API_PATHS[api]} (--api ${api})`)
+  if (synthetic) notes.push('synthetic weights with the real architecture: throughput is faithful, the generated text is not')
+  if (threads !== null) notes.push(`llama.cpp threads: ${threads}`)
+  notes.push(`1-minute load average before the run: ${loadBefore.toFixed(2)} on ${os.availableParallelism()} CPU(s)`)
+  const pool = process.env.UV_THREADPOOL_SIZE
+  if (engine === 'embedded' && pool !== '1') {
+    notes.push(`UV_THREADPOOL_SIZE=${pool ?? 'unset (libuv default 4)'}: above 1 it cost ~15% decode speed on a 2-core machine; run through bin/run.js, which sets 1`)
+  }
+  return notes
+}

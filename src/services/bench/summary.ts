@@ -1,0 +1,167 @@
+/**
+ * What `capplan bench` answers when the runs are done: the --json payload (every level, and the cost of each
+ * run at its SLO operating point, found exactly as `capplan report` finds it) and its text rendering.
+ */
+
+import {relative} from 'node:path'
+
+import {planCost, type PlanResult} from '../../cost/plan.js'
+import {gpuHourlyPrice, resolveApiPrice, type ProfileStore} from '../../profiles/store.js'
+import type {QuantLevel} from '../../profiles/schema.js'
+import {buildResultReport} from '../../report/build/result-report.js'
+import {renderPlanTable} from '../../report/render/plan-table.js'
+import {renderBenchSummary, type SummaryRun} from '../../report/render/summary-table.js'
+import type {LevelRecord, LevelSummary, ResultFile, SloSpec} from '../../results/schema.js'
+import {formatSlo} from '../../stats/slo.js'
+
+/** The level with the highest total tok/s among levels with successful requests, or null. */
+export function bestLevel(result: ResultFile): {concurrency: number; load: LevelRecord['load']; summary: LevelSummary} | null {
+  let best: {concurrency: number; load: LevelRecord['load']; summary: LevelSummary} | null = null
+  for (const level of result.levels) {
+    if (level.summary.requests.completed === 0) continue
+    if (best === null || level.summary.throughput.totalTokensPerS > best.summary.throughput.totalTokensPerS) {
+      best = {concurrency: level.load.value, load: level.load, summary: level.summary}
+    }
+  }
+  return best
+}
+
+export interface BenchJsonRun {
+  file: string
+  model: string
+  quant: QuantLevel
+  format: string
+  status: ResultFile['status']
+  /** concurrency = load.value (kept for readers of the first format; a rate level holds its req/s there). */
+  levels: {load: {kind: 'concurrency' | 'rate'; value: number}; concurrency: number; status: string; summary: LevelSummary}[]
+}
+
+export interface BenchJsonCost {
+  model: string
+  quant: QuantLevel
+  /**
+   * slo-operating-point: the highest throughput meeting the SLO, as `capplan report` finds it (measured or
+   * interpolated); highest-throughput: no level met the SLO, so the highest measured throughput is costed.
+   */
+  basis: 'slo-operating-point' | 'highest-throughput'
+  slo: SloSpec
+  /** Why this point, in words. */
+  note: string
+  load: {kind: 'concurrency' | 'rate'; value: number}
+  /** load.value (kept for readers of the first format). */
+  concurrency: number
+  totalTokensPerSecond: number
+  gpuProfile: string
+  plan: PlanResult
+}
+
+export interface BenchJson {
+  results: BenchJsonRun[]
+  cost: BenchJsonCost[]
+}
+
+export function benchPayload(
+runs: readonly {result: ResultFile; path: string}[],
+store: ProfileStore,
+slo: SloSpec | undefined,
+gpuFlag: string | undefined,
+warn: (message: string) => void,
+): BenchJson {
+  const results: BenchJsonRun[] = runs.map(({result, path: file}) => ({
+    file,
+    model: result.model.profile,
+    quant: result.model.quant,
+    format: result.model.format,
+    status: result.status,
+    levels: result.levels.map((level) => ({load: level.load, concurrency: level.load.value, status: level.status, summary: level.summary})),
+  }))
+  const cost: BenchJsonCost[] = []
+  for (const {result, path: file} of runs) {
+    const gpuProfileId = gpuFlag ?? result.gpuProfile ?? 'cpu'
+    if (gpuFlag === undefined && result.gpuProfile === null && result.engine.gpuCount > 0) {
+      warn(
+        `no GPU profile matches ${result.host.gpus[0]?.model ?? 'this GPU'}; the cost below uses the cpu profile's price. Pass --gpu ID to cost it on a GPU profile.`,
+      )
+    }
+    // Capacity at the latency target, exactly as `capplan report` finds it.
+    const report = buildResultReport(file, result, store, {
+      ...(slo === undefined ? {} : {slo}),
+      plan: {gpu: gpuProfileId},
+    })
+    const point = report.operatingPoint
+    if (report.plan !== null && point.load !== null && point.totalTokensPerS !== null) {
+      cost.push({
+        model: result.model.profile,
+        quant: result.model.quant,
+        basis: 'slo-operating-point',
+        slo: report.slo,
+        note: point.explanation,
+        load: point.load,
+        concurrency: point.load.value,
+        totalTokensPerSecond: point.totalTokensPerS,
+        gpuProfile: report.gpuProfile ?? gpuProfileId,
+        plan: report.plan,
+      })
+      continue
+    }
+    // No level met the SLO (a slow CPU): still show money, clearly labeled as the highest throughput.
+    const best = bestLevel(result)
+    if (best === null) continue
+    const gpu = store.get('gpu', gpuProfileId)
+    const price = gpuHourlyPrice(gpu, 'on-demand')
+    const plan = planCost({
+      totalTokensPerSecond: best.summary.throughput.totalTokensPerS,
+      usdPerGpuHour: price.usdPerHour,
+      gpuPriceSource: `${gpu.id} on-demand: ${price.source}, ${price.date}`,
+      gpusPerReplica: Math.max(1, result.engine.gpuCount),
+      priceUnit: gpu.vendor === 'cpu' ? 'machine' : 'GPU',
+      ioRatio: {input: result.workload.inputTokens, output: result.workload.outputTokens},
+      apis: store.list('api').map((api) => resolveApiPrice(store, api.id)),
+    })
+    cost.push({
+      model: result.model.profile,
+      quant: result.model.quant,
+      basis: 'highest-throughput',
+      slo: report.slo,
+      note: `no level met the SLO (${formatSlo(report.slo)}); costed at the highest measured throughput instead`,
+      load: best.load,
+      concurrency: best.load.value,
+      totalTokensPerSecond: best.summary.throughput.totalTokensPerS,
+      gpuProfile: gpuProfileId,
+      plan,
+    })
+  }
+  return {results, cost}
+}
+
+export function renderBenchOutcome(runs: readonly {result: ResultFile; path: string}[], payload: BenchJson): string {
+  const out: string[] = []
+  if (runs.length === 0) return ''
+  const summaryRuns: SummaryRun[] = runs.map(({result}) => ({
+    label: `${result.model.profile} ${result.model.quant} (${result.model.format})`,
+    levels: result.levels.map((level) => ({concurrency: level.load.value, status: level.status, summary: level.summary})),
+  }))
+  out.push(renderBenchSummary(summaryRuns))
+  for (const cost of payload.cost) {
+    const where = `${loadLabel(cost.load)}, ${cost.totalTokensPerSecond.toFixed(1)} total tok/s`
+    if (cost.basis === 'slo-operating-point') {
+      out.push(`\nCost of ${cost.model} ${cost.quant} at its operating point for the SLO ${formatSlo(cost.slo)} (${where}) on the ${cost.gpuProfile} profile:`)
+      out.push(cost.note)
+    } else {
+      out.push(`\n${cost.model} ${cost.quant}: ${cost.note}.`)
+      out.push(`Cost of ${cost.model} ${cost.quant} at its best level (${where}) on the ${cost.gpuProfile} profile:`)
+    }
+    out.push(renderPlanTable(cost.plan))
+  }
+  if (payload.cost.length > 0) {
+    const files = runs.map((run) => relative(process.cwd(), run.path) || run.path).join(' ')
+    out.push(`\nDetails (SLO checks per level, other prices): capplan report ${files}`)
+  }
+  return out.join('\n')
+}
+
+export function loadLabel(load: {kind: 'concurrency' | 'rate'; value: number}): string {
+  // An interpolated operating point lies between two measured loads: two decimals say enough.
+  const value = Number.isInteger(load.value) ? String(load.value) : load.value.toFixed(2)
+  return load.kind === 'rate' ? `rate ${value} req/s` : `concurrency ${value}`
+}
