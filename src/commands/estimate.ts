@@ -4,7 +4,7 @@ import {Flags} from '@oclif/core'
 
 import {CapplanCommand} from '../cli/base-command.js'
 import {invalidInput, invalidResult} from '../lib/errors.js'
-import {parsePositiveNumber} from '../lib/units.js'
+import {parsePositiveNumber} from '../cli/parsers/numbers.js'
 import {loadProfiles} from '../profiles/store.js'
 import {quantLevels} from '../profiles/schema.js'
 import {readResultFile} from '../results/read.js'

@@ -1,13 +1,13 @@
 import {Flags} from '@oclif/core'
 
-import {DEFAULT_PUE, planInputFromFlags} from '../services/plan/options.js'
-import {planCost, type PlanResult} from '../cost/plan.js'
 import {CapplanCommand} from '../cli/base-command.js'
-import {loadProfiles} from '../profiles/store.js'
+import {DEFAULT_PUE} from '../cost/plan-input.js'
+import type {PlanResult} from '../cost/plan.js'
 import {pricingTiers} from '../profiles/schema.js'
 import {renderPlanTable} from '../report/render/plan-table.js'
+import {planFromFlags} from '../services/plan/options.js'
 
-// Numeric flags are strings parsed by src/lib/units.ts so a bad value is INVALID_INPUT (exit 3) naming the
+// Numeric flags are strings parsed by src/cli/parsers/cost.ts so a bad value is INVALID_INPUT (exit 3) naming the
 // flag with an example, rather than oclif's generic parse error (exit 2).
 export default class Plan extends CapplanCommand<typeof Plan> {
   static override summary = 'Turn a throughput and a GPU price into monthly cost, GPUs needed and the crossover vs API prices.'
@@ -60,8 +60,7 @@ Formulas: replica $/month = $/GPU-hour x GPUs x hours; capacity = tok/s x 3600 x
   }
 
   public async run(): Promise<PlanResult> {
-    const store = await loadProfiles({userDir: this.flags.profiles})
-    const result = planCost(planInputFromFlags(this.flags, store))
+    const result = await planFromFlags(this.flags, this.flags.profiles)
     if (!this.jsonEnabled()) this.log(renderPlanTable(result))
     return result
   }

@@ -1,6 +1,7 @@
 import Table from 'cli-table3'
 
-import type {ProfileOrigin, ProfileStore} from './store.js'
+import type {ProfileOrigin} from './files.js'
+import type {ProfileStore} from './store.js'
 import type {ApiProfile, GpuPrice, GpuProfile, ModelProfile, ProfileKind, ProfileOfKind, WorkloadProfile} from './schema.js'
 
 /** One profile as `profiles list/show --json` print it: the profile itself is nested so its own fields never clash. */

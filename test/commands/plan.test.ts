@@ -6,7 +6,8 @@ import {fileURLToPath} from 'node:url'
 import {execa} from 'execa'
 import {beforeAll, describe, expect, it} from 'vitest'
 
-import {gpuHourlyPrice, loadProfiles} from '../../src/profiles/store.js'
+import {gpuHourlyPrice} from '../../src/cost/pricing.js'
+import {loadProfiles} from '../../src/profiles/store.js'
 
 // Runs the built CLI (`npm test` builds first) as a user would, so exit codes and stdout are the real ones.
 const root = fileURLToPath(new URL('../..', import.meta.url))

@@ -17,9 +17,11 @@ import {
   replicaCapacityTokensPerMonth,
   replicaMonthlyCost,
 } from '../../src/cost/model.js'
-import {resolveApis} from '../../src/services/plan/options.js'
+import {parseApiList} from '../../src/cli/parsers/cost.js'
+import {resolveApis} from '../../src/cost/plan-input.js'
 import {planCost, type PlanApiPrice, type PlanResult} from '../../src/cost/plan.js'
-import {gpuHourlyPrice, loadProfiles, resolveApiPrice, type ProfileStore} from '../../src/profiles/store.js'
+import {gpuHourlyPrice, resolveApiPrice} from '../../src/cost/pricing.js'
+import {loadProfiles, type ProfileStore} from '../../src/profiles/store.js'
 
 let store: ProfileStore
 beforeAll(async () => {
@@ -37,7 +39,7 @@ describe('seed 000: self-hosted open models vs closed APIs at 100M tokens/month'
     llama405b: {gpus: 12, tokensPerSecond: 30}, // "Llama 3.1 405B (FP16, 12x A100)"
     qwen72b: {gpus: 1, tokensPerSecond: 22}, // "Qwen 2.5 72B (INT4, 1x A100)"
   }
-  const seedApis = () => resolveApis(store, 'gpt-4o@seed-000,claude-3.5-sonnet@seed-000,deepseek-v3@seed-000')
+  const seedApis = () => resolveApis(store, parseApiList('gpt-4o@seed-000,claude-3.5-sonnet@seed-000,deepseek-v3@seed-000'))
   const a100Spot = () => gpuHourlyPrice(store.get('gpu', 'a100-80gb-sxm'), 'spot').usdPerHour
 
   function plan(config: {gpus: number; tokensPerSecond: number}, apis: PlanApiPrice[] = seedApis(), volume = VOLUME): PlanResult {
@@ -87,7 +89,7 @@ describe('seed 000: self-hosted open models vs closed APIs at 100M tokens/month'
 
   describe('the API prices', () => {
     it('GPT-4o at 1:1 is $6.25/1M ($625/month at 100M), not the $7.50 "average" of $2.50 and $10.00 seed 000 prints', () => {
-      const [gpt4o] = plan(configs.llama70b, resolveApis(store, 'gpt-4o')).apis
+      const [gpt4o] = plan(configs.llama70b, resolveApis(store, parseApiList('gpt-4o'))).apis
       expect(gpt4o?.blendedPerMTok).toBe(6.25) // (2.50 + 10.00) / 2
       expect(gpt4o?.inputPartPerMTok).toBe(1.25)
       expect(gpt4o?.outputPartPerMTok).toBe(5)
@@ -139,7 +141,7 @@ describe('seed 000: self-hosted open models vs closed APIs at 100M tokens/month'
     })
 
     it('"Self-hosting is 3-300x cheaper": Llama 70B costs 4.44x MORE per token than GPT-4o at 1:1', () => {
-      const [gpt4o] = plan(configs.llama70b, resolveApis(store, 'gpt-4o')).apis
+      const [gpt4o] = plan(configs.llama70b, resolveApis(store, parseApiList('gpt-4o'))).apis
       expect(plan(configs.llama70b).costPerMillionTokens / gpt4o!.blendedPerMTok).toBeCloseTo(4.4444, 4) // 27.78 / 6.25
     })
   })
@@ -189,19 +191,19 @@ describe('seed 000: self-hosted open models vs closed APIs at 100M tokens/month'
     })
 
     it('never against GPT-4o at its real 1:1 price either ($6.25/1M)', () => {
-      const [gpt4o] = plan(configs.llama70b, resolveApis(store, 'gpt-4o')).apis
+      const [gpt4o] = plan(configs.llama70b, resolveApis(store, parseApiList('gpt-4o'))).apis
       expect(gpt4o?.crossover.volumeTokensPerMonth).toBeNull()
     })
 
     it('"Need ~4 GPUs to match GPT-4o at the crossover": at 240M the 4 replicas cost $7,200 vs $1,800 for the API (4x dearer, not a match)', () => {
-      const r = plan(configs.llama70b, resolveApis(store, 'gpt-4o@seed-000'), 240e6)
+      const r = plan(configs.llama70b, resolveApis(store, parseApiList('gpt-4o@seed-000')), 240e6)
       expect(r.replicas).toBe(4) // ceil(240 / 64.8) = ceil(3.70)
       expect(r.selfHostedMonthlyCost).toBe(7200)
       expect(r.apis[0]?.monthlyCost).toBe(1800)
     })
 
     it('"At 1B+ tokens/month self-hosting saves 90%+": Llama 70B needs 16 replicas = $28,800 vs GPT-4o $6,250 at 1:1', () => {
-      const r = plan(configs.llama70b, resolveApis(store, 'gpt-4o'), 1e9)
+      const r = plan(configs.llama70b, resolveApis(store, parseApiList('gpt-4o')), 1e9)
       expect(r.replicas).toBe(16) // ceil(1000 / 64.8) = ceil(15.43)
       expect(r.selfHostedMonthlyCost).toBe(28_800)
       expect(r.apis[0]?.monthlyCost).toBe(6250)
@@ -209,7 +211,7 @@ describe('seed 000: self-hosted open models vs closed APIs at 100M tokens/month'
     })
 
     it('"cost-effective when volume exceeds 50M+": at 50M one replica costs $1,800 vs GPT-4o $312.50 at 1:1', () => {
-      const r = plan(configs.llama70b, resolveApis(store, 'gpt-4o'), 50e6)
+      const r = plan(configs.llama70b, resolveApis(store, parseApiList('gpt-4o')), 50e6)
       expect(r.selfHostedMonthlyCost).toBe(1800)
       expect(r.apis[0]?.monthlyCost).toBe(312.5)
     })

@@ -2,7 +2,7 @@ import {Args} from '@oclif/core'
 
 import {CapplanCommand} from '../../cli/base-command.js'
 import {notFound} from '../../lib/errors.js'
-import {builtinProfilesDir, scanProfileDir, throwIfProblems, type ProfileDirScan} from '../../profiles/store.js'
+import {builtinProfilesDir, scanProfileDir, throwIfProblems, type ProfileDirScan} from '../../profiles/files.js'
 
 export interface ValidatedFile {
   file: string

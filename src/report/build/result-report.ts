@@ -3,9 +3,10 @@
  * one, the cost of serving at it (planCost). No I/O: the file is already parsed, the profile store loaded.
  */
 
-import {planInputFromFlags, type PlanFlagValues} from '../../services/plan/options.js'
+import {type CostChoices, planInputFor} from '../../cost/plan-input.js'
 import {planCost, type PlanInput, type PlanResult} from '../../cost/plan.js'
 import {CapplanError} from '../../lib/errors.js'
+import {formatIoRatio, type IoRatio} from '../../lib/units.js'
 import {detectGpuProfile, type ProfileStore} from '../../profiles/store.js'
 import type {LevelRecord, ResultFile, SloSpec} from '../../results/schema.js'
 import {formatSlo} from '../../stats/slo.js'
@@ -46,8 +47,8 @@ export interface ReportOptions {
   slo?: SloSpec
   percentile?: SloPercentile
   interpolate?: boolean
-  /** The plan flags as text, minus throughput and GPU count (set per result): gpu, gpu-price, volume, ... */
-  plan: PlanFlagValues
+  /** The cost choices (--gpu, --gpu-price, --volume, ...), minus throughput and GPU count (set per result). */
+  plan: CostChoices
   /** --gpus: GPUs per replica for every result (default: the result's engine.gpuCount, at least 1). */
   gpusOverride?: number
   /** --bandwidth: GB/s for results whose hardware profile has none (CPU runs). */
@@ -157,24 +158,27 @@ function hostGpuProfileId(store: ProfileStore, result: ResultFile): string | nul
 }
 
 /**
- * planInputFromFlags for everything but the throughput, memoized per store and flag set: a report over
- * thousands of results from one machine resolves the same GPU price and API prices once, not per file.
+ * planInputFor everything but the throughput, memoized per store and choices: a report over thousands of
+ * results from one machine resolves the same GPU price and API prices once, not per file.
  */
 const planInputCache = new WeakMap<ProfileStore, Map<string, PlanInput>>()
-function cachedPlanInput(flags: PlanFlagValues, store: ProfileStore): PlanInput {
+function cachedPlanInput(choices: CostChoices, store: ProfileStore): PlanInput {
   let cache = planInputCache.get(store)
   if (cache === undefined) planInputCache.set(store, (cache = new Map()))
-  const key = JSON.stringify(flags)
+  const key = JSON.stringify(choices)
   let input = cache.get(key)
   if (input === undefined) {
     // The stand-in throughput is replaced by the operating point's; everything else is validated here.
-    input = planInputFromFlags({...flags, 'output-throughput': '1'}, store)
+    input = planInputFor({...choices, outputTokensPerSecond: 1}, store)
     cache.set(key, input)
   }
   return input
 }
 
-const rounded = (value: number) => String(Number(value.toPrecision(12)))
+/** The I/O ratio the cost uses: --io-ratio, else the ratio the workload measured. */
+function ioRatioOf(result: ResultFile, choices: CostChoices): IoRatio {
+  return choices.ioRatio ?? {input: result.workload.inputTokens, output: result.workload.outputTokens}
+}
 
 export function buildResultReport(file: string, result: ResultFile, store: ProfileStore, options: ReportOptions): ResultReport {
   const {slo, source: sloSource} = resolveSlo(result, store, options)
@@ -229,7 +233,7 @@ export function buildResultReport(file: string, result: ResultFile, store: Profi
 
   const flags = options.plan
   let gpuProfile: string | null = null
-  if (flags['gpu-price'] === undefined) {
+  if (flags.usdPerGpuHour === undefined) {
     gpuProfile =
       flags.gpu ??
       (result.gpuProfile !== null && store.has('gpu', result.gpuProfile) ? result.gpuProfile : null) ??
@@ -246,17 +250,16 @@ export function buildResultReport(file: string, result: ResultFile, store: Profi
     }
   }
 
-  const ioRatioText = flags['io-ratio'] ?? `${result.workload.inputTokens}:${result.workload.outputTokens}`
-  const energyFlags: PlanFlagValues = {}
-  if (flags['kwh-price'] !== undefined && flags['power-watts'] === undefined && energy?.averagePowerW !== null && energy !== null) {
-    energyFlags['power-watts'] = rounded(energy.averagePowerW! / gpusPerReplica)
+  const ioRatio = ioRatioOf(result, flags)
+  const ioRatioText = formatIoRatio(ioRatio)
+  const measuredPower: CostChoices = {}
+  if (flags.usdPerKwh !== undefined && flags.powerWattsPerGpu === undefined && energy?.averagePowerW !== null && energy !== null) {
+    measuredPower.powerWattsPerGpu = Number((energy.averagePowerW! / gpusPerReplica).toPrecision(12))
+    measuredPower.powerSource = `measured average over the level (${energy.source})`
   }
   let plan: PlanResult
   try {
-    const base = cachedPlanInput(
-      {...flags, ...energyFlags, ...(gpuProfile === null ? {} : {gpu: gpuProfile}), gpus: String(gpusPerReplica), 'io-ratio': ioRatioText},
-      store,
-    )
+    const base = cachedPlanInput({...flags, ...measuredPower, ...(gpuProfile === null ? {} : {gpu: gpuProfile}), gpusPerReplica, ioRatio}, store)
     plan = planCost({...base, outputTokensPerSecond: point.outputTokensPerS})
   } catch (error) {
     // A price tier the detected GPU profile lacks is this result's problem, not the whole report's.
@@ -264,9 +267,6 @@ export function buildResultReport(file: string, result: ResultFile, store: Profi
       return {...base, gpuProfile, plan: null, costNote: `Not costed: ${error.message} ${error.suggestion}`}
     }
     throw error
-  }
-  if (energyFlags['power-watts'] !== undefined && plan.energy !== null) {
-    plan.energy.powerSource = `measured average over the level (${energy!.source})`
   }
 
   const throughputWhat =
@@ -279,7 +279,7 @@ export function buildResultReport(file: string, result: ResultFile, store: Profi
         (point.load === null ? '' : ` (${point.load.kind} ${Number(point.load.value.toFixed(2))})`) +
         ` meeting ${formatSlo(slo)} at ${point.percentile}`
   const ratioWhat =
-    flags['io-ratio'] === undefined
+    flags.ioRatio === undefined
       ? `input:output ${ioRatioText} as the workload measured`
       : `input:output ${ioRatioText} (--io-ratio; the throughput was measured at ${result.workload.inputTokens}:${result.workload.outputTokens})`
   const priceWhat = gpuProfile === null ? '--gpu-price' : `GPU profile ${gpuProfile}${flags.gpu === undefined ? ' (from the result)' : ''}`
@@ -291,10 +291,6 @@ export function buildResultReport(file: string, result: ResultFile, store: Profi
   }
 }
 
-/** The I/O ratio the cost uses: --io-ratio, else the ratio the workload measured. */
-function ioRatioOf(result: ResultFile, flags: PlanFlagValues): string {
-  return flags['io-ratio'] ?? `${result.workload.inputTokens}:${result.workload.outputTokens}`
-}
 
 /**
  * The operating point scaled to `target` and costed with the target's GPU profile price (--pricing applies;
@@ -314,8 +310,9 @@ function whatIfReport(
   const scaling = scaleOperatingPoint(store, result, point, sanity, target, sanityOptions)
   if (!scaling.ok) return {...from, ok: false, reason: scaling.reason}
   const {whatIf: scaled, throughput, scale} = scaling
-  const {gpu: _gpu, 'gpu-price': _price, 'power-watts': _power, ...flags} = options.plan
-  const ioRatioText = ioRatioOf(result, flags)
+  const {gpu: _gpu, usdPerGpuHour: _price, powerWattsPerGpu: _power, powerSource: _source, ...flags} = options.plan
+  const ioRatio = ioRatioOf(result, flags)
+  const ioRatioText = formatIoRatio(ioRatio)
   const fromLoad = {kind: point.load!.kind, value: point.load!.value}
   const common = {
     ...from,
@@ -334,7 +331,7 @@ function whatIfReport(
   }
   let plan: PlanResult
   try {
-    const base = cachedPlanInput({...flags, gpu: target, gpus: String(scaled.target.gpus), 'io-ratio': ioRatioText}, store)
+    const base = cachedPlanInput({...flags, gpu: target, gpusPerReplica: scaled.target.gpus, ioRatio}, store)
     plan = planCost({...base, outputTokensPerSecond: throughput.outputTokensPerS})
   } catch (error) {
     if (error instanceof CapplanError) return {...common, plan: null, costNote: `Not costed: ${error.message} ${error.suggestion}`}

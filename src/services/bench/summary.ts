@@ -6,7 +6,8 @@
 import {relative} from 'node:path'
 
 import {planCost, type PlanResult} from '../../cost/plan.js'
-import {gpuHourlyPrice, resolveApiPrice, type ProfileStore} from '../../profiles/store.js'
+import {gpuHourlyPrice, resolveApiPrice} from '../../cost/pricing.js'
+import {type ProfileStore} from '../../profiles/store.js'
 import type {QuantLevel} from '../../profiles/schema.js'
 import {buildResultReport} from '../../report/build/result-report.js'
 import {renderPlanTable} from '../../report/render/plan-table.js'

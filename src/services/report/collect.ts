@@ -1,6 +1,6 @@
 /**
  * Flags shared by `capplan report` and `capplan compare`, and the walk over FILES/DIRS. The cost flags are
- * capplan plan's (same names, same parsing in src/cost/plan-flags.ts); the throughput and GPUs per replica
+ * capplan plan's (same names, same parsing in src/cli/parsers/cost.ts); the throughput and GPUs per replica
  * come from each result.
  */
 
@@ -9,9 +9,10 @@ import path from 'node:path'
 
 import {Flags} from '@oclif/core'
 
-import {planInputFromFlags, type PlanFlagValues} from '../plan/options.js'
+import {type CostFlagValues, parseCostFlags} from '../../cli/parsers/cost.js'
+import {planInputFor} from '../../cost/plan-input.js'
 import {CapplanError, invalidInput, notFound} from '../../lib/errors.js'
-import {parsePositiveNumber} from '../../lib/units.js'
+import {parsePositiveNumber} from '../../cli/parsers/numbers.js'
 import type {ProfileStore} from '../../profiles/store.js'
 import {pricingTiers, type PricingTier} from '../../profiles/schema.js'
 import type {ImportContext} from '../../results/import/common.js'
@@ -93,39 +94,40 @@ export function parseWhatIfTargets(text: string, store: ProfileStore): string[] 
 
 /**
  * Flags -> ReportOptions. Every flag is checked once here (a bad value is exit 3 before any file is read):
- * the cost flags go through planInputFromFlags with a stand-in throughput and price.
+ * the cost flags are parsed (cli/parsers/cost.ts) and their rules checked with a stand-in throughput and price.
  */
 export function reportOptionsFromFlags(flags: ReportCostFlagValues, store: ProfileStore): ReportOptions {
   const slo: SloSpec | undefined = flags.slo === undefined ? undefined : parseSlo(flags.slo, '--slo')
-  const plan: PlanFlagValues = {
-    ...(flags.gpu === undefined ? {} : {gpu: flags.gpu}),
-    ...(flags['gpu-price'] === undefined ? {} : {'gpu-price': flags['gpu-price']}),
-    ...(flags.pricing === undefined ? {} : {pricing: flags.pricing}),
-    ...(flags.volume === undefined ? {} : {volume: flags.volume}),
-    ...(flags['daily-volume'] === undefined ? {} : {'daily-volume': flags['daily-volume']}),
-    ...(flags['io-ratio'] === undefined ? {} : {'io-ratio': flags['io-ratio']}),
-    ...(flags.api === undefined ? {} : {api: flags.api}),
-    ...(flags['peak-factor'] === undefined ? {} : {'peak-factor': flags['peak-factor']}),
-    ...(flags['hours-per-month'] === undefined ? {} : {'hours-per-month': flags['hours-per-month']}),
-    ...(flags.utilization === undefined ? {} : {utilization: flags.utilization}),
-    ...(flags['kwh-price'] === undefined ? {} : {'kwh-price': flags['kwh-price']}),
-    ...(flags['power-watts'] === undefined ? {} : {'power-watts': flags['power-watts']}),
-    ...(flags.pue === undefined ? {} : {pue: flags.pue}),
+  const costFlags: CostFlagValues = {
+    gpu: flags.gpu,
+    'gpu-price': flags['gpu-price'],
+    pricing: flags.pricing,
+    volume: flags.volume,
+    'daily-volume': flags['daily-volume'],
+    'io-ratio': flags['io-ratio'],
+    api: flags.api,
+    'peak-factor': flags['peak-factor'],
+    'hours-per-month': flags['hours-per-month'],
+    utilization: flags.utilization,
+    'kwh-price': flags['kwh-price'],
+    'power-watts': flags['power-watts'],
+    pue: flags.pue,
   }
   if (flags.pricing !== undefined && flags.gpu === undefined && flags['gpu-price'] !== undefined) {
     throw invalidInput('--pricing and --gpu-price cannot be used together.', 'Give --gpu-price USD alone, or --gpu ID --pricing spot.')
   }
-  // Validate the cost flags now (the stand-in values never reach a report). --pricing without --gpu is
-  // allowed here: it applies to each result's detected GPU profile.
-  const probeGpu = plan.gpu ?? (plan['gpu-price'] === undefined ? 'cpu' : undefined)
+  const plan = parseCostFlags(costFlags)
+  // Check the rules between choices now (the stand-in values never reach a report). --pricing without --gpu
+  // is allowed here: it applies to each result's detected GPU profile.
+  const {pricing: _pricing, ...withoutPricing} = plan
+  const probeGpu = plan.gpu ?? (plan.usdPerGpuHour === undefined ? 'cpu' : undefined)
   try {
-    planInputFromFlags(
+    planInputFor(
       {
-        ...plan,
-        ...(flags.pricing !== undefined && flags.gpu === undefined ? {pricing: undefined} : {}),
+        ...(flags.pricing !== undefined && flags.gpu === undefined ? withoutPricing : plan),
         ...(probeGpu === undefined ? {} : {gpu: probeGpu}),
-        'output-throughput': '1',
-        ...(plan['kwh-price'] !== undefined && plan['power-watts'] === undefined ? {'power-watts': '1'} : {}),
+        outputTokensPerSecond: 1,
+        ...(plan.usdPerKwh !== undefined && plan.powerWattsPerGpu === undefined ? {powerWattsPerGpu: 1} : {}),
       },
       store,
     )

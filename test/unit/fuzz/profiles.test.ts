@@ -5,7 +5,7 @@ import path from 'node:path'
 import fc from 'fast-check'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {MAX_PROFILE_FILE_BYTES, parseProfileText, type ProfileProblem, readProfileFile, scanProfileDir} from '../../../src/profiles/store.js'
+import {MAX_PROFILE_FILE_BYTES, parseProfileText, type ProfileProblem, readProfileFile, scanProfileDir} from '../../../src/profiles/files.js'
 import {type ProfileKind, profileKinds, profileSchemas} from '../../../src/profiles/schema.js'
 import {applyMutation, byteMutation, fixtureFiles, fuzzOptions} from './fuzz-helpers.js'
 

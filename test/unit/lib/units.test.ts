@@ -1,7 +1,8 @@
 import {describe, expect, it} from 'vitest'
 
 import {CapplanError, ExitCode} from '../../../src/lib/errors.js'
-import {formatTokens, formatUsd, parseIoRatio, parsePositiveNumber, parseTokenCount} from '../../../src/lib/units.js'
+import {formatTokens, formatUsd} from '../../../src/lib/units.js'
+import {parseIoRatio, parsePositiveNumber, parseTokenCount} from '../../../src/cli/parsers/numbers.js'
 
 /** Run fn, expect an INVALID_INPUT error, return its message + suggestion for further assertions. */
 function invalid(fn: () => unknown): {message: string; suggestion: string} {

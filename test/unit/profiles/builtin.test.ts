@@ -3,17 +3,9 @@ import path from 'node:path'
 
 import {beforeAll, describe, expect, it} from 'vitest'
 
-import {
-  builtinProfilesDir,
-  detectGpuProfile,
-  formatProblem,
-  gpuHourlyPrice,
-  kindFolders,
-  loadProfiles,
-  resolveApiPrice,
-  scanProfileDir,
-  type ProfileStore,
-} from '../../../src/profiles/store.js'
+import {builtinProfilesDir, formatProblem, kindFolders, scanProfileDir} from '../../../src/profiles/files.js'
+import {detectGpuProfile, loadProfiles, type ProfileStore} from '../../../src/profiles/store.js'
+import {gpuHourlyPrice, resolveApiPrice} from '../../../src/cost/pricing.js'
 import {profileKinds, quantLevels, type ModelProfile} from '../../../src/profiles/schema.js'
 
 const expectedIds = {

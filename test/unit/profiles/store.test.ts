@@ -5,20 +5,10 @@ import path from 'node:path'
 import {afterEach, beforeAll, describe, expect, it} from 'vitest'
 
 import {CapplanError} from '../../../src/lib/errors.js'
-import {
-  builtinProfilesDir,
-  closestIds,
-  detectGpuProfile,
-  formatProblem,
-  gpuHourlyPrice,
-  loadProfiles,
-  MAX_PROFILE_FILE_BYTES,
-  ProfileValidationError,
-  resolveApiPrice,
-  resolveProfileKind,
-  scanProfileDir,
-  type ProfileStore,
-} from '../../../src/profiles/store.js'
+import {builtinProfilesDir, formatProblem, MAX_PROFILE_FILE_BYTES, ProfileValidationError, scanProfileDir} from '../../../src/profiles/files.js'
+import {closestIds} from '../../../src/profiles/closest.js'
+import {detectGpuProfile, loadProfiles, resolveProfileKind, type ProfileStore} from '../../../src/profiles/store.js'
+import {gpuHourlyPrice, resolveApiPrice} from '../../../src/cost/pricing.js'
 
 const builtinFile = (kind: string, id: string) => readFileSync(path.join(builtinProfilesDir(), kind, `${id}.yaml`), 'utf8')
 

@@ -1,5 +1,7 @@
 import {beforeAll, describe, expect, it} from 'vitest'
 
+import {parseCostFlags} from '../../../../src/cli/parsers/cost.js'
+
 import {loadProfiles, type ProfileStore} from '../../../../src/profiles/store.js'
 import {compareResults, metricSamples} from '../../../../src/report/build/compare.js'
 import {buildResultReport} from '../../../../src/report/build/result-report.js'
@@ -28,7 +30,7 @@ function result(tpots: number[], windowMs: number, outputTokens = 5): ResultFile
   })
 }
 
-const options = {slo: {tpotMs: 50}, plan: {'gpu-price': '1'}}
+const options = {slo: {tpotMs: 50}, plan: parseCostFlags({'gpu-price': '1'})}
 const input = (file: string, r: ResultFile) => ({file, result: r, report: buildResultReport(file, r, store, options)})
 
 describe('compareResults', () => {

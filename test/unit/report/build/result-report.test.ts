@@ -1,5 +1,7 @@
 import {beforeAll, describe, expect, it} from 'vitest'
 
+import {parseCostFlags} from '../../../../src/cli/parsers/cost.js'
+
 import {loadProfiles, type ProfileStore} from '../../../../src/profiles/store.js'
 import {buildResultReport, importedFormat} from '../../../../src/report/build/result-report.js'
 import type {ResultFile} from '../../../../src/results/schema.js'
@@ -28,7 +30,7 @@ describe('buildResultReport: cost at the operating point', () => {
   it('costs the interpolated throughput at the workload ratio', () => {
     const report = buildResultReport('a.json', run(), store, {
       slo: {ttftMs: 2000, tpotMs: 50},
-      plan: {'gpu-price': '2', volume: '500M', api: 'gpt-4o'},
+      plan: parseCostFlags({'gpu-price': '2', volume: '500M', api: 'gpt-4o'}),
     })
     // operating point: 26 output tok/s (interpolated, see operating-point.test.ts); total at 512:256 = 26 x 3 = 78
     expect(report.operatingPoint.kind).toBe('interpolated')
@@ -54,7 +56,7 @@ describe('buildResultReport: cost at the operating point', () => {
   })
 
   it('prices a CPU run with the cpu profile and uses the measured level without interpolation', () => {
-    const report = buildResultReport('a.json', run(), store, {slo: {ttftMs: 2000, tpotMs: 50}, interpolate: false, plan: {}})
+    const report = buildResultReport('a.json', run(), store, {slo: {ttftMs: 2000, tpotMs: 50}, interpolate: false, plan: parseCostFlags({})})
     // c=2: 18 output tok/s -> 54 total; $0.36 x 730 = $262.80/month; 54 x 3600 x 730 = 141,912,000 tokens
     expect(report.gpuProfile).toBe('cpu')
     expect(report.plan!.replicaMonthlyCost).toBeCloseTo(262.8, 9)
@@ -62,7 +64,7 @@ describe('buildResultReport: cost at the operating point', () => {
   })
 
   it('costs nothing when no level meets the SLO, and says why', () => {
-    const report = buildResultReport('a.json', run(), store, {slo: {tpotMs: 10}, plan: {volume: '1B'}})
+    const report = buildResultReport('a.json', run(), store, {slo: {tpotMs: 10}, plan: parseCostFlags({volume: '1B'})})
     expect(report.plan).toBeNull()
     expect(report.costNote).toMatch(/^Not costed: No measured level meets tpot<=10ms at p95/)
   })
@@ -70,7 +72,7 @@ describe('buildResultReport: cost at the operating point', () => {
   it("takes the SLO from the result's workload profile (chat: ttft 2 s, tpot 50 ms at p95)", () => {
     const result = run()
     result.workload.profile = 'chat'
-    const report = buildResultReport('a.json', result, store, {plan: {}})
+    const report = buildResultReport('a.json', result, store, {plan: parseCostFlags({})})
     expect(report.slo).toEqual({ttftMs: 2000, tpotMs: 50})
     expect(report.sloSource).toBe('workload profile chat')
   })
@@ -78,10 +80,10 @@ describe('buildResultReport: cost at the operating point', () => {
   it('needs a GPU price for a GPU run on an unknown GPU', () => {
     const result = run({engine: {...run().engine, kind: 'llamacpp', backend: 'cuda', gpuCount: 2}})
     result.host.gpus = [{vendor: 'NVIDIA', model: 'Mystery GPU 9000', vramMiB: 1000, driver: null}]
-    const report = buildResultReport('a.json', result, store, {slo: {tpotMs: 50}, plan: {}})
+    const report = buildResultReport('a.json', result, store, {slo: {tpotMs: 50}, plan: parseCostFlags({})})
     expect(report.plan).toBeNull()
     expect(report.costNote).toBe("Not costed: no GPU profile matches the result's host GPUs (Mystery GPU 9000). Pass --gpu ID or --gpu-price USD.")
-    const priced = buildResultReport('a.json', result, store, {slo: {tpotMs: 50}, plan: {'gpu-price': '3'}})
+    const priced = buildResultReport('a.json', result, store, {slo: {tpotMs: 50}, plan: parseCostFlags({'gpu-price': '3'})})
     // 2 GPUs per replica from engine.gpuCount: $3 x 2 x 730 = $4,380/month
     expect(priced.plan!.replicaMonthlyCost).toBe(4380)
   })
@@ -90,7 +92,7 @@ describe('buildResultReport: cost at the operating point', () => {
     const result = run()
     // the operating point's lower level (c=2): 1000 J over its 10 s window = 100 W average, 5 J per output token
     result.levels[1]!.telemetry = {gpuSamples: [], energyJ: 1000, energySource: 'counter', joulesPerOutputToken: 5, notes: []}
-    const report = buildResultReport('a.json', result, store, {slo: {ttftMs: 2000, tpotMs: 50}, plan: {'gpu-price': '2', 'kwh-price': '0.1'}})
+    const report = buildResultReport('a.json', result, store, {slo: {ttftMs: 2000, tpotMs: 50}, plan: parseCostFlags({'gpu-price': '2', 'kwh-price': '0.1'})})
     expect(report.energy).toEqual({joulesPerOutputToken: 5, averagePowerW: 100, source: "the GPUs' energy counter"})
     // 100 W x 730 h / 1000 x $0.10/kWh = $7.30 per replica-month
     expect(report.plan!.energy!.monthlyCostPerReplica).toBeCloseTo(7.3, 9)

@@ -1,5 +1,7 @@
 import {beforeAll, describe, expect, it} from 'vitest'
 
+import {parseCostFlags} from '../../../../src/cli/parsers/cost.js'
+
 import {loadProfiles, type ProfileStore} from '../../../../src/profiles/store.js'
 import {renderReportHtml} from '../../../../src/report/render/html.js'
 import {renderReportMarkdown, renderReportTable, runStatusLine} from '../../../../src/report/render/report.js'
@@ -19,7 +21,7 @@ const report = (status: ResultFile['status']) =>
     'run.json',
     sampleResult({status, levels: [level({concurrency: 1, outputTokensPerS: 10, ttftP95: 100, tpotP95: 20}), level({concurrency: 2, outputTokensPerS: 18, ttftP95: 200, tpotP95: 30})]}),
     store,
-    {slo: {tpotMs: 50}, plan: {'gpu-price': '2'}},
+    {slo: {tpotMs: 50}, plan: parseCostFlags({'gpu-price': '2'})},
   )
 
 describe('the run status in reports', () => {

@@ -2,6 +2,8 @@ import path from 'node:path'
 
 import {beforeAll, describe, expect, it} from 'vitest'
 
+import {parseCostFlags} from '../../../../src/cli/parsers/cost.js'
+
 import {loadProfiles, type ProfileStore} from '../../../../src/profiles/store.js'
 import {findOperatingPoint} from '../../../../src/report/build/operating-point.js'
 import {renderReportTable} from '../../../../src/report/render/report.js'
@@ -99,7 +101,7 @@ describe('an impossible level is never used for cost', () => {
 
   it('the operating point skips it: c=2 measured (18 tok/s) instead of interpolating towards c=4', () => {
     const slo = {ttftMs: 2000, tpotMs: 50}
-    const plan = {'gpu-price': '2', api: 'gpt-4o'}
+    const plan = parseCostFlags({'gpu-price': '2', api: 'gpt-4o'})
     // Without a bandwidth nothing is judged: interpolated between c=2 and c=4 as result-report.test.ts (TPOT 30 -> 60,
     // threshold 50: fraction 2/3 -> 18 + 2/3 x 982 = 672.67 tok/s, built on the impossible level).
     const blind = buildResultReport('a.json', runWithImpossibleLevel(), store, {slo, plan})

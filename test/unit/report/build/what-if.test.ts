@@ -2,6 +2,8 @@ import path from 'node:path'
 
 import {beforeAll, describe, expect, it} from 'vitest'
 
+import {parseCostFlags} from '../../../../src/cli/parsers/cost.js'
+
 import {loadProfiles, type ProfileStore} from '../../../../src/profiles/store.js'
 import {parseWhatIfTargets, reportOptionsFromFlags} from '../../../../src/services/report/collect.js'
 import {renderReportCsv, renderReportMarkdown, renderReportTable, reportCsvColumns} from '../../../../src/report/render/report.js'
@@ -43,7 +45,7 @@ function okWhatIf(whatIf: WhatIfReport | undefined): Extract<WhatIfReport, {ok: 
 
 describe('--what-if: the operating point scaled to an unmeasured GPU, costed as an estimate', () => {
   it('scales the recorded CPU run (20 GB/s) to an H200 by the ceiling ratio and costs it at the H200 price', () => {
-    const report = buildResultReport('run.json', recorded, store, {slo, plan: {api: 'gpt-4o', volume: '1B'}, bandwidthGBs: 20, whatIf: ['h200']})
+    const report = buildResultReport('run.json', recorded, store, {slo, plan: parseCostFlags({api: 'gpt-4o', volume: '1B'}), bandwidthGBs: 20, whatIf: ['h200']})
     expect(report.operatingPoint.load).toEqual({kind: 'concurrency', value: 2})
     const h200 = okWhatIf(report.whatIf[0])
     // Both are memory-bound at batch 2 with the same bytes per step (276,608,040), so the ceiling ratio is
@@ -81,7 +83,7 @@ describe('--what-if: the operating point scaled to an unmeasured GPU, costed as 
       workload: {profile: null, inputTokens: 512, outputTokens: 256, promptSource: 'synthetic-token-ids', dataset: null, seed: 1, ignoreEos: true},
       levels: [level({concurrency: 1, outputTokensPerS: 40, ttftP95: 100, tpotP95: 25})],
     })
-    const report = buildResultReport('72b.json', run72b, store, {plan: {api: 'gpt-4o'}, whatIf: ['l4', 'h200']})
+    const report = buildResultReport('72b.json', run72b, store, {plan: parseCostFlags({api: 'gpt-4o'}), whatIf: ['l4', 'h200']})
     const [l4, h200] = report.whatIf
     expect(l4).toEqual({
       target: 'l4',
@@ -97,16 +99,16 @@ describe('--what-if: the operating point scaled to an unmeasured GPU, costed as 
   })
 
   it('refuses a CPU result without a bandwidth (its efficiency is unknown), and a result with no operating point', () => {
-    const noBandwidth = buildResultReport('run.json', recorded, store, {slo, plan: {api: 'gpt-4o'}, whatIf: ['h200']})
+    const noBandwidth = buildResultReport('run.json', recorded, store, {slo, plan: parseCostFlags({api: 'gpt-4o'}), whatIf: ['h200']})
     expect(noBandwidth.whatIf[0]!.ok).toBe(false)
     expect(noBandwidth.whatIf[0]).toMatchObject({reason: expect.stringContaining('--bandwidth GB/s')})
     // The default SLO (TTFT 2 s, TPOT 50 ms at p95) is missed at c=1 (TTFT p95 5053 ms): nothing to scale.
-    const noPoint = buildResultReport('run.json', recorded, store, {plan: {api: 'gpt-4o'}, bandwidthGBs: 20, whatIf: ['h200']})
+    const noPoint = buildResultReport('run.json', recorded, store, {plan: parseCostFlags({api: 'gpt-4o'}), bandwidthGBs: 20, whatIf: ['h200']})
     expect(noPoint.whatIf[0]).toMatchObject({ok: false, reason: 'no operating point to scale (no measured level meets the SLO)'})
   })
 
   it('renders the estimate, clearly labeled, in table, Markdown, CSV and HTML', () => {
-    const report = buildResultReport('run.json', recorded, store, {slo, plan: {api: 'gpt-4o'}, bandwidthGBs: 20, whatIf: ['h200', 'l4']})
+    const report = buildResultReport('run.json', recorded, store, {slo, plan: parseCostFlags({api: 'gpt-4o'}), bandwidthGBs: 20, whatIf: ['h200', 'l4']})
     const table = renderReportTable([report], [])
     expect(table).toContain('What-if h200 (ESTIMATE, not measured): 270.1 output tok/s on 1 x h200; estimate: 1.13 tok/s measured on 1 x cpu at batch 2')
     expect(renderReportMarkdown([report], [])).toContain('### What-if h200 (ESTIMATE)')
@@ -140,7 +142,7 @@ describe('an INTERPOLATED operating point is checked and scaled at its own load 
         level({concurrency: 4, outputTokensPerS: 30, ttftP95: 600, tpotP95: 60}),
       ],
     })
-    const report = buildResultReport('i.json', run, store, {slo: {ttftMs: 2000, tpotMs: 50}, plan: {'gpu-price': '2'}, bandwidthGBs: 20, whatIf: ['h200']})
+    const report = buildResultReport('i.json', run, store, {slo: {ttftMs: 2000, tpotMs: 50}, plan: parseCostFlags({'gpu-price': '2'}), bandwidthGBs: 20, whatIf: ['h200']})
     expect(report.operatingPoint.kind).toBe('interpolated')
     // Ceiling at batch 10/3, context 512 + 128 = 640: KV = 10/3 x 12,288 x 640 = 26,214,400 bytes;
     // 10/3 x 16e9 / (275,625,000 + 26,214,400) = 53.333e9 / 301,839,400 = 176.69 tok/s; efficiency 26 / 176.69 = 14.7%

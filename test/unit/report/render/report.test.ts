@@ -1,5 +1,7 @@
 import {beforeAll, describe, expect, it} from 'vitest'
 
+import {parseCostFlags} from '../../../../src/cli/parsers/cost.js'
+
 import {loadProfiles, type ProfileStore} from '../../../../src/profiles/store.js'
 import {renderReportCsv, renderReportMarkdown, renderReportTable, reportCsvColumns} from '../../../../src/report/render/report.js'
 import {buildResultReport, type ResultReport} from '../../../../src/report/build/result-report.js'
@@ -29,8 +31,8 @@ beforeAll(async () => {
   })
   // c=2 meets tpot <= 50 ms and is the last level: 18 output tok/s -> 54 total at 2:1; $2/h x 730 = $1,460/month;
   // capacity 54 x 3600 x 730 = 141.912M tokens -> $/1M = 1460 / 141.912 = $10.29; 1B tokens -> ceil(7.05) = 8 replicas
-  costed = buildResultReport('a.json', result, store, {slo: {tpotMs: 50}, plan: {'gpu-price': '2', volume: '1B', api: 'gpt-4o,deepseek-v3'}})
-  uncosted = buildResultReport('b.json', result, store, {slo: {tpotMs: 5}, plan: {'gpu-price': '2', volume: '1B', api: 'gpt-4o'}})
+  costed = buildResultReport('a.json', result, store, {slo: {tpotMs: 50}, plan: parseCostFlags({'gpu-price': '2', volume: '1B', api: 'gpt-4o,deepseek-v3'})})
+  uncosted = buildResultReport('b.json', result, store, {slo: {tpotMs: 5}, plan: parseCostFlags({'gpu-price': '2', volume: '1B', api: 'gpt-4o'})})
 })
 
 describe('report renderers', () => {

@@ -1,6 +1,8 @@
 import {beforeAll, describe, expect, it} from 'vitest'
 
-import {planInputFromFlags, resolveApis, type PlanFlagValues} from '../../../../src/services/plan/options.js'
+import {parseApiList} from '../../../../src/cli/parsers/cost.js'
+import {resolveApis} from '../../../../src/cost/plan-input.js'
+import {planInputFromFlags, type PlanFlagValues} from '../../../../src/services/plan/options.js'
 import {planCost} from '../../../../src/cost/plan.js'
 import {CapplanError} from '../../../../src/lib/errors.js'
 import {loadProfiles, type ProfileStore} from '../../../../src/profiles/store.js'
@@ -50,7 +52,7 @@ describe('planInputFromFlags', () => {
   })
 
   it('variants and de-duplication in --api', () => {
-    const apis = resolveApis(store, ' gpt-4o@seed-000 , gpt-4o@seed-000,claude-opus-4.6')
+    const apis = resolveApis(store, parseApiList(' gpt-4o@seed-000 , gpt-4o@seed-000,claude-opus-4.6'))
     expect(apis.map((a) => [a.id, a.variant, a.inputPerMTok, a.outputPerMTok])).toEqual([
       ['gpt-4o', 'seed-000', 7.5, 7.5],
       ['claude-opus-4.6', null, 5, 25],

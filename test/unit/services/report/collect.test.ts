@@ -30,7 +30,7 @@ describe('collectResultFiles', () => {
 describe('reportOptionsFromFlags', () => {
   it('parses the SLO, percentile and interpolation, and keeps the cost flags as text', () => {
     const options = reportOptionsFromFlags({slo: 'ttft=1.5s,tpot=40ms', percentile: 'p99', 'no-interpolate': true, volume: '2B', gpus: '4'}, store)
-    expect(options).toEqual({slo: {ttftMs: 1500, tpotMs: 40}, percentile: 'p99', interpolate: false, plan: {volume: '2B'}, gpusOverride: 4})
+    expect(options).toEqual({slo: {ttftMs: 1500, tpotMs: 40}, percentile: 'p99', interpolate: false, plan: {monthlyVolumeTokens: 2_000_000_000}, gpusOverride: 4})
   })
 
   it('rejects bad cost flags before any file is read (INVALID_INPUT / NOT_FOUND)', () => {
