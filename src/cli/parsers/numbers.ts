@@ -101,3 +101,16 @@ export function parsePositiveNumber(text: string, flagName: string, example: str
   }
   return value
 }
+
+/** A fraction in (0, 1] given as text. */
+export function parseFraction(text: string, flagName: string, example: string): number {
+  const value = parsePositiveNumber(text, flagName, example)
+  if (value > 1) throw invalidInput(`--${flagName} must be at most 1 (got "${text}").`, `Give a fraction, e.g. --${flagName} ${example}.`)
+  return value
+}
+
+/** A number >= 0 given as text ("0" or a positive number). */
+export function parseNonNegative(text: string, flagName: string): number {
+  if (text.trim() === '0') return 0
+  return parsePositiveNumber(text, flagName, '1')
+}
