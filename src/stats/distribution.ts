@@ -7,8 +7,9 @@ export type {Distribution} from '../results/schema.js'
 /**
  * Percentile of ascending-sorted samples by linear interpolation between closest ranks — numpy's default
  * ("type 7", what vLLM's benchmark reports): h = (n - 1) * p, result = x[floor h] + (h - floor h) *
- * (x[floor h + 1] - x[floor h]). simple-statistics' quantileSorted uses a different (nearest-rank) rule,
- * so capplan's numbers would not match peers' with it.
+ * (x[floor h + 1] - x[floor h]). THE percentile rule of capplan (report, compare, bench summaries): kept here
+ * rather than taken from simple-statistics, whose quantileSorted was nearest-rank in older 7.x releases, so the
+ * rule cannot change with a dependency update (test/unit/stats/distribution.test.ts keeps other files off it).
  * @param p quantile in [0, 1]
  */
 export function percentileSorted(sorted: readonly number[], p: number): number {

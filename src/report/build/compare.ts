@@ -3,9 +3,8 @@
  * latency at one common load with a significance test on the per-request samples. Pure.
  */
 
-import {quantileSorted} from 'simple-statistics'
-
 import type {LevelRecord, LoadKind, ResultFile} from '../../results/schema.js'
+import {distribution} from '../../stats/distribution.js'
 import {requestTpotMs} from '../../stats/slo.js'
 import {welchTTest, type WelchResult} from '../../stats/significance.js'
 import type {SloMetric} from './operating-point.js'
@@ -81,16 +80,10 @@ export function metricSamples(level: LevelRecord, metric: SloMetric): number[] {
   return values
 }
 
+/** The report's own distribution (stats/), so compare and report never disagree on a mean or a percentile. */
 function summarize(values: number[]): SampleSummary | null {
-  if (values.length === 0) return null
-  const sorted = [...values].sort((a, b) => a - b)
-  return {
-    count: sorted.length,
-    mean: sorted.reduce((sum, v) => sum + v, 0) / sorted.length,
-    p50: quantileSorted(sorted, 0.5),
-    p95: quantileSorted(sorted, 0.95),
-    p99: quantileSorted(sorted, 0.99),
-  }
+  const d = distribution(values)
+  return d === null ? null : {count: d.count, mean: d.mean, p50: d.p50, p95: d.p95, p99: d.p99}
 }
 
 const ratio = (a: number | null, b: number | null) => (a === null || b === null || b === 0 ? null : a / b)

@@ -1,3 +1,6 @@
+import {readdirSync, readFileSync} from 'node:fs'
+import path from 'node:path'
+
 import {describe, expect, it} from 'vitest'
 
 import {distribution, percentileSorted} from '../../../src/stats/distribution.js'
@@ -46,5 +49,15 @@ describe('distribution', () => {
   it('no samples -> null, and a non-finite sample is refused', () => {
     expect(distribution([])).toBeNull()
     expect(() => distribution([1, Number.NaN])).toThrow(RangeError)
+  })
+})
+
+describe('one percentile rule in src/', () => {
+  it('no file but stats/distribution.ts calls a quantile or median function (compare used its own)', () => {
+    const src = path.resolve(import.meta.dirname, '../../../src')
+    const offenders = (readdirSync(src, {recursive: true}) as string[])
+      .filter((file) => file.endsWith('.ts') && path.normalize(file) !== path.join('stats', 'distribution.ts'))
+      .filter((file) => /\bquantile(Sorted|Rank)?\s*\(|\bquantile(Sorted|Rank)?\b[^'\n]*from 'simple-statistics'|\bmedian(Sorted)?\b[^'\n]*from 'simple-statistics'/.test(readFileSync(path.join(src, file), 'utf8')))
+    expect(offenders).toEqual([])
   })
 })

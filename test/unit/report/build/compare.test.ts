@@ -81,6 +81,21 @@ describe('compareResults', () => {
     ])
   })
 
+  it('summarizes samples exactly as report does (one rule: stats/distribution), mean and percentiles', () => {
+    // TTFT 0.1, 0.2, 0.3, 0.7, 1.1 ms: p95 (type 7) = 0.7 + 0.8 x 0.4 = 1.02; the mean is where a plain sum
+    // (0.4800000000000001) and stats' compensated one (0.48) part: compare must not have its own arithmetic.
+    const r = result([10, 12, 14, 16, 18], 1000)
+    r.levels[0]!.requests.forEach((request, index) => (request.ttftMs = [0.1, 0.2, 0.3, 0.7, 1.1][index]!))
+    r.levels[0]!.summary = summarizeLevel(r.levels[0]!.requests, r.levels[0]!.window)
+    const report = buildResultReport('a.json', r, store, {...options, slo: {ttftMs: 2000}})
+    const ttft = compareResults([input('a.json', r), input('b.json', r)]).metrics.find((m) => m.metric === 'ttft')!
+    const check = report.operatingPoint.checks[0]!.checks.find((c) => c.metric === 'ttft')!
+    expect(check.valueMs).toBeCloseTo(1.02, 12)
+    expect(ttft.samples[0]!.p95).toBe(check.valueMs)
+    const {count, mean, p50, p95, p99} = r.levels[0]!.summary.ttftMs!
+    expect(ttft.samples[0]).toEqual({count, mean, p50, p95, p99})
+  })
+
   it('takes TPOT samples only from successful requests with more than one output token', () => {
     const level = levelWithTpots([10, 20], 1000)
     level.requests.push(sampleRequest(2, {outputTokens: 1, countedTokens: 1, chunkOffsetsMs: [100], e2eMs: 100}))
