@@ -3,37 +3,9 @@ import path from 'node:path'
 import {execa} from 'execa'
 import {describe, expect, it} from 'vitest'
 
-import {parseConcurrencyList, parseQuantList} from '../../src/cli/parsers/bench.js'
-import {defaultRequestsFor, workloadSlo} from '../../src/services/bench/options.js'
-import type {WorkloadProfile} from '../../src/profiles/schema.js'
 
 const repo = path.resolve(import.meta.dirname, '..', '..')
 const bin = path.join(repo, 'bin', 'run.js')
-
-describe('bench flag parsing', () => {
-  it('reads --quant lists, deduplicated, order kept', () => {
-    expect(parseQuantList('int4')).toEqual(['int4'])
-    expect(parseQuantList('fp16, INT4,fp16')).toEqual(['fp16', 'int4'])
-    expect(() => parseQuantList('int3')).toThrow('--quant "int3" is not a quantization level.')
-    expect(() => parseQuantList(',')).toThrow('--quant is empty.')
-  })
-
-  it('reads --concurrency lists, ascending and deduplicated', () => {
-    expect(parseConcurrencyList('4,1,2,2')).toEqual([1, 2, 4])
-    expect(() => parseConcurrencyList('1,0')).toThrow('--concurrency "0" is not a whole number from 1 to 256.')
-    expect(() => parseConcurrencyList('1.5')).toThrow(/"1.5"/)
-  })
-
-  it('runs 2 rounds of each concurrency by default, at least 4 requests', () => {
-    expect([1, 2, 4, 8].map(defaultRequestsFor)).toEqual([4, 4, 8, 16])
-  })
-
-  it("turns a workload's p95 SLO into goodput thresholds, leaving out the unset ones", () => {
-    const chat = {slo: {ttftP95Ms: 2000, tpotP95Ms: 50, e2eP95Ms: null}} as WorkloadProfile
-    expect(workloadSlo(chat)).toEqual({ttftMs: 2000, tpotMs: 50})
-    expect(workloadSlo({slo: {ttftP95Ms: null, tpotP95Ms: null, e2eP95Ms: null}} as WorkloadProfile)).toBeUndefined()
-  })
-})
 
 describe('capplan bench refusals (before anything is synthesized or loaded)', () => {
   /** oclif wraps long messages onto "›"-prefixed lines; join them back. */
