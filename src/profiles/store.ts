@@ -1,13 +1,11 @@
 /**
- * The profile store: built-in profiles with the user's directory on top, looked up by kind and id (an unknown
- * id names the closest ones).
+ * The profile store: validated profiles looked up by kind and id (an unknown id names the closest ones). Pure:
+ * loading them from disk is load.ts's.
  */
-
-import path from 'node:path'
 
 import {invalidInput, notFound} from '../lib/errors.js'
 import {closestIds, idDistance} from './closest.js'
-import {builtinProfilesDir, type LoadedProfile, type ProfileOrigin, scanProfileDir, throwIfProblems} from './files.js'
+import type {LoadedProfile, ProfileOrigin} from './files.js'
 import {type GpuProfile, profileKinds, type ProfileKind, type ProfileOfKind} from './schema.js'
 
 export interface ProfileStore {
@@ -71,16 +69,6 @@ export function createProfileStore(entries: LoadedProfile[]): ProfileStore {
   return new MapProfileStore(entries)
 }
 
-/**
- * Built-in profiles, then the user's directory on top: a user profile with the same kind and id replaces the
- * built-in one. Any invalid file (built-in or user) is an INVALID_PROFILE error listing every problem.
- */
-export async function loadProfiles(options: {userDir?: string} = {}): Promise<ProfileStore> {
-  const scans = [scanProfileDir(builtinProfilesDir(), 'builtin')]
-  if (options.userDir !== undefined && options.userDir !== '') scans.push(scanProfileDir(path.resolve(options.userDir), 'user'))
-  throwIfProblems(scans.flatMap((scan) => scan.problems))
-  return new MapProfileStore(scans.flatMap((scan) => scan.profiles))
-}
 
 /**
  * The kind of a profile id when the caller did not say: the only kind that has it. An id of several kinds

@@ -7,7 +7,7 @@ import {execa} from 'execa'
 import {beforeAll, describe, expect, it} from 'vitest'
 
 import {gpuHourlyPrice} from '../../src/cost/pricing.js'
-import {loadProfiles} from '../../src/profiles/store.js'
+import {loadProfiles} from '../../src/profiles/load.js'
 
 // Runs the built CLI (`npm test` builds first) as a user would, so exit codes and stdout are the real ones.
 const root = fileURLToPath(new URL('../..', import.meta.url))

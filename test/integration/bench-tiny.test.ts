@@ -5,7 +5,7 @@ import {execa} from 'execa'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import type {BenchJson} from '../../src/commands/bench.js'
-import {loadProfiles} from '../../src/profiles/store.js'
+import {loadProfiles} from '../../src/profiles/load.js'
 import {findOperatingPoint} from '../../src/report/build/operating-point.js'
 import {readResultFile} from '../../src/results/read.js'
 import {tinyModelWorkdir} from '../helpers/tiny-models.js'

@@ -21,7 +21,8 @@ import {parseApiList} from '../../src/cli/parsers/cost.js'
 import {resolveApis} from '../../src/cost/plan-input.js'
 import {planCost, type PlanApiPrice, type PlanResult} from '../../src/cost/plan.js'
 import {gpuHourlyPrice, resolveApiPrice} from '../../src/cost/pricing.js'
-import {loadProfiles, type ProfileStore} from '../../src/profiles/store.js'
+import {loadProfiles} from '../../src/profiles/load.js'
+import {type ProfileStore} from '../../src/profiles/store.js'
 
 let store: ProfileStore
 beforeAll(async () => {

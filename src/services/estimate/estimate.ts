@@ -7,7 +7,7 @@ import {totalmem} from 'node:os'
 
 import {parseFraction, parseNonNegative, parsePositiveNumber} from '../../cli/parsers/numbers.js'
 import {invalidInput, invalidResult} from '../../lib/errors.js'
-import {loadProfiles} from '../../profiles/store.js'
+import {loadProfiles} from '../../profiles/load.js'
 import type {QuantLevel} from '../../profiles/schema.js'
 import {readResultFile} from '../../results/read.js'
 import {probeMemoryBandwidth, type BandwidthProbe} from '../../roofline/bandwidth-probe.js'

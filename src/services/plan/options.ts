@@ -7,7 +7,8 @@
 import {type CostFlagValues, parseCostFlags} from '../../cli/parsers/cost.js'
 import {planInputFor} from '../../cost/plan-input.js'
 import {planCost, type PlanInput, type PlanResult} from '../../cost/plan.js'
-import {loadProfiles, type ProfileStore} from '../../profiles/store.js'
+import {loadProfiles} from '../../profiles/load.js'
+import {type ProfileStore} from '../../profiles/store.js'
 
 export type PlanFlagValues = CostFlagValues
 

@@ -1,6 +1,6 @@
 /** `capplan system`: this machine as capplan sees it (host, cores, matching GPU profile, the embedded engine's view). */
 
-import {loadProfiles} from '../../profiles/store.js'
+import {loadProfiles} from '../../profiles/load.js'
 import type {HostSnapshot} from '../../results/schema.js'
 import {probeMemoryBandwidth, type BandwidthProbe} from '../../roofline/bandwidth-probe.js'
 import {detectHostGpuProfileId, physicalCoreCount, snapshotHost} from '../../telemetry/host.js'

@@ -4,7 +4,8 @@ import path from 'node:path'
 import {beforeAll, describe, expect, it} from 'vitest'
 
 import {builtinProfilesDir, formatProblem, kindFolders, scanProfileDir} from '../../../src/profiles/files.js'
-import {detectGpuProfile, loadProfiles, type ProfileStore} from '../../../src/profiles/store.js'
+import {detectGpuProfile, type ProfileStore} from '../../../src/profiles/store.js'
+import {loadProfiles} from '../../../src/profiles/load.js'
 import {gpuHourlyPrice, resolveApiPrice} from '../../../src/cost/pricing.js'
 import {profileKinds, quantLevels, type ModelProfile} from '../../../src/profiles/schema.js'
 

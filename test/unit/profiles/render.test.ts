@@ -1,6 +1,7 @@
 import {describe, expect, it} from 'vitest'
 
-import {createProfileStore, loadProfiles} from '../../../src/profiles/store.js'
+import {createProfileStore} from '../../../src/profiles/store.js'
+import {loadProfiles} from '../../../src/profiles/load.js'
 import {listingOf, renderProfileTable} from '../../../src/profiles/render.js'
 import type {WorkloadProfile} from '../../../src/profiles/schema.js'
 

@@ -7,7 +7,8 @@ import {afterEach, beforeAll, describe, expect, it} from 'vitest'
 import {CapplanError} from '../../../src/lib/errors.js'
 import {builtinProfilesDir, formatProblem, MAX_PROFILE_FILE_BYTES, ProfileValidationError, scanProfileDir} from '../../../src/profiles/files.js'
 import {closestIds} from '../../../src/profiles/closest.js'
-import {detectGpuProfile, loadProfiles, resolveProfileKind, type ProfileStore} from '../../../src/profiles/store.js'
+import {detectGpuProfile, resolveProfileKind, type ProfileStore} from '../../../src/profiles/store.js'
+import {loadProfiles} from '../../../src/profiles/load.js'
 import {gpuHourlyPrice, resolveApiPrice} from '../../../src/cost/pricing.js'
 
 const builtinFile = (kind: string, id: string) => readFileSync(path.join(builtinProfilesDir(), kind, `${id}.yaml`), 'utf8')

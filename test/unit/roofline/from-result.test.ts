@@ -1,6 +1,7 @@
 import {beforeAll, describe, expect, it} from 'vitest'
 
-import {loadProfiles, type ProfileStore} from '../../../src/profiles/store.js'
+import {loadProfiles} from '../../../src/profiles/load.js'
+import {type ProfileStore} from '../../../src/profiles/store.js'
 import {readResultFile} from '../../../src/results/read.js'
 import type {ResultFile} from '../../../src/results/schema.js'
 import {hardwareFromProfile} from '../../../src/roofline/ceilings.js'

@@ -1,4 +1,4 @@
-import {loadProfiles} from '../../../src/profiles/store.js'
+import {loadProfiles} from '../../../src/profiles/load.js'
 import type {GpuProfile, ModelProfile} from '../../../src/profiles/schema.js'
 
 /** The built-in profiles (the numbers of planning.md), loaded once per test file. */

@@ -2,7 +2,8 @@ import os from 'node:os'
 
 import {describe, expect, it} from 'vitest'
 
-import {createProfileStore, loadProfiles} from '../../../src/profiles/store.js'
+import {createProfileStore} from '../../../src/profiles/store.js'
+import {loadProfiles} from '../../../src/profiles/load.js'
 import {hostSnapshotSchema} from '../../../src/results/schema.js'
 import {detectHostGpuProfileId, parseNvidiaSmiGpus, physicalCoreCount, snapshotHost} from '../../../src/telemetry/host.js'
 

@@ -4,7 +4,8 @@ import {beforeAll, describe, expect, it} from 'vitest'
 
 import {parseCostFlags} from '../../../../src/cli/parsers/cost.js'
 
-import {loadProfiles, type ProfileStore} from '../../../../src/profiles/store.js'
+import {loadProfiles} from '../../../../src/profiles/load.js'
+import {type ProfileStore} from '../../../../src/profiles/store.js'
 import {findOperatingPoint} from '../../../../src/report/build/operating-point.js'
 import {renderReportTable} from '../../../../src/report/render/report.js'
 import {buildResultReport} from '../../../../src/report/build/result-report.js'

@@ -4,7 +4,8 @@ import {beforeAll, describe, expect, it} from 'vitest'
 
 import {parseCostFlags} from '../../../../src/cli/parsers/cost.js'
 
-import {loadProfiles, type ProfileStore} from '../../../../src/profiles/store.js'
+import {loadProfiles} from '../../../../src/profiles/load.js'
+import {type ProfileStore} from '../../../../src/profiles/store.js'
 import {parseWhatIfTargets, reportOptionsFromFlags} from '../../../../src/services/report/collect.js'
 import {renderReportCsv, renderReportMarkdown, renderReportTable, reportCsvColumns} from '../../../../src/report/render/report.js'
 import {renderReportHtml} from '../../../../src/report/render/html.js'

@@ -9,7 +9,7 @@ import {
   kvCacheBytes,
   RUNTIME_OVERHEAD_BYTES,
 } from '../../../../src/services/bench/preflight.js'
-import {loadProfiles} from '../../../../src/profiles/store.js'
+import {loadProfiles} from '../../../../src/profiles/load.js'
 import {qwen25HalfB} from '../../../helpers/tiny-models.js'
 
 const MiB = 2 ** 20

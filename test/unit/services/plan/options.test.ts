@@ -5,7 +5,8 @@ import {resolveApis} from '../../../../src/cost/plan-input.js'
 import {planInputFromFlags, type PlanFlagValues} from '../../../../src/services/plan/options.js'
 import {planCost} from '../../../../src/cost/plan.js'
 import {CapplanError} from '../../../../src/lib/errors.js'
-import {loadProfiles, type ProfileStore} from '../../../../src/profiles/store.js'
+import {loadProfiles} from '../../../../src/profiles/load.js'
+import {type ProfileStore} from '../../../../src/profiles/store.js'
 
 let store: ProfileStore
 beforeAll(async () => {

@@ -4,7 +4,8 @@ import path from 'node:path'
 
 import {beforeAll, describe, expect, it} from 'vitest'
 
-import {loadProfiles, type ProfileStore} from '../../../../src/profiles/store.js'
+import {loadProfiles} from '../../../../src/profiles/load.js'
+import {type ProfileStore} from '../../../../src/profiles/store.js'
 import {collectResultFiles, reportOptionsFromFlags} from '../../../../src/services/report/collect.js'
 
 let store: ProfileStore

@@ -1,0 +1,17 @@
+/** Profiles from disk: capplan's built-in directory, then the user's (--profiles / CAPPLAN_PROFILES) on top. */
+
+import path from 'node:path'
+
+import {builtinProfilesDir, scanProfileDir, throwIfProblems} from './files.js'
+import {createProfileStore, type ProfileStore} from './store.js'
+
+/**
+ * Built-in profiles, then the user's directory on top: a user profile with the same kind and id replaces the
+ * built-in one. Any invalid file (built-in or user) is an INVALID_PROFILE error listing every problem.
+ */
+export async function loadProfiles(options: {userDir?: string} = {}): Promise<ProfileStore> {
+  const scans = [scanProfileDir(builtinProfilesDir(), 'builtin')]
+  if (options.userDir !== undefined && options.userDir !== '') scans.push(scanProfileDir(path.resolve(options.userDir), 'user'))
+  throwIfProblems(scans.flatMap((scan) => scan.problems))
+  return createProfileStore(scans.flatMap((scan) => scan.profiles))
+}
