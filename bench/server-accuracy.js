@@ -206,12 +206,13 @@ export async function runServerAccuracy({
   }
   if (outputTokens < 2) throw new Error('outputTokens must be >= 2 (decode speed needs two tokens)')
 
-  const {loadProfiles} = await importDist('profiles/store.js')
+  const {loadProfiles} = await importDist('profiles/load.js')
   const {ensureSyntheticModel} = await importDist('gguf/synth.js')
   const {LlamaCppEngine} = await importDist('engines/llamacpp/engine.js')
   const {contextSizeFor} = await importDist('engines/embedded.js')
   const {findLlamaCppTool} = await importDist('engines/llamacpp/build.js')
-  const {llamaBenchArgs, parseLlamaBenchOutput} = await importDist('engines/llamacpp/llama-bench.js')
+  const {llamaBenchArgs} = await importDist('engines/llamacpp/llama-bench.js')
+  const {parseLlamaBenchOutput} = await importDist('results/import/llama-bench-format.js')
   const {execa} = await import('execa')
   const {runLevel} = await importDist('loadgen/closed-loop.js')
   const {makePromptTokens} = await importDist('loadgen/prompts.js')

@@ -3,7 +3,8 @@ import {readFileSync, statSync} from 'node:fs'
 import type {z} from 'zod'
 
 import {CapplanError, invalidResult, notFound} from '../lib/errors.js'
-import {certainlyMatchesResultFileSchema, type ResultFile, readableSchemaVersions, resultFileSchema} from './schema.js'
+import {certainlyMatchesResultFileSchema} from './fast-validate.js'
+import {type ResultFile, readableSchemaVersions, resultFileSchema} from './schema.js'
 
 /** Result files above this are refused before being read whole (a bench run of hours stays far below). */
 export const MAX_RESULT_FILE_BYTES = 256 * 1024 * 1024
@@ -80,7 +81,7 @@ export function parseResultFile(text: string, source: string): ResultFile {
       newer ? 'The file was written by a newer capplan: upgrade capplan to read it.' : 'The file is damaged or not a capplan result file.',
     )
   }
-  // Fast path: a plain-code check never more lenient than the schema (see schema.ts); when it is not certain,
+  // Fast path: a plain-code check never more lenient than the schema (see fast-validate.ts); when it is not certain,
   // zod decides and names the paths. JSON.parse's fresh objects are returned as they are (zod would copy them).
   if (certainlyMatchesResultFileSchema(data)) return data
   const parsed = resultFileSchema.safeParse(data)

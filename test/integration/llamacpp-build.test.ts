@@ -12,7 +12,8 @@ import {
   findLlamaCppTool,
   findOnPath,
 } from '../../src/engines/llamacpp/build.js'
-import {llamaBenchTestName, runLlamaBench} from '../../src/engines/llamacpp/llama-bench.js'
+import {runLlamaBench} from '../../src/engines/llamacpp/llama-bench.js'
+import {llamaBenchTestName} from '../../src/results/import/llama-bench-format.js'
 import {ensureSyntheticModel} from '../../src/gguf/synth.js'
 import {EngineError} from '../../src/lib/errors.js'
 import {tinyQwen2} from '../helpers/tiny-models.js'

@@ -1,5 +1,5 @@
 /**
- * llama-bench (`-o json` / `-o jsonl`) -> a capplan result file. Rows are parsed by src/engines/llama-bench.ts.
+ * llama-bench (`-o json` / `-o jsonl`) -> a capplan result file. Rows are parsed by ./llama-bench-format.ts.
  *
  * What llama-bench measures: ONE stream (batch 1), a prompt-processing test (ppN: N prompt tokens) and a
  * generation test (tgN: N tokens one at a time), each repeated. There is no latency under load and no
@@ -10,9 +10,9 @@
  */
 
 import {invalidResult} from '../../lib/errors.js'
-import {type LlamaBenchRow, llamaBenchTestName, parseLlamaBenchOutput} from '../../engines/llamacpp/llama-bench.js'
 import type {ResultFile} from '../schema.js'
 import {contentUuid, type ImportContext, matchModelProfile, placeholderHost, quantFromFormat, throughputOnlySummary} from './common.js'
+import {type LlamaBenchRow, llamaBenchTestName, parseLlamaBenchOutput} from './llama-bench-format.js'
 
 /** Rows that share everything but the test (n_prompt / n_gen / depth) come from one configuration. */
 function configurationKey(row: LlamaBenchRow): string {

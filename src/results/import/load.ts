@@ -7,7 +7,8 @@
 
 import {invalidResult} from '../../lib/errors.js'
 import {formatSchemaIssues, parseResultFile, readResultText} from '../read.js'
-import {certainlyMatchesResultFileSchema, type ResultFile, resultFileSchema} from '../schema.js'
+import {certainlyMatchesResultFileSchema} from '../fast-validate.js'
+import {type ResultFile, resultFileSchema} from '../schema.js'
 import type {ImportContext, PeerFormat} from './common.js'
 import {importGuideLlm, looksLikeGuideLlmReport} from './guidellm.js'
 import {importLlamaBench} from './llama-bench.js'

@@ -2,7 +2,8 @@ import {readFileSync} from 'node:fs'
 
 import {beforeAll, describe, expect, it} from 'vitest'
 
-import {loadProfiles, type ProfileStore} from '../../../../src/profiles/store.js'
+import {loadProfiles} from '../../../../src/profiles/load.js'
+import {type ProfileStore} from '../../../../src/profiles/store.js'
 import {contentUuid, quantFromFormat} from '../../../../src/results/import/common.js'
 import {loadAnyResult, parseAnyResult} from '../../../../src/results/import/load.js'
 import {resultFileSchema} from '../../../../src/results/schema.js'
