@@ -3,7 +3,8 @@ import {fileURLToPath} from 'node:url'
 
 import {describe, expect, it} from 'vitest'
 
-import {llamaBenchArgs, llamaBenchTestName, parseLlamaBenchOutput} from '../../../../src/engines/llamacpp/llama-bench.js'
+import {llamaBenchArgs} from '../../../../src/engines/llamacpp/llama-bench.js'
+import {llamaBenchTestName, parseLlamaBenchOutput} from '../../../../src/results/import/llama-bench-format.js'
 import {CapplanError} from '../../../../src/lib/errors.js'
 
 // Real llama-bench output, copied byte for byte from /work/shared/fixtures/llama-bench (see its README):
