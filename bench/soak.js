@@ -286,7 +286,7 @@ export function datasetLines(count, length) {
 
 /** Distinct token ids the server's POST /tokenize gives for capplan's prompt word list (as OpenAiEngine asks). */
 async function tokenizerPoolSize(url) {
-  const {PROMPT_POOL_TEXT} = await import(new URL('engines/vllm.js', DIST).href)
+  const {PROMPT_POOL_TEXT} = await import(new URL('engines/prompt-pool.js', DIST).href)
   const response = await fetch(`${url}/tokenize`, {
     method: 'POST',
     headers: {'content-type': 'application/json'},

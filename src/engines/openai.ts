@@ -1,16 +1,10 @@
 import {CapplanError, EngineError, invalidInput} from '../lib/errors.js'
 import {redactSecrets} from '../lib/redact.js'
-import {
-  engineEvents,
-  type LlamaServerTimings,
-  protocolPaths,
-  requestBody,
-  serverErrorMessage,
-  streamRequest,
-  type WireProtocol,
-} from './http/stream-client.js'
+import {getJson, type JsonResponse} from './http/json.js'
+import {type LlamaServerTimings, protocolPaths, requestBody, serverErrorMessage, type WireProtocol} from './http/protocols.js'
+import {DEFAULT_REQUEST_TIMEOUT_MS, engineEvents, streamRequest} from './http/stream.js'
+import {PROMPT_POOL_TEXT} from './prompt-pool.js'
 import type {Engine, EngineInfo, GenRequest, StreamEvent} from './types.js'
-import {PROMPT_POOL_TEXT} from './vllm.js'
 
 /**
  * `--engine openai`: an OpenAI-compatible server that is ALREADY running (SGLang, TGI, Ollama, vLLM started
@@ -46,8 +40,6 @@ export interface OpenAiEngineOptions {
   /** Something the user should know (parts of --endpoint that are ignored); bench prints it as a warning. */
   onNote?: (message: string) => void
 }
-
-export const DEFAULT_REQUEST_TIMEOUT_MS = 600_000
 
 /** "http://host:8000/v1/" -> "http://host:8000"; throws INVALID_INPUT for anything that is not http(s). */
 export function normalizeEndpoint(endpoint: string): string {
@@ -101,25 +93,9 @@ export function readApiKey(apiKeyEnv: string | undefined, env: NodeJS.ProcessEnv
   return value.trim()
 }
 
-interface JsonResponse {
-  status: number
-  statusText: string
-  body: unknown
-  text: string
-}
-
-/** GET a JSON document with a time limit; network failures are returned as a thrown Error with its cause. */
-async function getJson(url: string, headers: Record<string, string>, timeoutMs: number): Promise<JsonResponse> {
-  const response = await fetch(url, {headers: {accept: 'application/json', ...headers}, signal: AbortSignal.timeout(timeoutMs)})
-  const text = await response.text()
-  let body: unknown = null
-  try {
-    body = JSON.parse(text)
-  } catch {
-    body = null
-  }
-  return {status: response.status, statusText: response.statusText, body, text}
-}
+/** GET a JSON document from the endpoint, asking for JSON in `accept`. */
+const getEndpointJson = (url: string, headers: Record<string, string>, timeoutMs: number): Promise<JsonResponse> =>
+  getJson(url, {accept: 'application/json', ...headers}, timeoutMs)
 
 function causeOf(error: unknown): string {
   const parts: string[] = []
@@ -174,7 +150,7 @@ export class OpenAiEngine implements Engine {
     const timeoutMs = this.options.checkTimeoutMs ?? 15_000
     let answer: JsonResponse
     try {
-      answer = await getJson(modelsUrl, this.headers(), timeoutMs)
+      answer = await getEndpointJson(modelsUrl, this.headers(), timeoutMs)
     } catch (error) {
       throw new EngineError(
         `Cannot reach the OpenAI-compatible endpoint ${this.endpoint}: ${redactSecrets(causeOf(error), this.secrets())}.`,
@@ -233,7 +209,7 @@ export class OpenAiEngine implements Engine {
   /** vLLM answers GET /version {"version": "0.x"}; other servers do not, which is fine. */
   private async probeVersion(timeoutMs: number): Promise<string | null> {
     try {
-      const answer = await getJson(`${this.endpoint}/version`, this.headers(), timeoutMs)
+      const answer = await getEndpointJson(`${this.endpoint}/version`, this.headers(), timeoutMs)
       const version = (answer.body as {version?: unknown} | null)?.version
       return answer.status === 200 && typeof version === 'string' ? version : null
     } catch {

@@ -12,7 +12,7 @@ import type {GenRequest, StreamEvent} from '../../src/engines/types.js'
 import {ensureSyntheticModel} from '../../src/gguf/synth.js'
 import {EngineError} from '../../src/lib/errors.js'
 import {runLevel} from '../../src/loadgen/closed-loop.js'
-import {decodeTokensPerSecond, type LlamaServerTimings} from '../../src/engines/http/stream-client.js'
+import {decodeTokensPerSecond, type LlamaServerTimings} from '../../src/engines/http/protocols.js'
 import {makePromptTokens} from '../../src/loadgen/prompts.js'
 import {tinyQwen2} from '../helpers/tiny-models.js'
 

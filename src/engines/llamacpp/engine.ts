@@ -1,43 +1,21 @@
-import {mkdtempSync, readFileSync, statSync} from 'node:fs'
+import {readFileSync, statSync} from 'node:fs'
 import {readFile} from 'node:fs/promises'
-import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
 
 import {execa} from 'execa'
 
 import {readGgufHeader} from '../../gguf/reader.js'
 import {CapplanError, EngineError, invalidInput, notFound} from '../../lib/errors.js'
-import {findFreePort} from '../../lib/ports.js'
-import {redactArgv} from '../../lib/redact.js'
-import {
-  engineEvents,
-  type LlamaServerTimings,
-  protocolPaths,
-  requestBody,
-  streamRequest,
-  type WireProtocol,
-} from '../http/stream-client.js'
+import {type LlamaServerTimings, requestBody, type WireProtocol} from '../http/protocols.js'
+import type {ExitStatus} from '../spawned/process.js'
+import {SpawnedServer, type SpawnedServerOptions} from '../spawned/server.js'
+import type {EngineInfo, GenRequest, StreamEvent} from '../types.js'
 import {findLlamaCppTool} from './build.js'
-import {DEFAULT_REQUEST_TIMEOUT_MS} from '../openai.js'
-import {
-  bindHostArg,
-  clientHostFor,
-  DEFAULT_BIND_HOST,
-  describeExit,
-  type ManagedProcess,
-  type ReadyOutcome,
-  readLogTail,
-  spawnManaged,
-  unexpectedExitOf,
-  waitForHealth,
-  withServerDeath,
-} from '../spawned/process.js'
-import type {Engine, EngineExit, EngineInfo, GenRequest, StreamEvent} from '../types.js'
 
 /**
  * `--engine llamacpp`: capplan spawns llama-server (argument array, never a shell) on a free local port,
  * waits for GET /health, streams POST /completion with token-id prompts (cache_prompt false), and tears
- * the server's whole process group down on stop(), on signals and on exit (process.ts).
+ * the server's whole process group down on stop(), on signals and on exit (spawned/server.ts, process.ts).
  *
  * Flags, and why (protocols.md has the version drift): -c = slots x (input + output + margin) because
  * llama-server SPLITS -c across slots; -np = the highest concurrency (every request gets a slot, none
@@ -46,7 +24,7 @@ import type {Engine, EngineExit, EngineInfo, GenRequest, StreamEvent} from '../t
  * the user can override any of them (llama.cpp keeps the last value of a repeated flag).
  */
 
-export interface LlamaCppEngineOptions {
+export interface LlamaCppEngineOptions extends SpawnedServerOptions {
   modelPath: string
   /** llama-server binary; default: findLlamaCppTool('llama-server') ($CAPPLAN_LLAMA_BIN_DIR, capplan's build, PATH). */
   serverBin?: string
@@ -62,17 +40,6 @@ export interface LlamaCppEngineOptions {
   flashAttention?: 'on' | 'off' | 'auto'
   /** Passed through after capplan's own flags (they override them). */
   extraArgs?: readonly string[]
-  /** The server's stdout+stderr; default: a file in a new temp directory. Keep it beside the result file. */
-  logFile?: string
-  /** Give up waiting for /health after this long. Default 10 minutes (a 70B model loads for minutes). */
-  startupTimeoutMs?: number
-  /** Per-request limit; null = none. Default 10 minutes. */
-  requestTimeoutMs?: number | null
-  /**
-   * The address llama-server binds (--host). Default 127.0.0.1: nothing outside this machine can reach it. A
-   * wildcard (0.0.0.0, ::) is reached by capplan on 127.0.0.1.
-   */
-  host?: string
   /** 'completion' (default; llama.cpp's native POST /completion) or 'v1-completions' (POST /v1/completions). */
   api?: 'completion' | 'v1-completions'
   /** Called with llama-server's own timings of each finished request (accuracy checks). */
@@ -229,7 +196,7 @@ function readApiKeyFile(file: string): string {
 const capabilityCache = new Map<string, Promise<LlamaServerCapabilities>>()
 
 /** Ask the binary what it supports (cached per path). */
-export async function probeLlamaServer(bin: string): Promise<LlamaServerCapabilities> {
+async function probeLlamaServer(bin: string): Promise<LlamaServerCapabilities> {
   let probe = capabilityCache.get(bin)
   if (probe === undefined) {
     const run = async (flag: string) => {
@@ -264,20 +231,13 @@ async function capplanBuildOf(bin: string): Promise<string | null> {
   }
 }
 
-const BIND_RETRIES = 3
-const LOG_TAIL_LINES = 20
-
-export class LlamaCppEngine implements Engine {
-  private server: ManagedProcess | null = null
-  private bin: string | null = null
+export class LlamaCppEngine extends SpawnedServer {
   private capabilities: LlamaServerCapabilities | null = null
-  private args: string[] = []
-  private endpoint: string | null = null
   private buildInfo: string | null = null
   private tokenPool: number[] | undefined
-  /** The key the server demands (its --api-key), sent on every request; null = none. */
-  private apiKey: string | null = null
-  readonly logFile: string
+  private gpuLayers = 0
+  /** Set after a SIGSEGV while loading: the retry runs without CPU weight repacking (see start). */
+  private noRepack = false
 
   constructor(readonly options: LlamaCppEngineOptions) {
     const positive = (value: number, what: string, suggestion: string) => {
@@ -289,12 +249,20 @@ export class LlamaCppEngine implements Engine {
     if (options.gpuLayers !== undefined && (!Number.isInteger(options.gpuLayers) || options.gpuLayers < 0)) {
       throw invalidInput(`-ngl must be a whole number >= 0, got ${options.gpuLayers}.`, 'Pass e.g. 99 (all layers) or 0 (CPU).')
     }
-    this.logFile = options.logFile ?? join(mkdtempSync(join(tmpdir(), 'capplan-llama-server-')), 'llama-server.log')
-  }
-
-  /** The server's pid while it runs (tests check it is gone after stop()). */
-  get pid(): number | null {
-    return this.server?.pid ?? null
+    super(
+      {
+        kind: 'llamacpp',
+        name: 'llama-server',
+        bin: 'llama-server',
+        startupTimeoutMs: 600_000, // a 70B model loads for minutes
+        healthPollMs: 150, // 503 while loading
+        stopGraceMs: 5000,
+        portTaken: /couldn't bind|address already in use/i,
+        exitedAdvice: '; check the model file (-m) and the flags.',
+        startupAdvice: ' for a large model',
+      },
+      options,
+    )
   }
 
   private get contextSize(): number {
@@ -317,82 +285,41 @@ export class LlamaCppEngine implements Engine {
     const caps = await probeLlamaServer(bin)
     this.capabilities = caps
     this.buildInfo = await capplanBuildOf(bin)
-    const gpuLayers = this.options.gpuLayers ?? (caps.devices.length > 0 ? 99 : 0)
-    const deadline = performance.now() + (this.options.startupTimeoutMs ?? 600_000)
-    const extraArgs = this.options.extraArgs ?? []
+    this.gpuLayers = this.options.gpuLayers ?? (caps.devices.length > 0 ? 99 : 0)
     // Read before the server starts: a missing key file is the user's error, not the server's.
-    this.apiKey = serverApiKey(extraArgs)
-    let noRepack = false
-
-    const bindHost = bindHostArg(this.options.host ?? DEFAULT_BIND_HOST)
-    for (let attempt = 1; ; attempt++) {
-      const port = await findFreePort(bindHost)
-      this.args = llamaServerArgs({
-        modelPath: this.options.modelPath,
-        host: bindHost,
-        port,
-        contextSize: this.contextSize,
-        slots: this.options.maxConcurrency,
-        threads: this.options.threads,
-        gpuLayers,
-        flashAttention: this.options.flashAttention ?? 'auto',
-        capabilities: caps,
-        extraArgs,
-        noRepack,
-      })
-      this.endpoint = `http://${clientHostFor(bindHost)}:${port}`
-      this.server = await spawnManaged(bin, this.args, {logFile: this.logFile, displayArgs: redactArgv(this.args)})
-      const outcome = await this.waitUntilReady(this.server, this.endpoint, deadline)
-      if (outcome === 'ready') break
-      const tail = await readLogTail(this.logFile, LOG_TAIL_LINES)
-      await this.stop()
-      // Another process took the port between findFreePort and the server's bind: try a new one.
-      if (outcome === 'exited' && attempt < BIND_RETRIES && tail.some((line) => /couldn't bind|address already in use/i.test(line))) continue
-      // A -march=native build's AMX kernels (CPU weight repacking) crash with SIGSEGV in the first decode
-      // where the OS/hypervisor does not grant AMX tile state (seen on this project's CI VM). Retry once
-      // without repacking, say so, and record the flag in the args; a user's own repack flag is respected.
-      if (
-        outcome === 'exited' &&
-        this.lastExit?.signal === 'SIGSEGV' &&
-        caps.noRepack &&
-        !noRepack &&
-        !extraArgs.some((arg) => /^(--repack|-nr|--no-repack)$/.test(arg))
-      ) {
-        noRepack = true
-        this.options.onNote?.(`llama-server crashed (SIGSEGV) while loading; retrying with --no-repack (CPU weight repacking / AMX kernels off). Log: ${this.logFile}`)
-        continue
-      }
-      const display = [bin, ...redactArgv(this.args)].join(' ')
-      if (outcome === 'exited') {
-        throw new EngineError(
-          `llama-server exited before it was ready (${describeExit(this.lastExit)}).`,
-          `Read the log lines below (full log: ${this.logFile}); check the model file (-m) and the flags.`,
-          display,
-          tail,
-        )
-      }
-      throw new EngineError(
-        `llama-server was not ready within ${Math.round((this.options.startupTimeoutMs ?? 600_000) / 1000)} s (GET /health never answered 200).`,
-        `Raise --startup-timeout for a large model, or read the log (${this.logFile}).`,
-        display,
-        tail,
-      )
-    }
+    this.apiKey = serverApiKey(this.options.extraArgs ?? [])
+    this.noRepack = false
+    await this.launch(bin)
     await this.readProps()
   }
 
-  private lastExit: {code: number | null; signal: string | null} | null = null
-
-  /** `authorization: Bearer KEY` when the server was started with a key; {} otherwise. Never recorded. */
-  requestHeaders(): Record<string, string> {
-    return this.apiKey === null ? {} : {authorization: `Bearer ${this.apiKey}`}
+  protected serverArgs(port: number): string[] {
+    return llamaServerArgs({
+      modelPath: this.options.modelPath,
+      host: this.bindHost,
+      port,
+      contextSize: this.contextSize,
+      slots: this.options.maxConcurrency,
+      threads: this.options.threads,
+      gpuLayers: this.gpuLayers,
+      flashAttention: this.options.flashAttention ?? 'auto',
+      capabilities: this.capabilities!,
+      extraArgs: this.options.extraArgs ?? [],
+      noRepack: this.noRepack,
+    })
   }
 
-  /** Poll GET /health (503 while loading) until 200, the process exits, or the deadline passes. */
-  private async waitUntilReady(server: ManagedProcess, endpoint: string, deadline: number): Promise<ReadyOutcome> {
-    const {outcome, exit} = await waitForHealth(server, endpoint, deadline, 150, this.requestHeaders())
-    if (exit !== null) this.lastExit = exit
-    return outcome
+  /**
+   * A -march=native build's AMX kernels (CPU weight repacking) crash with SIGSEGV in the first decode where
+   * the OS/hypervisor does not grant AMX tile state (seen on this project's CI VM). Retry once without
+   * repacking, say so, and record the flag in the args; a user's own repack flag is respected.
+   */
+  protected override retryAfterExit(exit: ExitStatus | null): boolean {
+    if (exit?.signal !== 'SIGSEGV' || this.capabilities?.noRepack !== true || this.noRepack) return false
+    if ((this.options.extraArgs ?? []).some((arg) => /^(--repack|-nr|--no-repack)$/.test(arg))) return false
+    this.noRepack = true
+    this.options.onNote?.(`llama-server crashed (SIGSEGV) while loading; retrying with --no-repack (CPU weight repacking / AMX kernels off). Log: ${this.logFile}`)
+    return true
   }
 
   private props: {buildInfo: string | null; totalSlots: number | null; slotContext: number | null} = {
@@ -418,21 +345,15 @@ export class LlamaCppEngine implements Engine {
       // /props is informative only (older builds lack some fields)
     }
     if (this.props.totalSlots !== null && this.props.totalSlots !== this.options.maxConcurrency) {
-      const tail = await readLogTail(this.logFile, LOG_TAIL_LINES)
-      await this.stop()
-      throw new EngineError(
+      throw await this.abandon(
         `llama-server started ${this.props.totalSlots} slot(s) instead of the ${this.options.maxConcurrency} asked for (-np).`,
         'Remove any -np / --parallel from the extra engine arguments, or use a llama-server that honours -np.',
-        [this.bin, ...redactArgv(this.args)].join(' '),
-        tail,
       )
     }
   }
 
   info(): EngineInfo {
-    if (this.capabilities === null || this.endpoint === null) {
-      throw new CapplanError('ENGINE_FAILURE', 'The llamacpp engine was used before start().', 'This is a bug in capplan.')
-    }
+    if (this.capabilities === null || this.endpoint === null) throw this.usedBeforeStart()
     const gpuLayers = Number(this.args[this.args.indexOf('-ngl') + 1] ?? 0)
     return {
       kind: 'llamacpp',
@@ -443,7 +364,7 @@ export class LlamaCppEngine implements Engine {
       threads: this.options.threads,
       // llama-server splits layers over every visible device by default (-sm layer).
       gpuCount: gpuLayers > 0 ? this.capabilities.devices.length : 0,
-      args: [this.bin ?? 'llama-server', ...redactArgv(this.args)],
+      args: this.commandLine(),
       endpoint: this.endpoint,
     }
   }
@@ -489,45 +410,7 @@ export class LlamaCppEngine implements Engine {
     return pool
   }
 
-  async *stream(request: GenRequest, signal: AbortSignal): AsyncGenerator<StreamEvent> {
-    if (this.endpoint === null || this.server === null) {
-      yield {kind: 'error', errorKind: 'engine', message: 'The llamacpp engine was used before start() (or after stop()).'}
-      return
-    }
-    yield* withServerDeath(
-      engineEvents(
-        streamRequest({
-          url: `${this.endpoint}${protocolPaths[this.protocol]}`,
-          protocol: this.protocol,
-          body: requestBody(this.protocol, request, {model: 'capplan'}),
-          headers: this.requestHeaders(),
-          secrets: this.apiKey === null ? [] : [this.apiKey],
-          // Loopback: a fresh connection per request costs microseconds and rules out stale pooled sockets.
-          keepAlive: false,
-          // A spawned server is always plain http on this machine: node:http stamps each read in the socket's own
-          // callback (ITL timing error p99 ~3 ms instead of ~6-13 ms through fetch, bench/loadgen-bench.js).
-          transport: 'node-http',
-          signal,
-          timeoutMs: this.options.requestTimeoutMs === undefined ? DEFAULT_REQUEST_TIMEOUT_MS : this.options.requestTimeoutMs,
-        }),
-        this.options.onServerTimings,
-      ),
-      this.server,
-      'llama-server',
-    )
-  }
-
-  /** How llama-server ended if it died while in use (null while it runs, and after stop()). */
-  exited(): EngineExit | null {
-    return unexpectedExitOf(this.server, 'llama-server')
-  }
-
-  async stop(): Promise<void> {
-    const server = this.server
-    this.server = null
-    if (server !== null) {
-      await server.stop()
-      this.lastExit = server.exitStatus()
-    }
+  stream(request: GenRequest, signal: AbortSignal): AsyncGenerator<StreamEvent> {
+    return this.serverStream(this.protocol, requestBody(this.protocol, request, {model: 'capplan'}), signal, this.options.onServerTimings)
   }
 }

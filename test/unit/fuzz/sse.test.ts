@@ -3,7 +3,9 @@ import {afterEach, describe, expect, it, vi} from 'vitest'
 
 import {MAX_SSE_EVENT_CHARS} from '../../../src/engines/http/sse.js'
 import {readSseMessages} from '../../helpers/sse-messages.js'
-import {type ClientEvent, StreamInterpreter, streamRequest, type WireProtocol} from '../../../src/engines/http/stream-client.js'
+import {StreamInterpreter} from '../../../src/engines/http/interpreter.js'
+import type {ClientEvent, WireProtocol} from '../../../src/engines/http/protocols.js'
+import {streamRequest} from '../../../src/engines/http/stream.js'
 import {requestErrorKinds} from '../../../src/results/schema.js'
 import {applyMutation, byteMutation, collect, fixtureFiles, fuzzOptions, pieces} from './fuzz-helpers.js'
 

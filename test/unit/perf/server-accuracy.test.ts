@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest'
 
-import type {LlamaServerTimings} from '../../../src/engines/http/stream-client.js'
-import {decodeTokensPerSecond} from '../../../src/engines/http/stream-client.js'
+import type {LlamaServerTimings} from '../../../src/engines/http/protocols.js'
+import {decodeTokensPerSecond} from '../../../src/engines/http/protocols.js'
 import type {RequestRecord} from '../../../src/results/schema.js'
 import {requestTpotMs} from '../../../src/stats/slo.js'
 

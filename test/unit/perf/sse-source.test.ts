@@ -5,7 +5,8 @@ import {fileURLToPath} from 'node:url'
 import {afterEach, describe, expect, it} from 'vitest'
 
 import {uniformRandom} from '../../../src/lib/random.js'
-import {type ClientEvent, engineEvents, type LlamaServerTimings, streamRequest, type WireProtocol} from '../../../src/engines/http/stream-client.js'
+import type {ClientEvent, LlamaServerTimings, WireProtocol} from '../../../src/engines/http/protocols.js'
+import {engineEvents, streamRequest} from '../../../src/engines/http/stream.js'
 
 /**
  * bench/sse-source.js read by capplan's REAL stream client. The source replays the recorded llama-server

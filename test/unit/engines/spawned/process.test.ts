@@ -1,4 +1,4 @@
-import {spawn, spawnSync} from 'node:child_process'
+import {spawnSync} from 'node:child_process'
 import {existsSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join, resolve} from 'node:path'
@@ -6,34 +6,19 @@ import {pathToFileURL} from 'node:url'
 
 import {afterAll, describe, expect, it} from 'vitest'
 
-import {groupAlive, liveProcesses, readLogTail, spawnManaged, spawnWatchdog, WATCHDOG_GRACE_MS} from '../../../../src/engines/spawned/process.js'
+import {bindHostArg, clientHostFor, groupAlive, isLoopbackHost, liveProcesses, readLogTail, spawnManaged} from '../../../../src/engines/spawned/process.js'
 import {CapplanError} from '../../../../src/lib/errors.js'
 import {findFreePort} from '../../../../src/lib/ports.js'
-import {cmdlineOf, descendantsOf, waitFor} from '../../../helpers/proc.js'
+import {alive, waitFor} from '../../../helpers/proc.js'
 
 /** The child-process lifecycle the server engines rely on, with real (tiny) processes: sh and sleep. */
 
 const dir = mkdtempSync(join(tmpdir(), 'capplan-process-'))
 afterAll(() => rmSync(dir, {recursive: true, force: true}))
 
-/** Running (not a zombie: this container's init does not always reap orphans). */
-const alive = (pid: number) => {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    return !['Z', 'X'].includes(stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3))
-  } catch {
-    return false
-  }
-}
-
-async function waitForLine(file: string, pattern: RegExp): Promise<RegExpMatchArray> {
-  for (let i = 0; i < 200; i++) {
-    const match = readFileSync(file, 'utf8').match(pattern)
-    if (match !== null) return match
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
-  throw new Error(`${pattern} never appeared in ${file}`)
-}
+/** The first match of `pattern` in the file, waiting up to 5 s for it to appear. */
+const waitForLine = async (file: string, pattern: RegExp): Promise<RegExpMatchArray> =>
+  (await waitFor(() => readFileSync(file, 'utf8').match(pattern), 5000, 25)) ?? expect.fail(`${pattern} never appeared in ${file}`)
 
 describe('spawnManaged', () => {
   it('kills the whole process group on stop(), grandchildren included, and untracks it', async () => {
@@ -80,79 +65,6 @@ describe('spawnManaged', () => {
   })
 })
 
-/**
- * The watchdog each managed server gets (capplan SIGKILLed cannot stop its server). Its pipe's write end is held
- * by this test process: ending it is exactly what the kernel does when capplan dies, whatever the signal (the
- * real SIGKILL of the real CLI is test/integration/sigkill.test.ts).
- */
-describe('spawnWatchdog', () => {
-  /** A detached group like a server's: sh (leader) with a background sleep (a "worker"). */
-  async function startGroup(name: string, script = 'sleep 30 & echo "worker=$!"; wait') {
-    const log = join(dir, `${name}.log`)
-    const {openSync, closeSync} = await import('node:fs')
-    const fd = openSync(log, 'a')
-    const leader = spawn('sh', ['-c', script], {detached: true, stdio: ['ignore', fd, fd]})
-    closeSync(fd)
-    const exited = new Promise<{code: number | null; signal: string | null}>((resolve) => leader.once('exit', (code, signal) => resolve({code, signal})))
-    const worker = Number((await waitForLine(log, /worker=(\d+)/))[1])
-    return {pgid: leader.pid!, worker, exited, log}
-  }
-
-  it('EOF on its pipe (capplan died) -> SIGTERM to the whole group, then it exits itself', async () => {
-    const group = await startGroup('eof')
-    const watchdog = spawnWatchdog(group.pgid)
-    expect(watchdog.pid).toBeGreaterThan(0)
-    // It runs while the pipe is open and the group lives (it must not end anything on its own).
-    await new Promise((resolve) => setTimeout(resolve, 600))
-    expect(alive(watchdog.pid!)).toBe(true)
-    expect(groupAlive(group.pgid)).toBe(true)
-    watchdog.pipe!.end()
-    expect(await group.exited).toEqual({code: null, signal: 'SIGTERM'})
-    expect(await waitFor(() => !groupAlive(group.pgid) && !alive(group.worker), 3000)).toBe(true)
-    await watchdog.gone
-    expect(alive(watchdog.pid!)).toBe(false)
-  })
-
-  it('a group that ignores SIGTERM is SIGKILLed after the grace period', async () => {
-    const group = await startGroup('stubborn-eof', 'trap "" TERM; sleep 30 & echo "worker=$!"; while true; do sleep 1; done')
-    const watchdog = spawnWatchdog(group.pgid, 300)
-    watchdog.pipe!.end()
-    expect(await group.exited).toEqual({code: null, signal: 'SIGKILL'})
-    await watchdog.gone
-    expect(groupAlive(group.pgid)).toBe(false)
-    expect(alive(group.worker)).toBe(false)
-  })
-
-  it('never outlives the group: it exits by itself once the group is gone (pipe still open)', async () => {
-    const group = await startGroup('ends', 'sleep 0.5 & echo "worker=$!"; wait')
-    const watchdog = spawnWatchdog(group.pgid)
-    expect(await group.exited).toEqual({code: 0, signal: null})
-    // Its look every 250 ms finds the group gone.
-    expect(await waitFor(() => !alive(watchdog.pid!), 3000)).toBe(true)
-    await watchdog.gone
-  })
-
-  it('spawnManaged starts one for the server\'s group, with the server\'s pid as argument; stop() ends it', async () => {
-    const child = await spawnManaged('sh', ['-c', 'sleep 30'], {logFile: join(dir, 'watched.log')})
-    const watchdogs = () =>
-      descendantsOf(process.pid).filter((pid) => {
-        const args = cmdlineOf(pid)
-        return args[1] === '-e' && args[3] === String(child.pid)
-      })
-    const found = await waitFor(() => (watchdogs().length === 1 ? watchdogs() : null), 3000)
-    expect(found).toHaveLength(1)
-    // Its own session and group (setsid): a Ctrl-C to capplan's terminal group does not reach it.
-    const stat = readFileSync(`/proc/${found![0]}/stat`, 'utf8')
-    const [, , pgrp, session] = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    expect(Number(pgrp)).toBe(found![0])
-    expect(Number(session)).toBe(found![0])
-    expect(cmdlineOf(found![0]!).slice(3)).toEqual([String(child.pid), String(WATCHDOG_GRACE_MS), '250'])
-    await child.stop()
-    expect(alive(found![0]!)).toBe(false)
-    expect(watchdogs()).toEqual([])
-  })
-})
-
 // The built module (npm test builds first): a plain node process, where nothing else keeps the event loop alive.
 const builtProcessModule = resolve(import.meta.dirname, '..', '..', '..', '..', 'dist', 'engines', 'spawned', 'process.js')
 
@@ -182,5 +94,21 @@ describe('findFreePort', () => {
       server.listen(port, '127.0.0.1', resolve)
     })
     await new Promise<void>((resolve) => server.close(() => resolve()))
+  })
+})
+
+describe('bind and client addresses', () => {
+  it('loopback addresses are 127.0.0.0/8, ::1 and localhost; wildcards and others are not', () => {
+    for (const host of ['127.0.0.1', '127.1.2.3', 'localhost', '::1', '[::1]']) expect(isLoopbackHost(host)).toBe(true)
+    for (const host of ['0.0.0.0', '::', '10.0.0.5', 'example.com', '128.0.0.1']) expect(isLoopbackHost(host)).toBe(false)
+  })
+
+  it('a client reaches a wildcard bind on 127.0.0.1, an IPv6 address in brackets, anything else as given', () => {
+    expect(clientHostFor('0.0.0.0')).toBe('127.0.0.1')
+    expect(clientHostFor('::')).toBe('127.0.0.1')
+    expect(clientHostFor('[::]')).toBe('127.0.0.1')
+    expect(clientHostFor('::1')).toBe('[::1]')
+    expect(clientHostFor('10.0.0.5')).toBe('10.0.0.5')
+    expect(bindHostArg('[::1]')).toBe('::1')
   })
 })

@@ -1,6 +1,8 @@
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {type ClientEvent, type HttpTransport, streamRequest, type WireProtocol} from '../../../../src/engines/http/stream-client.js'
+import type {ClientEvent, WireProtocol} from '../../../../src/engines/http/protocols.js'
+import {streamRequest} from '../../../../src/engines/http/stream.js'
+import type {HttpTransport} from '../../../../src/engines/http/transport.js'
 import {llamaFixture, type ReplayServer, startReplayServer} from '../../../helpers/replay-server.js'
 
 /**
