@@ -281,7 +281,6 @@ export class LlamaCppEngine extends SpawnedServer {
         'Build one offline with `capplan engine build`, or pass --server-bin /path/to/llama-server.',
       )
     }
-    this.bin = bin
     const caps = await probeLlamaServer(bin)
     this.capabilities = caps
     this.buildInfo = await capplanBuildOf(bin)
