@@ -15,6 +15,7 @@ import {
   requestErrorKinds,
   type ResultFile,
   resultFileSchema,
+  type ResultFileV1,
   runStatuses,
   serverMetricsSchema,
 } from './schema.js'
@@ -204,14 +205,11 @@ const resultKeys = [
   'schemaVersion', 'id', 'createdAt', 'finishedAt', 'capplan', 'host', 'engine', 'model', 'gpuProfile', 'workload', 'levels', 'status', 'notes',
 ] as const
 
-/**
- * true: `value` certainly matches resultFileSchema (use it as is). false: not certain — run resultFileSchema,
- * which gives the verdict and the paths. See the contract above.
- */
-export function certainlyMatchesResultFileSchema(value: unknown): value is ResultFile {
-  if (!isRecord(value) || !hasExactKeys(value, resultKeys) || value['schemaVersion'] !== RESULT_SCHEMA_VERSION) return false
+/** Everything but the version-specific fields (schemaVersion, capplan.command), for both versions read. */
+function certainlyMatchesBody(value: unknown, version: number, isCommand: (command: unknown) => boolean): boolean {
+  if (!isRecord(value) || !hasExactKeys(value, resultKeys) || value['schemaVersion'] !== version) return false
   const {capplan, levels} = value
-  if (!isRecord(capplan) || !hasExactKeys(capplan, ['version', 'command']) || typeof capplan['version'] !== 'string' || typeof capplan['command'] !== 'string') {
+  if (!isRecord(capplan) || !hasExactKeys(capplan, ['version', 'command']) || typeof capplan['version'] !== 'string' || !isCommand(capplan['command'])) {
     return false
   }
   if (!Array.isArray(levels) || !levels.every(isLevelRecord)) return false
@@ -228,4 +226,17 @@ export function certainlyMatchesResultFileSchema(value: unknown): value is Resul
     isModelInfo(value['model']) &&
     isWorkloadInfo(value['workload'])
   )
+}
+
+/**
+ * true: `value` certainly matches resultFileSchema (use it as is). false: not certain — run resultFileSchema,
+ * which gives the verdict and the paths. See the contract above.
+ */
+export function certainlyMatchesResultFileSchema(value: unknown): value is ResultFile {
+  return certainlyMatchesBody(value, RESULT_SCHEMA_VERSION, isStringArray)
+}
+
+/** The same for resultFileV1Schema (the command a string): report still reads thousands of version 1 files. */
+export function certainlyMatchesResultFileV1Schema(value: unknown): value is ResultFileV1 {
+  return certainlyMatchesBody(value, 1, (command) => typeof command === 'string')
 }

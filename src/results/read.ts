@@ -3,8 +3,9 @@ import {readFileSync, statSync} from 'node:fs'
 import type {z} from 'zod'
 
 import {CapplanError, invalidResult, notFound} from '../lib/errors.js'
-import {certainlyMatchesResultFileSchema} from './fast-validate.js'
-import {type ResultFile, readableSchemaVersions, resultFileSchema} from './schema.js'
+import {certainlyMatchesResultFileSchema, certainlyMatchesResultFileV1Schema} from './fast-validate.js'
+import {type ResultFile, readableSchemaVersions, resultFileSchema, resultFileV1Schema} from './schema.js'
+import {upgradeV1} from './upgrade.js'
 
 /** Result files above this are refused before being read whole (a bench run of hours stays far below). */
 export const MAX_RESULT_FILE_BYTES = 256 * 1024 * 1024
@@ -47,7 +48,8 @@ function describeJsonError(text: string, error: Error): string {
 }
 
 /**
- * Parse and validate the text of a result file. `source` names the file in every error.
+ * Parse and validate the text of a result file. `source` names the file in every error. A version 1 file is
+ * validated against its own schema, then upgraded: the result is always the current version.
  * Throws invalidResult for: not JSON, not an object, no/unknown schemaVersion, schema violations (with paths).
  */
 export function parseResultFile(text: string, source: string): ResultFile {
@@ -67,7 +69,7 @@ export function parseResultFile(text: string, source: string): ResultFile {
     )
   }
   const version = (data as Record<string, unknown>)['schemaVersion']
-  const readable = readableSchemaVersions.join(', ')
+  const readable = readableSchemaVersions.join(' and ')
   if (version === undefined) {
     throw invalidResult(
       `${source} has no schemaVersion: it is not a capplan result file.`,
@@ -83,8 +85,16 @@ export function parseResultFile(text: string, source: string): ResultFile {
   }
   // Fast path: a plain-code check never more lenient than the schema (see fast-validate.ts); when it is not certain,
   // zod decides and names the paths. JSON.parse's fresh objects are returned as they are (zod would copy them).
+  if (version === 1) {
+    if (certainlyMatchesResultFileV1Schema(data)) return upgradeV1(data)
+    return upgradeV1(validated(resultFileV1Schema, data, source, version))
+  }
   if (certainlyMatchesResultFileSchema(data)) return data
-  const parsed = resultFileSchema.safeParse(data)
+  return validated(resultFileSchema, data, source, version)
+}
+
+function validated<T>(schema: z.ZodType<T>, data: unknown, source: string, version: unknown): T {
+  const parsed = schema.safeParse(data)
   if (!parsed.success) {
     throw invalidResult(
       `${source} does not match the result-file schema (version ${String(version)}): ${formatSchemaIssues(parsed.error.issues)}`,

@@ -3,7 +3,7 @@ import {z} from 'zod'
 import {quantLevels} from '../profiles/schema.js'
 
 /**
- * THE result file (schemaVersion 1): the authoritative record of one `capplan bench` run.
+ * THE result file (schemaVersion 2): the authoritative record of one `capplan bench` run.
  * `bench` writes it, `report` / `compare` read it; nothing else passes between them.
  *
  * Conventions:
@@ -13,11 +13,13 @@ import {quantLevels} from '../profiles/schema.js'
  * - Request-level samples are kept in full: `compare` runs significance tests on them.
  * - Objects are strict: a misspelled or unknown field is an error, not silently dropped. A file written by
  *   a newer capplan carries a newer schemaVersion and is refused with a clear message (see read.ts).
+ * - Versions: 2 records the command as an argv array; 1 (one shell-quoted string) is still read, and upgraded
+ *   to 2 as it is read (upgrade.ts), so every reader sees version 2 only.
  */
 
-export const RESULT_SCHEMA_VERSION = 1 as const
-/** Versions this capplan can read. */
-export const readableSchemaVersions = [RESULT_SCHEMA_VERSION] as const
+export const RESULT_SCHEMA_VERSION = 2 as const
+/** Versions this capplan can read (older ones are upgraded in memory by upgrade.ts). */
+export const readableSchemaVersions = [1, RESULT_SCHEMA_VERSION] as const
 
 const nonNegInt = z.number().int().nonnegative()
 const nonNeg = z.number().nonnegative()
@@ -348,8 +350,8 @@ export const resultFileSchema = z.strictObject({
   finishedAt: z.iso.datetime({offset: true}).nullable(),
   capplan: z.strictObject({
     version: z.string(),
-    /** The command line that produced the file, secrets redacted (see redactCommand in write.ts). */
-    command: z.string(),
+    /** The command that produced the file as its argv, e.g. ["capplan", "bench", "--quant", "int4"], secrets redacted (redactArgv). */
+    command: z.array(z.string()),
   }),
   host: hostSnapshotSchema,
   engine: engineInfoSchema,
@@ -363,3 +365,10 @@ export const resultFileSchema = z.strictObject({
   notes: z.array(z.string()),
 })
 export type ResultFile = z.infer<typeof resultFileSchema>
+
+/** schemaVersion 1: the same file, but the command was one shell-quoted line (quoteArgv). Read, never written. */
+export const resultFileV1Schema = resultFileSchema.extend({
+  schemaVersion: z.literal(1),
+  capplan: z.strictObject({version: z.string(), command: z.string()}),
+})
+export type ResultFileV1 = z.infer<typeof resultFileV1Schema>

@@ -17,8 +17,8 @@ export type PeerFormat = (typeof peerFormats)[number]
 export interface ImportContext {
   /** The capplan version writing the file (import) or reading it (report). */
   capplanVersion: string
-  /** The command line recorded in the file. */
-  command: string
+  /** The command recorded in the file, as its argv (e.g. ['capplan', 'import', 'run.json']). */
+  command: string[]
   /** Profiles to match the peer's model name against (optional: without it the name is kept as is). */
   store?: ProfileStore
 }

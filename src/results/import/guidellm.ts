@@ -22,7 +22,7 @@ import {z} from 'zod'
 import {invalidResult} from '../../lib/errors.js'
 import {summarizeLevel} from '../../stats/summarize.js'
 import {formatSchemaIssues} from '../read.js'
-import type {LevelRecord, RequestRecord, ResultFile} from '../schema.js'
+import {type LevelRecord, type RequestRecord, RESULT_SCHEMA_VERSION, type ResultFile} from '../schema.js'
 import {contentUuid, type ImportContext, matchModelProfile, peerNumbers, placeholderHost, quantFromFormat, throughputOnlySummary} from './common.js'
 
 const {count, duration, ms, timestamp, perSecond} = peerNumbers
@@ -191,7 +191,7 @@ export function importGuideLlm(report: unknown, text: string, source: string, co
   const firstSummary = levels[0]!.summary
   const perRequest = (perS: number) => (firstSummary.throughput.requestsPerS > 0 ? perS / firstSummary.throughput.requestsPerS : 1)
   return {
-    schemaVersion: 1,
+    schemaVersion: RESULT_SCHEMA_VERSION,
     id: contentUuid(text, 'guidellm'),
     createdAt: new Date(0).toISOString(),
     finishedAt: null,

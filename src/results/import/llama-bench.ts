@@ -10,7 +10,7 @@
  */
 
 import {invalidResult} from '../../lib/errors.js'
-import type {ResultFile} from '../schema.js'
+import {RESULT_SCHEMA_VERSION, type ResultFile} from '../schema.js'
 import {contentUuid, type ImportContext, matchModelProfile, placeholderHost, quantFromFormat, throughputOnlySummary} from './common.js'
 import {type LlamaBenchRow, llamaBenchTestName, parseLlamaBenchOutput} from './llama-bench-format.js'
 
@@ -98,7 +98,7 @@ function importConfiguration(rows: LlamaBenchRow[], source: string, text: string
   const isoTime = (text: string | undefined) => (text !== undefined && !Number.isNaN(Date.parse(text)) ? new Date(text).toISOString() : new Date(0).toISOString())
 
   return {
-    schemaVersion: 1,
+    schemaVersion: RESULT_SCHEMA_VERSION,
     id: contentUuid(text, `llama-bench:${index}`),
     createdAt: isoTime(times[0]),
     finishedAt: isoTime(times.at(-1)),

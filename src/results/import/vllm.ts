@@ -17,7 +17,7 @@ import {z} from 'zod'
 import {invalidResult} from '../../lib/errors.js'
 import {summarizeLevel} from '../../stats/summarize.js'
 import {formatSchemaIssues} from '../read.js'
-import type {LevelRecord, RequestRecord, ResultFile} from '../schema.js'
+import {type LevelRecord, type RequestRecord, RESULT_SCHEMA_VERSION, type ResultFile} from '../schema.js'
 import {contentUuid, type ImportContext, matchModelProfile, peerNumbers, placeholderHost, quantFromFormat, throughputOnlySummary} from './common.js'
 
 const {count, duration, seconds, timestamp, perSecond} = peerNumbers
@@ -190,7 +190,7 @@ export function importVllm(values: unknown[], text: string, source: string, cont
   if (date !== null) notes.push('converted: vLLM records local time without a zone; createdAt treats it as UTC')
 
   return {
-    schemaVersion: 1,
+    schemaVersion: RESULT_SCHEMA_VERSION,
     id: contentUuid(text, 'vllm'),
     createdAt,
     finishedAt: null,

@@ -6,7 +6,8 @@ import fc from 'fast-check'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {CapplanError} from '../../../src/lib/errors.js'
-import {loadProfiles, type ProfileStore} from '../../../src/profiles/store.js'
+import {loadProfiles} from '../../../src/profiles/load.js'
+import {type ProfileStore} from '../../../src/profiles/store.js'
 import {type LoadedResult, loadAnyResult, parseAnyResult} from '../../../src/results/import/load.js'
 import {MAX_RESULT_FILE_BYTES} from '../../../src/results/read.js'
 import {resultFileSchema} from '../../../src/results/schema.js'
@@ -23,7 +24,7 @@ const recorded = fixtureFiles('test/fixtures/peers', /\.jsonl?$/)
 const SOURCE = 'peer-under-test.json'
 
 let store: ProfileStore
-const context = () => ({capplanVersion: '0.1.0', command: 'capplan import fuzz', store})
+const context = () => ({capplanVersion: '0.1.0', command: ['capplan', 'import', 'fuzz'], store})
 let dir: string
 
 beforeAll(async () => {

@@ -3,8 +3,8 @@ import {describe, expect, it} from 'vitest'
 
 import {CapplanError} from '../../../src/lib/errors.js'
 import {parseResultFile} from '../../../src/results/read.js'
-import {certainlyMatchesResultFileSchema} from '../../../src/results/fast-validate.js'
-import {type LevelRecord, type ResultFile, resultFileSchema} from '../../../src/results/schema.js'
+import {certainlyMatchesResultFileSchema, certainlyMatchesResultFileV1Schema} from '../../../src/results/fast-validate.js'
+import {type LevelRecord, type ResultFile, resultFileSchema, resultFileV1Schema} from '../../../src/results/schema.js'
 import {serializeResultFile} from '../../../src/results/write.js'
 import {summarizeLevel} from '../../../src/stats/summarize.js'
 import {sampleLevel, sampleRequest, sampleResult} from './sample-result.js'
@@ -129,7 +129,7 @@ describe('certainlyMatchesResultFileSchema (the reader fast path)', () => {
     const data = JSON.parse(serializeResultFile(richResult())) as ResultFile
     ;(data.levels[1]!.requests[0]!.chunkTokens as number[])[2] = 1.5
     expect(() => parseResultFile(JSON.stringify(data), 'bad.json')).toThrow(
-      'bad.json does not match the result-file schema (version 1): levels[1].requests[0].chunkTokens[2]: expected non-negative integers, received 1.5',
+      'bad.json does not match the result-file schema (version 2): levels[1].requests[0].chunkTokens[2]: expected non-negative integers, received 1.5',
     )
     const unordered = JSON.parse(serializeResultFile(richResult())) as ResultFile
     unordered.levels[0]!.window.endMs = 999
@@ -139,6 +139,33 @@ describe('certainlyMatchesResultFileSchema (the reader fast path)', () => {
     } catch (error) {
       expect(error).toBeInstanceOf(CapplanError)
       expect((error as CapplanError).message).toContain('levels[0].window.endMs: window ends before it starts')
+    }
+  })
+})
+
+describe('certainlyMatchesResultFileV1Schema (version 1 files, still read by the thousand)', () => {
+  const v1 = () => {
+    const data = JSON.parse(serializeResultFile({...richResult(), levels: [richLevel()]})) as Record<string, unknown>
+    return {...data, schemaVersion: 1, capplan: {version: '0.1.0', command: "capplan bench --dataset 'a b.jsonl'"}}
+  }
+
+  it('is certain for a valid version 1 file, and only for version 1', () => {
+    expect(resultFileV1Schema.safeParse(v1()).success).toBe(true)
+    expect(certainlyMatchesResultFileV1Schema(v1())).toBe(true)
+    expect(certainlyMatchesResultFileSchema(v1())).toBe(false)
+    expect(certainlyMatchesResultFileV1Schema(JSON.parse(serializeResultFile(richResult())))).toBe(false)
+  })
+
+  it('is never more lenient than resultFileV1Schema: every path x every edge mutation', () => {
+    const data = v1()
+    const mutations: Mutation[] = [...edgeValues.map((value) => ({kind: 'set' as const, value})), {kind: 'delete'}, {kind: 'add-key'}]
+    for (const path of pathsOf(data)) {
+      for (const change of mutations) {
+        const mutated = mutate(data, path, change)
+        if (certainlyMatchesResultFileV1Schema(mutated) && !resultFileV1Schema.safeParse(mutated).success) {
+          throw new Error(`fast check accepts what zod rejects: ${JSON.stringify(path)} ${JSON.stringify(change)}`)
+        }
+      }
     }
   })
 })

@@ -35,11 +35,11 @@ export function sampleLevel(concurrency: number, requestCount = 2): LevelRecord 
 
 export function sampleResult(overrides: Partial<ResultFile> = {}): ResultFile {
   return {
-    schemaVersion: 1,
+    schemaVersion: 2,
     id: '3b241101-e2bb-4255-8caf-4136c566a962',
     createdAt: '2026-11-22T06:15:00.123Z',
     finishedAt: null,
-    capplan: {version: '0.1.0', command: 'capplan bench --quant int4'},
+    capplan: {version: '0.1.0', command: ['capplan', 'bench', '--quant', 'int4']},
     host: {
       hostname: 'My Host',
       cpu: {model: 'Intel Xeon Processor', physicalCores: 2, logicalCores: 2},

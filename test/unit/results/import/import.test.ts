@@ -11,7 +11,7 @@ import {resultFileSchema} from '../../../../src/results/schema.js'
 const peers = new URL('../../../fixtures/peers/', import.meta.url)
 const peer = (name: string) => new URL(name, peers).pathname
 let store: ProfileStore
-const context = () => ({capplanVersion: '0.1.0', command: 'capplan import test', store})
+const context = () => ({capplanVersion: '0.1.0', command: ['capplan', 'import', 'test'], store})
 
 beforeAll(async () => {
   store = await loadProfiles()
@@ -151,7 +151,7 @@ describe('format detection and bad input', () => {
 
   it('reports a truncated capplan file as truncated JSON, and a newer schemaVersion as newer', () => {
     expect(() => parseAnyResult('{"schemaVersion": 1, "id": "x", "levels": [', 'cut.json', context())).toThrow(/cut.json is not valid JSON/)
-    expect(() => parseAnyResult('{"schemaVersion": 2}', 'new.json', context())).toThrow('new.json has schemaVersion 2; this capplan reads schemaVersion 1.')
+    expect(() => parseAnyResult('{"schemaVersion": 3}', 'new.json', context())).toThrow('new.json has schemaVersion 3; this capplan reads schemaVersion 1 and 2.')
   })
 
   it('derives a stable UUID from the content and maps formats to quant levels', () => {

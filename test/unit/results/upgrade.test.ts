@@ -1,0 +1,91 @@
+import {mkdtemp, readFile, rm, writeFile} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {fileURLToPath} from 'node:url'
+
+import {afterEach, beforeEach, describe, expect, it} from 'vitest'
+
+import {quoteArgv, redactArgv} from '../../../src/lib/redact.js'
+import {parseResultFile, readResultFile} from '../../../src/results/read.js'
+import {resultFileSchema, resultFileV1Schema} from '../../../src/results/schema.js'
+import {shellWords, upgradeV1} from '../../../src/results/upgrade.js'
+import {writeResultFile} from '../../../src/results/write.js'
+import {sampleResult} from './sample-result.js'
+
+const repo = fileURLToPath(new URL('../../../', import.meta.url))
+// Real files written by capplan before version 2: a peer's fixture and one of results/ (each names its machine).
+const v1Fixture = join(repo, 'test/fixtures/peers/capplan-embedded-int4.json')
+const v1Measured = join(repo, 'results/20261122T075225Z_vm_cpu_qwen2.5-0.5b_int4_embedded.json')
+
+let dir: string
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'capplan-upgrade-'))
+})
+afterEach(async () => {
+  await rm(dir, {recursive: true, force: true})
+})
+
+describe('shellWords (version 1 commands only)', () => {
+  it('reads back the words quoteArgv writes, quotes included', () => {
+    const argv = ['capplan', 'bench', '--dataset', "it's here.jsonl", '--slo', 'ttft=2s,tpot=50ms', '--', '--mlock']
+    expect(shellWords(quoteArgv(redactArgv(argv)))).toEqual(argv)
+    expect(shellWords("a 'b c' d'e'f")).toEqual(['a', 'b c', 'def'])
+    expect(shellWords('a\\ b  c')).toEqual(['a b', 'c'])
+    expect(shellWords('')).toEqual([])
+  })
+
+  it('keeps the rest of an unterminated quote (a hand-edited file) as one word instead of refusing the file', () => {
+    expect(shellWords("capplan bench --dataset 'my file")).toEqual(['capplan', 'bench', '--dataset', 'my file'])
+  })
+})
+
+describe('reading a version 1 file: upgraded to version 2 in memory', () => {
+  it('the real peer fixture: its command line becomes the argv, nothing else changes', async () => {
+    const onDisk = JSON.parse(await readFile(v1Fixture, 'utf8'))
+    expect(onDisk.schemaVersion).toBe(1)
+    const read = await readResultFile(v1Fixture)
+    expect(read.schemaVersion).toBe(2)
+    expect(read.capplan).toEqual({
+      version: onDisk.capplan.version,
+      command: ['capplan', 'bench', '--quant', 'int4,fp16', '--concurrency', '1,2', '--input-tokens', '32', '--output-tokens', '16', '--requests', '6', '--results-dir', '/tmp/g-results'],
+    })
+    expect({...read, schemaVersion: 1, capplan: onDisk.capplan}).toEqual(onDisk)
+    // What a reader gets is a valid version 2 result (what bench --resume, report and compare take).
+    expect(resultFileSchema.safeParse(read).success).toBe(true)
+  })
+
+  it('a real measured file of results/', async () => {
+    const read = await readResultFile(v1Measured)
+    expect(read.capplan.command).toEqual(['capplan', 'bench', '--quant', 'int4,int8,fp16', '--input-tokens', '128', '--output-tokens', '64', '--concurrency', '1,2,4'])
+  })
+
+  it('the fast path and zod give the same upgraded file', async () => {
+    const text = await readFile(v1Fixture, 'utf8')
+    expect(parseResultFile(text, 'v1.json')).toEqual(upgradeV1(resultFileV1Schema.parse(JSON.parse(text))))
+  })
+
+  it('a version 1 file is checked against version 1: an argv command there is an error with its path', async () => {
+    const onDisk = JSON.parse(await readFile(v1Fixture, 'utf8'))
+    onDisk.capplan.command = ['capplan', 'bench']
+    expect(() => parseResultFile(JSON.stringify(onDisk), 'odd.json')).toThrow(
+      'odd.json does not match the result-file schema (version 1): capplan.command: expected string, received array',
+    )
+  })
+})
+
+describe('a version 2 file', () => {
+  it('is written with the argv and read back as it is', async () => {
+    const result = sampleResult({capplan: {version: '0.1.0', command: ['capplan', 'bench', '--dataset', "it's here.jsonl"]}})
+    const path = await writeResultFile(dir, result)
+    const onDisk = JSON.parse(await readFile(path, 'utf8'))
+    expect(onDisk.schemaVersion).toBe(2)
+    expect(onDisk.capplan.command).toEqual(['capplan', 'bench', '--dataset', "it's here.jsonl"])
+    expect(await readResultFile(path)).toEqual(result)
+  })
+
+  it('with a shell-line command is refused naming the field', async () => {
+    const path = join(dir, 'mixed.json')
+    await writeFile(path, JSON.stringify({...sampleResult(), capplan: {version: '0.1.0', command: 'capplan bench'}}))
+    await expect(readResultFile(path)).rejects.toThrow('(version 2): capplan.command: expected array, received string')
+  })
+})
