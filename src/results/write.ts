@@ -5,7 +5,7 @@ import {basename, dirname, join} from 'node:path'
 
 import writeFileAtomic from 'write-file-atomic'
 
-import {CapplanError, insufficientResources, invalidInput, invalidResult, notFound} from '../lib/errors.js'
+import {bug, CapplanError, insufficientResources, invalidInput, notFound} from '../lib/errors.js'
 import {resultFileName} from './naming.js'
 import {formatSchemaIssues} from './read.js'
 import {type ResultFile, resultFileSchema} from './schema.js'
@@ -41,14 +41,14 @@ function indent(text: string, spaces: number): string {
     .join('\n')
 }
 
-/** Validate before anything touches the disk: an invalid file is capplan's bug, caught here, not by `report`. */
+/**
+ * Validate before anything touches the disk: an invalid file is capplan's bug (BUG, exit 1: not the user's
+ * result file, which INVALID_RESULT would blame), caught here, not by `report`.
+ */
 function validated(result: ResultFile, where: string): ResultFile {
   const parsed = resultFileSchema.safeParse(result)
   if (!parsed.success) {
-    throw invalidResult(
-      `Refusing to write ${where}: the result does not match the result-file schema: ${formatSchemaIssues(parsed.error.issues)}`,
-      'This is a bug in capplan; please report it with the command you ran.',
-    )
+    throw bug(`refusing to write ${where}: the result does not match the result-file schema: ${formatSchemaIssues(parsed.error.issues)}`)
   }
   return parsed.data
 }
@@ -203,10 +203,7 @@ export class ResultFileWriter {
 
   async save(result: ResultFile): Promise<void> {
     if (result.id !== this.runId) {
-      throw invalidInput(
-        `Refusing to save run ${result.id} into ${basename(this.path)}, which belongs to run ${this.runId}.`,
-        'This is a bug in capplan; please report it.',
-      )
+      throw bug(`refusing to save run ${result.id} into ${basename(this.path)}, which belongs to run ${this.runId}`)
     }
     const text = serializeResultFile(validated(result, this.path))
     try {

@@ -5,7 +5,7 @@
  */
 
 
-import {invalidResult} from '../../lib/errors.js'
+import {bug, invalidResult} from '../../lib/errors.js'
 import {formatSchemaIssues, parseResultFile, readResultText} from '../read.js'
 import {certainlyMatchesResultFileSchema} from '../fast-validate.js'
 import {type ResultFile, resultFileSchema} from '../schema.js'
@@ -43,12 +43,15 @@ function tryParse(text: string): {ok: true; value: unknown} | {ok: false} {
 /**
  * The last check on an imported peer result: the importers bound every number they read, and this makes sure
  * whatever slipped through (a combination no bound foresaw) is one clear error, not a result file that
- * capplan itself would later refuse to read, or a NaN in a report.
+ * capplan itself would later refuse to read, or a NaN in a report. A wrong SHAPE (an unknown or missing field)
+ * cannot come from the peer's values: that is the importer's bug (exit 1), not a damaged file (exit 6).
  */
 function checkedImport(result: ResultFile, format: PeerFormat, source: string): ResultFile {
   if (certainlyMatchesResultFileSchema(result)) return result
   const parsed = resultFileSchema.safeParse(result)
   if (parsed.success) return result
+  const shape = parsed.error.issues.filter((issue) => issue.code === 'unrecognized_keys' || (issue.code === 'invalid_type' && / received undefined$/.test(issue.message)))
+  if (shape.length > 0) throw bug(`the ${format} importer built a result of the wrong shape from ${source}: ${formatSchemaIssues(shape)}`)
   throw invalidResult(
     `${source} holds values capplan cannot record as a ${format} import (a value out of range, or fields that contradict each other): ${formatSchemaIssues(parsed.error.issues)}`,
     'The file is damaged or edited; re-run the peer tool, or check the fields its numbers come from.',

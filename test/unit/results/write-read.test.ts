@@ -4,7 +4,7 @@ import {join} from 'node:path'
 
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 
-import {CapplanError} from '../../../src/lib/errors.js'
+import {CapplanBug, CapplanError} from '../../../src/lib/errors.js'
 import {MAX_RESULT_FILE_BYTES, parseResultFile, readResultFile} from '../../../src/results/read.js'
 import {resultFileName} from '../../../src/results/naming.js'
 import {ResultFileWriter, serializeResultFile, writeResultFile} from '../../../src/results/write.js'
@@ -54,11 +54,13 @@ describe('writeResultFile / readResultFile', () => {
     expect((await readdir(dir)).sort()).toEqual([first, second].map((p) => p.slice(dir.length + 1)).sort()) // no temp files left
   })
 
-  it('refuses to write an invalid result, naming the field, and writes nothing', async () => {
+  it('refuses to write an invalid result, naming the field, and writes nothing: a BUG (exit 1), not INVALID_RESULT (6)', async () => {
     const bad = sampleResult({workload: {...sampleResult().workload, inputTokens: -1}})
-    const error = await rejection(writeResultFile(dir, bad))
-    expect(error.kind).toBe('INVALID_RESULT')
-    expect(error.message).toContain('workload.inputTokens')
+    const error = await writeResultFile(dir, bad).catch((caught: unknown) => caught)
+    expect(error).toBeInstanceOf(CapplanBug)
+    expect(error).not.toBeInstanceOf(CapplanError)
+    expect((error as CapplanBug).exitCode).toBe(1)
+    expect((error as CapplanBug).message).toMatch(/^capplan hit a bug: refusing to write .*: the result does not match the result-file schema: workload\.inputTokens: /)
     expect(await readdir(dir)).toEqual([])
   })
 
@@ -150,3 +152,14 @@ describe('ResultFileWriter', () => {
     expect((await readResultFile(writer.path)).status).toBe('running')
   })
 })
+
+describe('a writer used wrongly by capplan is a BUG (exit 1), not INVALID_INPUT (3)', () => {
+  it('refuses to save another run into a writer\'s file', async () => {
+    const writer = await ResultFileWriter.create(dir, sampleResult({levels: []}))
+    const other = sampleResult({id: '3b241101-e2bb-4255-8caf-4136c566a963'})
+    const error = await writer.save(other).catch((caught: unknown) => caught)
+    expect(error).toBeInstanceOf(CapplanBug)
+    expect((error as CapplanBug).toJSON()).toMatchObject({kind: 'BUG', exitCode: 1})
+  })
+})
+
