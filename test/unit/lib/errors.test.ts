@@ -18,7 +18,7 @@ describe('BUG: "this is a bug in capplan"', () => {
   it('wraps an unexpected error by its name and message, keeping its stack for --debug', () => {
     let raw: unknown
     try {
-      ;[].reduce((a: number, b: number) => a + b)
+      ;([] as number[]).reduce((a, b) => a + b)
     } catch (error) {
       raw = error
     }
