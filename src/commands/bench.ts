@@ -4,12 +4,13 @@ import path from 'node:path'
 import {Flags} from '@oclif/core'
 
 import {CapplanCommand} from '../cli/base-command.js'
+import {onEngineErrorFlag} from '../cli/flags/bench.js'
+import {quantLevelNames} from '../cli/flags/choices.js'
 import {interruptSignal} from '../cli/interrupt.js'
 import {createStatusLine} from '../cli/progress.js'
 import {CapplanError, invalidInput, notFound} from '../lib/errors.js'
-import {quoteArgv, redactArgv} from '../lib/redact.js'
-import {benchExitCode, ON_ENGINE_ERROR} from '../loadgen/run.js'
-import {quantLevels} from '../profiles/schema.js'
+import {redactArgv} from '../lib/redact.js'
+import {benchExitCode} from '../loadgen/run.js'
 import {readResultFile} from '../results/read.js'
 import type {LevelRecord} from '../results/schema.js'
 import {ALL_APIS, BENCH_DEFAULTS, ENGINE_KINDS, resolveBenchOptions} from '../services/bench/options.js'
@@ -73,7 +74,7 @@ export default class Bench extends CapplanCommand<typeof Bench> {
   static override flags = {
     model: Flags.string({summary: 'Model profile id (see `capplan profiles list --kind model`).', default: BENCH_DEFAULTS.model, helpValue: 'ID'}),
     quant: Flags.string({
-      summary: `Quantization(s), comma-separated: ${quantLevels.join(', ')} (int4 = Q4_0, int8 = Q8_0, fp16 = F16).`,
+      summary: `Quantization(s), comma-separated: ${quantLevelNames} (int4 = Q4_0, int8 = Q8_0, fp16 = F16).`,
       default: BENCH_DEFAULTS.quant,
       helpValue: 'LIST',
     }),
@@ -124,10 +125,9 @@ export default class Bench extends CapplanCommand<typeof Bench> {
       options: ALL_APIS,
       summary: 'The request API. llamacpp: completion (POST /completion, default) or v1-completions (POST /v1/completions); openai: completions (POST /v1/completions, default) or chat (POST /v1/chat/completions, needs --dataset).',
     })(),
-    'on-error': Flags.option({
-      options: ON_ENGINE_ERROR,
+    'on-error': onEngineErrorFlag({
       summary: 'With --engine llamacpp or vllm, when the server dies during a run [default: stop]: stop = that level is saved as failed (its finished requests kept, the server\'s last log lines in the notes) and this quantization\'s run ends, the next --quant still runs on a new server; continue = restart the server and go on with the next level.',
-    })(),
+    }),
     endpoint: Flags.string({summary: 'With --engine openai: the server\'s base URL, e.g. http://10.0.0.5:8000.', helpValue: 'URL'}),
     'api-key-env': Flags.string({summary: 'With --engine openai: the environment variable holding the API key (the key is never stored).', helpValue: 'NAME'}),
     'model-id': Flags.string({summary: 'With --engine openai: the model name the server expects (default: the first of GET /v1/models).', helpValue: 'NAME'}),
@@ -167,7 +167,7 @@ export default class Bench extends CapplanCommand<typeof Bench> {
         store,
         {
           capplanVersion: this.config.version,
-          command: quoteArgv(redactArgv(['capplan', 'bench', ...this.argv])),
+          command: redactArgv(['capplan', 'bench', ...this.argv]),
           ...(resumed === undefined ? {} : {resumedFrom: resumed}),
         },
         {status, info: (message) => this.info(message), warn: (message) => this.warnLine(message), signal: interrupt.signal},

@@ -17,26 +17,25 @@ import type {
   WorkloadInfo,
 } from '../results/schema.js'
 import {summarizeLevel} from '../stats/summarize.js'
-import {type LevelRun, runLevel} from './closed-loop.js'
+import {type Arrival, loadOf} from './arrivals.js'
 import {type Dataset, datasetPrompt} from './dataset.js'
-import {type Arrival, type LoadLevelRun, runLoadLevel} from './open-loop.js'
+import {type LevelRun, runLevel} from './level.js'
 import {maxRequestsOf, type StopRule} from './stop-rules.js'
 import {runSweep, SWEEP_DEFAULTS, sweepLadder} from './sweep.js'
 import {withLevelTelemetry} from '../telemetry/level.js'
 import {makePromptTokens, uniquePromptCapacity} from './prompts.js'
 
 /**
- * One benchmark run of one started engine: a warmup, then one closed-loop level per concurrency, the result
- * file created before the first level and saved (atomically) after every level, so an interruption keeps
- * everything measured so far.
+ * One benchmark run of one started engine: a warmup, then one level per load, the result file created before
+ * the first level and saved (atomically) after every level, so an interruption keeps everything measured so
+ * far. The warmup and every level run on the one level runner (level.ts).
  */
 
 /**
  * How the levels load the engine (issue 4, load modes):
- * - concurrency: closed loop at each concurrency; each level ends by its stop rule (a request count runs
- *   closed-loop.ts's runLevel, a duration or precision rule open-loop.ts's runLoadLevel).
- * - rate: open loop, Poisson arrivals at each rate (seeded: seed + level index), at most maxInFlight at once.
- * - sweep: closed loop from concurrency 1 doubling until throughput stops growing or the SLO breaks (sweep.ts).
+ * - concurrency: closed arrivals at each concurrency; each level ends by its stop rule.
+ * - rate: Poisson arrivals at each rate (seeded: seed + level index), at most maxInFlight at once.
+ * - sweep: closed arrivals from concurrency 1 doubling until throughput stops growing or the SLO breaks (sweep.ts).
  */
 export type LoadPlan =
   | {kind: 'concurrency'; concurrencies: number[]; stopFor: (concurrency: number) => StopRule}
@@ -100,7 +99,7 @@ export interface BenchRunContext {
   host: HostSnapshot
   gpuProfile: string | null
   resultsDir: string
-  capplan: {version: string; command: string}
+  capplan: {version: string; command: string[]}
   notes: string[]
   signal: AbortSignal
   onProgress?: (progress: BenchProgress) => void
@@ -212,7 +211,7 @@ export async function runBench(plan: BenchRunPlan, context: BenchRunContext): Pr
   }
   const t0 = performance.now()
   const result: ResultFile = {
-    schemaVersion: 1,
+    schemaVersion: 2,
     id: randomUUID(),
     createdAt: new Date().toISOString(),
     finishedAt: null,
@@ -264,7 +263,12 @@ export async function runBench(plan: BenchRunPlan, context: BenchRunContext): Pr
     context.onProgress?.({phase: 'warmup', requests: warmupRequests, concurrency: warmupRequests})
     const warmup = await runLevel(
       engine,
-      {concurrency: warmupRequests, requests: warmupRequests, warmupRequests: 0, firstPromptIndex: 0, makeRequest: makeRequest(plan.warmupOutputTokens)},
+      {
+        arrival: {kind: 'concurrency', concurrency: warmupRequests},
+        stop: {kind: 'requests', requests: warmupRequests},
+        firstPromptIndex: 0,
+        makeRequest: makeRequest(plan.warmupOutputTokens),
+      },
       {t0, signal},
     )
     const warmupFailures = warmup.requests.filter((request) => request.error !== null)
@@ -314,12 +318,12 @@ export async function runBench(plan: BenchRunPlan, context: BenchRunContext): Pr
    * requests finished before are kept, the level is failed, the notes hold the exit and the log's last lines.
    */
   const measure = async (levelIndex: number, arrival: Arrival, stop: StopRule): Promise<MeasuredLevel | null> => {
-    const loadOf = arrival.kind === 'rate' ? {kind: 'rate' as const, value: arrival.rate} : {kind: 'concurrency' as const, value: arrival.concurrency}
+    const levelLoad = loadOf(arrival)
     const batchesBefore = engine.batchStats?.()
     const levelStop = new AbortController()
     const levelSignal = AbortSignal.any([signal, levelStop.signal])
     let died: EngineExit | null = null
-    // Synchronous, so a failure caused by the death stops the level before its worker sends the next request.
+    // Synchronous, so a failure caused by the death stops the level before the runner sends the next request.
     const watch = () => {
       if (died !== null || levelSignal.aborted) return
       died = engineExit()
@@ -335,7 +339,7 @@ export async function runBench(plan: BenchRunPlan, context: BenchRunContext): Pr
       context.onProgress?.({phase: 'level', levelIndex, levels: levelCount, level})
     }
     const levelNotes: string[] = []
-    const measured = withLevelTelemetry<LevelRun | LoadLevelRun>(
+    const measured = withLevelTelemetry<LevelRun>(
       engine,
       {
         t0Ms: t0,
@@ -344,22 +348,15 @@ export async function runBench(plan: BenchRunPlan, context: BenchRunContext): Pr
         windowOf: (run) => run.window,
       },
       () =>
-        arrival.kind === 'concurrency' && stop.kind === 'requests'
-          ? runLevel(
-              engine,
-              {concurrency: arrival.concurrency, requests: stop.requests, warmupRequests: 0, firstPromptIndex: nextPrompt, makeRequest: makeRequest(plan.outputTokens)},
-              {t0, signal: levelSignal, onProgress: (p) => onProgress({load: loadOf, done: p.done, failed: p.failed, total: p.total, outputTokens: p.outputTokens, elapsedMs: p.elapsedMs})},
-            )
-          : runLoadLevel(
-              engine,
-              {arrival, stop, firstPromptIndex: nextPrompt, makeRequest: makeRequest(plan.outputTokens)},
-              {
-                t0,
-                signal: levelSignal,
-                onProgress: (p) =>
-                  onProgress({load: loadOf, done: p.done, failed: p.failed, total: stop.kind === 'requests' ? stop.requests : null, outputTokens: p.outputTokens, elapsedMs: p.elapsedMs}),
-              },
-            ),
+        runLevel(
+          engine,
+          {arrival, stop, firstPromptIndex: nextPrompt, makeRequest: makeRequest(plan.outputTokens)},
+          {
+            t0,
+            signal: levelSignal,
+            onProgress: (p) => onProgress({load: levelLoad, done: p.done, failed: p.failed, total: p.total, outputTokens: p.outputTokens, elapsedMs: p.elapsedMs}),
+          },
+        ),
     )
     let levelRun: Awaited<typeof measured>
     try {
@@ -371,12 +368,12 @@ export async function runBench(plan: BenchRunPlan, context: BenchRunContext): Pr
     // The last word on a death the watch did not see yet (it died as the level's last request ended).
     if (died === null && !signal.aborted) died = engineExit()
     nextPrompt += run.promptsUsed
-    if ('stopMessage' in run) {
-      // A level its engine ended was stopped by capplan, not by the user: the death note below says so.
-      levelNotes.push(...(died === null ? [run.stopMessage] : []), ...run.notes)
-      if (run.precision !== null) {
-        levelNotes.push(`output tok/s ${run.precision.mean.toFixed(2)} ± ${(run.precision.relativeMargin * 100).toFixed(1)}% (95% CI, ${run.precision.windows} windows)`)
-      }
+    // A level its engine ended was stopped by capplan, not by the user: the death note below says so. A closed
+    // loop of a fixed count is its own stop and has never noted it (result files read as before).
+    const notesStop = died === null && !(arrival.kind === 'concurrency' && stop.kind === 'requests')
+    levelNotes.push(...(notesStop ? [run.stopMessage] : []), ...run.notes)
+    if (run.precision !== null) {
+      levelNotes.push(`output tok/s ${run.precision.mean.toFixed(2)} ± ${(run.precision.relativeMargin * 100).toFixed(1)}% (95% CI, ${run.precision.windows} windows)`)
     }
     const batchesAfter = engine.batchStats?.()
     if (batchesBefore !== undefined && batchesAfter !== undefined && batchesAfter.steps > batchesBefore.steps) {
@@ -387,11 +384,11 @@ export async function runBench(plan: BenchRunPlan, context: BenchRunContext): Pr
     levelNotes.push(...telemetry.notes)
     // Other work on the machine lowers every number; the reader of the file should see how busy it was.
     levelNotes.push(`1-minute load average at the end ${os.loadavg()[0]!.toFixed(2)}`)
-    result.notes.push(`${loadOf.kind} ${loadOf.value}: ${levelNotes.join('; ')}`)
-    if (died !== null) result.notes.push(await exitNote(loadLabelOf(loadOf), died))
+    result.notes.push(`${levelLoad.kind} ${levelLoad.value}: ${levelNotes.join('; ')}`)
+    if (died !== null) result.notes.push(await exitNote(loadLabelOf(levelLoad), died))
     const summary = summarizeLevel(run.requests, run.window, plan.slo)
     const record: LevelRecord = {
-      load: loadOf,
+      load: levelLoad,
       warmupRequests: run.warmupRequests,
       window: run.window,
       status: died === null ? levelStatus(run.status, summary.requests.completed, summary.requests.failed) : 'failed',

@@ -43,7 +43,7 @@ function hostileResult(): ResultFile {
   const result = parseResultFile(readFileSync(realResult, 'utf8'), realResult)
   return {
     ...result,
-    capplan: {...result.capplan, command: `capplan bench --model '${SCRIPT_TAG}'`},
+    capplan: {...result.capplan, command: ['capplan', 'bench', '--model', SCRIPT_TAG]},
     host: {
       ...result.host,
       hostname: ATTRIBUTE_BREAK,

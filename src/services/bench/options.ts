@@ -7,19 +7,24 @@ import {existsSync} from 'node:fs'
 import path from 'node:path'
 
 import {parseBindHost, parseConcurrencyList, parseQuantList} from '../../cli/parsers/bench.js'
+import {parseDuration, parsePrecision, parseRates} from '../../cli/parsers/load.js'
+import {ENGINE_APIS, type EngineApi, type EngineKind, defaultMaxInFlight} from '../../engines/registry.js'
 import {isLoopbackHost} from '../../engines/spawned/process.js'
 import {contextSizeFor} from '../../engines/embedded.js'
 import {invalidInput, notFound} from '../../lib/errors.js'
 import {type LoadPlan, type OnEngineError, peakInFlight} from '../../loadgen/run.js'
 import {type Dataset, loadDataset} from '../../loadgen/dataset.js'
-import {parseRates} from '../../loadgen/open-loop.js'
-import {parseDuration, parsePrecision, PRECISION_DEFAULTS, precisionRule, type StopRule} from '../../loadgen/stop-rules.js'
+import {PRECISION_DEFAULTS, precisionRule, type StopRule} from '../../loadgen/stop-rules.js'
 import {SWEEP_DEFAULTS} from '../../loadgen/sweep.js'
 import {loadProfiles} from '../../profiles/load.js'
 import {type ProfileStore} from '../../profiles/store.js'
 import type {ModelProfile, QuantLevel, WorkloadProfile} from '../../profiles/schema.js'
 import type {SloSpec} from '../../results/schema.js'
 import {parseSlo} from '../../stats/slo.js'
+
+// The flag choices come from the registry; re-exported so the command imports only its service.
+export {ALL_APIS, ENGINE_KINDS, type EngineApi, type EngineKind} from '../../engines/registry.js'
+
 /** Defaults of `capplan bench` with no flags (README's main command): a few minutes on a 2-core CPU. */
 export const BENCH_DEFAULTS = {
   model: 'qwen2.5-0.5b',
@@ -29,26 +34,6 @@ export const BENCH_DEFAULTS = {
   seed: 1,
   resultsDir: 'results',
 } as const
-
-export const ENGINE_KINDS = ['embedded', 'llamacpp', 'vllm', 'openai'] as const
-export type EngineKind = (typeof ENGINE_KINDS)[number]
-
-/**
- * --max-in-flight default of an open loop (--rate): local CPU-class engines reserve KV memory per sequence
- * (embedded: sequences in the context; llama-server: -np slots), so 16; a vLLM server or an endpoint
- * schedules its own batch, so 256.
- */
-export function defaultMaxInFlight(engine: EngineKind): number {
-  return engine === 'embedded' || engine === 'llamacpp' ? 16 : 256
-}
-
-/** The request APIs of the engines that have a choice (--api); the first is the default. */
-export const ENGINE_APIS = {
-  llamacpp: ['completion', 'v1-completions'],
-  openai: ['completions', 'chat'],
-} as const
-export type EngineApi = (typeof ENGINE_APIS)[keyof typeof ENGINE_APIS][number]
-export const ALL_APIS = [...ENGINE_APIS.llamacpp, ...ENGINE_APIS.openai] as const
 
 /**
  * The API bench sends requests to: --api when it belongs to the engine, else the engine's default; null for

@@ -6,34 +6,11 @@
 import path from 'node:path'
 
 import {parseConcurrencyList} from '../../cli/parsers/bench.js'
+import {parseRates} from '../../cli/parsers/load.js'
 import {invalidInput} from '../../lib/errors.js'
-import {parseRates} from '../../loadgen/open-loop.js'
+import {quoteArgv} from '../../lib/redact.js'
 import type {LevelRecord, ResultFile} from '../../results/schema.js'
 import {BENCH_DEFAULTS} from './options.js'
-
-/** Words of a command line as quoteArgv writes it: plain words, or '...' with '\'' for a quote inside. */
-export function shellWords(command: string): string[] {
-  const words: string[] = []
-  let word: string | null = null
-  for (let i = 0; i < command.length; i++) {
-    const char = command[i]!
-    if (char === "'") {
-      const end = command.indexOf("'", i + 1)
-      if (end === -1) throw invalidInput(`The recorded command has an unterminated quote: ${command}`, 'Run capplan bench again with the flags you want.')
-      word = (word ?? '') + command.slice(i + 1, end)
-      i = end
-    } else if (char === '\\' && i + 1 < command.length) {
-      word = (word ?? '') + command[++i]
-    } else if (char === ' ') {
-      if (word !== null) words.push(word)
-      word = null
-    } else {
-      word = (word ?? '') + char
-    }
-  }
-  if (word !== null) words.push(word)
-  return words
-}
 
 /** What `--resume FILE` runs: the recorded command for the levels the file lacks, and the levels it keeps. */
 export interface ResumePlan {
@@ -82,9 +59,9 @@ export function resumePlan(file: ResultFile, filePath: string): ResumePlan {
   if (file.status === 'complete') {
     throw invalidInput(`--resume ${filePath}: every level of this run is complete; there is nothing to resume.`, 'Run capplan bench to measure more levels.')
   }
-  const words = shellWords(file.capplan.command)
+  const words = file.capplan.command
   if (words[0] !== 'capplan' || words[1] !== 'bench') {
-    throw invalidInput(`--resume ${filePath}: the file was not written by capplan bench (its command is "${file.capplan.command}").`, 'Resume a file that capplan bench wrote.')
+    throw invalidInput(`--resume ${filePath}: the file was not written by capplan bench (its command is "${quoteArgv(file.capplan.command)}").`, 'Resume a file that capplan bench wrote.')
   }
   let argv = words.slice(2)
   if (argv.includes('***')) {

@@ -10,18 +10,16 @@ import os from 'node:os'
 import path from 'node:path'
 
 import type {StatusLine} from '../../cli/progress.js'
-import {EmbeddedEngine} from '../../engines/embedded.js'
-import {LlamaCppEngine} from '../../engines/llamacpp/engine.js'
-import {OpenAiEngine} from '../../engines/openai.js'
+import {API_PATHS, createEngine, type EngineApi, type EngineKind} from '../../engines/registry.js'
 import type {Engine} from '../../engines/types.js'
-import {vllmCheckpoint, VllmEngine} from '../../engines/vllm.js'
+import {vllmCheckpoint} from '../../engines/vllm.js'
 import {ensureSyntheticModel} from '../../gguf/synth.js'
 import {type BenchProgress, type BenchRunOutcome, runBench} from '../../loadgen/run.js'
 import type {ProfileStore} from '../../profiles/store.js'
 import type {QuantLevel} from '../../profiles/schema.js'
 import type {LevelRecord} from '../../results/schema.js'
 import {detectHostGpuProfileId, physicalCoreCount, snapshotHost} from '../../telemetry/host.js'
-import {type BenchOptions, type EngineApi, type EngineKind, isLoopbackEndpoint} from './options.js'
+import {type BenchOptions, isLoopbackEndpoint} from './options.js'
 import {assertSyntheticRunFits, busyMachineWarning} from './preflight.js'
 import {loadLabel} from './summary.js'
 
@@ -38,8 +36,8 @@ export interface BenchIo {
 
 export interface BenchRunContextValues {
   capplanVersion: string
-  /** The command line to record (already redacted). */
-  command: string
+  /** The command line to record, as argv (already redacted). */
+  command: string[]
   /** bench --resume: the earlier file and its complete levels. */
   resumedFrom?: {file: string; levels: LevelRecord[]}
 }
@@ -154,6 +152,7 @@ async function prepareModel(options: BenchOptions, quant: QuantLevel, label: str
   return {format: 'remote', file: null, sha256: null, bytes: null, synthetic: false, repo: null}
 }
 
+/** The engine for one quantization, from the run's options (engines/registry makes it). */
 function makeEngine(
   options: BenchOptions,
   quant: QuantLevel,
@@ -163,52 +162,29 @@ function makeEngine(
   warn: (message: string) => void,
 ): Engine {
   const flags = options.engineFlags
-  const kind = options.engineKind
-  const timeout = options.requestTimeoutMs === undefined ? {} : {requestTimeoutMs: options.requestTimeoutMs}
-  if (kind === 'embedded') {
-    return new EmbeddedEngine({modelPath, device: flags.device, threads: threads ?? 1, maxConcurrency: options.maxConcurrency, tokensPerSequence: options.tokensPerSequence})
-  }
-  if (kind === 'llamacpp') {
-    return new LlamaCppEngine({
-      modelPath,
-      ...(flags.serverBin === undefined ? {} : {serverBin: flags.serverBin}),
-      threads,
-      maxConcurrency: options.maxConcurrency,
-      tokensPerSequence: options.tokensPerSequence,
-      ...(flags.device === 'cpu' ? {gpuLayers: 0} : {}),
-      extraArgs: options.extraArgs,
-      ...(logFile === undefined ? {} : {logFile}),
-      startupTimeoutMs: options.startupTimeoutMs,
-      ...timeout,
-      ...(options.bindHost === undefined ? {} : {host: options.bindHost}),
-      api: options.api === 'v1-completions' ? 'v1-completions' : 'completion',
-      onNote: warn,
-    })
-  }
-  if (kind === 'vllm') {
-    return new VllmEngine({
-      profile: options.profile,
-      quant,
-      gpus: flags.gpus ?? 1,
-      maxConcurrency: options.maxConcurrency,
-      inputTokens: options.inputTokens,
-      outputTokens: options.outputTokens,
-      synthetic: flags.synthetic,
-      ...(flags.vllmBin === undefined ? {} : {vllmBin: flags.vllmBin}),
-      extraArgs: options.extraArgs,
-      ...(logFile === undefined ? {} : {logFile}),
-      startupTimeoutMs: options.startupTimeoutMs,
-      ...timeout,
-      ...(options.bindHost === undefined ? {} : {host: options.bindHost}),
-    })
-  }
-  return new OpenAiEngine({
-    endpoint: flags.endpoint!,
-    ...(flags.modelId === undefined ? {} : {model: flags.modelId}),
+  return createEngine(options.engineKind, {
+    modelPath,
+    profile: options.profile,
+    quant,
+    device: flags.device,
+    threads,
+    maxConcurrency: options.maxConcurrency,
+    tokensPerSequence: options.tokensPerSequence,
+    inputTokens: options.inputTokens,
+    outputTokens: options.outputTokens,
+    synthetic: flags.synthetic,
+    extraArgs: options.extraArgs,
+    ...(logFile === undefined ? {} : {logFile}),
+    startupTimeoutMs: options.startupTimeoutMs,
+    ...(options.requestTimeoutMs === undefined ? {} : {requestTimeoutMs: options.requestTimeoutMs}),
+    ...(options.bindHost === undefined ? {} : {bindHost: options.bindHost}),
+    api: options.api,
+    ...(flags.serverBin === undefined ? {} : {serverBin: flags.serverBin}),
+    ...(flags.vllmBin === undefined ? {} : {vllmBin: flags.vllmBin}),
+    ...(flags.gpus === undefined ? {} : {gpus: flags.gpus}),
+    ...(flags.endpoint === undefined ? {} : {endpoint: flags.endpoint}),
+    ...(flags.modelId === undefined ? {} : {modelId: flags.modelId}),
     ...(flags.apiKeyEnv === undefined ? {} : {apiKeyEnv: flags.apiKeyEnv}),
-    api: options.api === 'chat' ? 'chat' : 'completions',
-    gpuCount: flags.gpus ?? 0,
-    ...timeout,
     onNote: warn,
   })
 }
@@ -236,13 +212,6 @@ function showProgress(status: StatusLine, label: string, progress: BenchProgress
 /** The server log's name beside its result file: <result>.server.log. */
 function keptServerLog(resultPath: string): string {
   return path.join(path.dirname(resultPath), `${path.basename(resultPath, '.json')}.server.log`)
-}
-
-const API_PATHS: Record<EngineApi, string> = {
-  completion: '/completion',
-  'v1-completions': '/v1/completions',
-  completions: '/v1/completions',
-  chat: '/v1/chat/completions',
 }
 
 /** What a reader of the result file needs to judge the numbers. */

@@ -65,7 +65,7 @@ export function applyImportOverrides(result: ResultFile, store: ProfileStore, fl
 
 export async function importPeerFile(source: string, flags: ImportFlagValues, context: {capplanVersion: string; info: (message: string) => void}): Promise<ImportPayload> {
   const store = await loadProfiles(flags.profiles === undefined ? {} : {userDir: flags.profiles})
-  const loaded = await loadAnyResult(source, {capplanVersion: context.capplanVersion, command: `capplan import ${source}`, store})
+  const loaded = await loadAnyResult(source, {capplanVersion: context.capplanVersion, command: ['capplan', 'import', source], store})
   const format = loaded[0]!.format
   if (format === 'capplan') {
     throw invalidInput(`${source} is already a capplan result file.`, 'Pass it to capplan report or capplan compare as it is.')

@@ -120,7 +120,7 @@ async function bench(engine: DyingEngine, onError: OnEngineError | undefined, lo
     host: sampleResult().host,
     gpuProfile: null,
     resultsDir,
-    capplan: {version: '0.0.0-test', command: 'capplan bench'},
+    capplan: {version: '0.0.0-test', command: ['capplan', 'bench']},
     notes: [],
     signal: new AbortController().signal,
   })

@@ -3,7 +3,8 @@ import {describe, expect, it} from 'vitest'
 import {parseBindHost} from '../../../../src/cli/parsers/bench.js'
 import {CapplanError} from '../../../../src/lib/errors.js'
 import type {WorkloadProfile} from '../../../../src/profiles/schema.js'
-import {defaultMaxInFlight, defaultRequestsFor, engineApiFromFlags, isLoopbackEndpoint, loadPlanFromFlags, workloadSlo} from '../../../../src/services/bench/options.js'
+import {defaultMaxInFlight} from '../../../../src/engines/registry.js'
+import {defaultRequestsFor, engineApiFromFlags, isLoopbackEndpoint, loadPlanFromFlags, workloadSlo} from '../../../../src/services/bench/options.js'
 
 describe('bench defaults', () => {
   it('runs 2 rounds of each concurrency by default, at least 4 requests', () => {

@@ -1,22 +1,15 @@
 import {describe, expect, it} from 'vitest'
 
-import {quoteArgv, redactArgv} from '../../../../src/lib/redact.js'
 import {CapplanError} from '../../../../src/lib/errors.js'
-import {resumePlan, shellWords} from '../../../../src/services/bench/resume.js'
+import {resumePlan} from '../../../../src/services/bench/resume.js'
 import {sampleLevel, sampleResult} from '../../results/sample-result.js'
 
 describe('bench --resume planning', () => {
   const failedLevel = (concurrency: number) => ({...sampleLevel(concurrency), status: 'failed' as const})
 
-  it('reads back the words quoteArgv writes, quotes included', () => {
-    const argv = ['capplan', 'bench', '--dataset', "it's here.jsonl", '--slo', 'ttft=2s,tpot=50ms', '--', '--mlock']
-    expect(shellWords(quoteArgv(redactArgv(argv)))).toEqual(argv)
-    expect(shellWords("a 'b c' d'e'f")).toEqual(['a', 'b c', 'def'])
-  })
-
   it('repeats the command for the planned levels that are not complete, beside the file, keeping the complete ones', () => {
     const file = sampleResult({
-      capplan: {version: '0.1.0', command: 'capplan bench --engine llamacpp --quant int4,int8 --concurrency 1,2,4 --requests 3 --results-dir out --json -- --mlock'},
+      capplan: {version: '0.1.0', command: ['capplan', 'bench', '--engine', 'llamacpp', '--quant', 'int4,int8', '--concurrency', '1,2,4', '--requests', '3', '--results-dir', 'out', '--json', '--', '--mlock']},
       levels: [sampleLevel(1), failedLevel(2)],
       status: 'partial',
     })
@@ -28,10 +21,10 @@ describe('bench --resume planning', () => {
   })
 
   it('uses the default levels 1,2,4 when the command named none, and --rate lists for open-loop runs', () => {
-    const interrupted = sampleResult({capplan: {version: '0.1.0', command: 'capplan bench'}, levels: [sampleLevel(1)], status: 'interrupted'})
+    const interrupted = sampleResult({capplan: {version: '0.1.0', command: ['capplan', 'bench']}, levels: [sampleLevel(1)], status: 'interrupted'})
     expect(resumePlan(interrupted, 'r.json').rerun).toEqual([2, 4])
     const rates = sampleResult({
-      capplan: {version: '0.1.0', command: 'capplan bench --rate=0.5,1'},
+      capplan: {version: '0.1.0', command: ['capplan', 'bench', '--rate=0.5,1']},
       levels: [{...sampleLevel(1), load: {kind: 'rate', value: 0.5}}],
       status: 'running',
     })
@@ -52,10 +45,10 @@ describe('bench --resume planning', () => {
       throw new Error('expected a refusal')
     }
     expect(refused(sampleResult({levels: [sampleLevel(1)], status: 'complete'}))).toMatch(/nothing to resume/)
-    expect(refused(sampleResult({capplan: {version: '0.1.0', command: 'capplan bench --sweep'}, levels: [], status: 'partial'}))).toMatch(/a --sweep picks its levels/)
-    expect(refused(sampleResult({capplan: {version: '0.1.0', command: 'capplan bench --api-key ***'}, levels: [], status: 'partial'}))).toMatch(/held a secret/)
+    expect(refused(sampleResult({capplan: {version: '0.1.0', command: ['capplan', 'bench', '--sweep']}, levels: [], status: 'partial'}))).toMatch(/a --sweep picks its levels/)
+    expect(refused(sampleResult({capplan: {version: '0.1.0', command: ['capplan', 'bench', '--api-key', '***']}, levels: [], status: 'partial'}))).toMatch(/held a secret/)
     expect(
-      refused(sampleResult({capplan: {version: '0.1.0', command: 'capplan bench --concurrency 1'}, levels: [sampleLevel(1), failedLevel(2)], status: 'partial'})),
+      refused(sampleResult({capplan: {version: '0.1.0', command: ['capplan', 'bench', '--concurrency', '1']}, levels: [sampleLevel(1), failedLevel(2)], status: 'partial'})),
     ).toMatch(/every planned level is complete/)
   })
 })
