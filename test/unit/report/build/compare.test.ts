@@ -2,7 +2,8 @@ import {beforeAll, describe, expect, it} from 'vitest'
 
 import {parseCostFlags} from '../../../../src/cli/parsers/cost.js'
 
-import {loadProfiles, type ProfileStore} from '../../../../src/profiles/store.js'
+import {loadProfiles} from '../../../../src/profiles/load.js'
+import {type ProfileStore} from '../../../../src/profiles/store.js'
 import {compareResults, metricSamples} from '../../../../src/report/build/compare.js'
 import {buildResultReport} from '../../../../src/report/build/result-report.js'
 import type {LevelRecord, ResultFile} from '../../../../src/results/schema.js'
