@@ -13,12 +13,26 @@ import {createRequire} from 'node:module'
 import path from 'node:path'
 
 import type {PlanResult} from '../../cost/plan.js'
-import {formatTokens, formatUsd} from '../../lib/units.js'
-import {formatSlo} from '../../stats/slo.js'
-import {runStatusLine, sanityLines, whatIfLines, type InvalidResultFile} from './report.js'
 import type {ResultReport} from '../build/result-report.js'
-import {efficiencyText} from '../build/sanity.js'
-import {formatMs, formatRate} from './summary-table.js'
+import {apiName, loadCell} from './format.js'
+import {
+  caveatLine,
+  energyLine,
+  headerLines,
+  INVALID_TITLE,
+  invalidLine,
+  NO_RESULTS,
+  OPERATING_POINT_MARK,
+  operatingPointLine,
+  planLines,
+  planNotes,
+  planVerdicts,
+  reportHeader,
+  sanityLines,
+  whatIfLines,
+  type InvalidResultFile,
+} from './lines.js'
+import {costTable, headTexts, levelsTable, rowTexts, type Table} from './rows.js'
 
 /** Chart.js's UMD bundle from node_modules (resolved through the package, so the installed version is used). */
 export function chartJsSource(): string {
@@ -56,7 +70,7 @@ export function costCurves(plan: PlanResult, points = 240): {
     volumes,
     selfHosted,
     apis: plan.apis.map((api) => ({
-      label: api.variant === null ? api.name : `${api.name} @${api.variant}`,
+      label: apiName(api),
       costs: volumes.map((v) => (v * api.blendedPerMTok) / 1e6),
       crossover: api.crossover.volumeTokensPerMonth,
     })),
@@ -71,22 +85,24 @@ interface ChartData {
   operatingPoint: {outputTokensPerS: number; perUserTokensPerS: number | null; ttftP95: number | null; kind: string} | null
 }
 
-/** The operating point on the level charts' axes (median-TPOT speed, TTFT at the percentile), interpolated like the point. */
+/** A level on the charts' axes: per-user speed (1000 / median TPOT, else the recorded one) and TTFT at the SLO's percentile. */
+function levelPoint(report: ResultReport, index: number): {speed: number | null; ttft: number | null} {
+  const summary = report.levels[index]!
+  return {
+    speed: summary.tpotMs === null || summary.tpotMs.p50 <= 0 ? summary.perUserTokensPerS : 1000 / summary.tpotMs.p50,
+    ttft: summary.ttftMs?.[report.operatingPoint.percentile] ?? null,
+  }
+}
+
+/** The operating point on the level charts' axes, interpolated like the point. */
 function operatingPointX(report: ResultReport): {perUserTokensPerS: number | null; ttftP95: number | null} {
   const p = report.operatingPoint
-  const at = (index: number) => {
-    const summary = report.levels[index]!
-    return {
-      speed: summary.tpotMs === null || summary.tpotMs.p50 <= 0 ? summary.perUserTokensPerS : 1000 / summary.tpotMs.p50,
-      ttft: summary.ttftMs?.[p.percentile] ?? null,
-    }
-  }
   if (p.levelIndex === null) return {perUserTokensPerS: null, ttftP95: null}
-  const lower = at(p.levelIndex)
+  const lower = levelPoint(report, p.levelIndex)
   if (p.interpolation === null) return {perUserTokensPerS: lower.speed, ttftP95: lower.ttft}
   const upperIndex = report.loads.findIndex((load) => load.value === p.interpolation!.upperLoad)
   if (upperIndex < 0) return {perUserTokensPerS: lower.speed, ttftP95: lower.ttft}
-  const upper = at(upperIndex)
+  const upper = levelPoint(report, upperIndex)
   const f = p.interpolation.fraction
   const lerp = (a: number | null, b: number | null) => (a === null || b === null ? null : a + f * (b - a))
   return {perUserTokensPerS: lerp(lower.speed, upper.speed), ttftP95: lerp(lower.ttft, upper.ttft)}
@@ -97,51 +113,28 @@ function chartData(report: ResultReport, index: number): ChartData {
   return {
     id: `r${index}`,
     title: report.label,
-    levels: report.levels.map((summary, i) => ({
-      load: report.loads[i]!.kind === 'concurrency' ? `c=${report.loads[i]!.value}` : `${report.loads[i]!.value} req/s`,
-      outputTokensPerS: summary.throughput.outputTokensPerS,
-      perUserTokensPerS: summary.tpotMs === null || summary.tpotMs.p50 <= 0 ? summary.perUserTokensPerS : 1000 / summary.tpotMs.p50,
-      ttftP95: summary.ttftMs?.[p.percentile] ?? null,
-    })),
+    levels: report.levels.map((summary, i) => {
+      const point = levelPoint(report, i)
+      return {load: loadCell(report.loads[i]!), outputTokensPerS: summary.throughput.outputTokensPerS, perUserTokensPerS: point.speed, ttftP95: point.ttft}
+    }),
     cost: report.plan === null ? null : costCurves(report.plan),
     operatingPoint: p.outputTokensPerS === null ? null : {...operatingPointX(report), outputTokensPerS: p.outputTokensPerS, kind: p.kind},
   }
 }
 
-function levelTable(report: ResultReport): string {
-  const p = report.operatingPoint.percentile
-  const rows = report.levels.map((summary, i) => {
-    const load = report.loads[i]!
-    const check = report.operatingPoint.checks.find((c) => c.index === i)
-    const cells = [
-      `${load.kind === 'concurrency' ? 'c=' : ''}${load.value}${load.kind === 'rate' ? ' req/s' : ''}${report.operatingPoint.levelIndex === i ? ' *' : ''}`,
-      `${summary.requests.completed}/${summary.requests.failed}`,
-      formatRate(summary.throughput.outputTokensPerS),
-      summary.ttftMs === null ? '-' : `${formatMs(summary.ttftMs.p50)} / ${formatMs(summary.ttftMs[p])}`,
-      summary.tpotMs === null ? '-' : `${formatMs(summary.tpotMs.p50)} / ${formatMs(summary.tpotMs[p])}`,
-      report.operatingPoint.kind === 'unchecked' ? 'not checked' : check === undefined ? '-' : check.meets ? 'meets' : `misses: ${check.reason}`,
-      efficiencyText(report.sanity.levels[i]),
-    ]
-    return `<tr>${cells.map((c) => `<td>${escapeHtml(c)}</td>`).join('')}</tr>`
-  })
-  return `<table><thead><tr><th>Load</th><th>ok/failed</th><th>Output tok/s</th><th>TTFT ms p50 / ${p}</th><th>TPOT ms p50 / ${p}</th><th>SLO</th><th>Efficiency (of ceiling tok/s)</th></tr></thead><tbody>${rows.join('')}</tbody></table>`
+/** HTML syntax: every text escaped, titles included. */
+function htmlTable(table: Table): string {
+  const head = headTexts(table).map((title) => `<th>${escapeHtml(title)}</th>`).join('')
+  const rows = rowTexts(table).map((row) => `<tr>${row.map((text) => `<td>${escapeHtml(text)}</td>`).join('')}</tr>`)
+  return `<table><thead><tr>${head}</tr></thead><tbody>${rows.join('')}</tbody></table>`
 }
 
-function costTable(plan: PlanResult): string {
-  const rows = [
-    [`Self-hosted (${plan.replicas ?? 1} replica(s) x ${plan.inputs.gpusPerReplica} ${plan.inputs.priceUnit})`, formatUsd(plan.costPerMillionTokens), formatUsd(plan.selfHostedMonthlyCost ?? plan.replicaMonthlyCost), '-', formatRate(plan.inputs.totalTokensPerSecond)],
-    ...plan.apis.map((api) => [
-      api.variant === null ? api.name : `${api.name} @${api.variant}`,
-      formatUsd(api.blendedPerMTok),
-      api.monthlyCost === null ? '-' : formatUsd(api.monthlyCost),
-      api.crossover.volumeTokensPerMonth === null ? api.crossover.reason : `> ${formatTokens(api.crossover.volumeTokensPerMonth)}/month`,
-      formatRate(api.breakEvenThroughputTokensPerSecond),
-    ]),
-  ]
-  return `<table><thead><tr><th>Option</th><th>$/1M at ${escapeHtml(plan.inputs.ioRatio.label)}</th><th>Monthly</th><th>Self-host cheaper</th><th>Break-even tok/s</th></tr></thead><tbody>${rows
-    .map((row) => `<tr>${row.map((c) => `<td>${escapeHtml(c)}</td>`).join('')}</tr>`)
-    .join('')}</tbody></table>`
-}
+const htmlList = (className: string, lines: readonly string[]) =>
+  lines.length === 0 ? '' : `<ul class="${className}">${lines.map((line) => `<li>${escapeHtml(line)}</li>`).join('')}</ul>`
+
+/** The plan as every renderer shows it: its summary, the cost table, a verdict per API and the notes. */
+const planBlock = (plan: PlanResult) =>
+  `${htmlList('plan', planLines(plan))}\n${htmlTable(costTable(plan))}\n${htmlList('verdicts', [...planVerdicts(plan), ...planNotes(plan)])}`
 
 // Runs in the page: draws every chart from the inlined data, then records how many it drew.
 // Runs first: records script errors and console errors (what the headless test checks) before Chart.js loads.
@@ -217,29 +210,33 @@ export function renderReportHtml(
   const sections = reports.map((report, index) => {
     const id = `r${index}`
     const plan = report.plan
-    const status = runStatusLine(report)
+    const header = reportHeader(report)
+    const energy = energyLine(report)
     return `<section>
-<h2>${escapeHtml(report.label)}</h2>
-<p class="meta">${escapeHtml(report.file)} — workload ${report.workload.inputTokens} in / ${report.workload.outputTokens} out tokens; SLO ${escapeHtml(formatSlo(report.slo) || 'none')} at ${report.operatingPoint.percentile} (${escapeHtml(report.sloSource)})</p>
-${status === null ? '' : `<p class="status">${escapeHtml(status)}</p>\n`}<div class="charts"><canvas id="${id}-speed" width="560" height="360"></canvas><canvas id="${id}-ttft" width="560" height="360"></canvas>${plan === null ? '' : `<canvas id="${id}-cost" width="1120" height="420"></canvas>`}</div>
-<p><strong>Operating point (${escapeHtml(report.operatingPoint.kind)}):</strong> ${escapeHtml(report.operatingPoint.explanation)}</p>
+<h2>${escapeHtml(header.title)}</h2>
+<p class="meta">${[header.file, header.workload, header.slo].map(escapeHtml).join('<br>')}</p>
+${header.status === null ? '' : `<p class="status">${escapeHtml(header.status)}</p>\n`}<div class="charts"><canvas id="${id}-speed" width="560" height="360"></canvas><canvas id="${id}-ttft" width="560" height="360"></canvas>${plan === null ? '' : `<canvas id="${id}-cost" width="1120" height="420"></canvas>`}</div>
+${htmlTable(levelsTable(report))}
+<p class="meta">${escapeHtml(OPERATING_POINT_MARK)}</p>
+<p><strong>${escapeHtml(operatingPointLine(report.operatingPoint))}</strong></p>
+${htmlList('sanity', sanityLines(report))}
 <p>${escapeHtml(report.costNote)}</p>
-${levelTable(report)}
-${plan === null ? '' : costTable(plan)}
-<ul class="sanity">${sanityLines(report).map((line) => `<li>${escapeHtml(line)}</li>`).join('')}</ul>
+${plan === null ? '' : planBlock(plan)}
 ${report.whatIf
   .map(
     (whatIf) =>
       `<div class="what-if"><h3>What-if ${escapeHtml(whatIf.target)} (ESTIMATE, not measured)</h3>${whatIfLines(whatIf)
         .map((line) => `<p>${escapeHtml(line.trim())}</p>`)
-        .join('')}${whatIf.ok && whatIf.plan !== null ? costTable(whatIf.plan) : ''}</div>`,
+        .join('')}${whatIf.ok && whatIf.plan !== null ? planBlock(whatIf.plan) : ''}</div>`,
   )
   .join('\n')}
-${report.caveats.length === 0 ? '' : `<ul class="caveats">${report.caveats.map((c) => `<li>${escapeHtml(c)}</li>`).join('')}</ul>`}
+${energy === null ? '' : `<p>${escapeHtml(energy)}</p>`}
+${htmlList('caveats', report.caveats.map(caveatLine))}
 </section>`
   })
   const invalidList =
-    invalid.length === 0 ? '' : `<section><h2>Files not reported (invalid)</h2><ul>${invalid.map((bad) => `<li>${escapeHtml(bad.message)}</li>`).join('')}</ul></section>`
+    invalid.length === 0 ? '' : `<section><h2>${escapeHtml(INVALID_TITLE)}</h2>${htmlList('invalid', invalid.map(invalidLine))}</section>`
+  const empty = reports.length === 0 && invalid.length === 0 ? `<p>${escapeHtml(NO_RESULTS)}</p>` : ''
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>capplan report</title>
 <style>
@@ -255,7 +252,7 @@ table{border-collapse:collapse;margin:8px 0;font-size:90%} td,th{border:1px soli
 <p class="meta">Generated ${escapeHtml(generatedAt)} — ${reports.length} result(s). Works offline: Chart.js and the data are inlined.</p>
 <pre id="errors" hidden></pre>
 ${sections.join('\n')}
-${invalidList}
+${invalidList}${empty}
 <script>${errorHookScript}</script>
 <script type="application/json" id="capplan-data">${scriptJson(data)}</script>
 <script>${chartJs.replaceAll('</script', '<\\/script')}</script>

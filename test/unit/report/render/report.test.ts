@@ -2,8 +2,11 @@ import {beforeAll, describe, expect, it} from 'vitest'
 
 import {parseCostFlags} from '../../../../src/cli/parsers/cost.js'
 
-import {loadProfiles, type ProfileStore} from '../../../../src/profiles/store.js'
+import {loadProfiles} from '../../../../src/profiles/load.js'
+import {type ProfileStore} from '../../../../src/profiles/store.js'
+import {renderReportHtml} from '../../../../src/report/render/html.js'
 import {renderReportCsv, renderReportMarkdown, renderReportTable, reportCsvColumns} from '../../../../src/report/render/report.js'
+import {costTable, levelsTable, rowTexts} from '../../../../src/report/render/rows.js'
 import {buildResultReport, type ResultReport} from '../../../../src/report/build/result-report.js'
 import {sampleResult} from '../../results/sample-result.js'
 import {level} from '../levels.js'
@@ -64,7 +67,22 @@ describe('report renderers', () => {
     const md = renderReportMarkdown([costed], [])
     expect(md).toMatch(/^# capplan report\n/)
     expect(md).toContain('## qwen2.5-0.5b int4 (Q4_0), embedded cpu')
-    expect(md).toContain('| Option | $/1M at 512:256 | Monthly | Annual | Self-host cheaper | Break-even tok/s (total) |')
-    expect(md).toContain('Volume 1B tokens/month -> 8 replica(s), 8 GPU(s)')
+    // The same cost table and plan lines as the terminal, in Markdown syntax
+    expect(md).toContain('| Option | $/1M in / out | $/1M at 512:256 | Monthly | Annual | Self-host cheaper | Break-even tok/s (total) |')
+    expect(md).toContain('- Volume: 1B tokens/month -> 8 replicas (8 GPUs, ')
+    expect(md).toContain('| Self-hosted (8 replicas x 1 GPU) | - | $10.29 |')
+    expect(md).toMatch(/^- GPT-4o: /m)
+  })
+
+  it('terminal, Markdown and HTML show the same level and cost rows', () => {
+    const text = renderReportTable([costed], [])
+    const md = renderReportMarkdown([costed], [])
+    const html = renderReportHtml([costed], [], '', 'now')
+    const escape = (t: string) => t.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;')
+    for (const row of [...rowTexts(levelsTable(costed)), ...rowTexts(costTable(costed.plan!))]) {
+      expect(md).toContain(`| ${row.map((t) => t.replaceAll('|', '\\|')).join(' | ')} |`)
+      expect(html).toContain(`<tr>${row.map((t) => `<td>${escape(t)}</td>`).join('')}</tr>`)
+      for (const t of row) expect(text).toContain(t)
+    }
   })
 })

@@ -1,0 +1,269 @@
+/**
+ * The tables every renderer draws, as values: columns (key, title, alignment) and rows of cells, each cell the
+ * value behind it (what CSV writes) and its formatted text (what the terminal, Markdown and HTML show). The
+ * renderers add only their syntax: box drawing, pipes, quoting, escaping.
+ */
+
+import type {PlanResult} from '../../cost/plan.js'
+import type {LevelStatus, LevelSummary} from '../../results/schema.js'
+import type {CompareResult, SampleSummary} from '../build/compare.js'
+import type {LevelSloCheck} from '../build/operating-point.js'
+import type {ResultReport} from '../build/result-report.js'
+import {efficiencyText} from '../build/sanity.js'
+import {
+  apiId,
+  apiName,
+  crossoverText,
+  formatMs,
+  formatPlanRate,
+  formatRate,
+  formatRatio,
+  formatSeconds,
+  formatUsd,
+  loadCell,
+  loadText,
+  percentilesText,
+  plural,
+  type Load,
+} from './format.js'
+
+/** value: the number or id behind the text (null when there is none or the text combines several). */
+export interface Cell {
+  value: string | number | null
+  text: string
+}
+
+export interface Column<K extends string = string> {
+  key: K
+  title: string
+  align: 'left' | 'right'
+}
+
+export interface Table<K extends string = string> {
+  columns: Column<K>[]
+  rows: Record<K, Cell>[]
+}
+
+export const cell = (value: string | number | null, text: string): Cell => ({value, text})
+const textCell = (text: string): Cell => ({value: text, text})
+const column = <K extends string>(key: K, title: string, align: 'left' | 'right' = 'left'): Column<K> => ({key, title, align})
+
+/** The titles, then each row's texts in column order (what a text renderer lays out). */
+export const headTexts = (table: Table) => table.columns.map((c) => c.title)
+export const rowTexts = (table: Table) => table.rows.map((row) => table.columns.map((c) => row[c.key]!.text))
+
+// ------------------------------------------------------------------------------------------- levels
+
+type Pct = 'p50' | 'p90' | 'p95' | 'p99'
+type LevelKey = 'load' | 'requests' | 'output' | 'total' | 'requestsPerS' | 'ttft' | 'tpot' | 'itl' | 'e2e' | 'e2eSeconds'
+
+const percentileTitle = (metric: string, unit: string, percentiles: readonly Pct[]) => `${metric} ${unit} ${percentiles.join('/')}`
+
+/** The columns a level can show, titled for the percentiles shown. */
+function levelColumns(percentiles: readonly Pct[]): {[K in LevelKey]: Column<K>} {
+  return {
+    load: column('load', 'Load'),
+    requests: column('requests', 'Requests ok/failed'),
+    output: column('output', 'Output tok/s'),
+    total: column('total', 'Total tok/s'),
+    requestsPerS: column('requestsPerS', 'Req/s'),
+    ttft: column('ttft', percentileTitle('TTFT', 'ms', percentiles)),
+    tpot: column('tpot', percentileTitle('TPOT', 'ms', percentiles)),
+    itl: column('itl', percentileTitle('ITL', 'ms', percentiles)),
+    e2e: column('e2e', percentileTitle('E2E', 'ms', percentiles)),
+    e2eSeconds: column('e2eSeconds', percentileTitle('E2E', 's', percentiles)),
+  }
+}
+
+/** One measured level's cells; a percentile cell's value is its middle percentile. */
+function levelCells(load: Load, summary: LevelSummary, percentiles: readonly Pct[], status?: LevelStatus): Record<LevelKey, Cell> {
+  const middle = percentiles[Math.floor(percentiles.length / 2)]!
+  const latency = (distribution: LevelSummary['ttftMs'], format: (ms: number) => string = formatMs) =>
+    cell(distribution === null ? null : distribution[middle], percentilesText(distribution, percentiles, format))
+  const {throughput} = summary
+  return {
+    load: cell(load.value, loadCell(load)),
+    requests: cell(summary.requests.completed, `${summary.requests.completed}/${summary.requests.failed}${status === undefined || status === 'complete' ? '' : ` (${status})`}`),
+    output: cell(throughput.outputTokensPerS, formatRate(throughput.outputTokensPerS)),
+    total: cell(throughput.totalTokensPerS, formatRate(throughput.totalTokensPerS)),
+    requestsPerS: cell(throughput.requestsPerS, formatRate(throughput.requestsPerS)),
+    ttft: latency(summary.ttftMs),
+    tpot: latency(summary.tpotMs),
+    itl: latency(summary.itlMsPerToken),
+    e2e: latency(summary.e2eMs),
+    e2eSeconds: latency(summary.e2eMs, formatSeconds),
+  }
+}
+
+type ReportLevelKey = 'load' | 'requests' | 'output' | 'total' | 'ttft' | 'tpot' | 'e2e' | 'slo' | 'efficiency'
+
+/** The per-level table of a result: throughput, p50 / the SLO's percentile / p99, the SLO verdict, efficiency. The operating point's level is marked " *". */
+export function levelsTable(report: ResultReport): Table<ReportLevelKey> {
+  const point = report.operatingPoint
+  const percentiles: Pct[] = ['p50', point.percentile, 'p99']
+  const c = levelColumns(percentiles)
+  const checksByIndex = new Map<number, LevelSloCheck>(point.checks.map((check) => [check.index, check]))
+  const rows = report.levels.map((summary, index) => {
+    const cells = levelCells(report.loads[index]!, summary, percentiles)
+    const check = checksByIndex.get(index)
+    const verdict = point.kind === 'unchecked' ? 'not checked' : check === undefined ? '-' : check.meets ? 'meets' : `misses: ${check.reason}`
+    const marked = point.levelIndex === index ? {...cells.load, text: `${cells.load.text} *`} : cells.load
+    return {
+      load: marked,
+      requests: cells.requests,
+      output: cells.output,
+      total: cells.total,
+      ttft: cells.ttft,
+      tpot: cells.tpot,
+      e2e: cells.e2e,
+      slo: textCell(verdict),
+      efficiency: cell(report.sanity.levels[index]?.check?.efficiency ?? null, efficiencyText(report.sanity.levels[index])),
+    }
+  })
+  return {
+    columns: [c.load, c.requests, c.output, c.total, c.ttft, c.tpot, c.e2e, column('slo', 'SLO'), column('efficiency', 'Efficiency (of ceiling tok/s)')],
+    rows,
+  }
+}
+
+/** One measured level as the bench summary shows it. `concurrency` alone (the first form) means a closed-loop level. */
+export type SummaryLevel = {status: LevelStatus; summary: LevelSummary} & ({load: Load} | {concurrency: number})
+
+/** One run (one model x quant x engine): its label, e.g. "qwen2.5-0.5b int4 (Q4_0)", and its levels. */
+export interface SummaryRun {
+  label: string
+  levels: SummaryLevel[]
+}
+
+const summaryLoad = (level: SummaryLevel): Load => ('load' in level ? level.load : {kind: 'concurrency', value: level.concurrency})
+
+/**
+ * The per-level table `capplan bench` prints: throughput (output and total tok/s, req/s) and p50/p90/p99 latencies
+ * (request-weighted TTFT, TPOT, E2E; token-weighted ITL). Several runs share one table, with a Run column.
+ */
+export function benchSummaryTable(runs: readonly SummaryRun[]): Table<LevelKey | 'run'> {
+  const percentiles: Pct[] = ['p50', 'p90', 'p99']
+  const c = levelColumns(percentiles)
+  const several = runs.length > 1
+  const rows = runs.flatMap((run) =>
+    run.levels.map((level) => ({run: textCell(run.label), ...levelCells(summaryLoad(level), level.summary, percentiles, level.status)})),
+  )
+  const columns: Column<LevelKey | 'run'>[] = [c.load, c.requests, c.output, c.total, c.requestsPerS, c.ttft, c.tpot, c.itl, c.e2eSeconds]
+  return {columns: several ? [column('run', 'Run'), ...columns] : columns, rows}
+}
+
+/** What the loads of a bench summary mean, for its title. */
+export function benchSummaryMode(runs: readonly SummaryRun[]): string {
+  const kinds = new Set(runs.flatMap((run) => run.levels.map((level) => summaryLoad(level).kind)))
+  if (kinds.has('rate') && kinds.has('concurrency')) return 'c=N: closed loop, N requests in flight; N req/s: open loop, Poisson arrivals'
+  if (kinds.has('rate')) return 'open loop: Poisson arrivals at N req/s'
+  return 'closed loop: N requests in flight'
+}
+
+// ------------------------------------------------------------------------------------------- results
+
+type OverviewKey = 'index' | 'result' | 'point' | 'output' | 'efficiency' | 'cost' | 'fleet'
+
+/** One row per result, so several can be scanned before their details. */
+export function overviewTable(reports: readonly ResultReport[]): Table<OverviewKey> {
+  return {
+    columns: [
+      column('index', '#'),
+      column('result', 'Result'),
+      column('point', 'Operating point'),
+      column('output', 'Output tok/s'),
+      column('efficiency', 'Efficiency'),
+      column('cost', '$/1M tokens'),
+      column('fleet', 'Replicas (GPUs) for the volume'),
+    ],
+    rows: reports.map((report, index) => {
+      const point = report.operatingPoint
+      const plan = report.plan
+      return {
+        index: cell(index + 1, String(index + 1)),
+        result: cell(report.file, `${report.label}\n${report.file}`),
+        point: cell(point.kind, point.load === null ? point.kind : `${point.kind}, ${loadCell(point.load)}`),
+        output: cell(point.outputTokensPerS, point.outputTokensPerS === null ? '-' : formatRate(point.outputTokensPerS)),
+        efficiency: cell(report.operatingPointSanity?.check?.efficiency ?? null, efficiencyText(report.operatingPointSanity)),
+        cost: cell(plan?.costPerMillionTokens ?? null, plan === null ? 'not costed' : formatUsd(plan.costPerMillionTokens)),
+        fleet: cell(plan?.replicas ?? null, plan?.replicas == null ? '-' : `${plan.replicas} (${plan.gpus})`),
+      }
+    }),
+  }
+}
+
+// ------------------------------------------------------------------------------------------- cost
+
+type CostKey = 'option' | 'pricesInOut' | 'blended' | 'monthly' | 'annual' | 'crossover' | 'breakEven'
+
+export interface CostTable extends Table<CostKey> {
+  /** The rows after the self-hosted one: one per API, option.value its id ("gpt-4o@seed-000"). */
+  apiRows: Record<CostKey, Cell>[]
+}
+
+/** Self-hosting and every API side by side: $/1M, monthly and annual cost, where self-hosting wins, break-even tok/s. */
+export function costTable(result: PlanResult): CostTable {
+  const {inputs} = result
+  const usd = (value: number | null) => cell(value, value === null ? '-' : formatUsd(value))
+  const self: Record<CostKey, Cell> = {
+    option: cell('self-hosted', `Self-hosted (${plural(result.replicas ?? 1, 'replica')} x ${plural(inputs.gpusPerReplica, inputs.priceUnit)})`),
+    pricesInOut: cell(null, '-'),
+    blended: usd(result.costPerMillionTokens),
+    monthly: usd(result.selfHostedMonthlyCost ?? result.replicaMonthlyCost),
+    annual: usd(result.selfHostedAnnualCost ?? result.replicaMonthlyCost * 12),
+    crossover: cell(null, '-'),
+    breakEven: cell(inputs.totalTokensPerSecond, `${formatPlanRate(inputs.totalTokensPerSecond)} (yours)`),
+  }
+  const apiRows = result.apis.map((api) => ({
+    option: cell(apiId(api), apiName(api)),
+    pricesInOut: cell(null, `${formatUsd(api.inputPerMTok)} / ${formatUsd(api.outputPerMTok)}`),
+    blended: cell(api.blendedPerMTok, `${formatUsd(api.blendedPerMTok)} (${formatUsd(api.inputPartPerMTok)} in + ${formatUsd(api.outputPartPerMTok)} out)`),
+    monthly: usd(api.monthlyCost),
+    annual: usd(api.annualCost),
+    crossover: cell(api.crossover.volumeTokensPerMonth ?? 'never', crossoverText(api.crossover.volumeTokensPerMonth)),
+    breakEven: cell(api.breakEvenThroughputTokensPerSecond, formatPlanRate(api.breakEvenThroughputTokensPerSecond)),
+  }))
+  return {
+    columns: [
+      column('option', 'Option'),
+      column('pricesInOut', '$/1M in / out', 'right'),
+      column('blended', `$/1M at ${inputs.ioRatio.label}`, 'right'),
+      column('monthly', 'Monthly', 'right'),
+      column('annual', 'Annual', 'right'),
+      column('crossover', 'Self-host cheaper'),
+      column('breakEven', 'Break-even tok/s (total)', 'right'),
+    ],
+    rows: [self, ...apiRows],
+    apiRows,
+  }
+}
+
+// ------------------------------------------------------------------------------------------- compare
+
+const timesText = (ratio: number | null) => (ratio === null ? '' : ` (${formatRatio(ratio)})`)
+
+/** `capplan compare`: one column per file (the first is the reference), one row per measure. */
+export function compareTable(result: CompareResult): Table {
+  const files = result.entries.map((entry, index) => column(`f${index}`, `${index === 0 ? 'A (reference)' : String.fromCharCode(65 + index)}: ${entry.file}`))
+  const row = (label: string, cells: Cell[]): Record<string, Cell> => Object.fromEntries([['measure', textCell(label)], ...cells.map((c, i) => [`f${i}`, c])])
+  const samples = (summary: SampleSummary | null) =>
+    summary === null ? cell(null, '-') : cell(summary.p95, `${percentilesText(summary, ['p50', 'p95', 'p99'])} (n=${summary.count})`)
+  const rows = [
+    row('Run', result.entries.map((entry) => textCell(entry.label))),
+    row('Operating point', result.entries.map((entry) => cell(entry.operatingPoint, entry.load === null ? entry.operatingPoint : `${entry.operatingPoint}, ${loadText(entry.load)}`))),
+    row(
+      'Output tok/s at the SLO',
+      result.entries.map((entry) => cell(entry.outputTokensPerS, entry.outputTokensPerS === null ? 'none' : `${formatRate(entry.outputTokensPerS)}${timesText(entry.throughputRatio)}`)),
+    ),
+    row(
+      '$/1M tokens',
+      result.entries.map((entry) => cell(entry.costPerMillionTokens, entry.costPerMillionTokens === null ? 'not costed' : `${formatUsd(entry.costPerMillionTokens)}${timesText(entry.costRatio)}`)),
+    ),
+  ]
+  for (const metric of result.metrics) {
+    const name = metric.metric.toUpperCase()
+    rows.push(row(`${name} ms p50/p95/p99`, metric.samples.map(samples)))
+    rows.push(row(`${name} vs A`, [cell(null, '-'), ...metric.vsFirst.map((vs) => cell(vs.ratioOfMeans, `${timesText(vs.ratioOfMeans).trim()} ${vs.verdict}`.trim()))]))
+  }
+  return {columns: [column('measure', ''), ...files], rows}
+}
