@@ -15,24 +15,9 @@ import path from 'node:path'
 import type {PlanResult} from '../../cost/plan.js'
 import type {ResultReport} from '../build/result-report.js'
 import {apiName, loadCell} from './format.js'
-import {
-  caveatLine,
-  energyLine,
-  headerLines,
-  INVALID_TITLE,
-  invalidLine,
-  NO_RESULTS,
-  OPERATING_POINT_MARK,
-  operatingPointLine,
-  planLines,
-  planNotes,
-  planVerdicts,
-  reportHeader,
-  sanityLines,
-  whatIfLines,
-  type InvalidResultFile,
-} from './lines.js'
-import {costTable, headTexts, levelsTable, rowTexts, type Table} from './rows.js'
+import {INVALID_TITLE, invalidLine, NO_RESULTS, type InvalidResultFile} from './lines.js'
+import {headTexts, rowTexts, type Table} from './rows.js'
+import {planParts, reportSections, type Section} from './sections.js'
 
 /** Chart.js's UMD bundle from node_modules (resolved through the package, so the installed version is used). */
 export function chartJsSource(): string {
@@ -132,9 +117,34 @@ function htmlTable(table: Table): string {
 const htmlList = (className: string, lines: readonly string[]) =>
   lines.length === 0 ? '' : `<ul class="${className}">${lines.map((line) => `<li>${escapeHtml(line)}</li>`).join('')}</ul>`
 
-/** The plan as every renderer shows it: its summary, the cost table, a verdict per API and the notes. */
-const planBlock = (plan: PlanResult) =>
-  `${htmlList('plan', planLines(plan))}\n${htmlTable(costTable(plan))}\n${htmlList('verdicts', [...planVerdicts(plan), ...planNotes(plan)])}`
+function planBlock(plan: PlanResult): string {
+  const {lines, table, verdicts} = planParts(plan)
+  return `${htmlList('plan', lines)}\n${htmlTable(table)}\n${htmlList('verdicts', verdicts)}`
+}
+
+/** One section as HTML; the charts follow the header (`id` names their canvases). */
+function htmlSection(section: Section, id: string, costChart: boolean): string {
+  switch (section.kind) {
+    case 'header': {
+      const {header} = section
+      return `<h2>${escapeHtml(header.title)}</h2>
+<p class="meta">${[header.file, header.workload, header.slo].map(escapeHtml).join('<br>')}</p>
+${header.status === null ? '' : `<p class="status">${escapeHtml(header.status)}</p>\n`}<div class="charts"><canvas id="${id}-speed" width="560" height="360"></canvas><canvas id="${id}-ttft" width="560" height="360"></canvas>${costChart ? `<canvas id="${id}-cost" width="1120" height="420"></canvas>` : ''}</div>`
+    }
+    case 'levels':
+      return `${htmlTable(section.table)}\n<p class="meta">${escapeHtml(section.note)}</p>`
+    case 'paragraph':
+      return section.emphasis ? `<p><strong>${escapeHtml(section.text)}</strong></p>` : `<p>${escapeHtml(section.text)}</p>`
+    case 'list':
+      return htmlList(section.name, section.lines)
+    case 'plan':
+      return planBlock(section.plan)
+    case 'whatIf':
+      return `<div class="what-if"><h3>What-if ${escapeHtml(section.target)} (ESTIMATE, not measured)</h3>${section.lines
+        .map((line) => `<p>${escapeHtml(line.trim())}</p>`)
+        .join('')}${section.plan === null ? '' : planBlock(section.plan)}</div>`
+  }
+}
 
 // Runs in the page: draws every chart from the inlined data, then records how many it drew.
 // Runs first: records script errors and console errors (what the headless test checks) before Chart.js loads.
@@ -208,31 +218,8 @@ export function renderReportHtml(
 ): string {
   const data = reports.map(chartData)
   const sections = reports.map((report, index) => {
-    const id = `r${index}`
-    const plan = report.plan
-    const header = reportHeader(report)
-    const energy = energyLine(report)
-    return `<section>
-<h2>${escapeHtml(header.title)}</h2>
-<p class="meta">${[header.file, header.workload, header.slo].map(escapeHtml).join('<br>')}</p>
-${header.status === null ? '' : `<p class="status">${escapeHtml(header.status)}</p>\n`}<div class="charts"><canvas id="${id}-speed" width="560" height="360"></canvas><canvas id="${id}-ttft" width="560" height="360"></canvas>${plan === null ? '' : `<canvas id="${id}-cost" width="1120" height="420"></canvas>`}</div>
-${htmlTable(levelsTable(report))}
-<p class="meta">${escapeHtml(OPERATING_POINT_MARK)}</p>
-<p><strong>${escapeHtml(operatingPointLine(report.operatingPoint))}</strong></p>
-${htmlList('sanity', sanityLines(report))}
-<p>${escapeHtml(report.costNote)}</p>
-${plan === null ? '' : planBlock(plan)}
-${report.whatIf
-  .map(
-    (whatIf) =>
-      `<div class="what-if"><h3>What-if ${escapeHtml(whatIf.target)} (ESTIMATE, not measured)</h3>${whatIfLines(whatIf)
-        .map((line) => `<p>${escapeHtml(line.trim())}</p>`)
-        .join('')}${whatIf.ok && whatIf.plan !== null ? planBlock(whatIf.plan) : ''}</div>`,
-  )
-  .join('\n')}
-${energy === null ? '' : `<p>${escapeHtml(energy)}</p>`}
-${htmlList('caveats', report.caveats.map(caveatLine))}
-</section>`
+    const body = reportSections(report).map((section) => htmlSection(section, `r${index}`, report.plan !== null))
+    return `<section>\n${body.filter((html) => html !== '').join('\n')}\n</section>`
   })
   const invalidList =
     invalid.length === 0 ? '' : `<section><h2>${escapeHtml(INVALID_TITLE)}</h2>${htmlList('invalid', invalid.map(invalidLine))}</section>`

@@ -2,12 +2,12 @@
 
 import type {PlanResult} from '../../cost/plan.js'
 import {boxTable} from './box.js'
-import {planLines, planNotes, planVerdicts} from './lines.js'
-import {costTable} from './rows.js'
+import {planParts} from './sections.js'
 
-export {planVerdicts}
+export {planVerdicts} from './lines.js'
 
 /** A summary, one table (self-hosted + each API), then a verdict per API and the notes. */
 export function renderPlanTable(result: PlanResult): string {
-  return [...planLines(result), boxTable(costTable(result)), ...planVerdicts(result), ...planNotes(result)].join('\n')
+  const {lines, table, verdicts} = planParts(result)
+  return [...lines, boxTable(table), ...verdicts].join('\n')
 }

@@ -6,25 +6,10 @@
 import type {PlanResult} from '../../cost/plan.js'
 import type {ResultReport} from '../build/result-report.js'
 import {boxTable} from './box.js'
-import {
-  caveatLine,
-  energyLine,
-  headerLines,
-  INVALID_TITLE,
-  invalidLine,
-  NO_RESULTS,
-  OPERATING_POINT_MARK,
-  operatingPointLine,
-  planLines,
-  planNotes,
-  planVerdicts,
-  reportHeader,
-  sanityLines,
-  whatIfLines,
-  type InvalidResultFile,
-} from './lines.js'
-import {costTable, headTexts, levelsTable, overviewTable, rowTexts, type Table} from './rows.js'
+import {headerLines, INVALID_TITLE, invalidLine, NO_RESULTS, type InvalidResultFile} from './lines.js'
 import {renderPlanTable} from './plan-table.js'
+import {costTable, headTexts, overviewTable, rowTexts, type Table} from './rows.js'
+import {planParts, reportSections, type Section} from './sections.js'
 
 // Other modules and tests import these from here.
 export {runStatusLine, sanityLines, whatIfLines, type InvalidResultFile} from './lines.js'
@@ -37,27 +22,28 @@ export function renderOverview(reports: readonly ResultReport[]): string {
   return `Overview (details below)\n${boxTable(overviewTable(reports))}`
 }
 
+function terminalSection(section: Section): string[] {
+  switch (section.kind) {
+    case 'header':
+      return [`== ${section.header.title}`, ...headerLines(section.header)]
+    case 'levels':
+      return [boxTable(section.table), section.note]
+    case 'paragraph':
+      return [section.text]
+    case 'list':
+      return section.lines
+    case 'plan':
+      return [renderPlanTable(section.plan)]
+    case 'whatIf':
+      return [...section.lines, ...(section.plan === null ? [] : [renderPlanTable(section.plan)])]
+  }
+}
+
 /** The terminal report: per result its levels, operating point and cost; then the files that could not be read. */
 export function renderReportTable(reports: readonly ResultReport[], invalid: readonly InvalidResultFile[]): string {
   const blocks: string[] = []
   if (reports.length > 1) blocks.push(renderOverview(reports))
-  for (const report of reports) {
-    const header = reportHeader(report)
-    const lines = [`== ${header.title}`, ...headerLines(header)]
-    lines.push(boxTable(levelsTable(report)), OPERATING_POINT_MARK)
-    lines.push(operatingPointLine(report.operatingPoint))
-    lines.push(...sanityLines(report))
-    lines.push(report.costNote)
-    if (report.plan !== null) lines.push(renderPlanTable(report.plan))
-    for (const whatIf of report.whatIf) {
-      lines.push(...whatIfLines(whatIf))
-      if (whatIf.ok && whatIf.plan !== null) lines.push(renderPlanTable(whatIf.plan))
-    }
-    const energy = energyLine(report)
-    if (energy !== null) lines.push(energy)
-    lines.push(...report.caveats.map(caveatLine))
-    blocks.push(lines.join('\n'))
-  }
+  for (const report of reports) blocks.push(reportSections(report).flatMap(terminalSection).join('\n'))
   if (invalid.length > 0) blocks.push([`${INVALID_TITLE}:`, ...invalid.map((bad) => `  ${invalidLine(bad)}`)].join('\n'))
   if (reports.length === 0 && invalid.length === 0) blocks.push(NO_RESULTS)
   return blocks.join('\n\n')
@@ -75,24 +61,34 @@ function mdTable(table: Table): string {
 }
 
 function markdownPlan(plan: PlanResult): string[] {
-  return [mdList(planLines(plan)), mdTable(costTable(plan)), mdList([...planVerdicts(plan), ...planNotes(plan)])]
+  const {lines, table, verdicts} = planParts(plan)
+  return [mdList(lines), mdTable(table), mdList(verdicts)]
+}
+
+function markdownSection(section: Section): string[] {
+  switch (section.kind) {
+    case 'header':
+      return [`## ${mdEscape(section.header.title)}`, mdList(headerLines(section.header))]
+    case 'levels':
+      return [mdTable(section.table), mdEscape(section.note)]
+    case 'paragraph':
+      return [mdEscape(section.text)]
+    case 'list':
+      return section.lines.length === 0 ? [] : [mdList(section.lines)]
+    case 'plan':
+      return markdownPlan(section.plan)
+    case 'whatIf':
+      return [
+        `### What-if ${mdEscape(section.target)} (ESTIMATE)`,
+        section.lines.map((line) => mdEscape(line.trim())).join('\n\n'),
+        ...(section.plan === null ? [] : markdownPlan(section.plan)),
+      ]
+  }
 }
 
 export function renderReportMarkdown(reports: readonly ResultReport[], invalid: readonly InvalidResultFile[]): string {
   const blocks: string[] = ['# capplan report']
-  for (const report of reports) {
-    const header = reportHeader(report)
-    blocks.push(`## ${mdEscape(header.title)}`, mdList(headerLines(header)), mdTable(levelsTable(report)), mdEscape(OPERATING_POINT_MARK))
-    blocks.push(mdEscape(operatingPointLine(report.operatingPoint)), mdList(sanityLines(report)), mdEscape(report.costNote))
-    if (report.plan !== null) blocks.push(...markdownPlan(report.plan))
-    for (const whatIf of report.whatIf) {
-      blocks.push(`### What-if ${mdEscape(whatIf.target)} (ESTIMATE)`, whatIfLines(whatIf).map((line) => mdEscape(line.trim())).join('\n\n'))
-      if (whatIf.ok && whatIf.plan !== null) blocks.push(...markdownPlan(whatIf.plan))
-    }
-    const energy = energyLine(report)
-    if (energy !== null) blocks.push(mdEscape(energy))
-    if (report.caveats.length > 0) blocks.push(mdList(report.caveats.map(caveatLine)))
-  }
+  for (const report of reports) blocks.push(...reportSections(report).flatMap(markdownSection))
   if (invalid.length > 0) blocks.push(`## ${INVALID_TITLE}`, mdList(invalid.map(invalidLine)))
   if (reports.length === 0 && invalid.length === 0) blocks.push(NO_RESULTS)
   return `${blocks.join('\n\n')}\n`

@@ -1,0 +1,52 @@
+/**
+ * What a result's report says, in order, as values: the renderers (terminal, Markdown, HTML) walk these sections
+ * and add only their syntax, so the order and the content of a report live here once.
+ */
+
+import type {PlanResult} from '../../cost/plan.js'
+import type {ResultReport} from '../build/result-report.js'
+import {
+  caveatLine,
+  energyLine,
+  OPERATING_POINT_MARK,
+  operatingPointLine,
+  planLines,
+  planNotes,
+  planVerdicts,
+  reportHeader,
+  sanityLines,
+  whatIfLines,
+  type ReportHeader,
+} from './lines.js'
+import {costTable, levelsTable, type CostTable, type Table} from './rows.js'
+
+export type Section =
+  | {kind: 'header'; header: ReportHeader}
+  /** The per-level table and what its " *" marks. */
+  | {kind: 'levels'; table: Table; note: string}
+  /** emphasis: the answer of the report (the operating point). */
+  | {kind: 'paragraph'; text: string; emphasis: boolean}
+  | {kind: 'list'; name: 'sanity' | 'caveats'; lines: string[]}
+  | {kind: 'plan'; plan: PlanResult}
+  /** A what-if target: its lines (refused or estimated) and, when costed, its plan. */
+  | {kind: 'whatIf'; target: string; lines: string[]; plan: PlanResult | null}
+
+export function reportSections(report: ResultReport): Section[] {
+  const energy = energyLine(report)
+  return [
+    {kind: 'header', header: reportHeader(report)},
+    {kind: 'levels', table: levelsTable(report), note: OPERATING_POINT_MARK},
+    {kind: 'paragraph', text: operatingPointLine(report.operatingPoint), emphasis: true},
+    {kind: 'list', name: 'sanity', lines: sanityLines(report)},
+    {kind: 'paragraph', text: report.costNote, emphasis: false},
+    ...(report.plan === null ? [] : [{kind: 'plan' as const, plan: report.plan}]),
+    ...report.whatIf.map((whatIf) => ({kind: 'whatIf' as const, target: whatIf.target, lines: whatIfLines(whatIf), plan: whatIf.ok ? whatIf.plan : null})),
+    ...(energy === null ? [] : [{kind: 'paragraph' as const, text: energy, emphasis: false}]),
+    {kind: 'list', name: 'caveats', lines: report.caveats.map(caveatLine)},
+  ]
+}
+
+/** A plan in three parts: its summary lines, the cost table (self-hosted + each API), then a verdict per API and the notes. */
+export function planParts(plan: PlanResult): {lines: string[]; table: CostTable; verdicts: string[]} {
+  return {lines: planLines(plan), table: costTable(plan), verdicts: [...planVerdicts(plan), ...planNotes(plan)]}
+}
