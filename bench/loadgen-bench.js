@@ -41,7 +41,7 @@ import {parseArgs} from 'node:util'
 
 const dist = new URL('../dist/', import.meta.url)
 const {percentileSorted} = await import(new URL('stats/distribution.js', dist).href)
-const {runLevel} = await import(new URL('loadgen/closed-loop.js', dist).href)
+const {runClosedLevel: runLevel} = await import(new URL('loadgen/level.js', dist).href)
 const {summarizeLevel} = await import(new URL('stats/summarize.js', dist).href)
 const {protocolPaths, requestBody} = await import(new URL('engines/http/protocols.js', dist).href)
 const {engineEvents, streamRequest} = await import(new URL('engines/http/stream.js', dist).href)

@@ -214,7 +214,7 @@ export async function runServerAccuracy({
   const {llamaBenchArgs} = await importDist('engines/llamacpp/llama-bench.js')
   const {parseLlamaBenchOutput} = await importDist('results/import/llama-bench-format.js')
   const {execa} = await import('execa')
-  const {runLevel} = await importDist('loadgen/closed-loop.js')
+  const {runClosedLevel: runLevel} = await importDist('loadgen/level.js')
   const {makePromptTokens} = await importDist('loadgen/prompts.js')
   const {summarizeLevel} = await importDist('stats/summarize.js')
   const {groupAlive} = await importDist('engines/spawned/process.js')

@@ -135,7 +135,7 @@ export function datasetPrompt(dataset: Dataset, index: number): string {
 
 function unreadable(flag: string, file: string, error: unknown): CapplanError {
   const code = (error as NodeJS.ErrnoException).code ?? (error instanceof Error ? error.message : String(error))
-  return invalidInput(`${flag} ${file} cannot be read (${code}).`, 'Check the file\'s permissions, or copy it somewhere readable.')
+  return invalidInput(`${flag} ${file} cannot be read (${code}).`, "Check the file's permissions, or copy it somewhere readable.")
 }
 
 function formatBytes(bytes: number): string {

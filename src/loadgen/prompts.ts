@@ -7,7 +7,6 @@ import {uniformRandom} from '../lib/random.js'
  * (prefix caching inflated throughput by up to 86% for peers; metrics.md trap 1).
  */
 
-
 /** Mix the run seed and the request index into one 32-bit stream seed (so request 1 is not request 0 shifted). */
 function streamSeed(seed: number, requestIndex: number): number {
   let h = Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(requestIndex + 1, 0xc2b2ae35)
@@ -35,10 +34,7 @@ export function makePromptTokens(pool: readonly number[], length: number, seed: 
     throw invalidInput(`The prompt length must be a whole number of tokens >= 1, got ${length}.`, 'Pass --input-tokens 1 or more.')
   }
   if (pool.length < 2) {
-    throw invalidInput(
-      `The model offers ${pool.length} ordinary token id(s) for synthetic prompts; at least 2 are needed.`,
-      'Use a model with a real vocabulary.',
-    )
+    throw invalidInput(`The model offers ${pool.length} ordinary token id(s) for synthetic prompts; at least 2 are needed.`, 'Use a model with a real vocabulary.')
   }
   if (requestIndex >= uniquePromptCapacity(pool.length, length)) {
     throw invalidInput(

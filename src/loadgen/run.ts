@@ -6,16 +6,7 @@ import type {Engine, EngineExit, GenRequest} from '../engines/types.js'
 import {invalidInput} from '../lib/errors.js'
 import type {ModelProfile, QuantLevel} from '../profiles/schema.js'
 import {ResultFileWriter} from '../results/write.js'
-import type {
-  HostSnapshot,
-  LevelRecord,
-  LevelStatus,
-  ModelInfo,
-  ResultFile,
-  RunStatus,
-  SloSpec,
-  WorkloadInfo,
-} from '../results/schema.js'
+import type {HostSnapshot, LevelRecord, LevelStatus, ModelInfo, ResultFile, RunStatus, SloSpec, WorkloadInfo} from '../results/schema.js'
 import {summarizeLevel} from '../stats/summarize.js'
 import {type Arrival, loadOf} from './arrivals.js'
 import {type Dataset, datasetPrompt} from './dataset.js'

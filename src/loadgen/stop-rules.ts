@@ -4,8 +4,9 @@ import {meanConfidenceInterval} from '../stats/confidence.js'
 /**
  * When a load level stops issuing requests: after `--requests N`, after `--duration 60s`, or adaptively once
  * the throughput estimate is precise enough (`--precision 3%`). Pure decisions over counts and clocks passed
- * in; the level drivers (open-loop.ts) ask `StopController.mayIssue()` before every new request. Requests
- * already in flight when a rule says stop always run to the end and are recorded.
+ * in; the level runner (level.ts) asks `StopController.mayIssue()` before every new request, and nothing
+ * else ends a level. Requests already in flight when a rule says stop always run to the end and are recorded.
+ * Rules take values (ms, fractions); the flag text is parsed in cli/parsers/load.ts.
  *
  * Adaptive precision uses BATCH MEANS of the level's aggregate output tok/s over fixed time windows, not
  * per-request tok/s: the quantity we report (and cost) is the aggregate rate the server sustains; a request's
@@ -71,40 +72,6 @@ export function maxRequestsOf(rule: StopRule): number {
   return rule.kind === 'requests' ? rule.requests : rule.maxRequests
 }
 
-/** Parse "60s", "2m", "1h", "500ms", "1m30s" into ms. Every number needs a unit (a bare "60" is ambiguous). */
-export function parseDuration(text: string, flagName: string): number {
-  const compact = text.trim().toLowerCase().replace(/\s+/g, '')
-  const parts = /^((?:\d*\.?\d+(?:ms|s|m|h))+)$/.exec(compact)
-  if (compact.length === 0 || parts === null) {
-    throw invalidInput(
-      `${flagName}: cannot read "${text}" as a duration.`,
-      `Write a number with a unit (ms, s, m, h), e.g. ${flagName} 60s or ${flagName} 2m.`,
-    )
-  }
-  const unitMs = {ms: 1, s: 1000, m: 60_000, h: 3_600_000} as const
-  let totalMs = 0
-  for (const match of compact.matchAll(/(\d*\.?\d+)(ms|s|m|h)/g)) {
-    totalMs += Number(match[1]) * unitMs[match[2] as keyof typeof unitMs]
-  }
-  if (!(totalMs > 0) || !Number.isFinite(totalMs)) {
-    throw invalidInput(`${flagName}: "${text}" must be longer than 0.`, `e.g. ${flagName} 60s`)
-  }
-  return totalMs
-}
-
-/** Parse "3%" (or "0.5%") into a fraction 0.03. A percent sign is required: "3" could mean 3% or 300%. */
-export function parsePrecision(text: string, flagName: string): number {
-  const match = /^\s*(\d*\.?\d+)\s*%\s*$/.exec(text)
-  if (match === null) {
-    throw invalidInput(`${flagName}: cannot read "${text}" as a percentage.`, `Write it with a percent sign, e.g. ${flagName} 3%.`)
-  }
-  const percent = Number(match[1])
-  if (!(percent > 0 && percent < 100)) {
-    throw invalidInput(`${flagName}: ${percent}% is out of range.`, `Use a value between 0% and 100%, e.g. ${flagName} 3%.`)
-  }
-  return percent / 100
-}
-
 /**
  * Output tokens counted into fixed windows of `windowMs` from `originMs` (the level's measured start): the
  * batch-means samples. Times are performance.now()-style ms; tokens before the origin are ignored.
@@ -146,9 +113,7 @@ export interface StopState {
 
 export type StopReason = 'requests' | 'duration' | 'precision' | 'max-requests' | 'interrupted'
 
-export type StopDecision =
-  | {stop: false}
-  | {stop: true; reason: StopReason; message: string}
+export type StopDecision = {stop: false} | {stop: true; reason: StopReason; message: string}
 
 /** Relative CI half-width of the usable windows, or null when there are too few of them. */
 export function windowPrecision(
@@ -171,9 +136,7 @@ type WindowPrecision = ReturnType<typeof windowPrecision>
 export function stopDecision(rule: StopRule, state: StopState, precomputed?: WindowPrecision): StopDecision {
   switch (rule.kind) {
     case 'requests':
-      return state.issued >= rule.requests
-        ? {stop: true, reason: 'requests', message: `${rule.requests} requests issued`}
-        : {stop: false}
+      return state.issued >= rule.requests ? {stop: true, reason: 'requests', message: `${rule.requests} requests issued`} : {stop: false}
     case 'duration':
       if (state.elapsedMs >= rule.durationMs) {
         return {stop: true, reason: 'duration', message: `duration ${formatMs(rule.durationMs)} reached after ${state.issued} requests`}
@@ -203,7 +166,7 @@ export function stopDecision(rule: StopRule, state: StopState, precomputed?: Win
 }
 
 /**
- * Stateful wrapper the level drivers use: counts issued requests, feeds streamed tokens into the windows,
+ * Stateful wrapper the level runner uses: counts issued requests, feeds streamed tokens into the windows,
  * and re-evaluates the (costly, t-quantile) CI only when a new window has completed.
  */
 export class StopController {

@@ -5,8 +5,8 @@ import {formatSlo} from '../stats/slo.js'
  * `--sweep`: raise the concurrency 1, 2, 4, 8, ... until total throughput grows by less than `minGain`
  * (5%) from one step to the next, the SLO breaks at p95, every request of a level fails, or the next step
  * would pass `maxConcurrency`. The decision is a pure function of the summaries measured so far
- * (nextSweepStep); runSweep drives it with any level runner, so bench measures each step with the same
- * closed-loop level it uses for `--concurrency`.
+ * (nextSweepStep); runSweep drives it with a measure callback, and bench measures each step with the one
+ * level runner (level.ts, closed arrivals) it uses for `--concurrency`.
  *
  * Throughput compared: summary.throughput.totalTokensPerS (input + output tokens per second over the
  * measured window) — with dataset prompts of varying length, prefill work counts too; with fixed lengths it
@@ -35,9 +35,7 @@ export interface SweepStep {
 
 export type SweepStopReason = 'plateau' | 'slo' | 'failed' | 'max-concurrency'
 
-export type SweepDecision =
-  | {next: number}
-  | {stop: SweepStopReason; message: string}
+export type SweepDecision = {next: number} | {stop: SweepStopReason; message: string}
 
 /** Thresholds of the SLO that a level's p95 breaks, e.g. ["TTFT p95 2500ms > 2000ms"]; empty = it holds. */
 export function sloBreaches(summary: LevelSummary, slo: SloSpec): string[] {
@@ -102,10 +100,7 @@ export interface SweepOutcome {
  * Drive a sweep: measure(concurrency) runs one level and returns its summary (null = interrupted: the sweep
  * ends there). Returns every level measured, in order, and why it stopped.
  */
-export async function runSweep(
-  measure: (concurrency: number) => Promise<LevelSummary | null>,
-  options: SweepOptions,
-): Promise<SweepOutcome> {
+export async function runSweep(measure: (concurrency: number) => Promise<LevelSummary | null>, options: SweepOptions): Promise<SweepOutcome> {
   const steps: SweepStep[] = []
   let decision = nextSweepStep(steps, options)
   while ('next' in decision) {

@@ -7,7 +7,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {contextSizeFor, EmbeddedEngine} from '../../src/engines/embedded.js'
 import {EngineError} from '../../src/lib/errors.js'
 import {ensureSyntheticModel} from '../../src/gguf/synth.js'
-import {runLevel} from '../../src/loadgen/closed-loop.js'
+import {runClosedLevel} from '../../src/loadgen/level.js'
 import {makePromptTokens} from '../../src/loadgen/prompts.js'
 import {tinyQwen2} from '../helpers/tiny-models.js'
 
@@ -58,7 +58,7 @@ describe('embedded engine on a tiny synthetic qwen2', () => {
       expect(pool.length).toBeLessThan(1024)
 
       const t0 = performance.now()
-      const level = await runLevel(
+      const level = await runClosedLevel(
         engine,
         {
           concurrency: 2,

@@ -11,7 +11,7 @@ import {groupAlive, liveProcesses} from '../../src/engines/spawned/process.js'
 import type {GenRequest, StreamEvent} from '../../src/engines/types.js'
 import {ensureSyntheticModel} from '../../src/gguf/synth.js'
 import {EngineError} from '../../src/lib/errors.js'
-import {runLevel} from '../../src/loadgen/closed-loop.js'
+import {runClosedLevel} from '../../src/loadgen/level.js'
 import {decodeTokensPerSecond, type LlamaServerTimings} from '../../src/engines/http/protocols.js'
 import {makePromptTokens} from '../../src/loadgen/prompts.js'
 import {tinyQwen2} from '../helpers/tiny-models.js'
@@ -113,7 +113,7 @@ describe.skipIf(serverBin === null)('llama-server engine on a tiny synthetic qwe
         expect(readFileSync(logFile, 'utf8')).toContain('llama-server')
 
         // The closed loop on top: 4 measured requests at concurrency 2, each recorded with 16 output tokens.
-        const level = await runLevel(
+        const level = await runClosedLevel(
           engine,
           {concurrency: 2, requests: 4, warmupRequests: 0, makeRequest: request, firstPromptIndex: 2},
           {t0: performance.now(), signal},

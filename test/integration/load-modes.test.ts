@@ -7,7 +7,8 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {contextSizeFor, EmbeddedEngine} from '../../src/engines/embedded.js'
 import {ensureSyntheticModel} from '../../src/gguf/synth.js'
 import {datasetPrompt, loadDataset} from '../../src/loadgen/dataset.js'
-import {poissonScheduleMs, runLoadLevel} from '../../src/loadgen/open-loop.js'
+import {runLevel} from '../../src/loadgen/level.js'
+import {poissonScheduleMs} from '../../src/loadgen/arrivals.js'
 import {makePromptTokens} from '../../src/loadgen/prompts.js'
 import {precisionRule} from '../../src/loadgen/stop-rules.js'
 import {runSweep} from '../../src/loadgen/sweep.js'
@@ -54,7 +55,7 @@ describe('load modes on the embedded engine', () => {
 
   it('runs an open-loop level at 4 req/s and records each request with its scheduled start', async () => {
     const t0 = performance.now()
-    const run = await runLoadLevel(
+    const run = await runLevel(
       engine,
       {
         // the embedded engine has 2 sequences: the in-flight cap must not pass them
@@ -98,7 +99,7 @@ describe('load modes on the embedded engine', () => {
   })
 
   it('ends a closed-loop level by duration with every issued request finished', async () => {
-    const run = await runLoadLevel(
+    const run = await runLevel(
       engine,
       {arrival: {kind: 'concurrency', concurrency: 2}, stop: {kind: 'duration', durationMs: 300, maxRequests: 40}, firstPromptIndex: 100, makeRequest: tokenRequest},
       {t0: performance.now(), signal: new AbortController().signal},
@@ -117,7 +118,7 @@ describe('load modes on the embedded engine', () => {
     // 30+ s or hit the cap. The exact CI arithmetic is unit-tested (stop-rules.test.ts); this checks the loop
     // on the real engine: it stops by itself, with a CI at least that tight, and records every request.
     const rule = precisionRule(0.25, {windowMs: 500, minWindows: 4, skipWindows: 2, minRequests: 6, maxRequests: 3000})
-    const run = await runLoadLevel(
+    const run = await runLevel(
       engine,
       {
         arrival: {kind: 'concurrency', concurrency: 2},
@@ -145,7 +146,7 @@ describe('load modes on the embedded engine', () => {
     let nextPrompt = 5000
     const outcome = await runSweep(
       async (concurrency) => {
-        const run = await runLoadLevel(
+        const run = await runLevel(
           engine,
           {arrival: {kind: 'concurrency', concurrency}, stop: {kind: 'requests', requests: 6}, firstPromptIndex: nextPrompt, makeRequest: tokenRequest},
           {t0: performance.now(), signal: new AbortController().signal},
@@ -171,7 +172,7 @@ describe('load modes on the embedded engine', () => {
       '{"prompt": "Explain what a KV cache stores."}\n{"messages": [{"role": "user", "content": "Name three GPUs."}]}\n',
     )
     const dataset = await loadDataset(file)
-    const run = await runLoadLevel(
+    const run = await runLevel(
       engine,
       {
         arrival: {kind: 'rate', rate: 8, seed: 2, maxInFlight: 2},

@@ -1,48 +1,6 @@
 import {describe, expect, it} from 'vitest'
 
-import {CapplanError} from '../../../src/lib/errors.js'
-import {
-  maxRequestsOf,
-  parseDuration,
-  parsePrecision,
-  precisionRule,
-  StopController,
-  stopDecision,
-  ThroughputWindows,
-  windowPrecision,
-} from '../../../src/loadgen/stop-rules.js'
-
-describe('parseDuration', () => {
-  it('reads units and sums compound durations', () => {
-    expect(parseDuration('60s', '--duration')).toBe(60_000)
-    expect(parseDuration('500ms', '--duration')).toBe(500)
-    expect(parseDuration('2m', '--duration')).toBe(120_000)
-    // 1 m + 30 s = 60000 + 30000
-    expect(parseDuration('1m30s', '--duration')).toBe(90_000)
-    // 1.5 h = 1.5 x 3600000
-    expect(parseDuration('1.5h', '--duration')).toBe(5_400_000)
-  })
-
-  it('refuses a bare number, garbage and zero, naming the flag', () => {
-    expect(() => parseDuration('60', '--duration')).toThrow(/--duration: cannot read "60"/)
-    expect(() => parseDuration('soon', '--duration')).toThrow(CapplanError)
-    expect(() => parseDuration('0s', '--duration')).toThrow(/must be longer than 0/)
-  })
-})
-
-describe('parsePrecision', () => {
-  it('turns a percentage into a fraction', () => {
-    expect(parsePrecision('3%', '--precision')).toBe(0.03)
-    expect(parsePrecision(' 0.5 % ', '--precision')).toBe(0.005)
-  })
-
-  it('needs the percent sign and a value in (0, 100)', () => {
-    expect(() => parsePrecision('3', '--precision')).toThrow(/--precision: cannot read "3" as a percentage/)
-    expect(() => parsePrecision('3', '--precision')).toThrow(expect.objectContaining({kind: 'INVALID_INPUT', suggestion: expect.stringMatching(/percent sign/)}))
-    expect(() => parsePrecision('0%', '--precision')).toThrow(/out of range/)
-    expect(() => parsePrecision('150%', '--precision')).toThrow(/out of range/)
-  })
-})
+import {maxRequestsOf, precisionRule, StopController, stopDecision, ThroughputWindows, windowPrecision} from '../../../src/loadgen/stop-rules.js'
 
 describe('ThroughputWindows', () => {
   it('counts tokens into fixed windows and reports only complete ones as tok/s', () => {

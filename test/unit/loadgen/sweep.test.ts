@@ -69,10 +69,7 @@ describe('sweep decisions on scripted level summaries', () => {
 
   it('stops when the SLO breaks at p95 and answers with the last level that held', async () => {
     const slo = {ttftMs: 2000, tpotMs: 50}
-    const {asked, outcome} = await sweep(
-      {1: summary(100, {ttft: 300}), 2: summary(190, {ttft: 900}), 4: summary(350, {ttft: 2500, tpot: 40})},
-      {...options, slo},
-    )
+    const {asked, outcome} = await sweep({1: summary(100, {ttft: 300}), 2: summary(190, {ttft: 900}), 4: summary(350, {ttft: 2500, tpot: 40})}, {...options, slo})
     expect(asked).toEqual([1, 2, 4])
     expect(outcome.stop).toBe('slo')
     expect(outcome.message).toBe('the SLO (ttft<=2000ms tpot<=50ms) breaks at concurrency 4: TTFT p95 2500ms > 2000ms')
