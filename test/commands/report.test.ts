@@ -29,13 +29,13 @@ describe('capplan report', () => {
     expect(payload.results).toHaveLength(1)
     expect(payload.invalid.map((bad: {file: string}) => path.basename(bad.file))).toEqual(['cut.json', 'newer.json'])
     expect(payload.invalid[0].message).toContain('is not valid JSON')
-    expect(payload.invalid[1].message).toBe(`${path.join(dir, 'newer.json')} has schemaVersion 2; this capplan reads schemaVersion 1.`)
+    expect(payload.invalid[1].message).toBe(`${path.join(dir, 'newer.json')} has schemaVersion 3; this capplan reads schemaVersion 1 and 2.`)
 
     const table = await capplan(['report', dir, '--api', 'gpt-4o'])
     expect(table.exitCode).toBe(6)
     expect(table.stdout).toContain('Files not reported (invalid):')
     expect(table.stdout).toContain('Operating point (UNCHECKED')
-    expect(table.stderr).toContain('newer.json has schemaVersion 2')
+    expect(table.stderr).toContain('newer.json has schemaVersion 3')
   })
 
   it('writes CSV and Markdown to --out', async () => {

@@ -20,7 +20,7 @@ import {loadProfiles} from '../../profiles/load.js'
 import {type ProfileStore} from '../../profiles/store.js'
 import type {ModelProfile, QuantLevel, WorkloadProfile} from '../../profiles/schema.js'
 import type {SloSpec} from '../../results/schema.js'
-import {parseSlo} from '../../stats/slo.js'
+import {parseSlo} from '../../cli/parsers/slo.js'
 
 // The flag choices come from the registry; re-exported so the command imports only its service.
 export {ALL_APIS, ENGINE_KINDS, type EngineApi, type EngineKind} from '../../engines/registry.js'
