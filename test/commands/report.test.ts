@@ -68,7 +68,7 @@ describe('capplan report', () => {
     const run = await capplan(['report', path.join(peers, 'capplan-embedded-int4.json'), '--slo', 'ttft=10s,tpot=2s', '--format', 'html', '--out', out])
     expect(run.exitCode, run.stderr).toBe(0)
     const html = readFileSync(out, 'utf8')
-    expect(html).toContain('Self-hosted (1 replica(s) x 1 machine)')
+    expect(html).toContain('Self-hosted (1 replica x 1 machine)')
     expect(html).not.toContain('x 1 GPU)')
   })
 })

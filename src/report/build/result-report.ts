@@ -10,7 +10,7 @@ import {formatIoRatio, type IoRatio} from '../../lib/units.js'
 import {detectGpuProfile, type ProfileStore} from '../../profiles/store.js'
 import type {LevelRecord, ResultFile, SloSpec} from '../../results/schema.js'
 import {formatSlo} from '../../stats/slo.js'
-import {formatRate} from '../render/summary-table.js'
+import {formatRate} from '../format.js'
 import {findOperatingPoint, type OperatingPoint, type SloPercentile} from './operating-point.js'
 import {checkOperatingPoint, checkResultSanity, excludedLevels, scaleOperatingPoint, type LevelSanity, type ResultSanity, type SanityOptions, type ScaledThroughput} from './sanity.js'
 

@@ -14,7 +14,7 @@ import path from 'node:path'
 
 import type {PlanResult} from '../../cost/plan.js'
 import type {ResultReport} from '../build/result-report.js'
-import {apiName, loadCell} from './format.js'
+import {apiName, loadCell} from '../format.js'
 import {INVALID_TITLE, invalidLine, NO_RESULTS, type InvalidResultFile} from './lines.js'
 import {headTexts, rowTexts, type Table} from './rows.js'
 import {planParts, reportSections, type Section} from './sections.js'

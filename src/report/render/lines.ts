@@ -21,7 +21,7 @@ import {
   loadCell,
   plural,
   sloText,
-} from './format.js'
+} from '../format.js'
 
 /** A file that could not be read, and why. */
 export interface InvalidResultFile {

@@ -25,7 +25,7 @@ import {
   percentilesText,
   plural,
   type Load,
-} from './format.js'
+} from '../format.js'
 
 /** value: the number or id behind the text (null when there is none or the text combines several). */
 export interface Cell {

@@ -4,7 +4,7 @@ import {boxTable} from './box.js'
 import {benchSummaryMode, benchSummaryTable, type SummaryRun} from './rows.js'
 
 // build/result-report.ts and the tests import the number formats from here; they live in format.ts.
-export {formatMs, formatRate} from './format.js'
+export {formatMs, formatRate} from '../format.js'
 export type {SummaryLevel, SummaryRun} from './rows.js'
 
 /** One table for all runs (several runs, e.g. --quant int4,fp16, compare line by line), under a title that says what the loads mean. */

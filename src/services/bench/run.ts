@@ -16,12 +16,12 @@ import {vllmCheckpoint} from '../../engines/vllm.js'
 import {ensureSyntheticModel} from '../../gguf/synth.js'
 import {type BenchProgress, type BenchRunOutcome, runBench} from '../../loadgen/run.js'
 import type {ProfileStore} from '../../profiles/store.js'
+import {formatRate, loadText} from '../../report/format.js'
 import type {QuantLevel} from '../../profiles/schema.js'
 import type {LevelRecord} from '../../results/schema.js'
 import {detectHostGpuProfileId, physicalCoreCount, snapshotHost} from '../../telemetry/host.js'
 import {type BenchOptions, isLoopbackEndpoint} from './options.js'
 import {assertSyntheticRunFits, busyMachineWarning} from './preflight.js'
-import {loadLabel} from './summary.js'
 
 /** Where bench reports while it measures, and how it is stopped. */
 export interface BenchIo {
@@ -197,14 +197,14 @@ function showProgress(status: StatusLine, label: string, progress: BenchProgress
     const rate = level.elapsedMs > 0 ? (level.outputTokens / level.elapsedMs) * 1000 : 0
     const of = progress.levels === null ? '' : `/${progress.levels}`
     status.update(
-      `${label}: level ${progress.levelIndex + 1}${of} · ${loadLabel(level.load)} · ` +
-        `${level.done}${level.total === null ? '' : `/${level.total}`} requests${level.failed > 0 ? ` (${level.failed} failed)` : ''} · ${rate.toFixed(1)} output tok/s`,
+      `${label}: level ${progress.levelIndex + 1}${of} · ${loadText(level.load)} · ` +
+        `${level.done}${level.total === null ? '' : `/${level.total}`} requests${level.failed > 0 ? ` (${level.failed} failed)` : ''} · ${formatRate(rate)} output tok/s`,
     )
   } else {
     const {summary} = progress.record
     status.log(
-      `${label}: ${loadLabel(progress.record.load)}: ${summary.throughput.outputTokensPerS.toFixed(1)} output tok/s, ` +
-        `${summary.throughput.totalTokensPerS.toFixed(1)} total tok/s, ${summary.requests.completed} ok / ${summary.requests.failed} failed`,
+      `${label}: ${loadText(progress.record.load)}: ${formatRate(summary.throughput.outputTokensPerS)} output tok/s, ` +
+        `${formatRate(summary.throughput.totalTokensPerS)} total tok/s, ${summary.requests.completed} ok / ${summary.requests.failed} failed`,
     )
   }
 }

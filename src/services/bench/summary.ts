@@ -10,10 +10,10 @@ import {gpuHourlyPrice, resolveApiPrice} from '../../cost/pricing.js'
 import {type ProfileStore} from '../../profiles/store.js'
 import type {QuantLevel} from '../../profiles/schema.js'
 import {buildResultReport} from '../../report/build/result-report.js'
+import {formatRate, loadText, sloText} from '../../report/format.js'
 import {renderPlanTable} from '../../report/render/plan-table.js'
 import {renderBenchSummary, type SummaryRun} from '../../report/render/summary-table.js'
 import type {LevelRecord, LevelSummary, ResultFile, SloSpec} from '../../results/schema.js'
-import {formatSlo} from '../../stats/slo.js'
 
 /** The level with the highest total tok/s among levels with successful requests, or null. */
 export function bestLevel(result: ResultFile): {concurrency: number; load: LevelRecord['load']; summary: LevelSummary} | null {
@@ -124,7 +124,7 @@ warn: (message: string) => void,
       quant: result.model.quant,
       basis: 'highest-throughput',
       slo: report.slo,
-      note: `no level met the SLO (${formatSlo(report.slo)}); costed at the highest measured throughput instead`,
+      note: `no level met the SLO (${sloText(report.slo)}); costed at the highest measured throughput instead`,
       load: best.load,
       concurrency: best.load.value,
       totalTokensPerSecond: best.summary.throughput.totalTokensPerS,
@@ -140,13 +140,13 @@ export function renderBenchOutcome(runs: readonly {result: ResultFile; path: str
   if (runs.length === 0) return ''
   const summaryRuns: SummaryRun[] = runs.map(({result}) => ({
     label: `${result.model.profile} ${result.model.quant} (${result.model.format})`,
-    levels: result.levels.map((level) => ({concurrency: level.load.value, status: level.status, summary: level.summary})),
+    levels: result.levels.map((level) => ({load: level.load, status: level.status, summary: level.summary})),
   }))
   out.push(renderBenchSummary(summaryRuns))
   for (const cost of payload.cost) {
-    const where = `${loadLabel(cost.load)}, ${cost.totalTokensPerSecond.toFixed(1)} total tok/s`
+    const where = `${loadText(cost.load)}, ${formatRate(cost.totalTokensPerSecond)} total tok/s`
     if (cost.basis === 'slo-operating-point') {
-      out.push(`\nCost of ${cost.model} ${cost.quant} at its operating point for the SLO ${formatSlo(cost.slo)} (${where}) on the ${cost.gpuProfile} profile:`)
+      out.push(`\nCost of ${cost.model} ${cost.quant} at its operating point for the SLO ${sloText(cost.slo)} (${where}) on the ${cost.gpuProfile} profile:`)
       out.push(cost.note)
     } else {
       out.push(`\n${cost.model} ${cost.quant}: ${cost.note}.`)
@@ -159,10 +159,4 @@ export function renderBenchOutcome(runs: readonly {result: ResultFile; path: str
     out.push(`\nDetails (SLO checks per level, other prices): capplan report ${files}`)
   }
   return out.join('\n')
-}
-
-export function loadLabel(load: {kind: 'concurrency' | 'rate'; value: number}): string {
-  // An interpolated operating point lies between two measured loads: two decimals say enough.
-  const value = Number.isInteger(load.value) ? String(load.value) : load.value.toFixed(2)
-  return load.kind === 'rate' ? `rate ${value} req/s` : `concurrency ${value}`
 }

@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 
-import {formatMs, formatRate, percentilesText} from '../../../../src/report/render/format.js'
+import {formatMs, formatRate, percentilesText} from '../../../../src/report/format.js'
 import {renderBenchSummary} from '../../../../src/report/render/summary-table.js'
 import type {Distribution, LevelSummary} from '../../../../src/results/schema.js'
 

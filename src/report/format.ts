@@ -4,10 +4,10 @@
  * build stages may use it for their prose too.
  */
 
-import type {PlanApiResult} from '../../cost/plan.js'
-import {formatTokens, formatUsd} from '../../lib/units.js'
-import type {Distribution, LoadKind, SloSpec} from '../../results/schema.js'
-import {formatSlo} from '../../stats/slo.js'
+import type {PlanApiResult} from '../cost/plan.js'
+import {formatTokens, formatUsd} from '../lib/units.js'
+import type {Distribution, LoadKind, SloSpec} from '../results/schema.js'
+import {formatSlo} from '../stats/slo.js'
 
 export {formatTokens, formatUsd}
 

@@ -12,7 +12,7 @@ import {
   loadText,
   percentilesText,
   sloText,
-} from '../../../../src/report/render/format.js'
+} from '../../../src/report/format.js'
 
 describe('render formats', () => {
   it('labels loads one way: c=N or N req/s in cells, "concurrency N" or "N req/s" in sentences', () => {
