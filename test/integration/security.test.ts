@@ -94,7 +94,8 @@ describe('a model name is just a name (argument arrays, never a shell)', () => {
     const [name] = readdirSync(results).filter((entry) => entry.endsWith('.json'))
     const file = await readResultFile(path.join(results, name!))
     expect(file.engine.args).toContain(`model=${HOSTILE}`)
-    expect(file.capplan.command).toContain(`'${HOSTILE}'`)
+    // One argv word, as typed: never split or interpreted by a shell.
+    expect(file.capplan.command).toContain(HOSTILE)
   })
 
   it.skipIf(serverBin === null)(`--engine llamacpp --model-file '${HOSTILE}.gguf': llama-server's argv holds the path as one argument`, async () => {
