@@ -3,7 +3,7 @@ import {createServer} from 'node:net'
 /**
  * A TCP port that is free right now on `host`: listen on port 0 (the OS picks), read it, close. Another
  * process could take it before the caller binds it; callers that spawn a server on it must treat a bind
- * failure as retryable (LlamaCppEngine retries with a new port).
+ * failure as retryable (SpawnedServer retries with a new port).
  */
 export async function findFreePort(host = '127.0.0.1'): Promise<number> {
   return new Promise<number>((resolve, reject) => {
