@@ -35,7 +35,7 @@ interface Round {
 
 describe.skipIf(skipReason !== null)('bench/server-accuracy.js against the real llama-server', () => {
   it('client decode tok/s matches llama-server timings for the same requests; no server left', async () => {
-    const {runServerAccuracy, formatServerAccuracy} = (await import(new URL('../../bench/server-accuracy.js', import.meta.url).href)) as {
+    const {runServerAccuracy, formatServerAccuracy} = (await import(new URL('../../perf/server-accuracy.js', import.meta.url).href)) as {
       runServerAccuracy: (options: Record<string, unknown>) => Promise<{rounds: Round[]; serverLeftRunning: boolean | null; serverPid: number | null; serverArgs: string[]}>
       formatServerAccuracy: (summary: unknown) => string
     }

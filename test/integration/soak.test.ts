@@ -30,7 +30,7 @@ interface SoakSummary {
   checks: {name: string; ok: boolean; detail: string}[]
 }
 
-const soakModulePath = '../../bench/soak.js'
+const soakModulePath = '../../perf/soak.js'
 const built = existsSync(new URL('../../dist/commands/bench.js', import.meta.url))
 
 describe.skipIf(!built)('soak: capplan bench against a source failing 10% of requests', () => {

@@ -1,39 +1,12 @@
 import {describe, expect, it} from 'vitest'
 
+import * as bench from '../../../perf/loadgen-bench.js'
+
 /**
- * bench/loadgen-bench.js: the pure parts (gap errors, |x| percentiles, stamp parsing, the per-stream ITL
+ * perf/loadgen-bench.ts: the pure parts (gap errors, |x| percentiles, stamp parsing, the per-stream ITL
  * summary, the text lines) with hand-computed numbers, and one tiny end-to-end run whose COUNTS (not
  * timings) are exact.
  */
-
-interface Spread {
-  count: number
-  p50: number
-  p99: number
-  max: number
-}
-interface ItlSummary {
-  pairs: number
-  skippedStreams: number
-  absErrorMs: Spread | null
-  absGapMinusIntervalMs: Spread | null
-}
-interface LoadgenModule {
-  gapErrors(clientMs: number[], sourceMs: number[]): number[]
-  gaps(times: number[]): number[]
-  absoluteSpread(values: number[]): Spread | null
-  parseStamp(text: string | undefined): number | null
-  itlErrorSummary(streams: {clientMs: number[]; texts: string[]}[], intervalMs: number): ItlSummary
-  formatLoadgenBench(summary: unknown): string[]
-  runLoadgenBench(options: Record<string, unknown>): Promise<{
-    ceiling: Record<string, number | null | string | Record<string, number>> | null
-    itl: (ItlSummary & Record<string, unknown>) | null
-  }>
-}
-
-// A plain-JS bench module outside the typed tree: imported through a path variable, typed above.
-const modulePath = '../../../bench/loadgen-bench.js'
-const bench = (await import(modulePath)) as LoadgenModule
 
 describe('gapErrors', () => {
   it('client gap minus source gap per consecutive pair', () => {

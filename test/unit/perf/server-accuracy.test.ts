@@ -1,64 +1,15 @@
 import {describe, expect, it} from 'vitest'
 
+import * as bench from '../../../perf/server-accuracy.js'
 import type {LlamaServerTimings} from '../../../src/engines/http/protocols.js'
 import {decodeTokensPerSecond} from '../../../src/engines/http/protocols.js'
 import type {RequestRecord} from '../../../src/results/schema.js'
 import {requestTpotMs} from '../../../src/stats/slo.js'
 
 /**
- * The pure arithmetic of bench/server-accuracy.js (plain JS, no declaration file: imported by URL and typed
- * here with the subset the tests use). Its two speed definitions are also checked against the project's own
+ * The pure arithmetic of perf/server-accuracy.ts. Its two speed definitions are also checked against the project's own
  * (requestTpotMs, decodeTokensPerSecond) so the bench cannot drift from what a result file holds.
  */
-
-interface RoundInput {
-  records: RequestRecord[]
-  serverTimingsByIndex: Map<number, LlamaServerTimings>
-  perUserTokensPerS: number | null
-  llamaBenchTokensPerSecond: number
-  llamaBenchSamples?: number[]
-}
-interface RoundNumbers {
-  requests: number
-  failed: number
-  missingTimings: number
-  tokenMismatches: number
-  clientTokensPerSecond: number | null
-  serverTokensPerSecond: number | null
-  serverRawTokensPerSecond: number | null
-  llamaBenchTokensPerSecond: number | null
-  clientServerRatio: number | null
-  pairedClientServerRatio: number | null
-  clientLlamaBenchRatio: number | null
-  serverLlamaBenchRatio: number | null
-  clientFastestRequest: number | null
-  llamaBenchFastestRun: number | null
-}
-interface AccuracyModule {
-  median(values: number[]): number | null
-  clientDecodeTokensPerSecond(record: RequestRecord): number | null
-  serverDecodeTokensPerSecond(timings: LlamaServerTimings): number | null
-  serverRawTokensPerSecond(timings: LlamaServerTimings): number | null
-  llamaBenchMedianTokensPerSecond(samplesTs: number[], avgTs: number): number
-  roundAccuracy(input: RoundInput): RoundNumbers
-  summarizeRounds(rounds: Partial<RoundNumbers>[]): {
-    clientTokensPerSecond: number | null
-    serverTokensPerSecond: number | null
-    llamaBenchTokensPerSecond: number | null
-    clientServerRatio: number | null
-    clientLlamaBenchRatio: number | null
-    clientBest: number | null
-    llamaBenchBest: number | null
-    bestRatio: number | null
-    clientServerPass: boolean
-    clientLlamaBenchPass: boolean
-  }
-  formatServerAccuracy(summary: unknown): string
-  CLIENT_SERVER_TOLERANCE: number
-  LLAMA_BENCH_TARGET: number
-}
-
-const bench = (await import(new URL('../../../bench/server-accuracy.js', import.meta.url).href)) as AccuracyModule
 
 function record(overrides: Partial<RequestRecord> & Pick<RequestRecord, 'index'>): RequestRecord {
   return {
@@ -79,7 +30,7 @@ function timings(predictedTokens: number, predictedMs: number): LlamaServerTimin
   return {promptTokens: 32, promptMs: 50, predictedTokens, predictedMs, cachedTokens: 0, draftTokens: null, draftAccepted: null}
 }
 
-describe('bench/server-accuracy.js: the per-request speeds', () => {
+describe('perf/server-accuracy: the per-request speeds', () => {
   it('client decode tok/s = (n - 1) over first -> last content = 1000 / the project TPOT', () => {
     // 64 tokens, first content at 100 ms, last at 1360 ms: 63 tokens in 1260 ms = 50 tok/s.
     const r = record({index: 0})
@@ -112,7 +63,7 @@ describe('bench/server-accuracy.js: the per-request speeds', () => {
   })
 })
 
-describe('bench/server-accuracy.js: llama-bench in the client\'s statistic', () => {
+describe("perf/server-accuracy: llama-bench in the client's statistic", () => {
   it('1000 / median ms per token over the repetitions, not avg_ts (a mean)', () => {
     // Repetitions at 60, 50 and 20 tok/s: ms/token 16.667, 20, 50 -> median 20 -> 50 tok/s.
     // avg_ts = (60 + 50 + 20) / 3 = 43.33: one slow repetition costs the mean 13%, the median nothing.
@@ -124,16 +75,12 @@ describe('bench/server-accuracy.js: llama-bench in the client\'s statistic', () 
   })
 })
 
-describe('bench/server-accuracy.js: one round', () => {
+describe('perf/server-accuracy: one round', () => {
   it('pairs each record with its own server timings and forms the ratios', () => {
     // Request 0: client 63 tokens / 1.260 s = 50 tok/s; server 63 / 1.2348 s = 51.0204 tok/s.
     // Request 1: client 63 / (1300 - 40) ms... e2e 1300, ttft 40 -> 1260 ms -> 50 tok/s; server 63 / 1.26 s = 50.
     // Request 2: client 63 / (1500 - 240) ms = 50 tok/s; server 63 / 1.2474 s = 50.5051 tok/s.
-    const records = [
-      record({index: 0}),
-      record({index: 1, ttftMs: 40, e2eMs: 1300}),
-      record({index: 2, ttftMs: 240, e2eMs: 1500}),
-    ]
+    const records = [record({index: 0}), record({index: 1, ttftMs: 40, e2eMs: 1300}), record({index: 2, ttftMs: 240, e2eMs: 1500})]
     const serverTimingsByIndex = new Map([
       [0, timings(64, 1234.8)],
       [1, timings(64, 1260)],
@@ -196,7 +143,7 @@ describe('bench/server-accuracy.js: one round', () => {
   })
 })
 
-describe('bench/server-accuracy.js: medians over rounds and verdicts', () => {
+describe('perf/server-accuracy: medians over rounds and verdicts', () => {
   it('median: odd count = the middle value, even = mean of the two middle ones, none = null', () => {
     expect(bench.median([3, 1, 2])).toBe(2)
     expect(bench.median([4, 1, 3, 2])).toBe(2.5)
@@ -231,7 +178,7 @@ describe('bench/server-accuracy.js: medians over rounds and verdicts', () => {
     expect([summary.clientServerPass, summary.clientLlamaBenchPass]).toEqual([true, false])
   })
 
-  it('targets: client/server within 3% either side, client/llama-bench >= 0.95 (the issue author\'s numbers)', () => {
+  it("targets: client/server within 3% either side, client/llama-bench >= 0.95 (the issue author's numbers)", () => {
     // Issue 4: client 57.4, server 58.3, llama-bench 61.5 tok/s -> 57.4/58.3 = 0.98456 (ok), 57.4/61.5 = 0.93333 (missed).
     const issue = bench.summarizeRounds([{clientServerRatio: 57.4 / 58.3, clientLlamaBenchRatio: 57.4 / 61.5}])
     expect([issue.clientServerPass, issue.clientLlamaBenchPass]).toEqual([true, false])

@@ -1,89 +1,16 @@
 import {describe, expect, it} from 'vitest'
 
+import * as soak from '../../../perf/soak.js'
+import type {SourceStats} from '../../../perf/sse-source.js'
 import type {LevelSummary, RequestRecord, ResultFile} from '../../../src/results/schema.js'
 import {summarizeLevel} from '../../../src/stats/summarize.js'
 
 /**
- * The pure parts of bench/soak.js (plain JS, no declaration file: imported through a path variable and typed
- * here with the subset the tests use). The recomputed summary is also checked against the project's own
+ * The pure parts of perf/soak.ts. The recomputed summary is also checked against the project's own
  * summarizeLevel, so the soak's independent arithmetic cannot drift from what a result file holds.
  */
 
-interface RssSample {
-  tMs: number
-  bytes: number
-}
-interface RssReport {
-  startBytes: number
-  endBytes: number
-  maxBytes: number
-  endOverStart: number
-  slopeMBPerMin: number | null
-  samples: number
-  middleSamples: number
-}
-type SourceFailed = Record<'http-500' | 'drop' | 'malformed' | 'error-event', number>
-interface SourceStats {
-  requests: number
-  completed: number
-  failed: SourceFailed
-  contentChunks: number
-  tokensSent: number
-}
-interface Recomputed {
-  completed: number
-  failed: number
-  errors: Record<string, number>
-  durationS: number
-  outputTokensPerS: number
-  inputTokensPerS: number
-  totalTokensPerS: number
-  requestsPerS: number
-  ttftMs: {count: number; mean: number; p50: number} | null
-  tpotMs: {count: number; mean: number; p50: number} | null
-  e2eMs: {count: number; mean: number; p50: number} | null
-}
-interface SummaryComparison {
-  match: boolean
-  maxRelativeDiff: number
-  worstField: string
-}
-interface FullGc {
-  tMs: number
-  beforeMB: number
-  liveMB: number
-  reservedMB: number
-  forced: boolean
-}
-interface Check {
-  name: string
-  ok: boolean
-  detail: string
-}
-interface SoakModule {
-  SOURCE_TO_CAPPLAN_KIND: Record<string, string>
-  parseVmRssBytes: (text: string) => number | null
-  rssReport: (samples: RssSample[], level: {startMs: number; endMs: number}) => RssReport | null
-  statsDelta: (before: SourceStats, after: SourceStats) => SourceStats
-  expectedCapplanErrors: (failed: SourceFailed) => Record<string, number>
-  compareErrors: (capplan: Record<string, number>, expected: Record<string, number>) => {rows: {kind: string; capplan: number; source: number}[]; match: boolean}
-  percentile: (values: number[], p: number) => number
-  recomputeSummary: (level: {requests: RequestRecord[]; window: {startMs: number; endMs: number}}) => Recomputed
-  compareSummary: (stored: LevelSummary, recomputed: Recomputed) => SummaryComparison
-  warmupFailuresFromNotes: (notes: string[]) => number
-  requestCap: (o: {concurrency: number; durationMs: number; outputTokens: number; tokensPerChunk?: number; intervalMs: number}) => number
-  datasetLines: (count: number, length: number) => string
-  parseGcTrace: (text: string) => {fullGcs: FullGc[]; rest: string}
-  liveHeapTrend: (
-    points: {tMs: number; liveMB: number}[],
-    level: {startMs: number; endMs: number},
-  ) => {points: number; fittedPoints: number; firstMB: number | null; lastMB: number | null; slopeMBPerMin: number | null}
-  checkSoak: (input: unknown) => {ok: boolean; checks: Check[]}
-  formatSoak: (summary: unknown) => string
-}
-
-const soakModulePath = '../../../bench/soak.js'
-const soak = (await import(soakModulePath)) as SoakModule
+type SourceFailed = SourceStats['failed']
 
 const MiB = 2 ** 20
 
@@ -130,7 +57,13 @@ describe('rssReport', () => {
 
   it('null without samples in the level; no slope from fewer than 2 middle samples', () => {
     expect(soak.rssReport([{tMs: 0, bytes: MiB}], {startMs: 1000, endMs: 2000})).toBeNull()
-    const short = soak.rssReport([{tMs: 1000, bytes: MiB}, {tMs: 2000, bytes: 2 * MiB}], {startMs: 1000, endMs: 2000})!
+    const short = soak.rssReport(
+      [
+        {tMs: 1000, bytes: MiB},
+        {tMs: 2000, bytes: 2 * MiB},
+      ],
+      {startMs: 1000, endMs: 2000},
+    )!
     expect(short.middleSamples).toBe(0)
     expect(short.slopeMBPerMin).toBeNull()
     expect(short.endOverStart).toBe(2)
@@ -188,7 +121,11 @@ describe('parseGcTrace and liveHeapTrend', () => {
   it('has no trend from 2 points, or from points less than 20 s apart', () => {
     const {fullGcs} = soak.parseGcTrace(trace)
     expect(soak.liveHeapTrend(fullGcs, {startMs: 0, endMs: 100_000}).slopeMBPerMin).toBeNull()
-    const close = [{tMs: 20_000, liveMB: 30}, {tMs: 25_000, liveMB: 31}, {tMs: 35_000, liveMB: 32}]
+    const close = [
+      {tMs: 20_000, liveMB: 30},
+      {tMs: 25_000, liveMB: 31},
+      {tMs: 35_000, liveMB: 32},
+    ]
     expect(soak.liveHeapTrend(close, {startMs: 0, endMs: 100_000}).slopeMBPerMin).toBeNull()
   })
 })
@@ -303,7 +240,11 @@ describe('small helpers', () => {
   })
 
   it('writes distinct JSONL prompts of the asked length', () => {
-    const lines = soak.datasetLines(3, 20).trimEnd().split('\n').map((line) => (JSON.parse(line) as {prompt: string}).prompt)
+    const lines = soak
+      .datasetLines(3, 20)
+      .trimEnd()
+      .split('\n')
+      .map((line) => (JSON.parse(line) as {prompt: string}).prompt)
     // "0 soak prompt " is 14 characters; 6 letters from the cycle (shifted by the index) make 20.
     expect(lines).toEqual(['0 soak prompt abcdef', '1 soak prompt bcdefg', '2 soak prompt cdefgh'])
   })
@@ -320,7 +261,10 @@ describe('checkSoak', () => {
   const summary = summarizeLevel(requests, window)
   const result = {
     status: 'complete',
-    notes: ['warmup: 1 request(s) failed: POST /v1/completions lost its connection', 'concurrency 2: duration 2s reached after 3 requests; 1-minute load average at the end 1.00'],
+    notes: [
+      'warmup: 1 request(s) failed: POST /v1/completions lost its connection',
+      'concurrency 2: duration 2s reached after 3 requests; 1-minute load average at the end 1.00',
+    ],
     levels: [{load: {kind: 'concurrency', value: 2}, status: 'complete', window, requests, summary}],
   } as unknown as ResultFile
   const stats = (requests: number, completed: number, failed: Partial<SourceFailed>): SourceStats => ({

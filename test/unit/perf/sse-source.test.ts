@@ -1,48 +1,22 @@
 import {execa} from 'execa'
 import {readFileSync} from 'node:fs'
-import {fileURLToPath} from 'node:url'
 
 import {afterEach, describe, expect, it} from 'vitest'
 
+import {perfScript} from '../../../perf/paths.js'
+import {type FailureKind, type SseSource, type SseSourceOptions, startSseSource} from '../../../perf/sse-source.js'
 import {uniformRandom} from '../../../src/lib/random.js'
 import type {ClientEvent, LlamaServerTimings, WireProtocol} from '../../../src/engines/http/protocols.js'
 import {engineEvents, streamRequest} from '../../../src/engines/http/stream.js'
 
 /**
- * bench/sse-source.js read by capplan's REAL stream client. The source replays the recorded llama-server
+ * perf/sse-source.ts read by capplan's REAL stream client. The source replays the recorded llama-server
  * chunk shapes (test/fixtures/llama-server); these tests check the client sees exactly the counts, usage and
  * failure kinds the source was told to produce, and that the seeded failures are reproducible.
  */
 
-type FailureKind = 'http-500' | 'drop' | 'malformed' | 'error-event'
-interface SourceStats {
-  requests: number
-  completed: number
-  failed: Record<FailureKind, number>
-  contentChunks: number
-  tokensSent: number
-}
-interface SseSource {
-  url: string
-  port: number
-  close(): Promise<void>
-  stats(): SourceStats
-  resetStats(): void
-}
-interface SourceOptions {
-  intervalMs?: number
-  tokensPerChunk?: number
-  failRate?: number
-  seed?: number
-  failureKinds?: FailureKind[]
-  stampTimes?: boolean
-}
-
-// A plain-JS module outside the typed tree: imported through a path variable, typed by the interfaces above.
-const sourceModulePath = '../../../bench/sse-source.js'
-const {startSseSource} = (await import(sourceModulePath)) as {startSseSource: (options?: SourceOptions) => Promise<SseSource>}
-
-const sourceScript = fileURLToPath(new URL('../../../bench/sse-source.js', import.meta.url))
+// Run as its own process from source: node with tsx's loader (what perf/loadgen-bench does under vitest).
+const sourceScript = perfScript('sse-source')
 const fixtureDir = new URL('../../fixtures/llama-server/', import.meta.url)
 const recordedPayloads = (name: string) =>
   readFileSync(new URL(name, fixtureDir), 'utf8')
@@ -55,7 +29,7 @@ afterEach(async () => {
   await Promise.all(sources.splice(0).map((source) => source.close()))
 })
 
-async function start(options: SourceOptions = {}): Promise<SseSource> {
+async function start(options: SseSourceOptions = {}): Promise<SseSource> {
   const source = await startSseSource(options)
   sources.push(source)
   return source
@@ -236,7 +210,7 @@ describe('sse-source: injected failures as capplan classifies them', () => {
 
 describe('sse-source as a child process', () => {
   it('prints {"url"} when listening, serves, and prints its stats JSON on SIGTERM, exit 0', async () => {
-    const child = execa('node', [sourceScript, '--port', '0', '--interval-ms', '1', '--seed', '1'], {reject: false})
+    const child = execa(process.execPath, [...sourceScript.execArgv, sourceScript.file, '--port', '0', '--interval-ms', '1', '--seed', '1'], {reject: false})
     const url = await new Promise<string>((resolve, reject) => {
       child.stdout!.once('data', (data: Buffer) => {
         try {

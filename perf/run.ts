@@ -13,35 +13,33 @@
 //   5. soak: capplan bench at concurrency 64 against a source failing 10% of requests: failures by kind,
 //      summary vs the successful requests, RSS at the start and end, live-heap trend.
 //
-//   node bench/run.js [--quant q4_0,q8_0] [--rounds 3] [--tokens 64] [--threads N] [--json]
-//                     [--llama-bench PATH] [--flash-attn auto|on|off] [--model qwen2.5-0.5b]
-//                     [--skip-decode] [--skip-report] [--skip-loadgen] [--skip-accuracy] [--skip-soak]
-//                     [--soak-minutes 3] [--accuracy-rounds 3]
+//   npm run bench -- [--quant q4_0,q8_0] [--rounds 3] [--tokens 64] [--threads N] [--json]
+//                    [--llama-bench PATH] [--flash-attn auto|on|off] [--model qwen2.5-0.5b] [--engine project|fallback]
+//                    [--skip-decode] [--skip-report] [--skip-loadgen] [--skip-accuracy] [--skip-soak]
+//                    [--soak-minutes 3] [--accuracy-rounds 3] [--report-files 1000]
 //
-// Imports the compiled project from dist/ (npm run bench builds it first).
+// `npm run bench` builds dist/ (the CLI that the report and soak sections run as a process) and dist-perf/
+// (this directory and the src/ modules it imports, compiled by tsconfig.perf.json), then runs
+// dist-perf/perf/run.js.
 
 // libuv's pool is created on first use; above 1 thread it slowed the embedded decode on 2 cores. Set it
 // before anything can start the pool, as bin/run.js does, hence the dynamic imports below.
 if (process.env.UV_THREADPOOL_SIZE === undefined) process.env.UV_THREADPOOL_SIZE = '1'
 
-const {existsSync} = await import('node:fs')
 const {parseArgs} = await import('node:util')
 const si = (await import('systeminformation')).default
 const {median} = await import('simple-statistics')
 
-const dist = new URL('../dist/', import.meta.url)
-const {loadProfiles} = await import(new URL('profiles/store.js', dist).href)
-const {ensureSyntheticModel} = await import(new URL('gguf/synth.js', dist).href)
-const {runLlamaBench} = await import(new URL('engines/llamacpp/llama-bench.js', dist).href)
-const {findLlamaCppTool} = await import(new URL('engines/llamacpp/build.js', dist).href)
-
-// The project's embedded engine when it is built; this directory's minimal node-llama-cpp loop otherwise.
-const embeddedUrl = new URL('engines/embedded.js', dist)
-const embeddedModule = existsSync(embeddedUrl) ? await import(embeddedUrl.href) : {}
-const projectMeasure = embeddedModule.measureDecodeTokensPerSecond
+const {loadProfiles} = await import('../src/profiles/load.js')
+const {ensureSyntheticModel} = await import('../src/gguf/synth.js')
+const {runLlamaBench} = await import('../src/engines/llamacpp/llama-bench.js')
+const {findLlamaCppTool} = await import('../src/engines/llamacpp/build.js')
+// The project's embedded engine (default), or this directory's minimal node-llama-cpp loop (--engine fallback).
+const {measureDecodeTokensPerSecond: projectMeasure} = await import('../src/engines/embedded.js')
 const fallback = await import('./embedded-decode.js')
 
-const QUANT_LEVEL = {q4_0: 'int4', q8_0: 'int8', f16: 'fp16'}
+const QUANT_LEVEL = {q4_0: 'int4', q8_0: 'int8', f16: 'fp16'} as const
+type Quant = keyof typeof QUANT_LEVEL
 const TARGET_RATIO = 0.95
 
 const {values: flags} = parseArgs({
@@ -53,7 +51,7 @@ const {values: flags} = parseArgs({
     threads: {type: 'string'},
     'llama-bench': {type: 'string'},
     'flash-attn': {type: 'string', default: 'off'},
-    engine: {type: 'string', default: projectMeasure === undefined ? 'fallback' : 'project'},
+    engine: {type: 'string', default: 'project'},
     json: {type: 'boolean', default: false},
     'skip-decode': {type: 'boolean', default: false},
     'skip-report': {type: 'boolean', default: false},
@@ -66,11 +64,11 @@ const {values: flags} = parseArgs({
   },
 })
 
-const fail = (message) => {
+const fail = (message: string): never => {
   process.stderr.write(`bench: ${message}\n`)
   process.exit(1)
 }
-const positive = (name) => {
+const positive = (name: 'rounds' | 'tokens' | 'threads' | 'accuracy-rounds' | 'report-files') => {
   const value = Number(flags[name])
   if (!Number.isInteger(value) || value < 1) fail(`--${name} must be a positive integer (got ${flags[name]})`)
   return value
@@ -78,36 +76,39 @@ const positive = (name) => {
 const rounds = positive('rounds')
 const tokens = positive('tokens')
 const threads = flags.threads === undefined ? (await si.cpu()).physicalCores : positive('threads')
-const flashAttention = {auto: 'auto', on: true, off: false}[flags['flash-attn']]
-if (flashAttention === undefined) fail('--flash-attn must be auto, on or off')
+const flashAttentionSetting = flags['flash-attn']
+if (flashAttentionSetting !== 'auto' && flashAttentionSetting !== 'on' && flashAttentionSetting !== 'off') fail('--flash-attn must be auto, on or off')
+const flashAttention = ({auto: 'auto', on: true, off: false} as const)[flashAttentionSetting as 'auto' | 'on' | 'off']
 // llama-bench's -fa takes 0/1 (and "auto" in newer builds); keep both sides on the same setting.
-const llamaBenchFa = {auto: 'auto', on: '1', off: '0'}[flags['flash-attn']]
+const llamaBenchFa = {auto: 'auto', on: '1', off: '0'}[flashAttentionSetting as 'auto' | 'on' | 'off']
 const quants = flags.quant.split(',').map((q) => q.trim().toLowerCase())
 for (const q of quants) if (!(q in QUANT_LEVEL)) fail(`unknown quant ${q}; use ${Object.keys(QUANT_LEVEL).join(', ')}`)
-if (flags.engine === 'project' && projectMeasure === undefined) fail('--engine project: dist/engines/embedded.js has no measureDecodeTokensPerSecond')
+if (flags.engine !== 'project' && flags.engine !== 'fallback') fail('--engine must be project or fallback')
 const measureEmbedded = flags.engine === 'project' ? projectMeasure : fallback.measureDecodeTokensPerSecond
 
-const log = (line) => process.stderr.write(`${line}\n`)
+const log = (line: string) => process.stderr.write(`${line}\n`)
 // The section formatters return lines (or one string).
-const text = (formatted) => (Array.isArray(formatted) ? formatted.join('\n') : formatted)
+const text = (formatted: string | string[]) => (Array.isArray(formatted) ? formatted.join('\n') : formatted)
 
 if (!flags['skip-decode']) {
-  const llamaBench = flags['llama-bench'] ?? (await findLlamaCppTool('llama-bench'))
-  if (llamaBench === null) fail('llama-bench not found: build it with `./bin/run.js engine build llama-bench` (offline, ~25 min on 2 cores)')
+  const llamaBench =
+    flags['llama-bench'] ??
+    (await findLlamaCppTool('llama-bench')) ??
+    fail('llama-bench not found: build it with `./bin/run.js engine build llama-bench` (offline, ~25 min on 2 cores)')
 
   const profile = (await loadProfiles()).get('model', flags.model)
-  log(`bench: ${flags.model}, ${tokens} decode tokens, ${threads} thread(s), flash-attn ${flags['flash-attn']}, ${rounds} interleaved round(s)`)
-  log(`bench: embedded = ${flags.engine === 'project' ? 'dist/engines/embedded.js' : 'bench/embedded-decode.js'}; llama-bench = ${llamaBench}`)
+  log(`bench: ${flags.model}, ${tokens} decode tokens, ${threads} thread(s), flash-attn ${flashAttentionSetting}, ${rounds} interleaved round(s)`)
+  log(`bench: embedded = ${flags.engine === 'project' ? 'src/engines/embedded.ts' : 'perf/embedded-decode.ts'}; llama-bench = ${llamaBench}`)
 
   const results = []
-  for (const quant of quants) {
+  for (const quant of quants as Quant[]) {
     const synth = await ensureSyntheticModel({profile, quant: QUANT_LEVEL[quant]})
     log(`bench: ${quant} model ${synth.path} (${(synth.bytes / 2 ** 20).toFixed(0)} MiB${synth.reused ? ', reused' : ''})`)
-    const embedded = []
-    const reference = []
+    const embedded: number[] = []
+    const reference: number[] = []
     for (let round = 1; round <= rounds; round++) {
       const e = await measureEmbedded(synth.path, {threads, tokens, flashAttention})
-      embedded.push(typeof e === 'number' ? e : e.tokensPerSecond)
+      embedded.push(e.tokensPerSecond)
       const rows = await runLlamaBench({
         binary: llamaBench,
         modelPath: synth.path,
@@ -117,10 +118,9 @@ if (!flags['skip-decode']) {
         repetitions: 1,
         extraArgs: ['-fa', llamaBenchFa],
       })
-      const tg = rows.find((row) => row.n_gen === tokens && row.n_prompt === 0)
-      if (tg === undefined) fail(`llama-bench returned no tg${tokens} row`)
+      const tg = rows.find((row) => row.n_gen === tokens && row.n_prompt === 0) ?? fail(`llama-bench returned no tg${tokens} row`)
       reference.push(tg.avg_ts)
-      log(`  round ${round}: embedded ${embedded.at(-1).toFixed(1)} tok/s, llama-bench ${tg.avg_ts.toFixed(1)} tok/s`)
+      log(`  round ${round}: embedded ${embedded.at(-1)!.toFixed(1)} tok/s, llama-bench ${tg.avg_ts.toFixed(1)} tok/s`)
     }
     results.push({
       quant,
@@ -129,7 +129,7 @@ if (!flags['skip-decode']) {
       tokens,
       embeddedTokensPerSecond: median(embedded),
       llamaBenchTokensPerSecond: median(reference),
-      ratio: median(embedded.map((e, i) => e / reference[i])),
+      ratio: median(embedded.map((e, i) => e / reference[i]!)),
       embeddedBest: Math.max(...embedded),
       llamaBenchBest: Math.max(...reference),
       ratioOfBest: Math.max(...embedded) / Math.max(...reference),
@@ -138,23 +138,29 @@ if (!flags['skip-decode']) {
     })
   }
 
-  const load = (await import('node:os')).loadavg()[0].toFixed(2)
+  const load = (await import('node:os')).loadavg()[0]!.toFixed(2)
   if (flags.json) {
-    process.stdout.write(`${JSON.stringify({target: TARGET_RATIO, loadAverage: load, flashAttention: flags['flash-attn'], embeddedEngine: flags.engine, results}, null, 2)}\n`)
+    process.stdout.write(
+      `${JSON.stringify({target: TARGET_RATIO, loadAverage: load, flashAttention: flashAttentionSetting, embeddedEngine: flags.engine, results}, null, 2)}\n`,
+    )
   } else {
-    const pad = (text, width) => String(text).padStart(width)
+    const pad = (value: string, width: number) => value.padStart(width)
     console.log(`\n${'quant'.padEnd(6)}${pad('embedded tok/s', 16)}${pad('llama-bench tok/s', 19)}${pad('ratio', 8)}${pad('best: emb / l-b / ratio', 26)}`)
     for (const r of results) {
       const verdict = r.ratio >= TARGET_RATIO ? 'ok' : `below target ${TARGET_RATIO}`
       const best = `${r.embeddedBest.toFixed(1)} / ${r.llamaBenchBest.toFixed(1)} / ${r.ratioOfBest.toFixed(3)}`
-      console.log(`${r.quant.padEnd(6)}${pad(r.embeddedTokensPerSecond.toFixed(1), 16)}${pad(r.llamaBenchTokensPerSecond.toFixed(1), 19)}${pad(r.ratio.toFixed(3), 8)}${pad(best, 26)}  ${verdict}`)
+      console.log(
+        `${r.quant.padEnd(6)}${pad(r.embeddedTokensPerSecond.toFixed(1), 16)}${pad(r.llamaBenchTokensPerSecond.toFixed(1), 19)}${pad(r.ratio.toFixed(3), 8)}${pad(best, 26)}  ${verdict}`,
+      )
     }
-    console.log(`(tok/s: medians of ${rounds} interleaved rounds; ratio: median of per-round ratios; tg${tokens}, ${threads} threads; 1-min load average during the run: ${load})`)
+    console.log(
+      `(tok/s: medians of ${rounds} interleaved rounds; ratio: median of per-round ratios; tg${tokens}, ${threads} threads; 1-min load average during the run: ${load})`,
+    )
   }
 }
 
 // Issue 5's target: `capplan report --format json` over 1,000 realistic result files within 3x of just
-// reading + JSON.parse-ing them (both as fresh processes, interleaved; bench/report-bench.js).
+// reading + JSON.parse-ing them (both as fresh processes, interleaved; perf/report-bench.ts).
 if (!flags['skip-report']) {
   const {runReportBench, formatReportBench} = await import('./report-bench.js')
   const summary = await runReportBench({files: positive('report-files'), rounds: 5})
@@ -162,7 +168,7 @@ if (!flags['skip-report']) {
   else console.log(`\n${formatReportBench(summary)}`)
 }
 
-// Issue 4 §5: the load generator's own ceiling and timing error (bench/loadgen-bench.js, bench/sse-source.js).
+// Issue 4 §5: the load generator's own ceiling and timing error (perf/loadgen-bench.ts, perf/sse-source.ts).
 if (!flags['skip-loadgen']) {
   const {runLoadgenBench, formatLoadgenBench} = await import('./loadgen-bench.js')
   const summary = await runLoadgenBench()
@@ -170,15 +176,19 @@ if (!flags['skip-loadgen']) {
   else console.log(`\n${text(formatLoadgenBench(summary))}`)
 }
 
-// Issue 4 §5: accuracy at concurrency 1 against the real llama-server and llama-bench (bench/server-accuracy.js).
+// Issue 4 §5: accuracy at concurrency 1 against the real llama-server and llama-bench (perf/server-accuracy.ts).
 if (!flags['skip-accuracy']) {
   const {runServerAccuracy, formatServerAccuracy} = await import('./server-accuracy.js')
-  const summary = await runServerAccuracy({rounds: positive('accuracy-rounds'), ...(flags.threads === undefined ? {} : {threads}), ...(flags['llama-bench'] === undefined ? {} : {llamaBench: flags['llama-bench']})})
+  const summary = await runServerAccuracy({
+    rounds: positive('accuracy-rounds'),
+    ...(flags.threads === undefined ? {} : {threads}),
+    ...(flags['llama-bench'] === undefined ? {} : {llamaBench: flags['llama-bench']}),
+  })
   if (flags.json) process.stdout.write(`${JSON.stringify({accuracy: summary}, null, 2)}\n`)
   else console.log(`\n${text(formatServerAccuracy(summary))}`)
 }
 
-// Issue 7 §5: the soak (bench/soak.js): memory stays flat, failures counted by kind, summary = successes.
+// Issue 7 §5: the soak (perf/soak.ts): memory stays flat, failures counted by kind, summary = successes.
 if (!flags['skip-soak']) {
   const {runSoak, formatSoak} = await import('./soak.js')
   const minutes = Number(flags['soak-minutes'])

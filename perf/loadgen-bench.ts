@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// The load generator's own limits (issue 4 §5, first bullet), measured against bench/sse-source.js running
-// as a CHILD PROCESS (its own event loop and, the OS willing, its own core):
+// The load generator's own limits (issue 4 §5, first bullet), measured against perf/sse-source running as a
+// CHILD PROCESS (its own event loop and, the OS willing, its own core):
 //
 // 1. Ceiling: `streams` concurrent streams (default 256) of `tokensPerStream` tokens from a source that sends
 //    as fast as the socket drains. Reported: tokens the client counted / wall time of the level, against the
@@ -10,8 +10,8 @@
 //    pair of content events: error = (client gap) - (source send gap). Reported: p50/p99/max of |error|
 //    against the target p99 <= 1 ms, and |client gap - interval| for context.
 //
-// The client is capplan's real load-generator path from dist/: runLevel (src/load/closed-loop.ts, the
-// closed loop `capplan bench` runs, with its per-event bookkeeping) over an Engine whose stream() is the
+// The client is capplan's real load-generator path (src/): the closed-loop level runner (src/loadgen/level.ts,
+// the loop `capplan bench` runs, with its per-event bookkeeping) over an Engine whose stream() is the
 // llamacpp engine's request path (streamRequest to POST /completion, token-id prompts, connection: close,
 // engineEvents) or the real OpenAiEngine (--engine openai: POST /v1/completions).
 // --transport picks streamRequest's HTTP transport on the llamacpp path: node-http (what capplan's llamacpp
@@ -22,37 +22,39 @@
 // ran: the process not getting a core, or busy) and its GC pauses during the level (every event arriving
 // during a pause is stamped late by up to the pause).
 //
-//   node bench/loadgen-bench.js [--json] [--streams 256] [--tokens 2000] [--itl-streams 64]
+//   node dist-perf/perf/loadgen-bench.js [--json] [--streams 256] [--tokens 2000] [--itl-streams 64]
 //                               [--itl-interval-ms 10] [--itl-tokens 100] [--engine llamacpp|openai]
 //                               [--transport fetch|node-http] [--skip-ceiling] [--skip-itl] [--source-cpu N]
+//   (after `npm run build:perf`; from source: node --import tsx perf/loadgen-bench.ts ...)
 //
-// On a quiet multi-core machine, one core each: `taskset -c 0 node bench/loadgen-bench.js --source-cpu 1`
+// On a quiet multi-core machine, one core each: `taskset -c 0 node dist-perf/perf/loadgen-bench.js --source-cpu 1`
 // (--source-cpu starts the source under `taskset -c N`; Linux only).
-//
-// Imports the compiled project from dist/ (npm run build first).
 
-import {spawn} from 'node:child_process'
+import {type ChildProcess, spawn} from 'node:child_process'
 import {setMaxListeners} from 'node:events'
 import {readFileSync} from 'node:fs'
 import os from 'node:os'
 import {monitorEventLoopDelay, PerformanceObserver} from 'node:perf_hooks'
-import {fileURLToPath, pathToFileURL} from 'node:url'
 import {parseArgs} from 'node:util'
 
-const dist = new URL('../dist/', import.meta.url)
-const {percentileSorted} = await import(new URL('stats/distribution.js', dist).href)
-const {runClosedLevel: runLevel} = await import(new URL('loadgen/level.js', dist).href)
-const {summarizeLevel} = await import(new URL('stats/summarize.js', dist).href)
-const {protocolPaths, requestBody} = await import(new URL('engines/http/protocols.js', dist).href)
-const {engineEvents, streamRequest} = await import(new URL('engines/http/stream.js', dist).href)
-const {OpenAiEngine} = await import(new URL('engines/openai.js', dist).href)
-const {makePromptTokens, tokenIdRange} = await import(new URL('loadgen/prompts.js', dist).href)
+import {protocolPaths, requestBody} from '../src/engines/http/protocols.js'
+import {engineEvents, streamRequest} from '../src/engines/http/stream.js'
+import type {HttpTransport} from '../src/engines/http/transport.js'
+import {OpenAiEngine} from '../src/engines/openai.js'
+import type {Engine, GenRequest, StreamEvent} from '../src/engines/types.js'
+import {runClosedLevel} from '../src/loadgen/level.js'
+import {makePromptTokens, tokenIdRange} from '../src/loadgen/prompts.js'
+import {percentileSorted} from '../src/stats/distribution.js'
+import {summarizeLevel} from '../src/stats/summarize.js'
+import {isMainModule, perfScript} from './paths.js'
+import type {SourceStats} from './sse-source.js'
 
 export const TARGET_TOKENS_PER_SECOND = 100_000
 export const TARGET_ITL_P99_MS = 1
 
-const SOURCE_SCRIPT = fileURLToPath(new URL('./sse-source.js', import.meta.url))
 const PROMPT_TOKENS = 16
+
+export type LoadgenEngineKind = 'llamacpp' | 'openai'
 
 // ------------------------------------------------------------------------------------------ pure parts
 
@@ -61,50 +63,64 @@ const PROMPT_TOKENS = 16
  * in ms. `clientMs` and `sourceMs` are the arrival and send times of the same events, in order (each in its
  * own clock: only differences are compared). n events -> n - 1 errors.
  */
-export function gapErrors(clientMs, sourceMs) {
+export function gapErrors(clientMs: readonly number[], sourceMs: readonly number[]): number[] {
   if (clientMs.length !== sourceMs.length) {
     throw new RangeError(`gapErrors: ${clientMs.length} client times but ${sourceMs.length} source times`)
   }
-  const errors = []
-  for (let i = 1; i < clientMs.length; i++) errors.push(clientMs[i] - clientMs[i - 1] - (sourceMs[i] - sourceMs[i - 1]))
+  const errors: number[] = []
+  for (let i = 1; i < clientMs.length; i++) errors.push(clientMs[i]! - clientMs[i - 1]! - (sourceMs[i]! - sourceMs[i - 1]!))
   return errors
 }
 
 /** Gaps between consecutive times, in ms. */
-export function gaps(times) {
-  const out = []
-  for (let i = 1; i < times.length; i++) out.push(times[i] - times[i - 1])
+export function gaps(times: readonly number[]): number[] {
+  const out: number[] = []
+  for (let i = 1; i < times.length; i++) out.push(times[i]! - times[i - 1]!)
   return out
+}
+
+export interface Spread {
+  count: number
+  p50: number
+  p99: number
+  max: number
 }
 
 /**
  * count, p50, p99 and max of |value| (percentiles: linear interpolation, numpy's default, the rule capplan's
  * summaries use); null for no values.
  */
-export function absoluteSpread(values) {
+export function absoluteSpread(values: readonly number[]): Spread | null {
   if (values.length === 0) return null
   const sorted = values.map((v) => Math.abs(v)).sort((a, b) => a - b)
   return {
     count: sorted.length,
     p50: percentileSorted(sorted, 0.5),
     p99: percentileSorted(sorted, 0.99),
-    max: sorted.at(-1),
+    max: sorted.at(-1)!,
   }
 }
 
 /** The source's send time stamped into a content text ("t=1795327509123.456"); null when absent. */
-export function parseStamp(text) {
+export function parseStamp(text: string | undefined): number | null {
   const match = /^t=(\d+(?:\.\d+)?)$/.exec(text ?? '')
   return match === null ? null : Number(match[1])
+}
+
+export interface ItlSummary {
+  pairs: number
+  skippedStreams: number
+  absErrorMs: Spread | null
+  absGapMinusIntervalMs: Spread | null
 }
 
 /**
  * The ITL error over many streams. Each stream: the client's arrival times of its content events and their
  * texts; a stream whose texts do not all carry a stamp is left out (counted) rather than mis-paired.
  */
-export function itlErrorSummary(streams, intervalMs) {
-  const errors = []
-  const intervalDeviation = []
+export function itlErrorSummary(streams: readonly {clientMs: readonly number[]; texts: readonly string[]}[], intervalMs: number): ItlSummary {
+  const errors: number[] = []
+  const intervalDeviation: number[] = []
   let skippedStreams = 0
   for (const {clientMs, texts} of streams) {
     const stamps = texts.map(parseStamp)
@@ -112,7 +128,7 @@ export function itlErrorSummary(streams, intervalMs) {
       skippedStreams++
       continue
     }
-    errors.push(...gapErrors(clientMs, stamps))
+    errors.push(...gapErrors(clientMs, stamps as number[]))
     for (const gap of gaps(clientMs)) intervalDeviation.push(gap - intervalMs)
   }
   return {
@@ -123,12 +139,67 @@ export function itlErrorSummary(streams, intervalMs) {
   }
 }
 
-const fmt = (value, digits = 3) => (value === null || value === undefined ? 'n/a' : Number(value).toFixed(digits))
-const thousands = (value) => Math.round(value).toLocaleString('en-US')
+interface CpuShare {
+  userMs: number
+  systemMs: number
+  cores: number
+}
+
+export interface CeilingResult {
+  engine: LoadgenEngineKind
+  /** Absent in summaries from before --transport (the formatter then names none). */
+  transport?: HttpTransport
+  streams: number
+  tokensPerStream: number
+  requests: number
+  failed: number
+  clientTokens: number
+  usageTokens: number
+  sourceTokensSent: number | null
+  wallMs: number
+  tokensPerSecond: number
+  targetTokensPerSecond: number
+  ratio: number
+  clientCpu: CpuShare
+  tokensPerClientCpuSecond: number
+  sourceCpu: {ms: number; cores: number} | null
+  summarizeMs: number
+  summaryOutputTokensPerSecond: number
+}
+
+export interface GcPauses {
+  count: number
+  totalMs: number
+  maxMs: number
+  shareOfWall: number
+}
+
+export interface ItlResult extends ItlSummary {
+  engine: LoadgenEngineKind
+  transport?: HttpTransport
+  streams: number
+  intervalMs: number
+  tokensPerStream: number
+  failed: number
+  targetP99Ms: number
+  ratio: number | null
+  clientCpu: CpuShare
+  eventLoopDelayMs: {p50: number; p99: number; max: number}
+  gcPauses?: GcPauses | null
+}
+
+export interface LoadgenSummary {
+  machine: {cpuModel: string; cpus: number; node: string; loadavgBefore: number[]; loadavgAfter: number[]; sourceCpu?: number | null}
+  ceiling: CeilingResult | null
+  itl: ItlResult | null
+}
+
+const fmt = (value: number | null | undefined, digits = 3) => (value === null || value === undefined ? 'n/a' : Number(value).toFixed(digits))
+const thousands = (value: number | null) => Math.round(Number(value)).toLocaleString('en-US')
 
 /** Text lines of a summary from runLoadgenBench. */
-export function formatLoadgenBench(summary) {
-  const lines = []
+export function formatLoadgenBench(summary: LoadgenSummary): string[] {
+  const lines: string[] = []
   const m = summary.machine
   lines.push(
     `load generator bench (${m.cpuModel}, ${m.cpus} CPUs, node ${m.node}); loadavg before ${m.loadavgBefore.map((l) => l.toFixed(2)).join(' ')}, after ${m.loadavgAfter.map((l) => l.toFixed(2)).join(' ')}`,
@@ -162,45 +233,53 @@ export function formatLoadgenBench(summary) {
 
 // -------------------------------------------------------------------------------------------- process
 
-/** Start bench/sse-source.js as a child; resolves once it printed its URL. */
-async function startSourceProcess(args, sourceCpu = null) {
+interface SourceProcess {
+  child: ChildProcess
+  url: string
+  /** SIGTERM; resolves with the stats JSON the source prints on its way out (null if none). */
+  stop(): Promise<SourceStats | null>
+}
+
+/** Start perf/sse-source as a child; resolves once it printed its URL. */
+async function startSourceProcess(args: string[], sourceCpu: number | null = null): Promise<SourceProcess> {
+  const script = perfScript('sse-source')
+  const nodeArgs = [...script.execArgv, script.file, ...args]
   // Pinned (Linux taskset) when asked: the source on its own core, away from a client pinned elsewhere.
-  const [command, commandArgs] =
-    sourceCpu === null ? [process.execPath, [SOURCE_SCRIPT, ...args]] : ['taskset', ['-c', String(sourceCpu), process.execPath, SOURCE_SCRIPT, ...args]]
+  const [command, commandArgs] = sourceCpu === null ? [process.execPath, nodeArgs] : ['taskset', ['-c', String(sourceCpu), process.execPath, ...nodeArgs]]
   const child = spawn(command, commandArgs, {stdio: ['ignore', 'pipe', 'inherit']})
+  const stdoutStream = child.stdout
   let stdout = ''
-  const url = await new Promise((resolve, reject) => {
-    const onData = (data) => {
+  const url = await new Promise<string>((resolve, reject) => {
+    const onData = (data: Buffer) => {
       stdout += data.toString()
       const newline = stdout.indexOf('\n')
       if (newline < 0) return
-      child.stdout.off('data', onData)
+      stdoutStream.off('data', onData)
       try {
-        resolve(JSON.parse(stdout.slice(0, newline)).url)
+        resolve((JSON.parse(stdout.slice(0, newline)) as {url: string}).url)
       } catch (error) {
-        reject(error)
+        reject(error instanceof Error ? error : new Error(String(error)))
       }
       stdout = stdout.slice(newline + 1)
     }
-    child.stdout.on('data', onData)
-    child.once('exit', (code) => reject(new Error(`bench/sse-source.js exited (${code}) before listening`)))
+    stdoutStream.on('data', onData)
+    child.once('exit', (code) => reject(new Error(`perf/sse-source exited (${code}) before listening`)))
     child.once('error', reject)
   })
   return {
     child,
     url,
-    /** SIGTERM; resolves with the stats JSON the source prints on its way out (null if none). */
     stop: async () => {
       if (child.exitCode !== null || child.signalCode !== null) return null
       let rest = ''
-      child.stdout.on('data', (data) => (rest += data.toString()))
+      stdoutStream.on('data', (data: Buffer) => (rest += data.toString()))
       const exited = new Promise((resolve) => child.once('exit', resolve))
       child.kill('SIGTERM')
       const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
       await exited
       clearTimeout(timer)
       try {
-        return JSON.parse(rest.trim().split('\n').at(-1))
+        return JSON.parse(rest.trim().split('\n').at(-1)!) as SourceStats
       } catch {
         return null
       }
@@ -208,9 +287,9 @@ async function startSourceProcess(args, sourceCpu = null) {
   }
 }
 
-let clockTicks = null
+let clockTicks: number | null = null
 /** CPU ms a child process used so far, from /proc (Linux); null elsewhere. */
-function processCpuMs(pid) {
+function processCpuMs(pid: number | undefined): number | null {
   try {
     clockTicks ??= 100 // USER_HZ: 100 on every Linux ABI Node runs on
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
@@ -224,10 +303,10 @@ function processCpuMs(pid) {
 
 /**
  * An Engine over an already-running llama-server-compatible endpoint, streaming exactly as the llamacpp
- * engine does (src/engines/llamacpp.ts stream(): POST /completion, requestBody, keepAlive false,
+ * engine does (src/engines/llamacpp/engine.ts stream(): POST /completion, requestBody, keepAlive false,
  * engineEvents) minus the process management that has no counterpart here.
  */
-function endpointEngine(url, transport = 'fetch') {
+function endpointEngine(url: string, transport: HttpTransport = 'fetch'): Engine {
   return {
     start: async () => {},
     info: () => ({kind: 'llamacpp', version: null, build: null, backend: 'cpu', threads: null, gpuCount: 0, args: [], endpoint: url}),
@@ -247,7 +326,7 @@ function endpointEngine(url, transport = 'fetch') {
   }
 }
 
-async function makeEngine(kind, url, transport = 'fetch') {
+async function makeEngine(kind: LoadgenEngineKind, url: string, transport: HttpTransport = 'fetch'): Promise<Engine> {
   if (kind === 'openai') {
     // OpenAiEngine has no transport option: it always streams with capplan's default (fetch).
     if (transport !== 'fetch') throw new Error(`--transport ${transport} applies to the llamacpp path only`)
@@ -259,32 +338,40 @@ async function makeEngine(kind, url, transport = 'fetch') {
 }
 
 /** Requests for a level: unique token-id prompts, fixed output length; kept so events can be matched back. */
-function requestMaker(maxTokens) {
+function requestMaker(maxTokens: number) {
   const pool = tokenIdRange(1000, 3000)
-  const made = new Map()
+  const made = new Map<number, GenRequest>()
   return {
     made,
-    makeRequest: (promptIndex) => {
-      const request = {promptTokens: makePromptTokens(pool, PROMPT_TOKENS, 1, promptIndex), promptText: null, maxTokens, ignoreEos: true}
+    makeRequest: (promptIndex: number): GenRequest => {
+      const request: GenRequest = {promptTokens: makePromptTokens(pool, PROMPT_TOKENS, 1, promptIndex), promptText: null, maxTokens, ignoreEos: true}
       made.set(promptIndex, request)
       return request
     },
   }
 }
 
-async function level(engine, concurrency, requests, maxTokens) {
+async function level(engine: Engine, concurrency: number, requests: number, maxTokens: number) {
   const maker = requestMaker(maxTokens)
   const t0 = performance.now()
   // Every in-flight request listens on the level's one signal: more than 10 is expected, not a leak.
   const {signal} = new AbortController()
   setMaxListeners(0, signal)
-  const run = await runLevel(engine, {concurrency, requests, warmupRequests: 0, makeRequest: maker.makeRequest, firstPromptIndex: 0}, {t0, signal})
+  const run = await runClosedLevel(engine, {concurrency, requests, warmupRequests: 0, makeRequest: maker.makeRequest, firstPromptIndex: 0}, {t0, signal})
   return {run, made: maker.made}
 }
 
-const sumOf = (values) => values.reduce((total, value) => total + value, 0)
+const sumOf = (values: readonly number[]) => values.reduce((total, value) => total + value, 0)
 
-async function measureCeiling({streams, tokensPerStream, engineKind, warmupTokens, sourceCpu, transport}) {
+interface MeasureOptions {
+  streams: number
+  tokensPerStream: number
+  engineKind: LoadgenEngineKind
+  sourceCpu: number | null
+  transport: HttpTransport
+}
+
+async function measureCeiling({streams, tokensPerStream, engineKind, warmupTokens, sourceCpu, transport}: MeasureOptions & {warmupTokens: number}): Promise<CeilingResult> {
   const source = await startSourceProcess(['--port', '0', '--interval-ms', '0'], sourceCpu)
   try {
     const engine = await makeEngine(engineKind, source.url, transport)
@@ -334,13 +421,13 @@ async function measureCeiling({streams, tokensPerStream, engineKind, warmupToken
 
 /** GC pauses (PerformanceObserver 'gc' entries) from start() to stop(): count, total, longest, in ms. */
 function watchGcPauses() {
-  const durations = []
+  const durations: number[] = []
   const observer = new PerformanceObserver((list) => {
     for (const entry of list.getEntries()) durations.push(entry.duration)
   })
   observer.observe({entryTypes: ['gc']})
   return {
-    stop: (wallMs) => {
+    stop: (wallMs: number): GcPauses => {
       // Entries are delivered asynchronously; takeRecords() collects those not delivered yet.
       for (const entry of observer.takeRecords()) durations.push(entry.duration)
       observer.disconnect()
@@ -350,18 +437,18 @@ function watchGcPauses() {
   }
 }
 
-async function measureItl({streams, intervalMs, tokensPerStream, engineKind, sourceCpu, transport}) {
+async function measureItl({streams, intervalMs, tokensPerStream, engineKind, sourceCpu, transport}: MeasureOptions & {intervalMs: number}): Promise<ItlResult> {
   const source = await startSourceProcess(['--port', '0', '--interval-ms', String(intervalMs), '--stamp-times'], sourceCpu)
   try {
     const inner = await makeEngine(engineKind, source.url, transport)
     // The texts of every content event, per request object: the stamps live there, not in the RequestRecord.
-    const texts = new Map()
-    const engine = {
+    const texts = new Map<GenRequest, string[]>()
+    const engine: Engine = {
       start: () => inner.start(),
       info: () => inner.info(),
       stop: () => inner.stop(),
-      stream: async function* (request, signal) {
-        const seen = []
+      stream: async function* (request: GenRequest, signal: AbortSignal): AsyncGenerator<StreamEvent> {
+        const seen: string[] = []
         texts.set(request, seen)
         for await (const event of inner.stream(request, signal)) {
           if (event.kind === 'content') seen.push(event.text ?? '')
@@ -388,7 +475,10 @@ async function measureItl({streams, intervalMs, tokensPerStream, engineKind, sou
     const gcPauses = gc.stop(wallMs)
     const succeeded = run.requests.filter((r) => r.error === null)
     // record.index is the measured slot; with warmupRequests 0 and firstPromptIndex 0 it is the prompt index.
-    const perStream = succeeded.map((record) => ({clientMs: record.chunkOffsetsMs, texts: texts.get(made.get(record.index)) ?? []}))
+    const perStream = succeeded.map((record) => {
+      const request = made.get(record.index)
+      return {clientMs: record.chunkOffsetsMs, texts: (request === undefined ? undefined : texts.get(request)) ?? []}
+    })
     const result = itlErrorSummary(perStream, intervalMs)
     return {
       engine: engineKind,
@@ -410,6 +500,22 @@ async function measureItl({streams, intervalMs, tokensPerStream, engineKind, sou
   }
 }
 
+export interface LoadgenBenchOptions {
+  streams?: number
+  tokensPerStream?: number
+  itlStreams?: number
+  itlIntervalMs?: number
+  itlTokens?: number
+  engine?: LoadgenEngineKind
+  warmupTokens?: number
+  skipCeiling?: boolean
+  skipItl?: boolean
+  /** Pin the source to that CPU with taskset; null = not pinned. */
+  sourceCpu?: number | null
+  /** streamRequest's transport on the llamacpp path (default node-http; the openai path is always fetch). */
+  transport?: HttpTransport
+}
+
 /**
  * Both measurements, one run each. Options: streams (256), tokensPerStream (2000), itlStreams (64),
  * itlIntervalMs (10), itlTokens (100), engine ('llamacpp' | 'openai'), warmupTokens (200),
@@ -428,7 +534,7 @@ export async function runLoadgenBench({
   skipItl = false,
   sourceCpu = null,
   transport = engine === 'openai' ? 'fetch' : 'node-http',
-} = {}) {
+}: LoadgenBenchOptions = {}): Promise<LoadgenSummary> {
   const loadavgBefore = os.loadavg()
   const ceiling = skipCeiling ? null : await measureCeiling({streams, tokensPerStream, engineKind: engine, warmupTokens, sourceCpu, transport})
   const itl = skipItl ? null : await measureItl({streams: itlStreams, intervalMs: itlIntervalMs, tokensPerStream: itlTokens, engineKind: engine, sourceCpu, transport})
@@ -448,7 +554,7 @@ export async function runLoadgenBench({
 
 // ------------------------------------------------------------------------------------------------ CLI
 
-async function main() {
+async function main(): Promise<void> {
   const {values} = parseArgs({
     options: {
       json: {type: 'boolean', default: false},
@@ -464,7 +570,8 @@ async function main() {
       'source-cpu': {type: 'string'},
     },
   })
-  const positive = (name) => {
+  type NumberFlag = 'streams' | 'tokens' | 'itl-streams' | 'itl-interval-ms' | 'itl-tokens' | 'source-cpu'
+  const positive = (name: NumberFlag) => {
     const value = Number(values[name])
     if (!Number.isInteger(value) || value < 1) {
       process.stderr.write(`loadgen-bench: --${name} must be a positive integer (got ${values[name]})\n`)
@@ -472,7 +579,7 @@ async function main() {
     }
     return value
   }
-  const nonNegative = (name) => {
+  const nonNegative = (name: NumberFlag) => {
     const value = Number(values[name])
     if (!Number.isInteger(value) || value < 0) {
       process.stderr.write(`loadgen-bench: --${name} must be a CPU number >= 0 (got ${values[name]})\n`)
@@ -480,16 +587,18 @@ async function main() {
     }
     return value
   }
-  if (!['llamacpp', 'openai'].includes(values.engine)) {
-    process.stderr.write(`loadgen-bench: --engine must be llamacpp or openai (got ${values.engine})\n`)
+  const engine = values.engine
+  if (engine !== 'llamacpp' && engine !== 'openai') {
+    process.stderr.write(`loadgen-bench: --engine must be llamacpp or openai (got ${engine})\n`)
     process.exit(2)
   }
-  if (values.transport !== undefined && !['fetch', 'node-http'].includes(values.transport)) {
-    process.stderr.write(`loadgen-bench: --transport must be fetch or node-http (got ${values.transport})\n`)
+  const transport = values.transport
+  if (transport !== undefined && transport !== 'fetch' && transport !== 'node-http') {
+    process.stderr.write(`loadgen-bench: --transport must be fetch or node-http (got ${transport})\n`)
     process.exit(2)
   }
-  if (values.transport === 'node-http' && values.engine !== 'llamacpp') {
-    process.stderr.write(`loadgen-bench: --transport ${values.transport} needs --engine llamacpp (OpenAiEngine always uses fetch)\n`)
+  if (transport === 'node-http' && engine !== 'llamacpp') {
+    process.stderr.write(`loadgen-bench: --transport ${transport} needs --engine llamacpp (OpenAiEngine always uses fetch)\n`)
     process.exit(2)
   }
   const summary = await runLoadgenBench({
@@ -498,17 +607,17 @@ async function main() {
     itlStreams: positive('itl-streams'),
     itlIntervalMs: positive('itl-interval-ms'),
     itlTokens: positive('itl-tokens'),
-    engine: values.engine,
+    engine,
     skipCeiling: values['skip-ceiling'],
     skipItl: values['skip-itl'],
     sourceCpu: values['source-cpu'] === undefined ? null : nonNegative('source-cpu'),
-    transport: values.transport,
+    ...(transport === undefined ? {} : {transport}),
   })
   process.stdout.write(values.json ? `${JSON.stringify(summary, null, 2)}\n` : `${formatLoadgenBench(summary).join('\n')}\n`)
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().catch((error) => {
+if (isMainModule(import.meta.url)) {
+  main().catch((error: unknown) => {
     process.stderr.write(`loadgen-bench: ${error instanceof Error ? error.stack : String(error)}\n`)
     process.exit(1)
   })

@@ -5,45 +5,53 @@
 //      counts the first token, which the prompt pass produced) -> client / server, target 0.97..1.03;
 //   2. llama-bench tg (-p 0 -n outputTokens) -> client / llama-bench, target >= 0.95.
 // The client number is the one a result file would hold: requests go through capplan's LlamaCppEngine,
-// closed-loop runLevel and summarizeLevel; per request decode tok/s = 1000 / TPOT with TPOT = (E2E - TTFT) /
+// the closed-loop level runner and summarizeLevel; per request decode tok/s = 1000 / TPOT with TPOT = (E2E - TTFT) /
 // (outputTokens - 1), i.e. (n - 1) tokens over first content -> last content. llama-server's predicted_ms
 // spans first token -> last token, so both sides time the same n - 1 tokens.
 // The server stays up for the whole run; rounds interleave (server level, llama-bench run), alternating which
-// goes first, and the reported ratios are medians of per-round ratios (bench/run.js's method). llama-bench runs
+// goes first, and the reported ratios are medians of per-round ratios (perf/run.ts's method). llama-bench runs
 // as many repetitions as the level has requests, so both sides of a round spend about the same time exposed to
 // whatever else the machine is doing, and runs in its own session like the server (autogroup fairness). Every tok/s is 1000 / a MEDIAN of ms per token (client TPOT, server
 // predicted_ms / (n - 1), llama-bench per repetition), so no side is a mean that one slow run drags down.
 //
-//   node bench/server-accuracy.js [--quant q4_0] [--rounds 3] [--requests 8] [--output-tokens 64]
+//   node dist-perf/perf/server-accuracy.js [--quant q4_0] [--rounds 3] [--requests 8] [--output-tokens 64]
 //        [--input-tokens 32] [--threads N] [--flash-attn auto|on|off] [--model qwen2.5-0.5b]
 //        [--server-bin PATH] [--llama-bench PATH] [--bench-repetitions N (default: --requests)] [--json]
 //
-// From another script (bench/run.js), after `npm run build`:
+// From another script (perf/run.ts):
 //   const {runServerAccuracy, formatServerAccuracy} = await import('./server-accuracy.js')
 //   console.log(formatServerAccuracy(await runServerAccuracy({rounds: 3})))
 //
 // Exit code 1 (standalone only) when a median ratio misses its target. The pure arithmetic at the top is
-// unit-tested (test/unit/bench/server-accuracy.test.ts); the compiled project (dist/) is imported only by
-// runServerAccuracy.
+// unit-tested (test/unit/perf/server-accuracy.test.ts); the project's modules are loaded only by
+// runServerAccuracy (dynamic imports: the arithmetic's tests do not pay node-llama-cpp's or execa's start-up).
 
 import {mkdtempSync, rmSync} from 'node:fs'
 import {loadavg, tmpdir} from 'node:os'
 import path from 'node:path'
-import {fileURLToPath} from 'node:url'
 import {parseArgs} from 'node:util'
+
+import type {LlamaServerTimings} from '../src/engines/http/protocols.js'
+import type {Engine, GenRequest} from '../src/engines/types.js'
+import type {LevelRun} from '../src/loadgen/level.js'
+import type {QuantLevel} from '../src/profiles/schema.js'
+import type {LevelSummary, RequestRecord} from '../src/results/schema.js'
+import {isMainModule} from './paths.js'
 
 export const CLIENT_SERVER_TOLERANCE = 0.03
 export const LLAMA_BENCH_TARGET = 0.95
-export const QUANT_LEVEL = {q4_0: 'int4', q8_0: 'int8', f16: 'fp16'}
+export const QUANT_LEVEL: Record<string, QuantLevel> = {q4_0: 'int4', q8_0: 'int8', f16: 'fp16'}
+
+export type FlashAttention = 'auto' | 'on' | 'off'
 
 // ------------------------------------------------------------------------------------------ pure arithmetic
 
 /** Median of finite numbers (mean of the two middle ones for an even count); null for none. */
-export function median(values) {
-  const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b)
+export function median(values: readonly (number | null)[]): number | null {
+  const sorted = values.filter((v): v is number => Number.isFinite(v)).sort((a, b) => a - b)
   if (sorted.length === 0) return null
   const mid = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
 }
 
 /**
@@ -51,18 +59,18 @@ export function median(values) {
  * (e2eMs - ttftMs) / (outputTokens - 1)), i.e. (n - 1) tokens over first content -> last content.
  * null for a failed request, one without content, or one with <= 1 token.
  */
-export function clientDecodeTokensPerSecond(record) {
+export function clientDecodeTokensPerSecond(record: RequestRecord): number | null {
   if (record.error !== null || record.ttftMs === null || record.e2eMs === null || record.outputTokens <= 1) return null
   const spanMs = record.e2eMs - record.ttftMs
   return spanMs > 0 ? ((record.outputTokens - 1) * 1000) / spanMs : null
 }
 
 /**
- * llama-server's own decode tok/s of one request, corrected (src/load/stream-client.ts decodeTokensPerSecond):
+ * llama-server's own decode tok/s of one request, corrected (src/engines/http/protocols.ts decodeTokensPerSecond):
  * predicted_n counts the first token, produced by the prompt pass, while predicted_ms runs from the first
  * token to the last, so n / t overstates by n / (n - 1); (n - 1) / t is the decode speed.
  */
-export function serverDecodeTokensPerSecond(timings) {
+export function serverDecodeTokensPerSecond(timings: LlamaServerTimings): number | null {
   if (timings.predictedTokens < 2 || timings.predictedMs <= 0) return null
   return ((timings.predictedTokens - 1) * 1000) / timings.predictedMs
 }
@@ -73,19 +81,44 @@ export function serverDecodeTokensPerSecond(timings) {
  * median TPOT ignores slow requests: on a busy machine that alone moved the ratio by tens of percent.
  * Falls back to avg_ts when llama-bench gave no samples.
  */
-export function llamaBenchMedianTokensPerSecond(samplesTs, avgTs) {
+export function llamaBenchMedianTokensPerSecond(samplesTs: readonly number[], avgTs: number): number {
   const msPerToken = median(samplesTs.filter((ts) => ts > 0).map((ts) => 1000 / ts))
   return msPerToken === null ? avgTs : 1000 / msPerToken
 }
 
 /** llama-server's uncorrected figure (its predicted_per_second), kept to show the size of the correction. */
-export function serverRawTokensPerSecond(timings) {
+export function serverRawTokensPerSecond(timings: LlamaServerTimings): number | null {
   return timings.predictedMs > 0 ? (timings.predictedTokens * 1000) / timings.predictedMs : null
+}
+
+export interface RoundInput {
+  records: readonly RequestRecord[]
+  serverTimingsByIndex: ReadonlyMap<number, LlamaServerTimings>
+  perUserTokensPerS: number | null
+  llamaBenchTokensPerSecond: number | null
+  llamaBenchSamples?: readonly number[]
+}
+
+export interface RoundNumbers {
+  requests: number
+  failed: number
+  missingTimings: number
+  tokenMismatches: number
+  clientTokensPerSecond: number | null
+  serverTokensPerSecond: number | null
+  serverRawTokensPerSecond: number | null
+  llamaBenchTokensPerSecond: number | null
+  clientServerRatio: number | null
+  pairedClientServerRatio: number | null
+  clientFastestRequest: number | null
+  llamaBenchFastestRun: number | null
+  clientLlamaBenchRatio: number | null
+  serverLlamaBenchRatio: number | null
 }
 
 /**
  * One round's numbers.
- * - records: the level's RequestRecords (runLevel), in any order;
+ * - records: the level's RequestRecords (the level runner's), in any order;
  * - serverTimingsByIndex: Map record.index -> llama-server timings of that same request;
  * - perUserTokensPerS: the level summary's 1000 / median TPOT (what the result file holds as per-user speed);
  * - llamaBenchTokensPerSecond: llama-bench tg avg_ts of this round.
@@ -95,11 +128,11 @@ export function serverRawTokensPerSecond(timings) {
  * one form.) paired = median over requests of client / server for the SAME request: the tightest check that
  * both time the same interval.
  */
-export function roundAccuracy({records, serverTimingsByIndex, perUserTokensPerS, llamaBenchTokensPerSecond, llamaBenchSamples = []}) {
-  const clientTpots = []
-  const serverTpots = []
-  const serverRaw = []
-  const paired = []
+export function roundAccuracy({records, serverTimingsByIndex, perUserTokensPerS, llamaBenchTokensPerSecond, llamaBenchSamples = []}: RoundInput): RoundNumbers {
+  const clientTpots: number[] = []
+  const serverTpots: number[] = []
+  const serverRaw: (number | null)[] = []
+  const paired: number[] = []
   let missingTimings = 0
   let tokenMismatches = 0
   for (const record of records) {
@@ -118,10 +151,10 @@ export function roundAccuracy({records, serverTimingsByIndex, perUserTokensPerS,
     serverRaw.push(serverRawTokensPerSecond(timings))
     paired.push(c / s)
   }
-  const inverse = (ms) => (ms === null || ms <= 0 ? null : 1000 / ms)
+  const inverse = (ms: number | null) => (ms === null || ms <= 0 ? null : 1000 / ms)
   const serverTokensPerSecond = inverse(median(serverTpots))
   const clientTokensPerSecond = perUserTokensPerS ?? inverse(median(clientTpots))
-  const ratio = (a, b) => (a === null || b === null || b === 0 ? null : a / b)
+  const ratio = (a: number | null, b: number | null) => (a === null || b === null || b === 0 ? null : a / b)
   return {
     requests: records.length,
     failed: records.filter((r) => r.error !== null).length,
@@ -141,9 +174,25 @@ export function roundAccuracy({records, serverTimingsByIndex, perUserTokensPerS,
   }
 }
 
+export interface RoundsSummary {
+  clientTokensPerSecond: number | null
+  serverTokensPerSecond: number | null
+  serverRawTokensPerSecond: number | null
+  llamaBenchTokensPerSecond: number | null
+  clientServerRatio: number | null
+  pairedClientServerRatio: number | null
+  clientLlamaBenchRatio: number | null
+  serverLlamaBenchRatio: number | null
+  clientBest: number | null
+  llamaBenchBest: number | null
+  bestRatio: number | null
+  clientServerPass: boolean
+  clientLlamaBenchPass: boolean
+}
+
 /** Medians over rounds (tok/s and per-round ratios) and the verdicts against both targets. */
-export function summarizeRounds(rounds) {
-  const pick = (key) => median(rounds.map((r) => r[key]).filter((v) => v !== null))
+export function summarizeRounds(rounds: readonly Partial<RoundNumbers>[]): RoundsSummary {
+  const pick = (key: keyof RoundNumbers) => median(rounds.map((r) => r[key] ?? null).filter((v) => v !== null))
   const clientServerRatio = pick('clientServerRatio')
   const clientLlamaBenchRatio = pick('clientLlamaBenchRatio')
   const clientBest = maxOf(rounds.map((r) => r.clientFastestRequest ?? r.clientTokensPerSecond))
@@ -167,15 +216,57 @@ export function summarizeRounds(rounds) {
   }
 }
 
-function maxOf(values) {
-  const finite = values.filter((v) => v !== null && v !== undefined && Number.isFinite(v))
+function maxOf(values: readonly (number | null | undefined)[]): number | null {
+  const finite = values.filter((v): v is number => v !== null && v !== undefined && Number.isFinite(v))
   return finite.length === 0 ? null : Math.max(...finite)
 }
 
 // ---------------------------------------------------------------------------------------------- the run
 
-const dist = new URL('../dist/', import.meta.url)
-const importDist = (file) => import(new URL(file, dist).href)
+export interface ServerAccuracyOptions {
+  model?: string
+  quant?: string
+  requests?: number
+  outputTokens?: number
+  inputTokens?: number
+  threads?: number | undefined
+  rounds?: number
+  flashAttention?: string
+  llamaBenchRepetitions?: number
+  serverBin?: string | undefined
+  llamaBench?: string | undefined
+  seed?: number
+  signal?: AbortSignal
+  log?: (line: string) => void
+}
+
+export interface AccuracyRound extends RoundNumbers {
+  round: number
+  loadAverage: {before: number; after: number}
+  tpotMsP50: number | null
+  llamaBenchMeanTokensPerSecond: number
+}
+
+export interface ServerAccuracySummary extends RoundsSummary {
+  target: {clientServer: [number, number]; clientLlamaBench: number}
+  model: string
+  quant: string
+  modelFile: string
+  threads: number
+  flashAttention: FlashAttention
+  requests: number
+  inputTokens: number
+  outputTokens: number
+  llamaBenchRepetitions: number
+  rounds: AccuracyRound[]
+  loadAverage: {min: number; median: number | null; max: number}
+  serverArgs: string[] | null
+  serverPid: number | null
+  serverLeftRunning: boolean | null
+  llamaBenchArgs: string[]
+}
+
+const isFlashAttention = (value: string): value is FlashAttention => value === 'auto' || value === 'on' || value === 'off'
 
 /**
  * Start the real llama-server (capplan's LlamaCppEngine, -np 1), and per round: one closed-loop level of
@@ -197,27 +288,27 @@ export async function runServerAccuracy({
   seed = 1,
   signal = new AbortController().signal,
   log = (line) => process.stderr.write(`${line}\n`),
-} = {}) {
+}: ServerAccuracyOptions = {}): Promise<ServerAccuracySummary> {
   const level = QUANT_LEVEL[quant]
   if (level === undefined) throw new Error(`unknown quant ${quant}; use ${Object.keys(QUANT_LEVEL).join(', ')}`)
-  if (!['auto', 'on', 'off'].includes(flashAttention)) throw new Error('flashAttention must be auto, on or off')
+  if (!isFlashAttention(flashAttention)) throw new Error('flashAttention must be auto, on or off')
   for (const [name, value] of Object.entries({requests, outputTokens, inputTokens, rounds, llamaBenchRepetitions})) {
     if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer (got ${value})`)
   }
   if (outputTokens < 2) throw new Error('outputTokens must be >= 2 (decode speed needs two tokens)')
 
-  const {loadProfiles} = await importDist('profiles/load.js')
-  const {ensureSyntheticModel} = await importDist('gguf/synth.js')
-  const {LlamaCppEngine} = await importDist('engines/llamacpp/engine.js')
-  const {contextSizeFor} = await importDist('engines/embedded.js')
-  const {findLlamaCppTool} = await importDist('engines/llamacpp/build.js')
-  const {llamaBenchArgs} = await importDist('engines/llamacpp/llama-bench.js')
-  const {parseLlamaBenchOutput} = await importDist('results/import/llama-bench-format.js')
+  const {loadProfiles} = await import('../src/profiles/load.js')
+  const {ensureSyntheticModel} = await import('../src/gguf/synth.js')
+  const {LlamaCppEngine} = await import('../src/engines/llamacpp/engine.js')
+  const {contextSizeFor} = await import('../src/engines/embedded.js')
+  const {findLlamaCppTool} = await import('../src/engines/llamacpp/build.js')
+  const {llamaBenchArgs} = await import('../src/engines/llamacpp/llama-bench.js')
+  const {parseLlamaBenchOutput} = await import('../src/results/import/llama-bench-format.js')
   const {execa} = await import('execa')
-  const {runClosedLevel: runLevel} = await importDist('loadgen/level.js')
-  const {makePromptTokens} = await importDist('loadgen/prompts.js')
-  const {summarizeLevel} = await importDist('stats/summarize.js')
-  const {groupAlive} = await importDist('engines/spawned/process.js')
+  const {runClosedLevel} = await import('../src/loadgen/level.js')
+  const {makePromptTokens} = await import('../src/loadgen/prompts.js')
+  const {summarizeLevel} = await import('../src/stats/summarize.js')
+  const {groupAlive} = await import('../src/engines/spawned/process.js')
 
   const threadCount = threads ?? (await (await import('systeminformation')).default.cpu()).physicalCores
   const server = serverBin ?? (await findLlamaCppTool('llama-server'))
@@ -229,12 +320,14 @@ export async function runServerAccuracy({
   const profile = (await loadProfiles()).get('model', model)
   const synth = await ensureSyntheticModel({profile, quant: level})
   log(`server-accuracy: ${model} ${quant} (${synth.path}${synth.reused ? ', reused' : ''}); ${threadCount} thread(s), -fa ${flashAttention}`)
-  log(`server-accuracy: ${rounds} round(s) of ${requests} request(s) x ${inputTokens} in / ${outputTokens} out at concurrency 1, and llama-bench tg${outputTokens} x ${llamaBenchRepetitions} repetitions`)
+  log(
+    `server-accuracy: ${rounds} round(s) of ${requests} request(s) x ${inputTokens} in / ${outputTokens} out at concurrency 1, and llama-bench tg${outputTokens} x ${llamaBenchRepetitions} repetitions`,
+  )
 
   // At concurrency 1 exactly one request is in flight, so the timings that arrive belong to `current`.
-  const promptIndexOf = new WeakMap()
-  const timingsByPrompt = new Map()
-  let current = null
+  const promptIndexOf = new WeakMap<GenRequest, number>()
+  const timingsByPrompt = new Map<number, LlamaServerTimings>()
+  let current: number | null = null
   const workDir = mkdtempSync(path.join(tmpdir(), 'capplan-server-accuracy-'))
   const logFile = path.join(workDir, 'llama-server.log')
   const engine = new LlamaCppEngine({
@@ -250,29 +343,32 @@ export async function runServerAccuracy({
     },
     onNote: (message) => log(`server-accuracy: note: ${message}`),
   })
-  // runLevel only calls stream(): this view marks which request is streaming.
-  const tracked = {
-    stream(request, signal) {
+  // The level runner only calls stream(): this view marks which request is streaming.
+  const tracked: Engine = {
+    start: () => Promise.resolve(),
+    info: () => engine.info(),
+    stop: () => Promise.resolve(),
+    stream(request, streamSignal) {
       current = promptIndexOf.get(request) ?? null
-      return engine.stream(request, signal)
+      return engine.stream(request, streamSignal)
     },
   }
 
-  const roundResults = []
-  const loadAverages = []
-  let serverArgs = null
-  let serverPid = null
-  let serverLeftRunning = null
+  const roundResults: AccuracyRound[] = []
+  const loadAverages: number[] = []
+  let serverArgs: string[] | null = null
+  let serverPid: number | null = null
+  let serverLeftRunning: boolean | null = null
   let ok = false
-  const benchArgsFor = (file) =>
+  const benchArgsFor = (file: string) =>
     llamaBenchArgs({modelPath: file, threads: threadCount, nPrompt: 0, nGen: outputTokens, repetitions: llamaBenchRepetitions, extraArgs: ['-fa', flashAttention]})
   try {
     await engine.start()
     serverPid = engine.pid
     serverArgs = engine.info().args
     const pool = await engine.promptTokenPool()
-    const makeRequest = (promptIndex) => {
-      const request = {promptTokens: makePromptTokens(pool, inputTokens, seed, promptIndex), promptText: null, maxTokens: outputTokens, ignoreEos: true}
+    const makeRequest = (promptIndex: number): GenRequest => {
+      const request: GenRequest = {promptTokens: makePromptTokens(pool, inputTokens, seed, promptIndex), promptText: null, maxTokens: outputTokens, ignoreEos: true}
       promptIndexOf.set(request, promptIndex)
       return request
     }
@@ -283,15 +379,15 @@ export async function runServerAccuracy({
 
     for (let round = 1; round <= rounds; round++) {
       stopIfInterrupted()
-      const loadBefore = loadavg()[0]
-      const runServer = async () => {
+      const loadBefore = loadavg()[0]!
+      const runServer = async (): Promise<{run: LevelRun; summary: LevelSummary; serverTimingsByIndex: Map<number, LlamaServerTimings>}> => {
         const firstPromptIndex = nextPrompt
-        const run = await runLevel(tracked, {concurrency: 1, requests, warmupRequests: 1, makeRequest, firstPromptIndex}, {t0: performance.now(), signal})
+        const run = await runClosedLevel(tracked, {concurrency: 1, requests, warmupRequests: 1, makeRequest, firstPromptIndex}, {t0: performance.now(), signal})
         stopIfInterrupted()
         nextPrompt += run.promptsUsed
         const summary = summarizeLevel(run.requests, run.window)
         // record.index is the slot; its prompt index is firstPromptIndex + warmup + slot.
-        const serverTimingsByIndex = new Map()
+        const serverTimingsByIndex = new Map<number, LlamaServerTimings>()
         for (const record of run.requests) {
           const timings = timingsByPrompt.get(firstPromptIndex + run.warmupRequests + record.index)
           if (timings !== undefined) serverTimingsByIndex.set(record.index, timings)
@@ -305,7 +401,9 @@ export async function runServerAccuracy({
         const args = benchArgsFor(synth.path)
         const result = await execa(bench, args, {detached: true, reject: false, cancelSignal: signal, stdin: 'ignore'})
         stopIfInterrupted()
-        if (result.exitCode !== 0) throw new Error(`llama-bench failed (${result.exitCode ?? result.signal}): ${[bench, ...args].join(' ')}\n${result.stderr.split('\n').slice(-10).join('\n')}`)
+        if (result.exitCode !== 0) {
+          throw new Error(`llama-bench failed (${result.exitCode ?? result.signal}): ${[bench, ...args].join(' ')}\n${result.stderr.split('\n').slice(-10).join('\n')}`)
+        }
         const rows = parseLlamaBenchOutput(result.stdout, `llama-bench output (${[bench, ...args].join(' ')})`)
         stopIfInterrupted()
         const tg = rows.find((row) => row.n_gen === outputTokens && row.n_prompt === 0)
@@ -324,7 +422,7 @@ export async function runServerAccuracy({
         serverSide = await runServer()
       }
       const llamaBenchTokensPerSecond = llamaBenchRun.median
-      const loadAfter = loadavg()[0]
+      const loadAfter = loadavg()[0]!
       loadAverages.push(loadBefore, loadAfter)
       const numbers = roundAccuracy({
         records: serverSide.run.requests,
@@ -333,7 +431,7 @@ export async function runServerAccuracy({
         llamaBenchTokensPerSecond,
         llamaBenchSamples: llamaBenchRun.samples,
       })
-      const result = {
+      const result: AccuracyRound = {
         round,
         loadAverage: {before: loadBefore, after: loadAfter},
         tpotMsP50: serverSide.summary.tpotMs?.p50 ?? null,
@@ -341,7 +439,7 @@ export async function runServerAccuracy({
         ...numbers,
       }
       roundResults.push(result)
-      const f = (v, d = 1) => (v === null ? 'n/a' : v.toFixed(d))
+      const f = (v: number | null, d = 1) => (v === null ? 'n/a' : v.toFixed(d))
       log(
         `  round ${round}: client ${f(result.clientTokensPerSecond)}, server ${f(result.serverTokensPerSecond)} (raw ${f(result.serverRawTokensPerSecond)}), llama-bench ${f(llamaBenchTokensPerSecond)} tok/s; ` +
           `client/server ${f(result.clientServerRatio, 3)}, client/llama-bench ${f(result.clientLlamaBenchRatio, 3)}; load ${loadBefore.toFixed(2)} -> ${loadAfter.toFixed(2)}` +
@@ -381,9 +479,9 @@ export async function runServerAccuracy({
 }
 
 /** Human-readable table of a runServerAccuracy summary. */
-export function formatServerAccuracy(summary) {
-  const f = (v, d = 1) => (v === null || v === undefined ? 'n/a' : v.toFixed(d))
-  const pad = (text, width) => String(text).padStart(width)
+export function formatServerAccuracy(summary: ServerAccuracySummary): string {
+  const f = (v: number | null | undefined, d = 1) => (v === null || v === undefined ? 'n/a' : v.toFixed(d))
+  const pad = (text: string, width: number) => text.padStart(width)
   const lines = [
     `llama-server accuracy at concurrency 1: ${summary.model} ${summary.quant}, ${summary.threads} thread(s), -fa ${summary.flashAttention}, ` +
       `${summary.requests} x ${summary.inputTokens} in / ${summary.outputTokens} out per round`,
@@ -410,7 +508,7 @@ export function formatServerAccuracy(summary) {
 
 // ------------------------------------------------------------------------------------------- standalone
 
-if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+if (isMainModule(import.meta.url)) {
   const {values: flags} = parseArgs({
     options: {
       model: {type: 'string', default: 'qwen2.5-0.5b'},
@@ -427,7 +525,7 @@ if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLTo
       json: {type: 'boolean', default: false},
     },
   })
-  const positive = (name) => {
+  const positive = (name: 'rounds' | 'requests' | 'output-tokens' | 'input-tokens' | 'threads' | 'bench-repetitions') => {
     const value = Number(flags[name])
     if (!Number.isInteger(value) || value < 1) {
       process.stderr.write(`server-accuracy: --${name} must be a positive integer (got ${flags[name]})\n`)
@@ -438,8 +536,8 @@ if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLTo
   // Our own handlers: process.ts then only SIGTERMs the server group and leaves the exit to us (the
   // finally in runServerAccuracy stops the engine); without them a signal could leave this process running.
   const controller = new AbortController()
-  let interruptedBy = null
-  for (const name of ['SIGINT', 'SIGTERM']) {
+  let interruptedBy: NodeJS.Signals | null = null
+  for (const name of ['SIGINT', 'SIGTERM'] as const) {
     process.once(name, () => {
       interruptedBy = name
       controller.abort()
@@ -464,7 +562,8 @@ if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLTo
     else console.log(formatServerAccuracy(summary))
     if (!summary.clientServerPass || !summary.clientLlamaBenchPass) process.exitCode = 1
   } catch (error) {
-    process.stderr.write(`server-accuracy: ${interruptedBy === null ? (error instanceof Error ? error.message : String(error)) : `stopped by ${interruptedBy}`}\n`)
-    process.exitCode = interruptedBy === 'SIGINT' ? 130 : interruptedBy === 'SIGTERM' ? 143 : 1
+    const by = interruptedBy as NodeJS.Signals | null
+    process.stderr.write(`server-accuracy: ${by === null ? (error instanceof Error ? error.message : String(error)) : `stopped by ${by}`}\n`)
+    process.exitCode = by === 'SIGINT' ? 130 : by === 'SIGTERM' ? 143 : 1
   }
 }

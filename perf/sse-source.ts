@@ -9,26 +9,67 @@
 // does the final chunk (usage + timings) with the counts of THIS request. Chunk bytes are pre-encoded so
 // the source costs little CPU next to the client it feeds.
 //
-//   node bench/sse-source.js [--host 127.0.0.1] [--port 0] [--interval-ms 0] [--tokens-per-chunk 1]
-//                            [--fail-rate 0] [--seed 1] [--failure-kinds http-500,drop,malformed,error-event]
-//                            [--stamp-times]
+//   node dist-perf/perf/sse-source.js [--host 127.0.0.1] [--port 0] [--interval-ms 0] [--tokens-per-chunk 1]
+//                                     [--fail-rate 0] [--seed 1] [--failure-kinds http-500,drop,malformed,error-event]
+//                                     [--stamp-times]
+//   (from source: node --import tsx perf/sse-source.ts ...)
 // prints ONE line {"url": "http://127.0.0.1:PORT"} when listening; on SIGTERM/SIGINT prints its stats JSON
 // and exits 0.
 
 import {readFileSync} from 'node:fs'
-import {createServer} from 'node:http'
-import {pathToFileURL} from 'node:url'
+import {createServer, type ServerResponse} from 'node:http'
+import type {AddressInfo} from 'node:net'
+import path from 'node:path'
 import {parseArgs} from 'node:util'
 
-const {uniformRandom} = await import(new URL('../dist/lib/random.js', import.meta.url).href)
+import {uniformRandom} from '../src/lib/random.js'
+import {isMainModule, repoPath} from './paths.js'
 
-export const FAILURE_KINDS = ['http-500', 'drop', 'malformed', 'error-event']
+export const FAILURE_KINDS = ['http-500', 'drop', 'malformed', 'error-event'] as const
+export type FailureKind = (typeof FAILURE_KINDS)[number]
+/** The two streaming routes the source serves (capplan's WireProtocol names). */
+export type SourceProtocol = 'openai-completions' | 'llamacpp-completion'
 
-const fixtureDir = new URL('../test/fixtures/llama-server/', import.meta.url)
-const fixture = (name) => readFileSync(new URL(name, fixtureDir))
+/**
+ * requests = completion requests received (a body that is not JSON is answered 500 and not counted);
+ * completed + the failed counts = requests, except streams the CLIENT closed early (neither).
+ * contentChunks / tokensSent count what was written, failing streams' partial content included.
+ */
+export interface SourceStats {
+  requests: number
+  completed: number
+  failed: Record<FailureKind, number>
+  contentChunks: number
+  tokensSent: number
+}
+
+export interface SseSourceOptions {
+  host?: string
+  port?: number
+  /** ms between content chunks; 0 = as fast as the socket drains. */
+  intervalMs?: number
+  tokensPerChunk?: number
+  /** Share of completion requests that fail (0..1), decided in arrival order by the seeded generator. */
+  failRate?: number
+  seed?: number
+  failureKinds?: readonly FailureKind[]
+  /** Each content text is the chunk's send time, "t=<ms since the epoch>" (for ITL error measurements). */
+  stampTimes?: boolean
+}
+
+export interface SseSource {
+  url: string
+  port: number
+  stats(): SourceStats
+  resetStats(): void
+  close(): Promise<void>
+}
+
+const fixtureDir = repoPath('test', 'fixtures', 'llama-server')
+const fixture = (name: string) => readFileSync(path.join(fixtureDir, name))
 
 /** The `data:` payloads of a recorded SSE file, in order. */
-function recordedPayloads(name) {
+function recordedPayloads(name: string): string[] {
   return fixture(name)
     .toString('utf8')
     .split('\n\n')
@@ -37,24 +78,49 @@ function recordedPayloads(name) {
 }
 
 /** A recorded raw HTTP response (status line, headers, blank line, body) -> its JSON body text. */
-function recordedBody(name) {
+function recordedBody(name: string): string {
   const text = fixture(name).toString('utf8')
   return text.slice(text.search(/\r?\n\r?\n/)).trimStart()
 }
 
+/** The first element, or a clear error when a recorded file lacks it (the fixtures are the templates). */
+function first<T>(items: readonly T[], what: string): T {
+  const item = items[0]
+  if (item === undefined) throw new Error(`sse-source: the recorded fixtures have no ${what}`)
+  return item
+}
+
 // ------------------------------------------------------------------------------------------ templates
+
+type Timings = Record<string, unknown>
+interface V1Chunk {
+  choices: {text: string; finish_reason: string | null}[]
+  usage?: {completion_tokens: number; prompt_tokens: number; total_tokens: number}
+  timings?: Timings
+}
+interface IdsEvent {
+  content: string
+  tokens: number[]
+  stop: boolean
+  tokens_predicted: number
+  tokens_evaluated: number
+  generation_settings?: Record<string, unknown>
+  timings?: Timings
+}
 
 const v1Payloads = recordedPayloads('v1_completions_stream.sse')
 const idsPayloads = recordedPayloads('completion_stream_ids.sse')
-const v1Chunks = v1Payloads.filter((p) => p !== '[DONE]').map((p) => JSON.parse(p))
-const idsEvents = idsPayloads.map((p) => JSON.parse(p))
+const v1Chunks = v1Payloads.filter((p) => p !== '[DONE]').map((p) => JSON.parse(p) as V1Chunk)
+const idsEvents = idsPayloads.map((p) => JSON.parse(p) as IdsEvent)
+
+const choiceOf = (chunk: V1Chunk) => first(chunk.choices, 'choice in a /v1/completions chunk')
 
 /** Recorded texts (per protocol) and ids to cycle through (content only: the final events carry none). */
-const TEXT_POOLS = {
-  'openai-completions': v1Chunks.filter((c) => c.choices[0].finish_reason === null).map((c) => c.choices[0].text),
-  'llamacpp-completion': idsEvents.filter((e) => e.stop === false).map((e) => e.content),
+const TEXT_POOLS: Record<SourceProtocol, string[]> = {
+  'openai-completions': v1Chunks.filter((c) => choiceOf(c).finish_reason === null).map((c) => choiceOf(c).text),
+  'llamacpp-completion': idsEvents.filter((e) => !e.stop).map((e) => e.content),
 }
-const ID_POOL = idsEvents.filter((e) => e.stop === false).flatMap((e) => e.tokens)
+const ID_POOL = idsEvents.filter((e) => !e.stop).flatMap((e) => e.tokens)
 /** Both recorded files hold 32 content events: one cycle length for both pools. */
 const POOL_CYCLE = Math.min(TEXT_POOLS['openai-completions'].length, TEXT_POOLS['llamacpp-completion'].length, ID_POOL.length)
 
@@ -62,20 +128,24 @@ const POOL_CYCLE = Math.min(TEXT_POOLS['openai-completions'].length, TEXT_POOLS[
  * The first recorded content chunk cut around its text value: prefix + JSON string + suffix is the recorded
  * chunk with another text (the field order is the server's; no JSON.stringify of the whole chunk).
  */
-function splitAround(payload, field, value) {
+function splitAround(payload: string, field: string, value: string): {prefix: string; suffix: string} {
   const marker = `"${field}":${JSON.stringify(value)}`
   const at = payload.indexOf(marker)
   if (at < 0) throw new Error(`sse-source: the recorded chunk has no ${marker}`)
   return {prefix: payload.slice(0, at + field.length + 3), suffix: payload.slice(at + marker.length)}
 }
 
-const v1Template = splitAround(v1Payloads[0], 'text', v1Chunks[0].choices[0].text)
-const v1FinalTemplate = v1Chunks.find((c) => c.usage !== undefined)
+const v1Template = splitAround(first(v1Payloads, '/v1/completions chunk'), 'text', choiceOf(first(v1Chunks, '/v1/completions chunk')).text)
+const v1FinalTemplate = (() => {
+  const chunk = v1Chunks.find((c) => c.usage !== undefined)
+  if (chunk?.usage === undefined || chunk.timings === undefined) throw new Error('sse-source: v1_completions_stream.sse has no final chunk with usage and timings')
+  return {...chunk, usage: chunk.usage, timings: chunk.timings}
+})()
 
 // /completion: {"index":0,"content":"n:!","tokens":[11733],"stop":false,"id_slot":-1,"tokens_predicted":1,"tokens_evaluated":128}
-const idsFirst = idsEvents[0]
+const idsFirst = first(idsEvents, '/completion event')
 const idsTemplate = (() => {
-  const payload = idsPayloads[0]
+  const payload = first(idsPayloads, '/completion event')
   const head = splitAround(payload, 'content', idsFirst.content)
   const tokensMarker = `"tokens":${JSON.stringify(idsFirst.tokens)}`
   const predictedMarker = `"tokens_predicted":${idsFirst.tokens_predicted}`
@@ -93,7 +163,11 @@ const idsTemplate = (() => {
     end: rest.slice(e + evaluatedMarker.length), // }
   }
 })()
-const idsFinalTemplate = idsEvents.find((e) => e.stop === true)
+const idsFinalTemplate = (() => {
+  const event = idsEvents.find((e) => e.stop)
+  if (event?.timings === undefined) throw new Error('sse-source: completion_stream_ids.sse has no stop event with timings')
+  return {...event, timings: event.timings, generation_settings: event.generation_settings ?? {}}
+})()
 
 /** The recorded in-stream error event (failure_invalid_utf8_stream.sse's last event). */
 const ERROR_EVENT = Buffer.from(`data: ${recordedPayloads('failure_invalid_utf8_stream.sse').at(-1)}\n\n`)
@@ -104,7 +178,7 @@ const HEALTH_BODY = Buffer.from('{"status":"ok"}')
 const DONE = Buffer.from('data: [DONE]\n\n')
 
 /** How a malformed event starts: the first bytes of a real chunk, cut mid-JSON (as `data: {"choices":[{"te`). */
-const MALFORMED = {
+const MALFORMED: Record<SourceProtocol, Buffer> = {
   'openai-completions': Buffer.from(`data: ${v1Template.prefix.slice(0, '{"choices":[{"te'.length)}\n\n`),
   'llamacpp-completion': Buffer.from(`data: ${idsTemplate.prefix.slice(0, '{"index":0,"con'.length)}\n\n`),
 }
@@ -114,18 +188,18 @@ const JSON_TYPE = 'application/json; charset=utf-8'
 
 // ------------------------------------------------------------------------------------ chunk encoding
 
-const jsonString = (text) => JSON.stringify(text)
+const jsonString = (text: string) => JSON.stringify(text)
 const sendTime = () => (performance.timeOrigin + performance.now()).toFixed(3)
 
 /** The ids and text of content chunk `chunk` (0-based) carrying `tokens` tokens. */
-function chunkContent(protocol, chunk, tokensPerChunk, tokens) {
+function chunkContent(protocol: SourceProtocol, chunk: number, tokensPerChunk: number, tokens: number): {ids: number[]; text: string} {
   const pool = TEXT_POOLS[protocol]
-  const ids = []
+  const ids: number[] = []
   let text = ''
-  const first = chunk * tokensPerChunk
+  const firstToken = chunk * tokensPerChunk
   for (let i = 0; i < tokens; i++) {
-    ids.push(ID_POOL[(first + i) % POOL_CYCLE])
-    text += pool[(first + i) % POOL_CYCLE]
+    ids.push(ID_POOL[(firstToken + i) % POOL_CYCLE]!)
+    text += pool[(firstToken + i) % POOL_CYCLE]!
   }
   return {ids, text}
 }
@@ -136,14 +210,13 @@ function chunkContent(protocol, chunk, tokensPerChunk, tokens) {
  * prompt length, so they are cached per prompt length (lazily grown, a few prompt lengths per run).
  */
 class ChunkCache {
-  constructor(tokensPerChunk) {
-    this.tokensPerChunk = tokensPerChunk
-    this.openai = []
-    this.llama = new Map()
-  }
+  private readonly openai: Buffer[] = []
+  private readonly llama = new Map<number, Buffer[]>()
+
+  constructor(private readonly tokensPerChunk: number) {}
 
   /** Bytes of content chunk `chunk` holding `tokens` tokens (fewer than tokensPerChunk only in the last). */
-  get(protocol, chunk, tokens, predictedSoFar, promptTokens, stamp) {
+  get(protocol: SourceProtocol, chunk: number, tokens: number, predictedSoFar: number, promptTokens: number, stamp: string | null): Buffer {
     if (stamp !== null) return this.encode(protocol, chunk, tokens, predictedSoFar, promptTokens, stamp)
     if (protocol === 'openai-completions') {
       if (tokens !== this.tokensPerChunk) return this.encode(protocol, chunk, tokens, predictedSoFar, promptTokens, null)
@@ -160,7 +233,7 @@ class ChunkCache {
     return (byPosition[chunk] ??= this.encode(protocol, chunk, tokens, predictedSoFar, promptTokens, null))
   }
 
-  encode(protocol, chunk, tokens, predictedSoFar, promptTokens, stamp) {
+  private encode(protocol: SourceProtocol, chunk: number, tokens: number, predictedSoFar: number, promptTokens: number, stamp: string | null): Buffer {
     const {ids, text} = chunkContent(protocol, chunk, this.tokensPerChunk, tokens)
     // Stamps are plain ASCII ("t=1795327509123.456"): no escaping needed.
     const textJson = stamp === null ? jsonString(text) : `"t=${stamp}"`
@@ -173,7 +246,7 @@ class ChunkCache {
 }
 
 /** llama.cpp's `timings` object for one finished stream, in the source's own clock. */
-function timingsFor(template, promptTokens, completionTokens, promptMs, predictedMs) {
+function timingsFor(template: Timings, promptTokens: number, completionTokens: number, promptMs: number, predictedMs: number): Timings {
   return {
     ...template,
     cache_n: 0,
@@ -189,7 +262,7 @@ function timingsFor(template, promptTokens, completionTokens, promptMs, predicte
 }
 
 /** The recorded final chunk(s) with this request's counts and times. */
-function finalBytes(protocol, promptTokens, completionTokens, promptMs, predictedMs) {
+function finalBytes(protocol: SourceProtocol, promptTokens: number, completionTokens: number, promptMs: number, predictedMs: number): Buffer {
   if (protocol === 'openai-completions') {
     const chunk = {
       ...v1FinalTemplate,
@@ -218,34 +291,37 @@ function finalBytes(protocol, promptTokens, completionTokens, promptMs, predicte
 // -------------------------------------------------------------------------------------------- helpers
 
 /** Deterministic token ids: one per character, its code + 1000 (distinct characters -> distinct ids). */
-export function tokenizeText(text) {
-  const ids = []
-  for (const char of text) ids.push(char.codePointAt(0) + 1000)
+export function tokenizeText(text: string): number[] {
+  const ids: number[] = []
+  for (const char of text) ids.push(char.codePointAt(0)! + 1000)
   return ids
 }
 
-function promptTokenCount(prompt) {
+function promptTokenCount(prompt: unknown): number {
   if (Array.isArray(prompt)) return prompt.length
   if (typeof prompt === 'string') return tokenizeText(prompt).length
   return 0
 }
 
-function positiveInt(value, fallback) {
-  return Number.isInteger(value) && value > 0 ? value : fallback
+function positiveInt(value: unknown, fallback: number): number {
+  return typeof value === 'number' && Number.isInteger(value) && value > 0 ? value : fallback
 }
 
-/**
- * SourceStats: requests = completion requests received (a body that is not JSON is answered 500 and not
- * counted); completed + the failed counts = requests, except streams the CLIENT closed early (neither).
- * contentChunks / tokensSent count what was written, failing streams' partial content included.
- */
-function emptyStats() {
-  return {requests: 0, completed: 0, failed: Object.fromEntries(FAILURE_KINDS.map((k) => [k, 0])), contentChunks: 0, tokensSent: 0}
+function emptyStats(): SourceStats {
+  return {requests: 0, completed: 0, failed: {'http-500': 0, drop: 0, malformed: 0, 'error-event': 0}, contentChunks: 0, tokensSent: 0}
 }
 
-function metricsText(stats, counters, processing) {
-  const lines = []
-  const metric = (name, type, help, value) => {
+interface Counters {
+  promptTokens: number
+  promptMs: number
+  predictedMs: number
+  maxTokens: number
+}
+const emptyCounters = (): Counters => ({promptTokens: 0, promptMs: 0, predictedMs: 0, maxTokens: 0})
+
+function metricsText(stats: SourceStats, counters: Counters, processing: number): string {
+  const lines: string[] = []
+  const metric = (name: string, type: string, help: string, value: number) => {
     lines.push(`# HELP llamacpp:${name} ${help}`, `# TYPE llamacpp:${name} ${type}`, `llamacpp:${name} ${value}`)
   }
   const predictedSeconds = counters.predictedMs / 1000
@@ -274,14 +350,14 @@ function metricsText(stats, counters, processing) {
  * (three draws per request at most: fail?, which kind, after how many chunks), so the same seed and the
  * same request order fail the same requests the same way.
  */
-export async function startSseSource(options = {}) {
+export async function startSseSource(options: SseSourceOptions = {}): Promise<SseSource> {
   const host = options.host ?? '127.0.0.1'
   const intervalMs = Math.max(0, options.intervalMs ?? 0)
   const tokensPerChunk = positiveInt(options.tokensPerChunk, 1)
   const failRate = Math.min(1, Math.max(0, options.failRate ?? 0))
   const failureKinds = options.failureKinds ?? FAILURE_KINDS
   for (const kind of failureKinds) {
-    if (!FAILURE_KINDS.includes(kind)) throw new Error(`sse-source: unknown failure kind "${kind}" (known: ${FAILURE_KINDS.join(', ')})`)
+    if (!(FAILURE_KINDS as readonly string[]).includes(kind)) throw new Error(`sse-source: unknown failure kind "${kind}" (known: ${FAILURE_KINDS.join(', ')})`)
   }
   if (failRate > 0 && failureKinds.length === 0) throw new Error('sse-source: failRate > 0 needs at least one failure kind')
   const stampTimes = options.stampTimes === true
@@ -289,20 +365,20 @@ export async function startSseSource(options = {}) {
   const cache = new ChunkCache(tokensPerChunk)
 
   let stats = emptyStats()
-  let counters = {promptTokens: 0, promptMs: 0, predictedMs: 0, maxTokens: 0}
+  let counters = emptyCounters()
   let processing = 0
   let closed = false
-  const timers = new Set()
+  const timers = new Set<NodeJS.Timeout>()
 
   /** What happens to the next completion request: null = it completes; else the kind and where. */
-  const decide = (chunks) => {
+  const decide = (chunks: number): {kind: FailureKind; afterChunks: number} | null => {
     if (failRate === 0 || random() >= failRate) return null
-    const kind = failureKinds[Math.floor(random() * failureKinds.length)]
+    const kind = failureKinds[Math.floor(random() * failureKinds.length)]!
     const afterChunks = Math.floor(random() * chunks) // 0 .. chunks-1: always before the stream's end
     return {kind, afterChunks}
   }
 
-  const stream = (res, protocol, promptTokens, maxTokens) => {
+  const stream = (res: ServerResponse, protocol: SourceProtocol, promptTokens: number, maxTokens: number) => {
     const receivedAt = performance.now()
     const chunks = Math.ceil(maxTokens / tokensPerChunk)
     stats.requests++
@@ -396,9 +472,15 @@ export async function startSseSource(options = {}) {
     tick()
   }
 
+  const routes: Record<string, SourceProtocol | 'tokenize'> = {
+    'POST /v1/completions': 'openai-completions',
+    'POST /completion': 'llamacpp-completion',
+    'POST /tokenize': 'tokenize',
+  }
+
   const server = createServer({noDelay: true}, (req, res) => {
-    const path = (req.url ?? '/').split('?')[0]
-    const key = `${req.method} ${path}`
+    const urlPath = (req.url ?? '/').split('?')[0]
+    const key = `${req.method} ${urlPath}`
     if (key === 'GET /health') {
       res.writeHead(200, {...SERVER_HEADERS, 'content-type': JSON_TYPE, 'content-length': HEALTH_BODY.length})
       res.end(HEALTH_BODY)
@@ -417,7 +499,6 @@ export async function startSseSource(options = {}) {
       req.resume()
       return
     }
-    const routes = {'POST /v1/completions': 'openai-completions', 'POST /completion': 'llamacpp-completion', 'POST /tokenize': 'tokenize'}
     const route = routes[key]
     if (route === undefined) {
       req.resume()
@@ -425,10 +506,10 @@ export async function startSseSource(options = {}) {
       res.end(JSON.stringify({error: {code: 404, message: 'File Not Found', type: 'not_found_error'}}))
       return
     }
-    const parts = []
-    req.on('data', (part) => parts.push(part))
+    const parts: Buffer[] = []
+    req.on('data', (part: Buffer) => parts.push(part))
     req.on('end', () => {
-      let body
+      let body: unknown
       try {
         body = JSON.parse(Buffer.concat(parts).toString('utf8'))
       } catch {
@@ -440,27 +521,28 @@ export async function startSseSource(options = {}) {
         res.end(HTTP_500_BODY)
         return
       }
+      const fields = body as Record<string, unknown>
       if (route === 'tokenize') {
-        const text = typeof body.content === 'string' ? body.content : typeof body.prompt === 'string' ? body.prompt : ''
+        const text = typeof fields.content === 'string' ? fields.content : typeof fields.prompt === 'string' ? fields.prompt : ''
         res.writeHead(200, {...SERVER_HEADERS, 'content-type': JSON_TYPE})
         res.end(JSON.stringify({tokens: tokenizeText(text)}))
         return
       }
-      const requested = route === 'openai-completions' ? (body.max_tokens ?? body.n_predict) : (body.n_predict ?? body.max_tokens)
+      const requested = route === 'openai-completions' ? (fields.max_tokens ?? fields.n_predict) : (fields.n_predict ?? fields.max_tokens)
       const maxTokens = positiveInt(requested, 16)
-      stream(res, route, promptTokenCount(body.prompt), maxTokens)
+      stream(res, route, promptTokenCount(fields.prompt), maxTokens)
     })
   })
   server.keepAliveTimeout = 30_000
 
-  await new Promise((resolve, reject) => {
+  await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(options.port ?? 0, host, () => {
       server.off('error', reject)
       resolve()
     })
   })
-  const {port} = server.address()
+  const {port} = server.address() as AddressInfo
   const urlHost = host.includes(':') ? `[${host}]` : host
   return {
     url: `http://${urlHost}:${port}`,
@@ -468,21 +550,21 @@ export async function startSseSource(options = {}) {
     stats: () => structuredClone(stats),
     resetStats: () => {
       stats = emptyStats()
-      counters = {promptTokens: 0, promptMs: 0, predictedMs: 0, maxTokens: 0}
+      counters = emptyCounters()
     },
     close: async () => {
       closed = true
       for (const timer of timers) clearTimeout(timer)
       timers.clear()
       server.closeAllConnections()
-      await new Promise((resolve) => server.close(() => resolve()))
+      await new Promise<void>((resolve) => server.close(() => resolve()))
     },
   }
 }
 
 // ------------------------------------------------------------------------------------------------ CLI
 
-async function main() {
+async function main(): Promise<void> {
   const {values} = parseArgs({
     options: {
       host: {type: 'string', default: '127.0.0.1'},
@@ -495,7 +577,7 @@ async function main() {
       'stamp-times': {type: 'boolean', default: false},
     },
   })
-  const number = (name, check) => {
+  const number = (name: 'port' | 'interval-ms' | 'tokens-per-chunk' | 'fail-rate' | 'seed', check: (value: number) => boolean) => {
     const value = Number(values[name])
     if (!Number.isFinite(value) || !check(value)) {
       process.stderr.write(`sse-source: --${name} ${values[name]} is not valid\n`)
@@ -510,7 +592,8 @@ async function main() {
     tokensPerChunk: number('tokens-per-chunk', (v) => Number.isInteger(v) && v >= 1),
     failRate: number('fail-rate', (v) => v >= 0 && v <= 1),
     seed: number('seed', Number.isInteger),
-    failureKinds: values['failure-kinds'].split(',').filter((k) => k !== ''),
+    // Unknown kinds are refused by startSseSource with the list of known ones.
+    failureKinds: values['failure-kinds'].split(',').filter((k) => k !== '') as FailureKind[],
     stampTimes: values['stamp-times'],
   })
   process.stdout.write(`${JSON.stringify({url: source.url})}\n`)
@@ -519,12 +602,12 @@ async function main() {
     await source.close()
     process.stdout.write(`${JSON.stringify(stats)}\n`, () => process.exit(0))
   }
-  process.once('SIGTERM', stop)
-  process.once('SIGINT', stop)
+  process.once('SIGTERM', () => void stop())
+  process.once('SIGINT', () => void stop())
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().catch((error) => {
+if (isMainModule(import.meta.url)) {
+  main().catch((error: unknown) => {
     process.stderr.write(`sse-source: ${error instanceof Error ? error.message : String(error)}\n`)
     process.exit(1)
   })

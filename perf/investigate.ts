@@ -5,11 +5,14 @@
 //   llama-bench native / portable   capplan's builds (-march=native with OpenMP; GGML_NATIVE=OFF)
 // wall vs llama = JS + sampling overhead per token; llama vs llama-bench = the binary (CPU kernels, threads).
 //
-//   node bench/investigate.js [--quant q4_0] [--rounds 6] [--tokens 32] [--threads N] [--json]
-//                             [--extra label=/path/to/llama-bench ...]
+//   node dist-perf/perf/investigate.js [--quant q4_0] [--rounds 6] [--tokens 32] [--threads N] [--json]
+//                                      [--extra label=/path/to/llama-bench ...]
+//   (after `npm run build:perf`)
 //
 // Order is rotated every round so a noisy neighbour does not always hit the same variant; best-of-N is
 // reported beside the median because background load only ever makes a run slower.
+
+// libuv's pool is created on first use: set its size before anything can start it, hence the dynamic imports.
 if (process.env.UV_THREADPOOL_SIZE === undefined) process.env.UV_THREADPOOL_SIZE = '1'
 
 const {existsSync} = await import('node:fs')
@@ -19,11 +22,10 @@ const {parseArgs} = await import('node:util')
 const si = (await import('systeminformation')).default
 const {median} = await import('simple-statistics')
 
-const dist = new URL('../dist/', import.meta.url)
-const {loadProfiles} = await import(new URL('profiles/store.js', dist).href)
-const {ensureSyntheticModel} = await import(new URL('gguf/synth.js', dist).href)
-const {runLlamaBench} = await import(new URL('engines/llamacpp/llama-bench.js', dist).href)
-const {bundledLlamaCppSource, llamaCppBuildDir} = await import(new URL('engines/llamacpp/build.js', dist).href)
+const {loadProfiles} = await import('../src/profiles/load.js')
+const {ensureSyntheticModel} = await import('../src/gguf/synth.js')
+const {runLlamaBench} = await import('../src/engines/llamacpp/llama-bench.js')
+const {bundledLlamaCppSource, llamaCppBuildDir} = await import('../src/engines/llamacpp/build.js')
 const {openDecoder} = await import('./embedded-decode.js')
 
 const {values: flags} = parseArgs({
@@ -37,11 +39,11 @@ const {values: flags} = parseArgs({
     extra: {type: 'string', multiple: true, default: []},
   },
 })
-const QUANT_LEVEL = {q4_0: 'int4', q8_0: 'int8', f16: 'fp16'}
+const QUANT_LEVEL = {q4_0: 'int4', q8_0: 'int8', f16: 'fp16'} as const
 const rounds = Number(flags.rounds)
 const tokens = Number(flags.tokens)
 const threads = flags.threads === undefined ? (await si.cpu()).physicalCores : Number(flags.threads)
-const log = (line) => process.stderr.write(`${line}\n`)
+const log = (line: string) => process.stderr.write(`${line}\n`)
 
 const {tag} = await bundledLlamaCppSource()
 const benches = Object.entries({
@@ -51,27 +53,32 @@ const benches = Object.entries({
 }).filter(([, path]) => existsSync(path))
 
 const profile = (await loadProfiles()).get('model', 'qwen2.5-0.5b')
-const report = []
+const report: {quant: string; variant: string; best: number; median: number; samples: number[]}[] = []
 for (const quant of flags.quant.split(',')) {
-  const synth = await ensureSyntheticModel({profile, quant: QUANT_LEVEL[quant]})
+  if (!(quant in QUANT_LEVEL)) throw new Error(`unknown quant ${quant}; use ${Object.keys(QUANT_LEVEL).join(', ')}`)
+  const synth = await ensureSyntheticModel({profile, quant: QUANT_LEVEL[quant as keyof typeof QUANT_LEVEL]})
   const decoder = await openDecoder(synth.path, {threads, maxTokens: tokens + 8})
   await decoder.measure(4) // warmup: first decode pays page faults of the mmap
-  const samples = {'embedded wall': [], 'embedded llama': []}
+  const samples: Record<string, number[]> = {'embedded wall': [], 'embedded llama': []}
   for (const [name] of benches) samples[name] = []
   const steps = [
     async () => {
       const r = await decoder.measure(tokens)
-      samples['embedded wall'].push(r.wallTokensPerSecond)
-      if (r.llamaTokensPerSecond !== null) samples['embedded llama'].push(r.llamaTokensPerSecond)
+      samples['embedded wall']!.push(r.wallTokensPerSecond)
+      if (r.llamaTokensPerSecond !== null) samples['embedded llama']!.push(r.llamaTokensPerSecond)
     },
     ...benches.map(([name, binary]) => async () => {
       const rows = await runLlamaBench({binary, modelPath: synth.path, threads, nPrompt: 0, nGen: tokens, repetitions: 1, extraArgs: ['-fa', '0']})
-      samples[name].push(rows[0].avg_ts)
+      samples[name]!.push(rows[0]!.avg_ts)
     }),
   ]
   for (let round = 0; round < rounds; round++) {
-    for (let i = 0; i < steps.length; i++) await steps[(i + round) % steps.length]()
-    log(`  ${quant} round ${round + 1}: ${Object.entries(samples).map(([k, v]) => `${k} ${v.at(-1)?.toFixed(1)}`).join(', ')}  (load ${loadavg()[0].toFixed(1)})`)
+    for (let i = 0; i < steps.length; i++) await steps[(i + round) % steps.length]!()
+    log(
+      `  ${quant} round ${round + 1}: ${Object.entries(samples)
+        .map(([k, v]) => `${k} ${v.at(-1)?.toFixed(1)}`)
+        .join(', ')}  (load ${loadavg()[0]!.toFixed(1)})`,
+    )
   }
   await decoder.close()
   for (const [variant, values] of Object.entries(samples)) {
