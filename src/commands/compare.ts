@@ -1,13 +1,11 @@
-import {Args, Flags} from '@oclif/core'
+import {Args} from '@oclif/core'
 
 import {CapplanCommand} from '../cli/base-command.js'
-import {invalidInput} from '../lib/errors.js'
-import {loadProfiles} from '../profiles/store.js'
-import {compareResults, type CompareResult} from '../report/build/compare.js'
+import {reportCostFlags} from '../cli/flags/cost.js'
+import {compareLoadFlag} from '../cli/flags/report.js'
+import type {CompareResult} from '../report/build/compare.js'
 import {renderCompareTable} from '../report/render/compare.js'
-import {reportCostFlags, reportOptionsFromFlags} from '../services/report/collect.js'
-import {buildResultReport} from '../report/build/result-report.js'
-import {loadAnyResult} from '../results/import/load.js'
+import {compareFiles} from '../services/compare/compare.js'
 
 export default class Compare extends CapplanCommand<typeof Compare> {
   static override summary = 'Compare result files side by side: throughput and $/1M at the SLO, latency percentiles, significance.'
@@ -30,26 +28,11 @@ A warning is printed when the workloads differ (input/output lengths, prompt sou
 
   static override flags = {
     ...reportCostFlags,
-    load: Flags.string({summary: 'Compare latencies at this load (concurrency or req/s) instead of the highest common one.', helpValue: 'N'}),
+    load: compareLoadFlag,
   }
 
   public async run(): Promise<CompareResult> {
-    const {argv} = await this.parse(Compare)
-    const files = argv as string[]
-    const store = await loadProfiles({userDir: this.flags.profiles})
-    const options = reportOptionsFromFlags(this.flags, store)
-    let load: number | undefined
-    if (this.flags.load !== undefined) {
-      load = Number(this.flags.load)
-      if (!(load > 0)) throw invalidInput(`--load "${this.flags.load}" is not a positive number.`, 'e.g. --load 4 (a concurrency every file measured).')
-    }
-    const inputs = []
-    for (const file of files) {
-      // A bad file stops compare (exit 6): a comparison with a side missing would mislead.
-      const loaded = await loadAnyResult(file, {capplanVersion: this.config.version, command: 'capplan compare', store})
-      for (const {source, result} of loaded) inputs.push({file: source, result, report: buildResultReport(source, result, store, options)})
-    }
-    const comparison = compareResults(inputs, load === undefined ? {} : {load})
+    const comparison = await compareFiles(this.parsedArgv, this.flags, {profilesDir: this.flags.profiles, capplanVersion: this.config.version})
     if (!this.jsonEnabled()) this.log(renderCompareTable(comparison))
     else for (const warning of comparison.warnings) this.warnLine(warning)
     return comparison

@@ -1,8 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {CapplanCommand} from '../cli/base-command.js'
-import {quantLevels} from '../profiles/schema.js'
-import {formatChoices, kvCacheDtypes} from '../roofline/formats.js'
+import {kvCacheFlag, quantFlag, weightFormatFlag} from '../cli/flags/choices.js'
 import {renderEstimate, renderFromResult, renderMeasuredCheck, renderWhatIf} from '../roofline/render.js'
 import {DEFAULT_CONTEXT_TOKENS, ESTIMATE_DEFAULTS, estimateFromFlags, type EstimateOutput} from '../services/estimate/estimate.js'
 
@@ -38,19 +37,18 @@ With --measured TOK/S, the measurement is checked against the ceiling (impossibl
 
   static override flags = {
     model: Flags.string({char: 'm', summary: 'Model profile id (see `capplan profiles list --kind model`); with --from, taken from the result.', helpValue: 'ID'}),
-    quant: Flags.option({options: quantLevels, summary: 'Quant level: picks the profile checkpoint (required unless --format names a concrete format).'})(),
-    format: Flags.option({
-      options: formatChoices,
+    quant: quantFlag({summary: 'Quant level: picks the profile checkpoint (required unless --format names a concrete format).'}),
+    format: weightFormatFlag({
       default: 'gguf',
       summary: "Weight format: gguf = the profile's llama.cpp file, vllm = its vLLM checkpoint, or a concrete format.",
-    })(),
+    }),
     gpu: Flags.string({char: 'g', summary: 'GPU profile id (see `capplan profiles list --kind gpu`), e.g. h100-sxm; with --from, the GPU to estimate for.', required: true, helpValue: 'ID'}),
     gpus: Flags.integer({min: 1, max: 256, summary: 'GPUs in one replica (default: the fewest that hold the model).', helpValue: 'N'}),
     context: Flags.integer({min: 1, summary: `KV tokens per sequence, ISL + OSL (default: --input-tokens + --output-tokens, else ${DEFAULT_CONTEXT_TOKENS}).`, helpValue: 'TOKENS'}),
     'input-tokens': Flags.integer({min: 1, summary: 'Prompt length (ISL): prefill ceiling and --measured check (default: the context).', helpValue: 'TOKENS'}),
     'output-tokens': Flags.integer({min: 1, summary: 'Output length (OSL) per request.', helpValue: 'TOKENS'}),
     concurrency: Flags.integer({min: 1, max: 4096, summary: 'Largest batch for the batched ceilings, and the batch of --measured (default: max sequences, <= 256).', helpValue: 'N'}),
-    'kv-cache': Flags.option({options: kvCacheDtypes, default: 'fp16', summary: 'KV cache precision.'})(),
+    'kv-cache': kvCacheFlag({default: 'fp16', summary: 'KV cache precision.'}),
     'memory-utilization': Flags.string({summary: `Fraction of each GPU's memory the engine uses (default ${ESTIMATE_DEFAULTS.memoryUtilization}).`, helpValue: 'U'}),
     'overhead-gb': Flags.string({summary: `Runtime memory per GPU besides weights and KV (default ${ESTIMATE_DEFAULTS.overheadGBPerGpu}).`, helpValue: 'GB'}),
     bandwidth: Flags.string({summary: "Memory bandwidth per GPU in GB/s; overrides the profile's (the cpu profile has none).", helpValue: 'GB/S'}),

@@ -1,7 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 
 import {CapplanCommand} from '../cli/base-command.js'
-import {quantLevels} from '../profiles/schema.js'
+import {quantFlag} from '../cli/flags/choices.js'
 import {importPeerFile, type ImportPayload} from '../services/import/import.js'
 
 export type {ImportPayload} from '../services/import/import.js'
@@ -28,7 +28,7 @@ Without --out the file goes to results/ under capplan's usual name; nothing is e
   static override flags = {
     out: Flags.string({char: 'o', summary: 'Write here (refused if it exists). Several configurations in one file get -2, -3, ... added.', helpValue: 'FILE'}),
     model: Flags.string({summary: 'Model profile id of the run (when the source names its model differently).', helpValue: 'ID'}),
-    quant: Flags.option({options: quantLevels, summary: 'Quantization level of the run.'})(),
+    quant: quantFlag({summary: 'Quantization level of the run.'}),
     gpu: Flags.string({summary: 'GPU profile id the run used (report prices with it).', helpValue: 'ID'}),
     gpus: Flags.integer({min: 0, max: 1024, summary: 'GPUs one replica used (0 = CPU only).', helpValue: 'N'}),
   }

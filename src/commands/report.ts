@@ -1,22 +1,12 @@
-import {Args, Flags} from '@oclif/core'
+import {Args} from '@oclif/core'
 
 import {CapplanCommand} from '../cli/base-command.js'
-import {ExitCode, invalidResult, notFound} from '../lib/errors.js'
-import {loadProfiles} from '../profiles/store.js'
-import {collectResultFiles, loadResultFiles, reportCostFlags, reportOptionsFromFlags, reportSanityFlags} from '../services/report/collect.js'
-import {
-  type InvalidResultFile,
-  renderReportCsv,
-  renderReportMarkdown,
-  renderReportTable,
-  reportFormats,
-} from '../report/render/report.js'
-import {buildResultReport, type ResultReport} from '../report/build/result-report.js'
+import {reportCostFlags} from '../cli/flags/cost.js'
+import {reportOutputFlags, reportSanityFlags} from '../cli/flags/report.js'
+import {ExitCode} from '../lib/errors.js'
+import {buildReports, refuseIfNothingRead, reportText, type ReportPayload, writeReportFile} from '../services/report/report.js'
 
-export interface ReportPayload {
-  results: ResultReport[]
-  invalid: InvalidResultFile[]
-}
+export type {ReportPayload} from '../services/report/report.js'
 
 export default class Report extends CapplanCommand<typeof Report> {
   static override summary = 'Turn result files (capplan\'s, llama-bench, vLLM, GuideLLM) into the operating point at your SLO and its cost.'
@@ -53,54 +43,20 @@ Directories are searched recursively for .json/.jsonl files. An invalid file is 
   static override flags = {
     ...reportCostFlags,
     ...reportSanityFlags,
-    format: Flags.option({options: reportFormats, summary: 'Output format (default table).'})(),
-    out: Flags.string({char: 'o', summary: 'Write the report to FILE instead of stdout.', helpValue: 'FILE'}),
+    ...reportOutputFlags,
   }
 
   public async run(): Promise<ReportPayload> {
-    const {argv} = await this.parse(Report)
-    const store = await loadProfiles({userDir: this.flags.profiles})
-    const options = reportOptionsFromFlags(this.flags, store)
-    const files = await collectResultFiles(argv as string[])
-    if (files.length === 0) {
-      throw notFound(
-        `No result files (.json, .jsonl) in ${(argv as string[]).length === 0 ? 'results/' : (argv as string[]).join(', ')}.`,
-        'Run `capplan bench` first, or pass result files (capplan, llama-bench, vLLM, GuideLLM).',
-      )
-    }
-    const {loaded: results, invalid} = await loadResultFiles(
-      files,
-      {capplanVersion: this.config.version, command: 'capplan report', store},
-      ({source, result}) => buildResultReport(source, result, store, options),
-    )
-    const payload: ReportPayload = {results, invalid}
-
+    const payload = await buildReports(this.parsedArgv, this.flags, {profilesDir: this.flags.profiles, capplanVersion: this.config.version})
     const format = this.flags.format ?? 'table'
-    // html.js and write-file-atomic are imported where used: report over thousands of files starts faster.
-    const text =
-      format === 'json'
-        ? `${JSON.stringify(payload)}\n` // compact: thousands of results make tens of MB indented
-        : format === 'html'
-          ? (await import('../report/render/html.js')).renderReportHtml(results, invalid)
-          : format === 'md'
-          ? renderReportMarkdown(results, invalid)
-          : format === 'csv'
-            ? renderReportCsv(results, invalid)
-            : `${renderReportTable(results, invalid)}\n`
-    if (this.flags.out !== undefined) {
-      const {default: writeFileAtomic} = await import('write-file-atomic')
-      await writeFileAtomic(this.flags.out, text)
-      this.info(`Wrote ${this.flags.out} (${format}, ${results.length} result${results.length === 1 ? '' : 's'}${invalid.length > 0 ? `, ${invalid.length} invalid` : ''}).`)
-    } else if (!this.jsonEnabled()) {
-      process.stdout.write(text)
-    }
+    const text = await reportText(format, payload)
+    if (this.flags.out !== undefined) this.info(await writeReportFile(this.flags.out, text, format, payload))
+    else if (!this.jsonEnabled()) process.stdout.write(text)
 
-    if (invalid.length > 0) {
+    if (payload.invalid.length > 0) {
       // The report above is complete for the readable files; the exit code still says some were not.
-      for (const bad of invalid) this.warnLine(bad.message)
-      if (results.length === 0 && !this.jsonEnabled()) {
-        throw invalidResult(`None of the ${invalid.length} result file(s) could be read.`, invalid[0]!.suggestion)
-      }
+      for (const bad of payload.invalid) this.warnLine(bad.message)
+      refuseIfNothingRead(payload, this.jsonEnabled())
       process.exitCode = ExitCode.invalidResult
     }
     return payload

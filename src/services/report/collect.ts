@@ -1,62 +1,39 @@
 /**
- * Flags shared by `capplan report` and `capplan compare`, and the walk over FILES/DIRS. The cost flags are
- * capplan plan's (same names, same parsing in src/cli/parsers/cost.ts); the throughput and GPUs per replica
- * come from each result.
+ * What `capplan report` and `capplan compare` share: their flags' values -> ReportOptions (the rules between
+ * flags; each value was parsed by its oclif flag, src/cli/flags/), and the walk over FILES/DIRS and the load of
+ * every file. The cost flags are capplan plan's; the throughput and GPUs per replica come from each result.
  */
 
 import {readdir, stat} from 'node:fs/promises'
 import path from 'node:path'
 
-import {Flags} from '@oclif/core'
-
-import {type CostFlagValues, parseCostFlags} from '../../cli/parsers/cost.js'
+import {type CostFlagParsed, costChoicesFrom, reportCostParsers} from '../../cli/flags/cost.js'
+import {parseWhatIfList, reportSanityParsers} from '../../cli/flags/report.js'
 import {planInputFor} from '../../cost/plan-input.js'
 import {CapplanError, invalidInput, notFound} from '../../lib/errors.js'
-import {parsePositiveNumber} from '../../cli/parsers/numbers.js'
 import type {ProfileStore} from '../../profiles/store.js'
-import {pricingTiers, type PricingTier} from '../../profiles/schema.js'
+import type {PricingTier} from '../../profiles/schema.js'
 import type {ImportContext} from '../../results/import/common.js'
 import {loadAnyResult, type LoadedResult} from '../../results/import/load.js'
 import type {SloSpec} from '../../results/schema.js'
-import {parseSlo} from '../../stats/slo.js'
-import {sloPercentiles, type SloPercentile} from '../../report/build/operating-point.js'
+import type {SloPercentile} from '../../report/build/operating-point.js'
 import type {InvalidResultFile} from '../../report/render/report.js'
 import type {ReportOptions} from '../../report/build/result-report.js'
 
 export const DEFAULT_RESULTS_DIR = 'results'
 
-export const reportCostFlags = {
-  slo: Flags.string({summary: 'Latency targets the operating point must meet, e.g. ttft=2s,tpot=50ms (default: the workload profile\'s p95 SLO).', helpValue: 'SPEC'}),
-  percentile: Flags.option({options: sloPercentiles, summary: 'Percentile the SLO applies to (default p95).'})(),
-  'no-interpolate': Flags.boolean({summary: 'Use only measured levels (no interpolation between two levels).'}),
-  gpu: Flags.string({summary: 'GPU profile whose price to use (default: detected from the result\'s host; cpu for CPU runs).', helpValue: 'ID'}),
-  'gpu-price': Flags.string({summary: '$ per GPU-hour (overrides any profile).', helpValue: 'USD'}),
-  pricing: Flags.option({options: pricingTiers, summary: 'Price tier of the GPU profile (default on-demand).'})(),
-  gpus: Flags.string({summary: 'GPUs per replica (default: the result\'s engine.gpuCount; a CPU run is 1 machine).', helpValue: 'N'}),
-  volume: Flags.string({summary: 'Total tokens per month: 100M, 1.5B.', helpValue: 'TOKENS'}),
-  'daily-volume': Flags.string({summary: 'Total tokens per day.', helpValue: 'TOKENS'}),
-  'io-ratio': Flags.string({summary: 'Input:output tokens for API prices and capacity (default: the ratio the workload measured).', helpValue: 'IN:OUT'}),
-  api: Flags.string({summary: 'Comma-separated API ids (default: every API profile).', helpValue: 'IDS'}),
-  'peak-factor': Flags.string({summary: 'Peak / average load (>= 1): also size the fleet for the peak.', helpValue: 'X'}),
-  'hours-per-month': Flags.string({summary: 'Hours in a month (default 730).', helpValue: 'H'}),
-  utilization: Flags.string({summary: 'Fraction of the month a replica runs at its throughput, (0, 1] (default 1).', helpValue: 'U'}),
-  'kwh-price': Flags.string({summary: 'Owned GPUs: $ per kWh; energy cost from measured power (or --power-watts).', helpValue: 'USD'}),
-  'power-watts': Flags.string({summary: 'Average power per GPU in W (default: measured telemetry, else the GPU profile TDP).', helpValue: 'W'}),
-  pue: Flags.string({summary: 'Power usage effectiveness (default 1).', helpValue: 'PUE'}),
+/** The report and compare flags as oclif parses them (src/cli/flags/cost.ts, src/cli/flags/report.ts). */
+export interface ReportFlagValues extends Omit<CostFlagParsed, 'throughput' | 'output-throughput' | 'gpus'> {
+  slo?: SloSpec | undefined
+  percentile?: SloPercentile | undefined
+  'no-interpolate'?: boolean | undefined
+  /** report's --gpus: each result's GPUs per replica, instead of its engine.gpuCount. */
+  gpus?: number | undefined
+  bandwidth?: number | undefined
+  'what-if'?: string[] | undefined
 }
 
-/** `capplan report` only: physics sanity and what-if (src/report/result-sanity.ts). */
-export const reportSanityFlags = {
-  bandwidth: Flags.string({
-    summary: 'Memory bandwidth in GB/s of results whose hardware profile has none (CPU runs), for their efficiency; measure it with `capplan system --measure-bandwidth`.',
-    helpValue: 'GB/S',
-  }),
-  'what-if': Flags.string({
-    summary: 'Comma-separated GPU profile ids: scale each operating point to them by its measured efficiency and cost it (labeled ESTIMATE).',
-    helpValue: 'IDS',
-  }),
-}
-
+/** The same flags as text (scripts and tests that call the service without oclif). */
 export interface ReportCostFlagValues {
   slo?: string
   percentile?: SloPercentile
@@ -79,10 +56,8 @@ export interface ReportCostFlagValues {
   'what-if'?: string
 }
 
-/** --what-if "h200, b200" -> ['h200', 'b200'], each a GPU profile (exit 3 otherwise). */
-export function parseWhatIfTargets(text: string, store: ProfileStore): string[] {
-  const ids = text.split(',').map((id) => id.trim()).filter((id) => id !== '')
-  if (ids.length === 0) throw invalidInput('--what-if is empty.', 'Name GPU profiles, e.g. --what-if h200,b200.')
+/** --what-if ids -> the same ids deduplicated, each a GPU profile (exit 3 otherwise). */
+export function checkWhatIfTargets(ids: readonly string[], store: ProfileStore): string[] {
   const known = store.list('gpu').map((gpu) => gpu.id)
   for (const id of ids) {
     if (!store.has('gpu', id)) {
@@ -92,31 +67,23 @@ export function parseWhatIfTargets(text: string, store: ProfileStore): string[] 
   return [...new Set(ids)]
 }
 
+/** --what-if "h200, b200" -> ['h200', 'b200'], each a GPU profile (exit 3 otherwise). */
+export function parseWhatIfTargets(text: string, store: ProfileStore): string[] {
+  return checkWhatIfTargets(parseWhatIfList(text), store)
+}
+
 /**
- * Flags -> ReportOptions. Every flag is checked once here (a bad value is exit 3 before any file is read):
- * the cost flags are parsed (cli/parsers/cost.ts) and their rules checked with a stand-in throughput and price.
+ * Parsed flags -> ReportOptions. Every rule between flags is checked here (a bad choice is exit 3 before any
+ * file is read): the pairs that exclude each other, then the cost model's rules with a stand-in throughput
+ * and price, then the --what-if profiles.
  */
-export function reportOptionsFromFlags(flags: ReportCostFlagValues, store: ProfileStore): ReportOptions {
-  const slo: SloSpec | undefined = flags.slo === undefined ? undefined : parseSlo(flags.slo, '--slo')
-  const costFlags: CostFlagValues = {
-    gpu: flags.gpu,
-    'gpu-price': flags['gpu-price'],
-    pricing: flags.pricing,
-    volume: flags.volume,
-    'daily-volume': flags['daily-volume'],
-    'io-ratio': flags['io-ratio'],
-    api: flags.api,
-    'peak-factor': flags['peak-factor'],
-    'hours-per-month': flags['hours-per-month'],
-    utilization: flags.utilization,
-    'kwh-price': flags['kwh-price'],
-    'power-watts': flags['power-watts'],
-    pue: flags.pue,
-  }
+export function reportOptions(flags: ReportFlagValues, store: ProfileStore): ReportOptions {
   if (flags.pricing !== undefined && flags.gpu === undefined && flags['gpu-price'] !== undefined) {
     throw invalidInput('--pricing and --gpu-price cannot be used together.', 'Give --gpu-price USD alone, or --gpu ID --pricing spot.')
   }
-  const plan = parseCostFlags(costFlags)
+  // report's --gpus is not the cost model's GPUs per replica: each result has its own (gpusOverride below)
+  const {gpus: _gpus, slo, percentile, 'no-interpolate': noInterpolate, bandwidth: bandwidthGBs, 'what-if': whatIfIds, ...cost} = flags
+  const plan = costChoicesFrom(cost)
   // Check the rules between choices now (the stand-in values never reach a report). --pricing without --gpu
   // is allowed here: it applies to each result's detected GPU profile.
   const {pricing: _pricing, ...withoutPricing} = plan
@@ -135,25 +102,28 @@ export function reportOptionsFromFlags(flags: ReportCostFlagValues, store: Profi
     // The cpu profile may lack a tier or a TDP: those are per-result matters, decided later.
     if (!(error instanceof CapplanError && flags.gpu === undefined && /GPU profile "cpu"|TDP/.test(error.message))) throw error
   }
-  let gpusOverride: number | undefined
-  if (flags.gpus !== undefined) {
-    const value = Number(flags.gpus)
-    if (!Number.isInteger(value) || value < 1) {
-      throw invalidInput(`--gpus must be a whole number >= 1 (got "${flags.gpus}").`, 'e.g. --gpus 8 for a replica on 8 GPUs.')
-    }
-    gpusOverride = value
-  }
-  const bandwidthGBs = flags.bandwidth === undefined ? undefined : parsePositiveNumber(flags.bandwidth, 'bandwidth', '20')
-  const whatIf = flags['what-if'] === undefined ? undefined : parseWhatIfTargets(flags['what-if'], store)
+  const whatIf = whatIfIds === undefined ? undefined : checkWhatIfTargets(whatIfIds, store)
   return {
     ...(bandwidthGBs === undefined ? {} : {bandwidthGBs}),
     ...(whatIf === undefined ? {} : {whatIf}),
     ...(slo === undefined ? {} : {slo}),
-    ...(flags.percentile === undefined ? {} : {percentile: flags.percentile}),
-    interpolate: flags['no-interpolate'] !== true,
+    ...(percentile === undefined ? {} : {percentile}),
+    interpolate: noInterpolate !== true,
     plan,
-    ...(gpusOverride === undefined ? {} : {gpusOverride}),
+    ...(flags.gpus === undefined ? {} : {gpusOverride: flags.gpus}),
   }
+}
+
+/**
+ * Text flags -> ReportOptions: each value through its flag's parser (what oclif does for the commands), then
+ * reportOptions. For callers without oclif (bench/report-bench.js, tests).
+ */
+export function reportOptionsFromFlags(flags: ReportCostFlagValues, store: ProfileStore): ReportOptions {
+  const parsers: Record<string, (text: string) => unknown> = {...reportCostParsers, ...reportSanityParsers}
+  const values = Object.fromEntries(
+    Object.entries(flags).map(([name, value]) => [name, typeof value === 'string' && parsers[name] !== undefined ? parsers[name](value) : value]),
+  )
+  return reportOptions(values as ReportFlagValues, store)
 }
 
 const RESULT_EXTENSIONS = new Set(['.json', '.jsonl'])

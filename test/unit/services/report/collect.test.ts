@@ -4,9 +4,11 @@ import path from 'node:path'
 
 import {beforeAll, describe, expect, it} from 'vitest'
 
+import {peers} from '../../../helpers/cli.js'
+
 import {loadProfiles} from '../../../../src/profiles/load.js'
 import {type ProfileStore} from '../../../../src/profiles/store.js'
-import {collectResultFiles, reportOptionsFromFlags} from '../../../../src/services/report/collect.js'
+import {collectResultFiles, loadResultFiles, reportOptions, reportOptionsFromFlags} from '../../../../src/services/report/collect.js'
 
 let store: ProfileStore
 beforeAll(async () => {
@@ -40,5 +42,30 @@ describe('reportOptionsFromFlags', () => {
     expect(() => reportOptionsFromFlags({gpu: 'h100-sxmm'}, store)).toThrow(/h100-sxmm/)
     // --pricing without --gpu is allowed: it applies to each result's detected GPU profile
     expect(reportOptionsFromFlags({pricing: 'spot'}, store).plan).toEqual({pricing: 'spot'})
+  })
+})
+
+describe('reportOptions (the values oclif parsed)', () => {
+  it('turns the values into ReportOptions; report\'s --gpus overrides each result instead of the plan\'s GPUs', () => {
+    const options = reportOptions({slo: {tpotMs: 40}, volume: 2_000_000, api: ['gpt-4o'], gpus: 2, bandwidth: 20, 'what-if': ['h200', 'h200']}, store)
+    expect(options).toEqual({bandwidthGBs: 20, whatIf: ['h200'], slo: {tpotMs: 40}, interpolate: true, plan: {monthlyVolumeTokens: 2_000_000, apis: ['gpt-4o']}, gpusOverride: 2})
+  })
+
+  it('checks the rules between flags: pairs, the cost model, the --what-if profiles', () => {
+    expect(() => reportOptions({'gpu-price': 1, pricing: 'spot'}, store)).toThrow('--pricing and --gpu-price cannot be used together.')
+    expect(() => reportOptions({volume: 1, 'daily-volume': 1}, store)).toThrow('--volume and --daily-volume cannot be used together.')
+    expect(() => reportOptions({'what-if': ['h300']}, store)).toThrow('--what-if: no GPU profile "h300".')
+  })
+})
+
+describe('loadResultFiles', () => {
+  it('maps each readable file and lists the unreadable ones with their reason', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'capplan-load-'))
+    writeFileSync(path.join(dir, 'bad.json'), '{')
+    const files = [path.join(peers, 'llama_bench.json'), path.join(dir, 'bad.json')]
+    const {loaded, invalid} = await loadResultFiles(files, {capplanVersion: '0.1.0', command: ['capplan', 'report'], store}, ({source}) => source)
+    expect(loaded.length).toBeGreaterThan(0)
+    expect(loaded.every((source) => source.startsWith(path.join(peers, 'llama_bench.json')))).toBe(true)
+    expect(invalid).toEqual([expect.objectContaining({file: path.join(dir, 'bad.json')})])
   })
 })

@@ -1,0 +1,28 @@
+/**
+ * Flags whose value is one of a stage's fixed lists (quantization levels, price tiers, profile kinds, ...):
+ * defined here so commands need not import the stages that own the lists. Each command adds its summary and
+ * default, e.g. `quant: quantFlag({summary: 'Quantization level.', default: 'int4'})`.
+ */
+
+import {Flags} from '@oclif/core'
+
+import {pricingTiers, profileKinds, quantLevels} from '../../profiles/schema.js'
+import {formatChoices, kvCacheDtypes} from '../../roofline/formats.js'
+
+/** One quantization level: int4, int8, fp16. */
+export const quantFlag = Flags.option({options: quantLevels})
+
+/** Comma-separated quantization levels, in a summary. */
+export const quantLevelNames = quantLevels.join(', ')
+
+/** A GPU profile's price tier: on-demand, spot, reserved. */
+export const pricingFlag = Flags.option({options: pricingTiers})
+
+/** A profile kind: gpu, model, api, workload. */
+export const profileKindFlag = Flags.option({options: profileKinds})
+
+/** estimate --format: gguf, vllm or a concrete weight format. */
+export const weightFormatFlag = Flags.option({options: formatChoices})
+
+/** estimate --kv-cache: the KV cache precision. */
+export const kvCacheFlag = Flags.option({options: kvCacheDtypes})

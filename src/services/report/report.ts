@@ -1,0 +1,71 @@
+/**
+ * `capplan report`: FILES/DIRS -> every result's report (operating point, cost, sanity, what-if) and the
+ * text of the chosen format. Files are read one at a time and reduced to their report as they are read.
+ */
+
+import {invalidResult, notFound} from '../../lib/errors.js'
+import {loadProfiles} from '../../profiles/load.js'
+import {buildResultReport, type ResultReport} from '../../report/build/result-report.js'
+import {
+  type InvalidResultFile,
+  type ReportFormat,
+  renderReportCsv,
+  renderReportMarkdown,
+  renderReportTable,
+} from '../../report/render/report.js'
+import {collectResultFiles, loadResultFiles, reportOptions, type ReportFlagValues} from './collect.js'
+
+export interface ReportPayload {
+  results: ResultReport[]
+  invalid: InvalidResultFile[]
+}
+
+export interface ReportContext {
+  profilesDir: string | undefined
+  capplanVersion: string
+}
+
+/** Profiles, flags, files (NOT_FOUND when there are none), then each file's report; bad files are listed in `invalid`. */
+export async function buildReports(paths: readonly string[], flags: ReportFlagValues, context: ReportContext): Promise<ReportPayload> {
+  const store = await loadProfiles({userDir: context.profilesDir})
+  const options = reportOptions(flags, store)
+  const files = await collectResultFiles(paths)
+  if (files.length === 0) {
+    throw notFound(
+      `No result files (.json, .jsonl) in ${paths.length === 0 ? 'results/' : paths.join(', ')}.`,
+      'Run `capplan bench` first, or pass result files (capplan, llama-bench, vLLM, GuideLLM).',
+    )
+  }
+  const {loaded: results, invalid} = await loadResultFiles(
+    files,
+    {capplanVersion: context.capplanVersion, command: ['capplan', 'report'], store},
+    ({source, result}) => buildResultReport(source, result, store, options),
+  )
+  return {results, invalid}
+}
+
+/** The report in one format. html.js is imported only for html: report over thousands of files starts faster. */
+export async function reportText(format: ReportFormat, {results, invalid}: ReportPayload): Promise<string> {
+  if (format === 'json') return `${JSON.stringify({results, invalid})}\n` // compact: thousands of results make tens of MB indented
+  if (format === 'html') return (await import('../../report/render/html.js')).renderReportHtml(results, invalid)
+  if (format === 'md') return renderReportMarkdown(results, invalid)
+  if (format === 'csv') return renderReportCsv(results, invalid)
+  return `${renderReportTable(results, invalid)}\n`
+}
+
+/** --out FILE: written atomically (write-file-atomic is imported only then); returns the line that says so. */
+export async function writeReportFile(file: string, text: string, format: ReportFormat, {results, invalid}: ReportPayload): Promise<string> {
+  const {default: writeFileAtomic} = await import('write-file-atomic')
+  await writeFileAtomic(file, text)
+  return `Wrote ${file} (${format}, ${results.length} result${results.length === 1 ? '' : 's'}${invalid.length > 0 ? `, ${invalid.length} invalid` : ''}).`
+}
+
+/**
+ * Some files could not be read: the report is complete for the others, so this only throws (INVALID_RESULT)
+ * when none could be read and there is no JSON payload to carry the list.
+ */
+export function refuseIfNothingRead({results, invalid}: ReportPayload, jsonEnabled: boolean): void {
+  if (invalid.length > 0 && results.length === 0 && !jsonEnabled) {
+    throw invalidResult(`None of the ${invalid.length} result file(s) could be read.`, invalid[0]!.suggestion)
+  }
+}
