@@ -1,21 +1,9 @@
-import {availableParallelism} from 'node:os'
-
 import {Args, Flags} from '@oclif/core'
 
-import {type LlamaCppTool, LLAMA_CPP_TOOLS, buildLlamaCppTools} from '../../engines/llamacpp/build.js'
 import {CapplanCommand} from '../../cli/base-command.js'
+import {buildEngineTools, ENGINE_BUILD_TARGETS, type EngineBuildPayload, renderEngineBuild} from '../../services/engine/build.js'
 
-export interface EngineBuildPayload {
-  backend: 'cpu' | 'cuda'
-  native: boolean
-  alreadyBuilt: boolean
-  buildDir: string
-  logFile: string
-  tag: string
-  commit: string
-  durationSeconds: number
-  tools: Partial<Record<LlamaCppTool, string>>
-}
+export type {EngineBuildPayload} from '../../services/engine/build.js'
 
 export default class EngineBuild extends CapplanCommand<typeof EngineBuild> {
   static override summary = 'Build llama.cpp tools (llama-server, llama-bench, llama-quantize) offline.'
@@ -32,7 +20,7 @@ export default class EngineBuild extends CapplanCommand<typeof EngineBuild> {
   static override args = {
     tool: Args.string({
       description: 'Which tool to build.',
-      options: [...LLAMA_CPP_TOOLS, 'all'],
+      options: [...ENGINE_BUILD_TARGETS],
       default: 'all',
     }),
   }
@@ -56,55 +44,9 @@ export default class EngineBuild extends CapplanCommand<typeof EngineBuild> {
   }
 
   async run(): Promise<EngineBuildPayload> {
-    const tool = this.args.tool as LlamaCppTool | 'all'
-    const targets: readonly LlamaCppTool[] = tool === 'all' ? LLAMA_CPP_TOOLS : [tool]
-    const jobs = this.flags.jobs ?? availableParallelism()
-
-    const result = await buildLlamaCppTools({
-      targets,
-      cuda: this.flags.cuda,
-      jobs,
-      native: this.flags.native,
-      onStep: (step) => this.info(step),
-      onLog: progressPrinter((line) => this.info(line)),
-    })
-
-    const payload: EngineBuildPayload = {
-      backend: result.backend,
-      native: result.info.native,
-      alreadyBuilt: result.alreadyBuilt,
-      buildDir: result.buildDir,
-      logFile: result.logFile,
-      tag: result.info.tag,
-      commit: result.info.commit,
-      durationSeconds: result.info.durationSeconds,
-      tools: result.tools,
-    }
-    if (!this.jsonEnabled()) {
-      this.log(
-        result.alreadyBuilt
-          ? `llama.cpp ${result.info.tag} (${result.backend}${result.info.native ? '' : ', portable'}) is already built in ${result.buildDir}:`
-          : `Built llama.cpp ${result.info.tag} (${result.backend}${result.info.native ? '' : ', portable'}) in ${result.info.durationSeconds}s:`,
-      )
-      for (const [name, path] of Object.entries(result.tools)) this.log(`  ${name.padEnd(15)} ${path}`)
-    }
+    const {cuda, jobs, native} = this.flags
+    const payload = await buildEngineTools({tool: this.args.tool, cuda, jobs, native}, (line) => this.info(line))
+    if (!this.jsonEnabled()) for (const line of renderEngineBuild(payload)) this.log(line)
     return payload
-  }
-}
-
-/**
- * cmake prints hundreds of lines; show only ninja/make progress ("[37/212] ...") every few percent, so a
- * person sees the build moving without the full log (which is in build.log).
- */
-function progressPrinter(print: (line: string) => void): (line: string) => void {
-  let lastShownPercent = -1
-  return (line) => {
-    const match = /^\[\s*(\d+)\s*\/\s*(\d+)\]/.exec(line) ?? /^\[\s*(\d+)%\]/.exec(line)
-    if (match === null) return
-    const percent = match[2] === undefined ? Number(match[1]) : Math.floor((Number(match[1]) / Number(match[2])) * 100)
-    if (percent >= lastShownPercent + 5 || percent === 100) {
-      lastShownPercent = percent
-      print(`  ${String(percent).padStart(3)}%  ${line.replace(/^\[[^\]]*\]\s*/, '').slice(0, 100)}`)
-    }
   }
 }

@@ -1,11 +1,8 @@
 import {Flags} from '@oclif/core'
 
-import {ensureSyntheticModel, estimateSyntheticFileBytes, syntheticFormatFor, type SynthResult} from '../../gguf/synth.js'
 import {CapplanCommand} from '../../cli/base-command.js'
-import {loadProfiles} from '../../profiles/store.js'
-import {quantLevels} from '../../profiles/schema.js'
-
-const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`
+import {quantFlag} from '../../cli/flags/choices.js'
+import {renderSynthResult, synthesizeModel, type SynthResult} from '../../services/model/synth.js'
 
 export default class ModelSynth extends CapplanCommand<typeof ModelSynth> {
   static override summary = 'Write a random-weight GGUF with a model profile\'s exact architecture.'
@@ -25,7 +22,7 @@ export default class ModelSynth extends CapplanCommand<typeof ModelSynth> {
 
   static override flags = {
     model: Flags.string({char: 'm', description: 'Model profile id (capplan profiles list --kind model).', default: 'qwen2.5-0.5b'}),
-    quant: Flags.option({options: quantLevels, description: 'Quantization level.', default: 'int4' as const})(),
+    quant: quantFlag({description: 'Quantization level.', default: 'int4' as const}),
     output: Flags.string({char: 'o', description: 'Write to this file instead of the cache.'}),
     seed: Flags.integer({description: 'Seed of the random weights.', default: 42, min: 0, max: 2 ** 32 - 1}),
     force: Flags.boolean({description: 'Rewrite even when a matching file exists (and overwrite a file at --output).', default: false}),
@@ -33,27 +30,11 @@ export default class ModelSynth extends CapplanCommand<typeof ModelSynth> {
 
   public async run(): Promise<SynthResult> {
     const {model, quant, output, seed, force} = this.flags
-    const store = await loadProfiles({userDir: this.flags.profiles})
-    const profile = store.get('model', model)
-    const format = syntheticFormatFor(profile, quant)
-    const estimate = estimateSyntheticFileBytes(profile, quant)
-    const showProgress = !this.jsonEnabled() && process.stderr.isTTY === true
-    let lastDrawn = 0
-    const onProgress = (done: number, total: number) => {
-      if (!showProgress) return
-      const now = Date.now()
-      if (now - lastDrawn < 200 && done < total) return
-      lastDrawn = now
-      process.stderr.write(`\rWriting ${mib(done)} / ${mib(total)} (${((done / total) * 100).toFixed(0)}%)`)
-    }
-    this.info(`${profile.id} at ${quant} (${format}, seed ${seed}): ${mib(estimate)}`)
-    const result = await ensureSyntheticModel({profile, quant, seed, outFile: output, force, onProgress})
-    if (showProgress && !result.reused) process.stderr.write('\n')
-    if (!this.jsonEnabled()) {
-      this.log(`${result.reused ? 'Reused' : 'Wrote'} ${result.path}`)
-      this.log(`  ${result.format}, ${mib(result.bytes)} (${result.bytes} bytes), seed ${result.seed}`)
-      this.log(`  sha256 ${result.sha256}`)
-    }
+    const result = await synthesizeModel(
+      {profilesDir: this.flags.profiles, model, quant, output, seed, force},
+      {info: (message) => this.info(message), showProgress: !this.jsonEnabled() && process.stderr.isTTY === true},
+    )
+    if (!this.jsonEnabled()) for (const line of renderSynthResult(result)) this.log(line)
     return result
   }
 }

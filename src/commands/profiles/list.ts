@@ -1,9 +1,6 @@
-import {Flags} from '@oclif/core'
-
 import {CapplanCommand} from '../../cli/base-command.js'
-import {loadProfiles} from '../../profiles/store.js'
-import {listingOf, renderProfileTable, type ProfileListing} from '../../profiles/render.js'
-import {profileKinds} from '../../profiles/schema.js'
+import {profileKindFlag} from '../../cli/flags/choices.js'
+import {listProfiles, type ProfileListing} from '../../services/profiles/profiles.js'
 
 export default class ProfilesList extends CapplanCommand<typeof ProfilesList> {
   static override summary = 'List GPU, model, API and workload profiles with their key facts.'
@@ -20,15 +17,12 @@ export default class ProfilesList extends CapplanCommand<typeof ProfilesList> {
   ]
 
   static override flags = {
-    kind: Flags.option({options: profileKinds, description: 'Only this kind of profile.'})(),
+    kind: profileKindFlag({description: 'Only this kind of profile.'}),
   }
 
   public async run(): Promise<ProfileListing[]> {
-    const store = await loadProfiles({userDir: this.flags.profiles})
-    const kinds = this.flags.kind === undefined ? profileKinds : [this.flags.kind]
-    if (!this.jsonEnabled()) {
-      this.log(kinds.map((kind) => `${kind}s\n${renderProfileTable(store, kind)}`).join('\n\n'))
-    }
-    return kinds.flatMap((kind) => store.list(kind).map((profile) => listingOf(store, kind, profile.id)))
+    const {listings, text} = await listProfiles(this.flags.profiles, this.flags.kind)
+    if (!this.jsonEnabled()) this.log(text)
+    return listings
   }
 }

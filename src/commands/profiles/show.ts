@@ -1,10 +1,8 @@
-import {Args, Flags} from '@oclif/core'
-import {stringify} from 'yaml'
+import {Args} from '@oclif/core'
 
 import {CapplanCommand} from '../../cli/base-command.js'
-import {loadProfiles, resolveProfileKind} from '../../profiles/store.js'
-import {listingOf, type ProfileListing} from '../../profiles/render.js'
-import {profileKinds} from '../../profiles/schema.js'
+import {profileKindFlag} from '../../cli/flags/choices.js'
+import {type ProfileListing, renderProfile, showProfile} from '../../services/profiles/profiles.js'
 
 export default class ProfilesShow extends CapplanCommand<typeof ProfilesShow> {
   static override summary = 'Show one profile in full (every field, with its sources).'
@@ -24,17 +22,12 @@ export default class ProfilesShow extends CapplanCommand<typeof ProfilesShow> {
   }
 
   static override flags = {
-    kind: Flags.option({options: profileKinds, description: 'Kind of the profile, when the id is used by more than one.'})(),
+    kind: profileKindFlag({description: 'Kind of the profile, when the id is used by more than one.'}),
   }
 
   public async run(): Promise<ProfileListing> {
-    const store = await loadProfiles({userDir: this.flags.profiles})
-    const kind = resolveProfileKind(store, this.args.id, this.flags.kind)
-    const listing = listingOf(store, kind, this.args.id)
-    if (!this.jsonEnabled()) {
-      this.log(`# ${listing.kind} ${listing.id} (${listing.source.origin}: ${listing.source.file})`)
-      this.log(stringify(listing.profile, {lineWidth: 0}).trimEnd())
-    }
+    const listing = await showProfile(this.flags.profiles, this.args.id, this.flags.kind)
+    if (!this.jsonEnabled()) for (const line of renderProfile(listing)) this.log(line)
     return listing
   }
 }

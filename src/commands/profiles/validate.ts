@@ -1,20 +1,9 @@
 import {Args} from '@oclif/core'
 
 import {CapplanCommand} from '../../cli/base-command.js'
-import {notFound} from '../../lib/errors.js'
-import {builtinProfilesDir, scanProfileDir, throwIfProblems, type ProfileDirScan} from '../../profiles/files.js'
+import {renderValidatedFiles, validateProfiles, validSummary, type ValidateResult} from '../../services/profiles/profiles.js'
 
-export interface ValidatedFile {
-  file: string
-  ok: boolean
-  problems: number
-}
-
-export interface ValidateResult {
-  valid: true
-  directories: string[]
-  files: ValidatedFile[]
-}
+export type {ValidatedFile, ValidateResult} from '../../services/profiles/profiles.js'
 
 export default class ProfilesValidate extends CapplanCommand<typeof ProfilesValidate> {
   static override summary = 'Check every profile file in a directory and report all problems at once.'
@@ -35,32 +24,10 @@ export default class ProfilesValidate extends CapplanCommand<typeof ProfilesVali
   }
 
   public async run(): Promise<ValidateResult> {
-    const scans: ProfileDirScan[] = []
-    if (this.args.dir === undefined) {
-      scans.push(scanProfileDir(builtinProfilesDir(), 'builtin'))
-      if (this.flags.profiles) scans.push(scanProfileDir(this.flags.profiles, 'user'))
-    } else {
-      scans.push(scanProfileDir(this.args.dir, 'user'))
-    }
-    const fileCount = scans.reduce((n, scan) => n + scan.files.length, 0)
-    if (fileCount === 0) {
-      throw notFound(
-        `No profile files (*.yaml, *.yml) in ${scans.map((scan) => scan.dir).join(', ')}.`,
-        'Put one profile per file under gpus/, models/, apis/ or workloads/ (see profiles/ in capplan for examples).',
-      )
-    }
-    const problems = scans.flatMap((scan) => scan.problems)
-    const files = scans.flatMap((scan) =>
-      scan.files.map((file) => {
-        const count = problems.filter((p) => p.file === file).length
-        return {file, ok: count === 0, problems: count}
-      }),
-    )
-    if (!this.jsonEnabled()) {
-      for (const f of files) this.log(f.ok ? `OK    ${f.file}` : `FAIL  ${f.file} (${f.problems} problem${f.problems === 1 ? '' : 's'})`)
-    }
-    throwIfProblems(problems)
-    this.info(`${files.length} profile file${files.length === 1 ? '' : 's'} valid.`)
-    return {valid: true, directories: scans.map((scan) => scan.dir), files}
+    const result = validateProfiles(this.args.dir, this.flags.profiles, (files) => {
+      if (!this.jsonEnabled()) for (const line of renderValidatedFiles(files)) this.log(line)
+    })
+    this.info(validSummary(result))
+    return result
   }
 }
