@@ -12,8 +12,8 @@ import type {IoRatio} from '../../lib/units.js'
 import {pricingTiers, type PricingTier} from '../../profiles/schema.js'
 import {sloPercentiles} from '../../report/build/operating-point.js'
 import type {SloSpec} from '../../results/schema.js'
-import {parseSlo} from '../parsers/slo.js'
 import {type CostFlagValues, parseCostFlags} from '../parsers/cost.js'
+import {parseSlo} from '../parsers/slo.js'
 import {capplanFlag} from './custom.js'
 
 /** One cost flag's text -> its CostChoices value, by parseCostFlags itself (the same checks and messages). */
