@@ -40,7 +40,7 @@ import {linearRegression} from 'simple-statistics'
 
 import type {LevelRecord, LevelSummary, RequestRecord, ResultFile} from '../src/results/schema.js'
 import {CAPPLAN_BIN, isMainModule, perfScript, REPO_ROOT, repoPath} from './paths.js'
-import type {FailureKind, SourceStats, SseSourceOptions} from './sse-source.js'
+import type {FailureKind, SourceStats, SseSource, SseSourceOptions} from './sse-source.js'
 
 /**
  * The error kind capplan records for each kind of failure the source injects (src/engines/http/stream.ts):
@@ -845,11 +845,10 @@ function startSourceChild(sourceOptions: SseSourceOptions): Promise<SourceChild>
 async function serveSource(sourceOptions: SseSourceOptions): Promise<void> {
   const http = await import('node:http')
   const send = (message: ChildMessage, callback?: () => void) => process.send!(message, undefined, undefined, callback)
-  let source: Awaited<ReturnType<typeof import('./sse-source.js').startSseSource>> | null = null
+  let source: SseSource | null = null
   // Hook the server's 'request' event before the source's handler runs: the snapshot is the state at the
   // moment capplan's scrape arrived.
   type Emit = (this: unknown, event: string | symbol, ...args: unknown[]) => boolean
-  // eslint-disable-next-line @typescript-eslint/unbound-method -- called below with the server as `this`
   const emit = http.Server.prototype.emit as Emit
   http.Server.prototype.emit = function (this: unknown, event: string | symbol, ...args: unknown[]) {
     if (event === 'request' && source !== null) {

@@ -2,7 +2,7 @@ import {describe, expect, it} from 'vitest'
 
 import * as soak from '../../../perf/soak.js'
 import type {SourceStats} from '../../../perf/sse-source.js'
-import type {LevelSummary, RequestRecord, ResultFile} from '../../../src/results/schema.js'
+import type {RequestRecord, ResultFile} from '../../../src/results/schema.js'
 import {summarizeLevel} from '../../../src/stats/summarize.js'
 
 /**

@@ -216,7 +216,7 @@ describe('sse-source as a child process', () => {
         try {
           resolve((JSON.parse(data.toString().split('\n')[0]!) as {url: string}).url)
         } catch (error) {
-          reject(error)
+          reject(error instanceof Error ? error : new Error(String(error)))
         }
       })
       child.once('exit', () => reject(new Error('sse-source exited before listening')))
