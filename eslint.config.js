@@ -1,9 +1,13 @@
 // ESLint 9 flat config: typed linting (typescript-eslint) of src/, test/ and perf/, with rules that catch real
 // bugs (promises nobody awaits or checks, == coercion, unused code, type-only imports that would load a module
 // at run time). No formatting rules: prettier owns the layout (.prettierrc.json).
+import {dirname} from 'node:path'
+import {fileURLToPath} from 'node:url'
+
+import {defineConfig} from 'eslint/config'
 import tseslint from 'typescript-eslint'
 
-export default tseslint.config(
+export default defineConfig(
   {
     ignores: ['dist/', 'dist-perf/', 'coverage/', 'test-output/', 'node_modules/', 'test/fixtures/', 'results/', 'profiles/', '**/*.js', '**/*.cjs', '**/*.mjs'],
   },
@@ -15,7 +19,7 @@ export default tseslint.config(
       parserOptions: {
         // tsconfig.json covers src/ and test/, tsconfig.perf.json covers perf/.
         project: ['./tsconfig.json', './tsconfig.perf.json'],
-        tsconfigRootDir: import.meta.dirname,
+        tsconfigRootDir: dirname(fileURLToPath(import.meta.url)),
       },
     },
     rules: {
