@@ -1,6 +1,3 @@
-import {existsSync} from 'node:fs'
-import path from 'node:path'
-
 import {Flags} from '@oclif/core'
 
 import {CapplanCommand} from '../cli/base-command.js'
@@ -8,15 +5,13 @@ import {onEngineErrorFlag} from '../cli/flags/bench.js'
 import {quantLevelNames} from '../cli/flags/choices.js'
 import {interruptSignal} from '../cli/interrupt.js'
 import {createStatusLine} from '../cli/progress.js'
-import {CapplanError, invalidInput, notFound} from '../lib/errors.js'
+import {CapplanError, invalidInput} from '../lib/errors.js'
 import {redactArgv} from '../lib/redact.js'
-import {benchExitCode} from '../loadgen/run.js'
-import {readResultFile} from '../results/read.js'
 import type {LevelRecord} from '../results/schema.js'
 import {ALL_APIS, BENCH_DEFAULTS, ENGINE_KINDS, resolveBenchOptions} from '../services/bench/options.js'
-import {resumePlan, withoutFlag} from '../services/bench/resume.js'
+import {planResume} from '../services/bench/resume.js'
 import {measureBench} from '../services/bench/run.js'
-import {benchPayload, type BenchJson, renderBenchOutcome} from '../services/bench/summary.js'
+import {benchExitCode, benchPayload, type BenchJson, renderBenchOutcome} from '../services/bench/summary.js'
 
 export type {BenchJson} from '../services/bench/summary.js'
 
@@ -204,23 +199,8 @@ export default class Bench extends CapplanCommand<typeof Bench> {
    * the ordinary bench; returns what runBench copies into the new file.
    */
   private async resume(file: string): Promise<{file: string; levels: LevelRecord[]}> {
-    const separator = this.argv.indexOf('--')
-    const own = separator === -1 ? this.argv : this.argv.slice(0, separator)
-    const others = own.filter((arg) => arg.startsWith('-') && !/^--(resume|json|profiles)(=|$)/.test(arg))
-    if (others.length > 0 || separator !== -1) {
-      throw invalidInput(
-        `--resume repeats the recorded command, so it takes no other flags (got ${[...others, ...(separator === -1 ? [] : ['--'])].join(' ')}).`,
-        'Drop them, or run capplan bench with the flags you want instead.',
-      )
-    }
-    const filePath = path.resolve(file)
-    if (!existsSync(filePath)) throw notFound(`--resume ${filePath} does not exist.`, 'Pass a result file written by capplan bench.')
-    const plan = resumePlan(await readResultFile(filePath), filePath)
-    let argv = plan.argv
-    const profiles = own.find((arg) => arg.startsWith('--profiles'))
-    if (profiles !== undefined) {
-      argv = [...withoutFlag(argv, '--profiles', true), '--profiles', this.flags.profiles!]
-    }
+    const {filePath, plan} = await planResume(file, this.argv, this.flags.profiles)
+    let {argv} = plan
     if (this.jsonEnabled()) argv = ['--json', ...argv]
     const parsed = await this.parse({args: Bench.args, baseFlags: CapplanCommand.baseFlags, enableJsonFlag: true, flags: Bench.flags, strict: false}, argv)
     this.argv = argv

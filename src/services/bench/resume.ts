@@ -3,12 +3,14 @@
  * (the file's own command, for its model and quantization, minus the levels it already holds).
  */
 
+import {existsSync} from 'node:fs'
 import path from 'node:path'
 
 import {parseConcurrencyList} from '../../cli/parsers/bench.js'
 import {parseRates} from '../../cli/parsers/load.js'
-import {invalidInput} from '../../lib/errors.js'
+import {invalidInput, notFound} from '../../lib/errors.js'
 import {quoteArgv} from '../../lib/redact.js'
+import {readResultFile} from '../../results/read.js'
 import type {LevelRecord, ResultFile} from '../../results/schema.js'
 import {BENCH_DEFAULTS} from './options.js'
 
@@ -96,4 +98,27 @@ export function resumePlan(file: ResultFile, filePath: string): ResumePlan {
     kept,
     rerun,
   }
+}
+
+/**
+ * `capplan bench --resume FILE [--json] [--profiles DIR]`: check that nothing else was given, read the file
+ * and plan the rerun; `argv` (with --profiles carried over) is what bench parses again.
+ */
+export async function planResume(file: string, commandArgv: readonly string[], profilesFlag: string | undefined): Promise<{filePath: string; plan: ResumePlan}> {
+  const separator = commandArgv.indexOf('--')
+  const own = separator === -1 ? commandArgv : commandArgv.slice(0, separator)
+  const others = own.filter((arg) => arg.startsWith('-') && !/^--(resume|json|profiles)(=|$)/.test(arg))
+  if (others.length > 0 || separator !== -1) {
+    throw invalidInput(
+      `--resume repeats the recorded command, so it takes no other flags (got ${[...others, ...(separator === -1 ? [] : ['--'])].join(' ')}).`,
+      'Drop them, or run capplan bench with the flags you want instead.',
+    )
+  }
+  const filePath = path.resolve(file)
+  if (!existsSync(filePath)) throw notFound(`--resume ${filePath} does not exist.`, 'Pass a result file written by capplan bench.')
+  const plan = resumePlan(await readResultFile(filePath), filePath)
+  if (own.some((arg) => arg.startsWith('--profiles')) && profilesFlag !== undefined) {
+    plan.argv = [...withoutFlag(plan.argv, '--profiles', true), '--profiles', profilesFlag]
+  }
+  return {filePath, plan}
 }

@@ -160,3 +160,6 @@ export function renderBenchOutcome(runs: readonly {result: ResultFile; path: str
   }
   return out.join('\n')
 }
+
+/** bench's exit code from its runs' statuses: 9 (PARTIAL_RUN) when any level failed. */
+export {benchExitCode} from '../../loadgen/run.js'
