@@ -1,4 +1,4 @@
-import {Command, Errors, Flags, Interfaces} from '@oclif/core'
+import {Command, Errors, Flags, type Interfaces} from '@oclif/core'
 
 import {asBug, CapplanError, ExitCode} from '../lib/errors.js'
 

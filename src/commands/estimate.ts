@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 
 import {CapplanCommand} from '../cli/base-command.js'
 import {kvCacheFlag, quantFlag, weightFormatFlag} from '../cli/flags/choices.js'
-import {renderEstimate, renderFromResult, renderMeasuredCheck, renderWhatIf} from '../roofline/render.js'
+import {renderEstimate, renderFromResult, renderMeasuredCheck, renderWhatIf} from '../report/render/estimate.js'
 import {DEFAULT_CONTEXT_TOKENS, ESTIMATE_DEFAULTS, estimateFromFlags, type EstimateOutput} from '../services/estimate/estimate.js'
 
 export type {EstimateOutput} from '../services/estimate/estimate.js'

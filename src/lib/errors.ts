@@ -1,3 +1,5 @@
+import {inspect} from 'node:util'
+
 import {Errors} from '@oclif/core'
 
 import {redactSecrets} from './redact.js'
@@ -116,7 +118,7 @@ export class CapplanBug extends Error {
   get debugStack(): string {
     const original = this.original
     if (original instanceof Error && original.stack !== undefined) return redactSecrets(original.stack)
-    if (original !== undefined) return redactSecrets(String(original))
+    if (original !== undefined) return redactSecrets(inspect(original))
     return redactSecrets(this.stack ?? this.message)
   }
 

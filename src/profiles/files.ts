@@ -64,6 +64,8 @@ function describeYamlValue(value: unknown): string {
   if (value === undefined) return 'nothing'
   if (Array.isArray(value)) return 'a list'
   if (typeof value === 'object' && value !== null && !(value instanceof Date)) return 'a mapping'
+  // JSON.stringify gives undefined only for functions and symbols, which String() names well.
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string
   return typeof value === 'bigint' ? String(value) : (JSON.stringify(value) ?? String(value))
 }
 

@@ -5,7 +5,7 @@ import {basename, dirname, join} from 'node:path'
 
 import writeFileAtomic from 'write-file-atomic'
 
-import {bug, CapplanError, insufficientResources, invalidInput, notFound} from '../lib/errors.js'
+import {bug, type CapplanError, insufficientResources, invalidInput, notFound} from '../lib/errors.js'
 import {resultFileName} from './naming.js'
 import {formatSchemaIssues} from './read.js'
 import {type ResultFile, resultFileSchema} from './schema.js'

@@ -60,6 +60,7 @@ class NodeHttpResponse implements OpenedResponse {
       if (this.queuedBytes <= MAX_BUFFERED_BYTES && this.response.isPaused()) this.response.resume()
       return Promise.resolve(queued)
     }
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the socket's own error, passed on as it came
     if (this.failure !== null) return Promise.reject(this.failure)
     return new Promise((resolve, reject) => (this.waiter = {resolve, reject}))
   }

@@ -186,7 +186,7 @@ export function overviewTable(reports: readonly ResultReport[]): Table<OverviewK
         output: cell(point.outputTokensPerS, point.outputTokensPerS === null ? '-' : formatRate(point.outputTokensPerS)),
         efficiency: cell(report.operatingPointSanity?.check?.efficiency ?? null, efficiencyText(report.operatingPointSanity)),
         cost: cell(plan?.costPerMillionTokens ?? null, plan === null ? 'not costed' : formatUsd(plan.costPerMillionTokens)),
-        fleet: cell(plan?.replicas ?? null, plan?.replicas == null ? '-' : `${plan.replicas} (${plan.gpus})`),
+        fleet: cell(plan?.replicas ?? null, plan === null || plan.replicas === null ? '-' : `${plan.replicas} (${plan.gpus})`),
       }
     }),
   }

@@ -1,21 +1,7 @@
 import {describe, expect, it} from 'vitest'
 
-import {CapplanError, ExitCode} from '../../../src/lib/errors.js'
 import {formatTokens, formatUsd} from '../../../src/lib/units.js'
 
-/** Run fn, expect an INVALID_INPUT error, return its message + suggestion for further assertions. */
-function invalid(fn: () => unknown): {message: string; suggestion: string} {
-  try {
-    fn()
-  } catch (error) {
-    expect(error).toBeInstanceOf(CapplanError)
-    const e = error as CapplanError
-    expect(e.kind).toBe('INVALID_INPUT')
-    expect(e.exitCode).toBe(ExitCode.invalidInput)
-    return {message: e.message, suggestion: e.suggestion}
-  }
-  throw new Error('expected an INVALID_INPUT error, nothing was thrown')
-}
 
 describe('formatTokens', () => {
   it.each([

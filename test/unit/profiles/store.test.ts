@@ -5,7 +5,7 @@ import path from 'node:path'
 import {afterEach, beforeAll, describe, expect, it} from 'vitest'
 
 import {CapplanError} from '../../../src/lib/errors.js'
-import {builtinProfilesDir, formatProblem, MAX_PROFILE_FILE_BYTES, ProfileValidationError, scanProfileDir} from '../../../src/profiles/files.js'
+import {builtinProfilesDir, formatProblem, MAX_PROFILE_FILE_BYTES, type ProfileValidationError, scanProfileDir} from '../../../src/profiles/files.js'
 import {closestIds} from '../../../src/profiles/closest.js'
 import {detectGpuProfile, resolveProfileKind, type ProfileStore} from '../../../src/profiles/store.js'
 import {loadProfiles} from '../../../src/profiles/load.js'

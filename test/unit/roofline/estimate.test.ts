@@ -4,7 +4,7 @@ import type {GpuProfile, ModelProfile} from '../../../src/profiles/schema.js'
 import {defaultEfficiency, hardwareFromProfile} from '../../../src/roofline/ceilings.js'
 import {estimate, type EstimateInput} from '../../../src/roofline/estimate.js'
 import {resolveFormat, weightFormats} from '../../../src/roofline/formats.js'
-import {renderEstimate} from '../../../src/roofline/render.js'
+import {renderEstimate} from '../../../src/report/render/estimate.js'
 import {builtins} from './helpers.js'
 
 let m: (id: string) => ModelProfile

@@ -5,7 +5,7 @@ import {delimiter, join} from 'node:path'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 
 import {bundledLlamaCppSource, chooseBackend, cmakeConfigureArgs, findLlamaCppTool, llamaCppBuildDir, needsAmxOff} from '../../../../src/engines/llamacpp/build.js'
-import {CapplanError} from '../../../../src/lib/errors.js'
+import {type CapplanError} from '../../../../src/lib/errors.js'
 
 // The pure decisions behind `capplan engine build` (the compile itself is in test/integration).
 

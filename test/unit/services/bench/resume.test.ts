@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 
-import {CapplanError} from '../../../../src/lib/errors.js'
+import {type CapplanError} from '../../../../src/lib/errors.js'
 import {resumePlan} from '../../../../src/services/bench/resume.js'
 import {sampleLevel, sampleResult} from '../../results/sample-result.js'
 

@@ -1,8 +1,8 @@
 import Table from 'cli-table3'
 
-import type {Estimate} from './estimate.js'
-import {GB} from './memory.js'
-import type {FromResult, MeasuredCheck, WhatIfResult} from './sanity.js'
+import type {Estimate} from '../../roofline/estimate.js'
+import {GB} from '../../roofline/memory.js'
+import type {FromResult, MeasuredCheck, WhatIfResult} from '../../roofline/sanity.js'
 
 const num = (digits: number) => new Intl.NumberFormat('en-US', {maximumFractionDigits: digits})
 const n0 = num(0)
