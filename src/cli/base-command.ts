@@ -79,10 +79,7 @@ export abstract class CapplanCommand<T extends typeof Command> extends Command {
     const exit = err instanceof CapplanError ? err.exitCode : (err.oclif?.exit ?? err.exitCode ?? ExitCode.unexpected)
     process.exitCode = exit
     if (this.jsonEnabled()) {
-      const error =
-        err instanceof CapplanError
-          ? err.toJSON()
-          : {kind: exit === ExitCode.usage ? 'USAGE' : 'UNEXPECTED', exitCode: exit, message: err.message, suggestion: ''}
+      const error = err instanceof CapplanError ? err.toJSON() : {kind: exit === ExitCode.usage ? 'USAGE' : 'UNEXPECTED', exitCode: exit, message: err.message, suggestion: ''}
       this.logJson({error})
       return undefined
     }

@@ -12,11 +12,7 @@ export interface StatusLine {
   clear(): void
 }
 
-export function createStatusLine(options: {
-  enabled: boolean
-  stream?: NodeJS.WriteStream
-  intervalMs?: number
-}): StatusLine {
+export function createStatusLine(options: {enabled: boolean; stream?: NodeJS.WriteStream; intervalMs?: number}): StatusLine {
   const stream = options.stream ?? process.stderr
   const active = options.enabled && stream.isTTY === true
   const intervalMs = options.intervalMs ?? 250

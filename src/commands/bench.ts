@@ -16,15 +16,16 @@ import {benchExitCode, benchPayload, type BenchJson, renderBenchOutcome} from '.
 export type {BenchJson} from '../services/bench/summary.js'
 
 export default class Bench extends CapplanCommand<typeof Bench> {
-  static override summary = 'Measure throughput and latency (embedded llama.cpp, llama-server, vLLM or any OpenAI-compatible endpoint), then cost the SLO operating point against API prices.'
+  static override summary =
+    'Measure throughput and latency (embedded llama.cpp, llama-server, vLLM or any OpenAI-compatible endpoint), then cost the SLO operating point against API prices.'
 
   static override description = [
-    'With no flags: synthesizes (once, cached) a random-weight GGUF with Qwen2.5-0.5B\'s exact architecture at int4 (Q4_0), loads it in-process with node-llama-cpp\'s prebuilt llama.cpp (CPU here; a GPU where its binaries find one), runs a warmup and then closed-loop levels at concurrency 1, 2 and 4 with the `chat` workload\'s shape (512 prompt tokens, 256 output tokens, EOS ignored, a unique prompt per request), writes a result file into results/ (saved after every level) and prints the per-level summary and the monthly cost of the best level\'s throughput on the `cpu` profile (or the detected GPU) against every API profile.',
+    "With no flags: synthesizes (once, cached) a random-weight GGUF with Qwen2.5-0.5B's exact architecture at int4 (Q4_0), loads it in-process with node-llama-cpp's prebuilt llama.cpp (CPU here; a GPU where its binaries find one), runs a warmup and then closed-loop levels at concurrency 1, 2 and 4 with the `chat` workload's shape (512 prompt tokens, 256 output tokens, EOS ignored, a unique prompt per request), writes a result file into results/ (saved after every level) and prints the per-level summary and the monthly cost of the best level's throughput on the `cpu` profile (or the detected GPU) against every API profile.",
     'Throughput of a dense model does not depend on weight values, so the synthetic copy measures what the real model would on the same hardware; the generated text is meaningless.',
     'Other engines: --engine llamacpp spawns llama-server (log kept beside the result file as <name>.server.log), --engine vllm spawns vllm serve, --engine openai measures a running server at --endpoint. Extra engine flags go after `--`.',
-    'Load modes: --concurrency (closed loop), --rate (open loop, Poisson), --sweep; each level ends after --requests, --duration or --precision. The cost line uses the highest throughput that meets the SLO (--slo, else the workload\'s), found as `capplan report` does; when no level meets it, the highest measured throughput is costed and labeled so.',
+    "Load modes: --concurrency (closed loop), --rate (open loop, Poisson), --sweep; each level ends after --requests, --duration or --precision. The cost line uses the highest throughput that meets the SLO (--slo, else the workload's), found as `capplan report` does; when no level meets it, the highest measured throughput is costed and labeled so.",
     'Ctrl-C (or SIGTERM) stops the run, stops any server, keeps the levels measured so far (status "interrupted") and exits 130.',
-    'A spawned server that dies during a run: the level is saved as failed with the requests finished before and the server\'s last log lines in the notes; --on-error stop (default) ends that quantization\'s run, --on-error continue restarts the server. Exit code 9 (PARTIAL_RUN) when any level failed.',
+    "A spawned server that dies during a run: the level is saved as failed with the requests finished before and the server's last log lines in the notes; --on-error stop (default) ends that quantization's run, --on-error continue restarts the server. Exit code 9 (PARTIAL_RUN) when any level failed.",
   ].join('\n\n')
 
   static override examples = [
@@ -41,7 +42,10 @@ export default class Bench extends CapplanCommand<typeof Bench> {
       description: 'llama-server on the synthesized model, three quantizations',
       command: '<%= config.bin %> <%= command.id %> --engine llamacpp --synthetic --model qwen2.5-0.5b --quant int4,int8,fp16 --concurrency 1,2,4',
     },
-    {description: 'llama-server on your own GGUF, extra server flags after --', command: '<%= config.bin %> <%= command.id %> --engine llamacpp --model-file ./model.gguf -- --mlock'},
+    {
+      description: 'llama-server on your own GGUF, extra server flags after --',
+      command: '<%= config.bin %> <%= command.id %> --engine llamacpp --model-file ./model.gguf -- --mlock',
+    },
     {
       description: 'llama-server through its OpenAI-compatible POST /v1/completions; if the server dies, restart it and go on',
       command: '<%= config.bin %> <%= command.id %> --engine llamacpp --synthetic --api v1-completions --on-error continue --concurrency 1,4,16',
@@ -53,7 +57,8 @@ export default class Bench extends CapplanCommand<typeof Bench> {
     {description: 'vLLM on 2 GPUs (tensor parallel)', command: '<%= config.bin %> <%= command.id %> --model qwen2.5-72b --quant int4 --engine vllm --gpus 2'},
     {
       description: 'A running server, open loop at three rates, 60 s per level, your SLO',
-      command: '<%= config.bin %> <%= command.id %> --engine openai --endpoint http://10.0.0.5:8000 --api-key-env MY_KEY --gpus 1 --rate 0.5,1,2 --duration 60s --slo ttft=2s,tpot=50ms',
+      command:
+        '<%= config.bin %> <%= command.id %> --engine openai --endpoint http://10.0.0.5:8000 --api-key-env MY_KEY --gpus 1 --rate 0.5,1,2 --duration 60s --slo ttft=2s,tpot=50ms',
     },
     {
       description: 'Measure again the levels a run lacks (failed, interrupted, never reached): a new file beside it',
@@ -97,7 +102,7 @@ export default class Bench extends CapplanCommand<typeof Bench> {
     }),
     dataset: Flags.string({summary: 'Text prompts from a JSONL file ({"prompt": "..."} or {"messages": [...]} per line) instead of synthetic token ids.', helpValue: 'FILE'}),
     slo: Flags.string({
-      summary: 'Latency target for goodput and the costed operating point, e.g. ttft=2s,tpot=50ms (default: the workload\'s SLO).',
+      summary: "Latency target for goodput and the costed operating point, e.g. ttft=2s,tpot=50ms (default: the workload's SLO).",
       helpValue: 'SPEC',
     }),
     engine: Flags.option({
@@ -107,23 +112,27 @@ export default class Bench extends CapplanCommand<typeof Bench> {
     })(),
     'model-file': Flags.string({summary: 'A local GGUF to serve (embedded, llamacpp) instead of the synthesized model.', helpValue: 'FILE'}),
     synthetic: Flags.boolean({
-      summary: 'Random weights with the real architecture: embedded/llamacpp serve capplan\'s synthesized GGUF (their default without --model-file); vllm adds --load-format dummy.',
+      summary:
+        "Random weights with the real architecture: embedded/llamacpp serve capplan's synthesized GGUF (their default without --model-file); vllm adds --load-format dummy.",
       default: false,
     }),
-    'server-bin': Flags.string({summary: 'llama-server binary (default: $CAPPLAN_LLAMA_BIN_DIR, capplan\'s own build, then PATH).', helpValue: 'PATH'}),
+    'server-bin': Flags.string({summary: "llama-server binary (default: $CAPPLAN_LLAMA_BIN_DIR, capplan's own build, then PATH).", helpValue: 'PATH'}),
     'vllm-bin': Flags.string({summary: 'vllm executable (default: vllm on PATH).', helpValue: 'PATH'}),
     host: Flags.string({
-      summary: 'With --engine llamacpp or vllm: the address the spawned server binds [default: 127.0.0.1, this machine only]; 0.0.0.0 makes it reachable from the network (a warning says so).',
+      summary:
+        'With --engine llamacpp or vllm: the address the spawned server binds [default: 127.0.0.1, this machine only]; 0.0.0.0 makes it reachable from the network (a warning says so).',
       helpValue: 'ADDR',
     }),
     api: Flags.option({
       options: ALL_APIS,
-      summary: 'The request API. llamacpp: completion (POST /completion, default) or v1-completions (POST /v1/completions); openai: completions (POST /v1/completions, default) or chat (POST /v1/chat/completions, needs --dataset).',
+      summary:
+        'The request API. llamacpp: completion (POST /completion, default) or v1-completions (POST /v1/completions); openai: completions (POST /v1/completions, default) or chat (POST /v1/chat/completions, needs --dataset).',
     })(),
     'on-error': onEngineErrorFlag({
-      summary: 'With --engine llamacpp or vllm, when the server dies during a run [default: stop]: stop = that level is saved as failed (its finished requests kept, the server\'s last log lines in the notes) and this quantization\'s run ends, the next --quant still runs on a new server; continue = restart the server and go on with the next level.',
+      summary:
+        "With --engine llamacpp or vllm, when the server dies during a run [default: stop]: stop = that level is saved as failed (its finished requests kept, the server's last log lines in the notes) and this quantization's run ends, the next --quant still runs on a new server; continue = restart the server and go on with the next level.",
     }),
-    endpoint: Flags.string({summary: 'With --engine openai: the server\'s base URL, e.g. http://10.0.0.5:8000.', helpValue: 'URL'}),
+    endpoint: Flags.string({summary: "With --engine openai: the server's base URL, e.g. http://10.0.0.5:8000.", helpValue: 'URL'}),
     'api-key-env': Flags.string({summary: 'With --engine openai: the environment variable holding the API key (the key is never stored).', helpValue: 'NAME'}),
     'model-id': Flags.string({summary: 'With --engine openai: the model name the server expects (default: the first of GET /v1/models).', helpValue: 'NAME'}),
     gpus: Flags.integer({summary: 'GPUs one replica uses: vllm --tensor-parallel-size (default 1); for openai, the GPUs behind the endpoint (costing).', min: 0, max: 64}),
@@ -138,7 +147,8 @@ export default class Bench extends CapplanCommand<typeof Bench> {
     'results-dir': Flags.string({summary: 'Where result files are written.', default: BENCH_DEFAULTS.resultsDir, helpValue: 'DIR'}),
     seed: Flags.integer({summary: 'Seed of the synthetic prompts.', default: BENCH_DEFAULTS.seed}),
     resume: Flags.string({
-      summary: 'Repeat the run recorded in FILE (its command, model and quantization) for the levels it lacks: a NEW file beside it holds its complete levels plus the new ones. No other flags (except --json, --profiles).',
+      summary:
+        'Repeat the run recorded in FILE (its command, model and quantization) for the levels it lacks: a NEW file beside it holds its complete levels plus the new ones. No other flags (except --json, --profiles).',
       helpValue: 'FILE',
     }),
     gpu: Flags.string({

@@ -14,8 +14,7 @@ Formulas: replica $/month = $/GPU-hour x GPUs x hours; capacity = tok/s x 3600 x
   static override examples = [
     {
       description: "Seed 000's Llama 3.1 70B replica against GPT-4o and Claude 3.5 Sonnet at 100M tokens/month",
-      command:
-        '<%= config.bin %> <%= command.id %> --throughput 25 --gpus 1 --gpu-price 2.5 --hours-per-month 720 --volume 100M --api gpt-4o,claude-3.5-sonnet',
+      command: '<%= config.bin %> <%= command.id %> --throughput 25 --gpus 1 --gpu-price 2.5 --hours-per-month 720 --volume 100M --api gpt-4o,claude-3.5-sonnet',
     },
     {
       description: 'An 8-GPU H100 replica at spot price, 3:1 input:output, 100M tokens a day',
@@ -23,8 +22,7 @@ Formulas: replica $/month = $/GPU-hour x GPUs x hours; capacity = tok/s x 3600 x
     },
     {
       description: "Reproduce a seed's own prices (variants) and add energy for owned GPUs",
-      command:
-        '<%= config.bin %> <%= command.id %> --throughput 25 --gpu a100-80gb-sxm --pricing spot --volume 100M --api gpt-4o@seed-000 --kwh-price 0.12 --pue 1.3',
+      command: '<%= config.bin %> <%= command.id %> --throughput 25 --gpu a100-80gb-sxm --pricing spot --volume 100M --api gpt-4o@seed-000 --kwh-price 0.12 --pue 1.3',
     },
   ]
 

@@ -9,7 +9,7 @@ import {buildReports, refuseIfNothingRead, reportText, type ReportPayload, write
 export type {ReportPayload} from '../services/report/report.js'
 
 export default class Report extends CapplanCommand<typeof Report> {
-  static override summary = 'Turn result files (capplan\'s, llama-bench, vLLM, GuideLLM) into the operating point at your SLO and its cost.'
+  static override summary = "Turn result files (capplan's, llama-bench, vLLM, GuideLLM) into the operating point at your SLO and its cost."
 
   static override description = `For each result: the per-level table; the operating point = the highest measured load whose latency percentiles meet the SLO (--slo, else the workload profile's p95 SLO, else ttft=2s,tpot=50ms), interpolated between two measured levels when allowed (marked INTERPOLATED), never past the last level; when no level meets the SLO nothing is costed. The operating point's output tok/s feeds the cost model of \`capplan plan\` (GPU price from the result's host: GPU profile detected, cpu for CPU runs; GPUs per replica from the engine): $/1M tokens, replicas and GPUs for --volume (and --peak-factor), monthly and annual cost vs each API, the crossover volume or "never" with the reason, and the break-even tok/s.
 
@@ -29,9 +29,18 @@ Directories are searched recursively for .json/.jsonl files. An invalid file is 
       description: 'One result at a stricter SLO, priced as an H100 at spot price, 3:1 input:output',
       command: '<%= config.bin %> <%= command.id %> results/run.json --slo ttft=1s,tpot=30ms --gpu h100-sxm --pricing spot --io-ratio 3:1',
     },
-    {description: "A llama-bench file, priced at $0.36/hour, as Markdown", command: '<%= config.bin %> <%= command.id %> llama_bench.json --gpu-price 0.36 --format md --out report.md'},
-    {description: 'Efficiency of a CPU run (its bandwidth set), and what it would cost on an H200 and a B200 (estimates)', command: '<%= config.bin %> <%= command.id %> results/cpu-run.json --bandwidth 20 --what-if h200,b200'},
-    {description: 'An offline HTML report with charts (Chart.js inlined)', command: '<%= config.bin %> <%= command.id %> results/ --volume 100M --format html --out report.html'},
+    {
+      description: 'A llama-bench file, priced at $0.36/hour, as Markdown',
+      command: '<%= config.bin %> <%= command.id %> llama_bench.json --gpu-price 0.36 --format md --out report.md',
+    },
+    {
+      description: 'Efficiency of a CPU run (its bandwidth set), and what it would cost on an H200 and a B200 (estimates)',
+      command: '<%= config.bin %> <%= command.id %> results/cpu-run.json --bandwidth 20 --what-if h200,b200',
+    },
+    {
+      description: 'An offline HTML report with charts (Chart.js inlined)',
+      command: '<%= config.bin %> <%= command.id %> results/ --volume 100M --format html --out report.html',
+    },
   ]
 
   static override strict = false

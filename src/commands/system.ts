@@ -15,12 +15,15 @@ export default class System extends CapplanCommand<typeof System> {
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
     '<%= config.bin %> <%= command.id %> --json',
-    {description: "Also measure this host's memory bandwidth (for CPU results' efficiency in report)", command: '<%= config.bin %> <%= command.id %> --skip-engine --measure-bandwidth'},
+    {
+      description: "Also measure this host's memory bandwidth (for CPU results' efficiency in report)",
+      command: '<%= config.bin %> <%= command.id %> --skip-engine --measure-bandwidth',
+    },
   ]
 
   static override flags = {
     'skip-engine': Flags.boolean({
-      description: "Do not load node-llama-cpp to ask for its view of the machine (faster).",
+      description: 'Do not load node-llama-cpp to ask for its view of the machine (faster).',
       default: false,
     }),
     'measure-bandwidth': Flags.boolean({

@@ -111,12 +111,7 @@ export function apiMonthlyCost(tokensPerMonth: number, blendedPerMTok: number): 
  * price, i.e. above which a crossover exists: replicaCost / (blended x 1e-6 x 3600 x hours x utilization).
  * Infinity when the API is free.
  */
-export function breakEvenTokensPerSecond(
-  replicaCost: number,
-  blendedPerMTok: number,
-  hoursPerMonth: number,
-  utilization: number,
-): number {
+export function breakEvenTokensPerSecond(replicaCost: number, blendedPerMTok: number, hoursPerMonth: number, utilization: number): number {
   return replicaCost / ((blendedPerMTok / TOKENS_PER_MILLION) * SECONDS_PER_HOUR * hoursPerMonth * utilization)
 }
 

@@ -48,10 +48,7 @@ export function resolveApis(store: ProfileStore, ids?: readonly string[]): PlanA
 
 export function planInputFor(choices: CostChoices, store: ProfileStore): PlanInput {
   if (choices.totalTokensPerSecond === undefined && choices.outputTokensPerSecond === undefined) {
-    throw invalidInput(
-      'No throughput given.',
-      'Give total tokens/s per replica with --throughput 25 (or output tokens/s with --output-throughput 12.5).',
-    )
+    throw invalidInput('No throughput given.', 'Give total tokens/s per replica with --throughput 25 (or output tokens/s with --output-throughput 12.5).')
   }
   if (choices.usdPerGpuHour === undefined && choices.gpu === undefined) {
     throw invalidInput('No GPU price given.', 'Give --gpu-price 2.5 ($/GPU-hour) or a GPU profile: --gpu h100-sxm --pricing spot.')

@@ -196,8 +196,7 @@ export function planCost(input: PlanInput): PlanResult {
   const ioRatio = input.ioRatio ?? DEFAULT_IO_RATIO
   const shares = ioShares(ioRatio)
 
-  const totalTokensPerSecond =
-    input.totalTokensPerSecond ?? totalFromOutputTokensPerSecond(input.outputTokensPerSecond!, ioRatio)
+  const totalTokensPerSecond = input.totalTokensPerSecond ?? totalFromOutputTokensPerSecond(input.outputTokensPerSecond!, ioRatio)
   const replicaCost = replicaMonthlyCost(input.usdPerGpuHour, gpusPerReplica, hoursPerMonth)
   const capacity = replicaCapacityTokensPerMonth(totalTokensPerSecond, hoursPerMonth, utilization)
   const selfPerMTok = costPerMillionTokens(replicaCost, capacity)

@@ -2,14 +2,7 @@ import {readFileSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
-import {
-  getLlama,
-  type Llama,
-  type LlamaContext,
-  type LlamaContextSequence,
-  LlamaLogLevel,
-  type LlamaModel,
-} from 'node-llama-cpp'
+import {getLlama, type Llama, type LlamaContext, type LlamaContextSequence, LlamaLogLevel, type LlamaModel} from 'node-llama-cpp'
 
 import {CapplanError, EngineError, invalidInput} from '../lib/errors.js'
 import type {EngineInfo, GenRequest, Engine, StreamEvent} from './types.js'
@@ -43,7 +36,11 @@ export interface EmbeddedEngineOptions {
 export const SEQUENCE_MARGIN_TOKENS = 16
 
 /** Context size for N sequences of (input + output) tokens: N x (input + output + margin), not "auto". */
-export function contextSizeFor(maxConcurrency: number, inputTokens: number, outputTokens: number): {
+export function contextSizeFor(
+  maxConcurrency: number,
+  inputTokens: number,
+  outputTokens: number,
+): {
   tokensPerSequence: number
   contextSize: number
 } {
@@ -267,8 +264,7 @@ export class EmbeddedEngine implements Engine {
       return
     }
     try {
-      const prompt =
-        request.promptTokens ?? (request.promptText === null ? [] : model.tokenize(request.promptText).map(Number))
+      const prompt = request.promptTokens ?? (request.promptText === null ? [] : model.tokenize(request.promptText).map(Number))
       if (prompt.length === 0) {
         yield {kind: 'error', errorKind: 'engine', message: 'The request has an empty prompt.'}
         return
@@ -357,10 +353,7 @@ export async function measureDecodeTokensPerSecond(
     const run = async () => {
       const started = performance.now()
       let generated = 0
-      for await (const event of engine.stream(
-        {promptTokens: [first], promptText: null, maxTokens: options.tokens, ignoreEos: true},
-        new AbortController().signal,
-      )) {
+      for await (const event of engine.stream({promptTokens: [first], promptText: null, maxTokens: options.tokens, ignoreEos: true}, new AbortController().signal)) {
         if (event.kind === 'content') generated += event.tokens
         if (event.kind === 'error') throw new EngineError(event.message, 'Check the model file.', 'node-llama-cpp')
       }

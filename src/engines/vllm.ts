@@ -111,7 +111,13 @@ export function vllmRequestBody(request: GenRequest, model: string): Record<stri
 
 /** An executable's path: as given when it has a slash, else the first match on PATH; null when none. */
 async function resolveExecutable(bin: string, path = process.env.PATH ?? ''): Promise<string | null> {
-  const candidates = bin.includes('/') || isAbsolute(bin) ? [bin] : path.split(delimiter).filter((dir) => dir !== '').map((dir) => join(dir, bin))
+  const candidates =
+    bin.includes('/') || isAbsolute(bin)
+      ? [bin]
+      : path
+          .split(delimiter)
+          .filter((dir) => dir !== '')
+          .map((dir) => join(dir, bin))
   for (const candidate of candidates) {
     try {
       await access(candidate, fsConstants.X_OK)

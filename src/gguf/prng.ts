@@ -16,7 +16,6 @@ export function hashString(text: string, seed = 0): number {
   return hash
 }
 
-
 /** A buffer several value sources refill in turn (one per writer, not one per tensor). */
 export interface ScratchBuffer {
   values: Float32Array

@@ -12,15 +12,7 @@ import type {ModelProfile, QuantLevel} from '../profiles/schema.js'
 import {constantValues, hashString, newScratch, uniformValues, type ScratchBuffer} from './prng.js'
 import {formatForRowLength, type TensorFormat} from './quantize.js'
 import {buildVocabulary, MIN_VOCAB_SIZE, vocabularyKindFor, vocabularyMetadata} from './tokenizer.js'
-import {
-  FILE_TYPE,
-  GGUF_DEFAULT_ALIGNMENT,
-  layoutGguf,
-  writeGguf,
-  type GgufMetadataEntry,
-  type GgufTensorInfo,
-  type GgufTensorSource,
-} from './writer.js'
+import {FILE_TYPE, GGUF_DEFAULT_ALIGNMENT, layoutGguf, writeGguf, type GgufMetadataEntry, type GgufTensorInfo, type GgufTensorSource} from './writer.js'
 
 /**
  * Shape-faithful synthetic models: every tensor llama.cpp loads for the profile's architecture, at the
@@ -95,13 +87,7 @@ export function syntheticFormatFor(profile: ModelProfile, quant: QuantLevel): Sy
  * choice; in 8-expert models (Mixtral) attn_k and attn_v get Q8_0 too; MoE routers stay F32; rows that are
  * not whole 32-value blocks fall back to F16.
  */
-export function tensorFormatFor(
-  role: TensorRole,
-  rowLength: number,
-  main: SyntheticFormat,
-  tiedEmbeddings: boolean,
-  experts = 0,
-): TensorFormat {
+export function tensorFormatFor(role: TensorRole, rowLength: number, main: SyntheticFormat, tiedEmbeddings: boolean, experts = 0): TensorFormat {
   if (role === 'norm' || role === 'bias' || role === 'router') return 'F32'
   const actsAsOutput = role === 'output' || (role === 'token_embd' && tiedEmbeddings)
   const bumped = actsAsOutput || (role === 'attn_kv' && experts === 8)
@@ -144,12 +130,7 @@ export function validateSynthProfile(profile: ModelProfile): void {
   }
   if (profile.headDim % 2 !== 0) fail(profile, 'headDim', `(${profile.headDim}) must be even for rotary embeddings`, fix)
   if (profile.architecture === 'qwen2' && profile.attentionHeads * profile.headDim !== profile.hiddenSize) {
-    fail(
-      profile,
-      'headDim',
-      `x attentionHeads (${profile.headDim} x ${profile.attentionHeads}) must equal hiddenSize (${profile.hiddenSize}) for qwen2`,
-      fix,
-    )
+    fail(profile, 'headDim', `x attentionHeads (${profile.headDim} x ${profile.attentionHeads}) must equal hiddenSize (${profile.hiddenSize}) for qwen2`, fix)
   }
   for (const field of ['rmsNormEps', 'ropeTheta'] as const) {
     const value = profile[field] as unknown
@@ -267,11 +248,7 @@ function modelMetadata(profile: ModelProfile, quant: QuantLevel, seed: number): 
   if (profile.moe !== undefined) {
     entries.push(u32(`${arch}.expert_count`, profile.moe.experts), u32(`${arch}.expert_used_count`, profile.moe.activeExperts))
   }
-  entries.push(
-    str('capplan.profile_id', profile.id),
-    u32('capplan.writer_version', GGUF_WRITER_VERSION),
-    u32('capplan.seed', seed),
-  )
+  entries.push(str('capplan.profile_id', profile.id), u32('capplan.writer_version', GGUF_WRITER_VERSION), u32('capplan.seed', seed))
   entries.push(...vocabularyMetadata(buildVocabulary(arch, profile.vocabSize)))
   return entries
 }
@@ -428,10 +405,7 @@ export async function ensureSyntheticModel(opts: SynthOptions): Promise<SynthRes
       onDisk.size === expectedBytes
     if (matches) return {path: modelPath, sha256: sidecar.sha256, bytes: sidecar.bytes, reused: true, format, seed}
     if (opts.outFile !== undefined && sidecar === null) {
-      throw invalidInput(
-        `${modelPath} already exists and was not written by capplan model synth`,
-        'Pick another output file, or pass --force to overwrite it.',
-      )
+      throw invalidInput(`${modelPath} already exists and was not written by capplan model synth`, 'Pick another output file, or pass --force to overwrite it.')
     }
   }
 

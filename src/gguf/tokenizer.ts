@@ -186,9 +186,7 @@ export function buildVocabulary(architecture: string, vocabSize: number): Synthe
 
 /** tokenizer.ggml.* metadata entries for a vocabulary. */
 export function vocabularyMetadata(vocab: SyntheticVocabulary): GgufMetadataEntry[] {
-  const entries: GgufMetadataEntry[] = [
-    {key: 'tokenizer.ggml.model', value: {type: 'string', value: vocab.kind === 'spm' ? 'llama' : 'gpt2'}},
-  ]
+  const entries: GgufMetadataEntry[] = [{key: 'tokenizer.ggml.model', value: {type: 'string', value: vocab.kind === 'spm' ? 'llama' : 'gpt2'}}]
   if (vocab.pre !== null) entries.push({key: 'tokenizer.ggml.pre', value: {type: 'string', value: vocab.pre}})
   entries.push({key: 'tokenizer.ggml.tokens', value: {type: 'array', itemType: 'string', values: vocab.tokens}})
   if (vocab.scores !== null) {

@@ -213,11 +213,7 @@ export function tensorElementCount(dims: readonly number[]): number {
 }
 
 /** Header bytes, tensor offsets and the exact final file size, without producing any tensor data. */
-export function layoutGguf(
-  metadata: readonly GgufMetadataEntry[],
-  tensors: readonly GgufTensorInfo[],
-  alignment = GGUF_DEFAULT_ALIGNMENT,
-): GgufLayout {
+export function layoutGguf(metadata: readonly GgufMetadataEntry[], tensors: readonly GgufTensorInfo[], alignment = GGUF_DEFAULT_ALIGNMENT): GgufLayout {
   const keys = new Set<string>()
   for (const {key} of metadata) {
     if (keys.has(key)) throw new Error(`duplicate GGUF metadata key ${key}`)

@@ -24,15 +24,7 @@ export const ExitCode = {
   interrupted: 130,
 } as const
 
-export type ErrorKind =
-  | 'INVALID_INPUT'
-  | 'NOT_FOUND'
-  | 'INVALID_PROFILE'
-  | 'INVALID_RESULT'
-  | 'INSUFFICIENT_RESOURCES'
-  | 'ENGINE_FAILURE'
-  | 'PARTIAL_RUN'
-  | 'INTERRUPTED'
+export type ErrorKind = 'INVALID_INPUT' | 'NOT_FOUND' | 'INVALID_PROFILE' | 'INVALID_RESULT' | 'INSUFFICIENT_RESOURCES' | 'ENGINE_FAILURE' | 'PARTIAL_RUN' | 'INTERRUPTED'
 
 const exitCodeByKind: Record<ErrorKind, number> = {
   INVALID_INPUT: ExitCode.invalidInput,
@@ -72,12 +64,9 @@ export class CapplanError extends Errors.CLIError {
 
 export const invalidInput = (message: string, suggestion: string) => new CapplanError('INVALID_INPUT', message, suggestion)
 export const notFound = (message: string, suggestion: string) => new CapplanError('NOT_FOUND', message, suggestion)
-export const invalidProfile = (message: string, suggestion: string) =>
-  new CapplanError('INVALID_PROFILE', message, suggestion)
-export const invalidResult = (message: string, suggestion: string) =>
-  new CapplanError('INVALID_RESULT', message, suggestion)
-export const insufficientResources = (message: string, suggestion: string) =>
-  new CapplanError('INSUFFICIENT_RESOURCES', message, suggestion)
+export const invalidProfile = (message: string, suggestion: string) => new CapplanError('INVALID_PROFILE', message, suggestion)
+export const invalidResult = (message: string, suggestion: string) => new CapplanError('INVALID_RESULT', message, suggestion)
+export const insufficientResources = (message: string, suggestion: string) => new CapplanError('INSUFFICIENT_RESOURCES', message, suggestion)
 
 /** A child process (engine, build tool) failed: which command, its exit, and the last lines it printed. */
 export class EngineError extends CapplanError {

@@ -121,7 +121,10 @@ export function resolveFormat(model: ModelProfile, quant: QuantLevel | undefined
  * -> its spec, or undefined when capplan does not know its size.
  */
 export function formatFromName(name: string): ResolvedFormat | undefined {
-  const key = name.trim().toLowerCase().replace(/[\s_]+/g, '_')
+  const key = name
+    .trim()
+    .toLowerCase()
+    .replace(/[\s_]+/g, '_')
   const aliases: Record<string, WeightFormatId> = {
     f16: 'fp16',
     fp16: 'fp16',

@@ -65,13 +65,7 @@ export function whatIfResultLevel(
 }
 
 /** Every checkable level of a result, checked on its hardware and scaled to `target` (`estimate --from`). */
-export function scaleResult(
-  store: ProfileStore,
-  result: ResultFile,
-  file: string,
-  target: Hardware,
-  options: ResultLevelOptions & WhatIfTargetOptions = {},
-): FromResult {
+export function scaleResult(store: ProfileStore, result: ResultFile, file: string, target: Hardware, options: ResultLevelOptions & WhatIfTargetOptions = {}): FromResult {
   const levels: FromResultLevel[] = result.levels.filter(isCheckableLevel).map((level) => ({
     concurrency: level.load.value,
     measuredTokensPerSecond: level.summary.throughput.outputTokensPerS,

@@ -247,7 +247,6 @@ export function minimumGpus(base: Omit<FitInput, 'gpus' | 'tp' | 'pp'>): Minimum
     }
   }
   const sizes = validTensorParallelSizes(base.model)
-  const tensorParallel =
-    [...sizes.split, ...sizes.replicated].sort((a, b) => a - b).find((tp) => fitReplica({...base, gpus: tp, tp, pp: 1}).fits) ?? null
+  const tensorParallel = [...sizes.split, ...sizes.replicated].sort((a, b) => a - b).find((tp) => fitReplica({...base, gpus: tp, tp, pp: 1}).fits) ?? null
   return {byMemory, layouts, tensorParallel}
 }

@@ -273,8 +273,7 @@ export interface MeasuredRunDescription {
 /** Build an OperatingPoint from what a result file records (for `report`). TP = all GPUs when valid. */
 export function operatingPointFor(run: MeasuredRunDescription): OperatingPoint {
   const gpus = Math.max(1, run.gpus)
-  const layout =
-    tensorParallelValidity(run.model, gpus) === 'invalid' ? (parallelLayouts(run.model, gpus)[0] ?? {tp: 1, pp: gpus}) : {tp: gpus, pp: 1}
+  const layout = tensorParallelValidity(run.model, gpus) === 'invalid' ? (parallelLayouts(run.model, gpus)[0] ?? {tp: 1, pp: gpus}) : {tp: gpus, pp: 1}
   return {
     model: run.model,
     format: formatFromName(run.formatName) ?? resolveFormat(run.model, run.quant, 'gguf'),

@@ -42,11 +42,7 @@ export function tokenGapsMs(request: RequestRecord): number[] {
  * - token mismatch (countedTokens != outputTokens on a successful request) is counted, and the reported
  *   outputTokens is what throughput uses — the mismatch is flagged, never silently resolved.
  */
-export function summarizeLevel(
-  requests: readonly RequestRecord[],
-  window: MeasuredWindow,
-  slo?: SloSpec,
-): LevelSummary {
+export function summarizeLevel(requests: readonly RequestRecord[], window: MeasuredWindow, slo?: SloSpec): LevelSummary {
   const succeeded = requests.filter((request) => request.error === null)
   const errors: Partial<Record<RequestErrorKind, number>> = {}
   for (const request of requests) {

@@ -175,7 +175,12 @@ export interface GpuSamplerResult {
 const MAX_STDERR_CHARS = 4000
 
 function firstLine(text: string): string {
-  return text.split('\n').find((line) => line.trim() !== '')?.trim() ?? ''
+  return (
+    text
+      .split('\n')
+      .find((line) => line.trim() !== '')
+      ?.trim() ?? ''
+  )
 }
 
 /**

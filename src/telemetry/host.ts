@@ -49,11 +49,10 @@ export function parseNvidiaSmiGpus(csv: string): GpuDevice[] {
 }
 
 async function nvidiaSmiGpus(): Promise<GpuDevice[] | null> {
-  const result = await execa(
-    'nvidia-smi',
-    ['--query-gpu=name,memory.total,driver_version', '--format=csv,noheader,nounits'],
-    {timeout: PROBE_TIMEOUT_MS, reject: false},
-  ).catch(() => null)
+  const result = await execa('nvidia-smi', ['--query-gpu=name,memory.total,driver_version', '--format=csv,noheader,nounits'], {
+    timeout: PROBE_TIMEOUT_MS,
+    reject: false,
+  }).catch(() => null)
   if (result === null || result.exitCode !== 0 || typeof result.stdout !== 'string') return null
   return parseNvidiaSmiGpus(result.stdout)
 }
@@ -95,10 +94,7 @@ export async function snapshotHost(): Promise<HostSnapshot> {
   const logicalCores = os.cpus().length || os.availableParallelism()
   const cpuModel = cpu !== null ? `${cpu.manufacturer} ${cpu.brand}`.trim() : (os.cpus()[0]?.model ?? 'unknown')
   // nvidia-smi knows NVIDIA GPUs best (exact names, VRAM, driver); keep other vendors from systeminformation.
-  const gpus =
-    smiGpus !== null && smiGpus.length > 0
-      ? [...smiGpus, ...otherGpus.filter((gpu) => !/nvidia/i.test(gpu.vendor))]
-      : otherGpus
+  const gpus = smiGpus !== null && smiGpus.length > 0 ? [...smiGpus, ...otherGpus.filter((gpu) => !/nvidia/i.test(gpu.vendor))] : otherGpus
   return {
     hostname: os.hostname(),
     cpu: {

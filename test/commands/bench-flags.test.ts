@@ -3,7 +3,6 @@ import path from 'node:path'
 import {execa} from 'execa'
 import {describe, expect, it} from 'vitest'
 
-
 const repo = path.resolve(import.meta.dirname, '..', '..')
 const bin = path.join(repo, 'bin', 'run.js')
 
@@ -79,4 +78,3 @@ describe('capplan bench --api / --host / --on-error refusals (exit 3, before any
     expect(flat(resumeMissing.stderr)).toMatch(/--resume \/nonexistent\/r\.json does not exist/)
   })
 })
-

@@ -3,7 +3,6 @@ import path from 'node:path'
 import {execa} from 'execa'
 import {describe, expect, it} from 'vitest'
 
-
 const repo = path.resolve(import.meta.dirname, '..', '..')
 const bin = path.join(repo, 'bin', 'run.js')
 
@@ -15,7 +14,9 @@ describe('capplan bench refusals (before anything is synthesized or loaded)', ()
   it('refuses a model too large for this machine with the estimate, exit 7 (also under --json)', async () => {
     const run = await bench(['--model', 'qwen2.5-72b', '--quant', 'fp16'])
     expect(run.exitCode).toBe(7)
-    expect(flat(run.stderr)).toMatch(/qwen2.5-72b at fp16 needs about [\d,]+ MiB of memory \([\d,]+ MiB of weights \+ [\d,]+ MiB of KV cache \+ 512 MiB runtime\), but this machine has [\d,]+ MiB available/)
+    expect(flat(run.stderr)).toMatch(
+      /qwen2.5-72b at fp16 needs about [\d,]+ MiB of memory \([\d,]+ MiB of weights \+ [\d,]+ MiB of KV cache \+ 512 MiB runtime\), but this machine has [\d,]+ MiB available/,
+    )
     const json = await bench(['--model', 'qwen2.5-72b', '--quant', 'fp16', '--json'])
     expect(json.exitCode).toBe(7)
     expect(JSON.parse(json.stdout).error.kind).toBe('INSUFFICIENT_RESOURCES')

@@ -66,8 +66,20 @@ describe('capplan estimate: measured and what-if', () => {
 
   it('--what-if scales a measured point to other GPUs (and refuses one the model does not fit)', async () => {
     const {exitCode, json} = await estimateJson(
-      '--model', 'llama-3.1-70b', '--format', 'awq', '--gpu', 'a100-80gb-sxm',
-      '--input-tokens', '1024', '--output-tokens', '256', '--measured', '25', '--what-if', 'h200,rtx-4090',
+      '--model',
+      'llama-3.1-70b',
+      '--format',
+      'awq',
+      '--gpu',
+      'a100-80gb-sxm',
+      '--input-tokens',
+      '1024',
+      '--output-tokens',
+      '256',
+      '--measured',
+      '25',
+      '--what-if',
+      'h200,rtx-4090',
     )
     expect(exitCode).toBe(0)
     expect(json.contextTokens).toBe(1280)

@@ -80,8 +80,21 @@ describe('capplan plan: prices from profiles', () => {
     expect(json.replicaMonthlyCost).toBeCloseTo(spot * 730, 9) // default 730 hours
   })
 
-  it("seed 000 reproduces from profiles: a100-80gb-sxm spot (2.50) x 720 h = $1,800 and gpt-4o@seed-000 = $750 at 100M", async () => {
-    const {json} = await planJson('--throughput', '25', '--gpu', 'a100-80gb-sxm', '--pricing', 'spot', '--hours-per-month', '720', '--volume', '100M', '--api', 'gpt-4o@seed-000')
+  it('seed 000 reproduces from profiles: a100-80gb-sxm spot (2.50) x 720 h = $1,800 and gpt-4o@seed-000 = $750 at 100M', async () => {
+    const {json} = await planJson(
+      '--throughput',
+      '25',
+      '--gpu',
+      'a100-80gb-sxm',
+      '--pricing',
+      'spot',
+      '--hours-per-month',
+      '720',
+      '--volume',
+      '100M',
+      '--api',
+      'gpt-4o@seed-000',
+    )
     expect(json.replicaMonthlyCost).toBe(1800)
     expect(json.apis[0]).toMatchObject({id: 'gpt-4o', variant: 'seed-000', blendedPerMTok: 7.5, monthlyCost: 750})
     expect(json.apis[0].crossover.volumeTokensPerMonth).toBeNull()

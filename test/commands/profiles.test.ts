@@ -66,7 +66,7 @@ describe('capplan profiles list', () => {
     expect(stdout).not.toContain('h100-sxm')
   })
 
-  it('CAPPLAN_PROFILES overrides a built-in by id and marks it as the user\'s', () => {
+  it("CAPPLAN_PROFILES overrides a built-in by id and marks it as the user's", () => {
     const {code, body} = json(['profiles', 'list', '--kind', 'gpu'], {CAPPLAN_PROFILES: overrideDir})
     expect(code).toBe(0)
     const h100 = (body as unknown as any[]).find((p) => p.id === 'h100-sxm')
@@ -116,7 +116,7 @@ describe('capplan profiles show', () => {
     expect([api.code, api.body.kind, api.body.profile.price.outputPerMTok]).toEqual([0, 'api', 1.1])
   })
 
-  it('a bad --kind value is oclif\'s usage error (exit 2)', () => {
+  it("a bad --kind value is oclif's usage error (exit 2)", () => {
     expect(capplan(['profiles', 'show', 'h100-sxm', '--kind', 'tpu']).code).toBe(2)
   })
 })
@@ -138,7 +138,10 @@ describe('capplan profiles validate', () => {
     const broken = path.join(brokenDir, 'workloads', 'broken.yaml')
     const h100 = path.join(brokenDir, 'gpus', 'h100-sxm.yaml')
     expect(problems.some((p) => p.file === broken && p.line === 4 && p.message.startsWith('malformed YAML'))).toBe(true)
-    const spotLine = builtinFile('gpus', 'h100-sxm').split('\n').findIndex((line) => line.includes('usdPerHour: 2.46')) + 1
+    const spotLine =
+      builtinFile('gpus', 'h100-sxm')
+        .split('\n')
+        .findIndex((line) => line.includes('usdPerHour: 2.46')) + 1
     expect(problems.filter((p) => p.file === h100)).toEqual([
       {file: h100, field: 'prices.spot.usdPerHour', message: 'Too small: expected number to be >0', line: spotLine, column: 17},
     ])

@@ -107,10 +107,14 @@ describe('capplan report --format html escapes strings from result files', () =>
     // An unreadable file whose name and error message carry markup: listed under "Files not reported".
     writeFileSync(path.join(dir, `${SCRIPT_TAG.replaceAll('/', '')}.json`), '{"schemaVersion": 1, "id": "<img src=x onerror=window.__pwned=5>"}')
     html = path.join(dir, 'report.html')
-    const run = await execa('node', [bin, 'report', dir, '--slo', 'ttft=60s,tpot=5s', '--gpu-price', '0.36', '--volume', '100M', '--api', 'gpt-4o', '--format', 'html', '--out', html], {
-      reject: false,
-      cwd: repo,
-    })
+    const run = await execa(
+      'node',
+      [bin, 'report', dir, '--slo', 'ttft=60s,tpot=5s', '--gpu-price', '0.36', '--volume', '100M', '--api', 'gpt-4o', '--format', 'html', '--out', html],
+      {
+        reject: false,
+        cwd: repo,
+      },
+    )
     // 6 = INVALID_RESULT: the second file is reported as invalid, the hostile one is reported.
     expect(run.exitCode, run.stderr).toBe(6)
     page = readFileSync(html, 'utf8')
@@ -121,7 +125,10 @@ describe('capplan report --format html escapes strings from result files', () =>
     expect(page.match(/<script/gi)?.length, 'number of <script in the page').toBe(4)
     expect(/<img/i.test(page), 'the page holds <img').toBe(false)
     expect(page.includes('<!--'), 'the page holds <!--').toBe(false)
-    expect(payloads.filter((payload) => page.includes(payload)), 'payloads present unescaped').toEqual([])
+    expect(
+      payloads.filter((payload) => page.includes(payload)),
+      'payloads present unescaped',
+    ).toEqual([])
     // The data Chart.js reads sits inside <script>: it must neither close that element nor open a comment,
     // and must still parse back to the hostile label, character for character.
     const data = /<script type="application\/json" id="capplan-data">([\s\S]*?)<\/script>/.exec(page)![1]!
@@ -130,17 +137,21 @@ describe('capplan report --format html escapes strings from result files', () =>
     expect(charts.map((chart) => chart.title)).toEqual([`m ${SCRIPT_TAG} ${ATTRIBUTE_BREAK} int4 (${SCRIPT_CLOSE}${COMMENT_OPEN}), embedded cpu`])
   })
 
-  it.skipIf(chromium === null)('in headless Chromium: hostile model names, hosts, engine args, datasets and file names render as text, nothing executes', () => {
-    const probed = openInChromium(html)
-    expect(probed.pwned, 'window.__pwned').toBeNull()
-    expect(probed.images, '<img> elements').toBe(0)
-    // The template's four scripts plus the test's probe.
-    expect(probed.scripts, '<script> elements').toBe(5)
-    expect(probed.errors).toBe('0')
-    // speed + TTFT + cost charts of the one readable result: the embedded JSON survived intact.
-    expect(probed.charts).toBe('3')
-    // The label (section heading) holds the model profile (SCRIPT_TAG, ATTRIBUTE_BREAK) and the format
-    // (SCRIPT_CLOSE, COMMENT_OPEN): all four show as text.
-    expect(probed.asText).toEqual([true, true, true, true])
-  }, 300_000)
+  it.skipIf(chromium === null)(
+    'in headless Chromium: hostile model names, hosts, engine args, datasets and file names render as text, nothing executes',
+    () => {
+      const probed = openInChromium(html)
+      expect(probed.pwned, 'window.__pwned').toBeNull()
+      expect(probed.images, '<img> elements').toBe(0)
+      // The template's four scripts plus the test's probe.
+      expect(probed.scripts, '<script> elements').toBe(5)
+      expect(probed.errors).toBe('0')
+      // speed + TTFT + cost charts of the one readable result: the embedded JSON survived intact.
+      expect(probed.charts).toBe('3')
+      // The label (section heading) holds the model profile (SCRIPT_TAG, ATTRIBUTE_BREAK) and the format
+      // (SCRIPT_CLOSE, COMMENT_OPEN): all four show as text.
+      expect(probed.asText).toEqual([true, true, true, true])
+    },
+    300_000,
+  )
 })

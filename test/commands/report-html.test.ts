@@ -26,9 +26,29 @@ describe.skipIf(chromium === null)('capplan report --format html in headless Chr
     const html = path.join(outDir, 'report.html')
     // llama-bench (costed on the cpu profile: throughput + cost charts, no TTFT), vLLM (misses the SLO: 33% failed;
     // speed + TTFT charts), GuideLLM (meets tpot 100 ms, priced by --gpu-price: speed + TTFT + cost) = 7 charts
-    const run = await execa('node', [bin, 'report', path.join(peers, 'llama_bench.json'), path.join(peers, 'vllm_serve_detailed.json'),
-      path.join(peers, 'guidellm_benchmarks.json'), '--slo', 'ttft=2s,tpot=100ms', '--gpu-price', '0.36', '--volume', '100M',
-      '--api', 'gpt-4o,deepseek-v3', '--format', 'html', '--out', html], {reject: false, cwd: repo})
+    const run = await execa(
+      'node',
+      [
+        bin,
+        'report',
+        path.join(peers, 'llama_bench.json'),
+        path.join(peers, 'vllm_serve_detailed.json'),
+        path.join(peers, 'guidellm_benchmarks.json'),
+        '--slo',
+        'ttft=2s,tpot=100ms',
+        '--gpu-price',
+        '0.36',
+        '--volume',
+        '100M',
+        '--api',
+        'gpt-4o,deepseek-v3',
+        '--format',
+        'html',
+        '--out',
+        html,
+      ],
+      {reject: false, cwd: repo},
+    )
     expect(run.exitCode).toBe(0)
     expect(readFileSync(html, 'utf8')).not.toMatch(/<script[^>]+src=/)
 

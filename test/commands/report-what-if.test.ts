@@ -30,7 +30,14 @@ describe('capplan report --what-if / --bandwidth', () => {
     expect(report.operatingPoint.kind).toBe('none')
     expect(report.operatingPointSanity).toBeNull()
     expect(report.whatIf).toEqual([
-      {target: 'h200', ok: false, label: 'estimate', fromFile: recorded, fromResultId: '70e9d223-2587-4e1d-9247-bb38462d220c', reason: 'no operating point to scale (no measured level meets the SLO)'},
+      {
+        target: 'h200',
+        ok: false,
+        label: 'estimate',
+        fromFile: recorded,
+        fromResultId: '70e9d223-2587-4e1d-9247-bb38462d220c',
+        reason: 'no operating point to scale (no measured level meets the SLO)',
+      },
     ])
   })
 

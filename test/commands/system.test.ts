@@ -57,40 +57,34 @@ describe('capplan system', () => {
     expect(stdout).toContain(`(${os.totalmem()} bytes)`)
   })
 
-  it.runIf(existsSync(join(root, 'dist', 'commands', 'system.js')))(
-    'the built CLI prints one JSON document on stdout (exit 0)',
-    async () => {
-      const {stdout} = await promisify(execFile)('node', [join(root, 'bin', 'run.js'), 'system', '--json', '--skip-engine'], {
+  it.runIf(existsSync(join(root, 'dist', 'commands', 'system.js')))('the built CLI prints one JSON document on stdout (exit 0)', async () => {
+    const {stdout} = await promisify(execFile)('node', [join(root, 'bin', 'run.js'), 'system', '--json', '--skip-engine'], {
+      cwd: root,
+    })
+    const report = JSON.parse(stdout) as SystemReport
+    expect(report.host.memoryBytes).toBe(os.totalmem())
+    expect(report.host.cpu.physicalCores).toBeGreaterThanOrEqual(1)
+  })
+
+  it.runIf(existsSync(join(root, 'dist', 'commands', 'system.js')))('a broken --profiles directory fails with INVALID_PROFILE, exit 5, also under --json', async () => {
+    const dir = await mkdtemp(join(os.tmpdir(), 'capplan-system-profiles-'))
+    try {
+      await mkdir(join(dir, 'gpus'))
+      await writeFile(join(dir, 'gpus', 'broken.yaml'), 'kind: gpu\nid: broken\n')
+      const run = promisify(execFile)('node', [join(root, 'bin', 'run.js'), 'system', '--json', '--skip-engine', '--profiles', dir], {
         cwd: root,
       })
-      const report = JSON.parse(stdout) as SystemReport
-      expect(report.host.memoryBytes).toBe(os.totalmem())
-      expect(report.host.cpu.physicalCores).toBeGreaterThanOrEqual(1)
-    },
-  )
-
-  it.runIf(existsSync(join(root, 'dist', 'commands', 'system.js')))(
-    'a broken --profiles directory fails with INVALID_PROFILE, exit 5, also under --json',
-    async () => {
-      const dir = await mkdtemp(join(os.tmpdir(), 'capplan-system-profiles-'))
-      try {
-        await mkdir(join(dir, 'gpus'))
-        await writeFile(join(dir, 'gpus', 'broken.yaml'), 'kind: gpu\nid: broken\n')
-        const run = promisify(execFile)('node', [join(root, 'bin', 'run.js'), 'system', '--json', '--skip-engine', '--profiles', dir], {
-          cwd: root,
-        })
-        const failure = (await run.then(
-          () => null,
-          (error: unknown) => error,
-        )) as {code: number; stdout: string} | null
-        expect(failure).not.toBeNull()
-        expect(failure!.code).toBe(5)
-        const {error} = JSON.parse(failure!.stdout) as {error: {kind: string; message: string}}
-        expect(error.kind).toBe('INVALID_PROFILE')
-        expect(error.message).toContain('broken.yaml')
-      } finally {
-        await rm(dir, {recursive: true, force: true})
-      }
-    },
-  )
+      const failure = (await run.then(
+        () => null,
+        (error: unknown) => error,
+      )) as {code: number; stdout: string} | null
+      expect(failure).not.toBeNull()
+      expect(failure!.code).toBe(5)
+      const {error} = JSON.parse(failure!.stdout) as {error: {kind: string; message: string}}
+      expect(error.kind).toBe('INVALID_PROFILE')
+      expect(error.message).toContain('broken.yaml')
+    } finally {
+      await rm(dir, {recursive: true, force: true})
+    }
+  })
 })

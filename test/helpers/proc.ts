@@ -32,7 +32,9 @@ export function alive(pid: number): boolean {
 /** The argument vector of a process ([] when it is gone). */
 export function cmdlineOf(pid: number): string[] {
   try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((arg) => arg !== '')
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+      .split('\0')
+      .filter((arg) => arg !== '')
   } catch {
     return []
   }

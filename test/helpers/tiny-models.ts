@@ -107,4 +107,3 @@ export function tinyModelWorkdir(prefix: string, serverBin?: string | null): {wo
   if (serverBin !== undefined && serverBin !== null) env.CAPPLAN_LLAMA_BIN_DIR = path.dirname(serverBin)
   return {work, env}
 }
-

@@ -46,7 +46,12 @@ describe('capplan bench on the default model (qwen2.5-0.5b int4)', () => {
     expect(payload.cost[0]!.plan.costPerMillionTokens).toBeGreaterThan(0)
     console.log(
       'qwen2.5-0.5b int4, 1 thread:',
-      file.levels.map((level) => `c${level.load.value}: ${level.summary.throughput.outputTokensPerS.toFixed(1)} out tok/s, ${level.summary.throughput.totalTokensPerS.toFixed(1)} total tok/s`).join('; '),
+      file.levels
+        .map(
+          (level) =>
+            `c${level.load.value}: ${level.summary.throughput.outputTokensPerS.toFixed(1)} out tok/s, ${level.summary.throughput.totalTokensPerS.toFixed(1)} total tok/s`,
+        )
+        .join('; '),
     )
   })
 })

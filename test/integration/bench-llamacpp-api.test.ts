@@ -53,7 +53,7 @@ describe.skipIf(serverBin === null)('capplan bench --engine llamacpp: --api v1-c
     return {run, watcher, listening}
   }
 
-  it('--api v1-completions: exact output lengths from the usage, /metrics delta = the client\'s count, the API in the notes; bound to 127.0.0.1 only', async () => {
+  it("--api v1-completions: exact output lengths from the usage, /metrics delta = the client's count, the API in the notes; bound to 127.0.0.1 only", async () => {
     const results = path.join(work, 'results-v1')
     const {run, watcher, listening} = await benchWatched(
       ['--api', 'v1-completions', '--concurrency', '1,2', '--requests', '3', '--input-tokens', '32', '--output-tokens', '16'],

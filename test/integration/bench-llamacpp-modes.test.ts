@@ -67,7 +67,30 @@ describe('capplan bench --sweep with an SLO no level can meet', () => {
     expect(payload.cost[0]!.note).toMatch(/^no level met the SLO \(.+\); costed at the highest measured throughput instead$/)
     expect(payload.cost[0]!.totalTokensPerSecond).toBe(file.levels[0]!.summary.throughput.totalTokensPerS)
     // Human output says so too.
-    const human = await execa('node', [bin, 'bench', '--model', 'tiny-qwen2', '--input-tokens', '16', '--output-tokens', '8', '--threads', '1', '--concurrency', '1', '--requests', '2', '--slo', 'ttft=0.001ms', '--results-dir', results], {cwd: work, env, reject: false})
+    const human = await execa(
+      'node',
+      [
+        bin,
+        'bench',
+        '--model',
+        'tiny-qwen2',
+        '--input-tokens',
+        '16',
+        '--output-tokens',
+        '8',
+        '--threads',
+        '1',
+        '--concurrency',
+        '1',
+        '--requests',
+        '2',
+        '--slo',
+        'ttft=0.001ms',
+        '--results-dir',
+        results,
+      ],
+      {cwd: work, env, reject: false},
+    )
     expect(human.exitCode).toBe(0)
     expect(human.stdout).toMatch(/no level met the SLO \(.+\); costed at the highest measured throughput instead/)
     expect(human.stdout).toMatch(/Cost of tiny-qwen2 int4 at its best level \(concurrency 1, [\d.]+ total tok\/s\)/)
@@ -110,7 +133,7 @@ describe.skipIf(serverBin === null)('capplan bench --engine openai against a run
     expect(file.notes.some((note) => note.startsWith('concurrency 2: ') && /duration|2 ?s|2000/.test(note))).toBe(true)
   })
 
-  it('--dataset sends the file\'s text prompts and records the dataset', async () => {
+  it("--dataset sends the file's text prompts and records the dataset", async () => {
     const dataset = path.join(work, 'prompts.jsonl')
     writeFileSync(dataset, Array.from({length: 12}, (_, i) => JSON.stringify({prompt: `Question ${i}: how many legs does a spider have?`})).join('\n') + '\n')
     const results = path.join(work, 'results-dataset')
@@ -125,7 +148,20 @@ describe.skipIf(serverBin === null)('capplan bench --engine openai against a run
   it('refuses a dataset smaller than the run before starting a level', async () => {
     const dataset = path.join(work, 'small.jsonl')
     writeFileSync(dataset, `${JSON.stringify({prompt: 'one'})}\n${JSON.stringify({prompt: 'two'})}\n`)
-    const run = await bench(['--engine', 'openai', '--endpoint', endpoint, '--concurrency', '1', '--requests', '4', '--dataset', dataset, '--results-dir', path.join(work, 'r-small')])
+    const run = await bench([
+      '--engine',
+      'openai',
+      '--endpoint',
+      endpoint,
+      '--concurrency',
+      '1',
+      '--requests',
+      '4',
+      '--dataset',
+      dataset,
+      '--results-dir',
+      path.join(work, 'r-small'),
+    ])
     expect(run.exitCode).toBe(3)
     // warmup 1 + 4 measured = 5 prompts > 2
     expect(JSON.parse(run.stdout).error.message).toMatch(/holds 2 prompts but this run may need 5/)

@@ -49,8 +49,28 @@ describe.skipIf(serverBin === null)('capplan bench --engine llamacpp on a tiny s
     const results = path.join(work, 'results')
     const run = await execa(
       'node',
-      [bin, 'bench', '--engine', 'llamacpp', '--synthetic', '--model', 'tiny-qwen2', '--threads', '1', '--concurrency', '1,2', '--requests', '3',
-        '--input-tokens', '32', '--output-tokens', '16', '--results-dir', results, '--json'],
+      [
+        bin,
+        'bench',
+        '--engine',
+        'llamacpp',
+        '--synthetic',
+        '--model',
+        'tiny-qwen2',
+        '--threads',
+        '1',
+        '--concurrency',
+        '1,2',
+        '--requests',
+        '3',
+        '--input-tokens',
+        '32',
+        '--output-tokens',
+        '16',
+        '--results-dir',
+        results,
+        '--json',
+      ],
       {cwd: work, env, reject: false},
     )
     expect(run.exitCode, run.stderr).toBe(0)
@@ -92,8 +112,27 @@ describe.skipIf(serverBin === null)('capplan bench --engine llamacpp on a tiny s
     const results = path.join(work, 'results-sigint')
     const child = execa(
       'node',
-      [bin, 'bench', '--engine', 'llamacpp', '--synthetic', '--model', 'tiny-qwen2', '--threads', '1', '--concurrency', '1,2', '--requests', '100000',
-        '--input-tokens', '16', '--output-tokens', '64', '--results-dir', results],
+      [
+        bin,
+        'bench',
+        '--engine',
+        'llamacpp',
+        '--synthetic',
+        '--model',
+        'tiny-qwen2',
+        '--threads',
+        '1',
+        '--concurrency',
+        '1,2',
+        '--requests',
+        '100000',
+        '--input-tokens',
+        '16',
+        '--output-tokens',
+        '64',
+        '--results-dir',
+        results,
+      ],
       {cwd: work, env, reject: false},
     )
     const deadline = Date.now() + 120_000

@@ -22,7 +22,25 @@ describe('capplan bench --quant int4,fp16', () => {
   it('int4 decodes faster than fp16', async () => {
     const run = await execa(
       'node',
-      [bin, 'bench', '--quant', 'int4,fp16', '--concurrency', '1', '--requests', '3', '--input-tokens', '16', '--output-tokens', '48', '--threads', '1', '--results-dir', results, '--json'],
+      [
+        bin,
+        'bench',
+        '--quant',
+        'int4,fp16',
+        '--concurrency',
+        '1',
+        '--requests',
+        '3',
+        '--input-tokens',
+        '16',
+        '--output-tokens',
+        '48',
+        '--threads',
+        '1',
+        '--results-dir',
+        results,
+        '--json',
+      ],
       {reject: false},
     )
     expect(run.exitCode, run.stderr).toBe(0)

@@ -104,7 +104,23 @@ describe('capplan bench on a tiny synthetic model', () => {
 
   it('compares several quants: one result file each, costed on the --gpu profile', async () => {
     const results = path.join(work, 'results-quants')
-    const run = await bench(['--quant', 'int4,int8', '--concurrency', '1', '--requests', '2', '--input-tokens', '16', '--output-tokens', '8', '--results-dir', results, '--gpu', 'h100-sxm', '--json'])
+    const run = await bench([
+      '--quant',
+      'int4,int8',
+      '--concurrency',
+      '1',
+      '--requests',
+      '2',
+      '--input-tokens',
+      '16',
+      '--output-tokens',
+      '8',
+      '--results-dir',
+      results,
+      '--gpu',
+      'h100-sxm',
+      '--json',
+    ])
     expect(run.exitCode).toBe(0)
     const payload = JSON.parse(run.stdout) as BenchJson
     expect(payload.results.map((r) => [r.quant, r.format])).toEqual([
@@ -124,7 +140,24 @@ describe('capplan bench on a tiny synthetic model', () => {
     const results = path.join(work, 'results-sigint')
     const child = execa(
       'node',
-      [bin, 'bench', '--model', 'tiny-qwen2', '--threads', '1', '--concurrency', '1,2', '--requests', '100000', '--input-tokens', '16', '--output-tokens', '64', '--results-dir', results],
+      [
+        bin,
+        'bench',
+        '--model',
+        'tiny-qwen2',
+        '--threads',
+        '1',
+        '--concurrency',
+        '1,2',
+        '--requests',
+        '100000',
+        '--input-tokens',
+        '16',
+        '--output-tokens',
+        '64',
+        '--results-dir',
+        results,
+      ],
       {cwd: work, env, reject: false},
     )
     // Wait until the run has created its result file (engine started, warmup begun), then let it measure a bit.

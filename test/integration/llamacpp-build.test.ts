@@ -5,13 +5,7 @@ import {delimiter, join} from 'node:path'
 import {execa} from 'execa'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {
-  type BuildLlamaCppResult,
-  LLAMA_CPP_TOOLS,
-  buildLlamaCppTools,
-  findLlamaCppTool,
-  findOnPath,
-} from '../../src/engines/llamacpp/build.js'
+import {type BuildLlamaCppResult, LLAMA_CPP_TOOLS, buildLlamaCppTools, findLlamaCppTool, findOnPath} from '../../src/engines/llamacpp/build.js'
 import {runLlamaBench} from '../../src/engines/llamacpp/llama-bench.js'
 import {llamaBenchTestName} from '../../src/results/import/llama-bench-format.js'
 import {ensureSyntheticModel} from '../../src/gguf/synth.js'
@@ -22,13 +16,11 @@ import {tinyQwen2} from '../helpers/tiny-models.js'
 // cache dir (CAPPLAN_CACHE_DIR or the user cache), CPU backend. The first run compiles (about 25 minutes
 // on 2 cores); later runs reuse the build, which is exactly what the second half of this file checks.
 
-const missing = (await Promise.all(['git', 'cmake', 'c++'].map(async (t) => ((await findOnPath(t)) === null ? t : null)))).filter(
-  (t): t is string => t !== null,
-)
+const missing = (await Promise.all(['git', 'cmake', 'c++'].map(async (t) => ((await findOnPath(t)) === null ? t : null)))).filter((t): t is string => t !== null)
 const skipReason = missing.length > 0 ? `llama.cpp build skipped: ${missing.join(', ')} not on PATH` : null
 if (skipReason !== null) console.warn(skipReason)
 
-describe.skipIf(skipReason !== null)('capplan\'s offline llama.cpp build', () => {
+describe.skipIf(skipReason !== null)("capplan's offline llama.cpp build", () => {
   let first: BuildLlamaCppResult
 
   beforeAll(async () => {

@@ -19,8 +19,7 @@ import {tinyQwen2} from '../helpers/tiny-models.js'
 
 const distEngine = fileURLToPath(new URL('../../dist/engines/llamacpp/engine.js', import.meta.url))
 const serverBin = await findLlamaCppTool('llama-server')
-const skipReason =
-  serverBin === null ? 'no llama-server found (capplan engine build)' : existsSync(distEngine) ? null : 'dist/ is missing (npm run build)'
+const skipReason = serverBin === null ? 'no llama-server found (capplan engine build)' : existsSync(distEngine) ? null : 'dist/ is missing (npm run build)'
 if (skipReason !== null) console.warn(`[skip] llama-server teardown: ${skipReason}`)
 
 const alive = (pid: number) => {

@@ -128,7 +128,9 @@ describe('load modes on the embedded engine', () => {
       },
       {t0: performance.now(), signal: new AbortController().signal},
     )
-    console.error(`adaptive stop: ${run.stopMessage}; ${run.requests.length} requests; summary ${summarizeLevel(run.requests, run.window).throughput.outputTokensPerS.toFixed(1)} output tok/s`)
+    console.error(
+      `adaptive stop: ${run.stopMessage}; ${run.requests.length} requests; summary ${summarizeLevel(run.requests, run.window).throughput.outputTokensPerS.toFixed(1)} output tok/s`,
+    )
     expect(run.status).toBe('complete')
     expect(run.requests.length).toBe(run.promptsUsed)
     expect(run.stopReason).toBe('precision')
@@ -157,7 +159,9 @@ describe('load modes on the embedded engine', () => {
       // the engine has 2 sequences: the sweep may not go past them
       {start: 1, factor: 2, maxConcurrency: 2, minGain: 0.05},
     )
-    console.error(`sweep: ${outcome.steps.map((step) => `c${step.concurrency} ${step.summary.throughput.totalTokensPerS.toFixed(0)} tok/s`).join(', ')}; ${outcome.stop}: ${outcome.message}`)
+    console.error(
+      `sweep: ${outcome.steps.map((step) => `c${step.concurrency} ${step.summary.throughput.totalTokensPerS.toFixed(0)} tok/s`).join(', ')}; ${outcome.stop}: ${outcome.message}`,
+    )
     expect(outcome.steps[0]!.concurrency).toBe(1)
     expect(outcome.steps.every((step) => step.summary.requests.completed === 6)).toBe(true)
     // either 2 did not add 5% (plateau at 2) or it did and 4 would pass the engine's 2 sequences
@@ -167,10 +171,7 @@ describe('load modes on the embedded engine', () => {
 
   it('sends text prompts from a JSONL dataset', async () => {
     const file = path.join(cacheDir, 'prompts.jsonl')
-    writeFileSync(
-      file,
-      '{"prompt": "Explain what a KV cache stores."}\n{"messages": [{"role": "user", "content": "Name three GPUs."}]}\n',
-    )
+    writeFileSync(file, '{"prompt": "Explain what a KV cache stores."}\n{"messages": [{"role": "user", "content": "Name three GPUs."}]}\n')
     const dataset = await loadDataset(file)
     const run = await runLevel(
       engine,

@@ -69,7 +69,11 @@ describe('a model name is just a name (argument arrays, never a shell)', () => {
     server = await startReplayServer()
     // The server lists the hostile id (capplan refuses a --model-id the server does not serve); the streams are
     // llama-server's recorded bytes.
-    server.route('GET /v1/models', {status: 200, headers: {'content-type': 'application/json'}, body: JSON.stringify({object: 'list', data: [{id: HOSTILE, object: 'model', owned_by: 'llamacpp'}]})})
+    server.route('GET /v1/models', {
+      status: 200,
+      headers: {'content-type': 'application/json'},
+      body: JSON.stringify({object: 'list', data: [{id: HOSTILE, object: 'model', owned_by: 'llamacpp'}]}),
+    })
     server.route('POST /v1/completions', {body: llamaFixture('v1_completions_stream.sse')})
   })
   afterAll(async () => {
@@ -81,8 +85,27 @@ describe('a model name is just a name (argument arrays, never a shell)', () => {
     const results = path.join(home, 'results-openai')
     const run = await execa(
       'node',
-      [bin, 'bench', '--engine', 'openai', '--endpoint', server.url, '--model-id', HOSTILE, '--dataset', path.join(home, 'prompts.jsonl'),
-        '--output-tokens', '32', '--concurrency', '1', '--requests', '2', '--results-dir', results, '--json'],
+      [
+        bin,
+        'bench',
+        '--engine',
+        'openai',
+        '--endpoint',
+        server.url,
+        '--model-id',
+        HOSTILE,
+        '--dataset',
+        path.join(home, 'prompts.jsonl'),
+        '--output-tokens',
+        '32',
+        '--concurrency',
+        '1',
+        '--requests',
+        '2',
+        '--results-dir',
+        results,
+        '--json',
+      ],
       {cwd: home, env: env(), reject: false},
     )
     expect(run.exitCode, run.stderr).toBe(0)
@@ -110,8 +133,31 @@ describe('a model name is just a name (argument arrays, never a shell)', () => {
     const results = path.join(home, 'results-llamacpp')
     const child = execa(
       'node',
-      [bin, 'bench', '--engine', 'llamacpp', '--model-file', modelFile, '--model', 'tiny-qwen2', '--server-bin', serverBin!, '--threads', '1',
-        '--concurrency', '1,2', '--requests', '4', '--input-tokens', '16', '--output-tokens', '64', '--results-dir', results, '--json'],
+      [
+        bin,
+        'bench',
+        '--engine',
+        'llamacpp',
+        '--model-file',
+        modelFile,
+        '--model',
+        'tiny-qwen2',
+        '--server-bin',
+        serverBin!,
+        '--threads',
+        '1',
+        '--concurrency',
+        '1,2',
+        '--requests',
+        '4',
+        '--input-tokens',
+        '16',
+        '--output-tokens',
+        '64',
+        '--results-dir',
+        results,
+        '--json',
+      ],
       {cwd: home, env: env(), reject: false},
     )
     // While it runs: the real llama-server's argv (from /proc) has the path as ONE argument after -m.
@@ -180,8 +226,27 @@ describe.each(plantedKeys)('a planted API key (%s) reaches nothing capplan write
   const bench = async (what: string, endpoint: string, results: string, extra: string[], envKey: string = KEY) => {
     const run = await execa(
       'node',
-      [bin, 'bench', '--engine', 'openai', '--endpoint', endpoint, '--api-key-env', 'CAPPLAN_TEST_KEY', '--dataset', path.join(work, 'prompts.jsonl'),
-        '--output-tokens', '32', '--concurrency', '1,2', '--requests', '3', '--results-dir', results, ...extra],
+      [
+        bin,
+        'bench',
+        '--engine',
+        'openai',
+        '--endpoint',
+        endpoint,
+        '--api-key-env',
+        'CAPPLAN_TEST_KEY',
+        '--dataset',
+        path.join(work, 'prompts.jsonl'),
+        '--output-tokens',
+        '32',
+        '--concurrency',
+        '1,2',
+        '--requests',
+        '3',
+        '--results-dir',
+        results,
+        ...extra,
+      ],
       // HOME is the work dir too: anything capplan writes under ~ is grepped with the rest.
       {cwd: work, env: {CAPPLAN_TEST_KEY: envKey, HOME: work, CAPPLAN_CACHE_DIR: path.join(work, 'cache')}, reject: false},
     )
@@ -223,7 +288,9 @@ describe.each(plantedKeys)('a planted API key (%s) reaches nothing capplan write
     expect([0, 9], human.stderr).toContain(human.exitCode)
     expect(human.stdout).toMatch(/TTFT/)
     // The URL's credentials are dropped, and capplan says so (without quoting them: leaks() below checks).
-    expect(human.stderr.replace(/\s*\n\s*/g, ' ')).toMatch(/--endpoint holds credentials \(user:password@\) and a query string \(\?\.\.\.\): capplan ignores them .*--api-key-env NAME/)
+    expect(human.stderr.replace(/\s*\n\s*/g, ' ')).toMatch(
+      /--endpoint holds credentials \(user:password@\) and a query string \(\?\.\.\.\): capplan ignores them .*--api-key-env NAME/,
+    )
     const [name] = readdirSync(results).filter((entry) => entry.endsWith('.json'))
     const file = await readResultFile(path.join(results, name!))
     // The failed requests are recorded with the server's message, minus the key.
@@ -248,8 +315,32 @@ describe.each(plantedKeys)('a planted API key (%s) reaches nothing capplan write
     const results = path.join(work, 'results-llamacpp')
     const run = await execa(
       'node',
-      [bin, 'bench', '--engine', 'llamacpp', '--synthetic', '--model', 'tiny-qwen2', '--server-bin', serverBin!, '--threads', '1', '--concurrency', '1',
-        '--requests', '2', '--input-tokens', '16', '--output-tokens', '8', '--results-dir', results, '--', '--api-key', KEY],
+      [
+        bin,
+        'bench',
+        '--engine',
+        'llamacpp',
+        '--synthetic',
+        '--model',
+        'tiny-qwen2',
+        '--server-bin',
+        serverBin!,
+        '--threads',
+        '1',
+        '--concurrency',
+        '1',
+        '--requests',
+        '2',
+        '--input-tokens',
+        '16',
+        '--output-tokens',
+        '8',
+        '--results-dir',
+        results,
+        '--',
+        '--api-key',
+        KEY,
+      ],
       {cwd: work, env: {HOME: work, CAPPLAN_CACHE_DIR: path.join(work, 'cache'), CAPPLAN_PROFILES: path.join(work, 'profiles')}, reject: false},
     )
     outputs.push({what: 'llamacpp run stdout', text: run.stdout}, {what: 'llamacpp run stderr', text: run.stderr})
@@ -281,8 +372,32 @@ describe.each(plantedKeys)('a planted API key (%s) reaches nothing capplan write
       const results = path.join(work, 'results-llamacpp-key-file')
       const run = await execa(
         'node',
-        [bin, 'bench', '--engine', 'llamacpp', '--synthetic', '--model', 'tiny-qwen2', '--server-bin', serverBin!, '--threads', '1', '--concurrency', '1',
-          '--requests', '2', '--input-tokens', '16', '--output-tokens', '8', '--results-dir', results, '--', '--api-key-file', keyFile],
+        [
+          bin,
+          'bench',
+          '--engine',
+          'llamacpp',
+          '--synthetic',
+          '--model',
+          'tiny-qwen2',
+          '--server-bin',
+          serverBin!,
+          '--threads',
+          '1',
+          '--concurrency',
+          '1',
+          '--requests',
+          '2',
+          '--input-tokens',
+          '16',
+          '--output-tokens',
+          '8',
+          '--results-dir',
+          results,
+          '--',
+          '--api-key-file',
+          keyFile,
+        ],
         {cwd: work, env: {HOME: work, CAPPLAN_CACHE_DIR: path.join(work, 'cache'), CAPPLAN_PROFILES: path.join(work, 'profiles')}, reject: false},
       )
       outputs.push({what: 'llamacpp key-file run stdout', text: run.stdout}, {what: 'llamacpp key-file run stderr', text: run.stderr})

@@ -18,8 +18,7 @@ import {findLlamaCppTool} from '../../src/engines/llamacpp/build.js'
 const serverBin = await findLlamaCppTool('llama-server')
 const llamaBench = await findLlamaCppTool('llama-bench')
 const built = existsSync(new URL('../../dist/engines/llamacpp/engine.js', import.meta.url))
-const skipReason =
-  serverBin === null || llamaBench === null ? 'no llama-server/llama-bench (run `capplan engine build`)' : built ? null : 'dist/ is not built (npm run build)'
+const skipReason = serverBin === null || llamaBench === null ? 'no llama-server/llama-bench (run `capplan engine build`)' : built ? null : 'dist/ is not built (npm run build)'
 if (skipReason !== null) console.warn(`[skip] server-accuracy integration: ${skipReason}.`)
 
 interface Round {

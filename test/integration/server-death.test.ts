@@ -52,8 +52,30 @@ describe.skipIf(serverBin === null)('a llama-server that dies in the middle of a
     const results = path.join(work, `results-${onError}`)
     const child = execa(
       'node',
-      [bin, 'bench', '--engine', 'llamacpp', '--synthetic', '--model', 'tiny-qwen2', '--threads', '1', '--concurrency', '1,2', '--requests', String(REQUESTS),
-        '--input-tokens', '16', '--output-tokens', String(OUTPUT_TOKENS), '--on-error', onError, '--results-dir', results, '--json'],
+      [
+        bin,
+        'bench',
+        '--engine',
+        'llamacpp',
+        '--synthetic',
+        '--model',
+        'tiny-qwen2',
+        '--threads',
+        '1',
+        '--concurrency',
+        '1,2',
+        '--requests',
+        String(REQUESTS),
+        '--input-tokens',
+        '16',
+        '--output-tokens',
+        String(OUTPUT_TOKENS),
+        '--on-error',
+        onError,
+        '--results-dir',
+        results,
+        '--json',
+      ],
       {cwd: work, env, reject: false},
     )
     const watcher = new DescendantWatcher(child.pid!)

@@ -113,9 +113,27 @@ describe('SIGKILL in the middle of a level', () => {
   const bench = (engine: 'embedded' | 'llamacpp', results: string) => {
     const child = execa(
       'node',
-      [bin, 'bench', '--engine', engine, ...(engine === 'llamacpp' ? ['--synthetic', '--server-bin', serverBin!] : []), '--model', 'tiny-qwen2',
-        '--threads', '1', '--concurrency', LEVELS.join(','), '--requests', String(REQUESTS), '--input-tokens', '16', '--output-tokens', String(OUTPUT_TOKENS),
-        '--results-dir', results],
+      [
+        bin,
+        'bench',
+        '--engine',
+        engine,
+        ...(engine === 'llamacpp' ? ['--synthetic', '--server-bin', serverBin!] : []),
+        '--model',
+        'tiny-qwen2',
+        '--threads',
+        '1',
+        '--concurrency',
+        LEVELS.join(','),
+        '--requests',
+        String(REQUESTS),
+        '--input-tokens',
+        '16',
+        '--output-tokens',
+        String(OUTPUT_TOKENS),
+        '--results-dir',
+        results,
+      ],
       {cwd: work, env, reject: false},
     )
     started.push(child)
@@ -132,7 +150,12 @@ describe('SIGKILL in the middle of a level', () => {
     // Into the second level (a level here lasts seconds), then the uncatchable signal.
     await new Promise((resolve) => setTimeout(resolve, 400))
     const model = before.result.model.file
-    const serversAtKill = model === null ? [] : liveProcessesWithArg(model).filter((found) => found.argv[0]?.endsWith('llama-server')).map((found) => found.pid)
+    const serversAtKill =
+      model === null
+        ? []
+        : liveProcessesWithArg(model)
+            .filter((found) => found.argv[0]?.endsWith('llama-server'))
+            .map((found) => found.pid)
     const killedAt = Date.now()
     child.kill('SIGKILL')
     const run = await child
@@ -149,7 +172,9 @@ describe('SIGKILL in the middle of a level', () => {
       expect(entry.startsWith('.') || !/\.jsonl?$/.test(entry), `${entry} would be read by capplan report`).toBe(true)
     }
     const levelSeconds = after.levels.map((level) => `c=${level.load.value} ${level.summary.durationS.toFixed(2)} s`).join(', ')
-    console.info(`[sigkill] ${engine}: killed 400 ms after ${before.result.levels.length} level(s) were on disk; the file holds ${after.levels.length} (${levelSeconds}); other entries: ${leftovers.join(', ') || 'none'}`)
+    console.info(
+      `[sigkill] ${engine}: killed 400 ms after ${before.result.levels.length} level(s) were on disk; the file holds ${after.levels.length} (${levelSeconds}); other entries: ${leftovers.join(', ') || 'none'}`,
+    )
     return {before, after, file, serversAtKill, killedAt}
   }
 

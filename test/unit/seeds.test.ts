@@ -54,7 +54,7 @@ describe('seed 000: self-hosted open models vs closed APIs at 100M tokens/month'
     })
   }
 
-  it('the A100 price is the seed\'s $2.50/h (profile a100-80gb-sxm, spot)', () => {
+  it("the A100 price is the seed's $2.50/h (profile a100-80gb-sxm, spot)", () => {
     expect(a100Spot()).toBe(2.5)
   })
 
@@ -180,9 +180,7 @@ describe('seed 000: self-hosted open models vs closed APIs at 100M tokens/month'
       const [gpt4o] = plan(configs.llama70b).apis
       expect(1800 / 7.5).toBe(240) // the article's formula: fixed cost / API price, one replica forever
       expect(gpt4o?.crossover.volumeTokensPerMonth).toBeNull()
-      expect(gpt4o?.crossover.reason).toBe(
-        'never: self-hosted $27.78/1M > API $7.50/1M at any volume (each added replica costs more than the API for the tokens it adds)',
-      )
+      expect(gpt4o?.crossover.reason).toBe('never: self-hosted $27.78/1M > API $7.50/1M at any volume (each added replica costs more than the API for the tokens it adds)')
     })
 
     it('Llama 70B vs Claude 3.5 Sonnet: never ($27.78/1M > $9.00/1M), not the 200M seed 000 prints', () => {
@@ -235,8 +233,7 @@ describe('seed 004: annual cost at 100M tokens/day', () => {
   const DAILY = 100e6
   const yearlyTokens = () => monthlyFromDailyVolume(DAILY, 730) * MONTHS_PER_YEAR
   const annualCost = (idWithVariant: string, ratio: {input: number; output: number}) =>
-    apiMonthlyCost(monthlyFromDailyVolume(DAILY, 730), blendedApiPrice(resolveApiPrice(store, idWithVariant), ratio).blendedPerMTok) *
-    MONTHS_PER_YEAR
+    apiMonthlyCost(monthlyFromDailyVolume(DAILY, 730), blendedApiPrice(resolveApiPrice(store, idWithVariant), ratio).blendedPerMTok) * MONTHS_PER_YEAR
 
   it('100M tokens/day is 36,500M tokens a year', () => {
     expect(yearlyTokens()).toBeCloseTo(36.5e9, 0)
@@ -257,7 +254,7 @@ describe('seed 004: annual cost at 100M tokens/day', () => {
     expect(annualCost('qwen3-235b', {input: 3, output: 1})).toBeCloseTo(9125, 4)
   })
 
-  it('Claude Opus 4.6 at 1:1 costs $1,642,500/year at the seed\'s $15/$75 and $547,500 at the current $5/$25, not ~$547K at $15/$75', () => {
+  it("Claude Opus 4.6 at 1:1 costs $1,642,500/year at the seed's $15/$75 and $547,500 at the current $5/$25, not ~$547K at $15/$75", () => {
     expect(annualCost('claude-opus-4.6@seed-004', {input: 1, output: 1})).toBeCloseTo(1_642_500, 4) // 36,500 x 45
     expect(annualCost('claude-opus-4.6', {input: 1, output: 1})).toBeCloseTo(547_500, 4) // 36,500 x 15
   })
@@ -273,7 +270,11 @@ describe('seed 004: annual cost at 100M tokens/day', () => {
   })
 
   it('Kimi K2.5 is 25x cheaper than Opus at $15/$75 at any ratio (8.33x at $5/$25), not the 5x seed 004 prints', () => {
-    for (const ratio of [{input: 1, output: 1}, {input: 3, output: 1}, {input: 1, output: 3}]) {
+    for (const ratio of [
+      {input: 1, output: 1},
+      {input: 3, output: 1},
+      {input: 1, output: 3},
+    ]) {
       const kimi = annualCost('kimi-k2.5', ratio)
       expect(annualCost('claude-opus-4.6@seed-004', ratio) / kimi).toBeCloseTo(25, 9) // 15 / 0.60 = 75 / 3.00
       expect(annualCost('claude-opus-4.6', ratio) / kimi).toBeCloseTo(8.3333, 4) // 5 / 0.60 = 25 / 3.00

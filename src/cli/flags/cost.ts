@@ -142,13 +142,13 @@ export const reportCostParsers = {
 
 /** Flags shared by `capplan report` and `capplan compare`: the SLO, then the cost model's choices. */
 export const reportCostFlags = {
-  slo: sloFlag({summary: 'Latency targets the operating point must meet, e.g. ttft=2s,tpot=50ms (default: the workload profile\'s p95 SLO).', helpValue: 'SPEC'}),
+  slo: sloFlag({summary: "Latency targets the operating point must meet, e.g. ttft=2s,tpot=50ms (default: the workload profile's p95 SLO).", helpValue: 'SPEC'}),
   percentile: Flags.option({options: sloPercentiles, summary: 'Percentile the SLO applies to (default p95).'})(),
   'no-interpolate': Flags.boolean({summary: 'Use only measured levels (no interpolation between two levels).'}),
-  gpu: Flags.string({summary: 'GPU profile whose price to use (default: detected from the result\'s host; cpu for CPU runs).', helpValue: 'ID'}),
+  gpu: Flags.string({summary: "GPU profile whose price to use (default: detected from the result's host; cpu for CPU runs).", helpValue: 'ID'}),
   'gpu-price': costFlag['gpu-price']({summary: '$ per GPU-hour (overrides any profile).', helpValue: 'USD'}),
   pricing: Flags.option({options: pricingTiers, summary: 'Price tier of the GPU profile (default on-demand).'})(),
-  gpus: capplanFlag(reportCostParsers.gpus)({summary: 'GPUs per replica (default: the result\'s engine.gpuCount; a CPU run is 1 machine).', helpValue: 'N'}),
+  gpus: capplanFlag(reportCostParsers.gpus)({summary: "GPUs per replica (default: the result's engine.gpuCount; a CPU run is 1 machine).", helpValue: 'N'}),
   volume: costFlag.volume({summary: 'Total tokens per month: 100M, 1.5B.', helpValue: 'TOKENS'}),
   'daily-volume': costFlag['daily-volume']({summary: 'Total tokens per day.', helpValue: 'TOKENS'}),
   'io-ratio': costFlag['io-ratio']({summary: 'Input:output tokens for API prices and capacity (default: the ratio the workload measured).', helpValue: 'IN:OUT'}),

@@ -22,5 +22,10 @@ export const estimateFlag = {
   measured: positive('measured', '25'),
   'from-bandwidth': positive('from-bandwidth', '20'),
   /** GPU ids, blanks dropped; an empty list is allowed, as today. */
-  'what-if': capplanFlag((text) => text.split(',').map((id) => id.trim()).filter((id) => id !== '')),
+  'what-if': capplanFlag((text) =>
+    text
+      .split(',')
+      .map((id) => id.trim())
+      .filter((id) => id !== ''),
+  ),
 }

@@ -9,7 +9,10 @@ import {capplanFlag} from './custom.js'
 
 /** --what-if "h200, b200" -> ['h200', 'b200'] (whether each is a GPU profile is the service's check). */
 export function parseWhatIfList(text: string): string[] {
-  const ids = text.split(',').map((id) => id.trim()).filter((id) => id !== '')
+  const ids = text
+    .split(',')
+    .map((id) => id.trim())
+    .filter((id) => id !== '')
   if (ids.length === 0) throw invalidInput('--what-if is empty.', 'Name GPU profiles, e.g. --what-if h200,b200.')
   return ids
 }

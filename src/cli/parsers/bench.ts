@@ -5,7 +5,10 @@ import {type QuantLevel, quantLevels} from '../../profiles/schema.js'
 
 /** "int4,fp16" -> ['int4', 'fp16'] (deduplicated, order kept); anything else is INVALID_INPUT naming the flag. */
 export function parseQuantList(text: string): QuantLevel[] {
-  const items = text.split(',').map((item) => item.trim().toLowerCase()).filter((item) => item !== '')
+  const items = text
+    .split(',')
+    .map((item) => item.trim().toLowerCase())
+    .filter((item) => item !== '')
   if (items.length === 0) throw invalidInput('--quant is empty.', `Give one or more of ${quantLevels.join(', ')}, e.g. --quant int4,fp16.`)
   for (const item of items) {
     if (!(quantLevels as readonly string[]).includes(item)) {
@@ -17,7 +20,10 @@ export function parseQuantList(text: string): QuantLevel[] {
 
 /** "1,2,4" -> [1, 2, 4] (deduplicated, ascending); each a whole number >= 1, at most 256. */
 export function parseConcurrencyList(text: string): number[] {
-  const items = text.split(',').map((item) => item.trim()).filter((item) => item !== '')
+  const items = text
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '')
   if (items.length === 0) throw invalidInput('--concurrency is empty.', 'Give e.g. --concurrency 1,2,4.')
   const values = items.map((item) => {
     const value = Number(item)

@@ -44,7 +44,14 @@ export function parseWholeAtLeastOne(text: string, flagName: string, example: st
 
 /** "gpt-4o,claude-3.5-sonnet@seed-000" -> ids (deduplicated); an empty list is refused. */
 export function parseApiList(list: string): string[] {
-  const ids = [...new Set(list.split(',').map((id) => id.trim()).filter((id) => id !== ''))]
+  const ids = [
+    ...new Set(
+      list
+        .split(',')
+        .map((id) => id.trim())
+        .filter((id) => id !== ''),
+    ),
+  ]
   if (ids.length === 0) {
     throw invalidInput('--api names no API.', 'Give comma-separated API ids, e.g. --api gpt-4o,claude-3.5-sonnet (see `capplan profiles list --kind api`).')
   }

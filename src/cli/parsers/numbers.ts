@@ -28,10 +28,7 @@ export function parseTokenCount(text: string, flagName: string): number {
     throw invalidInput(`--${flagName} must be more than 0 tokens (got "${text}").`, `Give a positive volume, e.g. --${flagName} 100M.`)
   }
   if (match === null) {
-    throw invalidInput(
-      `--${flagName} "${text}" is not a token count.`,
-      `Give a number with an optional k/M/B/T suffix, e.g. --${flagName} 100M (also ${tokenCountExamples}).`,
-    )
+    throw invalidInput(`--${flagName} "${text}" is not a token count.`, `Give a number with an optional k/M/B/T suffix, e.g. --${flagName} 100M (also ${tokenCountExamples}).`)
   }
   const [, mantissa = '', exponentText, suffix] = match
   const [whole = '', fraction = ''] = mantissa.split('.')
@@ -39,19 +36,13 @@ export function parseTokenCount(text: string, flagName: string): number {
   const exponent = Number(exponentText ?? 0) + (suffix === undefined ? 0 : (suffixExponent[suffix] ?? 0)) - fraction.length
   const value = exactScaledInteger(digits, exponent)
   if (value === undefined) {
-    throw invalidInput(
-      `--${flagName} "${text}" is not a whole number of tokens.`,
-      `Token counts are whole numbers, e.g. --${flagName} 100M or --${flagName} 1.5k (= 1500).`,
-    )
+    throw invalidInput(`--${flagName} "${text}" is not a whole number of tokens.`, `Token counts are whole numbers, e.g. --${flagName} 100M or --${flagName} 1.5k (= 1500).`)
   }
   if (value <= 0) {
     throw invalidInput(`--${flagName} must be more than 0 tokens (got "${text}").`, `Give a positive volume, e.g. --${flagName} 100M.`)
   }
   if (!Number.isSafeInteger(value)) {
-    throw invalidInput(
-      `--${flagName} "${text}" is too large (more than ${Number.MAX_SAFE_INTEGER} tokens).`,
-      `Give a realistic volume, e.g. --${flagName} 100B.`,
-    )
+    throw invalidInput(`--${flagName} "${text}" is too large (more than ${Number.MAX_SAFE_INTEGER} tokens).`, `Give a realistic volume, e.g. --${flagName} 100B.`)
   }
   return value
 }

@@ -25,24 +25,15 @@ export function parseSlo(text: string, flagName: string): SloSpec {
   for (const part of parts) {
     const match = /^([a-z0-9]+)\s*=\s*([0-9]*\.?[0-9]+(?:e[+-]?\d+)?)\s*(ms|s)?$/i.exec(part)
     if (!match) {
-      throw invalidInput(
-        `${flagName}: cannot read "${part}".`,
-        `Write metric=value with a unit, e.g. ${flagName} ${example} (metrics: ttft, tpot, e2e; units: ms, s).`,
-      )
+      throw invalidInput(`${flagName}: cannot read "${part}".`, `Write metric=value with a unit, e.g. ${flagName} ${example} (metrics: ttft, tpot, e2e; units: ms, s).`)
     }
     const name = match[1]!.toLowerCase()
     if (!(name in sloKeys)) {
-      throw invalidInput(
-        `${flagName}: unknown metric "${match[1]}" in "${part}".`,
-        `Use ttft, tpot or e2e, e.g. ${flagName} ${example}`,
-      )
+      throw invalidInput(`${flagName}: unknown metric "${match[1]}" in "${part}".`, `Use ttft, tpot or e2e, e.g. ${flagName} ${example}`)
     }
     const unit = match[3]?.toLowerCase()
     if (unit === undefined) {
-      throw invalidInput(
-        `${flagName}: "${part}" has no unit.`,
-        `Add ms or s, e.g. ${name}=${match[2]}ms or ${name}=${match[2]}s.`,
-      )
+      throw invalidInput(`${flagName}: "${part}" has no unit.`, `Add ms or s, e.g. ${name}=${match[2]}ms or ${name}=${match[2]}s.`)
     }
     const value = Number(match[2]) * (unit === 's' ? 1000 : 1)
     if (!(value > 0) || !Number.isFinite(value)) {
@@ -56,4 +47,3 @@ export function parseSlo(text: string, flagName: string): SloSpec {
   }
   return slo
 }
-

@@ -5,10 +5,10 @@ import {quantFlag} from '../../cli/flags/choices.js'
 import {renderSynthResult, synthesizeModel, type SynthResult} from '../../services/model/synth.js'
 
 export default class ModelSynth extends CapplanCommand<typeof ModelSynth> {
-  static override summary = 'Write a random-weight GGUF with a model profile\'s exact architecture.'
+  static override summary = "Write a random-weight GGUF with a model profile's exact architecture."
 
   static override description =
-    'The file has every tensor llama.cpp loads for the model, at its real sizes, in the quant\'s format ' +
+    "The file has every tensor llama.cpp loads for the model, at its real sizes, in the quant's format " +
     '(int4 = Q4_0, int8 = Q8_0, fp16 = F16), so it runs as fast as the real model would — without a download. ' +
     'Deterministic for a seed; cached in the user cache dir (CAPPLAN_CACHE_DIR overrides it) and reused on the ' +
     'next run. Checks free disk and memory before writing.'

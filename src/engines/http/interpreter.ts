@@ -8,15 +8,13 @@ import {type ClientEvent, excerpt, isObject, type JsonObject, type LlamaServerTi
  * the output count comes from usage, never from the chunk count.
  */
 
-const numberOr = (value: unknown, fallback: number | null): number | null =>
-  typeof value === 'number' && Number.isFinite(value) ? value : fallback
+const numberOr = (value: unknown, fallback: number | null): number | null => (typeof value === 'number' && Number.isFinite(value) ? value : fallback)
 /**
  * A token count or a duration the server reports, used only when it is one (a non-negative safe integer /
  * finite number): a usage of 1.5 or -1 tokens would otherwise reach the request record, and the result
  * schema would then refuse the whole file.
  */
-const countOr = (value: unknown, fallback: number | null): number | null =>
-  typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? value : fallback
+const countOr = (value: unknown, fallback: number | null): number | null => (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? value : fallback)
 const durationOr = (value: unknown, fallback: number | null): number | null => {
   const number = numberOr(value, null)
   return number !== null && number >= 0 ? number : fallback

@@ -174,7 +174,7 @@ export async function* streamRequest(options: StreamRequestOptions): AsyncGenera
     // events (each layer costs microtasks and allocations per event).
     const framer = new SseFramer()
     try {
-      for (let ended = false; !ended; ) {
+      for (let ended = false; !ended;) {
         const {done, value, atMs} = await response.read()
         ended = done
         // Messages completed by the same read share its time: when the client could first have seen them.
@@ -207,10 +207,7 @@ export async function* streamRequest(options: StreamRequestOptions): AsyncGenera
 }
 
 /** Only the engine-facing events (drops llama-server timings), for Engine.stream(). */
-export async function* engineEvents(
-  events: AsyncIterable<ClientEvent>,
-  onServerTimings?: (timings: LlamaServerTimings) => void,
-): AsyncGenerator<StreamEvent> {
+export async function* engineEvents(events: AsyncIterable<ClientEvent>, onServerTimings?: (timings: LlamaServerTimings) => void): AsyncGenerator<StreamEvent> {
   for await (const event of events) {
     if (event.kind === 'server-timings') onServerTimings?.(event.timings)
     else yield event

@@ -119,8 +119,7 @@ export function chooseBackend(mode: CudaMode, env: {nvccFound: boolean; nvidiaGp
 export const AMX_OFF_FLAGS = '-mno-amx-tile -mno-amx-int8 -mno-amx-bf16'
 
 /** Whether a native build on this host needs AMX_OFF_FLAGS: x86-64 with a GCC/Clang-style compiler. */
-export const needsAmxOff = (arch: string = process.arch, platform: string = process.platform): boolean =>
-  arch === 'x64' && platform !== 'win32'
+export const needsAmxOff = (arch: string = process.arch, platform: string = process.platform): boolean => arch === 'x64' && platform !== 'win32'
 
 /** cmake configure arguments. Offline by construction: no curl, no OpenSSL, no downloaded web UI. */
 export function cmakeConfigureArgs(opts: {
@@ -206,8 +205,7 @@ export async function buildLlamaCppTools(options: BuildLlamaCppOptions = {}): Pr
   const started = Date.now()
   try {
     await appendFile(paths.logFile, `\n=== capplan engine build ${new Date().toISOString()} (${targets.join(', ')}) ===\n`)
-    const run = (command: string, args: string[], cwd?: string) =>
-      runLogged(command, args, {cwd, logFile: paths.logFile, onLog: options.onLog})
+    const run = (command: string, args: string[], cwd?: string) => runLogged(command, args, {cwd, logFile: paths.logFile, onLog: options.onLog})
 
     if (!(await isFile(join(paths.sourceDir, 'CMakeLists.txt')))) {
       await requireTool('git')
@@ -278,7 +276,12 @@ export async function findLlamaCppTool(name: LlamaCppTool): Promise<string | nul
     tag = null // no bundled source: only the override and PATH can provide the tool
   }
   if (tag !== null) {
-    for (const [backend, native] of [['cuda', true], ['cpu', true], ['cuda', false], ['cpu', false]] as const) {
+    for (const [backend, native] of [
+      ['cuda', true],
+      ['cpu', true],
+      ['cuda', false],
+      ['cpu', false],
+    ] as const) {
       const candidate = join(buildPaths(llamaCppBuildDir(tag, backend, native)).binDir, exe(name))
       if (await isExecutable(candidate)) return candidate
     }
@@ -320,11 +323,7 @@ async function readBuildInfo(file: string): Promise<LlamaCppBuildInfo | null> {
 }
 
 /** A run that streams every output line to the log file and onLog; a non-zero exit becomes an EngineError. */
-async function runLogged(
-  command: string,
-  args: string[],
-  opts: {cwd?: string; logFile: string; onLog?: (line: string) => void},
-): Promise<void> {
+async function runLogged(command: string, args: string[], opts: {cwd?: string; logFile: string; onLog?: (line: string) => void}): Promise<void> {
   const display = [command, ...args].join(' ')
   await appendFile(opts.logFile, `$ ${display}\n`)
   const {execa} = await loadExeca()

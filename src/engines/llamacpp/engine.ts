@@ -106,8 +106,7 @@ export interface LlamaServerArgsInput {
 /** llama-server's argument array (pure; see the module comment for why each flag). */
 export function llamaServerArgs(input: LlamaServerArgsInput): string[] {
   const {capabilities: caps} = input
-  const flashAttention =
-    caps.flashAttention === 'values' ? ['-fa', input.flashAttention] : caps.flashAttention === 'switch' && input.flashAttention === 'on' ? ['-fa'] : []
+  const flashAttention = caps.flashAttention === 'values' ? ['-fa', input.flashAttention] : caps.flashAttention === 'switch' && input.flashAttention === 'on' ? ['-fa'] : []
   return [
     '-m',
     input.modelPath,
@@ -140,13 +139,15 @@ const MAX_API_KEY_FILE_BYTES = 1024 * 1024
  * the environment (LLAMA_API_KEY, LLAMA_ARG_API_KEY_FILE, inherited by the server) counts only when the flag is
  * absent. capplan sends the first key. The value is never recorded: redactArgv hides it in every command line.
  */
-export function serverApiKey(
-  extraArgs: readonly string[],
-  env: NodeJS.ProcessEnv = process.env,
-  readKeyFile: (file: string) => string = readApiKeyFile,
-): string | null {
+export function serverApiKey(extraArgs: readonly string[], env: NodeJS.ProcessEnv = process.env, readKeyFile: (file: string) => string = readApiKeyFile): string | null {
   const keys: string[] = []
-  const fromList = (value: string) => keys.push(...value.split(',').map((key) => key.trim()).filter((key) => key !== ''))
+  const fromList = (value: string) =>
+    keys.push(
+      ...value
+        .split(',')
+        .map((key) => key.trim())
+        .filter((key) => key !== ''),
+    )
   const fromFile = (file: string) => {
     for (const line of readKeyFile(file).split('\n')) {
       const key = line.replace(/\r$/, '')
@@ -277,7 +278,7 @@ export class LlamaCppEngine extends SpawnedServer {
     const bin = this.options.serverBin ?? (await findLlamaCppTool('llama-server'))
     if (bin === null) {
       throw notFound(
-        'No llama-server binary found ($CAPPLAN_LLAMA_BIN_DIR, capplan\'s own build, PATH).',
+        "No llama-server binary found ($CAPPLAN_LLAMA_BIN_DIR, capplan's own build, PATH).",
         'Build one offline with `capplan engine build`, or pass --server-bin /path/to/llama-server.',
       )
     }

@@ -20,12 +20,18 @@ export interface RunLlamaBenchOptions {
 /** Build llama-bench's argument list (pure, so it can be checked without running anything). */
 export function llamaBenchArgs(options: Omit<RunLlamaBenchOptions, 'binary' | 'signal'>): string[] {
   return [
-    '-m', options.modelPath,
-    '-t', String(options.threads),
-    '-p', String(options.nPrompt),
-    '-n', String(options.nGen),
-    '-r', String(options.repetitions),
-    '-o', 'jsonl',
+    '-m',
+    options.modelPath,
+    '-t',
+    String(options.threads),
+    '-p',
+    String(options.nPrompt),
+    '-n',
+    String(options.nGen),
+    '-r',
+    String(options.repetitions),
+    '-o',
+    'jsonl',
     ...(options.extraArgs ?? []),
   ]
 }
@@ -35,7 +41,7 @@ export async function runLlamaBench(options: RunLlamaBenchOptions): Promise<Llam
   const binary = options.binary ?? (await findLlamaCppTool('llama-bench'))
   if (binary === null) {
     throw notFound(
-      'llama-bench was not found (not in $CAPPLAN_LLAMA_BIN_DIR, capplan\'s build directory, or PATH).',
+      "llama-bench was not found (not in $CAPPLAN_LLAMA_BIN_DIR, capplan's build directory, or PATH).",
       'Build it offline with `capplan engine build llama-bench`.',
     )
   }

@@ -126,7 +126,7 @@ function chooseLevels(inputs: readonly CompareInput[], wantedLoad?: number): {le
       return index !== null && (result.levels[index]?.requests.length ?? 0) > 0 ? index : null
     }),
     load: null,
-    note: 'the files share no measured load with per-request samples: latencies compared at each file\'s operating-point level (NOT the same load)',
+    note: "the files share no measured load with per-request samples: latencies compared at each file's operating-point level (NOT the same load)",
   }
 }
 

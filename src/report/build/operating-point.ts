@@ -117,9 +117,7 @@ function checkLevel(level: LevelRecord, index: number, slo: SloSpec, percentile:
   for (const check of checks) {
     if (check.ok) continue
     reasons.push(
-      check.valueMs === null
-        ? `no ${check.metric.toUpperCase()} sample`
-        : `${check.metric.toUpperCase()} ${percentile} ${ms(check.valueMs)} > ${ms(check.thresholdMs)}`,
+      check.valueMs === null ? `no ${check.metric.toUpperCase()} sample` : `${check.metric.toUpperCase()} ${percentile} ${ms(check.valueMs)} > ${ms(check.thresholdMs)}`,
     )
   }
   return {index, load: {...level.load}, meets: reasons.length === 0, checks, failedFraction, reason: reasons.join('; ')}
@@ -168,9 +166,7 @@ const loadLabel = (load: {kind: LoadKind; value: number}) =>
  */
 export function findOperatingPoint(levels: readonly LevelRecord[], slo: SloSpec, options: OperatingPointOptions = {}): OperatingPoint {
   const percentile = options.percentile ?? 'p95'
-  const order = levels
-    .map((level, index) => ({level, index}))
-    .sort((a, b) => a.level.load.value - b.level.load.value || a.index - b.index)
+  const order = levels.map((level, index) => ({level, index})).sort((a, b) => a.level.load.value - b.level.load.value || a.index - b.index)
   const excluded = options.excluded ?? new Map<number, string>()
   const checks = order.map(({level, index}) => checkLevel(level, index, slo, percentile, excluded.get(index)))
   const base = {slo, percentile, checks}

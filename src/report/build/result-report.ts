@@ -12,7 +12,16 @@ import type {LevelRecord, ResultFile, SloSpec} from '../../results/schema.js'
 import {formatSlo} from '../../stats/slo.js'
 import {formatRate} from '../format.js'
 import {findOperatingPoint, type OperatingPoint, type SloPercentile} from './operating-point.js'
-import {checkOperatingPoint, checkResultSanity, excludedLevels, scaleOperatingPoint, type LevelSanity, type ResultSanity, type SanityOptions, type ScaledThroughput} from './sanity.js'
+import {
+  checkOperatingPoint,
+  checkResultSanity,
+  excludedLevels,
+  scaleOperatingPoint,
+  type LevelSanity,
+  type ResultSanity,
+  type SanityOptions,
+  type ScaledThroughput,
+} from './sanity.js'
 
 /** When neither --slo nor the result's workload profile gives one: the chat workload's p95 targets. */
 export const DEFAULT_SLO: SloSpec = {ttftMs: 2000, tpotMs: 50}
@@ -290,7 +299,6 @@ export function buildResultReport(file: string, result: ResultFile, store: Profi
     costNote: `Costed at ${throughputWhat}; ${ratioWhat}; ${gpusPerReplica} ${result.engine.gpuCount === 0 ? 'CPU machine' : 'GPU'}${gpusPerReplica === 1 ? '' : 's'} per replica; price: ${priceWhat}.`,
   }
 }
-
 
 /**
  * The operating point scaled to `target` and costed with the target's GPU profile price (--pricing applies;

@@ -61,7 +61,11 @@ export function sourceHardwareProfile(store: ProfileStore, result: ResultFile, f
 }
 
 /** Bandwidth options for the result's hardware: the flag only where the profile has no bandwidth. */
-function bandwidthFor(store: ProfileStore, profileId: string, options: SanityOptions): {bandwidthGBs: number | null; source: ResultSanity['bandwidthSource']; levelOptions: {bandwidthGBs?: number}} {
+function bandwidthFor(
+  store: ProfileStore,
+  profileId: string,
+  options: SanityOptions,
+): {bandwidthGBs: number | null; source: ResultSanity['bandwidthSource']; levelOptions: {bandwidthGBs?: number}} {
   const profileTBs = store.get('gpu', profileId).memoryBandwidthTBs
   if (profileTBs !== null) return {bandwidthGBs: profileTBs * 1000, source: 'profile', levelOptions: {}}
   if (options.bandwidthGBs !== undefined) return {bandwidthGBs: options.bandwidthGBs, source: 'flag', levelOptions: {bandwidthGBs: options.bandwidthGBs}}
@@ -179,9 +183,7 @@ export interface ScaledThroughput {
   requestsPerS: number
 }
 
-export type WhatIfScaling =
-  | {ok: true; whatIf: Extract<WhatIfResult, {ok: true}>; scale: number; throughput: ScaledThroughput}
-  | {ok: false; reason: string}
+export type WhatIfScaling = {ok: true; whatIf: Extract<WhatIfResult, {ok: true}>; scale: number; throughput: ScaledThroughput} | {ok: false; reason: string}
 
 /**
  * The operating point scaled to `targetId` (same GPU count as measured; refused when the model or the batch's

@@ -24,7 +24,10 @@ function tpList(sizes: number[]): string {
 export function renderEstimate(e: Estimate): string {
   const lines: string[] = []
   const hw = e.hardware
-  const bw = hw.bandwidthGBsPerGpu === null ? 'bandwidth unknown' : `${n0.format(hw.bandwidthGBsPerGpu)} GB/s${hw.bandwidthSource === 'flag' ? ' (--bandwidth)' : hw.bandwidthSource === 'probe' ? ' (measured: single-thread copy, a lower bound)' : ''}`
+  const bw =
+    hw.bandwidthGBsPerGpu === null
+      ? 'bandwidth unknown'
+      : `${n0.format(hw.bandwidthGBsPerGpu)} GB/s${hw.bandwidthSource === 'flag' ? ' (--bandwidth)' : hw.bandwidthSource === 'probe' ? ' (measured: single-thread copy, a lower bound)' : ''}`
   const tf = hw.peakTflopsPerGpu === null ? 'TFLOPS unknown' : `${n0.format(hw.peakTflopsPerGpu)} TFLOPS ${e.format.computeDtype}`
   lines.push(
     `${e.model.name}, ${e.format.quant} ${e.format.label} (${e.format.bitsPerWeight} bits/weight) on ${e.layout.gpus} x ${hw.name} (${n0.format(hw.memoryGBPerGpu)} GB, ${bw}, ${tf})`,
@@ -37,7 +40,10 @@ export function renderEstimate(e: Estimate): string {
   const moe = e.model.moe === null ? '' : ` (MoE: ${e.model.totalParamsB}B must fit, ${e.model.activeParamsB}B read per token)`
   const fitRows: [string, string][] = [
     ['weights', `${gb(m.weightsBytes)} = ${e.model.totalParamsB}B params x ${e.format.bitsPerWeight} / 8${moe}`],
-    ['KV per token', `${n0.format(kv.bytes)} B = ${kv.formula} (${e.kvCache.dtype}); per GPU at TP ${e.layout.tp}${e.layout.pp > 1 ? ` x PP ${e.layout.pp}` : ''}: ${n0.format(m.kvBytesPerTokenPerGpu)} B`],
+    [
+      'KV per token',
+      `${n0.format(kv.bytes)} B = ${kv.formula} (${e.kvCache.dtype}); per GPU at TP ${e.layout.tp}${e.layout.pp > 1 ? ` x PP ${e.layout.pp}` : ''}: ${n0.format(m.kvBytesPerTokenPerGpu)} B`,
+    ],
     ['usable memory', `${gb(m.usableBytes)} (${e.layout.gpus} x ${n0.format(hw.memoryGBPerGpu)} GB x utilization) - ${gb(m.overheadBytes)} overhead`],
     ['free for KV', m.weightsFit ? `${gb(m.freeForKvBytes)} = ${n0.format(m.kvTokenCapacity)} tokens` : `none: the weights do not fit (short by ${gb(-m.freeForKvBytes)})`],
     ['max sequences', `${n0.format(m.maxSequences)} at ${n0.format(e.contextTokens)} tokens (${gb(m.kvBytesPerSequence)} of KV each)`],
@@ -93,7 +99,9 @@ export function renderEstimate(e: Estimate): string {
 
 export function renderMeasuredCheck(check: MeasuredCheck, batch: number): string {
   return `Measured ${batch === 1 ? 'batch-1' : `batch-${batch}`} decode: ${check.message}${
-    check.fractionOfLimit === null || check.verdict === 'impossible' || check.verdict === 'does-not-fit' ? '' : ` (physical limit ${formatRate(check.physicalLimitTokensPerSecond)} tok/s: ${(check.fractionOfLimit * 100).toFixed(0)}%)`
+    check.fractionOfLimit === null || check.verdict === 'impossible' || check.verdict === 'does-not-fit'
+      ? ''
+      : ` (physical limit ${formatRate(check.physicalLimitTokensPerSecond)} tok/s: ${(check.fractionOfLimit * 100).toFixed(0)}%)`
   }`
 }
 

@@ -25,14 +25,16 @@ export function chartJsSource(): string {
   return readFileSync(path.join(path.dirname(main), 'chart.umd.min.js'), 'utf8')
 }
 
-const escapeHtml = (text: string) =>
-  text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;')
+const escapeHtml = (text: string) => text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;')
 
 /** JSON safe inside <script>: no "</script>", no HTML comment openers. */
 const scriptJson = (value: unknown) => JSON.stringify(value).replaceAll('<', '\\u003c').replaceAll('>', '\\u003e')
 
 /** Points of the cost-vs-volume chart: log-spaced volumes, self-hosted step cost and each API's cost. */
-export function costCurves(plan: PlanResult, points = 240): {
+export function costCurves(
+  plan: PlanResult,
+  points = 240,
+): {
   volumes: number[]
   selfHosted: number[]
   apis: {label: string; costs: number[]; crossover: number | null}[]
@@ -109,7 +111,9 @@ function chartData(report: ResultReport, index: number): ChartData {
 
 /** HTML syntax: every text escaped, titles included. */
 function htmlTable(table: Table): string {
-  const head = headTexts(table).map((title) => `<th>${escapeHtml(title)}</th>`).join('')
+  const head = headTexts(table)
+    .map((title) => `<th>${escapeHtml(title)}</th>`)
+    .join('')
   const rows = rowTexts(table).map((row) => `<tr>${row.map((text) => `<td>${escapeHtml(text)}</td>`).join('')}</tr>`)
   return `<table><thead><tr>${head}</tr></thead><tbody>${rows.join('')}</tbody></table>`
 }
@@ -221,8 +225,7 @@ export function renderReportHtml(
     const body = reportSections(report).map((section) => htmlSection(section, `r${index}`, report.plan !== null))
     return `<section>\n${body.filter((html) => html !== '').join('\n')}\n</section>`
   })
-  const invalidList =
-    invalid.length === 0 ? '' : `<section><h2>${escapeHtml(INVALID_TITLE)}</h2>${htmlList('invalid', invalid.map(invalidLine))}</section>`
+  const invalidList = invalid.length === 0 ? '' : `<section><h2>${escapeHtml(INVALID_TITLE)}</h2>${htmlList('invalid', invalid.map(invalidLine))}</section>`
   const empty = reports.length === 0 && invalid.length === 0 ? `<p>${escapeHtml(NO_RESULTS)}</p>` : ''
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>capplan report</title>

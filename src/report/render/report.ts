@@ -53,11 +53,7 @@ const mdEscape = (text: string) => text.replaceAll('|', '\\|').replaceAll('\n', 
 const mdList = (lines: readonly string[]) => lines.map((line) => `- ${mdEscape(line)}`).join('\n')
 function mdTable(table: Table): string {
   const head = headTexts(table)
-  return [
-    `| ${head.map(mdEscape).join(' | ')} |`,
-    `|${head.map(() => '---').join('|')}|`,
-    ...rowTexts(table).map((row) => `| ${row.map(mdEscape).join(' | ')} |`),
-  ].join('\n')
+  return [`| ${head.map(mdEscape).join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rowTexts(table).map((row) => `| ${row.map(mdEscape).join(' | ')} |`)].join('\n')
 }
 
 function markdownPlan(plan: PlanResult): string[] {
@@ -101,10 +97,33 @@ const csvField = (value: string | number | null) => {
 }
 
 export const reportCsvColumns = [
-  'file', 'label', 'imported_from', 'operating_point', 'load_kind', 'load', 'output_tok_s', 'total_tok_s',
-  'gpu_profile', 'usd_per_gpu_hour', 'gpus_per_replica', 'io_ratio', 'self_usd_per_1m', 'volume_tokens_per_month',
-  'replicas', 'gpus', 'self_monthly_usd', 'api', 'api_usd_per_1m', 'api_monthly_usd', 'crossover_tokens_per_month',
-  'break_even_total_tok_s', 'note', 'efficiency', 'roofline_verdict', 'ceiling_tok_s', 'estimate_from',
+  'file',
+  'label',
+  'imported_from',
+  'operating_point',
+  'load_kind',
+  'load',
+  'output_tok_s',
+  'total_tok_s',
+  'gpu_profile',
+  'usd_per_gpu_hour',
+  'gpus_per_replica',
+  'io_ratio',
+  'self_usd_per_1m',
+  'volume_tokens_per_month',
+  'replicas',
+  'gpus',
+  'self_monthly_usd',
+  'api',
+  'api_usd_per_1m',
+  'api_monthly_usd',
+  'crossover_tokens_per_month',
+  'break_even_total_tok_s',
+  'note',
+  'efficiency',
+  'roofline_verdict',
+  'ceiling_tok_s',
+  'estimate_from',
 ] as const
 
 /** One row per result and API (one row with empty API columns when a result is not costed). */
@@ -127,10 +146,23 @@ export function renderReportCsv(reports: readonly ResultReport[], invalid: reado
     const check = report.operatingPointSanity?.check ?? null
     pushRows(
       [
-        report.file, report.label, report.importedFrom, point.kind, point.load?.kind ?? null, point.load?.value ?? null,
-        point.outputTokensPerS, point.totalTokensPerS, report.gpuProfile, plan?.inputs.usdPerGpuHour ?? null,
-        report.gpusPerReplica, plan?.inputs.ioRatio.label ?? null, plan?.costPerMillionTokens ?? null,
-        plan?.inputs.volume?.tokensPerMonth ?? null, plan?.replicas ?? null, plan?.gpus ?? null, plan?.selfHostedMonthlyCost ?? null,
+        report.file,
+        report.label,
+        report.importedFrom,
+        point.kind,
+        point.load?.kind ?? null,
+        point.load?.value ?? null,
+        point.outputTokensPerS,
+        point.totalTokensPerS,
+        report.gpuProfile,
+        plan?.inputs.usdPerGpuHour ?? null,
+        report.gpusPerReplica,
+        plan?.inputs.ioRatio.label ?? null,
+        plan?.costPerMillionTokens ?? null,
+        plan?.inputs.volume?.tokensPerMonth ?? null,
+        plan?.replicas ?? null,
+        plan?.gpus ?? null,
+        plan?.selfHostedMonthlyCost ?? null,
       ],
       plan,
       report.costNote,
@@ -142,10 +174,23 @@ export function renderReportCsv(reports: readonly ResultReport[], invalid: reado
       const wPlan = target?.plan ?? null
       pushRows(
         [
-          report.file, `${report.label} -> ${whatIf.target} (ESTIMATE)`, report.importedFrom, 'estimate', target?.fromLoad.kind ?? null, target?.fromLoad.value ?? null,
-          target?.throughput.outputTokensPerS ?? null, target?.throughput.totalTokensPerS ?? null, whatIf.target, wPlan?.inputs.usdPerGpuHour ?? null,
-          target?.gpusPerReplica ?? null, wPlan?.inputs.ioRatio.label ?? null, wPlan?.costPerMillionTokens ?? null,
-          wPlan?.inputs.volume?.tokensPerMonth ?? null, wPlan?.replicas ?? null, wPlan?.gpus ?? null, wPlan?.selfHostedMonthlyCost ?? null,
+          report.file,
+          `${report.label} -> ${whatIf.target} (ESTIMATE)`,
+          report.importedFrom,
+          'estimate',
+          target?.fromLoad.kind ?? null,
+          target?.fromLoad.value ?? null,
+          target?.throughput.outputTokensPerS ?? null,
+          target?.throughput.totalTokensPerS ?? null,
+          whatIf.target,
+          wPlan?.inputs.usdPerGpuHour ?? null,
+          target?.gpusPerReplica ?? null,
+          wPlan?.inputs.ioRatio.label ?? null,
+          wPlan?.costPerMillionTokens ?? null,
+          wPlan?.inputs.volume?.tokensPerMonth ?? null,
+          wPlan?.replicas ?? null,
+          wPlan?.gpus ?? null,
+          wPlan?.selfHostedMonthlyCost ?? null,
         ],
         wPlan,
         whatIf.ok ? whatIf.costNote : `refused: ${whatIf.reason}`,

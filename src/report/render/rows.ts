@@ -83,7 +83,10 @@ function levelCells(load: Load, summary: LevelSummary, percentiles: readonly Pct
   const {throughput} = summary
   return {
     load: cell(load.value, loadCell(load)),
-    requests: cell(summary.requests.completed, `${summary.requests.completed}/${summary.requests.failed}${status === undefined || status === 'complete' ? '' : ` (${status})`}`),
+    requests: cell(
+      summary.requests.completed,
+      `${summary.requests.completed}/${summary.requests.failed}${status === undefined || status === 'complete' ? '' : ` (${status})`}`,
+    ),
     output: cell(throughput.outputTokensPerS, formatRate(throughput.outputTokensPerS)),
     total: cell(throughput.totalTokensPerS, formatRate(throughput.totalTokensPerS)),
     requestsPerS: cell(throughput.requestsPerS, formatRate(throughput.requestsPerS)),
@@ -145,9 +148,7 @@ export function benchSummaryTable(runs: readonly SummaryRun[]): Table<LevelKey |
   const percentiles: Pct[] = ['p50', 'p90', 'p99']
   const c = levelColumns(percentiles)
   const several = runs.length > 1
-  const rows = runs.flatMap((run) =>
-    run.levels.map((level) => ({run: textCell(run.label), ...levelCells(summaryLoad(level), level.summary, percentiles, level.status)})),
-  )
+  const rows = runs.flatMap((run) => run.levels.map((level) => ({run: textCell(run.label), ...levelCells(summaryLoad(level), level.summary, percentiles, level.status)})))
   const columns: Column<LevelKey | 'run'>[] = [c.load, c.requests, c.output, c.total, c.requestsPerS, c.ttft, c.tpot, c.itl, c.e2eSeconds]
   return {columns: several ? [column('run', 'Run'), ...columns] : columns, rows}
 }
@@ -249,15 +250,25 @@ export function compareTable(result: CompareResult): Table {
   const samples = (summary: SampleSummary | null) =>
     summary === null ? cell(null, '-') : cell(summary.p95, `${percentilesText(summary, ['p50', 'p95', 'p99'])} (n=${summary.count})`)
   const rows = [
-    row('Run', result.entries.map((entry) => textCell(entry.label))),
-    row('Operating point', result.entries.map((entry) => cell(entry.operatingPoint, entry.load === null ? entry.operatingPoint : `${entry.operatingPoint}, ${loadText(entry.load)}`))),
+    row(
+      'Run',
+      result.entries.map((entry) => textCell(entry.label)),
+    ),
+    row(
+      'Operating point',
+      result.entries.map((entry) => cell(entry.operatingPoint, entry.load === null ? entry.operatingPoint : `${entry.operatingPoint}, ${loadText(entry.load)}`)),
+    ),
     row(
       'Output tok/s at the SLO',
-      result.entries.map((entry) => cell(entry.outputTokensPerS, entry.outputTokensPerS === null ? 'none' : `${formatRate(entry.outputTokensPerS)}${timesText(entry.throughputRatio)}`)),
+      result.entries.map((entry) =>
+        cell(entry.outputTokensPerS, entry.outputTokensPerS === null ? 'none' : `${formatRate(entry.outputTokensPerS)}${timesText(entry.throughputRatio)}`),
+      ),
     ),
     row(
       '$/1M tokens',
-      result.entries.map((entry) => cell(entry.costPerMillionTokens, entry.costPerMillionTokens === null ? 'not costed' : `${formatUsd(entry.costPerMillionTokens)}${timesText(entry.costRatio)}`)),
+      result.entries.map((entry) =>
+        cell(entry.costPerMillionTokens, entry.costPerMillionTokens === null ? 'not costed' : `${formatUsd(entry.costPerMillionTokens)}${timesText(entry.costRatio)}`),
+      ),
     ),
   ]
   for (const metric of result.metrics) {

@@ -136,7 +136,6 @@ export function workloadSlo(workload: WorkloadProfile): SloSpec | undefined {
   return Object.keys(slo).length > 0 ? slo : undefined
 }
 
-
 /** The flags of `capplan bench` as oclif parses them (typed flags already numbers). */
 export interface BenchFlagValues {
   model: string
@@ -239,7 +238,10 @@ const ENGINE_ONLY_FLAGS = {
 export function checkEngineFlags(flags: BenchFlagValues, extraArgs: readonly string[]): void {
   const engineKind = flags.engine
   if (engineKind === 'openai' && flags.endpoint === undefined) {
-    throw invalidInput('--engine openai needs --endpoint URL: the server to measure.', 'Pass e.g. --endpoint http://127.0.0.1:8000 (add --api-key-env NAME when it needs a key).')
+    throw invalidInput(
+      '--engine openai needs --endpoint URL: the server to measure.',
+      'Pass e.g. --endpoint http://127.0.0.1:8000 (add --api-key-env NAME when it needs a key).',
+    )
   }
   for (const [name, engines] of Object.entries(ENGINE_ONLY_FLAGS) as [keyof typeof ENGINE_ONLY_FLAGS, readonly EngineKind[]][]) {
     if (flags[name] !== undefined && !engines.includes(engineKind)) {
@@ -247,7 +249,7 @@ export function checkEngineFlags(flags: BenchFlagValues, extraArgs: readonly str
     }
   }
   if (flags['model-file'] !== undefined && engineKind !== 'embedded' && engineKind !== 'llamacpp') {
-    throw invalidInput(`--model-file is a GGUF for --engine embedded or llamacpp, not ${engineKind}.`, 'Drop --model-file (vllm loads the profile\'s checkpoint).')
+    throw invalidInput(`--model-file is a GGUF for --engine embedded or llamacpp, not ${engineKind}.`, "Drop --model-file (vllm loads the profile's checkpoint).")
   }
   if (flags['model-file'] !== undefined && flags.synthetic) {
     throw invalidInput('--model-file and --synthetic cannot be used together.', 'Give one: a local GGUF, or the synthesized model.')
@@ -271,7 +273,9 @@ export async function resolveBenchOptions(
   const api = engineApiFromFlags(engineKind, flags.api, flags.dataset !== undefined)
   const bindHost = flags.host === undefined ? undefined : parseBindHost(flags.host)
   if (bindHost !== undefined && !isLoopbackHost(bindHost)) {
-    warn(`--host ${bindHost}: the ${engineKind === 'vllm' ? 'vllm' : 'llama-server'} server capplan starts will be reachable from the network, without authentication, while the run lasts.`)
+    warn(
+      `--host ${bindHost}: the ${engineKind === 'vllm' ? 'vllm' : 'llama-server'} server capplan starts will be reachable from the network, without authentication, while the run lasts.`,
+    )
   }
   const load = loadPlanFromFlags({
     ...(flags.concurrency === undefined ? {} : {concurrency: flags.concurrency}),

@@ -50,12 +50,7 @@ export function estimateRunMemory(profile: ModelProfile, weightsBytes: number, c
 const mib = (bytes: number) => `${Math.round(bytes / 2 ** 20).toLocaleString('en-US')} MiB`
 
 /** Throws INSUFFICIENT_RESOURCES (exit 7) naming each part of the estimate when it exceeds what is available. */
-export function assertFitsInMemory(
-  profile: ModelProfile,
-  quant: QuantLevel,
-  estimate: MemoryEstimate,
-  availableBytes: number,
-): void {
+export function assertFitsInMemory(profile: ModelProfile, quant: QuantLevel, estimate: MemoryEstimate, availableBytes: number): void {
   if (estimate.totalBytes <= availableBytes) return
   throw insufficientResources(
     `${profile.id} at ${quant} needs about ${mib(estimate.totalBytes)} of memory ` +
@@ -72,12 +67,7 @@ export const DISK_MARGIN = 1.1
  * Throws INSUFFICIENT_RESOURCES when the models still to be synthesized (all quants of the run together)
  * do not fit in `freeBytes` of `dir`, listing each file's size.
  */
-export function assertFitsOnDisk(
-  profile: ModelProfile,
-  toWrite: readonly {quant: QuantLevel; bytes: number}[],
-  freeBytes: number,
-  dir: string,
-): void {
+export function assertFitsOnDisk(profile: ModelProfile, toWrite: readonly {quant: QuantLevel; bytes: number}[], freeBytes: number, dir: string): void {
   const total = toWrite.reduce((sum, file) => sum + file.bytes, 0)
   const needed = Math.ceil(total * DISK_MARGIN)
   if (needed <= freeBytes) return

@@ -63,14 +63,20 @@ export function resumePlan(file: ResultFile, filePath: string): ResumePlan {
   }
   const words = file.capplan.command
   if (words[0] !== 'capplan' || words[1] !== 'bench') {
-    throw invalidInput(`--resume ${filePath}: the file was not written by capplan bench (its command is "${quoteArgv(file.capplan.command)}").`, 'Resume a file that capplan bench wrote.')
+    throw invalidInput(
+      `--resume ${filePath}: the file was not written by capplan bench (its command is "${quoteArgv(file.capplan.command)}").`,
+      'Resume a file that capplan bench wrote.',
+    )
   }
   let argv = words.slice(2)
   if (argv.includes('***')) {
     throw invalidInput(`--resume ${filePath}: the recorded command held a secret, stored as ***, so capplan cannot repeat it.`, 'Run capplan bench again with the same flags.')
   }
   if (argv.includes('--sweep')) {
-    throw invalidInput(`--resume ${filePath}: a --sweep picks its levels as it runs, so there is no list of missing levels to resume.`, 'Run capplan bench --sweep again, or --concurrency with the levels you want.')
+    throw invalidInput(
+      `--resume ${filePath}: a --sweep picks its levels as it runs, so there is no list of missing levels to resume.`,
+      'Run capplan bench --sweep again, or --concurrency with the levels you want.',
+    )
   }
   const rate = flagValue(argv, '--rate')
   const planned = rate === undefined ? parseConcurrencyList(flagValue(argv, '--concurrency') ?? BENCH_DEFAULTS.concurrency) : parseRates(rate, '--rate')
@@ -80,7 +86,15 @@ export function resumePlan(file: ResultFile, filePath: string): ResumePlan {
   if (rerun.length === 0) {
     throw invalidInput(`--resume ${filePath}: every planned level is complete in the file.`, 'Nothing to resume; run capplan bench for other levels.')
   }
-  for (const [flag, takesValue] of [['--json', false], ['--resume', true], ['--model', true], ['--quant', true], ['--concurrency', true], ['--rate', true], ['--results-dir', true]] as const) {
+  for (const [flag, takesValue] of [
+    ['--json', false],
+    ['--resume', true],
+    ['--model', true],
+    ['--quant', true],
+    ['--concurrency', true],
+    ['--rate', true],
+    ['--results-dir', true],
+  ] as const) {
     argv = withoutFlag(argv, flag, takesValue)
   }
   const separator = argv.indexOf('--')
@@ -89,10 +103,14 @@ export function resumePlan(file: ResultFile, filePath: string): ResumePlan {
   return {
     argv: [
       ...own,
-      '--model', file.model.profile,
-      '--quant', file.model.quant,
-      kind === 'rate' ? '--rate' : '--concurrency', rerun.join(','),
-      '--results-dir', path.dirname(path.resolve(filePath)),
+      '--model',
+      file.model.profile,
+      '--quant',
+      file.model.quant,
+      kind === 'rate' ? '--rate' : '--concurrency',
+      rerun.join(','),
+      '--results-dir',
+      path.dirname(path.resolve(filePath)),
       ...extra,
     ],
     kept,

@@ -62,11 +62,11 @@ export interface BenchJson {
 }
 
 export function benchPayload(
-runs: readonly {result: ResultFile; path: string}[],
-store: ProfileStore,
-slo: SloSpec | undefined,
-gpuFlag: string | undefined,
-warn: (message: string) => void,
+  runs: readonly {result: ResultFile; path: string}[],
+  store: ProfileStore,
+  slo: SloSpec | undefined,
+  gpuFlag: string | undefined,
+  warn: (message: string) => void,
 ): BenchJson {
   const results: BenchJsonRun[] = runs.map(({result, path: file}) => ({
     file,
@@ -80,9 +80,7 @@ warn: (message: string) => void,
   for (const {result, path: file} of runs) {
     const gpuProfileId = gpuFlag ?? result.gpuProfile ?? 'cpu'
     if (gpuFlag === undefined && result.gpuProfile === null && result.engine.gpuCount > 0) {
-      warn(
-        `no GPU profile matches ${result.host.gpus[0]?.model ?? 'this GPU'}; the cost below uses the cpu profile's price. Pass --gpu ID to cost it on a GPU profile.`,
-      )
+      warn(`no GPU profile matches ${result.host.gpus[0]?.model ?? 'this GPU'}; the cost below uses the cpu profile's price. Pass --gpu ID to cost it on a GPU profile.`)
     }
     // Capacity at the latency target, exactly as `capplan report` finds it.
     const report = buildResultReport(file, result, store, {

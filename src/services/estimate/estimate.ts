@@ -105,8 +105,7 @@ export async function estimateFromFlags(flags: EstimateFlagValues, io: {info: (m
     etaCompute: flags['eta-compute'] === undefined ? defaultEfficiency.etaCompute : parseFraction(flags['eta-compute'], 'eta-compute', '0.5'),
     mfu: flags.mfu === undefined ? defaultEfficiency.mfu : parseFraction(flags.mfu, 'mfu', '0.5'),
   }
-  const memoryUtilization =
-    flags['memory-utilization'] === undefined ? DEFAULT_MEMORY_UTILIZATION : parseFraction(flags['memory-utilization'], 'memory-utilization', '0.9')
+  const memoryUtilization = flags['memory-utilization'] === undefined ? DEFAULT_MEMORY_UTILIZATION : parseFraction(flags['memory-utilization'], 'memory-utilization', '0.9')
   const overheadGBPerGpu = flags['overhead-gb'] === undefined ? DEFAULT_OVERHEAD_GB_PER_GPU : parseNonNegative(flags['overhead-gb'], 'overhead-gb')
 
   const isl = source?.workload.inputTokens ?? flags['input-tokens']
@@ -150,7 +149,10 @@ export async function estimateFromFlags(flags: EstimateFlagValues, io: {info: (m
       factors,
     }
     measured = {...checkMeasuredDecode(point), tokensPerSecond, batch}
-    for (const id of (flags['what-if'] ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '')) {
+    for (const id of (flags['what-if'] ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '')) {
       const target = store.get('gpu', id)
       const targetHardware = hardwareFromProfile(target, {})
       whatIfs.push({gpu: target.id, result: whatIf(point, {hardware: targetHardware, memoryUtilization, overheadGBPerGpu})})
@@ -160,15 +162,24 @@ export async function estimateFromFlags(flags: EstimateFlagValues, io: {info: (m
   let fromResult: FromResult | null = null
   if (source !== undefined) {
     const bandwidthGBs = flags['from-bandwidth'] === undefined ? undefined : parsePositiveNumber(flags['from-bandwidth'], 'from-bandwidth', '20')
-    fromResult = scaleResult(store, source, flags.from ?? '', {...hardware, memoryBytesPerGpu}, {
-      ...(bandwidthGBs === undefined ? {} : {bandwidthGBs}),
-      ...(flags.gpus === undefined ? {} : {gpus: flags.gpus}),
-      memoryUtilization,
-      overheadGBPerGpu,
-      factors,
-    })
+    fromResult = scaleResult(
+      store,
+      source,
+      flags.from ?? '',
+      {...hardware, memoryBytesPerGpu},
+      {
+        ...(bandwidthGBs === undefined ? {} : {bandwidthGBs}),
+        ...(flags.gpus === undefined ? {} : {gpus: flags.gpus}),
+        memoryUtilization,
+        overheadGBPerGpu,
+        factors,
+      },
+    )
     if (fromResult.levels.length === 0) {
-      throw invalidResult(`${flags.from} has no complete concurrency level with output tokens to scale.`, 'Pass a result of `capplan bench --concurrency ...` that finished at least one level.')
+      throw invalidResult(
+        `${flags.from} has no complete concurrency level with output tokens to scale.`,
+        'Pass a result of `capplan bench --concurrency ...` that finished at least one level.',
+      )
     }
   }
 

@@ -83,7 +83,8 @@ export async function importPeerFile(source: string, flags: ImportFlagValues, co
         await writeFile(target, serializeResultFile(result), {flag: 'wx'})
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code
-        if (code === 'EEXIST') throw invalidInput(`${target} already exists; capplan never overwrites a result file.`, 'Choose another --out, or leave it out to write into results/.')
+        if (code === 'EEXIST')
+          throw invalidInput(`${target} already exists; capplan never overwrites a result file.`, 'Choose another --out, or leave it out to write into results/.')
         if (code === 'ENOENT') throw invalidInput(`Cannot write ${target}: its directory does not exist.`, 'Create the directory first, or choose another --out.')
         throw error
       }

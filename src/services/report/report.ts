@@ -6,13 +6,7 @@
 import {invalidResult, notFound} from '../../lib/errors.js'
 import {loadProfiles} from '../../profiles/load.js'
 import {buildResultReport, type ResultReport} from '../../report/build/result-report.js'
-import {
-  type InvalidResultFile,
-  type ReportFormat,
-  renderReportCsv,
-  renderReportMarkdown,
-  renderReportTable,
-} from '../../report/render/report.js'
+import {type InvalidResultFile, type ReportFormat, renderReportCsv, renderReportMarkdown, renderReportTable} from '../../report/render/report.js'
 import {collectResultFiles, loadResultFiles, reportOptions, type ReportFlagValues} from './collect.js'
 
 export interface ReportPayload {
@@ -36,10 +30,8 @@ export async function buildReports(paths: readonly string[], flags: ReportFlagVa
       'Run `capplan bench` first, or pass result files (capplan, llama-bench, vLLM, GuideLLM).',
     )
   }
-  const {loaded: results, invalid} = await loadResultFiles(
-    files,
-    {capplanVersion: context.capplanVersion, command: ['capplan', 'report'], store},
-    ({source, result}) => buildResultReport(source, result, store, options),
+  const {loaded: results, invalid} = await loadResultFiles(files, {capplanVersion: context.capplanVersion, command: ['capplan', 'report'], store}, ({source, result}) =>
+    buildResultReport(source, result, store, options),
   )
   return {results, invalid}
 }

@@ -90,9 +90,7 @@ export function renderSystemReport(report: SystemReport): string[] {
     const driver = gpu.driver === null ? '' : `, driver ${gpu.driver}`
     lines.push(`${index === 0 ? 'GPUs         ' : '             '}${gpu.vendor} ${gpu.model} (${vram}${driver})`)
   }
-  lines.push(
-    `GPU profile  ${report.gpuProfile ?? (host.gpus.length === 0 ? 'none (costs use the cpu profile)' : 'none matched (use --gpu with report)')}`,
-  )
+  lines.push(`GPU profile  ${report.gpuProfile ?? (host.gpus.length === 0 ? 'none (costs use the cpu profile)' : 'none matched (use --gpu with report)')}`)
   const engine = report.embeddedEngine
   if (engine === null) lines.push('Embedded     not probed (--skip-engine)')
   else if (!engine.available) lines.push(`Embedded     unavailable: ${engine.problem}`)

@@ -18,14 +18,7 @@ describe('status line', () => {
     line.update('level 2/3', true)
     line.log('concurrency 1: 63.2 tok/s')
     line.clear()
-    expect(writes).toEqual([
-      '\r\u001B[2Klevel 1/3',
-      '\r\u001B[2Klevel 2/3',
-      '\r\u001B[2K',
-      'concurrency 1: 63.2 tok/s\n',
-      'level 2/3',
-      '\r\u001B[2K',
-    ])
+    expect(writes).toEqual(['\r\u001B[2Klevel 1/3', '\r\u001B[2Klevel 2/3', '\r\u001B[2K', 'concurrency 1: 63.2 tok/s\n', 'level 2/3', '\r\u001B[2K'])
   })
 
   it('cuts a line wider than the terminal', () => {

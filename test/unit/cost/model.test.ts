@@ -113,9 +113,7 @@ describe('crossoverVolume on the step function', () => {
     const c = crossoverVolume(1800, 64.8e6, 6.25)
     expect(c.volumeTokensPerMonth).toBeNull()
     expect(c.kind).toBe('never')
-    expect(c.reason).toBe(
-      'never: self-hosted $27.78/1M > API $6.25/1M at any volume (each added replica costs more than the API for the tokens it adds)',
-    )
+    expect(c.reason).toBe('never: self-hosted $27.78/1M > API $6.25/1M at any volume (each added replica costs more than the API for the tokens it adds)')
   })
 
   it('never when cost per token equals the API price (ties are not cheaper)', () => {

@@ -3,12 +3,14 @@ import {describe, expect, it} from 'vitest'
 import {BatchGate, batchSizeFor, contextSizeFor} from '../../../src/engines/embedded.js'
 
 /** A decode step that takes a few event-loop turns, like a native llama_decode + sampling. */
-const slowStep = (log: string[], name: string, ms = 2) => async () => {
-  log.push(`start ${name}`)
-  await new Promise((resolve) => setTimeout(resolve, ms))
-  log.push(`end ${name}`)
-  return name
-}
+const slowStep =
+  (log: string[], name: string, ms = 2) =>
+  async () => {
+    log.push(`start ${name}`)
+    await new Promise((resolve) => setTimeout(resolve, ms))
+    log.push(`end ${name}`)
+    return name
+  }
 
 describe('BatchGate', () => {
   it('releases the steps of all waiting streams together, and the next round only after all ended', async () => {

@@ -33,7 +33,11 @@ async function collect(stream: AsyncIterable<StreamEvent>): Promise<StreamEvent[
   return events
 }
 
-const failure = async (promise: Promise<unknown>) => promise.then(() => null, (e: unknown) => e)
+const failure = async (promise: Promise<unknown>) =>
+  promise.then(
+    () => null,
+    (e: unknown) => e,
+  )
 
 describe('OpenAiEngine.start', () => {
   it('picks the first listed model and records the endpoint without credentials or key', async () => {

@@ -60,7 +60,15 @@ describe('createEngine', () => {
   })
 
   it('llamacpp: --device cpu is -ngl 0; the server flags, the API and the note pass through', () => {
-    const engine = createEngine('llamacpp', {...base, device: 'cpu', serverBin: '/bin/llama-server', requestTimeoutMs: 5000, bindHost: '0.0.0.0', api: 'v1-completions', onNote: note})
+    const engine = createEngine('llamacpp', {
+      ...base,
+      device: 'cpu',
+      serverBin: '/bin/llama-server',
+      requestTimeoutMs: 5000,
+      bindHost: '0.0.0.0',
+      api: 'v1-completions',
+      onNote: note,
+    })
     expect(engine).toBeInstanceOf(LlamaCppEngine)
     expect((engine as LlamaCppEngine).options).toEqual({
       modelPath: '/models/m.gguf',
@@ -113,7 +121,16 @@ describe('createEngine', () => {
   })
 
   it('openai: the endpoint, model id, key variable, API, GPUs behind it (default 0) and the note', () => {
-    const engine = createEngine('openai', {...base, endpoint: 'http://10.0.0.5:8000/v1', modelId: 'm', apiKeyEnv: 'MY_KEY', api: 'chat', gpus: 8, requestTimeoutMs: 5000, onNote: note})
+    const engine = createEngine('openai', {
+      ...base,
+      endpoint: 'http://10.0.0.5:8000/v1',
+      modelId: 'm',
+      apiKeyEnv: 'MY_KEY',
+      api: 'chat',
+      gpus: 8,
+      requestTimeoutMs: 5000,
+      onNote: note,
+    })
     expect(engine).toBeInstanceOf(OpenAiEngine)
     expect((engine as OpenAiEngine).options).toEqual({
       endpoint: 'http://10.0.0.5:8000/v1',

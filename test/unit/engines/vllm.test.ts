@@ -221,7 +221,9 @@ describe('vllmCheckpoint', () => {
     expect(vllmCheckpoint(profile, 'int8')).toEqual({repo: 'Qwen/Qwen2.5-72B-Instruct-GPTQ-Int8', format: 'GPTQ-Int8'})
     expect(vllmCheckpoint(profile, 'fp16')).toEqual({repo: 'Qwen/Qwen2.5-72B-Instruct', format: 'BF16'})
     const withVllm = (vllm: ModelProfile['quants']['int8']['vllm']): ModelProfile => ({...profile, quants: {...profile.quants, int8: {...profile.quants.int8, vllm}}})
-    expect(vllmCheckpoint(withVllm({repo: 'RedHatAI/Qwen2.5-72B-Instruct-quantized.w8a8', quantization: 'compressed-tensors', dtype: 'auto', bitsPerWeight: 8}), 'int8').format).toBe('W8A8')
+    expect(
+      vllmCheckpoint(withVllm({repo: 'RedHatAI/Qwen2.5-72B-Instruct-quantized.w8a8', quantization: 'compressed-tensors', dtype: 'auto', bitsPerWeight: 8}), 'int8').format,
+    ).toBe('W8A8')
     expect(vllmCheckpoint(withVllm({repo: 'Qwen/Qwen2.5-72B-Instruct', quantization: 'fp8', dtype: 'bfloat16', bitsPerWeight: 8}), 'int8').format).toBe('FP8')
   })
 })
@@ -305,10 +307,8 @@ describe('VllmEngine against a fake `vllm serve`', () => {
       })
 
       const prompt = [9707, 11, 1879, 0, 576, 3974, 13876, 38835]
-      const {result: events, serverMetrics} = await withLevelTelemetry(
-        engine,
-        {t0Ms: performance.now(), gpu: false, outputTokens: () => 5},
-        async () => collect(engine.stream({promptTokens: prompt, promptText: null, maxTokens: 5, ignoreEos: true}, AbortSignal.timeout(10_000))),
+      const {result: events, serverMetrics} = await withLevelTelemetry(engine, {t0Ms: performance.now(), gpu: false, outputTokens: () => 5}, async () =>
+        collect(engine.stream({promptTokens: prompt, promptText: null, maxTokens: 5, ignoreEos: true}, AbortSignal.timeout(10_000))),
       )
       const content = events.filter((e) => e.kind === 'content')
       expect(content).toHaveLength(5)

@@ -32,10 +32,7 @@ export function fixtureFiles(folder: string, pattern: RegExp): [string, Buffer][
 
 /** One change to a byte string: cut it, flip/replace/insert/delete one byte. */
 export type ByteMutation =
-  | {kind: 'truncate'; at: number}
-  | {kind: 'replace'; at: number; byte: number}
-  | {kind: 'insert'; at: number; byte: number}
-  | {kind: 'delete'; at: number}
+  {kind: 'truncate'; at: number} | {kind: 'replace'; at: number; byte: number} | {kind: 'insert'; at: number; byte: number} | {kind: 'delete'; at: number}
 
 /** Bytes that matter to the formats under test: structure characters, digits, a sign, multi-byte UTF-8 starts. */
 const interestingBytes = [0x00, 0x0a, 0x0d, 0x20, 0x22, 0x23, 0x2c, 0x2d, 0x2e, 0x30, 0x39, 0x3a, 0x5b, 0x5c, 0x5d, 0x7b, 0x7d, 0x80, 0xc3, 0xe2, 0xff]

@@ -74,9 +74,15 @@ const edgeValue = fc.oneof(
 describe('parseAnyResult on hostile input', () => {
   it('arbitrary JSON values and arbitrary text', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.jsonValue().map((value) => JSON.stringify(value)), fc.string({maxLength: 200})), (text) => {
-        importsOrRefuses(text)
-      }),
+      fc.property(
+        fc.oneof(
+          fc.jsonValue().map((value) => JSON.stringify(value)),
+          fc.string({maxLength: 200}),
+        ),
+        (text) => {
+          importsOrRefuses(text)
+        },
+      ),
       fuzzOptions(300),
     )
   })
@@ -100,7 +106,12 @@ describe('parseAnyResult on hostile input', () => {
   it.each(recorded.map(([name, bytes]) => [name, bytes] as const))('%s: one field set to an edge value or removed', (name, bytes) => {
     const text = bytes.toString('utf8')
     const jsonLines = name.endsWith('.jsonl')
-    const documents: unknown[] = jsonLines ? text.split('\n').filter((line) => line.trim() !== '').map((line) => JSON.parse(line) as unknown) : [JSON.parse(text)]
+    const documents: unknown[] = jsonLines
+      ? text
+          .split('\n')
+          .filter((line) => line.trim() !== '')
+          .map((line) => JSON.parse(line) as unknown)
+      : [JSON.parse(text)]
     const targets = documents.flatMap((document, index) => pathsOf(document).map((at) => [index, at] as const))
     fc.assert(
       fc.property(fc.constantFrom(...targets), edgeValue, fc.boolean(), ([index, at], value, remove) => {
@@ -183,7 +194,9 @@ describe('regressions found by the properties above (each was a TypeError/RangeE
   })
 
   it('GuideLLM: output_tokens 1e308 (was a RangeError) and streams 0 (a load of 0) are refused naming the field', () => {
-    const report = peer('guidellm_benchmarks.json') as {benchmarks: {requests: {successful: Record<string, unknown>[]}; config: {strategy: Record<string, unknown>; backend: Record<string, unknown>}}[]}
+    const report = peer('guidellm_benchmarks.json') as {
+      benchmarks: {requests: {successful: Record<string, unknown>[]}; config: {strategy: Record<string, unknown>; backend: Record<string, unknown>}}[]
+    }
     const huge = structuredClone(report)
     huge.benchmarks[0]!.requests.successful[0]!['output_tokens'] = 1e308
     expect(refusal(huge)).toContain(`${SOURCE} benchmarks[0] is not a GuideLLM generative benchmark capplan understands: requests.successful[0].output_tokens: Too big`)

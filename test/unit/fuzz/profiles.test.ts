@@ -45,10 +45,60 @@ function expectProfileOrLocatedProblems(result: ReturnType<typeof parseProfileTe
 const yamlSoup = fc.array(
   fc.oneof(
     fc.constantFrom(
-      'kind: ', 'gpu', 'model', 'api', 'workload', 'id: ', 'name: ', 'x', '\n', '\n  ', '  ', '- ', ': ', ':', '"', "'", '[', ']', '{', '}', ',',
-      '&a ', '*a', '&b ', '*b', '<<: *a', '!!binary ', '!!str ', '!!int ', '!!map ', '!!set ', '!custom ', '? ', '---\n', '...\n', '%YAML 1.1\n',
-      '# c', 'null', '~', '.inf', '-.inf', '.nan', '1e309', '0x1F', '0o17', '2026-11-22', 'true', '|\n  ', '>\n  ', '\t', '\uFEFF', '\r\n',
-      'prices:\n  spot:\n    usdPerHour: ', 'vramGiB: ',
+      'kind: ',
+      'gpu',
+      'model',
+      'api',
+      'workload',
+      'id: ',
+      'name: ',
+      'x',
+      '\n',
+      '\n  ',
+      '  ',
+      '- ',
+      ': ',
+      ':',
+      '"',
+      "'",
+      '[',
+      ']',
+      '{',
+      '}',
+      ',',
+      '&a ',
+      '*a',
+      '&b ',
+      '*b',
+      '<<: *a',
+      '!!binary ',
+      '!!str ',
+      '!!int ',
+      '!!map ',
+      '!!set ',
+      '!custom ',
+      '? ',
+      '---\n',
+      '...\n',
+      '%YAML 1.1\n',
+      '# c',
+      'null',
+      '~',
+      '.inf',
+      '-.inf',
+      '.nan',
+      '1e309',
+      '0x1F',
+      '0o17',
+      '2026-11-22',
+      'true',
+      '|\n  ',
+      '>\n  ',
+      '\t',
+      '\uFEFF',
+      '\r\n',
+      'prices:\n  spot:\n    usdPerHour: ',
+      'vramGiB: ',
     ),
     fc.string({unit: 'binary', maxLength: 8}),
   ),
@@ -58,9 +108,16 @@ const yamlSoup = fc.array(
 describe('parseProfileText on hostile input', () => {
   it('arbitrary text and YAML soup (anchors, aliases, tags, flow collections, .inf/.nan)', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.string({unit: 'binary', maxLength: 200}), yamlSoup.map((parts) => parts.join(''))), fc.constantFrom<ProfileKind | undefined>(undefined, 'gpu'), (text, folderKind) => {
-        expectProfileOrLocatedProblems(parseProfileText(text, FILE, folderKind, 'user'), FILE)
-      }),
+      fc.property(
+        fc.oneof(
+          fc.string({unit: 'binary', maxLength: 200}),
+          yamlSoup.map((parts) => parts.join('')),
+        ),
+        fc.constantFrom<ProfileKind | undefined>(undefined, 'gpu'),
+        (text, folderKind) => {
+          expectProfileOrLocatedProblems(parseProfileText(text, FILE, folderKind, 'user'), FILE)
+        },
+      ),
       fuzzOptions(400),
     )
   })
@@ -71,10 +128,13 @@ describe('parseProfileText on hostile input', () => {
       expect(parseProfileText(bytes.toString('utf8'), name, folderKindOf(name), 'builtin').problems).toEqual([])
     }
     fc.assert(
-      fc.property(fc.constantFrom(...realProfiles).chain(([name, bytes]) => fc.tuple(fc.constant(name), fc.constant(bytes), byteMutation(bytes.length))), ([name, bytes, mutation]) => {
-        const text = applyMutation(bytes, mutation).toString('utf8')
-        expectProfileOrLocatedProblems(parseProfileText(text, name, folderKindOf(name), 'builtin'), name)
-      }),
+      fc.property(
+        fc.constantFrom(...realProfiles).chain(([name, bytes]) => fc.tuple(fc.constant(name), fc.constant(bytes), byteMutation(bytes.length))),
+        ([name, bytes, mutation]) => {
+          const text = applyMutation(bytes, mutation).toString('utf8')
+          expectProfileOrLocatedProblems(parseProfileText(text, name, folderKindOf(name), 'builtin'), name)
+        },
+      ),
       fuzzOptions(400),
     )
   })
@@ -118,25 +178,36 @@ describe('readProfileFile / scanProfileDir on the disk', () => {
 
   it('a directory of mutated profiles: every file is either loaded or has its problems, nothing thrown', () => {
     fc.assert(
-      fc.property(fc.array(fc.constantFrom(...realProfiles).chain(([name, bytes]) => fc.tuple(fc.constant(name), byteMutation(bytes.length).map((m) => applyMutation(bytes, m)))), {minLength: 1, maxLength: 4}), (files) => {
-        const root = mkdtempSync(path.join(dir, 'scan-'))
-        const written: string[] = []
-        for (const [index, [name, bytes]] of files.entries()) {
-          const folder = path.join(root, path.basename(path.dirname(name)))
-          mkdirSync(folder, {recursive: true})
-          const target = path.join(folder, `${index}-${path.basename(name)}`)
-          writeFileSync(target, bytes)
-          written.push(target)
-        }
-        const scan = scanProfileDir(root, 'user')
-        expect(scan.files.sort()).toEqual(written.sort())
-        for (const file of written) {
-          const loaded = scan.profiles.some((profile) => profile.file === file)
-          const problems = scan.problems.filter((problem) => problem.file === file)
-          // A valid file whose id repeats another's is loaded once and reported as a duplicate.
-          expect(loaded || problems.length > 0).toBe(true)
-        }
-      }),
+      fc.property(
+        fc.array(
+          fc.constantFrom(...realProfiles).chain(([name, bytes]) =>
+            fc.tuple(
+              fc.constant(name),
+              byteMutation(bytes.length).map((m) => applyMutation(bytes, m)),
+            ),
+          ),
+          {minLength: 1, maxLength: 4},
+        ),
+        (files) => {
+          const root = mkdtempSync(path.join(dir, 'scan-'))
+          const written: string[] = []
+          for (const [index, [name, bytes]] of files.entries()) {
+            const folder = path.join(root, path.basename(path.dirname(name)))
+            mkdirSync(folder, {recursive: true})
+            const target = path.join(folder, `${index}-${path.basename(name)}`)
+            writeFileSync(target, bytes)
+            written.push(target)
+          }
+          const scan = scanProfileDir(root, 'user')
+          expect(scan.files.sort()).toEqual(written.sort())
+          for (const file of written) {
+            const loaded = scan.profiles.some((profile) => profile.file === file)
+            const problems = scan.problems.filter((problem) => problem.file === file)
+            // A valid file whose id repeats another's is loaded once and reported as a duplicate.
+            expect(loaded || problems.length > 0).toBe(true)
+          }
+        },
+      ),
       fuzzOptions(40),
     )
   })

@@ -41,12 +41,37 @@ describe('parsePrometheusText on hostile input', () => {
   it('arbitrary text (any unicode, CR/LF, braces, quotes): returns, never throws, and adds up', () => {
     const exposition = fc.array(
       fc.oneof(
-        fc.constantFrom('vllm:x', 'llamacpp:y_total', '{', '}', '="', '"', ',', ' ', '\\', '\n', '\r\n', '# TYPE a counter', '# HELP', '1', '-2.5e3', '+Inf', 'NaN', '1e308', '-1.7e308', 'le="0.1"', '__proto__'),
+        fc.constantFrom(
+          'vllm:x',
+          'llamacpp:y_total',
+          '{',
+          '}',
+          '="',
+          '"',
+          ',',
+          ' ',
+          '\\',
+          '\n',
+          '\r\n',
+          '# TYPE a counter',
+          '# HELP',
+          '1',
+          '-2.5e3',
+          '+Inf',
+          'NaN',
+          '1e308',
+          '-1.7e308',
+          'le="0.1"',
+          '__proto__',
+        ),
         fc.string({unit: 'binary', maxLength: 8}),
       ),
       {maxLength: 40},
     )
-    const text = fc.oneof(fc.string({unit: 'binary', maxLength: 200}), exposition.map((parts) => parts.join('')))
+    const text = fc.oneof(
+      fc.string({unit: 'binary', maxLength: 200}),
+      exposition.map((parts) => parts.join('')),
+    )
     fc.assert(
       fc.property(text, text, (before, after) => {
         parsesSanely(before)
@@ -91,11 +116,16 @@ describe('parsePrometheusText on hostile input', () => {
       fc.string({unit: 'binary', maxLength: 20}).map((body) => `# ${body.replaceAll(/[\r\n]/g, ' ')}`),
     )
     fc.assert(
-      fc.property(fc.shuffledSubarray(lines, {minLength: lines.length}), fc.array(fc.tuple(fc.nat({max: lines.length}), comment), {maxLength: 10}), fc.boolean(), (shuffled, inserts, crlf) => {
-        const withComments = [...shuffled]
-        for (const [at, line] of inserts) withComments.splice(at, 0, line)
-        expect(counters(withComments.join(crlf ? '\r\n' : '\n') + '\n')).toEqual(expected)
-      }),
+      fc.property(
+        fc.shuffledSubarray(lines, {minLength: lines.length}),
+        fc.array(fc.tuple(fc.nat({max: lines.length}), comment), {maxLength: 10}),
+        fc.boolean(),
+        (shuffled, inserts, crlf) => {
+          const withComments = [...shuffled]
+          for (const [at, line] of inserts) withComments.splice(at, 0, line)
+          expect(counters(withComments.join(crlf ? '\r\n' : '\n') + '\n')).toEqual(expected)
+        },
+      ),
       fuzzOptions(100),
     )
   })
@@ -120,9 +150,18 @@ describe('parsePrometheusText on hostile input', () => {
   it('summarizeServerMetrics on any finite deltas (as a result file may hold): finite numbers or null', () => {
     // The names it reads, with and without labels; values from tiny to huge, of both signs.
     const names = [
-      'llamacpp:prompt_tokens_total', 'llamacpp:tokens_predicted_total', 'llamacpp:n_decode_total', 'llamacpp:tokens_predicted_seconds_total',
-      'llamacpp:prompt_seconds_total', 'vllm:prompt_tokens_total', 'vllm:generation_tokens_total', 'vllm:prefix_cache_hits_total',
-      'vllm:prefix_cache_queries_total', 'vllm:time_to_first_token_seconds_sum', 'vllm:time_to_first_token_seconds_count', 'vllm:e2e_request_latency_seconds_sum',
+      'llamacpp:prompt_tokens_total',
+      'llamacpp:tokens_predicted_total',
+      'llamacpp:n_decode_total',
+      'llamacpp:tokens_predicted_seconds_total',
+      'llamacpp:prompt_seconds_total',
+      'vllm:prompt_tokens_total',
+      'vllm:generation_tokens_total',
+      'vllm:prefix_cache_hits_total',
+      'vllm:prefix_cache_queries_total',
+      'vllm:time_to_first_token_seconds_sum',
+      'vllm:time_to_first_token_seconds_count',
+      'vllm:e2e_request_latency_seconds_sum',
       'vllm:e2e_request_latency_seconds_count',
     ]
     const key = fc.tuple(fc.constantFrom(...names), fc.constantFrom('', '{engine="0"}', '{engine="1"}')).map(([name, labels]) => name + labels)
@@ -139,7 +178,9 @@ describe('parsePrometheusText on hostile input', () => {
     const labelName = fc.oneof(fc.constantFrom('engine', 'model_name', 'le', '__proto__', 'constructor', 'toString'), fc.stringMatching(/^[a-zA-Z_][a-zA-Z0-9_]{0,6}$/))
     fc.assert(
       fc.property(fc.dictionary(labelName, fc.string({unit: 'binary', maxLength: 10}), {maxKeys: 4}), fc.integer({min: 0, max: 1e9}), (labels, value) => {
-        const body = Object.entries(labels).map(([name, text]) => `${name}="${escapeLabel(text)}"`).join(',')
+        const body = Object.entries(labels)
+          .map(([name, text]) => `${name}="${escapeLabel(text)}"`)
+          .join(',')
         const [sample] = parsePrometheusText(`vllm:requests_total{${body}} ${value}\n`).samples
         expect(sample).toBeDefined()
         expect({...sample!.labels}).toEqual({...labels})
@@ -165,9 +206,17 @@ describe('parsePrometheusText on hostile input', () => {
 
   it('regression: a rate over a denormal duration is null, not -Infinity', () => {
     // Found by the summarizeServerMetrics property (counterexample below): -1e308 / 5e-324 overflowed.
-    const summary = summarizeServerMetrics({source: 'llamacpp', before: {}, after: {}, deltas: {'llamacpp:prompt_tokens_total': -1e308, 'llamacpp:prompt_seconds_total': 5e-324}})
+    const summary = summarizeServerMetrics({
+      source: 'llamacpp',
+      before: {},
+      after: {},
+      deltas: {'llamacpp:prompt_tokens_total': -1e308, 'llamacpp:prompt_seconds_total': 5e-324},
+    })
     expect(summary.serverPromptTokensPerS).toBeNull()
     // 5 tokens over 2 s is still 2.5 tok/s.
-    expect(summarizeServerMetrics({source: 'llamacpp', before: {}, after: {}, deltas: {'llamacpp:prompt_tokens_total': 5, 'llamacpp:prompt_seconds_total': 2}}).serverPromptTokensPerS).toBe(2.5)
+    expect(
+      summarizeServerMetrics({source: 'llamacpp', before: {}, after: {}, deltas: {'llamacpp:prompt_tokens_total': 5, 'llamacpp:prompt_seconds_total': 2}})
+        .serverPromptTokensPerS,
+    ).toBe(2.5)
   })
 })

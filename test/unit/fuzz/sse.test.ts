@@ -28,9 +28,7 @@ const framed = (messages: {event: string | undefined; data: string}[]) => messag
 
 /** All of streamRequest's events for `body` delivered in the given reads, with fetch stubbed (no network). */
 async function streamEvents(body: Uint8Array, cuts: readonly number[], protocol: WireProtocol): Promise<ClientEvent[]> {
-  vi.stubGlobal('fetch', async () =>
-    new Response(ReadableStream.from(pieces(body, cuts)), {status: 200, headers: {'content-type': 'text/event-stream'}}),
-  )
+  vi.stubGlobal('fetch', async () => new Response(ReadableStream.from(pieces(body, cuts)), {status: 200, headers: {'content-type': 'text/event-stream'}}))
   let now = 0
   return collect(streamRequest({url: 'http://127.0.0.1:9/completion', protocol, body: {}, signal: new AbortController().signal, timeoutMs: null, clock: () => ++now}))
 }
@@ -75,13 +73,38 @@ function expectWellFormed(events: ClientEvent[]): void {
 const sseSoup = fc.array(
   fc.oneof(
     fc.constantFrom(
-      'data: ', 'data:', 'event: error', 'id: 7', 'retry: x', ': keep-alive', '\n', '\n\n', '\r', '\r\n', '\r\n\r\n',
-      '[DONE]', '{"content":"a","tokens":[1],"stop":false}', '{"content":"","tokens":[],"stop":true,"tokens_predicted":3,"tokens_evaluated":2}',
-      '{"choices":[{"text":"x","finish_reason":null}]}', '{"choices":[{"delta":{"role":"assistant","content":""}}]}',
+      'data: ',
+      'data:',
+      'event: error',
+      'id: 7',
+      'retry: x',
+      ': keep-alive',
+      '\n',
+      '\n\n',
+      '\r',
+      '\r\n',
+      '\r\n\r\n',
+      '[DONE]',
+      '{"content":"a","tokens":[1],"stop":false}',
+      '{"content":"","tokens":[],"stop":true,"tokens_predicted":3,"tokens_evaluated":2}',
+      '{"choices":[{"text":"x","finish_reason":null}]}',
+      '{"choices":[{"delta":{"role":"assistant","content":""}}]}',
       '{"choices":[{"delta":{"content":"y"},"finish_reason":"length"}],"usage":{"prompt_tokens":4,"completion_tokens":2}}',
-      '{"choices":[],"usage":{"prompt_tokens":-1,"completion_tokens":1.5}}', '{"usage":{"completion_tokens":1e308}}',
-      '{"timings":{"predicted_n":-3,"predicted_ms":-1}}', '{"error":{"message":"boom","type":"server_error"}}',
-      '{"tokens":[1,2,3]}', '"é€😀"', '\uFEFF', 'ï»¿', '\u2028', '{', '}', '[', ']', 'null', '1e999',
+      '{"choices":[],"usage":{"prompt_tokens":-1,"completion_tokens":1.5}}',
+      '{"usage":{"completion_tokens":1e308}}',
+      '{"timings":{"predicted_n":-3,"predicted_ms":-1}}',
+      '{"error":{"message":"boom","type":"server_error"}}',
+      '{"tokens":[1,2,3]}',
+      '"é€😀"',
+      '\uFEFF',
+      'ï»¿',
+      '\u2028',
+      '{',
+      '}',
+      '[',
+      ']',
+      'null',
+      '1e999',
     ),
     fc.string({unit: 'binary', maxLength: 12}),
   ),
@@ -97,7 +120,14 @@ const timingsArb = fc.record(
 const usageArb = fc.record({prompt_tokens: anyCount, completion_tokens: anyCount}, {requiredKeys: []})
 const textArb = fc.option(fc.string({unit: 'binary', maxLength: 4}))
 const llamaEventArb = fc.record(
-  {content: textArb, tokens: fc.option(fc.array(fc.integer(), {maxLength: 3})), stop: fc.boolean(), tokens_predicted: anyCount, tokens_evaluated: anyCount, timings: fc.option(timingsArb)},
+  {
+    content: textArb,
+    tokens: fc.option(fc.array(fc.integer(), {maxLength: 3})),
+    stop: fc.boolean(),
+    tokens_predicted: anyCount,
+    tokens_evaluated: anyCount,
+    timings: fc.option(timingsArb),
+  },
   {requiredKeys: []},
 )
 const openAiChunkArb = fc.record(
@@ -108,7 +138,9 @@ const openAiChunkArb = fc.record(
           text: textArb,
           delta: fc.record({role: fc.option(fc.constant('assistant')), content: textArb}, {requiredKeys: []}),
           finish_reason: fc.option(fc.constantFrom('length', 'stop')),
-          logprobs: fc.option(fc.record({tokens: fc.array(fc.string({maxLength: 2}), {maxLength: 3}), content: fc.array(fc.constant({}), {maxLength: 3})}, {requiredKeys: []})),
+          logprobs: fc.option(
+            fc.record({tokens: fc.array(fc.string({maxLength: 2}), {maxLength: 3}), content: fc.array(fc.constant({}), {maxLength: 3})}, {requiredKeys: []}),
+          ),
         },
         {requiredKeys: []},
       ),
@@ -143,16 +175,12 @@ describe('readSseMessages: any chunking of a stream frames the same events', () 
 
   it('multi-byte UTF-8 (2, 3 and 4 byte sequences) split at every kind of offset decodes to the same text', async () => {
     await fc.assert(
-      fc.asyncProperty(
-        fc.array(fc.string({unit: 'binary', maxLength: 20}), {minLength: 1, maxLength: 5}),
-        fc.array(fc.nat(), {maxLength: 30}),
-        async (texts, rawCuts) => {
-          const bytes = Buffer.from(texts.map((text) => `data: ${JSON.stringify({content: text})}\n\n`).join(''), 'utf8')
-          const cuts = rawCuts.map((cut) => cut % (bytes.length + 1))
-          const messages = await collect(readSseMessages(pieces(bytes, cuts)))
-          expect(messages.map((message) => (JSON.parse(message.data) as {content: string}).content)).toEqual(texts)
-        },
-      ),
+      fc.asyncProperty(fc.array(fc.string({unit: 'binary', maxLength: 20}), {minLength: 1, maxLength: 5}), fc.array(fc.nat(), {maxLength: 30}), async (texts, rawCuts) => {
+        const bytes = Buffer.from(texts.map((text) => `data: ${JSON.stringify({content: text})}\n\n`).join(''), 'utf8')
+        const cuts = rawCuts.map((cut) => cut % (bytes.length + 1))
+        const messages = await collect(readSseMessages(pieces(bytes, cuts)))
+        expect(messages.map((message) => (JSON.parse(message.data) as {content: string}).content)).toEqual(texts)
+      }),
       fuzzOptions(150),
     )
   })
@@ -160,7 +188,10 @@ describe('readSseMessages: any chunking of a stream frames the same events', () 
   it('arbitrary bytes: never a throw (below the size limit), and the same events however they are cut', async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.oneof(fc.uint8Array({maxLength: 300}), sseSoup.map((parts) => new Uint8Array(Buffer.from(parts.join(''), 'utf8')))),
+        fc.oneof(
+          fc.uint8Array({maxLength: 300}),
+          sseSoup.map((parts) => new Uint8Array(Buffer.from(parts.join(''), 'utf8'))),
+        ),
         // Cuts near the start too: the first reads are where a parser keeps one-time state.
         fc.array(fc.oneof(fc.nat({max: 6}), fc.nat()), {maxLength: 20}),
         async (bytes, rawCuts) => {
@@ -218,11 +249,18 @@ describe('streamRequest: recorded, damaged and arbitrary streams give well-forme
   it('arbitrary bytes and SSE-like soup, for every protocol', async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.oneof(fc.uint8Array({maxLength: 300}), sseSoup.map((parts) => new Uint8Array(Buffer.from(parts.join(''), 'utf8')))),
+        fc.oneof(
+          fc.uint8Array({maxLength: 300}),
+          sseSoup.map((parts) => new Uint8Array(Buffer.from(parts.join(''), 'utf8'))),
+        ),
         fc.array(fc.nat(), {maxLength: 10}),
         fc.constantFrom<WireProtocol>('llamacpp-completion', 'openai-completions', 'openai-chat'),
         async (bytes, rawCuts, protocol) => {
-          const events = await streamEvents(bytes, rawCuts.map((cut) => cut % (bytes.length + 1)), protocol)
+          const events = await streamEvents(
+            bytes,
+            rawCuts.map((cut) => cut % (bytes.length + 1)),
+            protocol,
+          )
           expectWellFormed(events)
         },
       ),
@@ -262,7 +300,11 @@ describe('StreamInterpreter: counts from the server are used only when they are 
   // draft_n: -5e-324}); likewise a usage of 1.5 or -1 tokens went straight into the request record, where
   // the result schema (non-negative integers) refused the whole file at write time.
   it('ignores a usage whose token counts are not non-negative integers (the streamed count stands)', () => {
-    for (const usage of [{prompt_tokens: 4, completion_tokens: 1.5}, {prompt_tokens: -1, completion_tokens: 2}, {prompt_tokens: 4, completion_tokens: 1e308}]) {
+    for (const usage of [
+      {prompt_tokens: 4, completion_tokens: 1.5},
+      {prompt_tokens: -1, completion_tokens: 2},
+      {prompt_tokens: 4, completion_tokens: 1e308},
+    ]) {
       const interpreter = new StreamInterpreter('openai-completions')
       interpreter.onMessage(JSON.stringify({choices: [{text: 'x', finish_reason: 'length'}], usage}), 1)
       interpreter.onMessage('[DONE]', 2)
@@ -277,7 +319,14 @@ describe('StreamInterpreter: counts from the server are used only when they are 
   it("ignores llama.cpp's final counts and timings when they are not counts / durations", () => {
     const interpreter = new StreamInterpreter('llamacpp-completion')
     const {events} = interpreter.onMessage(
-      JSON.stringify({content: '', tokens: [], stop: true, tokens_predicted: -2, tokens_evaluated: 3, timings: {predicted_n: 2.5, predicted_ms: 10, prompt_n: 1, prompt_ms: 1}}),
+      JSON.stringify({
+        content: '',
+        tokens: [],
+        stop: true,
+        tokens_predicted: -2,
+        tokens_evaluated: 3,
+        timings: {predicted_n: 2.5, predicted_ms: 10, prompt_n: 1, prompt_ms: 1},
+      }),
       1,
     )
     expect(events).toEqual([])

@@ -1,15 +1,6 @@
 import {describe, expect, it} from 'vitest'
 
-import {
-  decodeQ4_0,
-  decodeQ8_0,
-  encodeQ4_0,
-  encodeQ8_0,
-  encodedBytes,
-  f16BitsToF32,
-  f32ToF16Bits,
-  formatForRowLength,
-} from '../../../src/gguf/quantize.js'
+import {decodeQ4_0, decodeQ8_0, encodeQ4_0, encodeQ8_0, encodedBytes, f16BitsToF32, f32ToF16Bits, formatForRowLength} from '../../../src/gguf/quantize.js'
 
 const block = (entries: Record<number, number>): Float32Array => {
   const values = new Float32Array(32)

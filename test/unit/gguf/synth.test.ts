@@ -6,14 +6,7 @@ import path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {readGgufHeader, readTensorBytes} from '../../../src/gguf/reader.js'
-import {
-  cachedModelPath,
-  ensureSyntheticModel,
-  estimateSyntheticFileBytes,
-  planTensors,
-  validateSynthProfile,
-  writeSyntheticModel,
-} from '../../../src/gguf/synth.js'
+import {cachedModelPath, ensureSyntheticModel, estimateSyntheticFileBytes, planTensors, validateSynthProfile, writeSyntheticModel} from '../../../src/gguf/synth.js'
 import {buildVocabulary, vocabularyMetadata} from '../../../src/gguf/tokenizer.js'
 import {layoutGguf} from '../../../src/gguf/writer.js'
 import {CapplanError} from '../../../src/lib/errors.js'
@@ -179,7 +172,7 @@ describe('writeSyntheticModel', () => {
     expect(metadata.get('llama.expert_count')).toBe(8)
     expect(metadata.get('llama.expert_used_count')).toBe(2)
     expect(metadata.get('llama.feed_forward_length')).toBe(128) // moe.expertFfnSize, not ffnSize
-    expect(tensors.find((t) => t.name === 'blk.0.ffn_up_exps.weight')!.bytes).toBe((64 * 128 * 8 / 32) * 18)
+    expect(tensors.find((t) => t.name === 'blk.0.ffn_up_exps.weight')!.bytes).toBe(((64 * 128 * 8) / 32) * 18)
   })
 
   it('stores file_type 7 for Q8_0 and 1 for F16 (not the ggml type numbers 8 and 1)', async () => {
@@ -195,9 +188,15 @@ describe('writeSyntheticModel', () => {
 
   it('fills norms with 1.0 and keeps weights small', async () => {
     const header = await readGgufHeader(file42)
-    const norm = await readTensorBytes(file42, header.tensors.find((t) => t.name === 'blk.0.attn_norm.weight')!)
+    const norm = await readTensorBytes(
+      file42,
+      header.tensors.find((t) => t.name === 'blk.0.attn_norm.weight')!,
+    )
     expect(new Set(new Float32Array(norm.buffer.slice(norm.byteOffset, norm.byteOffset + norm.length)))).toEqual(new Set([1]))
-    const bias = await readTensorBytes(file42, header.tensors.find((t) => t.name === 'blk.0.attn_q.bias')!)
+    const bias = await readTensorBytes(
+      file42,
+      header.tensors.find((t) => t.name === 'blk.0.attn_q.bias')!,
+    )
     const biasValues = new Float32Array(bias.buffer.slice(bias.byteOffset, bias.byteOffset + bias.length))
     expect(Math.max(...biasValues.map(Math.abs))).toBeLessThanOrEqual(0.02)
     expect(new Set(biasValues).size).toBe(64) // random, not constant

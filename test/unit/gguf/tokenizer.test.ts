@@ -1,12 +1,6 @@
 import {describe, expect, it} from 'vitest'
 
-import {
-  buildGpt2Vocabulary,
-  buildSpmVocabulary,
-  gpt2ByteToUnicode,
-  TOKEN_TYPE,
-  vocabularyMetadata,
-} from '../../../src/gguf/tokenizer.js'
+import {buildGpt2Vocabulary, buildSpmVocabulary, gpt2ByteToUnicode, TOKEN_TYPE, vocabularyMetadata} from '../../../src/gguf/tokenizer.js'
 
 /** Text a token streams as: gpt2 symbols map back to bytes, SPM "▁" is a space, byte tokens are bytes. */
 function gpt2TokenBytes(token: string): number[] {

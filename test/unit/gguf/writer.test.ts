@@ -96,7 +96,10 @@ describe('writeGguf', () => {
     expect([...new Float32Array(f32.buffer.slice(f32.byteOffset, f32.byteOffset + 12))]).toEqual([0, 1, 2])
     // the Q4_0 tensor equals encoding the same 128 values in one go (chunking changes nothing)
     const expected = new Uint8Array(72)
-    encodeQ4_0(Float32Array.from({length: 128}, (_, i) => i * 0.01), expected)
+    encodeQ4_0(
+      Float32Array.from({length: 128}, (_, i) => i * 0.01),
+      expected,
+    )
     expect(Buffer.from(await readTensorBytes(file, header.tensors[1]!)).equals(Buffer.from(expected))).toBe(true)
     // f16 of 0, 0.5, 1, 1.5, 2 = 0x0000 0x3800 0x3C00 0x3E00 0x4000
     expect((await readTensorBytes(file, header.tensors[2]!)).toString('hex')).toBe(['0000', '0038', '003c', '003e', '0040'].join(''))

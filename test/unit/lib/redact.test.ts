@@ -98,7 +98,15 @@ describe('quoteArgv(redactArgv(argv)): the recorded command', () => {
 describe('redactArgv', () => {
   it('hides the values of key and token flags, in both spellings', () => {
     expect(redactArgv(['-m', 'x.gguf', '--api-key', 'sk-123', '--hf-token=hf_abc', '-hft', 'hf_def', '--port', '80'])).toEqual([
-      '-m', 'x.gguf', '--api-key', '***', '--hf-token=***', '-hft', '***', '--port', '80',
+      '-m',
+      'x.gguf',
+      '--api-key',
+      '***',
+      '--hf-token=***',
+      '-hft',
+      '***',
+      '--port',
+      '80',
     ])
   })
 })

@@ -2,7 +2,6 @@ import {describe, expect, it} from 'vitest'
 
 import {formatTokens, formatUsd} from '../../../src/lib/units.js'
 
-
 describe('formatTokens', () => {
   it.each([
     [64_800_000, '64.8M'],

@@ -1,18 +1,6 @@
 import {describe, expect, it} from 'vitest'
 
-import {
-  apiId,
-  apiName,
-  crossoverText,
-  formatMs,
-  formatPlanRate,
-  formatRate,
-  formatRatio,
-  loadCell,
-  loadText,
-  percentilesText,
-  sloText,
-} from '../../../src/report/format.js'
+import {apiId, apiName, crossoverText, formatMs, formatPlanRate, formatRate, formatRatio, loadCell, loadText, percentilesText, sloText} from '../../../src/report/format.js'
 
 describe('render formats', () => {
   it('labels loads one way: c=N or N req/s in cells, "concurrency N" or "N req/s" in sentences', () => {

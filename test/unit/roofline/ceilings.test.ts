@@ -144,7 +144,7 @@ describe('prefill ceiling', () => {
   it('without a FLOPs peak (cpu) prefill is unknown', () => {
     const cpu = {...input('qwen2.5-0.5b', 'cpu', 4.85), hardware: hardwareFromProfile(g('cpu'), {bandwidthGBs: 40})}
     expect(prefillCeiling(cpu, 512).tokensPerSecond).toBeNull()
-    expect(decodeStep(cpu, 1, 0).tokensPerSecond).toBeCloseTo(40e9 * 0.8 / (0.49e9 * 4.85 / 8), 6) // 32e9 / 297.0625e6 = 107.72
+    expect(decodeStep(cpu, 1, 0).tokensPerSecond).toBeCloseTo((40e9 * 0.8) / ((0.49e9 * 4.85) / 8), 6) // 32e9 / 297.0625e6 = 107.72
   })
 })
 

@@ -57,7 +57,11 @@ describe('one percentile rule in src/', () => {
     const src = path.resolve(import.meta.dirname, '../../../src')
     const offenders = (readdirSync(src, {recursive: true}) as string[])
       .filter((file) => file.endsWith('.ts') && path.normalize(file) !== path.join('stats', 'distribution.ts'))
-      .filter((file) => /\bquantile(Sorted|Rank)?\s*\(|\bquantile(Sorted|Rank)?\b[^'\n]*from 'simple-statistics'|\bmedian(Sorted)?\b[^'\n]*from 'simple-statistics'/.test(readFileSync(path.join(src, file), 'utf8')))
+      .filter((file) =>
+        /\bquantile(Sorted|Rank)?\s*\(|\bquantile(Sorted|Rank)?\b[^'\n]*from 'simple-statistics'|\bmedian(Sorted)?\b[^'\n]*from 'simple-statistics'/.test(
+          readFileSync(path.join(src, file), 'utf8'),
+        ),
+      )
     expect(offenders).toEqual([])
   })
 })

@@ -19,7 +19,6 @@ function request(fields: Partial<RequestRecord>): RequestRecord {
   }
 }
 
-
 describe('formatSlo', () => {
   it('formatSlo is readable', () => {
     expect(formatSlo({ttftMs: 2000, tpotMs: 50})).toBe('ttft<=2000ms tpot<=50ms')

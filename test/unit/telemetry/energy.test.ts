@@ -53,12 +53,31 @@ describe('integratePowerJ (trapezoid rule)', () => {
 describe('counterEnergyJ', () => {
   it('sums the per-GPU counter differences, millijoules -> joules', () => {
     // (1_350_000 - 1_000_000) + (5_650_000 - 5_000_000) = 1_000_000 mJ = 1000 J
-    expect(counterEnergyJ(new Map([[0, 1_000_000], [1, 5_000_000]]), new Map([[0, 1_350_000], [1, 5_650_000]]))).toBe(1000)
+    expect(
+      counterEnergyJ(
+        new Map([
+          [0, 1_000_000],
+          [1, 5_000_000],
+        ]),
+        new Map([
+          [0, 1_350_000],
+          [1, 5_650_000],
+        ]),
+      ),
+    ).toBe(1000)
   })
 
   it('refuses a counter that went backwards or a GPU missing from one read', () => {
     expect(counterEnergyJ(new Map([[0, 2_000]]), new Map([[0, 1_000]]))).toBeNull()
-    expect(counterEnergyJ(new Map([[0, 1_000], [1, 1_000]]), new Map([[0, 2_000]]))).toBeNull()
+    expect(
+      counterEnergyJ(
+        new Map([
+          [0, 1_000],
+          [1, 1_000],
+        ]),
+        new Map([[0, 2_000]]),
+      ),
+    ).toBeNull()
     expect(counterEnergyJ(new Map(), new Map())).toBeNull()
   })
 })

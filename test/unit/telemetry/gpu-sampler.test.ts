@@ -231,14 +231,10 @@ describe('withLevelTelemetry', () => {
     try {
       const t0Ms = performance.now()
       const env = fakeEnv({FAKE_SMI_ARGS: join(dir, 'args-level')})
-      const {result, telemetry, serverMetrics} = await withLevelTelemetry(
-        engine,
-        {t0Ms, gpu: {env}, outputTokens: (tokens: number) => tokens},
-        async () => {
-          await waitForRounds(env, 2)
-          return 1500
-        },
-      )
+      const {result, telemetry, serverMetrics} = await withLevelTelemetry(engine, {t0Ms, gpu: {env}, outputTokens: (tokens: number) => tokens}, async () => {
+        await waitForRounds(env, 2)
+        return 1500
+      })
       expect(result).toBe(1500)
       expect(serverMetricsSchema.parse(serverMetrics)).toEqual({
         source: 'llamacpp',
@@ -277,11 +273,7 @@ describe('withLevelTelemetry', () => {
 
   it('without an endpoint, a GPU tool or a live /metrics it records notes and no energy', async () => {
     const embedded = {info: () => ({endpoint: null})} as unknown as Engine
-    const {telemetry, serverMetrics} = await withLevelTelemetry(
-      embedded,
-      {t0Ms: 0, gpu: {bin: join(dir, 'absent-smi')}, outputTokens: () => 10},
-      async () => 'done',
-    )
+    const {telemetry, serverMetrics} = await withLevelTelemetry(embedded, {t0Ms: 0, gpu: {bin: join(dir, 'absent-smi')}, outputTokens: () => 10}, async () => 'done')
     expect(serverMetrics).toBeNull()
     expect(telemetry).toMatchObject({gpuSamples: [], energyJ: null, energySource: null, joulesPerOutputToken: null})
     expect(telemetry.notes).toEqual([expect.stringContaining('absent-smi not found')])

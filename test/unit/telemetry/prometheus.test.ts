@@ -5,15 +5,7 @@ import type {AddressInfo} from 'node:net'
 import {describe, expect, it} from 'vitest'
 
 import {serverMetricsSchema} from '../../../src/results/schema.js'
-import {
-  deltaTotal,
-  histogramMean,
-  parsePrometheusText,
-  sampleKey,
-  scrapeMetrics,
-  serverMetricsFrom,
-  summarizeServerMetrics,
-} from '../../../src/telemetry/prometheus.js'
+import {deltaTotal, histogramMean, parsePrometheusText, sampleKey, scrapeMetrics, serverMetricsFrom, summarizeServerMetrics} from '../../../src/telemetry/prometheus.js'
 
 const fixture = (path: string) => readFileSync(new URL(`../../fixtures/${path}`, import.meta.url), 'utf8')
 

@@ -23,7 +23,20 @@ describe('cost flag parsers', () => {
 
 describe('costChoicesFrom', () => {
   it('gives what parseCostFlags gives for the same text, in the same key order', () => {
-    const text = {throughput: '25', gpus: '2', 'gpu-price': '2.5', 'io-ratio': '3:1', 'hours-per-month': '720', utilization: '0.6', 'peak-factor': '2', 'kwh-price': '0.1', 'power-watts': '700', pue: '1.3', volume: '100M', api: 'gpt-4o'}
+    const text = {
+      throughput: '25',
+      gpus: '2',
+      'gpu-price': '2.5',
+      'io-ratio': '3:1',
+      'hours-per-month': '720',
+      utilization: '0.6',
+      'peak-factor': '2',
+      'kwh-price': '0.1',
+      'power-watts': '700',
+      pue: '1.3',
+      volume: '100M',
+      api: 'gpt-4o',
+    }
     const values = Object.fromEntries(Object.entries(text).map(([name, value]) => [name, costFlagParsers[name as keyof typeof costFlagParsers](value)]))
     expect(JSON.stringify(costChoicesFrom(values))).toBe(JSON.stringify(parseCostFlags(text)))
   })

@@ -30,7 +30,24 @@ describe('report and compare parsers', () => {
 describe('report and compare flags through oclif', () => {
   it('arrive in run() as values', async () => {
     const flags = await ReportFlags.run(
-      ['--slo', 'ttft=1s,tpot=40ms', '--volume', '2B', '--io-ratio', '3:1', '--api', 'gpt-4o,claude-3.5-sonnet', '--gpus', '4', '--bandwidth', '20', '--what-if', 'h200', '--load', '2'],
+      [
+        '--slo',
+        'ttft=1s,tpot=40ms',
+        '--volume',
+        '2B',
+        '--io-ratio',
+        '3:1',
+        '--api',
+        'gpt-4o,claude-3.5-sonnet',
+        '--gpus',
+        '4',
+        '--bandwidth',
+        '20',
+        '--what-if',
+        'h200',
+        '--load',
+        '2',
+      ],
       config,
     )
     expect(flags).toMatchObject({

@@ -15,5 +15,4 @@ describe('bench flag parsing', () => {
     expect(() => parseConcurrencyList('1,0')).toThrow('--concurrency "0" is not a whole number from 1 to 256.')
     expect(() => parseConcurrencyList('1.5')).toThrow(/"1.5"/)
   })
-
 })

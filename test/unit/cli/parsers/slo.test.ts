@@ -33,6 +33,4 @@ describe('parseSlo', () => {
     expect(error.message).toMatch(/--slo/)
     expect(error.message).toMatch(message)
   })
-
 })
-

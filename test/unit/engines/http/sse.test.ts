@@ -23,7 +23,14 @@ describe('readSseMessages', () => {
   it('frames the recorded /completion stream into its 33 events, identically when fed one byte per read', async () => {
     const bytes = llamaFixture('completion_stream_ids.sse')
     const whole = await collect(readSseMessages(pieces(bytes, [])))
-    const everyByte = await collect(readSseMessages(pieces(bytes, Array.from({length: bytes.length}, (_, i) => i))))
+    const everyByte = await collect(
+      readSseMessages(
+        pieces(
+          bytes,
+          Array.from({length: bytes.length}, (_, i) => i),
+        ),
+      ),
+    )
     // `grep -c '^data:' completion_stream_ids.sse` = 33 (32 tokens + the final stop event).
     expect(whole).toHaveLength(33)
     expect(everyByte.map((m) => m.data)).toEqual(whole.map((m) => m.data))

@@ -29,8 +29,7 @@ async function run(protocol: WireProtocol, path: string, body: unknown = {}): Pr
   return events
 }
 
-const only = <K extends ClientEvent['kind']>(events: ClientEvent[], kind: K) =>
-  events.filter((e): e is Extract<ClientEvent, {kind: K}> => e.kind === kind)
+const only = <K extends ClientEvent['kind']>(events: ClientEvent[], kind: K) => events.filter((e): e is Extract<ClientEvent, {kind: K}> => e.kind === kind)
 
 describe('streamRequest on recorded llama-server streams', () => {
   it('/completion (token-id prompt): 32 one-token content events, then usage from the final stop event', async () => {
@@ -168,8 +167,7 @@ describe.each(transports)('stream faults over %s', (transport) => {
       {
         kind: 'error',
         errorKind: 'http',
-        message:
-          'POST /too-long: HTTP 400 Bad Request: request (5000 tokens) exceeds the available context size (2048 tokens), try increasing it (exceed_context_size_error)',
+        message: 'POST /too-long: HTTP 400 Bad Request: request (5000 tokens) exceeds the available context size (2048 tokens), try increasing it (exceed_context_size_error)',
       },
     ])
   })
@@ -197,9 +195,7 @@ describe.each(transports)('stream faults over %s', (transport) => {
     faulty.route('POST /hang', {body: bytes.subarray(0, endOfEvent(bytes, 5)), hang: true})
     const events = await run('/hang', {timeoutMs: 300})
     expect(contentCount(events)).toBe(5)
-    expect(errors(events)).toEqual([
-      {kind: 'error', errorKind: 'timeout', message: 'POST /hang did not finish within the 300 ms request timeout (after 5 content event(s)).'},
-    ])
+    expect(errors(events)).toEqual([{kind: 'error', errorKind: 'timeout', message: 'POST /hang did not finish within the 300 ms request timeout (after 5 content event(s)).'}])
   })
 
   it("the caller's abort signal ends the request as dropped (interrupted)", async () => {
@@ -212,9 +208,7 @@ describe.each(transports)('stream faults over %s', (transport) => {
       if (contentCount(events) === 3) controller.abort()
     }
     expect(contentCount(events)).toBe(3)
-    expect(errors(events)).toEqual([
-      {kind: 'error', errorKind: 'dropped', message: 'POST /slow was stopped by the caller (interrupted) after 3 content event(s).'},
-    ])
+    expect(errors(events)).toEqual([{kind: 'error', errorKind: 'dropped', message: 'POST /slow was stopped by the caller (interrupted) after 3 content event(s).'}])
   })
 
   it('malformed SSE data (an event cut mid-JSON) -> kind stream-error', async () => {
@@ -232,9 +226,7 @@ describe.each(transports)('stream faults over %s', (transport) => {
     faulty.route('POST /v1/completions', {body: bytes.subarray(0, endOfEvent(bytes, 20))})
     const events = await run('/v1/completions', {protocol: 'openai-completions'})
     expect(contentCount(events)).toBe(20)
-    expect(errors(events)).toEqual([
-      {kind: 'error', errorKind: 'dropped', message: 'The connection closed before data: [DONE], after 20 content event(s).'},
-    ])
+    expect(errors(events)).toEqual([{kind: 'error', errorKind: 'dropped', message: 'The connection closed before data: [DONE], after 20 content event(s).'}])
   })
 
   it('a refused connection -> dropped, before any response', async () => {
@@ -244,7 +236,14 @@ describe.each(transports)('stream faults over %s', (transport) => {
     const port = (probe.address() as {port: number}).port
     await new Promise<void>((resolve) => probe.close(() => resolve()))
     const events: ClientEvent[] = []
-    for await (const event of streamRequest({url: `http://127.0.0.1:${port}/completion`, protocol: 'llamacpp-completion', body: {}, signal: new AbortController().signal, timeoutMs: 5000, transport})) {
+    for await (const event of streamRequest({
+      url: `http://127.0.0.1:${port}/completion`,
+      protocol: 'llamacpp-completion',
+      body: {},
+      signal: new AbortController().signal,
+      timeoutMs: 5000,
+      transport,
+    })) {
       events.push(event)
     }
     expect(events).toHaveLength(1)
@@ -298,7 +297,15 @@ describe.each(transports)('stream faults over %s', (transport) => {
   it('keepAlive: false asks for a fresh connection per request (connection: close)', async () => {
     faulty.route('POST /close', {body: llamaFixture('completion_stream_ids.sse')})
     const events: ClientEvent[] = []
-    for await (const event of streamRequest({url: `${faulty.url}/close`, protocol: 'llamacpp-completion', body: {}, signal: new AbortController().signal, timeoutMs: 5000, keepAlive: false, transport})) {
+    for await (const event of streamRequest({
+      url: `${faulty.url}/close`,
+      protocol: 'llamacpp-completion',
+      body: {},
+      signal: new AbortController().signal,
+      timeoutMs: 5000,
+      keepAlive: false,
+      transport,
+    })) {
       events.push(event)
     }
     expect(faulty.requests.at(-1)!.headers.connection).toBe('close')

@@ -67,10 +67,7 @@ describe('AMX off for native x86-64 builds', () => {
   // prompt batch (llama-bench -p 16, gdb backtrace); the same build without AMX runs.
   it('adds -mno-amx-* to C and C++ flags for a native build when asked', () => {
     const {flags} = cmakeConfigureArgs({sourceDir: '/s', buildDir: '/b', backend: 'cpu', native: true, ninja: true, disableAmx: true})
-    expect(flags.slice(-2)).toEqual([
-      '-DCMAKE_C_FLAGS=-mno-amx-tile -mno-amx-int8 -mno-amx-bf16',
-      '-DCMAKE_CXX_FLAGS=-mno-amx-tile -mno-amx-int8 -mno-amx-bf16',
-    ])
+    expect(flags.slice(-2)).toEqual(['-DCMAKE_C_FLAGS=-mno-amx-tile -mno-amx-int8 -mno-amx-bf16', '-DCMAKE_CXX_FLAGS=-mno-amx-tile -mno-amx-int8 -mno-amx-bf16'])
   })
 
   it('leaves portable builds alone (they never enable AMX) and asks only on x86-64 outside Windows', () => {
@@ -120,7 +117,11 @@ describe('finding the tools', () => {
   })
 
   afterEach(() => {
-    for (const [key, value] of [['CAPPLAN_CACHE_DIR', saved.cache], ['CAPPLAN_LLAMA_BIN_DIR', saved.bin], ['PATH', saved.path]] as const) {
+    for (const [key, value] of [
+      ['CAPPLAN_CACHE_DIR', saved.cache],
+      ['CAPPLAN_LLAMA_BIN_DIR', saved.bin],
+      ['PATH', saved.path],
+    ] as const) {
       if (value === undefined) delete process.env[key]
       else process.env[key] = value
     }
@@ -132,7 +133,7 @@ describe('finding the tools', () => {
       expect(await findLlamaCppTool('llama-bench')).toBeNull()
     })
 
-    it('finds it on PATH, but prefers capplan\'s own build, and the override above both', async () => {
+    it("finds it on PATH, but prefers capplan's own build, and the override above both", async () => {
       const onPath = fakeTool(join(root, 'usr-bin'), 'llama-bench')
       process.env.PATH = [join(root, 'nothing-here'), join(root, 'usr-bin')].join(delimiter)
       expect(await findLlamaCppTool('llama-bench')).toBe(onPath)

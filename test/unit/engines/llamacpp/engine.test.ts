@@ -5,14 +5,7 @@ import {fileURLToPath} from 'node:url'
 
 import {afterAll, describe, expect, it} from 'vitest'
 
-import {
-  backendOf,
-  LlamaCppEngine,
-  llamaServerArgs,
-  type LlamaServerCapabilities,
-  parseCapabilities,
-  serverApiKey,
-} from '../../../../src/engines/llamacpp/engine.js'
+import {backendOf, LlamaCppEngine, llamaServerArgs, type LlamaServerCapabilities, parseCapabilities, serverApiKey} from '../../../../src/engines/llamacpp/engine.js'
 import {groupAlive, liveProcesses} from '../../../../src/engines/spawned/process.js'
 import {CapplanError, EngineError} from '../../../../src/lib/errors.js'
 
@@ -67,24 +60,48 @@ describe('llamaServerArgs', () => {
 
   it('puts every flag in an argument array, in order, user extras last', () => {
     expect(llamaServerArgs({...base, extraArgs: ['-b', '2048', '-np', '8']})).toEqual([
-      '-m', '/m/q.gguf',
-      '--host', '127.0.0.1',
-      '--port', '8089',
-      '-c', '2624',
-      '-np', '4',
+      '-m',
+      '/m/q.gguf',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      '8089',
+      '-c',
+      '2624',
+      '-np',
+      '4',
       '--metrics',
-      '-t', '2',
-      '-ngl', '0',
-      '-fa', 'auto',
+      '-t',
+      '2',
+      '-ngl',
+      '0',
+      '-fa',
+      'auto',
       '--no-ui',
-      '-b', '2048', '-np', '8',
+      '-b',
+      '2048',
+      '-np',
+      '8',
     ])
   })
 
   it('adapts to the binary: no -t when threads are left to the server, bare -fa only for "on", --no-repack when asked', () => {
     const old = {...caps, flashAttention: 'switch' as const, noUiFlag: null, noRepack: false}
     expect(llamaServerArgs({...base, threads: null, gpuLayers: 99, flashAttention: 'on', capabilities: old})).toEqual([
-      '-m', '/m/q.gguf', '--host', '127.0.0.1', '--port', '8089', '-c', '2624', '-np', '4', '--metrics', '-ngl', '99', '-fa',
+      '-m',
+      '/m/q.gguf',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      '8089',
+      '-c',
+      '2624',
+      '-np',
+      '4',
+      '--metrics',
+      '-ngl',
+      '99',
+      '-fa',
     ])
     expect(llamaServerArgs({...base, flashAttention: 'auto', capabilities: old})).not.toContain('-fa')
     expect(llamaServerArgs({...base, noRepack: true}).slice(-1)).toEqual(['--no-repack'])
@@ -262,7 +279,10 @@ describe('LlamaCppEngine.start with a stand-in server', () => {
 
   it('a server stuck at 503 past the startup timeout -> EngineError with its log lines, and it is killed', async () => {
     const engine = new LlamaCppEngine({...options(fakeServer('loading-forever'), 'loading'), startupTimeoutMs: 1500})
-    const error = await engine.start().then(() => null, (e: unknown) => e)
+    const error = await engine.start().then(
+      () => null,
+      (e: unknown) => e,
+    )
     expect(error).toBeInstanceOf(EngineError)
     expect((error as EngineError).message).toMatch(/^llama-server was not ready within 2 s \(GET \/health never answered 200\)\./)
     expect((error as EngineError).logTail.some((line) => line.startsWith('fake llama-server: args -m /models/m.gguf'))).toBe(true)
@@ -273,7 +293,10 @@ describe('LlamaCppEngine.start with a stand-in server', () => {
 
   it('a server that exits with an error -> EngineError with exit code and last log lines', async () => {
     const engine = new LlamaCppEngine(options(fakeServer('exit-2'), 'exit'))
-    const error = (await engine.start().then(() => null, (e: unknown) => e)) as EngineError
+    const error = (await engine.start().then(
+      () => null,
+      (e: unknown) => e,
+    )) as EngineError
     expect(error).toBeInstanceOf(EngineError)
     expect(error.message).toMatch(/^llama-server exited before it was ready \(exit code 2\)\./)
     expect(error.logTail.at(-1)).toBe('error: failed to load model')

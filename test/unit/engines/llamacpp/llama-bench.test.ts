@@ -11,8 +11,7 @@ import {CapplanError, EngineError} from '../../../../src/lib/errors.js'
 
 // Real llama-bench output, copied byte for byte from /work/shared/fixtures/llama-bench (see its README):
 // `llama-bench -m node-qwen2.5-0.5b-shape-q4_0.gguf -t 2 -p 64 -n 32 -r 2 -o json` (and -o jsonl).
-const fixture = (name: string) =>
-  readFileSync(fileURLToPath(new URL(`../../../fixtures/llama-bench/${name}`, import.meta.url)), 'utf8')
+const fixture = (name: string) => readFileSync(fileURLToPath(new URL(`../../../fixtures/llama-bench/${name}`, import.meta.url)), 'utf8')
 
 function expectInvalidResult(fn: () => unknown, messagePart: RegExp): void {
   try {
@@ -95,10 +94,7 @@ describe('malformed llama-bench output', () => {
   it('names the row and field of a wrong-typed value', () => {
     const rows = JSON.parse(fixture('llama_bench.json')) as Record<string, unknown>[]
     rows[1] = {...rows[1], avg_ts: '71.7'}
-    expectInvalidResult(
-      () => parseLlamaBenchOutput(JSON.stringify(rows), 'bench.json'),
-      /^bench\.json row 2: field avg_ts is invalid/,
-    )
+    expectInvalidResult(() => parseLlamaBenchOutput(JSON.stringify(rows), 'bench.json'), /^bench\.json row 2: field avg_ts is invalid/)
   })
 
   it('names a missing required field', () => {
@@ -125,9 +121,22 @@ describe('llamaBenchTestName', () => {
 
 describe('llamaBenchArgs', () => {
   it('asks for jsonl and passes every parameter as its own argument', () => {
-    expect(
-      llamaBenchArgs({modelPath: '/m/q4 0.gguf', threads: 2, nPrompt: 0, nGen: 64, repetitions: 3, extraArgs: ['-ub', '256']}),
-    ).toEqual(['-m', '/m/q4 0.gguf', '-t', '2', '-p', '0', '-n', '64', '-r', '3', '-o', 'jsonl', '-ub', '256'])
+    expect(llamaBenchArgs({modelPath: '/m/q4 0.gguf', threads: 2, nPrompt: 0, nGen: 64, repetitions: 3, extraArgs: ['-ub', '256']})).toEqual([
+      '-m',
+      '/m/q4 0.gguf',
+      '-t',
+      '2',
+      '-p',
+      '0',
+      '-n',
+      '64',
+      '-r',
+      '3',
+      '-o',
+      'jsonl',
+      '-ub',
+      '256',
+    ])
   })
 })
 
@@ -157,23 +166,21 @@ describe.skipIf(process.platform === 'win32')('runLlamaBench', () => {
     const rows = await runLlamaBench({binary: replay, modelPath: '/models/a b.gguf', threads: 2, nPrompt: 64, nGen: 32, repetitions: 2})
     expect(rows.map((r) => r.avg_ts)).toEqual([218.091688, 71.309994])
     // The space in the model path survives: no shell ever splits it.
-    expect(readFileSync(argsFile, 'utf8').trimEnd().split('\n')).toEqual([
-      '-m', '/models/a b.gguf', '-t', '2', '-p', '64', '-n', '32', '-r', '2', '-o', 'jsonl',
-    ])
+    expect(readFileSync(argsFile, 'utf8').trimEnd().split('\n')).toEqual(['-m', '/models/a b.gguf', '-t', '2', '-p', '64', '-n', '32', '-r', '2', '-o', 'jsonl'])
   })
 
   it('turns a failed run into an EngineError with the command and its last stderr lines', async () => {
-    const failing = script('failing-bench', 'echo "llama_model_load: error loading model: tensor data is not within the file bounds" >&2\necho "main: error: failed to load model" >&2\nexit 1')
+    const failing = script(
+      'failing-bench',
+      'echo "llama_model_load: error loading model: tensor data is not within the file bounds" >&2\necho "main: error: failed to load model" >&2\nexit 1',
+    )
     const error = await runLlamaBench({binary: failing, modelPath: '/m.gguf', threads: 1, nPrompt: 0, nGen: 8, repetitions: 1}).catch((e: unknown) => e)
     expect(error).toBeInstanceOf(EngineError)
     const engineError = error as EngineError
     expect(engineError.exitCode).toBe(8)
     expect(engineError.message).toMatch(/^llama-bench failed on \/m\.gguf \(exit code 1\)\./)
     expect(engineError.command).toBe(`${failing} -m /m.gguf -t 1 -p 0 -n 8 -r 1 -o jsonl`)
-    expect(engineError.logTail).toEqual([
-      'llama_model_load: error loading model: tensor data is not within the file bounds',
-      'main: error: failed to load model',
-    ])
+    expect(engineError.logTail).toEqual(['llama_model_load: error loading model: tensor data is not within the file bounds', 'main: error: failed to load model'])
   })
 
   it('names a missing binary as failing to start', async () => {

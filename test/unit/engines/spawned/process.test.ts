@@ -69,7 +69,7 @@ describe('spawnManaged', () => {
 const builtProcessModule = resolve(import.meta.dirname, '..', '..', '..', '..', 'dist', 'engines', 'spawned', 'process.js')
 
 describe.skipIf(!existsSync(builtProcessModule))('spawnManaged in a plain node process (dist/)', () => {
-  it('awaiting stop() keeps Node alive until it returns: the watchdog (unref\'ed) must not let it exit 0 mid-await', () => {
+  it("awaiting stop() keeps Node alive until it returns: the watchdog (unref'ed) must not let it exit 0 mid-await", () => {
     const script = [
       `import {spawnManaged} from ${JSON.stringify(pathToFileURL(builtProcessModule).href)}`,
       `const child = await spawnManaged('sh', ['-c', 'sleep 30'], {logFile: ${JSON.stringify(join(dir, 'plain.log'))}})`,

@@ -157,7 +157,11 @@ class StandInServer extends SpawnedServer {
   }
 }
 
-const startError = (engine: SpawnedServer) => engine.start().then(() => null, (error: unknown) => error as EngineError)
+const startError = (engine: SpawnedServer) =>
+  engine.start().then(
+    () => null,
+    (error: unknown) => error as EngineError,
+  )
 
 describe('SpawnedServer', () => {
   it('before start(): no pid, no exit, a clear error from info() and stream(); stop() is safe; the log defaults to a temp file', async () => {

@@ -67,7 +67,7 @@ describe('spawnWatchdog', () => {
     await watchdog.gone
   })
 
-  it('spawnManaged starts one for the server\'s group, with the server\'s pid as argument; stop() ends it', async () => {
+  it("spawnManaged starts one for the server's group, with the server's pid as argument; stop() ends it", async () => {
     const child = await spawnManaged('sh', ['-c', 'sleep 30'], {logFile: join(dir, 'watched.log')})
     const watchdogs = () =>
       descendantsOf(process.pid).filter((pid) => {

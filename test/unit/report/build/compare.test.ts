@@ -21,7 +21,16 @@ function levelWithTpots(tpots: number[], windowMs: number): LevelRecord {
     sampleRequest(index, {ttftMs: 100, e2eMs: 100 + 4 * tpot, outputTokens: 5, countedTokens: 5, chunkOffsetsMs: [100, 100 + 4 * tpot]}),
   )
   const window = {startMs: 0, endMs: windowMs}
-  return {load: {kind: 'concurrency', value: 1}, warmupRequests: 0, window, status: 'complete', requests, summary: summarizeLevel(requests, window), telemetry: null, serverMetrics: null}
+  return {
+    load: {kind: 'concurrency', value: 1},
+    warmupRequests: 0,
+    window,
+    status: 'complete',
+    requests,
+    summary: summarizeLevel(requests, window),
+    telemetry: null,
+    serverMetrics: null,
+  }
 }
 
 function result(tpots: number[], windowMs: number, outputTokens = 5): ResultFile {
@@ -77,9 +86,7 @@ describe('compareResults', () => {
 
   it('warns when the workloads differ', () => {
     const comparison = compareResults([input('a.json', result([10, 12, 14], 1000)), input('d.json', result([10, 12, 14], 1000, 6))])
-    expect(comparison.warnings).toEqual([
-      'd.json: workload differs from a.json (lengths 10 in / 6 out vs 10 / 5): apples vs oranges, compare with care.',
-    ])
+    expect(comparison.warnings).toEqual(['d.json: workload differs from a.json (lengths 10 in / 6 out vs 10 / 5): apples vs oranges, compare with care.'])
   })
 
   it('summarizes samples exactly as report does (one rule: stats/distribution), mean and percentiles', () => {

@@ -63,9 +63,7 @@ describe('findOperatingPoint', () => {
     expect(point.kind).toBe('none')
     expect(point.outputTokensPerS).toBeNull()
     expect(point.totalTokensPerS).toBeNull()
-    expect(point.explanation).toBe(
-      'No measured level meets tpot<=10ms at p95: even concurrency 1 misses it (TPOT p95 20 ms > 10 ms). Nothing is costed.',
-    )
+    expect(point.explanation).toBe('No measured level meets tpot<=10ms at p95: even concurrency 1 misses it (TPOT p95 20 ms > 10 ms). Nothing is costed.')
   })
 
   it('checks the chosen percentile', () => {
@@ -78,11 +76,7 @@ describe('findOperatingPoint', () => {
 
   it('counts failed requests against the SLO and does not interpolate into a failing level', () => {
     // c=4 has 2 failures of 20 = 10% > the 5% a p95 SLO allows, though its latencies are fine
-    const withFailures = [
-      levels[0]!,
-      levels[1]!,
-      level({concurrency: 4, outputTokensPerS: 30, ttftP95: 300, tpotP95: 40, completed: 18, failed: 2}),
-    ]
+    const withFailures = [levels[0]!, levels[1]!, level({concurrency: 4, outputTokensPerS: 30, ttftP95: 300, tpotP95: 40, completed: 18, failed: 2})]
     const point = findOperatingPoint(withFailures, {ttftMs: 2000, tpotMs: 50})
     expect(point.kind).toBe('measured')
     expect(point.outputTokensPerS).toBe(18)

@@ -20,7 +20,10 @@ beforeAll(async () => {
 const report = (status: ResultFile['status']) =>
   buildResultReport(
     'run.json',
-    sampleResult({status, levels: [level({concurrency: 1, outputTokensPerS: 10, ttftP95: 100, tpotP95: 20}), level({concurrency: 2, outputTokensPerS: 18, ttftP95: 200, tpotP95: 30})]}),
+    sampleResult({
+      status,
+      levels: [level({concurrency: 1, outputTokensPerS: 10, ttftP95: 100, tpotP95: 20}), level({concurrency: 2, outputTokensPerS: 18, ttftP95: 200, tpotP95: 30})],
+    }),
     store,
     {slo: {tpotMs: 50}, plan: parseCostFlags({'gpu-price': '2'})},
   )

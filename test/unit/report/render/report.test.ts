@@ -50,7 +50,9 @@ describe('report renderers', () => {
   })
 
   it('CSV: one row per result and API, a row for an uncosted result, a row per invalid file', () => {
-    const lines = renderReportCsv([costed, uncosted], [{file: 'bad.json', message: 'broken', suggestion: ''}]).trim().split('\n')
+    const lines = renderReportCsv([costed, uncosted], [{file: 'bad.json', message: 'broken', suggestion: ''}])
+      .trim()
+      .split('\n')
     expect(lines[0]).toBe(reportCsvColumns.join(','))
     expect(lines).toHaveLength(1 + 2 + 1 + 1)
     const row = csvFields(lines[1]!)

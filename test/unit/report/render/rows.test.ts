@@ -54,7 +54,18 @@ describe('benchSummaryTable', () => {
 
 describe('compareTable', () => {
   it('says a rate operating point in req/s, like the report', () => {
-    const entry = {file: 'a.json', label: 'A', importedFrom: null, operatingPoint: 'interpolated', load: {kind: 'rate', value: 0.5974}, outputTokensPerS: 19.5, costPerMillionTokens: null, throughputRatio: 1, costRatio: null, comparedLevel: 0} as const
+    const entry = {
+      file: 'a.json',
+      label: 'A',
+      importedFrom: null,
+      operatingPoint: 'interpolated',
+      load: {kind: 'rate', value: 0.5974},
+      outputTokensPerS: 19.5,
+      costPerMillionTokens: null,
+      throughputRatio: 1,
+      costRatio: null,
+      comparedLevel: 0,
+    } as const
     const result: CompareResult = {entries: [entry], comparedLoad: null, comparedLoadNote: '', metrics: [], test: '', warnings: [], verdicts: []}
     const rows = rowTexts(compareTable(result))
     expect(rows[1]).toEqual(['Operating point', 'interpolated, 0.597 req/s'])

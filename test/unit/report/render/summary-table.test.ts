@@ -44,12 +44,13 @@ describe('bench summary table', () => {
   })
 
   it('prints one row per level with throughput and p50/p90/p99 latencies', () => {
-    const text = renderBenchSummary([
-      {label: 'qwen2.5-0.5b int4 (Q4_0)', levels: [{concurrency: 1, status: 'complete', summary: summary()}]},
-    ])
+    const text = renderBenchSummary([{label: 'qwen2.5-0.5b int4 (Q4_0)', levels: [{concurrency: 1, status: 'complete', summary: summary()}]}])
     expect(text.split('\n')[0]).toBe('qwen2.5-0.5b int4 (Q4_0): measured (closed loop: N requests in flight)')
     const row = text.split('\n').find((line) => line.startsWith('│ c=1 '))!
-    const cells = row.split('│').slice(1, -1).map((cell) => cell.trim())
+    const cells = row
+      .split('│')
+      .slice(1, -1)
+      .map((cell) => cell.trim())
     // E2E in seconds: 4552 ms -> 4.55
     expect(cells).toEqual(['c=1', '4/0', '63.2', '189.7', '0.40', '512 / 640 / 701', '15.8 / 16.2 / 17.1', '15.8 / 16.4 / 21.3', '4.55 / 4.70 / 4.81'])
   })
@@ -61,7 +62,10 @@ describe('bench summary table', () => {
     ])
     const rows = text.split('\n').filter((line) => /^│ (int4|fp16) /.test(line))
     expect(rows).toHaveLength(2)
-    const fp16 = rows[1]!.split('│').slice(1, -1).map((cell) => cell.trim())
+    const fp16 = rows[1]!
+      .split('│')
+      .slice(1, -1)
+      .map((cell) => cell.trim())
     expect(fp16.slice(0, 3)).toEqual(['fp16', 'c=2', '1/2 (partial)'])
     expect(fp16[6]).toBe('-')
   })

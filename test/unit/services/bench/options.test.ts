@@ -108,7 +108,9 @@ describe('bench --api and --host', () => {
     expect(refusal(() => engineApiFromFlags('openai', 'completion', false))).toBe(
       '--api completion is not an API of --engine openai. Use --api completions or --api chat (default completions).',
     )
-    expect(refusal(() => engineApiFromFlags('vllm', 'completions', false))).toMatch(/^--api only applies to --engine llamacpp \(completion, v1-completions\) or openai \(completions, chat\), not vllm\./)
+    expect(refusal(() => engineApiFromFlags('vllm', 'completions', false))).toMatch(
+      /^--api only applies to --engine llamacpp \(completion, v1-completions\) or openai \(completions, chat\), not vllm\./,
+    )
     const chat = refusal(() => engineApiFromFlags('openai', 'chat', false))
     expect(chat).toContain('--api chat')
     expect(chat).toContain('--dataset FILE')
@@ -121,4 +123,3 @@ describe('bench --api and --host', () => {
     for (const bad of ['', 'http://0.0.0.0', 'a b', '10.0.0.1/24']) expect(refusal(() => parseBindHost(bad))).toMatch(/is not an address/)
   })
 })
-

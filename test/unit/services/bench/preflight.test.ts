@@ -1,14 +1,7 @@
 import {describe, expect, it} from 'vitest'
 
 import {CapplanError} from '../../../../src/lib/errors.js'
-import {
-  assertFitsInMemory,
-  assertFitsOnDisk,
-  busyMachineWarning,
-  estimateRunMemory,
-  kvCacheBytes,
-  RUNTIME_OVERHEAD_BYTES,
-} from '../../../../src/services/bench/preflight.js'
+import {assertFitsInMemory, assertFitsOnDisk, busyMachineWarning, estimateRunMemory, kvCacheBytes, RUNTIME_OVERHEAD_BYTES} from '../../../../src/services/bench/preflight.js'
 import {loadProfiles} from '../../../../src/profiles/load.js'
 import {qwen25HalfB} from '../../../helpers/tiny-models.js'
 

@@ -9,7 +9,26 @@ describe('bench --resume planning', () => {
 
   it('repeats the command for the planned levels that are not complete, beside the file, keeping the complete ones', () => {
     const file = sampleResult({
-      capplan: {version: '0.1.0', command: ['capplan', 'bench', '--engine', 'llamacpp', '--quant', 'int4,int8', '--concurrency', '1,2,4', '--requests', '3', '--results-dir', 'out', '--json', '--', '--mlock']},
+      capplan: {
+        version: '0.1.0',
+        command: [
+          'capplan',
+          'bench',
+          '--engine',
+          'llamacpp',
+          '--quant',
+          'int4,int8',
+          '--concurrency',
+          '1,2,4',
+          '--requests',
+          '3',
+          '--results-dir',
+          'out',
+          '--json',
+          '--',
+          '--mlock',
+        ],
+      },
       levels: [sampleLevel(1), failedLevel(2)],
       status: 'partial',
     })
@@ -17,7 +36,22 @@ describe('bench --resume planning', () => {
     // 1 complete -> kept; 2 failed and 4 never ran -> measured again.
     expect(plan.kept.map((level) => level.load.value)).toEqual([1])
     expect(plan.rerun).toEqual([2, 4])
-    expect(plan.argv).toEqual(['--engine', 'llamacpp', '--requests', '3', '--model', 'qwen2.5-0.5b', '--quant', 'int4', '--concurrency', '2,4', '--results-dir', '/runs', '--', '--mlock'])
+    expect(plan.argv).toEqual([
+      '--engine',
+      'llamacpp',
+      '--requests',
+      '3',
+      '--model',
+      'qwen2.5-0.5b',
+      '--quant',
+      'int4',
+      '--concurrency',
+      '2,4',
+      '--results-dir',
+      '/runs',
+      '--',
+      '--mlock',
+    ])
   })
 
   it('uses the default levels 1,2,4 when the command named none, and --rate lists for open-loop runs', () => {

@@ -88,7 +88,7 @@ describe('planInputFromFlags', () => {
     [{api: ' , '}, '--api names no API.', '--api gpt-4o'],
     [{pricing: 'spot'}, '--pricing needs --gpu (it picks a price tier of a GPU profile).', '--gpu h100-sxm --pricing spot'],
     [{'power-watts': '700'}, '--power-watts needs --kwh-price.', '--kwh-price 0.12'],
-    [{'kwh-price': '0.12'}, '--kwh-price needs the GPU\'s average power: no --gpu profile was given.', '--power-watts 700'],
+    [{'kwh-price': '0.12'}, "--kwh-price needs the GPU's average power: no --gpu profile was given.", '--power-watts 700'],
     [{'kwh-price': '0.12', 'power-watts': '700', pue: '0.9'}, '--pue must be at least 1 (got "0.9").', '--pue 1.3'],
   ])('%j -> INVALID_INPUT', (override, message, suggested) => {
     const error = errorOf({...base, ...override})

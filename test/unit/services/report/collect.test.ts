@@ -46,9 +46,16 @@ describe('reportOptionsFromFlags', () => {
 })
 
 describe('reportOptions (the values oclif parsed)', () => {
-  it('turns the values into ReportOptions; report\'s --gpus overrides each result instead of the plan\'s GPUs', () => {
+  it("turns the values into ReportOptions; report's --gpus overrides each result instead of the plan's GPUs", () => {
     const options = reportOptions({slo: {tpotMs: 40}, volume: 2_000_000, api: ['gpt-4o'], gpus: 2, bandwidth: 20, 'what-if': ['h200', 'h200']}, store)
-    expect(options).toEqual({bandwidthGBs: 20, whatIf: ['h200'], slo: {tpotMs: 40}, interpolate: true, plan: {monthlyVolumeTokens: 2_000_000, apis: ['gpt-4o']}, gpusOverride: 2})
+    expect(options).toEqual({
+      bandwidthGBs: 20,
+      whatIf: ['h200'],
+      slo: {tpotMs: 40},
+      interpolate: true,
+      plan: {monthlyVolumeTokens: 2_000_000, apis: ['gpt-4o']},
+      gpusOverride: 2,
+    })
   })
 
   it('checks the rules between flags: pairs, the cost model, the --what-if profiles', () => {

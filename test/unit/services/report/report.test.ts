@@ -28,7 +28,7 @@ describe('buildReports', () => {
 })
 
 describe('reportText and --out', () => {
-  it('json is the compact payload; table, md and csv are the renderers\' text', async () => {
+  it("json is the compact payload; table, md and csv are the renderers' text", async () => {
     const payload = await buildReports([path.join(peers, 'llama_bench.json')], {'gpu-price': 0.36}, context)
     expect(await reportText('json', payload)).toBe(`${JSON.stringify(payload)}\n`)
     expect(await reportText('md', payload)).toMatch(/^# capplan report\n/)
