@@ -85,9 +85,9 @@ describe('parseGcTrace and liveHeapTrend', () => {
   it('keeps the full GCs (live heap after each) and returns every other line untouched', () => {
     const {fullGcs, rest} = soak.parseGcTrace(trace)
     expect(fullGcs).toEqual([
-      {tMs: 3007, beforeMB: 42, liveMB: 32, reservedMB: 70.8, forced: false},
-      {tMs: 37_903, beforeMB: 128.4, liveMB: 36.7, reservedMB: 156.3, forced: false},
-      {tMs: 79_328, beforeMB: 148.7, liveMB: 39.3, reservedMB: 181.2, forced: false},
+      {tMs: 3007, beforeMB: 42, liveMB: 32, reservedMB: 70.8, forced: false, isolate: '27424:0x120835c0'},
+      {tMs: 37_903, beforeMB: 128.4, liveMB: 36.7, reservedMB: 156.3, forced: false, isolate: '27424:0x120835c0'},
+      {tMs: 79_328, beforeMB: 148.7, liveMB: 39.3, reservedMB: 181.2, forced: false, isolate: '27424:0x120835c0'},
     ])
     expect(JSON.parse(rest)).toEqual({results: []})
   })
@@ -95,7 +95,22 @@ describe('parseGcTrace and liveHeapTrend', () => {
   it('marks a full GC forced by gc() (reason "testing", from node --expose-gc --trace-gc)', () => {
     const forced =
       '[21820:0x3696ce80]       81 ms: Mark-Compact 7.6 (9.9) -> 6.5 (15.4) MB, 8.43 / 0.00 ms  (average mu = 1.000, current mu = 1.000) testing; GC in old space requested'
-    expect(soak.parseGcTrace(forced).fullGcs).toEqual([{tMs: 81, beforeMB: 7.6, liveMB: 6.5, reservedMB: 15.4, forced: true}])
+    expect(soak.parseGcTrace(forced).fullGcs).toEqual([{tMs: 81, beforeMB: 7.6, liveMB: 6.5, reservedMB: 15.4, forced: true, isolate: '21820:0x3696ce80'}])
+  })
+
+  it("keeps only the main isolate's full GCs: the one gc() was forced on", () => {
+    const twoIsolates = [
+      '[900:0x1111]     5000 ms: Mark-Compact 60.0 (90.0) -> 47.8 (90.0) MB, 10.0 / 0.0 ms  (average mu = 1.000, current mu = 1.000) testing; GC in old space requested',
+      '[900:0x2222]     6000 ms: Mark-Compact 5.0 (6.0) -> 4.5 (6.0) MB, 1.0 / 0.0 ms  (average mu = 1.000, current mu = 1.000) allocation failure; GC in old space requested',
+      '[900:0x1111]     7000 ms: Mark-Compact 62.0 (90.0) -> 51.0 (90.0) MB, 10.0 / 0.0 ms  (average mu = 1.000, current mu = 1.000) finalize incremental marking via task; GC in old space requested',
+    ].join('\n')
+    const kept = soak.mainIsolateGcs(soak.parseGcTrace(twoIsolates).fullGcs)
+    expect(kept.map((gc) => [gc.tMs, gc.liveMB])).toEqual([
+      [5000, 47.8],
+      [7000, 51],
+    ])
+    // With no forced GC the first isolate seen is the main one.
+    expect(soak.mainIsolateGcs(soak.parseGcTrace(twoIsolates.replace(' testing;', ' allocation failure;')).fullGcs)).toHaveLength(2)
   })
 
   it('fits the live heap trend after the first tenth of the level, from 3 points over 20 s', () => {
