@@ -302,7 +302,7 @@ describe('checkSoak', () => {
     samples: every5s.map((tMs, k) => ({tMs, bytes: (100 + k) * MiB})),
     // A full GC forced every 5 s: the live heap grows 0.001 MB per 5 s = 0.012 MB/min, below the 3 records'
     // ~700 bytes of JSON per 2 s window = ~0.02 MB/min.
-    fullGcs: every5s.map((tMs, k) => ({tMs, beforeMB: 60, liveMB: 40 + 0.001 * k, reservedMB: 80, forced: true})),
+    fullGcs: every5s.map((tMs, k) => ({tMs, beforeMB: 60, liveMB: 40 + 0.001 * k, reservedMB: 80, forced: true, isolate: '1:0x1'})),
     options: {concurrency: 2, durationMs: 2000, inputTokens: 32, outputTokens: 5, intervalMs: 15, failRate: 0.1, seed: 1, probeEveryMs: 5000},
     cap: 10,
     promptSource: 'tokens',
@@ -334,7 +334,7 @@ describe('checkSoak', () => {
   })
 
   it('fails the memory checks when the live heap and RSS grow 1 MiB every 5 s', () => {
-    const fullGcs = every5s.map((tMs, k) => ({tMs, beforeMB: 60, liveMB: 40 + k, reservedMB: 80, forced: true}))
+    const fullGcs = every5s.map((tMs, k) => ({tMs, beforeMB: 60, liveMB: 40 + k, reservedMB: 80, forced: true, isolate: '1:0x1'}))
     const checked = soak.checkSoak({...input, fullGcs, samples: every5s.map((tMs, k) => ({tMs, bytes: (100 + 8 * k) * MiB}))})
     // RSS 100 -> 164 MiB = x1.64; live heap +12 MB/min against ~0.02 MB/min of records.
     expect(checked.checks.filter((c) => !c.ok).map((c) => c.name)).toEqual([
