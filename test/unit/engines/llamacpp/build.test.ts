@@ -169,8 +169,8 @@ describe('finding the tools', () => {
   describe('bundledLlamaCppSource', () => {
     it('reads the tag node-llama-cpp records and points at its git bundle', async () => {
       const source = await bundledLlamaCppSource()
-      // node_modules/node-llama-cpp/llama/llama.cpp.info.json says {"tag": "v0.5.0"} for node-llama-cpp 3.22.1.
-      expect(source.tag).toBe('v0.5.0')
+      // node_modules/node-llama-cpp/llama/llama.cpp.info.json says {"tag": "v0.4.0"} for node-llama-cpp 3.21.1 (package.json pins it exactly).
+      expect(source.tag).toBe('v0.4.0')
       expect(source.bundlePath.endsWith(join('node-llama-cpp', 'llama', 'gitRelease.bundle'))).toBe(true)
     })
   })
