@@ -131,6 +131,10 @@ async function measure(engine: Engine, plan: LevelPlan, options: LevelOptions): 
   let done = 0
   let failed = 0
   let outputTokens = 0
+  // Successful requests whose output length is not the one they asked for (maxTokens with ignore-EOS): a
+  // server that stops early or runs on. Noted for the result file; report excludes such a level from cost.
+  let lengthMismatches = 0
+  let requestedLength = 0
   // A throw from makeRequest or onProgress ends the level with it, once the requests in flight have ended.
   const thrown: unknown[] = []
 
@@ -156,7 +160,8 @@ async function measure(engine: Engine, plan: LevelPlan, options: LevelOptions): 
     inFlight++
     try {
       report()
-      const timed = await runRequest(engine, plan.makeRequest(plan.firstPromptIndex + index), index, {
+      const request = plan.makeRequest(plan.firstPromptIndex + index)
+      const timed = await runRequest(engine, request, index, {
         t0,
         signal,
         onTokens: (tokens) => {
@@ -170,6 +175,10 @@ async function measure(engine: Engine, plan: LevelPlan, options: LevelOptions): 
       if (!timed.aborted) {
         done++
         if (timed.record.error !== null) failed++
+        else if (timed.record.outputTokens !== request.maxTokens) {
+          lengthMismatches++
+          requestedLength = request.maxTokens
+        }
       }
       report()
     } catch (error) {
@@ -228,7 +237,12 @@ async function measure(engine: Engine, plan: LevelPlan, options: LevelOptions): 
     scheduledMs: arrivals.scheduledMs,
     stopReason: controller.stopped?.reason ?? 'interrupted',
     stopMessage: controller.stopped?.message ?? 'interrupted by a signal',
-    notes: arrivals.notes(),
+    notes: [
+      ...arrivals.notes(),
+      ...(lengthMismatches === 0
+        ? []
+        : [`token mismatch: ${lengthMismatches} of ${done - failed} requests returned a different output length than requested (${requestedLength} tokens)`]),
+    ],
     precision: controller.precisionAtStop,
   }
 }

@@ -97,14 +97,17 @@ const pText = (p: number) => (p < 1e-4 ? p.toExponential(1) : fmt(p))
  * file measured (with per-request samples); else each file's operating-point level (flagged as unequal).
  */
 function chooseLevels(inputs: readonly CompareInput[], wantedLoad?: number): {levels: (number | null)[]; load: CompareResult['comparedLoad']; note: string} {
-  const withSamples = (result: ResultFile) => result.levels.map((level, index) => ({level, index})).filter(({level}) => level.requests.length > 0)
+  // Levels with per-request samples that the check of their summary did not exclude (results/verify.ts).
+  const usable = (report: ResultReport, level: LevelRecord, index: number) => level.requests.length > 0 && report.verification.levels[index]?.verdict !== 'excluded'
+  const withSamples = (result: ResultFile, report: ResultReport) =>
+    result.levels.map((level, index) => ({level, index})).filter(({level, index}) => usable(report, level, index))
   if (wantedLoad !== undefined) {
-    const levels = inputs.map(({result}) => withSamples(result).find(({level}) => level.load.value === wantedLoad)?.index ?? null)
+    const levels = inputs.map(({result, report}) => withSamples(result, report).find(({level}) => level.load.value === wantedLoad)?.index ?? null)
     const kind = inputs.map(({result}) => result.levels.find((level) => level.load.value === wantedLoad)?.load.kind).find((k) => k !== undefined) ?? 'concurrency'
     return {levels, load: {kind, value: wantedLoad}, note: `latencies compared at the requested load ${wantedLoad}`}
   }
   const common = inputs
-    .map(({result}) => new Set(withSamples(result).map(({level}) => key(level.load))))
+    .map(({result, report}) => new Set(withSamples(result, report).map(({level}) => key(level.load))))
     .reduce<Set<string> | null>((acc, set) => (acc === null ? set : new Set([...acc].filter((k) => set.has(k)))), null)
   const candidates = [...(common ?? [])]
     .map((text) => {
@@ -115,7 +118,7 @@ function chooseLevels(inputs: readonly CompareInput[], wantedLoad?: number): {le
   const best = candidates[0]
   if (best !== undefined) {
     return {
-      levels: inputs.map(({result}) => result.levels.findIndex((level) => key(level.load) === key(best) && level.requests.length > 0)),
+      levels: inputs.map(({result, report}) => result.levels.findIndex((level, index) => key(level.load) === key(best) && usable(report, level, index))),
       load: best,
       note: `latencies compared at ${loadText(best)}, the highest load every file measured`,
     }
@@ -145,6 +148,14 @@ function workloadWarnings(inputs: readonly CompareInput[]): string[] {
     if (diffs.length > 0) warnings.push(`${file}: workload differs from ${inputs[0]!.file} (${diffs.join('; ')}): apples vs oranges, compare with care.`)
     if (report.importedFrom !== null && result.levels.every((level) => level.requests.length === 0)) {
       warnings.push(`${file}: imported from ${report.importedFrom} without per-request samples: no significance test is possible for it.`)
+    }
+  }
+  for (const {file, report} of inputs) {
+    const excluded = report.verification.levels.filter((level) => level.verdict === 'excluded')
+    if (excluded.length > 0) {
+      warnings.push(
+        `${file}: ${excluded.length} level(s) EXCLUDED (neither costed nor compared): ${excluded.map((level) => `${loadText(level.load)}: ${level.reason}`).join('; ')}.`,
+      )
     }
   }
   const slos = new Set(inputs.map(({report}) => JSON.stringify(report.slo)))

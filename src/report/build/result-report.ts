@@ -9,8 +9,9 @@ import {CapplanError} from '../../lib/errors.js'
 import {formatIoRatio, type IoRatio} from '../../lib/units.js'
 import {detectGpuProfile, type ProfileStore} from '../../profiles/store.js'
 import type {LevelRecord, ResultFile, SloSpec} from '../../results/schema.js'
+import {type ResultVerification, unverifiedLevels, verifyResult} from '../../results/verify.js'
 import {formatSlo} from '../../stats/slo.js'
-import {formatRate} from '../format.js'
+import {formatRate, loadText} from '../format.js'
 import {findOperatingPoint, type OperatingPoint, type SloPercentile} from './operating-point.js'
 import {
   checkOperatingPoint,
@@ -119,6 +120,12 @@ export interface ResultReport {
   caveats: string[]
   levels: LevelRecord['summary'][]
   loads: LevelRecord['load'][]
+  /**
+   * Each level's stored summary recomputed from its request records (results/verify.ts): levels whose summary
+   * disagrees, has no records behind it, is duplicated, impossible, or whose outputs are not the requested
+   * length are excluded from cost; imported levels without records are "summary-only" (reported, costed, marked).
+   */
+  verification: ResultVerification
   /** Each level's efficiency against the ceiling of the hardware it ran on; impossible levels are never costed. */
   sanity: ResultSanity
   /** Efficiency at the operating point (its own load and throughput); null without one. */
@@ -189,7 +196,17 @@ function ioRatioOf(result: ResultFile, choices: CostChoices): IoRatio {
   return choices.ioRatio ?? {input: result.workload.inputTokens, output: result.workload.outputTokens}
 }
 
-export function buildResultReport(file: string, result: ResultFile, store: ProfileStore, options: ReportOptions): ResultReport {
+/**
+ * `verification` is the check of the stored summaries against their records (results/verify.ts), made here
+ * unless given: only tests of the cost stages over hand-written summaries (no records) pass their own.
+ */
+export function buildResultReport(
+  file: string,
+  result: ResultFile,
+  store: ProfileStore,
+  options: ReportOptions,
+  verification: ResultVerification = verifyResult(file, result, {importedFrom: importedFormat(result)}),
+): ResultReport {
   const {slo, source: sloSource} = resolveSlo(result, store, options)
   const importedFrom = importedFormat(result)
   const latencyMeasured = importedFrom === null || hasLatencyUnderLoad(result)
@@ -198,8 +215,10 @@ export function buildResultReport(file: string, result: ResultFile, store: Profi
     ...(options.plan.gpu === undefined ? {} : {fallbackGpu: options.plan.gpu}),
   }
   const sanity = checkResultSanity(store, result, sanityOptions)
-  // A level faster than physics allows is a broken measurement: the operating point never uses it.
-  const excluded = excludedLevels(sanity)
+  // A level whose summary is not what its records give, or faster than physics allows, is a broken
+  // measurement: the operating point never uses it.
+  const excluded = unverifiedLevels(verification)
+  for (const [index, reason] of excludedLevels(sanity)) excluded.set(index, excluded.has(index) ? `${excluded.get(index)}; ${reason}` : reason)
   const point = findOperatingPoint(result.levels, slo, {
     ...(options.percentile === undefined ? {} : {percentile: options.percentile}),
     ...(options.interpolate === undefined ? {} : {interpolate: options.interpolate}),
@@ -231,6 +250,7 @@ export function buildResultReport(file: string, result: ResultFile, store: Profi
     caveats,
     levels: result.levels.map((level) => level.summary),
     loads: result.levels.map((level) => level.load),
+    verification,
     sanity,
     operatingPointSanity,
     whatIf,
@@ -285,7 +305,7 @@ export function buildResultReport(file: string, result: ResultFile, store: Profi
           'a batched server serves more, so this cost is an upper bound and the SLO was not checked'
         : `${formatRate(point.outputTokensPerS)} output tok/s from ${importedFrom ?? 'the source'}'s highest load, WITHOUT latency percentiles: the SLO was not checked`
       : `${formatRate(point.outputTokensPerS)} output tok/s at the ${point.kind} operating point` +
-        (point.load === null ? '' : ` (${point.load.kind} ${Number(point.load.value.toFixed(2))})`) +
+        (point.load === null ? '' : ` (${loadText(point.load)})`) +
         ` meeting ${formatSlo(slo)} at ${point.percentile}`
   const ratioWhat =
     flags.ioRatio === undefined

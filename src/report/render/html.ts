@@ -100,9 +100,11 @@ function chartData(report: ResultReport, index: number): ChartData {
   return {
     id: `r${index}`,
     title: report.label,
-    levels: report.levels.map((summary, i) => {
+    // A level excluded by the check of its summary (results/verify.ts) is not drawn: its numbers are not a measurement.
+    levels: report.levels.flatMap((summary, i) => {
+      if (report.verification.levels[i]?.verdict === 'excluded') return []
       const point = levelPoint(report, i)
-      return {load: loadCell(report.loads[i]!), outputTokensPerS: summary.throughput.outputTokensPerS, perUserTokensPerS: point.speed, ttftP95: point.ttft}
+      return [{load: loadCell(report.loads[i]!), outputTokensPerS: summary.throughput.outputTokensPerS, perUserTokensPerS: point.speed, ttftP95: point.ttft}]
     }),
     cost: report.plan === null ? null : costCurves(report.plan),
     operatingPoint: p.outputTokensPerS === null ? null : {...operatingPointX(report), outputTokensPerS: p.outputTokensPerS, kind: p.kind},
@@ -235,7 +237,7 @@ h1{margin-bottom:4px} section{border-top:1px solid #ccc;margin-top:24px;padding-
 .meta{color:#555;font-size:90%} .charts canvas{margin:4px;border:1px solid #eee}
 table{border-collapse:collapse;margin:8px 0;font-size:90%} td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}
 #errors{color:#b00;white-space:pre-wrap} .caveats{color:#555;font-size:85%}
-.status{color:#b00;font-weight:bold} .what-if{border-left:4px solid #c80;padding-left:8px;margin:8px 0} .sanity{font-size:90%}
+.status{color:#b00;font-weight:bold} .verification{font-size:90%} .what-if{border-left:4px solid #c80;padding-left:8px;margin:8px 0} .sanity{font-size:90%}
 </style></head>
 <body data-charts-rendered="0" data-errors="0">
 <h1>capplan report</h1>

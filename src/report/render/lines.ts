@@ -118,6 +118,33 @@ export function sanityLines(report: ResultReport): string[] {
   return lines
 }
 
+/**
+ * What the check of the stored summaries against their request records says (results/verify.ts): one line
+ * when every level verifies, else each excluded level's problems (EXCLUDED from cost), each level that can
+ * only be taken as the peer reported it (summary only), and the flags that do not stop a cost (Check:).
+ */
+export function verificationLines(report: Pick<ResultReport, 'verification'>): string[] {
+  const {levels} = report.verification
+  const lines: string[] = []
+  for (const level of levels) {
+    if (level.verdict === 'excluded') lines.push(...level.problems.map((problem) => `EXCLUDED from cost: ${problem}.`))
+    else if (level.verdict === 'summary-only') lines.push(...level.problems.map((problem) => `Summary only: ${problem}; reported and costed as the source gives it.`))
+  }
+  for (const level of levels) lines.push(...level.warnings.map((warning) => `Check: ${warning}.`))
+  const verified = levels.filter((level) => level.verdict === 'verified')
+  if (verified.length > 0) {
+    const records = verified.reduce((sum, level) => sum + level.requestsStored, 0)
+    const which =
+      verified.length === levels.length
+        ? levels.length === 1
+          ? 'the level'
+          : `each of the ${levels.length} levels`
+        : `${verified.map((level) => loadCell(level.load)).join(', ')}`
+    lines.unshift(`Verified: the stored summary of ${which} is what its request records give (${plural(records, 'request')} recomputed).`)
+  }
+  return lines
+}
+
 /** The what-if lines of one target: the estimate and where it comes from, or why it was refused. */
 export function whatIfLines(whatIf: WhatIfReport): string[] {
   if (!whatIf.ok) return [`What-if ${whatIf.target} (ESTIMATE): refused: ${whatIf.reason}. Not costed.`]

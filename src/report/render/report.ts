@@ -8,11 +8,12 @@ import type {ResultReport} from '../build/result-report.js'
 import {boxTable} from './box.js'
 import {headerLines, INVALID_TITLE, invalidLine, NO_RESULTS, type InvalidResultFile} from './lines.js'
 import {renderPlanTable} from './plan-table.js'
+import {loadCell} from '../format.js'
 import {costTable, headTexts, overviewTable, rowTexts, type Table} from './rows.js'
 import {planParts, reportSections, type Section} from './sections.js'
 
 // Other modules and tests import these from here.
-export {runStatusLine, sanityLines, whatIfLines, type InvalidResultFile} from './lines.js'
+export {runStatusLine, sanityLines, verificationLines, whatIfLines, type InvalidResultFile} from './lines.js'
 
 export const reportFormats = ['table', 'md', 'csv', 'json', 'html'] as const
 export type ReportFormat = (typeof reportFormats)[number]
@@ -124,6 +125,8 @@ export const reportCsvColumns = [
   'roofline_verdict',
   'ceiling_tok_s',
   'estimate_from',
+  'summary_check',
+  'excluded_levels',
 ] as const
 
 /** One row per result and API (one row with empty API columns when a result is not costed). */
@@ -144,6 +147,12 @@ export function renderReportCsv(reports: readonly ResultReport[], invalid: reado
     const point = report.operatingPoint
     const plan = report.plan
     const check = report.operatingPointSanity?.check ?? null
+    // results/verify.ts's verdict for the file, and each excluded level with why ("c=4: ...; c=8: ...").
+    const excludedText = report.verification.levels
+      .filter((level) => level.verdict === 'excluded')
+      .map((level) => `${loadCell(level.load)}: ${level.reason}`)
+      .join('; ')
+    const verification = [report.verification.verdict, excludedText === '' ? null : excludedText]
     pushRows(
       [
         report.file,
@@ -166,7 +175,13 @@ export function renderReportCsv(reports: readonly ResultReport[], invalid: reado
       ],
       plan,
       report.costNote,
-      [check?.efficiency ?? null, check?.verdict ?? (report.operatingPointSanity === null ? null : 'not-checked'), check?.ceilingTokensPerSecond ?? null, null],
+      [
+        check?.efficiency ?? null,
+        check?.verdict ?? (report.operatingPointSanity === null ? null : 'not-checked'),
+        check?.ceilingTokensPerSecond ?? null,
+        null,
+        ...verification,
+      ],
     )
     // What-if rows: operating_point "estimate", gpu_profile the target, estimate_from the result id.
     for (const whatIf of report.whatIf) {
@@ -194,7 +209,7 @@ export function renderReportCsv(reports: readonly ResultReport[], invalid: reado
         ],
         wPlan,
         whatIf.ok ? whatIf.costNote : `refused: ${whatIf.reason}`,
-        [target?.sourceEfficiency ?? null, null, target?.targetCeilingTokensPerS ?? null, whatIf.fromResultId],
+        [target?.sourceEfficiency ?? null, null, target?.targetCeilingTokensPerS ?? null, whatIf.fromResultId, ...verification],
       )
     }
   }

@@ -109,8 +109,16 @@ export function levelsTable(report: ResultReport): Table<ReportLevelKey> {
   const rows = report.levels.map((summary, index) => {
     const cells = levelCells(report.loads[index]!, summary, percentiles)
     const check = checksByIndex.get(index)
-    const verdict = point.kind === 'unchecked' ? 'not checked' : check === undefined ? '-' : check.meets ? 'meets' : `misses: ${check.reason}`
-    const marked = point.levelIndex === index ? {...cells.load, text: `${cells.load.text} *`} : cells.load
+    const verified = report.verification.levels[index]
+    const sloVerdict = point.kind === 'unchecked' ? 'not checked' : check === undefined ? '-' : check.meets ? 'meets' : `misses: ${check.reason}`
+    const verdict =
+      verified?.verdict === 'excluded' ? `EXCLUDED: ${verified.reason}` : verified?.verdict === 'summary-only' ? `${sloVerdict} (summary only, not verifiable)` : sloVerdict
+    const load = report.loads[index]!
+    // The load it claims and, when the records show fewer requests ever in flight, the load it reached.
+    const peak = verified?.peakInFlight ?? null
+    const reached = load.kind === 'concurrency' && peak !== null && peak < load.value ? ` (peak ${peak})` : ''
+    const loadCellWithPeak = {...cells.load, text: `${cells.load.text}${reached}`}
+    const marked = point.levelIndex === index ? {...loadCellWithPeak, text: `${loadCellWithPeak.text} *`} : loadCellWithPeak
     return {
       load: marked,
       requests: cells.requests,
@@ -165,6 +173,16 @@ export function benchSummaryMode(runs: readonly SummaryRun[]): string {
 
 type OverviewKey = 'index' | 'result' | 'point' | 'output' | 'efficiency' | 'cost' | 'fleet'
 
+/** " [2 levels EXCLUDED]", " [summary only]" or '' (the overview's flag of results/verify.ts's verdict). */
+function verificationMark(report: ResultReport): string {
+  const excluded = report.verification.levels.filter((level) => level.verdict === 'excluded').length
+  const marks = [
+    ...(excluded > 0 ? [`${plural(excluded, 'level')} EXCLUDED`] : []),
+    ...(report.verification.levels.some((level) => level.verdict === 'summary-only') ? ['summary only'] : []),
+  ]
+  return marks.length === 0 ? '' : ` [${marks.join(', ')}]`
+}
+
 /** One row per result, so several can be scanned before their details. */
 export function overviewTable(reports: readonly ResultReport[]): Table<OverviewKey> {
   return {
@@ -183,7 +201,7 @@ export function overviewTable(reports: readonly ResultReport[]): Table<OverviewK
       return {
         index: cell(index + 1, String(index + 1)),
         result: cell(report.file, `${report.label}\n${report.file}`),
-        point: cell(point.kind, point.load === null ? point.kind : `${point.kind}, ${loadCell(point.load)}`),
+        point: cell(point.kind, `${point.load === null ? point.kind : `${point.kind}, ${loadCell(point.load)}`}${verificationMark(report)}`),
         output: cell(point.outputTokensPerS, point.outputTokensPerS === null ? '-' : formatRate(point.outputTokensPerS)),
         efficiency: cell(report.operatingPointSanity?.check?.efficiency ?? null, efficiencyText(report.operatingPointSanity)),
         cost: cell(plan?.costPerMillionTokens ?? null, plan === null ? 'not costed' : formatUsd(plan.costPerMillionTokens)),

@@ -15,6 +15,7 @@ import {
   planVerdicts,
   reportHeader,
   sanityLines,
+  verificationLines,
   whatIfLines,
   type ReportHeader,
 } from './lines.js'
@@ -26,7 +27,7 @@ export type Section =
   | {kind: 'levels'; table: Table; note: string}
   /** emphasis: the answer of the report (the operating point). */
   | {kind: 'paragraph'; text: string; emphasis: boolean}
-  | {kind: 'list'; name: 'sanity' | 'caveats'; lines: string[]}
+  | {kind: 'list'; name: 'verification' | 'sanity' | 'caveats'; lines: string[]}
   | {kind: 'plan'; plan: PlanResult}
   /** A what-if target: its lines (refused or estimated) and, when costed, its plan. */
   | {kind: 'whatIf'; target: string; lines: string[]; plan: PlanResult | null}
@@ -36,6 +37,7 @@ export function reportSections(report: ResultReport): Section[] {
   return [
     {kind: 'header', header: reportHeader(report)},
     {kind: 'levels', table: levelsTable(report), note: OPERATING_POINT_MARK},
+    {kind: 'list', name: 'verification', lines: verificationLines(report)},
     {kind: 'paragraph', text: operatingPointLine(report.operatingPoint), emphasis: true},
     {kind: 'list', name: 'sanity', lines: sanityLines(report)},
     {kind: 'paragraph', text: report.costNote, emphasis: false},

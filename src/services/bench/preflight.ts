@@ -7,7 +7,9 @@ import si from 'systeminformation'
 
 import {cachedModelPath, DEFAULT_SEED, estimateSyntheticFileBytes} from '../../gguf/synth.js'
 import {capplanCacheDir} from '../../lib/cache.js'
-import {insufficientResources} from '../../lib/errors.js'
+import {insufficientResources, invalidInput} from '../../lib/errors.js'
+import type {LoadPlan} from '../../loadgen/run.js'
+import {maxRequestsOf} from '../../loadgen/stop-rules.js'
 import type {ModelProfile, QuantLevel} from '../../profiles/schema.js'
 import {kvBytesPerToken} from '../../roofline/memory.js'
 
@@ -58,6 +60,28 @@ export function assertFitsInMemory(profile: ModelProfile, quant: QuantLevel, est
       `but this machine has ${mib(availableBytes)} available.`,
     'Pick a smaller model (--model) or a lower-bit quant (--quant int4), or lower --concurrency / token counts.',
   )
+}
+
+/**
+ * Refuse (INVALID_INPUT, exit 2) closed-loop levels that can never reach their concurrency: a level ends
+ * after at most N requests (--requests N, or its cap under --duration / --precision), so with N below the
+ * concurrency C no more than N are ever in flight, and a level recorded "at concurrency C" would be a lie.
+ * A --sweep's rungs are not refused (it chooses its own); report flags any level whose records never reached
+ * its concurrency ("peak in flight").
+ */
+export function assertLevelsReachConcurrency(load: LoadPlan): void {
+  if (load.kind !== 'concurrency') return
+  for (const concurrency of load.concurrencies) {
+    const rule = load.stopFor(concurrency)
+    const cap = maxRequestsOf(rule)
+    if (cap >= concurrency) continue
+    const ends = rule.kind === 'requests' ? `--requests ${cap}` : `--requests ${cap} (the cap on each --${rule.kind} level)`
+    throw invalidInput(
+      `${ends} is fewer than --concurrency ${concurrency}: the level would never have more than ${cap} request${cap === 1 ? '' : 's'} in flight, ` +
+        `so it would not measure concurrency ${concurrency}.`,
+      `Raise --requests to at least ${concurrency} (two rounds, ${2 * concurrency}, measure steadier), or lower --concurrency to ${cap} or less.`,
+    )
+  }
 }
 
 /** Free disk needed relative to the files to write (the synthesizer's own margin). */

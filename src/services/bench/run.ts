@@ -21,7 +21,7 @@ import type {QuantLevel} from '../../profiles/schema.js'
 import type {LevelRecord} from '../../results/schema.js'
 import {detectHostGpuProfileId, physicalCoreCount, snapshotHost} from '../../telemetry/host.js'
 import {type BenchOptions, isLoopbackEndpoint} from './options.js'
-import {assertSyntheticRunFits, busyMachineWarning} from './preflight.js'
+import {assertLevelsReachConcurrency, assertSyntheticRunFits, busyMachineWarning} from './preflight.js'
 
 /** Where bench reports while it measures, and how it is stopped. */
 export interface BenchIo {
@@ -54,6 +54,7 @@ interface BenchModel {
 /** Run every quantization of the plan; returns the result files written (also when interrupted). */
 export async function measureBench(options: BenchOptions, store: ProfileStore, context: BenchRunContextValues, io: BenchIo): Promise<BenchRunOutcome[]> {
   const {engineKind, profile, quants} = options
+  assertLevelsReachConcurrency(options.load)
   // Refuse a model this machine cannot hold before synthesizing anything (all quants first).
   if (options.synthesize) await assertSyntheticRunFits(profile, quants, options.contextSize)
 

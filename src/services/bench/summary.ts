@@ -11,15 +11,20 @@ import {type ProfileStore} from '../../profiles/store.js'
 import type {QuantLevel} from '../../profiles/schema.js'
 import {buildResultReport} from '../../report/build/result-report.js'
 import {formatRate, loadText, sloText} from '../../report/format.js'
+import {verificationLines} from '../../report/render/lines.js'
 import {renderPlanTable} from '../../report/render/plan-table.js'
 import {renderBenchSummary, type SummaryRun} from '../../report/render/summary-table.js'
 import type {LevelRecord, LevelSummary, ResultFile, SloSpec} from '../../results/schema.js'
+import type {ResultVerification} from '../../results/verify.js'
 
-/** The level with the highest total tok/s among levels with successful requests, or null. */
-export function bestLevel(result: ResultFile): {concurrency: number; load: LevelRecord['load']; summary: LevelSummary} | null {
+/**
+ * The level with the highest total tok/s among levels with successful requests, or null. `excluded` (index in
+ * the file -> why): levels never to cost, e.g. those results/verify.ts or the roofline excluded.
+ */
+export function bestLevel(result: ResultFile, excluded: ReadonlySet<number> = new Set()): {concurrency: number; load: LevelRecord['load']; summary: LevelSummary} | null {
   let best: {concurrency: number; load: LevelRecord['load']; summary: LevelSummary} | null = null
-  for (const level of result.levels) {
-    if (level.summary.requests.completed === 0) continue
+  for (const [index, level] of result.levels.entries()) {
+    if (level.summary.requests.completed === 0 || excluded.has(index)) continue
     if (best === null || level.summary.throughput.totalTokensPerS > best.summary.throughput.totalTokensPerS) {
       best = {concurrency: level.load.value, load: level.load, summary: level.summary}
     }
@@ -35,6 +40,11 @@ export interface BenchJsonRun {
   status: ResultFile['status']
   /** concurrency = load.value (kept for readers of the first format; a rate level holds its req/s there). */
   levels: {load: {kind: 'concurrency' | 'rate'; value: number}; concurrency: number; status: string; summary: LevelSummary}[]
+  /**
+   * Each level's summary checked against its request records, as `capplan report` checks it (results/verify.ts):
+   * a level excluded there (token mismatch, summary disagreeing with its records) is not costed below.
+   */
+  verification: ResultVerification
 }
 
 export interface BenchJsonCost {
@@ -68,25 +78,30 @@ export function benchPayload(
   gpuFlag: string | undefined,
   warn: (message: string) => void,
 ): BenchJson {
-  const results: BenchJsonRun[] = runs.map(({result, path: file}) => ({
+  const gpuProfileOf = (result: ResultFile) => gpuFlag ?? result.gpuProfile ?? 'cpu'
+  // Capacity at the latency target, exactly as `capplan report` finds it (the stored summaries checked first).
+  const reports = runs.map(({result, path: file}) =>
+    buildResultReport(file, result, store, {
+      ...(slo === undefined ? {} : {slo}),
+      plan: {gpu: gpuProfileOf(result)},
+    }),
+  )
+  const results: BenchJsonRun[] = runs.map(({result, path: file}, index) => ({
     file,
     model: result.model.profile,
     quant: result.model.quant,
     format: result.model.format,
     status: result.status,
     levels: result.levels.map((level) => ({load: level.load, concurrency: level.load.value, status: level.status, summary: level.summary})),
+    verification: reports[index]!.verification,
   }))
   const cost: BenchJsonCost[] = []
-  for (const {result, path: file} of runs) {
-    const gpuProfileId = gpuFlag ?? result.gpuProfile ?? 'cpu'
+  for (const [index, {result}] of runs.entries()) {
+    const gpuProfileId = gpuProfileOf(result)
     if (gpuFlag === undefined && result.gpuProfile === null && result.engine.gpuCount > 0) {
       warn(`no GPU profile matches ${result.host.gpus[0]?.model ?? 'this GPU'}; the cost below uses the cpu profile's price. Pass --gpu ID to cost it on a GPU profile.`)
     }
-    // Capacity at the latency target, exactly as `capplan report` finds it.
-    const report = buildResultReport(file, result, store, {
-      ...(slo === undefined ? {} : {slo}),
-      plan: {gpu: gpuProfileId},
-    })
+    const report = reports[index]!
     const point = report.operatingPoint
     if (report.plan !== null && point.load !== null && point.totalTokensPerS !== null) {
       cost.push({
@@ -103,8 +118,11 @@ export function benchPayload(
       })
       continue
     }
-    // No level met the SLO (a slow CPU): still show money, clearly labeled as the highest throughput.
-    const best = bestLevel(result)
+    // No level met the SLO (a slow CPU): still show money, clearly labeled as the highest throughput, from the
+    // levels report would cost (never one excluded by the check of its summary or by physics).
+    const excluded = new Set(report.operatingPoint.checks.filter((check) => check.reason.startsWith('excluded: ')).map((check) => check.index))
+    for (const level of report.verification.levels) if (level.verdict === 'excluded') excluded.add(level.index)
+    const best = bestLevel(result, excluded)
     if (best === null) continue
     const gpu = store.get('gpu', gpuProfileId)
     const price = gpuHourlyPrice(gpu, 'on-demand')
@@ -141,6 +159,15 @@ export function renderBenchOutcome(runs: readonly {result: ResultFile; path: str
     levels: result.levels.map((level) => ({load: level.load, status: level.status, summary: level.summary})),
   }))
   out.push(renderBenchSummary(summaryRuns))
+  // What the check of each level's records found (token mismatches, a load never reached): said here, not only in report.
+  for (const run of payload.results) {
+    const lines = verificationLines(run).filter((line) => !line.startsWith('Verified: '))
+    if (lines.length > 0) out.push(...lines)
+    const costed = payload.cost.some((cost) => cost.model === run.model && cost.quant === run.quant)
+    if (!costed && run.verification.levels.some((level) => level.verdict === 'excluded')) {
+      out.push(`${run.model} ${run.quant}: not costed (no level can be: see above).`)
+    }
+  }
   for (const cost of payload.cost) {
     const where = `${loadText(cost.load)}, ${formatRate(cost.totalTokensPerSecond)} total tok/s`
     if (cost.basis === 'slo-operating-point') {

@@ -15,10 +15,20 @@ beforeAll(async () => {
   store = await loadProfiles()
 })
 
-/** One closed-loop level (c=1) whose requests have 5 output tokens, TTFT 100 ms and the given TPOTs. */
-function levelWithTpots(tpots: number[], windowMs: number): LevelRecord {
+/** One closed-loop level (c=1) whose requests have `outputTokens` (5) output tokens, TTFT 100 ms and the given TPOTs. */
+function levelWithTpots(tpots: number[], windowMs: number, outputTokens = 5): LevelRecord {
+  const rest = outputTokens - 1
   const requests = tpots.map((tpot, index) =>
-    sampleRequest(index, {ttftMs: 100, e2eMs: 100 + 4 * tpot, outputTokens: 5, countedTokens: 5, chunkOffsetsMs: [100, 100 + 4 * tpot]}),
+    // Two content events carrying 1 + the rest of the tokens, sent at the window's start (records results/verify.ts accepts).
+    sampleRequest(index, {
+      startMs: 0,
+      ttftMs: 100,
+      e2eMs: 100 + rest * tpot,
+      outputTokens,
+      countedTokens: outputTokens,
+      chunkOffsetsMs: [100, 100 + rest * tpot],
+      chunkTokens: [1, rest],
+    }),
   )
   const window = {startMs: 0, endMs: windowMs}
   return {
@@ -36,7 +46,7 @@ function levelWithTpots(tpots: number[], windowMs: number): LevelRecord {
 function result(tpots: number[], windowMs: number, outputTokens = 5): ResultFile {
   return sampleResult({
     workload: {profile: null, inputTokens: 10, outputTokens, promptSource: 'synthetic-token-ids', dataset: null, seed: 1, ignoreEos: true},
-    levels: [levelWithTpots(tpots, windowMs)],
+    levels: [levelWithTpots(tpots, windowMs, outputTokens)],
   })
 }
 
@@ -93,7 +103,7 @@ describe('compareResults', () => {
     // TTFT 0.1, 0.2, 0.3, 0.7, 1.1 ms: p95 (type 7) = 0.7 + 0.8 x 0.4 = 1.02; the mean is where a plain sum
     // (0.4800000000000001) and stats' compensated one (0.48) part: compare must not have its own arithmetic.
     const r = result([10, 12, 14, 16, 18], 1000)
-    r.levels[0]!.requests.forEach((request, index) => (request.ttftMs = [0.1, 0.2, 0.3, 0.7, 1.1][index]!))
+    r.levels[0]!.requests.forEach((request, index) => (request.ttftMs = request.chunkOffsetsMs[0] = [0.1, 0.2, 0.3, 0.7, 1.1][index]!))
     r.levels[0]!.summary = summarizeLevel(r.levels[0]!.requests, r.levels[0]!.window)
     const report = buildResultReport('a.json', r, store, {...options, slo: {ttftMs: 2000}})
     const ttft = compareResults([input('a.json', r), input('b.json', r)]).metrics.find((m) => m.metric === 'ttft')!

@@ -4,10 +4,13 @@ import {parseCostFlags} from '../../../../src/cli/parsers/cost.js'
 
 import {loadProfiles} from '../../../../src/profiles/load.js'
 import {type ProfileStore} from '../../../../src/profiles/store.js'
-import {buildResultReport, importedFormat} from '../../../../src/report/build/result-report.js'
+import {buildResultReport as buildReport, importedFormat} from '../../../../src/report/build/result-report.js'
 import type {ResultFile} from '../../../../src/results/schema.js'
 import {sampleResult} from '../../results/sample-result.js'
-import {level} from '../levels.js'
+import {handWritten, level} from '../levels.js'
+
+/** The cost stages over hand-written summaries (levels.ts): their verification is the test double handWritten. */
+const buildResultReport = (...[file, result, store, options]: Parameters<typeof buildReport>) => buildReport(file, result, store, options, handWritten(result))
 
 let store: ProfileStore
 beforeAll(async () => {

@@ -13,7 +13,7 @@ import {buildResultReport, type WhatIfReport} from '../../../../src/report/build
 import {readResultFile} from '../../../../src/results/read.js'
 import type {ResultFile} from '../../../../src/results/schema.js'
 import {sampleResult} from '../../results/sample-result.js'
-import {level} from '../levels.js'
+import {handWritten, level} from '../levels.js'
 
 const fixture = path.resolve(import.meta.dirname, '..', '..', '..', 'fixtures', 'peers', 'capplan-embedded-int4.json')
 
@@ -84,7 +84,7 @@ describe('--what-if: the operating point scaled to an unmeasured GPU, costed as 
       workload: {profile: null, inputTokens: 512, outputTokens: 256, promptSource: 'synthetic-token-ids', dataset: null, seed: 1, ignoreEos: true},
       levels: [level({concurrency: 1, outputTokensPerS: 40, ttftP95: 100, tpotP95: 25})],
     })
-    const report = buildResultReport('72b.json', run72b, store, {plan: parseCostFlags({api: 'gpt-4o'}), whatIf: ['l4', 'h200']})
+    const report = buildResultReport('72b.json', run72b, store, {plan: parseCostFlags({api: 'gpt-4o'}), whatIf: ['l4', 'h200']}, handWritten(run72b))
     const [l4, h200] = report.whatIf
     expect(l4).toEqual({
       target: 'l4',
@@ -143,7 +143,13 @@ describe('an INTERPOLATED operating point is checked and scaled at its own load 
         level({concurrency: 4, outputTokensPerS: 30, ttftP95: 600, tpotP95: 60}),
       ],
     })
-    const report = buildResultReport('i.json', run, store, {slo: {ttftMs: 2000, tpotMs: 50}, plan: parseCostFlags({'gpu-price': '2'}), bandwidthGBs: 20, whatIf: ['h200']})
+    const report = buildResultReport(
+      'i.json',
+      run,
+      store,
+      {slo: {ttftMs: 2000, tpotMs: 50}, plan: parseCostFlags({'gpu-price': '2'}), bandwidthGBs: 20, whatIf: ['h200']},
+      handWritten(run),
+    )
     expect(report.operatingPoint.kind).toBe('interpolated')
     // Ceiling at batch 10/3, context 512 + 128 = 640: KV = 10/3 x 12,288 x 640 = 26,214,400 bytes;
     // 10/3 x 16e9 / (275,625,000 + 26,214,400) = 53.333e9 / 301,839,400 = 176.69 tok/s; efficiency 26 / 176.69 = 14.7%

@@ -7,9 +7,12 @@ import {type ProfileStore} from '../../../../src/profiles/store.js'
 import {renderReportHtml} from '../../../../src/report/render/html.js'
 import {renderReportCsv, renderReportMarkdown, renderReportTable, reportCsvColumns} from '../../../../src/report/render/report.js'
 import {costTable, levelsTable, rowTexts} from '../../../../src/report/render/rows.js'
-import {buildResultReport, type ResultReport} from '../../../../src/report/build/result-report.js'
+import {buildResultReport as buildReport, type ResultReport} from '../../../../src/report/build/result-report.js'
 import {sampleResult} from '../../results/sample-result.js'
-import {level} from '../levels.js'
+import {handWritten, level} from '../levels.js'
+
+/** The cost stages over hand-written summaries (levels.ts): their verification is the test double handWritten. */
+const buildResultReport = (...[file, result, store, options]: Parameters<typeof buildReport>) => buildReport(file, result, store, options, handWritten(result))
 
 /** Fields of one CSV line (RFC 4180 quoting: "a, b" and "" inside quotes). */
 function csvFields(line: string): string[] {
