@@ -26,16 +26,16 @@ export interface LevelPlan {
 export interface LevelProgress {
   load: LevelLoad
   phase: 'warmup' | 'measure'
-  /** Measured requests issued, finished (failed included) and failed. */
+  /** Requests of this phase issued, finished (failed included) and failed. */
   issued: number
   done: number
   failed: number
-  /** The requests rule's count; null when a duration or precision rule ends the level. */
+  /** The requests rule's count (the warmup's count during warmup); null when a duration or precision rule ends the level. */
   total: number | null
   inFlight: number
-  /** Output tokens streamed so far in the measured phase (live throughput = this / elapsedMs). */
+  /** Output tokens streamed so far in this phase (live throughput = this / elapsedMs). */
   outputTokens: number
-  /** ms since the measured phase started (0 during warmup). */
+  /** ms since this phase started. */
   elapsedMs: number
 }
 
@@ -78,9 +78,8 @@ export async function runLevel(engine: Engine, plan: LevelPlan, options: LevelOp
   const warmupRequests = plan.warmupRequests ?? 0
   if (warmupRequests > 0) {
     const load = loadOf(plan.arrival)
-    const total = plan.stop.kind === 'requests' ? plan.stop.requests : null
-    options.onProgress?.({load, phase: 'warmup', issued: 0, done: 0, failed: 0, total, inFlight: 0, outputTokens: 0, elapsedMs: 0})
-    await measure(engine, {...plan, stop: {kind: 'requests', requests: warmupRequests}}, {t0: options.t0, signal: options.signal})
+    options.onProgress?.({load, phase: 'warmup', issued: 0, done: 0, failed: 0, total: warmupRequests, inFlight: 0, outputTokens: 0, elapsedMs: 0})
+    await measure(engine, {...plan, stop: {kind: 'requests', requests: warmupRequests}}, options, 'warmup')
   }
   const run = await measure(engine, {...plan, firstPromptIndex: plan.firstPromptIndex + warmupRequests}, options)
   return {...run, warmupRequests, promptsUsed: warmupRequests + run.promptsUsed}
@@ -116,7 +115,7 @@ async function sleepUntil(atMs: number, signal: AbortSignal): Promise<void> {
 }
 
 /** One phase (warmup or measured) of a level; promptsUsed = the requests it issued. */
-async function measure(engine: Engine, plan: LevelPlan, options: LevelOptions): Promise<Omit<LevelRun, 'warmupRequests'>> {
+async function measure(engine: Engine, plan: LevelPlan, options: LevelOptions, phase: LevelProgress['phase'] = 'measure'): Promise<Omit<LevelRun, 'warmupRequests'>> {
   const {signal, t0, onProgress} = options
   const load = loadOf(plan.arrival)
   const total = plan.stop.kind === 'requests' ? plan.stop.requests : null
@@ -152,8 +151,7 @@ async function measure(engine: Engine, plan: LevelPlan, options: LevelOptions): 
   signal.addEventListener('abort', wakeUp, {once: true})
 
   // onProgress?.() evaluates nothing when there is no listener: no clock read per token then.
-  const report = () =>
-    onProgress?.({load, phase: 'measure', issued: controller.issuedCount, done, failed, total, inFlight, outputTokens, elapsedMs: performance.now() - measureStart})
+  const report = () => onProgress?.({load, phase, issued: controller.issuedCount, done, failed, total, inFlight, outputTokens, elapsedMs: performance.now() - measureStart})
 
   /** Send measured request `index` now; resolves (never rejects) when it has ended, waking the issuing loop. */
   const send = async (index: number): Promise<void> => {

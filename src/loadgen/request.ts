@@ -1,12 +1,30 @@
 import type {Engine, GenRequest} from '../engines/types.js'
-import type {RequestError, RequestRecord} from '../results/schema.js'
+import type {RequestError, RequestErrorKind, RequestRecord} from '../results/schema.js'
+
+/**
+ * The reason a level's signal carries when capplan stops the level because its engine failed (a spawned server
+ * that died), not because the user interrupted: every request it cuts off is a FAILED request, recorded with
+ * this kind and message (it was sent; the result file must hold it), not dropped as an interrupted one is.
+ */
+export class LevelFailure extends Error {
+  constructor(
+    readonly kind: RequestErrorKind,
+    message: string,
+  ) {
+    super(message)
+    this.name = 'LevelFailure'
+  }
+}
 
 /** One request as the level runner (level.ts) keeps it: its record and when it ended. */
 export interface TimedRequest {
   record: RequestRecord
   /** Absolute performance.now() when the request ended (last content event, or the error). */
   endAt: number
-  /** Stopped by the signal before it finished: not a measurement. */
+  /**
+   * Stopped by the user's signal before it finished: not a measurement. A request cut off by a LevelFailure is
+   * not aborted: it is recorded as failed.
+   */
   aborted: boolean
 }
 
@@ -30,6 +48,8 @@ export async function runRequest(
   let usage: {promptTokens: number; completionTokens: number} | null = null
   let error: RequestError | null = null
   let lastAt = startAt
+  // The error came once the signal had aborted: the abort caused it (its message says "stopped by the caller").
+  let erredAfterAbort = false
   try {
     for await (const event of engine.stream(request, options.signal)) {
       if (event.kind === 'content') {
@@ -43,13 +63,22 @@ export async function runRequest(
         usage = {promptTokens: event.promptTokens, completionTokens: event.completionTokens}
       } else {
         error = {kind: event.errorKind, message: event.message}
+        erredAfterAbort = options.signal.aborted
         break
       }
     }
   } catch (thrown) {
     error = {kind: 'engine', message: describe(thrown)}
+    erredAfterAbort = options.signal.aborted
   }
-  const aborted = options.signal.aborted
+  const {signal} = options
+  const cutBy = signal.aborted && signal.reason instanceof LevelFailure ? signal.reason : null
+  // Cut off by the failure: a failed request naming it. An error the engine reported before the abort (e.g.
+  // withServerDeath's 'engine' error naming the exit) is kept as it is.
+  if (cutBy !== null && error !== null && erredAfterAbort) {
+    error = {kind: cutBy.kind, message: `${cutBy.message}: cut off in flight after ${offsets.length} content event(s)`}
+  }
+  const aborted = signal.aborted && cutBy === null
   const endAt = error === null ? lastAt : performance.now()
   const counted = chunkTokens.reduce((sum, n) => sum + n, 0)
   const record: RequestRecord = {

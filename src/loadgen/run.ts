@@ -11,6 +11,7 @@ import {summarizeLevel} from '../stats/summarize.js'
 import {type Arrival, loadOf} from './arrivals.js'
 import {type Dataset, datasetPrompt} from './dataset.js'
 import {type LevelRun, runLevel} from './level.js'
+import {LevelFailure} from './request.js'
 import {maxRequestsOf, type StopRule} from './stop-rules.js'
 import {runSweep, SWEEP_DEFAULTS, sweepLadder} from './sweep.js'
 import {withLevelTelemetry} from '../telemetry/level.js'
@@ -74,11 +75,29 @@ export function levelRequestBudgets(load: LoadPlan): number[] {
   return sweepLadder({...SWEEP_DEFAULTS, maxConcurrency: load.maxConcurrency}).map((c) => maxRequestsOf(load.stopFor(c)))
 }
 
-/** Requests in flight at most (warmup runs this many; the engine needs this many slots). */
+/** Requests in flight at most (the engine needs this many slots). */
 export function peakInFlight(load: LoadPlan): number {
   if (load.kind === 'concurrency') return Math.max(...load.concurrencies)
   if (load.kind === 'rate') return load.maxInFlight
   return Math.max(...sweepLadder({...SWEEP_DEFAULTS, maxConcurrency: load.maxConcurrency}))
+}
+
+/** A --rate warmup stands for this many seconds of arrivals at the highest rate... */
+export const RATE_WARMUP_SECONDS = 3
+/** ...and sends at most this many requests (at once), however high the rate and --max-in-flight. */
+export const RATE_WARMUP_MAX = 32
+
+/**
+ * The warmup: `requests` short requests, all `requests` at once (a closed loop), before the first level. A
+ * closed loop warms up at its highest concurrency: its levels really run that many at once. An open loop
+ * (--rate) has about rate x latency in flight, not --max-in-flight (256 for openai/vllm: 256 prompts at once
+ * kept a modest server busy for minutes before anything was measured), so it sends what the highest rate
+ * issues in RATE_WARMUP_SECONDS, at least 1, at most RATE_WARMUP_MAX and --max-in-flight.
+ */
+export function warmupSize(load: LoadPlan): number {
+  if (load.kind !== 'rate') return peakInFlight(load)
+  const fromRate = Math.ceil(Math.max(...load.rates) * RATE_WARMUP_SECONDS)
+  return Math.max(1, Math.min(load.maxInFlight, RATE_WARMUP_MAX, fromRate))
 }
 
 export interface BenchRunContext {
@@ -106,7 +125,7 @@ export interface BenchRunContext {
 }
 
 export type BenchProgress =
-  | {phase: 'warmup'; requests: number; concurrency: number}
+  | {phase: 'warmup'; requests: number; concurrency: number; done: number; failed: number; elapsedMs: number}
   | {phase: 'level'; levelIndex: number; levels: number | null; level: BenchLevelProgress}
   | {phase: 'level-done'; levelIndex: number; levels: number | null; record: LevelRecord}
 
@@ -163,7 +182,7 @@ function loadLabelOf(load: LevelRecord['load']): string {
 export async function runBench(plan: BenchRunPlan, context: BenchRunContext): Promise<BenchRunOutcome> {
   const {engine, signal} = context
   const {load, dataset} = plan
-  const warmupRequests = peakInFlight(load)
+  const warmupRequests = warmupSize(load)
   const totalPrompts = warmupRequests + levelRequestBudgets(load).reduce((sum, n) => sum + n, 0)
   let makeRequest: (maxTokens: number) => (promptIndex: number) => GenRequest
   if (dataset === undefined) {
@@ -251,7 +270,9 @@ export async function runBench(plan: BenchRunPlan, context: BenchRunContext): Pr
    * cached, so repeating them there cannot help its prefix cache, and the levels' prompts stay unique.
    */
   const warmUp = async (label: string) => {
-    context.onProgress?.({phase: 'warmup', requests: warmupRequests, concurrency: warmupRequests})
+    const progress = (done: number, failed: number, elapsedMs: number) =>
+      context.onProgress?.({phase: 'warmup', requests: warmupRequests, concurrency: warmupRequests, done, failed, elapsedMs})
+    progress(0, 0, 0)
     const warmup = await runLevel(
       engine,
       {
@@ -260,7 +281,7 @@ export async function runBench(plan: BenchRunPlan, context: BenchRunContext): Pr
         firstPromptIndex: 0,
         makeRequest: makeRequest(plan.warmupOutputTokens),
       },
-      {t0, signal},
+      {t0, signal, onProgress: (p) => progress(p.done, p.failed, p.elapsedMs)},
     )
     const warmupFailures = warmup.requests.filter((request) => request.error !== null)
     if (warmupFailures.length > 0) {
@@ -305,8 +326,10 @@ export async function runBench(plan: BenchRunPlan, context: BenchRunContext): Pr
   const levelCount = load.kind === 'concurrency' ? load.concurrencies.length : load.kind === 'rate' ? load.rates.length : null
   /**
    * Runs one level, records it (file saved); null when an interruption left nothing worth keeping. A server
-   * that dies mid-level ends the level at once (checked after every failed request and every 250 ms): the
-   * requests finished before are kept, the level is failed, the notes hold the exit and the log's last lines.
+   * that dies mid-level ends the level at once (checked after every failed request and every 250 ms): every
+   * request it sent is kept, those finished before and those in flight at the death (failed, 'engine', naming
+   * the exit: the level's signal carries a LevelFailure), the level is failed, the notes hold the exit and the
+   * log's last lines.
    */
   const measure = async (levelIndex: number, arrival: Arrival, stop: StopRule): Promise<MeasuredLevel | null> => {
     const levelLoad = loadOf(arrival)
@@ -318,7 +341,8 @@ export async function runBench(plan: BenchRunPlan, context: BenchRunContext): Pr
     const watch = () => {
       if (died !== null || levelSignal.aborted) return
       died = engineExit()
-      if (died !== null) levelStop.abort()
+      // Not an interruption: the requests in flight are recorded as failed by the death (request.ts).
+      if (died !== null) levelStop.abort(new LevelFailure('engine', died.description))
     }
     const watcher = engine.exited === undefined ? undefined : setInterval(watch, ENGINE_WATCH_MS)
     let failedSoFar = 0
@@ -371,7 +395,10 @@ export async function runBench(plan: BenchRunPlan, context: BenchRunContext): Pr
       const perStep = (batchesAfter.tokens - batchesBefore.tokens) / (batchesAfter.steps - batchesBefore.steps)
       levelNotes.push(`${perStep.toFixed(2)} sequences per decode step on average`)
     }
-    if (died !== null) levelNotes.unshift(`the engine died during this level, which ends as failed with the ${run.requests.length} request(s) finished before`)
+    if (died !== null) {
+      const failed = run.requests.filter((request) => request.error !== null).length
+      levelNotes.unshift(`the engine died during this level, which ends as failed with the ${run.requests.length} request(s) it sent (${failed} failed)`)
+    }
     levelNotes.push(...telemetry.notes)
     // Other work on the machine lowers every number; the reader of the file should see how busy it was.
     levelNotes.push(`1-minute load average at the end ${os.loadavg()[0]!.toFixed(2)}`)

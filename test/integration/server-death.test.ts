@@ -24,18 +24,27 @@ if (serverBin === null) console.warn('SKIPPED server-death: no llama-server bina
 
 const OUTPUT_TOKENS = 256
 const REQUESTS = 40
-// Warmup: 2 requests (the highest concurrency) of min(output, 8) tokens.
-const WARMUP_TOKENS = 2 * 8
+// Warmup: as many requests as the highest concurrency, of min(output, 8) tokens.
+const warmupTokens = (concurrencies: number[]) => Math.max(...concurrencies) * 8
 
-/** llama-server's counter of generated tokens (finished requests only), or null while it does not answer. */
-async function tokensPredicted(port: string): Promise<number | null> {
+/**
+ * llama-server's counters: generated tokens (finished requests only) and requests being processed now; null
+ * while it does not answer.
+ */
+async function serverCounters(port: string): Promise<{predicted: number; processing: number} | null> {
   try {
     const text = await (await fetch(`http://127.0.0.1:${port}/metrics`, {signal: AbortSignal.timeout(2000)})).text()
-    const match = text.match(/^llamacpp:tokens_predicted_total\s+(\S+)/m)
-    return match === null ? null : Number(match[1])
+    const predicted = text.match(/^llamacpp:tokens_predicted_total\s+(\S+)/m)
+    const processing = text.match(/^llamacpp:requests_processing\s+(\S+)/m)
+    return predicted === null || processing === null ? null : {predicted: Number(predicted[1]), processing: Number(processing[1])}
   } catch {
     return null
   }
+}
+
+/** Requests a llama-server log shows it started in a slot ("launch_slot_ ... processing task"), in order. */
+function launchedTasks(logFile: string): number {
+  return (readFileSync(logFile, 'utf8').match(/launch_slot_: .*processing task/g) ?? []).length
 }
 
 describe.skipIf(serverBin === null)('a llama-server that dies in the middle of a level', () => {
@@ -48,8 +57,9 @@ describe.skipIf(serverBin === null)('a llama-server that dies in the middle of a
   })
   afterAll(() => rmSync(work, {recursive: true, force: true}))
 
-  async function benchAndKill(onError: 'stop' | 'continue') {
-    const results = path.join(work, `results-${onError}`)
+  /** Bench at `concurrencies`; kill the server mid-level 1 once 2 requests finished and `inFlight` are being processed. */
+  async function benchAndKill(onError: 'stop' | 'continue', concurrencies = [1, 2], inFlight = 1) {
+    const results = path.join(work, `results-${onError}-${concurrencies.join('-')}`)
     const child = execa(
       'node',
       [
@@ -63,7 +73,7 @@ describe.skipIf(serverBin === null)('a llama-server that dies in the middle of a
         '--threads',
         '1',
         '--concurrency',
-        '1,2',
+        concurrencies.join(','),
         '--requests',
         String(REQUESTS),
         '--input-tokens',
@@ -88,20 +98,27 @@ describe.skipIf(serverBin === null)('a llama-server that dies in the middle of a
       // The server itself (capplan also runs the binary for --help / --version / --list-devices first).
       const server = await waitFor(() => watcher.servers().find((pid) => watcher.seen.get(pid)!.includes(port)), 10_000)
       expect(server).not.toBeNull()
-      // Two level-1 requests done (the warmup's tokens + 2 x OUTPUT_TOKENS), then the kill: mid-level 1.
-      let predicted: number | null = null
+      // Two level-1 requests done (the warmup's tokens + 2 x OUTPUT_TOKENS) and `inFlight` running, then the kill:
+      // mid-level 1.
+      const warmup = warmupTokens(concurrencies)
+      let counters: {predicted: number; processing: number} | null = null
       const deadline = Date.now() + 120_000
-      while (Date.now() < deadline && ((predicted = await tokensPredicted(port)) ?? 0) < WARMUP_TOKENS + 2 * OUTPUT_TOKENS) {
-        await new Promise((resolve) => setTimeout(resolve, 50))
+      while (Date.now() < deadline) {
+        counters = await serverCounters(port)
+        if (counters !== null && counters.predicted >= warmup + 2 * OUTPUT_TOKENS && counters.processing >= inFlight) break
+        await new Promise((resolve) => setTimeout(resolve, 20))
       }
-      expect(predicted).toBeGreaterThanOrEqual(WARMUP_TOKENS + 2 * OUTPUT_TOKENS)
+      expect(counters!.predicted).toBeGreaterThanOrEqual(warmup + 2 * OUTPUT_TOKENS)
+      expect(counters!.processing).toBeGreaterThanOrEqual(inFlight)
       // Still in level 1: it has 40 x 256 tokens to generate.
-      expect(predicted).toBeLessThan(WARMUP_TOKENS + REQUESTS * OUTPUT_TOKENS)
+      expect(counters!.predicted).toBeLessThan(warmup + REQUESTS * OUTPUT_TOKENS)
       process.kill(server!, 'SIGKILL')
       const run = await child
       watcher.poll()
       const resultPath = (JSON.parse(run.stdout) as BenchJson).results[0]!.file
-      return {run, watcher, killed: server!, resultPath, file: await readResultFile(resultPath)}
+      // Every request the killed server started in a slot during level 1 (its log, less the warmup's).
+      const launchedInLevel1 = launchedTasks(resultPath.replace(/\.json$/, '.server.log')) - Math.max(...concurrencies)
+      return {run, watcher, killed: server!, resultPath, file: await readResultFile(resultPath), launchedInLevel1}
     } finally {
       await watcher.endAll(child) // only does something if a failed expectation left capplan running
     }
@@ -140,6 +157,39 @@ describe.skipIf(serverBin === null)('a llama-server that dies in the middle of a
     expect(file.status).toBe('failed')
     expect(watcher.servers()).toHaveLength(1)
     expect(await waitFor(() => watcher.survivors().length === 0, 5000), watcher.survivors().join('\n')).toBe(true)
+  })
+
+  it('concurrency 4, killed with 4 requests in flight: all 4 are recorded failed with the finished ones (recorded = sent)', async () => {
+    const {run, file, resultPath, launchedInLevel1} = await benchAndKill('stop', [4], 4)
+    expect(run.exitCode, run.stderr).toBe(9)
+    const level = file.levels[0]!
+    expect(level.load).toEqual({kind: 'concurrency', value: 4})
+    expect(level.status).toBe('failed')
+    const ok = level.requests.filter((request) => request.error === null)
+    const failed = level.requests.filter((request) => request.error !== null)
+    expect(ok.length).toBeGreaterThanOrEqual(2)
+    for (const request of ok) expect(request.outputTokens).toBe(OUTPUT_TOKENS)
+    // The 4 in flight at the kill (a request sent after it, refused, would be a 5th failure).
+    expect(failed.length, JSON.stringify(failed.map((request) => request.error))).toBeGreaterThanOrEqual(4)
+    for (const request of failed) {
+      expect(request.error!.kind).toBe('engine')
+      expect(request.error!.message).toMatch(/^llama-server exited \(signal SIGKILL\): ./)
+      // Cut off by the death, not by the user.
+      expect(request.error!.message).not.toMatch(/interrupted|stopped by the caller/)
+    }
+    // Every request sent is in the file: indices 0..n-1 with no hole, and at least every one the server started.
+    expect(level.requests.map((request) => request.index)).toEqual(Array.from({length: level.requests.length}, (_, i) => i))
+    expect(level.requests.length).toBeGreaterThanOrEqual(launchedInLevel1)
+    expect(level.requests.length).toBe(ok.length + failed.length)
+    expect(level.summary.requests.failed).toBe(failed.length)
+    expect(
+      file.notes.some((note) =>
+        note.startsWith(
+          `concurrency 4: the engine died during this level, which ends as failed with the ${level.requests.length} request(s) it sent (${failed.length} failed)`,
+        ),
+      ),
+    ).toBe(true)
+    expect(existsSync(resultPath.replace(/\.json$/, '.server.log'))).toBe(true)
   })
 
   it('--on-error continue: the server is restarted and level 2 is complete, exit 9, no process left', async () => {

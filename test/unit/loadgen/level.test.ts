@@ -7,6 +7,7 @@ import {describe, expect, it} from 'vitest'
 import type {Engine, GenRequest, StreamEvent} from '../../../src/engines/types.js'
 import {poissonScheduleMs} from '../../../src/loadgen/arrivals.js'
 import {type LevelPlan, type LevelProgress, runClosedLevel, runLevel} from '../../../src/loadgen/level.js'
+import {LevelFailure} from '../../../src/loadgen/request.js'
 
 /**
  * A scripted engine: each request streams `maxTokens` one-token events a timer tick apart, unless its
@@ -180,6 +181,36 @@ describe('runLevel, closed arrivals (N in flight) and a request count', () => {
     expect(level.requests.length).toBeGreaterThanOrEqual(4)
     expect(level.requests.length).toBeLessThan(50)
     for (const request of level.requests) expect(request.countedTokens).toBe(3)
+    expect(engine.active).toBe(0)
+  })
+
+  it('a LevelFailure abort (the engine died) records every request in flight as failed: recorded = issued', async () => {
+    const engine = new ScriptedEngine()
+    const controller = new AbortController()
+    let issued = 0
+    const level = await runLevel(
+      engine,
+      closedPlan({concurrency: 4, requests: 50, makeRequest: (i) => ({promptTokens: [i], promptText: null, maxTokens: 20, ignoreEos: true})}),
+      {
+        t0: performance.now(),
+        signal: controller.signal,
+        onProgress: (progress) => {
+          issued = progress.issued
+          if (progress.done >= 3 && !controller.signal.aborted) controller.abort(new LevelFailure('engine', 'fake-server exited (signal SIGKILL)'))
+        },
+      },
+    )
+    expect(level.status).toBe('partial')
+    expect(level.requests).toHaveLength(issued)
+    expect(level.requests.map((request) => request.index)).toEqual(Array.from({length: issued}, (_, i) => i))
+    // The 3 finished before the abort, and the 3 still in flight then (the 4th slot was about to be refilled).
+    const failed = level.requests.filter((request) => request.error !== null)
+    expect(level.requests.length - failed.length).toBe(3)
+    expect(failed).toHaveLength(3)
+    for (const request of failed) {
+      expect(request.error!.kind).toBe('engine')
+      expect(request.error!.message).toMatch(/^fake-server exited \(signal SIGKILL\): cut off in flight after \d+ content event\(s\)$/)
+    }
     expect(engine.active).toBe(0)
   })
 

@@ -7,14 +7,18 @@ import {afterAll, describe, expect, it} from 'vitest'
 import type {Engine, EngineExit, GenRequest, StreamEvent} from '../../../src/engines/types.js'
 import {
   benchExitCode,
+  type BenchProgress,
   type BenchRunPlan,
   engineExitNote,
   levelRequestBudgets,
   levelStatus,
   type OnEngineError,
   peakInFlight,
+  RATE_WARMUP_MAX,
+  RATE_WARMUP_SECONDS,
   runBench,
   runStatusOf,
+  warmupSize,
 } from '../../../src/loadgen/run.js'
 import {precisionRule} from '../../../src/loadgen/stop-rules.js'
 import {readResultFile} from '../../../src/results/read.js'
@@ -69,6 +73,25 @@ describe('bench run: prompt budget and peak in-flight per load mode', () => {
     // ladder 1, 2, 4, 8 (16 > 10): 4 rungs x 40
     expect(levelRequestBudgets(load)).toEqual([40, 40, 40, 40])
     expect(peakInFlight(load)).toBe(8)
+  })
+})
+
+describe('warmup size', () => {
+  const rate = (rates: number[], maxInFlight: number) => ({kind: 'rate' as const, rates, stop: {kind: 'requests' as const, requests: 10}, maxInFlight})
+
+  it('a closed loop warms up at its highest concurrency (its levels really run that many at once)', () => {
+    const load = {kind: 'concurrency' as const, concurrencies: [1, 8, 64], stopFor: () => ({kind: 'requests' as const, requests: 4})}
+    expect(warmupSize(load)).toBe(64)
+  })
+
+  it(`--rate: what the highest rate sends in ${RATE_WARMUP_SECONDS} s, at least 1, at most ${RATE_WARMUP_MAX} and --max-in-flight`, () => {
+    // openai/vllm's --max-in-flight 256 used to be the warmup: 256 requests at once.
+    expect(warmupSize(rate([0.5, 1, 2], 256))).toBe(6)
+    expect(warmupSize(rate([0.1], 256))).toBe(1)
+    expect(warmupSize(rate([0.01], 256))).toBe(1)
+    expect(warmupSize(rate([1.5], 256))).toBe(5)
+    expect(warmupSize(rate([50, 100], 256))).toBe(RATE_WARMUP_MAX)
+    expect(warmupSize(rate([100], 4))).toBe(4)
   })
 })
 
@@ -159,7 +182,7 @@ class DyingEngine implements Engine {
 const twoLevels: BenchRunPlan['load'] = {kind: 'concurrency', concurrencies: [1, 2], stopFor: () => ({kind: 'requests', requests: 6})}
 
 /** Two closed-loop levels (concurrency 1: 6 requests, concurrency 2: 6 requests) after a warmup of 2 requests. */
-async function bench(engine: DyingEngine, onError: OnEngineError | undefined, load: BenchRunPlan['load'] = twoLevels) {
+async function bench(engine: DyingEngine, onError: OnEngineError | undefined, load: BenchRunPlan['load'] = twoLevels, onProgress?: (progress: BenchProgress) => void) {
   const resultsDir = mkdtempSync(path.join(tmpdir(), 'capplan-death-'))
   dirs.push(resultsDir)
   await engine.start()
@@ -184,6 +207,7 @@ async function bench(engine: DyingEngine, onError: OnEngineError | undefined, lo
     capplan: {version: '0.0.0-test', command: ['capplan', 'bench']},
     notes: [],
     signal: new AbortController().signal,
+    ...(onProgress === undefined ? {} : {onProgress}),
   })
   // What is on disk is what runBench returned (the file was saved after the failed level and at the end).
   const onDisk = await readResultFile(outcome.path)
@@ -211,7 +235,7 @@ describe('runBench when the server dies mid-level', () => {
     // Every level recorded failed: the run is failed (the existing rule; bench exits 9 as for partial).
     expect(file.status).toBe('failed')
     expect(file.notes).toContain(`concurrency 1: fake-server exited (signal SIGKILL) (log: ${serverLog}). Last log lines:\nslot 0: decoding\nlast words of the server`)
-    expect(file.notes.some((note) => note.startsWith('concurrency 1: the engine died during this level, which ends as failed with the 3 request(s) finished before'))).toBe(
+    expect(file.notes.some((note) => note.startsWith('concurrency 1: the engine died during this level, which ends as failed with the 3 request(s) it sent (1 failed)'))).toBe(
       true,
     )
     expect(engine.starts).toBe(1)
@@ -255,6 +279,42 @@ describe('runBench when the server dies mid-level', () => {
     expect(file.notes.some((note) => note.startsWith('rate 200 req/s: fake-server exited (signal SIGKILL)'))).toBe(true)
     expect(file.notes.join('\n')).not.toMatch(/interrupted by a signal/)
     expect(file.status).toBe('failed')
+  })
+
+  it('every request in flight at the death is recorded failed (engine, naming the exit): recorded = sent', async () => {
+    // Warmup: 4 requests (the peak concurrency); level 1 at concurrency 4, 12 requests. dieAt 11 = the 7th
+    // request of level 1: 6 requests were issued before it, 3 of them still in flight with it when it dies.
+    const engine = new DyingEngine(11)
+    const file = await bench(engine, 'stop', {kind: 'concurrency', concurrencies: [4], stopFor: () => ({kind: 'requests', requests: 12})})
+    const [level] = file.levels
+    expect(level!.status).toBe('failed')
+    const sent = engine.requestsStarted - 4
+    expect(level!.requests).toHaveLength(sent)
+    expect(level!.requests.map((request) => request.index)).toEqual(Array.from({length: sent}, (_, i) => i))
+    const failed = level!.requests.filter((request) => request.error !== null)
+    // The 4 in flight when the server died, all at once.
+    expect(failed).toHaveLength(4)
+    for (const request of failed) {
+      expect(request.error!.kind).toBe('engine')
+      expect(request.error!.message).toMatch(/^fake-server exited \(signal SIGKILL\)/)
+    }
+    expect(level!.summary.requests.failed).toBe(4)
+    expect(
+      file.notes.some((note) => note.startsWith(`concurrency 4: the engine died during this level, which ends as failed with the ${sent} request(s) it sent (4 failed)`)),
+    ).toBe(true)
+  })
+
+  it('--rate with --max-in-flight 256 warms up with rate x 3 s requests (24 at 8 req/s), not 256, and reports its progress', async () => {
+    const engine = new DyingEngine(null)
+    const seen: BenchProgress[] = []
+    const file = await bench(engine, 'stop', {kind: 'rate', rates: [4, 8], stop: {kind: 'requests', requests: 3}, maxInFlight: 256}, (p) => seen.push(p))
+    expect(file.levels.map((level) => level.status)).toEqual(['complete', 'complete'])
+    // 24 warmup + 3 + 3
+    expect(engine.requestsStarted).toBe(30)
+    expect(file.notes).toContain('warmup: 24 request(s) of 2 output tokens at concurrency 24 before the first level, not recorded')
+    const warmup = seen.filter((p) => p.phase === 'warmup')
+    expect(warmup[0]).toMatchObject({requests: 24, concurrency: 24, done: 0})
+    expect(warmup.at(-1)).toMatchObject({requests: 24, done: 24, failed: 0})
   })
 
   it('a healthy engine: both levels complete, exited() never stops anything', async () => {
