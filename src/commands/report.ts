@@ -56,7 +56,7 @@ Directories are searched recursively for .json/.jsonl files. An invalid file is 
   }
 
   public async run(): Promise<ReportPayload> {
-    const payload = await buildReports(this.parsedArgv, this.flags, {profilesDir: this.flags.profiles, capplanVersion: this.config.version})
+    const payload = await buildReports(this.parsedArgv, this.flags, {profilesDir: this.flags.profiles, capplanVersion: this.config.version, out: this.flags.out})
     const format = this.flags.format ?? 'table'
     const text = await reportText(format, payload)
     if (this.flags.out !== undefined) this.info(await writeReportFile(this.flags.out, text, format, payload))

@@ -4,10 +4,9 @@ import {mkdir, readFile, stat, statfs} from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 
-import writeFileAtomic from 'write-file-atomic'
-
 import {capplanCacheDir} from '../lib/cache.js'
 import {insufficientResources, invalidInput} from '../lib/errors.js'
+import {fileWriteError, writeFileComplete} from '../lib/safe-write.js'
 import type {ModelProfile, QuantLevel} from '../profiles/schema.js'
 import {constantValues, hashString, newScratch, uniformValues, type ScratchBuffer} from './prng.js'
 import {formatForRowLength, type TensorFormat} from './quantize.js'
@@ -360,9 +359,9 @@ async function readSidecar(modelPath: string): Promise<Sidecar | null> {
 }
 
 /** Refuses (before writing anything) when the disk or the memory cannot take the model. */
-async function checkResources(dir: string, bytes: number, profile: ModelProfile, quant: QuantLevel): Promise<void> {
-  const fs = await statfs(dir)
-  const free = Number(fs.bavail) * Number(fs.bsize)
+async function checkResources(dir: string | null, bytes: number, profile: ModelProfile, quant: QuantLevel): Promise<void> {
+  const fs = dir === null ? null : await statfs(dir)
+  const free = fs === null ? Infinity : Number(fs.bavail) * Number(fs.bsize)
   const needed = Math.ceil(bytes * DISK_MARGIN)
   if (free < needed) {
     throw insufficientResources(
@@ -411,9 +410,23 @@ export async function ensureSyntheticModel(opts: SynthOptions): Promise<SynthRes
 
   const dir = path.dirname(modelPath)
   await mkdir(dir, {recursive: true})
-  await checkResources(dir, expectedBytes, profile, quant)
-  const written = await writeSyntheticModel(modelPath, profile, quant, seed, opts.onProgress)
-  const sidecar: Sidecar = {...wanted, bytes: written.bytes, sha256: written.sha256}
-  await writeFileAtomic(sidecarPath(modelPath), `${JSON.stringify(sidecar, null, 2)}\n`)
-  return {path: modelPath, sha256: written.sha256, bytes: written.bytes, reused: false, format, seed}
+  // -o /dev/null (an existing device or FIFO): streamed, no disk to check, no sidecar beside it.
+  const streamed = (await stat(modelPath).catch(() => null))?.isFile() === false
+  await checkResources(streamed ? null : dir, expectedBytes, profile, quant)
+  const words = {what: 'the synthetic model', ...(opts.outFile === undefined ? {} : {flag: '--output'})}
+  try {
+    const written = await writeSyntheticModel(modelPath, profile, quant, seed, opts.onProgress)
+    const sidecar: Sidecar = {...wanted, bytes: written.bytes, sha256: written.sha256}
+    if (!streamed) {
+      try {
+        await writeFileComplete(sidecarPath(modelPath), `${JSON.stringify(sidecar, null, 2)}\n`)
+      } catch (error) {
+        // The model is complete. A previous sidecar, kept, matches only a model of the same bytes (deterministic).
+        throw fileWriteError(error, sidecarPath(modelPath), {...words, what: `the sidecar of ${modelPath}`, kept: 'The model file itself is complete.'})
+      }
+    }
+    return {path: modelPath, sha256: written.sha256, bytes: written.bytes, reused: false, format, seed}
+  } catch (error) {
+    throw fileWriteError(error, modelPath, words)
+  }
 }

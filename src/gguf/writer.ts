@@ -1,14 +1,14 @@
-import {createHash, randomBytes} from 'node:crypto'
-import {open, rename, unlink} from 'node:fs/promises'
-import path from 'node:path'
+import {createHash} from 'node:crypto'
 
+import {openOutputFile} from '../lib/safe-write.js'
 import {encodedBytes, encodeValues, type TensorFormat} from './quantize.js'
 
 /**
  * A streaming GGUF v3 writer. The header (metadata + tensor infos) is built in memory — a few MB even with
  * a 150k-token vocabulary — and tensor data is produced and written chunk by chunk, so a 500 MB model never
- * sits in memory. The file is written under a temporary name, fsynced and renamed into place: a server that
- * has the old file mapped keeps reading the old inode, never a half-written one.
+ * sits in memory. The file is written under a temporary name (every byte, lib/safe-write), fsynced, its size
+ * checked and renamed into place: a server that has the old file mapped keeps reading the old inode, never a
+ * half-written one. An existing device or FIFO (/dev/null) is written as a stream, never replaced.
  */
 
 export const GGUF_MAGIC = 'GGUF'
@@ -264,8 +264,9 @@ export interface WriteGgufResult {
 }
 
 /**
- * Streams a GGUF file to `filePath` atomically (temp file in the same directory, fsync, rename) and returns
- * its size and sha256 (hashed while writing, so callers never re-read the file).
+ * Streams a GGUF file to `filePath` atomically (temp file in the same directory, fsync, size check, rename;
+ * lib/safe-write) and returns its size and sha256 (hashed while writing, so callers never re-read the file).
+ * Throws the raw filesystem error (ENOSPC when the disk fills up); the previous file, if any, stays.
  */
 export async function writeGguf(
   filePath: string,
@@ -277,13 +278,12 @@ export async function writeGguf(
   const chunkValues = options.chunkValues ?? 1 << 20
   if (chunkValues % 32 !== 0) throw new Error('chunkValues must be a multiple of 32')
   const layout = layoutGguf(metadata, tensors, alignment)
-  const tempPath = path.join(path.dirname(filePath), `.${path.basename(filePath)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`)
   const hash = createHash('sha256')
-  const handle = await open(tempPath, 'w')
+  const file = await openOutputFile(filePath)
   let written = 0
   const emit = async (bytes: Uint8Array) => {
     hash.update(bytes)
-    await handle.write(bytes)
+    await file.write(bytes)
     written += bytes.length
     options.onProgress?.(written, layout.totalBytes)
   }
@@ -305,14 +305,10 @@ export async function writeGguf(
       }
     }
     if (written < layout.totalBytes) await emit(new Uint8Array(layout.totalBytes - written))
-    if (written !== layout.totalBytes) throw new Error(`GGUF writer bug: wrote ${written} bytes, planned ${layout.totalBytes}`)
-    await handle.sync()
-    await handle.close()
-    await rename(tempPath, filePath)
-  } catch (error) {
-    await handle.close().catch(() => {})
-    await unlink(tempPath).catch(() => {})
-    throw error
+    if (written !== layout.totalBytes || file.bytes !== written) throw new Error(`GGUF writer bug: wrote ${file.bytes} bytes, planned ${layout.totalBytes}`)
+    await file.commit()
+  } finally {
+    await file.discard()
   }
   return {path: filePath, bytes: written, sha256: hash.digest('hex')}
 }

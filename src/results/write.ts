@@ -1,11 +1,9 @@
-import {randomBytes} from 'node:crypto'
 import {statSync} from 'node:fs'
-import {link, mkdir, open, rename, unlink} from 'node:fs/promises'
+import {mkdir} from 'node:fs/promises'
 import {basename, dirname, join} from 'node:path'
 
-import writeFileAtomic from 'write-file-atomic'
-
 import {bug, type CapplanError, insufficientResources, invalidInput, notFound} from '../lib/errors.js'
+import {errnoCode, fileWriteError, isDiskFull, openOutputFile, writeFileComplete} from '../lib/safe-write.js'
 import {resultFileName} from './naming.js'
 import {formatSchemaIssues} from './read.js'
 import {type ResultFile, resultFileSchema} from './schema.js'
@@ -55,8 +53,7 @@ function validated(result: ResultFile, where: string): ResultFile {
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`
 
-/** The errno code of a filesystem error, '' for anything else. */
-const codeOf = (error: unknown) => String((error as NodeJS.ErrnoException | undefined)?.code ?? '')
+const codeOf = errnoCode
 
 /**
  * What is still on disk after a failed save of `path`, said exactly (looked up now, after the failure): the
@@ -82,14 +79,15 @@ export function previousSaveState(path: string, savedLevels: number): string {
 
 /**
  * A filesystem failure while writing a result file, as one CapplanError naming the file and directory and what
- * is kept (`kept()`, worked out only when needed). Full disk: INSUFFICIENT_RESOURCES (7). The results
- * directory removed (ENOENT): NOT_FOUND (4, "a missing file or directory"). Not writable (EACCES, EPERM,
- * EROFS): INVALID_INPUT (3, the --results-dir given cannot be used). Anything else is passed on unchanged.
+ * is kept (`kept()`, worked out only when needed). Full disk (ENOSPC, EDQUOT, EFBIG, or bytes missing after
+ * fsync): INSUFFICIENT_RESOURCES (7). The results directory removed (ENOENT): NOT_FOUND (4, "a missing file
+ * or directory"). Not writable (EACCES, EPERM, EROFS): INVALID_INPUT (3, the --results-dir given cannot be
+ * used). Any other filesystem error: INVALID_INPUT naming the file (lib/safe-write). Not an errno error: passed on.
  */
 function diskError(error: unknown, path: string, phase: 'create' | 'save', kept: () => string): CapplanError | unknown {
   const code = codeOf(error)
   const dir = dirname(path)
-  if (code === 'ENOSPC' || code === 'EDQUOT') {
+  if (isDiskFull(error)) {
     return insufficientResources(
       `The disk is full: could not write the result file ${path}. ${kept()}`,
       'Free some space (or pass --results-dir on another disk) and run again.',
@@ -113,55 +111,33 @@ function diskError(error: unknown, path: string, phase: 'create' | 'save', kept:
       'Make the directory writable again, or pass --results-dir with a directory you can write to, and run again.',
     )
   }
-  return error
-}
-
-const noHardLinks = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS'])
-
-/**
- * Give the finished temporary file the name `target` unless that name exists (EEXIST). Where the filesystem
- * has no hard links (some FUSE/exFAT mounts), reserve the name with an exclusive create, then rename over
- * that placeholder (ours, so replacing it overwrites nothing).
- */
-async function claimName(temporary: string, target: string): Promise<void> {
-  try {
-    await link(temporary, target)
-  } catch (error) {
-    if (!noHardLinks.has((error as NodeJS.ErrnoException).code ?? '')) throw error
-    await (await open(target, 'wx')).close()
-    await rename(temporary, target)
-  }
+  return code === '' ? error : fileWriteError(error, path, {what: 'the result file', kept: kept()})
 }
 
 /**
  * Create `dir/name` (or name-2, name-3, ...) holding `text`, never replacing an existing file. The text goes
- * to a temporary file first, then link(2) gives it its final name: link fails with EEXIST instead of
- * overwriting, so the file appears complete and no other file is ever clobbered.
+ * to a temporary file first (complete, fsynced, size checked: lib/safe-write), then link(2) gives it its
+ * final name: link fails with EEXIST instead of overwriting, so the file appears complete and no other file
+ * is ever clobbered.
  */
 async function createExclusive(dir: string, name: string, text: string): Promise<string> {
   await mkdir(dir, {recursive: true})
-  const temporary = join(dir, `.${name}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`)
-  const handle = await open(temporary, 'wx')
+  const file = await openOutputFile(join(dir, name), {exclusive: true})
   try {
-    try {
-      await handle.writeFile(text, 'utf8')
-      await handle.sync()
-    } finally {
-      await handle.close()
-    }
+    await file.write(text)
     const stem = name.replace(/\.json$/, '')
     for (let attempt = 1; attempt <= 10_000; attempt++) {
       const candidate = join(dir, attempt === 1 ? name : `${stem}-${attempt}.json`)
       try {
-        await claimName(temporary, candidate)
+        await file.commit(candidate)
         return candidate
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+        if (codeOf(error) !== 'EEXIST') throw error
       }
     }
     throw invalidInput(`Too many result files named ${stem}-N.json in ${dir}.`, 'Move old results elsewhere.')
   } finally {
-    await unlink(temporary).catch(() => {})
+    await file.discard()
   }
 }
 
@@ -181,7 +157,7 @@ export async function writeResultFile(dir: string, result: ResultFile): Promise<
 
 /**
  * Incremental saving for a long run: `create` picks the file name once and writes the first state;
- * `save` atomically replaces THAT file (temp + rename) after each finished level or on a signal, so the file on
+ * `save` atomically replaces THAT file (complete temp file + rename, lib/safe-write) after each finished level or on a signal, so the file on
  * disk is always valid and holds everything measured so far. It is the only overwrite capplan ever does, and
  * only of the file this run created.
  */
@@ -207,7 +183,7 @@ export class ResultFileWriter {
     }
     const text = serializeResultFile(validated(result, this.path))
     try {
-      await writeFileAtomic(this.path, text, {encoding: 'utf8', fsync: true})
+      await writeFileComplete(this.path, text)
     } catch (error) {
       throw diskError(error, this.path, 'save', () => previousSaveState(this.path, this.savedLevels))
     }

@@ -1,14 +1,14 @@
 import {constants as fsConstants} from 'node:fs'
-import {access, appendFile, mkdir, readFile, rename, rm, stat, writeFile} from 'node:fs/promises'
+import {access, appendFile, mkdir, readFile, rename, rm, stat} from 'node:fs/promises'
 import {availableParallelism} from 'node:os'
 import {delimiter, dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
-import writeFileAtomic from 'write-file-atomic'
 import {z} from 'zod'
 
 import {capplanCacheDir} from '../../lib/cache.js'
 import {EngineError, notFound} from '../../lib/errors.js'
+import {writeOutputFile} from '../../lib/safe-write.js'
 
 /** execa on first use: report and import reach this module (findLlamaCppTool) and should not pay its ~90 ms load. */
 const loadExeca = () => import('execa')
@@ -252,7 +252,7 @@ export async function buildLlamaCppTools(options: BuildLlamaCppOptions = {}): Pr
       builtAt: new Date().toISOString(),
       durationSeconds: Math.round((Date.now() - started) / 1000),
     }
-    await writeFileAtomic(paths.infoFile, `${JSON.stringify(info, null, 2)}\n`)
+    await writeOutputFile(paths.infoFile, `${JSON.stringify(info, null, 2)}\n`, {what: 'the build info file'})
     return {backend, buildDir, binDir: paths.binDir, logFile: paths.logFile, tools: toolPaths(paths.binDir, targets), alreadyBuilt: false, info}
   } finally {
     await releaseLock()
@@ -374,7 +374,7 @@ async function acquireLock(lockDir: string): Promise<() => Promise<void>> {
     // The owner died mid-build: the lock is stale, take it over.
   }
   await mkdir(lockDir, {recursive: true})
-  await writeFile(ownerFile, String(process.pid))
+  await writeOutputFile(ownerFile, String(process.pid), {what: 'the build lock file'})
   return async () => rm(lockDir, {recursive: true, force: true})
 }
 

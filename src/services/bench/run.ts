@@ -14,6 +14,7 @@ import {API_PATHS, createEngine, type EngineApi, type EngineKind} from '../../en
 import type {Engine} from '../../engines/types.js'
 import {vllmCheckpoint} from '../../engines/vllm.js'
 import {ensureSyntheticModel} from '../../gguf/synth.js'
+import {checkResultsDir} from '../../lib/output-path.js'
 import {type BenchProgress, type BenchRunOutcome, runBench} from '../../loadgen/run.js'
 import type {ProfileStore} from '../../profiles/store.js'
 import {formatRate, loadText} from '../../report/format.js'
@@ -55,6 +56,8 @@ interface BenchModel {
 export async function measureBench(options: BenchOptions, store: ProfileStore, context: BenchRunContextValues, io: BenchIo): Promise<BenchRunOutcome[]> {
   const {engineKind, profile, quants} = options
   assertLevelsReachConcurrency(options.load)
+  // A --results-dir that is a file, not writable or on a full disk is refused before any model or server.
+  await checkResultsDir(options.resultsDir)
   // Refuse a model this machine cannot hold before synthesizing anything (all quants first).
   if (options.synthesize) await assertSyntheticRunFits(profile, quants, options.contextSize)
 

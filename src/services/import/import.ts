@@ -3,10 +3,11 @@
  * with what the user knows (--model, --quant, --gpu, --gpus) set and noted. Nothing is ever overwritten.
  */
 
-import {writeFile} from 'node:fs/promises'
 import path from 'node:path'
 
 import {invalidInput} from '../../lib/errors.js'
+import {checkOutputPath} from '../../lib/output-path.js'
+import {errnoCode, fileWriteError, writeFileComplete} from '../../lib/safe-write.js'
 import {loadProfiles} from '../../profiles/load.js'
 import {type ProfileStore} from '../../profiles/store.js'
 import type {QuantLevel} from '../../profiles/schema.js'
@@ -63,7 +64,11 @@ export function applyImportOverrides(result: ResultFile, store: ProfileStore, fl
   return checked.data
 }
 
+const OUT_RULE = {flag: '--out', what: 'the imported result', mustNotExist: true} as const
+
 export async function importPeerFile(source: string, flags: ImportFlagValues, context: {capplanVersion: string; info: (message: string) => void}): Promise<ImportPayload> {
+  // Before the source is read: a directory, a missing directory or an existing file at --out is refused.
+  if (flags.out !== undefined) await checkOutputPath(flags.out, {...OUT_RULE, inputs: [source]})
   const store = await loadProfiles(flags.profiles === undefined ? {} : {userDir: flags.profiles})
   const loaded = await loadAnyResult(source, {capplanVersion: context.capplanVersion, command: ['capplan', 'import', source], store})
   const format = loaded[0]!.format
@@ -79,14 +84,15 @@ export async function importPeerFile(source: string, flags: ImportFlagValues, co
     } else {
       const parsed = path.parse(flags.out)
       target = index === 0 ? flags.out : path.join(parsed.dir, `${parsed.name}-${index + 1}${parsed.ext || '.json'}`)
+      // Complete or nothing (a full disk: exit 7), never over an existing file (EEXIST).
+      const kept = written.length === 0 ? 'Nothing was written.' : `Already written: ${written.map((w) => w.path).join(', ')}.`
       try {
-        await writeFile(target, serializeResultFile(result), {flag: 'wx'})
+        await writeFileComplete(target, serializeResultFile(result), {exclusive: true})
       } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code
-        if (code === 'EEXIST')
-          throw invalidInput(`${target} already exists; capplan never overwrites a result file.`, 'Choose another --out, or leave it out to write into results/.')
-        if (code === 'ENOENT') throw invalidInput(`Cannot write ${target}: its directory does not exist.`, 'Create the directory first, or choose another --out.')
-        throw error
+        if (errnoCode(error) === 'EEXIST') {
+          throw invalidInput(`--out: ${target} already exists; capplan never overwrites a file. ${kept}`, 'Choose another --out, or leave it out to write into results/.')
+        }
+        throw fileWriteError(error, target, {flag: '--out', what: 'the imported result', kept})
       }
     }
     written.push({path: target, id: result.id, levels: result.levels.length, notes: result.notes})

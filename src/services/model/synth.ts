@@ -4,6 +4,7 @@
  */
 
 import {ensureSyntheticModel, estimateSyntheticFileBytes, syntheticFormatFor, type SynthResult} from '../../gguf/synth.js'
+import {checkOutputPath} from '../../lib/output-path.js'
 import {loadProfiles} from '../../profiles/load.js'
 import type {QuantLevel} from '../../profiles/schema.js'
 
@@ -28,6 +29,8 @@ export interface SynthIo {
 }
 
 export async function synthesizeModel(choices: SynthChoices, io: SynthIo): Promise<SynthResult> {
+  // -o: a directory, a missing directory or a result file is refused before anything is planned or written.
+  if (choices.output !== undefined) await checkOutputPath(choices.output, {flag: '--output', what: 'the model'})
   const store = await loadProfiles({userDir: choices.profilesDir})
   const profile = store.get('model', choices.model)
   const format = syntheticFormatFor(profile, choices.quant)

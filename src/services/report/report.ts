@@ -4,6 +4,8 @@
  */
 
 import {invalidResult, notFound} from '../../lib/errors.js'
+import {checkOutputPath} from '../../lib/output-path.js'
+import {writeOutputFile} from '../../lib/safe-write.js'
 import {loadProfiles} from '../../profiles/load.js'
 import {buildResultReport, type ResultReport} from '../../report/build/result-report.js'
 import {type InvalidResultFile, type ReportFormat, renderReportCsv, renderReportMarkdown, renderReportTable} from '../../report/render/report.js'
@@ -17,7 +19,11 @@ export interface ReportPayload {
 export interface ReportContext {
   profilesDir: string | undefined
   capplanVersion: string
+  /** --out FILE: checked (lib/output-path) once the input files are known, before any is read. */
+  out?: string | undefined
 }
+
+const OUT_WORDS = {flag: '--out', what: 'the report'} as const
 
 /** Profiles, flags, files (NOT_FOUND when there are none), then each file's report; bad files are listed in `invalid`. */
 export async function buildReports(paths: readonly string[], flags: ReportFlagValues, context: ReportContext): Promise<ReportPayload> {
@@ -30,6 +36,7 @@ export async function buildReports(paths: readonly string[], flags: ReportFlagVa
       'Run `capplan bench` first, or pass result files (capplan, llama-bench, vLLM, GuideLLM).',
     )
   }
+  if (context.out !== undefined) await checkOutputPath(context.out, {...OUT_WORDS, inputs: files})
   const {loaded: results, invalid} = await loadResultFiles(files, {capplanVersion: context.capplanVersion, command: ['capplan', 'report'], store}, ({source, result}) =>
     buildResultReport(source, result, store, options),
   )
@@ -45,10 +52,12 @@ export async function reportText(format: ReportFormat, {results, invalid}: Repor
   return `${renderReportTable(results, invalid)}\n`
 }
 
-/** --out FILE: written atomically (write-file-atomic is imported only then); returns the line that says so. */
+/**
+ * --out FILE: complete or not at all (lib/safe-write: a full disk is exit 7 and the previous file stays; a
+ * device such as /dev/null is written as a stream); returns the line that says so.
+ */
 export async function writeReportFile(file: string, text: string, format: ReportFormat, {results, invalid}: ReportPayload): Promise<string> {
-  const {default: writeFileAtomic} = await import('write-file-atomic')
-  await writeFileAtomic(file, text)
+  await writeOutputFile(file, text, OUT_WORDS)
   return `Wrote ${file} (${format}, ${results.length} result${results.length === 1 ? '' : 's'}${invalid.length > 0 ? `, ${invalid.length} invalid` : ''}).`
 }
 

@@ -7,29 +7,21 @@ import {afterEach, beforeEach, describe, expect, it, vi} from 'vitest'
 import {CapplanError} from '../../../src/lib/errors.js'
 import {readResultFile} from '../../../src/results/read.js'
 import {ResultFileWriter, writeResultFile} from '../../../src/results/write.js'
+import {type FakeDisk, resetDisk} from '../../helpers/fake-disk.js'
 import {sampleLevel, sampleResult} from './sample-result.js'
 
 /**
  * The results directory removed or made unwritable while a run lasts: one CapplanError naming the directory and
- * saying exactly what is still on disk. Removal is real (rm -r). Permission errors are injected into
- * write-file-atomic (these tests run as root, which no chmod stops), failing the way Node does.
+ * saying exactly what is still on disk. Removal is real (rm -r). Permission errors are injected at open
+ * (test/helpers/fake-disk.ts; these tests run as root, which no chmod stops), failing the way Node does.
  */
-const failNextSave = vi.hoisted(() => ({code: null as string | null}))
-vi.mock('write-file-atomic', async (importOriginal) => {
-  const real = (await importOriginal()) as {default: (...args: unknown[]) => Promise<void>}
-  return {
-    default: async (...args: unknown[]) => {
-      const code = failNextSave.code
-      if (code !== null) throw Object.assign(new Error(`${code}: operation refused, open '${String(args[0])}.123'`), {code})
-      return real.default(...args)
-    },
-  }
-})
+const disk = vi.hoisted(() => ({}) as FakeDisk)
+vi.mock('node:fs/promises', async (importOriginal) => (await import('../../helpers/fake-disk.js')).fakeFsPromises(await importOriginal(), disk))
 
 let dir: string
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'capplan-save-errors-'))
-  failNextSave.code = null
+  resetDisk(disk)
 })
 afterEach(async () => {
   await rm(dir, {recursive: true, force: true})
@@ -67,7 +59,7 @@ describe('ResultFileWriter.save when the results directory goes away or turns re
 
   it('not writable (EACCES) with the file still there: INVALID_INPUT (exit 3); the file keeps the previous save', async () => {
     const {writer, next} = await writerWithOneLevel()
-    failNextSave.code = 'EACCES'
+    disk.failOpen = 'EACCES'
     const error = await errorOf(writer.save(next))
     expect([error.kind, error.exitCode]).toEqual(['INVALID_INPUT', 3])
     expect(error.message).toBe(
@@ -80,7 +72,7 @@ describe('ResultFileWriter.save when the results directory goes away or turns re
   it('read-only filesystem (EROFS) after the file itself was deleted: says nothing of this run is left', async () => {
     const {writer, next} = await writerWithOneLevel()
     await unlink(writer.path)
-    failNextSave.code = 'EROFS'
+    disk.failOpen = 'EROFS'
     const error = await errorOf(writer.save(next))
     expect([error.kind, error.exitCode]).toEqual(['INVALID_INPUT', 3])
     expect(error.message).toBe(
@@ -96,15 +88,16 @@ describe('ResultFileWriter.save when the results directory goes away or turns re
     expect((await readResultFile(writer.path)).levels).toHaveLength(2)
   })
 
-  it('another error (EIO) is passed on unchanged', async () => {
+  it('another filesystem error (EIO): INVALID_INPUT naming the file and what is kept, never a raw error (exit 1)', async () => {
     const {writer, next} = await writerWithOneLevel()
-    failNextSave.code = 'EIO'
-    const error = await writer.save(next).then(
-      () => null,
-      (e: unknown) => e,
+    disk.failWrite = 'EIO'
+    const error = await errorOf(writer.save(next))
+    expect([error.kind, error.exitCode]).toEqual(['INVALID_INPUT', 3])
+    expect(error.message).toBe(
+      `Cannot write the result file ${writer.path}: the disk reported an input/output error. The file still holds the previous save (1 level); only what was measured since is lost.`,
     )
-    expect(error).not.toBeInstanceOf(CapplanError)
-    expect((error as NodeJS.ErrnoException).code).toBe('EIO')
+    disk.failWrite = null
+    expect((await readResultFile(writer.path)).levels).toHaveLength(1)
   })
 })
 
