@@ -61,7 +61,20 @@ function killAllNow(): void {
   }
 }
 
+/**
+ * Aborted (with the signal's name as its reason) once capplan gets SIGINT, SIGTERM or SIGHUP while it has a
+ * child: a server still starting stops being waited for (SpawnedServer.launch: an INTERRUPTED error, not a
+ * server that "exited before it was ready"). Once: an interrupted capplan is on its way out.
+ */
+const interruption = new AbortController()
+
+/** capplan's own interruption as seen by the servers it spawned (see `interruption`). */
+export function capplanInterrupted(): AbortSignal {
+  return interruption.signal
+}
+
 function onSignal(signal: NodeJS.Signals): void {
+  if (!interruption.signal.aborted) interruption.abort(signal)
   for (const child of live) signalGroup(child.pid, 'SIGTERM')
   // A command with its own handler for this signal (bench writes a partial result) decides when to exit
   // and stops its engine itself. Otherwise act like Node's default — die by the signal — after the children.
@@ -227,11 +240,12 @@ export async function readLogTail(file: string, lines = 20): Promise<string[]> {
   }
 }
 
-export type ReadyOutcome = 'ready' | 'exited' | 'timeout'
+export type ReadyOutcome = 'ready' | 'exited' | 'timeout' | 'interrupted'
 
 /**
  * Poll GET <endpoint>/health until it answers 200 (llama-server says 503 while loading; vLLM refuses the
- * connection), the process exits, or `deadline` (a performance.now() time) passes. `exit` is set when it exited.
+ * connection), the process exits, `deadline` (a performance.now() time) passes, or `signal` aborts (capplan
+ * was interrupted: 'interrupted' at once, whatever the server does then). `exit` is set when it exited.
  */
 export async function waitForHealth(
   server: ManagedProcess,
@@ -240,24 +254,35 @@ export async function waitForHealth(
   pollMs: number,
   /** Sent with every poll (a server started with --api-key may demand it on /health too). */
   headers: Record<string, string> = {},
+  signal: AbortSignal = capplanInterrupted(),
 ): Promise<{outcome: ReadyOutcome; exit: ExitStatus | null}> {
   let exit: ExitStatus | null = null
   void server.exited.then((status) => {
     exit = status
   })
   while (performance.now() < deadline) {
+    if (signal.aborted) return {outcome: 'interrupted', exit}
     if (exit !== null) return {outcome: 'exited', exit}
     try {
-      const response = await fetch(`${endpoint}/health`, {headers, signal: AbortSignal.timeout(2000)})
+      const response = await fetch(`${endpoint}/health`, {headers, signal: AbortSignal.any([AbortSignal.timeout(2000), signal])})
       await response.arrayBuffer()
-      if (response.status === 200) return {outcome: 'ready', exit: null}
+      if (response.status === 200 && !signal.aborted) return {outcome: 'ready', exit: null}
     } catch {
-      // not listening yet
+      // not listening yet (or interrupted: seen at the top of the loop)
     }
+    if (signal.aborted) return {outcome: 'interrupted', exit}
     if (exit !== null) return {outcome: 'exited', exit}
-    await new Promise((resolve) => setTimeout(resolve, pollMs))
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer)
+        signal.removeEventListener('abort', done)
+        resolve()
+      }
+      const timer = setTimeout(done, pollMs)
+      signal.addEventListener('abort', done, {once: true})
+    })
   }
-  return {outcome: 'timeout', exit}
+  return {outcome: signal.aborted ? 'interrupted' : 'timeout', exit}
 }
 
 /** "exit code 1", "signal SIGSEGV" or "still running", for messages about a server process. */

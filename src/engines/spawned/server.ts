@@ -10,6 +10,7 @@ import {DEFAULT_REQUEST_TIMEOUT_MS, engineEvents, streamRequest} from '../http/s
 import type {Engine, EngineExit, EngineInfo, GenRequest, StreamEvent} from '../types.js'
 import {
   bindHostArg,
+  capplanInterrupted,
   clientHostFor,
   DEFAULT_BIND_HOST,
   describeExit,
@@ -123,6 +124,16 @@ export abstract class SpawnedServer implements Engine {
       const {outcome, exit} = await waitForHealth(this.server, this.endpoint, deadline, this.spec.healthPollMs, this.requestHeaders())
       if (exit !== null) this.lastExit = exit
       if (outcome === 'ready') return
+      // Ctrl-C / SIGTERM while it starts (process.ts has already sent it SIGTERM): not the server's failure,
+      // whatever it did since (an exit by that SIGTERM is not a bad model file).
+      if (outcome === 'interrupted' || capplanInterrupted().aborted) {
+        await this.stop()
+        throw new CapplanError(
+          'INTERRUPTED',
+          `Interrupted while ${this.spec.name} was starting; it was stopped before it was ready.`,
+          'Nothing was measured: run the same command again.',
+        )
+      }
       const tail = await readLogTail(this.logFile, LOG_TAIL_LINES)
       await this.stop()
       if (outcome === 'exited' && attempt < BIND_RETRIES && tail.some((line) => this.spec.portTaken.test(line))) continue

@@ -5,7 +5,7 @@
  */
 
 import {randomUUID} from 'node:crypto'
-import {mkdir, rename, stat} from 'node:fs/promises'
+import {mkdir, rename, rm, stat} from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 
@@ -15,6 +15,8 @@ import type {Engine} from '../../engines/types.js'
 import {vllmCheckpoint} from '../../engines/vllm.js'
 import {ensureSyntheticModel} from '../../gguf/synth.js'
 import {checkResultsDir} from '../../lib/output-path.js'
+import {CapplanError} from '../../lib/errors.js'
+import {quoteArgv} from '../../lib/redact.js'
 import {type BenchProgress, type BenchRunOutcome, runBench} from '../../loadgen/run.js'
 import type {ProfileStore} from '../../profiles/store.js'
 import {formatRate, loadText} from '../../report/format.js'
@@ -83,10 +85,18 @@ export async function measureBench(options: BenchOptions, store: ProfileStore, c
     }
     const engine = makeEngine(options, quant, model.file ?? '', threads, serverLog, io.warn)
     status.update(`${label}: starting the ${engineKind} engine...`, true)
+    const progress = progressReporter(status, label)
     // Known as soon as the file exists: the server log goes beside it even when the run then throws.
     let resultPath: string | undefined
     try {
-      await engine.start()
+      try {
+        await engine.start()
+      } catch (error) {
+        // Ctrl-C / SIGTERM while the server starts (its failure to start is then ours): interrupted, as at any moment.
+        if (signal.aborted) break
+        throw error
+      }
+      if (signal.aborted) break
       const info = engine.info()
       const endpointIsLocal = engineKind !== 'openai' || isLoopbackEndpoint(options.engineFlags.endpoint!)
       const gpuProfile = info.gpuCount > 0 && endpointIsLocal ? detectHostGpuProfileId(store, host) : null
@@ -114,7 +124,7 @@ export async function measureBench(options: BenchOptions, store: ProfileStore, c
           capplan: {version: context.capplanVersion, command: context.command},
           notes: runNotes(engineKind, model.synthetic, threads, loadBefore, options.api),
           signal,
-          onProgress: (progress) => showProgress(status, label, progress),
+          onProgress: progress.onProgress,
           serverLogKeptAs: keptServerLog,
           onResultFile: (file) => {
             resultPath = file
@@ -122,16 +132,46 @@ export async function measureBench(options: BenchOptions, store: ProfileStore, c
           ...(context.resumedFrom === undefined ? {} : {resumedFrom: context.resumedFrom}),
         },
       )
+      if (measuredNothing(outcome, context.resumedFrom)) {
+        // Interrupted before a level was measured: no result file (and so no server log) is left behind.
+        await rm(outcome.path, {force: true})
+        resultPath = undefined
+        break
+      }
       runs.push(outcome)
       status.log(`${label}: result file ${path.relative(process.cwd(), outcome.path) || outcome.path} (${outcome.result.status})`)
     } finally {
+      progress.stop()
       await engine.stop()
       if (serverLog !== undefined && resultPath !== undefined) {
         await rename(serverLog, keptServerLog(resultPath)).catch(() => undefined)
+      } else if (serverLog !== undefined && signal.aborted) {
+        // Interrupted before there was a result file to keep it beside: nothing to keep it for.
+        await rm(serverLog, {force: true})
       }
     }
   }
   return runs
+}
+
+/**
+ * The error bench ends with after Ctrl-C / SIGTERM (exit 130): which files hold what was measured, and the
+ * command that measures the rest of each (`capplan bench --resume FILE`: a new file with the levels it lacks).
+ * `paths`: the result files this bench wrote (none when it was interrupted before a level was measured).
+ */
+export function interruptedError(paths: readonly string[]): CapplanError {
+  if (paths.length === 0) return new CapplanError('INTERRUPTED', 'Interrupted. Nothing was measured yet.', 'Run the same capplan bench command again.')
+  const resumes = paths.map((file) => quoteArgv(['capplan', 'bench', '--resume', file]))
+  return new CapplanError(
+    'INTERRUPTED',
+    `Interrupted. Saved what was measured in ${paths.join(', ')}.`,
+    `Measure the remaining levels with ${resumes.join(', then ')}${paths.length > 1 ? ' (one run per file)' : ''}.`,
+  )
+}
+
+/** An interrupted run that added no level of its own (a resumed file's copied levels are not new): nothing to keep. */
+function measuredNothing(outcome: BenchRunOutcome, resumedFrom: BenchRunContextValues['resumedFrom']): boolean {
+  return outcome.result.status === 'interrupted' && outcome.result.levels.length <= (resumedFrom?.levels.length ?? 0)
 }
 
 /** The model one quantization serves: synthesized (cached), the user's GGUF, a vLLM checkpoint, or remote. */
@@ -193,23 +233,71 @@ function makeEngine(
   })
 }
 
-function showProgress(status: StatusLine, label: string, progress: BenchProgress): void {
+/** How often the live progress is drawn again without news (a slow prefill streams nothing for minutes). */
+const PROGRESS_TICK_MS = 1000
+
+/** "42 s", "3 m 07 s": the elapsed time of a phase in progress lines. */
+export function elapsedText(ms: number): string {
+  const seconds = Math.max(0, Math.floor(ms / 1000))
+  return seconds < 60 ? `${seconds} s` : `${Math.floor(seconds / 60)} m ${String(seconds % 60).padStart(2, '0')} s`
+}
+
+/** The status line of a warmup or a level in progress (requests done / planned, live tok/s, elapsed). */
+export function progressText(label: string, progress: Exclude<BenchProgress, {phase: 'level-done'}>, elapsedMs: number): string {
   if (progress.phase === 'warmup') {
-    status.update(`${label}: warmup (${progress.requests} request(s) at concurrency ${progress.concurrency})...`, true)
-  } else if (progress.phase === 'level') {
-    const {level} = progress
-    const rate = level.elapsedMs > 0 ? (level.outputTokens / level.elapsedMs) * 1000 : 0
-    const of = progress.levels === null ? '' : `/${progress.levels}`
+    const failed = progress.failed > 0 ? ` (${progress.failed} failed)` : ''
+    return `${label}: warmup · ${progress.done}/${progress.requests} requests${failed} · ${progress.concurrency} at once · ${elapsedText(elapsedMs)}`
+  }
+  const {level} = progress
+  const rate = elapsedMs > 0 ? (level.outputTokens / elapsedMs) * 1000 : 0
+  const of = progress.levels === null ? '' : `/${progress.levels}`
+  return (
+    `${label}: level ${progress.levelIndex + 1}${of} · ${loadText(level.load)} · ` +
+    `${level.done}${level.total === null ? '' : `/${level.total}`} requests${level.failed > 0 ? ` (${level.failed} failed)` : ''} · ` +
+    `${formatRate(rate)} output tok/s · ${elapsedText(elapsedMs)}`
+  )
+}
+
+/**
+ * bench's progress on the status line: each warmup / level event redraws it, and a timer redraws the last one
+ * every second with its elapsed time moving on, so a phase that streams nothing for a while (a long prefill)
+ * still shows it is alive. A finished level becomes a permanent line. stop() ends the timer.
+ */
+function progressReporter(status: StatusLine, label: string): {onProgress: (progress: BenchProgress) => void; stop: () => void} {
+  let last: {progress: Exclude<BenchProgress, {phase: 'level-done'}>; at: number} | null = null
+  const draw = (force: boolean) => {
+    if (last === null) return
     status.update(
-      `${label}: level ${progress.levelIndex + 1}${of} · ${loadText(level.load)} · ` +
-        `${level.done}${level.total === null ? '' : `/${level.total}`} requests${level.failed > 0 ? ` (${level.failed} failed)` : ''} · ${formatRate(rate)} output tok/s`,
+      progressText(
+        label,
+        last.progress,
+        last.progress.phase === 'warmup' ? last.progress.elapsedMs + performance.now() - last.at : last.progress.level.elapsedMs + performance.now() - last.at,
+      ),
+      force,
     )
-  } else {
-    const {summary} = progress.record
-    status.log(
-      `${label}: ${loadText(progress.record.load)}: ${formatRate(summary.throughput.outputTokensPerS)} output tok/s, ` +
-        `${formatRate(summary.throughput.totalTokensPerS)} total tok/s, ${summary.requests.completed} ok / ${summary.requests.failed} failed`,
-    )
+  }
+  const timer = setInterval(() => draw(false), PROGRESS_TICK_MS)
+  timer.unref()
+  return {
+    onProgress: (progress) => {
+      if (progress.phase === 'level-done') {
+        last = null
+        const {summary} = progress.record
+        status.log(
+          `${label}: ${loadText(progress.record.load)}: ${formatRate(summary.throughput.outputTokensPerS)} output tok/s, ` +
+            `${formatRate(summary.throughput.totalTokensPerS)} total tok/s, ${summary.requests.completed} ok / ${summary.requests.failed} failed`,
+        )
+        return
+      }
+      // A new phase is drawn at once; updates within one are throttled by the status line.
+      const fresh =
+        last === null ||
+        last.progress.phase !== progress.phase ||
+        (progress.phase === 'level' && last.progress.phase === 'level' && last.progress.levelIndex !== progress.levelIndex)
+      last = {progress, at: performance.now()}
+      draw(fresh)
+    },
+    stop: () => clearInterval(timer),
   }
 }
 

@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 
-import {createStatusLine} from '../../../src/cli/progress.js'
+import {createStatusLine, defaultHeartbeatMs} from '../../../src/cli/progress.js'
 
 /** A fake stderr that records what was written. */
 function fakeStream(isTTY: boolean) {
@@ -40,5 +40,25 @@ describe('status line', () => {
     silent.update('level 1/3', true)
     silent.log('result file results/x.json')
     expect(json.writes).toEqual([])
+  })
+
+  it('when not a terminal, writes the status as a line of its own at most every heartbeat since the last line', async () => {
+    const pipe = fakeStream(false)
+    const line = createStatusLine({enabled: true, stream: pipe.stream, heartbeatMs: 40})
+    line.update('warmup · 0/12 requests · 0 s', true) // at once after the start: too soon
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    line.update('warmup · 3/12 requests · 1 s')
+    line.update('warmup · 4/12 requests · 1 s') // within the heartbeat of the last line
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    line.log('concurrency 1: 63.2 tok/s')
+    line.update('level 1/3 · 1/4 requests · 0 s') // a permanent line was just written
+    expect(pipe.writes).toEqual(['warmup · 3/12 requests · 1 s\n', 'concurrency 1: 63.2 tok/s\n'])
+  })
+
+  it('CAPPLAN_PROGRESS_SECONDS sets the heartbeat; anything but a positive number leaves 10 s', () => {
+    expect(defaultHeartbeatMs({CAPPLAN_PROGRESS_SECONDS: '0.5'})).toBe(500)
+    expect(defaultHeartbeatMs({CAPPLAN_PROGRESS_SECONDS: 'soon'})).toBe(10_000)
+    expect(defaultHeartbeatMs({CAPPLAN_PROGRESS_SECONDS: '-1'})).toBe(10_000)
+    expect(defaultHeartbeatMs({})).toBe(10_000)
   })
 })
