@@ -67,7 +67,7 @@ const parses = (file: string) => {
     return false
   }
 }
-const run = (args: string[]) => execa('node', [bin, ...args], {reject: false, cwd: repo})
+const run = (args: string[], cwd = repo) => execa('node', [bin, ...args], {reject: false, cwd})
 /** Under --json a failure is {"error": {...}} on stdout: its message, unwrapped. */
 const errorMessage = (stdout: string): string => {
   try {
@@ -147,6 +147,18 @@ describe.skipIf(refused !== null)('a real full disk (tmpfs)', () => {
     if (imported.exitCode === 0) expect(JSON.parse(readFileSync(out, 'utf8')).schemaVersion).toBe(2)
     else expect(existsSync(out)).toBe(false)
     expect(temporaries(dir)).toEqual([])
+  })
+
+  it.each(LEAVES)('import into results/ with %i bytes left: a complete result or exit 7 and no file', async (leave) => {
+    const dir = freshDisk(`import-default-${leave}`)
+    mkdirSync(path.join(dir, 'results'))
+    const freeBytes = fillLeaving(dir, leave)
+    const imported = await run(['import', path.join(peers, 'llama_bench.json'), '--gpus', '0', '--json'], dir)
+    console.log(`disk-full: import (to results/) with ${freeBytes} bytes free: exit ${imported.exitCode}: ${said(imported)}`)
+    expect([0, 7]).toContain(imported.exitCode)
+    const files = readdirSync(path.join(dir, 'results'))
+    if (imported.exitCode === 0) expect(files.map((name) => parses(path.join(dir, 'results', name)))).toEqual([true])
+    else expect(files).toEqual([])
   })
 
   it.each(LEAVES)('bench --results-dir with %i bytes left: complete result files or exit 7, every file left parses', async (leave) => {
