@@ -16,5 +16,13 @@ const plugin = new Plugin({root, type: 'core', isRoot: true, ignoreManifest: tru
 await plugin.load()
 const commandCount = Object.keys(plugin.manifest.commands).length
 if (commandCount === 0) throw new Error(`no commands found under ${path.join(root, 'dist/commands')}: run tsc first`)
+// A flag whose default is a value (e.g. bench --startup-timeout 600000 ms) shows its text through defaultHelp
+// (src/cli/flags/bench.ts, benchFlag), a function, so oclif marks it "dynamic" and `--help` would import the whole
+// command (bench: node-llama-cpp, ~1 s) to call it again. capplan's defaultHelp always returns constant text,
+// which the manifest already holds as `default`: help reads it from here.
+for (const command of Object.values(plugin.manifest.commands)) {
+  command.hasDynamicHelp = false
+  for (const flag of Object.values(command.flags)) if (flag.hasDynamicHelp) flag.hasDynamicHelp = false
+}
 await writeFile(path.join(root, 'oclif.manifest.json'), `${JSON.stringify(plugin.manifest, null, 2)}\n`)
 console.error(`oclif.manifest.json: ${commandCount} commands (${plugin.manifest.version})`)

@@ -1,14 +1,11 @@
-import {Flags} from '@oclif/core'
-
 import {CapplanCommand} from '../cli/base-command.js'
-import {onEngineErrorFlag} from '../cli/flags/bench.js'
-import {quantLevelNames} from '../cli/flags/choices.js'
+import {benchFlags} from '../cli/flags/bench.js'
 import {interruptSignal} from '../cli/interrupt.js'
 import {createStatusLine} from '../cli/progress.js'
 import {CapplanError, invalidInput} from '../lib/errors.js'
 import {redactArgv} from '../lib/redact.js'
 import type {LevelRecord} from '../results/schema.js'
-import {ALL_APIS, BENCH_DEFAULTS, ENGINE_KINDS, resolveBenchOptions} from '../services/bench/options.js'
+import {resolveBenchOptions} from '../services/bench/options.js'
 import {planResume} from '../services/bench/resume.js'
 import {measureBench} from '../services/bench/run.js'
 import {benchExitCode, benchPayload, type BenchJson, renderBenchOutcome} from '../services/bench/summary.js'
@@ -71,91 +68,7 @@ export default class Bench extends CapplanCommand<typeof Bench> {
   // Extra engine flags follow `--` (e.g. `-- --mlock`); unknown words before it are refused in run().
   static override strict = false
 
-  static override flags = {
-    model: Flags.string({summary: 'Model profile id (see `capplan profiles list --kind model`).', default: BENCH_DEFAULTS.model, helpValue: 'ID'}),
-    quant: Flags.string({
-      summary: `Quantization(s), comma-separated: ${quantLevelNames} (int4 = Q4_0, int8 = Q8_0, fp16 = F16).`,
-      default: BENCH_DEFAULTS.quant,
-      helpValue: 'LIST',
-    }),
-    concurrency: Flags.string({
-      summary: `Closed loop: concurrency levels (requests in flight), comma-separated [default: ${BENCH_DEFAULTS.concurrency}]. Not with --rate or --sweep.`,
-      helpValue: 'LIST',
-    }),
-    rate: Flags.string({
-      summary: 'Open loop: Poisson arrival rates in requests/s, comma-separated (seeded by --seed), e.g. --rate 0.5,1,2. Not with --concurrency or --sweep.',
-      helpValue: 'LIST',
-    }),
-    sweep: Flags.boolean({
-      summary: 'Closed loop from concurrency 1, doubling until total throughput grows < 5%, the SLO breaks or 64 is reached.',
-      default: false,
-    }),
-    duration: Flags.string({summary: 'End each level after this long, e.g. 60s, 2m (--requests then caps it; default cap 1000).', helpValue: 'DURATION'}),
-    precision: Flags.string({
-      summary: 'End each level when the 95% CI of output tok/s is within this, e.g. 3% (--requests then caps it; default cap 1000).',
-      helpValue: 'PERCENT',
-    }),
-    'max-in-flight': Flags.integer({
-      summary: 'With --rate: requests running at once at most (embedded/llamacpp default 16 = their sequences/slots; vllm/openai 256).',
-      min: 1,
-      max: 4096,
-    }),
-    dataset: Flags.string({summary: 'Text prompts from a JSONL file ({"prompt": "..."} or {"messages": [...]} per line) instead of synthetic token ids.', helpValue: 'FILE'}),
-    slo: Flags.string({
-      summary: "Latency target for goodput and the costed operating point, e.g. ttft=2s,tpot=50ms (default: the workload's SLO).",
-      helpValue: 'SPEC',
-    }),
-    engine: Flags.option({
-      options: ENGINE_KINDS,
-      default: 'embedded' as const,
-      summary: 'embedded: llama.cpp in-process; llamacpp: spawn llama-server; vllm: spawn vllm serve; openai: an already running OpenAI-compatible --endpoint.',
-    })(),
-    'model-file': Flags.string({summary: 'A local GGUF to serve (embedded, llamacpp) instead of the synthesized model.', helpValue: 'FILE'}),
-    synthetic: Flags.boolean({
-      summary:
-        "Random weights with the real architecture: embedded/llamacpp serve capplan's synthesized GGUF (their default without --model-file); vllm adds --load-format dummy.",
-      default: false,
-    }),
-    'server-bin': Flags.string({summary: "llama-server binary (default: $CAPPLAN_LLAMA_BIN_DIR, capplan's own build, then PATH).", helpValue: 'PATH'}),
-    'vllm-bin': Flags.string({summary: 'vllm executable (default: vllm on PATH).', helpValue: 'PATH'}),
-    host: Flags.string({
-      summary:
-        'With --engine llamacpp or vllm: the address the spawned server binds [default: 127.0.0.1, this machine only]; 0.0.0.0 makes it reachable from the network (a warning says so).',
-      helpValue: 'ADDR',
-    }),
-    api: Flags.option({
-      options: ALL_APIS,
-      summary:
-        'The request API. llamacpp: completion (POST /completion, default) or v1-completions (POST /v1/completions); openai: completions (POST /v1/completions, default) or chat (POST /v1/chat/completions, needs --dataset).',
-    })(),
-    'on-error': onEngineErrorFlag({
-      summary:
-        "With --engine llamacpp or vllm, when the server dies during a run [default: stop]: stop = that level is saved as failed (its finished requests kept, the server's last log lines in the notes) and this quantization's run ends, the next --quant still runs on a new server; continue = restart the server and go on with the next level.",
-    }),
-    endpoint: Flags.string({summary: "With --engine openai: the server's base URL, e.g. http://10.0.0.5:8000.", helpValue: 'URL'}),
-    'api-key-env': Flags.string({summary: 'With --engine openai: the environment variable holding the API key (the key is never stored).', helpValue: 'NAME'}),
-    'model-id': Flags.string({summary: 'With --engine openai: the model name the server expects (default: the first of GET /v1/models).', helpValue: 'NAME'}),
-    gpus: Flags.integer({summary: 'GPUs one replica uses: vllm --tensor-parallel-size (default 1); for openai, the GPUs behind the endpoint (costing).', min: 0, max: 64}),
-    'startup-timeout': Flags.string({summary: 'Give up waiting for a spawned server to become ready after this long.', default: '10m', helpValue: 'DURATION'}),
-    'request-timeout': Flags.string({summary: 'Fail a request that takes longer than this (default 10m).', helpValue: 'DURATION'}),
-    requests: Flags.integer({summary: 'Measured requests per level (default: 2 x concurrency, at least 4).', min: 1, max: 100_000}),
-    workload: Flags.string({summary: 'Workload profile: prompt/output lengths and the SLO for goodput.', default: BENCH_DEFAULTS.workload, helpValue: 'ID'}),
-    'input-tokens': Flags.integer({summary: 'Prompt tokens per request (overrides the workload).', min: 1, max: 131_072}),
-    'output-tokens': Flags.integer({summary: 'Output tokens per request (overrides the workload).', min: 1, max: 131_072}),
-    threads: Flags.integer({summary: 'CPU threads for llama.cpp (default: physical cores).', min: 1, max: 1024}),
-    device: Flags.option({options: ['auto', 'cpu'] as const, default: 'auto' as const, summary: 'auto: a GPU when the prebuilt binaries find one; cpu: CPU only.'})(),
-    'results-dir': Flags.string({summary: 'Where result files are written.', default: BENCH_DEFAULTS.resultsDir, helpValue: 'DIR'}),
-    seed: Flags.integer({summary: 'Seed of the synthetic prompts.', default: BENCH_DEFAULTS.seed}),
-    resume: Flags.string({
-      summary:
-        'Repeat the run recorded in FILE (its command, model and quantization) for the levels it lacks: a NEW file beside it holds its complete levels plus the new ones. No other flags (except --json, --profiles).',
-      helpValue: 'FILE',
-    }),
-    gpu: Flags.string({
-      summary: 'GPU profile whose on-demand price costs the result (default: the detected GPU, or `cpu` on a CPU run).',
-      helpValue: 'ID',
-    }),
-  }
+  static override flags = benchFlags
 
   public async run(): Promise<BenchJson> {
     const resumed = this.flags.resume === undefined ? undefined : await this.resume(this.flags.resume)
@@ -205,19 +118,35 @@ export default class Bench extends CapplanCommand<typeof Bench> {
   }
 
   /**
-   * --resume FILE: re-parse the flags from the file's recorded command (resumePlan) so the rest of run() is
-   * the ordinary bench; returns what runBench copies into the new file.
+   * --resume FILE: re-parse the flags from the file's recorded command (resumePlan, which reads the recorded
+   * levels through this same parse) so the rest of run() is the ordinary bench; returns what runBench copies
+   * into the new file.
    */
   private async resume(file: string): Promise<{file: string; levels: LevelRecord[]}> {
-    const {filePath, plan} = await planResume(file, this.argv, this.flags.profiles)
+    const {filePath, plan} = await planResume(file, this.argv, this.flags.profiles, (recorded) => this.parseRecorded(recorded))
     let {argv} = plan
     if (this.jsonEnabled()) argv = ['--json', ...argv]
-    const parsed = await this.parse({args: Bench.args, baseFlags: CapplanCommand.baseFlags, enableJsonFlag: true, flags: Bench.flags, strict: false}, argv)
+    const parsed = await this.parseBench(argv)
     this.argv = argv
     this.flags = parsed.flags as typeof this.flags
     this.parsedArgv = parsed.argv.map(String)
     this.info(`Resuming ${filePath}: keeping ${plan.kept.length} complete level(s), measuring ${plan.rerun.join(', ')} again.`)
     return {file: filePath, levels: plan.kept}
+  }
+
+  /** bench's flags over `argv` (a recorded or resumed command), as init() parses the real one. */
+  private parseBench(argv: string[]) {
+    return this.parse({args: Bench.args, baseFlags: CapplanCommand.baseFlags, enableJsonFlag: true, flags: Bench.flags, strict: false}, argv)
+  }
+
+  /** The recorded command's flags as values. oclif's parse makes its argv this.argv: the real one (--json) is kept. */
+  private async parseRecorded(argv: string[]) {
+    const own = this.argv
+    try {
+      return (await this.parseBench(argv)).flags
+    } finally {
+      this.argv = own
+    }
   }
 
   /** Words after `--` go to the engine; anything else oclif could not place is a mistyped flag. */

@@ -1,7 +1,11 @@
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
 import path from 'node:path'
 
 import {execa} from 'execa'
-import {describe, expect, it} from 'vitest'
+import {afterAll, describe, expect, it} from 'vitest'
+
+import {sampleLevel, sampleResult} from '../unit/results/sample-result.js'
 
 const repo = path.resolve(import.meta.dirname, '..', '..')
 const bin = path.join(repo, 'bin', 'run.js')
@@ -47,6 +51,59 @@ describe('capplan bench engine flag refusals (exit 3, before any engine starts)'
     const stray = await bench(['oops', '--', '--mlock'])
     expect(stray.exitCode).toBe(3)
     expect(flat(stray.stderr)).toMatch(/Unexpected argument: oops/)
+  })
+})
+
+describe('capplan bench value flags (parsed by oclif, before any engine starts)', () => {
+  const dirs: string[] = []
+  afterAll(() => {
+    for (const dir of dirs) rmSync(dir, {recursive: true, force: true})
+  })
+  const flat = (text: string) => text.replace(/\s*\n\s*›?\s*/g, ' ')
+  const bench = (args: string[]) => execa('node', [bin, 'bench', ...args], {reject: false, env: {CAPPLAN_CACHE_DIR: '/nonexistent/capplan-cache'}})
+
+  it('a bad value is exit 3 INVALID_INPUT naming the flag, also under --json', async () => {
+    const json = await bench(['--concurrency', '0,x', '--json'])
+    expect(json.exitCode).toBe(3)
+    expect(JSON.parse(json.stdout)).toEqual({
+      error: {
+        kind: 'INVALID_INPUT',
+        exitCode: 3,
+        message: '--concurrency "0" is not a whole number from 1 to 256.',
+        suggestion: 'Give e.g. --concurrency 1,2,4,8.',
+      },
+    })
+    const slo = await bench(['--slo', 'ttft=banana'])
+    expect(slo.exitCode).toBe(3)
+    expect(flat(slo.stderr)).toContain('Error: --slo: cannot read "ttft=banana".')
+    expect(slo.stderr).not.toMatch(/Parsing --slo/)
+  })
+
+  it('--resume reads the recorded levels with these flags, and its errors stay --json', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'capplan-resume-'))
+    dirs.push(dir)
+    const recorded = (name: string, command: string[]) => {
+      const file = path.join(dir, `${name}.json`)
+      writeFileSync(file, JSON.stringify(sampleResult({capplan: {version: '0.1.0', command: ['capplan', 'bench', ...command]}, levels: [sampleLevel(1)], status: 'partial'})))
+      return file
+    }
+    const done = await bench(['--resume', recorded('done', ['--concurrency=1']), '--json'])
+    expect(done.exitCode).toBe(3)
+    expect(JSON.parse(done.stdout).error.message).toMatch(/every planned level is complete in the file\.$/)
+    const bad = await bench(['--resume', recorded('bad', ['--rate', '0,1']), '--json'])
+    expect(bad.exitCode).toBe(3)
+    expect(JSON.parse(bad.stdout).error).toMatchObject({kind: 'INVALID_INPUT', message: '--rate: "0" is not a positive number of requests per second.'})
+    // A real rerun: the levels the file lacks, on the recorded engine (nothing listens at port 1).
+    const rerun = await bench(['--resume', recorded('rerun', ['--engine', 'openai', '--endpoint', 'http://127.0.0.1:1', '--concurrency', '2,1', '--request-timeout', '5s'])])
+    expect(rerun.exitCode).toBe(8)
+    expect(rerun.stderr).toMatch(/^Resuming .*rerun\.json: keeping 1 complete level\(s\), measuring 2 again\./)
+  })
+
+  it('--help shows the defaults as text', async () => {
+    const help = flat((await bench(['--help'])).stdout)
+    expect(help).toContain('[default: int4] Quantization(s)')
+    expect(help).toContain('[default: 10m] Give up waiting for a spawned server')
+    expect(help).toContain('comma-separated [default: 1,2,4]')
   })
 })
 

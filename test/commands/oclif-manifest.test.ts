@@ -27,4 +27,14 @@ describe('oclif.manifest.json (written by npm run build)', () => {
     // The flags every command inherits are recorded, so help and parsing do not need the module.
     expect(Object.keys(manifest.commands['report']!.flags)).toEqual(expect.arrayContaining(['json', 'profiles', 'format', 'out']))
   })
+
+  it('holds the text of value defaults (defaultHelp), so --help reads it here instead of importing the command', () => {
+    const manifest = JSON.parse(readFileSync(path.join(root, 'oclif.manifest.json'), 'utf8')) as {
+      commands: Record<string, {hasDynamicHelp?: boolean; flags: Record<string, {default?: unknown; hasDynamicHelp?: boolean}>}>
+    }
+    const bench = manifest.commands['bench']!
+    expect(bench.flags['quant']).toMatchObject({default: 'int4', hasDynamicHelp: false})
+    expect(bench.flags['startup-timeout']).toMatchObject({default: '10m', hasDynamicHelp: false})
+    expect(Object.values(manifest.commands).filter((command) => command.hasDynamicHelp)).toEqual([])
+  })
 })

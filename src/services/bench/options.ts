@@ -1,13 +1,13 @@
 /**
  * `capplan bench`'s flags -> the run it describes (BenchOptions): every flag checked against the others and
- * the engine before anything is loaded, synthesized or started; profiles and the dataset read once.
+ * the engine before anything is loaded, synthesized or started; profiles and the dataset read once. The flags
+ * arrive as values (each text flag was parsed by its oclif flag, src/cli/flags/bench.ts).
  */
 
 import {existsSync} from 'node:fs'
 import path from 'node:path'
 
-import {parseBindHost, parseConcurrencyList, parseQuantList} from '../../cli/parsers/bench.js'
-import {parseDuration, parsePrecision, parseRates} from '../../cli/parsers/load.js'
+import {BENCH_DEFAULTS} from '../../cli/flags/bench.js'
 import {ENGINE_APIS, type EngineApi, type EngineKind, defaultMaxInFlight} from '../../engines/registry.js'
 import {isLoopbackHost} from '../../engines/spawned/process.js'
 import {contextSizeFor} from '../../engines/embedded.js'
@@ -20,20 +20,6 @@ import {loadProfiles} from '../../profiles/load.js'
 import {type ProfileStore} from '../../profiles/store.js'
 import type {ModelProfile, QuantLevel, WorkloadProfile} from '../../profiles/schema.js'
 import type {SloSpec} from '../../results/schema.js'
-import {parseSlo} from '../../cli/parsers/slo.js'
-
-// The flag choices come from the registry; re-exported so the command imports only its service.
-export {ALL_APIS, ENGINE_KINDS, type EngineApi, type EngineKind} from '../../engines/registry.js'
-
-/** Defaults of `capplan bench` with no flags (README's main command): a few minutes on a 2-core CPU. */
-export const BENCH_DEFAULTS = {
-  model: 'qwen2.5-0.5b',
-  quant: 'int4',
-  concurrency: '1,2,4',
-  workload: 'chat',
-  seed: 1,
-  resultsDir: 'results',
-} as const
 
 /**
  * The API bench sends requests to: --api when it belongs to the engine, else the engine's default; null for
@@ -64,12 +50,13 @@ export function engineApiFromFlags(engine: EngineKind, api: string | undefined, 
 /** Requests per --rate level when neither --requests, --duration nor --precision is given. */
 export const DEFAULT_RATE_REQUESTS = 10
 
+/** The load flags as values: concurrency levels, rates in requests/s, a duration in ms, a precision as a fraction. */
 export interface LoadFlags {
-  concurrency?: string
-  rate?: string
+  concurrency?: readonly number[]
+  rate?: readonly number[]
   sweep: boolean
-  duration?: string
-  precision?: string
+  durationMs?: number
+  precision?: number
   requests?: number
   maxInFlight?: number
   engine: EngineKind
@@ -90,7 +77,7 @@ export function loadPlanFromFlags(f: LoadFlags): LoadPlan {
       'Give one: --concurrency 1,4,16 (closed loop), --rate 0.5,1,2 (open loop, requests/s) or --sweep.',
     )
   }
-  if (f.duration !== undefined && f.precision !== undefined) {
+  if (f.durationMs !== undefined && f.precision !== undefined) {
     throw invalidInput('--duration and --precision cannot be used together: each decides when a level ends.', 'Give one, e.g. --duration 60s or --precision 3%.')
   }
   if (f.maxInFlight !== undefined && f.rate === undefined) {
@@ -98,18 +85,18 @@ export function loadPlanFromFlags(f: LoadFlags): LoadPlan {
   }
   const cap = f.requests ?? PRECISION_DEFAULTS.maxRequests
   const timed: StopRule | null =
-    f.duration !== undefined
-      ? {kind: 'duration', durationMs: parseDuration(f.duration, '--duration'), maxRequests: cap}
+    f.durationMs !== undefined
+      ? {kind: 'duration', durationMs: f.durationMs, maxRequests: cap}
       : f.precision !== undefined
-        ? precisionRule(parsePrecision(f.precision, '--precision'), {maxRequests: cap, minRequests: Math.min(PRECISION_DEFAULTS.minRequests, cap)})
+        ? precisionRule(f.precision, {maxRequests: cap, minRequests: Math.min(PRECISION_DEFAULTS.minRequests, cap)})
         : null
   const stopFor = (concurrency: number): StopRule => timed ?? {kind: 'requests', requests: f.requests ?? defaultRequestsFor(concurrency)}
   if (f.rate !== undefined) {
     const maxInFlight = f.maxInFlight ?? defaultMaxInFlight(f.engine)
-    return {kind: 'rate', rates: parseRates(f.rate, '--rate'), stop: timed ?? {kind: 'requests', requests: f.requests ?? DEFAULT_RATE_REQUESTS}, maxInFlight}
+    return {kind: 'rate', rates: [...f.rate], stop: timed ?? {kind: 'requests', requests: f.requests ?? DEFAULT_RATE_REQUESTS}, maxInFlight}
   }
   if (f.sweep) return {kind: 'sweep', maxConcurrency: SWEEP_DEFAULTS.maxConcurrency, minGain: SWEEP_DEFAULTS.minGain, stopFor}
-  return {kind: 'concurrency', concurrencies: parseConcurrencyList(f.concurrency ?? BENCH_DEFAULTS.concurrency), stopFor}
+  return {kind: 'concurrency', concurrencies: [...(f.concurrency ?? BENCH_DEFAULTS.concurrency)], stopFor}
 }
 
 /** A loopback endpoint: its /metrics and GPUs are this machine's to read. */
@@ -136,23 +123,29 @@ export function workloadSlo(workload: WorkloadProfile): SloSpec | undefined {
   return Object.keys(slo).length > 0 ? slo : undefined
 }
 
-/** The flags of `capplan bench` as oclif parses them (typed flags already numbers). */
+/** The flags of `capplan bench` as oclif parses them (src/cli/flags/bench.ts): values, every text flag parsed. */
 export interface BenchFlagValues {
   model: string
-  quant: string
-  concurrency?: string | undefined
-  rate?: string | undefined
+  /** Deduplicated, in the order given. */
+  quant: readonly QuantLevel[]
+  /** Concurrency levels, ascending, deduplicated. */
+  concurrency?: readonly number[] | undefined
+  /** Request rates per second, in the order given. */
+  rate?: readonly number[] | undefined
   sweep: boolean
-  duration?: string | undefined
-  precision?: string | undefined
+  /** ms. */
+  duration?: number | undefined
+  /** A fraction (3% = 0.03). */
+  precision?: number | undefined
   'max-in-flight'?: number | undefined
   dataset?: string | undefined
-  slo?: string | undefined
+  slo?: SloSpec | undefined
   engine: EngineKind
   'model-file'?: string | undefined
   synthetic: boolean
   'server-bin'?: string | undefined
   'vllm-bin'?: string | undefined
+  /** Validated (an address or name, trimmed). */
   host?: string | undefined
   api?: string | undefined
   'on-error'?: OnEngineError | undefined
@@ -160,8 +153,10 @@ export interface BenchFlagValues {
   'api-key-env'?: string | undefined
   'model-id'?: string | undefined
   gpus?: number | undefined
-  'startup-timeout': string
-  'request-timeout'?: string | undefined
+  /** ms. */
+  'startup-timeout': number
+  /** ms. */
+  'request-timeout'?: number | undefined
   requests?: number | undefined
   workload: string
   'input-tokens'?: number | undefined
@@ -271,7 +266,7 @@ export async function resolveBenchOptions(
   checkEngineFlags(flags, extraArgs)
   const engineKind = flags.engine
   const api = engineApiFromFlags(engineKind, flags.api, flags.dataset !== undefined)
-  const bindHost = flags.host === undefined ? undefined : parseBindHost(flags.host)
+  const bindHost = flags.host
   if (bindHost !== undefined && !isLoopbackHost(bindHost)) {
     warn(
       `--host ${bindHost}: the ${engineKind === 'vllm' ? 'vllm' : 'llama-server'} server capplan starts will be reachable from the network, without authentication, while the run lasts.`,
@@ -281,15 +276,15 @@ export async function resolveBenchOptions(
     ...(flags.concurrency === undefined ? {} : {concurrency: flags.concurrency}),
     ...(flags.rate === undefined ? {} : {rate: flags.rate}),
     sweep: flags.sweep,
-    ...(flags.duration === undefined ? {} : {duration: flags.duration}),
+    ...(flags.duration === undefined ? {} : {durationMs: flags.duration}),
     ...(flags.precision === undefined ? {} : {precision: flags.precision}),
     ...(flags.requests === undefined ? {} : {requests: flags.requests}),
     ...(flags['max-in-flight'] === undefined ? {} : {maxInFlight: flags['max-in-flight']}),
     engine: engineKind,
   })
-  const startupTimeoutMs = parseDuration(flags['startup-timeout'], '--startup-timeout')
-  const requestTimeoutMs = flags['request-timeout'] === undefined ? undefined : parseDuration(flags['request-timeout'], '--request-timeout')
-  const quants = parseQuantList(flags.quant)
+  const startupTimeoutMs = flags['startup-timeout']
+  const requestTimeoutMs = flags['request-timeout']
+  const quants = [...flags.quant]
   if (engineKind === 'openai' && quants.length > 1) {
     throw invalidInput('--engine openai measures one server: give one --quant (what it serves) or none.', 'Pass e.g. --quant int4.')
   }
@@ -297,7 +292,7 @@ export async function resolveBenchOptions(
   const profile = store.get('model', flags.model)
   const workload = store.get('workload', flags.workload)
   if (flags.gpu !== undefined) store.get('gpu', flags.gpu) // an unknown id fails now, naming the closest ones
-  const slo = flags.slo === undefined ? workloadSlo(workload) : parseSlo(flags.slo, '--slo')
+  const slo = flags.slo ?? workloadSlo(workload)
   const dataset: Dataset | undefined = flags.dataset === undefined ? undefined : await loadDataset(flags.dataset, {flag: '--dataset'})
   const inputTokens = flags['input-tokens'] ?? workload.inputTokens
   const outputTokens = flags['output-tokens'] ?? workload.outputTokens

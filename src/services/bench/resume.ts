@@ -1,18 +1,17 @@
 /**
  * `capplan bench --resume FILE`: which levels of a recorded run to measure again, and the argv that does it
- * (the file's own command, for its model and quantization, minus the levels it already holds).
+ * (the file's own command, for its model and quantization, minus the levels it already holds). The recorded
+ * command's levels are read by bench's own flags (the command passes its parse in), never by text rules here.
  */
 
 import {existsSync} from 'node:fs'
 import path from 'node:path'
 
-import {parseConcurrencyList} from '../../cli/parsers/bench.js'
-import {parseRates} from '../../cli/parsers/load.js'
+import {BENCH_DEFAULTS} from '../../cli/flags/bench.js'
 import {invalidInput, notFound} from '../../lib/errors.js'
 import {quoteArgv} from '../../lib/redact.js'
 import {readResultFile} from '../../results/read.js'
 import type {LevelRecord, ResultFile} from '../../results/schema.js'
-import {BENCH_DEFAULTS} from './options.js'
 
 /** What `--resume FILE` runs: the recorded command for the levels the file lacks, and the levels it keeps. */
 export interface ResumePlan {
@@ -24,16 +23,17 @@ export interface ResumePlan {
   rerun: number[]
 }
 
-/** The value of `--name V` / `--name=V` in argv (before any `--`), or undefined. */
-export function flagValue(argv: readonly string[], name: string): string | undefined {
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!
-    if (arg === '--') break
-    if (arg === name) return argv[i + 1]
-    if (arg.startsWith(`${name}=`)) return arg.slice(name.length + 1)
-  }
-  return undefined
+/** The load lists of a recorded command as values: what bench's flags parse its --concurrency and --rate into. */
+export interface RecordedLoad {
+  concurrency?: readonly number[] | undefined
+  rate?: readonly number[] | undefined
 }
+
+/**
+ * Parses a recorded `capplan bench` argv (the words after `capplan bench`) with bench's own flags: the command's
+ * oclif parse, so a recorded list is read exactly as the run that recorded it read it.
+ */
+export type ParseRecordedArgv = (argv: string[]) => Promise<RecordedLoad>
 
 /** argv without `--name V` / `--name=V` / a bare `--name` (boolean), before any `--`. */
 export function withoutFlag(argv: readonly string[], name: string, takesValue: boolean): string[] {
@@ -55,9 +55,9 @@ export function withoutFlag(argv: readonly string[], name: string, takesValue: b
  * --resume: repeat the file's recorded `capplan bench` command for its model and quantization, only for the
  * planned levels (--concurrency or --rate list, default 1,2,4) that are not complete in the file; the new
  * result file goes beside it. A --sweep decides its levels as it runs and cannot be resumed; a recorded
- * command with a redacted secret cannot be repeated.
+ * command with a redacted secret cannot be repeated (both refused before the command is parsed).
  */
-export function resumePlan(file: ResultFile, filePath: string): ResumePlan {
+export async function resumePlan(file: ResultFile, filePath: string, parseRecorded: ParseRecordedArgv): Promise<ResumePlan> {
   if (file.status === 'complete') {
     throw invalidInput(`--resume ${filePath}: every level of this run is complete; there is nothing to resume.`, 'Run capplan bench to measure more levels.')
   }
@@ -78,9 +78,9 @@ export function resumePlan(file: ResultFile, filePath: string): ResumePlan {
       'Run capplan bench --sweep again, or --concurrency with the levels you want.',
     )
   }
-  const rate = flagValue(argv, '--rate')
-  const planned = rate === undefined ? parseConcurrencyList(flagValue(argv, '--concurrency') ?? BENCH_DEFAULTS.concurrency) : parseRates(rate, '--rate')
-  const kind = rate === undefined ? 'concurrency' : 'rate'
+  const recorded = await parseRecorded(argv)
+  const planned = recorded.rate ?? recorded.concurrency ?? BENCH_DEFAULTS.concurrency
+  const kind = recorded.rate === undefined ? 'concurrency' : 'rate'
   const kept = file.levels.filter((level) => level.status === 'complete' && level.load.kind === kind && planned.includes(level.load.value))
   const rerun = planned.filter((value) => !kept.some((level) => level.load.value === value))
   if (rerun.length === 0) {
@@ -122,7 +122,12 @@ export function resumePlan(file: ResultFile, filePath: string): ResumePlan {
  * `capplan bench --resume FILE [--json] [--profiles DIR]`: check that nothing else was given, read the file
  * and plan the rerun; `argv` (with --profiles carried over) is what bench parses again.
  */
-export async function planResume(file: string, commandArgv: readonly string[], profilesFlag: string | undefined): Promise<{filePath: string; plan: ResumePlan}> {
+export async function planResume(
+  file: string,
+  commandArgv: readonly string[],
+  profilesFlag: string | undefined,
+  parseRecorded: ParseRecordedArgv,
+): Promise<{filePath: string; plan: ResumePlan}> {
   const separator = commandArgv.indexOf('--')
   const own = separator === -1 ? commandArgv : commandArgv.slice(0, separator)
   const others = own.filter((arg) => arg.startsWith('-') && !/^--(resume|json|profiles)(=|$)/.test(arg))
@@ -134,7 +139,7 @@ export async function planResume(file: string, commandArgv: readonly string[], p
   }
   const filePath = path.resolve(file)
   if (!existsSync(filePath)) throw notFound(`--resume ${filePath} does not exist.`, 'Pass a result file written by capplan bench.')
-  const plan = resumePlan(await readResultFile(filePath), filePath)
+  const plan = await resumePlan(await readResultFile(filePath), filePath, parseRecorded)
   if (own.some((arg) => arg.startsWith('--profiles')) && profilesFlag !== undefined) {
     plan.argv = [...withoutFlag(plan.argv, '--profiles', true), '--profiles', profilesFlag]
   }

@@ -1,10 +1,18 @@
 import {describe, expect, it} from 'vitest'
 
-import {parseBindHost} from '../../../../src/cli/parsers/bench.js'
 import {CapplanError} from '../../../../src/lib/errors.js'
 import type {WorkloadProfile} from '../../../../src/profiles/schema.js'
 import {defaultMaxInFlight} from '../../../../src/engines/registry.js'
-import {defaultRequestsFor, engineApiFromFlags, isLoopbackEndpoint, loadPlanFromFlags, workloadSlo} from '../../../../src/services/bench/options.js'
+import {BENCH_DEFAULTS} from '../../../../src/cli/flags/bench.js'
+import {
+  type BenchFlagValues,
+  defaultRequestsFor,
+  engineApiFromFlags,
+  isLoopbackEndpoint,
+  loadPlanFromFlags,
+  resolveBenchOptions,
+  workloadSlo,
+} from '../../../../src/services/bench/options.js'
 
 describe('bench defaults', () => {
   it('runs 2 rounds of each concurrency by default, at least 4 requests', () => {
@@ -32,17 +40,17 @@ describe('bench load-mode flags', () => {
   })
 
   it('--duration ends each level by time, capped by --requests (default 1000)', () => {
-    const plan = loadPlanFromFlags({concurrency: '2', duration: '1m30s', sweep: false, engine: 'embedded'})
+    const plan = loadPlanFromFlags({concurrency: [2], durationMs: 90_000, sweep: false, engine: 'embedded'})
     if (plan.kind !== 'concurrency') throw new Error('closed loop expected')
-    // 1m30s = 60 000 + 30 000 ms
+    expect(plan.concurrencies).toEqual([2])
     expect(plan.stopFor(2)).toEqual({kind: 'duration', durationMs: 90_000, maxRequests: 1000})
-    const capped = loadPlanFromFlags({concurrency: '2', duration: '10s', requests: 50, sweep: false, engine: 'embedded'})
+    const capped = loadPlanFromFlags({concurrency: [2], durationMs: 10_000, requests: 50, sweep: false, engine: 'embedded'})
     if (capped.kind !== 'concurrency') throw new Error('closed loop expected')
     expect(capped.stopFor(2)).toEqual({kind: 'duration', durationMs: 10_000, maxRequests: 50})
   })
 
-  it('--precision 3% is a precision rule of 0.03 with the default windows', () => {
-    const plan = loadPlanFromFlags({precision: '3%', sweep: true, engine: 'llamacpp'})
+  it('--precision 3% (0.03) is a precision rule of 0.03 with the default windows', () => {
+    const plan = loadPlanFromFlags({precision: 0.03, sweep: true, engine: 'llamacpp'})
     expect(plan.kind).toBe('sweep')
     if (plan.kind !== 'sweep') return
     expect(plan.maxConcurrency).toBe(64)
@@ -50,9 +58,9 @@ describe('bench load-mode flags', () => {
   })
 
   it('--rate: seeded open loop with --max-in-flight, default 16 for local engines and 256 for servers', () => {
-    const plan = loadPlanFromFlags({rate: '0.5,2', sweep: false, engine: 'embedded'})
+    const plan = loadPlanFromFlags({rate: [0.5, 2], sweep: false, engine: 'embedded'})
     expect(plan).toEqual({kind: 'rate', rates: [0.5, 2], stop: {kind: 'requests', requests: 10}, maxInFlight: 16})
-    expect(loadPlanFromFlags({rate: '1', requests: 7, maxInFlight: 3, sweep: false, engine: 'vllm'})).toEqual({
+    expect(loadPlanFromFlags({rate: [1], requests: 7, maxInFlight: 3, sweep: false, engine: 'vllm'})).toEqual({
       kind: 'rate',
       rates: [1],
       stop: {kind: 'requests', requests: 7},
@@ -62,11 +70,10 @@ describe('bench load-mode flags', () => {
   })
 
   it('refuses two arrival modes or two level ends at once, naming the flags', () => {
-    expect(() => loadPlanFromFlags({concurrency: '1', rate: '1', sweep: false, engine: 'embedded'})).toThrow('--concurrency and --rate cannot be used together')
-    expect(() => loadPlanFromFlags({rate: '1', sweep: true, engine: 'embedded'})).toThrow('--rate and --sweep cannot be used together')
-    expect(() => loadPlanFromFlags({duration: '1m', precision: '3%', sweep: false, engine: 'embedded'})).toThrow('--duration and --precision cannot be used together')
+    expect(() => loadPlanFromFlags({concurrency: [1], rate: [1], sweep: false, engine: 'embedded'})).toThrow('--concurrency and --rate cannot be used together')
+    expect(() => loadPlanFromFlags({rate: [1], sweep: true, engine: 'embedded'})).toThrow('--rate and --sweep cannot be used together')
+    expect(() => loadPlanFromFlags({durationMs: 60_000, precision: 0.03, sweep: false, engine: 'embedded'})).toThrow('--duration and --precision cannot be used together')
     expect(() => loadPlanFromFlags({maxInFlight: 4, sweep: false, engine: 'embedded'})).toThrow('--max-in-flight only applies to --rate')
-    expect(() => loadPlanFromFlags({duration: '60', sweep: false, engine: 'embedded'})).toThrow(/--duration/)
   })
 
   it('treats only loopback endpoints as this machine', () => {
@@ -80,7 +87,7 @@ describe('bench load-mode flags', () => {
   })
 })
 
-describe('bench --api and --host', () => {
+describe('bench --api', () => {
   const refusal = (fn: () => unknown): string => {
     try {
       fn()
@@ -115,11 +122,61 @@ describe('bench --api and --host', () => {
     expect(chat).toContain('--api chat')
     expect(chat).toContain('--dataset FILE')
   })
+})
 
-  it('--host takes an address or name, not a URL or words with spaces', () => {
-    expect(parseBindHost('0.0.0.0')).toBe('0.0.0.0')
-    expect(parseBindHost(' 10.1.2.3 ')).toBe('10.1.2.3')
-    expect(parseBindHost('::')).toBe('::')
-    for (const bad of ['', 'http://0.0.0.0', 'a b', '10.0.0.1/24']) expect(refusal(() => parseBindHost(bad))).toMatch(/is not an address/)
+describe('resolveBenchOptions takes the flags as values', () => {
+  /** What oclif gives run() for `capplan bench` with no flags, then the overrides. */
+  const flags = (overrides: Partial<BenchFlagValues> = {}): BenchFlagValues => ({
+    model: BENCH_DEFAULTS.model,
+    quant: BENCH_DEFAULTS.quant,
+    sweep: false,
+    engine: 'embedded',
+    synthetic: false,
+    'startup-timeout': BENCH_DEFAULTS.startupTimeoutMs,
+    workload: BENCH_DEFAULTS.workload,
+    device: 'auto',
+    'results-dir': BENCH_DEFAULTS.resultsDir,
+    seed: BENCH_DEFAULTS.seed,
+    ...overrides,
+  })
+
+  it("no flags: int4 at concurrency 1,2,4, the workload's SLO, a 10 min start-up, no request timeout, the loopback default", async () => {
+    const {options} = await resolveBenchOptions(flags(), [], () => {})
+    expect(options.quants).toEqual(['int4'])
+    expect(options.load).toMatchObject({kind: 'concurrency', concurrencies: [1, 2, 4]})
+    expect(options.startupTimeoutMs).toBe(600_000)
+    expect(options.requestTimeoutMs).toBeUndefined()
+    expect(options.slo).toEqual(workloadSlo(options.workload))
+    expect(options.slo).toBeDefined()
+    expect(options.bindHost).toBeUndefined()
+  })
+
+  it('uses each value as given (quantizations in order, rates, ms, the SLO) and warns about a reachable --host', async () => {
+    const warnings: string[] = []
+    const {options} = await resolveBenchOptions(
+      flags({
+        engine: 'llamacpp',
+        quant: ['int8', 'int4'],
+        rate: [0.5, 1],
+        duration: 30_000,
+        slo: {ttftMs: 1000},
+        host: '0.0.0.0',
+        'startup-timeout': 5000,
+        'request-timeout': 2000,
+      }),
+      [],
+      (message) => warnings.push(message),
+    )
+    expect(options).toMatchObject({quants: ['int8', 'int4'], slo: {ttftMs: 1000}, bindHost: '0.0.0.0', startupTimeoutMs: 5000, requestTimeoutMs: 2000})
+    expect(options.load).toEqual({kind: 'rate', rates: [0.5, 1], stop: {kind: 'duration', durationMs: 30_000, maxRequests: 1000}, maxInFlight: 16})
+    expect(warnings).toHaveLength(1)
+    expect(warnings[0]).toMatch(/^--host 0\.0\.0\.0: the llama-server server capplan starts will be reachable from the network/)
+  })
+
+  it('still refuses a flag the engine would ignore, before any profile is read', async () => {
+    await expect(resolveBenchOptions(flags({'request-timeout': 1000}), [], () => {})).rejects.toThrow('--request-timeout only applies to --engine llamacpp or vllm or openai.')
+    await expect(resolveBenchOptions(flags({engine: 'openai', endpoint: 'http://127.0.0.1:1', quant: ['int4', 'int8']}), [], () => {})).rejects.toThrow(
+      '--engine openai measures one server: give one --quant (what it serves) or none.',
+    )
   })
 })
