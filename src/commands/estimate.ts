@@ -2,6 +2,7 @@ import {Flags} from '@oclif/core'
 
 import {CapplanCommand} from '../cli/base-command.js'
 import {kvCacheFlag, quantFlag, weightFormatFlag} from '../cli/flags/choices.js'
+import {estimateFlag} from '../cli/flags/estimate.js'
 import {renderEstimate, renderFromResult, renderMeasuredCheck, renderWhatIf} from '../report/render/estimate.js'
 import {DEFAULT_CONTEXT_TOKENS, ESTIMATE_DEFAULTS, estimateFromFlags, type EstimateOutput} from '../services/estimate/estimate.js'
 
@@ -63,26 +64,37 @@ With --measured TOK/S, the measurement is checked against the ceiling (impossibl
       helpValue: 'N',
     }),
     'kv-cache': kvCacheFlag({default: 'fp16', summary: 'KV cache precision.'}),
-    'memory-utilization': Flags.string({summary: `Fraction of each GPU's memory the engine uses (default ${ESTIMATE_DEFAULTS.memoryUtilization}).`, helpValue: 'U'}),
-    'overhead-gb': Flags.string({summary: `Runtime memory per GPU besides weights and KV (default ${ESTIMATE_DEFAULTS.overheadGBPerGpu}).`, helpValue: 'GB'}),
-    bandwidth: Flags.string({summary: "Memory bandwidth per GPU in GB/s; overrides the profile's (the cpu profile has none).", helpValue: 'GB/S'}),
+    'memory-utilization': estimateFlag['memory-utilization']({
+      summary: `Fraction of each GPU's memory the engine uses (default ${ESTIMATE_DEFAULTS.memoryUtilization}).`,
+      helpValue: 'U',
+    }),
+    'overhead-gb': estimateFlag['overhead-gb']({summary: `Runtime memory per GPU besides weights and KV (default ${ESTIMATE_DEFAULTS.overheadGBPerGpu}).`, helpValue: 'GB'}),
+    bandwidth: estimateFlag.bandwidth({summary: "Memory bandwidth per GPU in GB/s; overrides the profile's (the cpu profile has none).", helpValue: 'GB/S'}),
     'measure-bandwidth': Flags.boolean({
       summary: "Measure this host's memory bandwidth (single-thread copy, ~1 s, a lower bound) and use it: for --gpu cpu.",
       exclusive: ['bandwidth'],
     }),
-    'memory-gb': Flags.string({summary: "Memory per GPU in GB; overrides the profile's (cpu: default this host's RAM).", helpValue: 'GB'}),
-    tflops: Flags.string({summary: "Dense TFLOPS per GPU at the format's compute precision; overrides the profile's.", helpValue: 'TFLOPS'}),
-    'eta-bw': Flags.string({summary: `Fraction of peak bandwidth a decode step gets (default ${ESTIMATE_DEFAULTS.efficiency.etaBandwidth}).`, helpValue: 'ETA'}),
-    'eta-compute': Flags.string({summary: `Fraction of peak FLOPs decode GEMMs get (default ${ESTIMATE_DEFAULTS.efficiency.etaCompute}).`, helpValue: 'ETA'}),
-    mfu: Flags.string({summary: `Prefill model FLOPs utilization (default ${ESTIMATE_DEFAULTS.efficiency.mfu}).`, helpValue: 'MFU'}),
-    measured: Flags.string({summary: 'A measured aggregate decode output tok/s at --concurrency (default 1): its efficiency vs the ceiling.', helpValue: 'TOK/S'}),
-    'what-if': Flags.string({summary: 'Comma-separated GPU ids: scale --measured to each by the ceiling ratio (an estimate).', helpValue: 'IDS', dependsOn: ['measured']}),
+    'memory-gb': estimateFlag['memory-gb']({summary: "Memory per GPU in GB; overrides the profile's (cpu: default this host's RAM).", helpValue: 'GB'}),
+    tflops: estimateFlag.tflops({summary: "Dense TFLOPS per GPU at the format's compute precision; overrides the profile's.", helpValue: 'TFLOPS'}),
+    'eta-bw': estimateFlag['eta-bw']({summary: `Fraction of peak bandwidth a decode step gets (default ${ESTIMATE_DEFAULTS.efficiency.etaBandwidth}).`, helpValue: 'ETA'}),
+    'eta-compute': estimateFlag['eta-compute']({summary: `Fraction of peak FLOPs decode GEMMs get (default ${ESTIMATE_DEFAULTS.efficiency.etaCompute}).`, helpValue: 'ETA'}),
+    mfu: estimateFlag.mfu({summary: `Prefill model FLOPs utilization (default ${ESTIMATE_DEFAULTS.efficiency.mfu}).`, helpValue: 'MFU'}),
+    measured: estimateFlag.measured({summary: 'A measured aggregate decode output tok/s at --concurrency (default 1): its efficiency vs the ceiling.', helpValue: 'TOK/S'}),
+    'what-if': estimateFlag['what-if']({
+      summary: 'Comma-separated GPU ids: scale --measured to each by the ceiling ratio (an estimate).',
+      helpValue: 'IDS',
+      dependsOn: ['measured'],
+    }),
     from: Flags.string({
       summary: 'A result file: scale each of its measured concurrency levels to --gpu (model, quant, format, lengths come from the file).',
       helpValue: 'RESULT',
       exclusive: ['measured', 'what-if', 'quant', 'input-tokens', 'output-tokens'],
     }),
-    'from-bandwidth': Flags.string({summary: "GB/s of the result's hardware when its profile has none (a CPU run).", helpValue: 'GB/S', dependsOn: ['from']}),
+    'from-bandwidth': estimateFlag['from-bandwidth']({
+      summary: "GB/s of the result's hardware when its profile has none (a CPU run).",
+      helpValue: 'GB/S',
+      dependsOn: ['from'],
+    }),
   }
 
   public async run(): Promise<EstimateOutput> {

@@ -138,7 +138,7 @@ describe('capplan plan: prices from profiles', () => {
   })
 })
 
-// Every other bad flag value is covered, faster, by test/unit/cost/plan-flags.test.ts.
+// Every other bad flag value is covered, faster, by test/unit/cli/flags/plan.test.ts (values) and test/unit/services/plan/options.test.ts (rules).
 describe('capplan plan: bad input keeps its exit code under --json', () => {
   const base = {throughput: '25', 'gpu-price': '2.5', volume: '100M', api: 'gpt-4o'}
   it.each([

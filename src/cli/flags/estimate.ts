@@ -1,7 +1,7 @@
 /**
- * `capplan estimate`'s text flags as flags that parse to values (src/cli/parsers/numbers.ts, the same
- * messages and examples the service uses). estimate's flag block still takes text until
- * services/estimate/estimate.ts takes these values (EstimateFlagValues).
+ * `capplan estimate`'s text flags as flags that parse to values (src/cli/parsers/numbers.ts: a bad value is
+ * INVALID_INPUT, exit 3, naming the flag with an example), so services/estimate/estimate.ts takes values
+ * (EstimateFlagValues). The command gives each its summary.
  */
 
 import {parseFraction, parseNonNegative, parsePositiveNumber} from '../parsers/numbers.js'

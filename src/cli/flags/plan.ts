@@ -1,36 +1,37 @@
 /**
- * `capplan plan`'s flags. Numeric flags are text here, parsed by src/cli/parsers/cost.ts in the service, so a
- * bad value is INVALID_INPUT (exit 3) naming the flag with an example, rather than oclif's generic parse error
- * (exit 2). (Each has a parsing twin in ./cost.ts, costFlag, for when services/plan takes values.)
+ * `capplan plan`'s flags: the cost flags as flags that parse to values (./cost.ts, costFlag: the same checks
+ * and messages as cli/parsers/cost.ts, a bad value INVALID_INPUT, exit 3, naming the flag with an example), so
+ * services/plan takes values (PlanFlagValues) and applies the rules between them.
  */
 
 import {Flags} from '@oclif/core'
 
 import {DEFAULT_PUE} from '../../cost/plan-input.js'
 import {pricingFlag} from './choices.js'
+import {costFlag} from './cost.js'
 
 export const planFlags = {
-  throughput: Flags.string({
+  throughput: costFlag.throughput({
     char: 't',
     summary: 'Total (input + output) tokens/s ONE replica sustains at your latency target, e.g. 25.',
     helpValue: 'TOK/S',
   }),
-  'output-throughput': Flags.string({
+  'output-throughput': costFlag['output-throughput']({
     summary: 'Output tokens/s of one replica; total = output x (r + 1) at --io-ratio r:1.',
     helpValue: 'TOK/S',
   }),
-  gpus: Flags.string({summary: 'GPUs per replica (default 1).', helpValue: 'N'}),
-  'gpu-price': Flags.string({summary: '$ per GPU-hour, e.g. 2.5.', helpValue: 'USD'}),
+  gpus: costFlag.gpus({summary: 'GPUs per replica (default 1).', helpValue: 'N'}),
+  'gpu-price': costFlag['gpu-price']({summary: '$ per GPU-hour, e.g. 2.5.', helpValue: 'USD'}),
   gpu: Flags.string({summary: 'GPU profile id whose price to use (see `capplan profiles list --kind gpu`), e.g. h100-sxm.', helpValue: 'ID'}),
   pricing: pricingFlag({summary: 'Price tier of the --gpu profile (default on-demand).'}),
-  'hours-per-month': Flags.string({summary: 'Hours in a month: 730 (365/12 days, default) or 720 (30 days, as seed 000).', helpValue: 'H'}),
-  utilization: Flags.string({summary: 'Fraction of the month a replica runs at its throughput, in (0, 1] (default 1).', helpValue: 'U'}),
-  volume: Flags.string({summary: 'Total tokens per month: 100M, 1.5B, 250k, 2e9.', helpValue: 'TOKENS'}),
-  'daily-volume': Flags.string({summary: 'Total tokens per day (per month = per day x hours / 24).', helpValue: 'TOKENS'}),
-  'io-ratio': Flags.string({summary: 'Input:output tokens, e.g. 3:1 (default 1:1, what seed 000 averages assume).', helpValue: 'IN:OUT'}),
-  api: Flags.string({summary: 'Comma-separated API ids, id@variant for a quoted price (default: every API profile).', helpValue: 'IDS'}),
-  'peak-factor': Flags.string({summary: 'Peak / average load (>= 1): also size the fleet for the peak.', helpValue: 'X'}),
-  'kwh-price': Flags.string({summary: 'Owned GPUs: $ per kWh; adds the energy cost.', helpValue: 'USD'}),
-  'power-watts': Flags.string({summary: 'Average power per GPU in W (default: the --gpu profile TDP, an upper bound).', helpValue: 'W'}),
-  pue: Flags.string({summary: `Power usage effectiveness (default ${DEFAULT_PUE} = GPU power only; data centers ~1.1-1.5).`, helpValue: 'PUE'}),
+  'hours-per-month': costFlag['hours-per-month']({summary: 'Hours in a month: 730 (365/12 days, default) or 720 (30 days, as seed 000).', helpValue: 'H'}),
+  utilization: costFlag.utilization({summary: 'Fraction of the month a replica runs at its throughput, in (0, 1] (default 1).', helpValue: 'U'}),
+  volume: costFlag.volume({summary: 'Total tokens per month: 100M, 1.5B, 250k, 2e9.', helpValue: 'TOKENS'}),
+  'daily-volume': costFlag['daily-volume']({summary: 'Total tokens per day (per month = per day x hours / 24).', helpValue: 'TOKENS'}),
+  'io-ratio': costFlag['io-ratio']({summary: 'Input:output tokens, e.g. 3:1 (default 1:1, what seed 000 averages assume).', helpValue: 'IN:OUT'}),
+  api: costFlag.api({summary: 'Comma-separated API ids, id@variant for a quoted price (default: every API profile).', helpValue: 'IDS'}),
+  'peak-factor': costFlag['peak-factor']({summary: 'Peak / average load (>= 1): also size the fleet for the peak.', helpValue: 'X'}),
+  'kwh-price': costFlag['kwh-price']({summary: 'Owned GPUs: $ per kWh; adds the energy cost.', helpValue: 'USD'}),
+  'power-watts': costFlag['power-watts']({summary: 'Average power per GPU in W (default: the --gpu profile TDP, an upper bound).', helpValue: 'W'}),
+  pue: costFlag.pue({summary: `Power usage effectiveness (default ${DEFAULT_PUE} = GPU power only; data centers ~1.1-1.5).`, helpValue: 'PUE'}),
 }

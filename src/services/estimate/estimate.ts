@@ -5,7 +5,6 @@
 
 import {totalmem} from 'node:os'
 
-import {parseFraction, parseNonNegative, parsePositiveNumber} from '../../cli/parsers/numbers.js'
 import {invalidInput, invalidResult} from '../../lib/errors.js'
 import {loadProfiles} from '../../profiles/load.js'
 import type {QuantLevel} from '../../profiles/schema.js'
@@ -33,7 +32,7 @@ export interface EstimateOutput extends EstimateResult {
   whatIf: {gpu: string; result: WhatIfResult}[]
 }
 
-/** The flags of `capplan estimate` as oclif parses them. */
+/** The flags of `capplan estimate` as oclif parses them (src/cli/flags/estimate.ts): values, every number parsed. */
 export interface EstimateFlagValues {
   profiles?: string | undefined
   from?: string | undefined
@@ -43,22 +42,27 @@ export interface EstimateFlagValues {
   format: FormatChoice
   gpus?: number | undefined
   'kv-cache': KvCacheDtype
-  bandwidth?: string | undefined
+  /** GB/s per GPU. */
+  bandwidth?: number | undefined
   'measure-bandwidth': boolean
-  'memory-gb'?: string | undefined
-  tflops?: string | undefined
-  'eta-bw'?: string | undefined
-  'eta-compute'?: string | undefined
-  mfu?: string | undefined
-  'memory-utilization'?: string | undefined
-  'overhead-gb'?: string | undefined
+  'memory-gb'?: number | undefined
+  tflops?: number | undefined
+  /** Fractions in (0, 1]. */
+  'eta-bw'?: number | undefined
+  'eta-compute'?: number | undefined
+  mfu?: number | undefined
+  'memory-utilization'?: number | undefined
+  /** >= 0. */
+  'overhead-gb'?: number | undefined
   'input-tokens'?: number | undefined
   'output-tokens'?: number | undefined
   context?: number | undefined
   concurrency?: number | undefined
-  measured?: string | undefined
-  'what-if'?: string | undefined
-  'from-bandwidth'?: string | undefined
+  /** Output tok/s. */
+  measured?: number | undefined
+  /** GPU ids, blanks dropped (each checked against the profiles here). */
+  'what-if'?: readonly string[] | undefined
+  'from-bandwidth'?: number | undefined
 }
 
 export async function estimateFromFlags(flags: EstimateFlagValues, io: {info: (message: string) => void; warn: (message: string) => void}): Promise<EstimateOutput> {
@@ -81,7 +85,7 @@ export async function estimateFromFlags(flags: EstimateFlagValues, io: {info: (m
     source === undefined ? resolveFormat(model, flags.quant, flags.format) : (formatFromName(source.model.format) ?? resolveFormat(model, source.model.quant, 'gguf'))
 
   const overrides: HardwareOverrides = {}
-  if (flags.bandwidth !== undefined) overrides.bandwidthGBs = parsePositiveNumber(flags.bandwidth, 'bandwidth', '3350')
+  if (flags.bandwidth !== undefined) overrides.bandwidthGBs = flags.bandwidth
   let bandwidthProbe: BandwidthProbe | null = null
   if (flags['measure-bandwidth']) {
     io.info('Measuring memory bandwidth (single-thread copy)...')
@@ -90,23 +94,23 @@ export async function estimateFromFlags(flags: EstimateFlagValues, io: {info: (m
     overrides.bandwidthSource = 'probe'
     io.info(`Memory bandwidth: ${bandwidthProbe.gbPerS.toFixed(1)} GB/s (${bandwidthProbe.method}).`)
   }
-  if (flags['memory-gb'] !== undefined) overrides.memoryGB = parsePositiveNumber(flags['memory-gb'], 'memory-gb', '80')
+  if (flags['memory-gb'] !== undefined) overrides.memoryGB = flags['memory-gb']
   else if (gpu.memoryGB === null) {
     overrides.memoryGB = totalmem() / 1e9
     overrides.memorySource = 'host'
     io.info(`${gpu.id} has no memory size: using this host's ${overrides.memoryGB.toFixed(1)} GB of RAM (set --memory-gb to plan another machine).`)
   }
-  if (flags.tflops !== undefined) overrides.tflops = parsePositiveNumber(flags.tflops, 'tflops', '989')
+  if (flags.tflops !== undefined) overrides.tflops = flags.tflops
   const hardware = hardwareFromProfile(gpu, overrides)
   const memoryBytesPerGpu = hardware.memoryBytesPerGpu ?? totalmem()
 
   const factors = {
-    etaBandwidth: flags['eta-bw'] === undefined ? defaultEfficiency.etaBandwidth : parseFraction(flags['eta-bw'], 'eta-bw', '0.8'),
-    etaCompute: flags['eta-compute'] === undefined ? defaultEfficiency.etaCompute : parseFraction(flags['eta-compute'], 'eta-compute', '0.5'),
-    mfu: flags.mfu === undefined ? defaultEfficiency.mfu : parseFraction(flags.mfu, 'mfu', '0.5'),
+    etaBandwidth: flags['eta-bw'] ?? defaultEfficiency.etaBandwidth,
+    etaCompute: flags['eta-compute'] ?? defaultEfficiency.etaCompute,
+    mfu: flags.mfu ?? defaultEfficiency.mfu,
   }
-  const memoryUtilization = flags['memory-utilization'] === undefined ? DEFAULT_MEMORY_UTILIZATION : parseFraction(flags['memory-utilization'], 'memory-utilization', '0.9')
-  const overheadGBPerGpu = flags['overhead-gb'] === undefined ? DEFAULT_OVERHEAD_GB_PER_GPU : parseNonNegative(flags['overhead-gb'], 'overhead-gb')
+  const memoryUtilization = flags['memory-utilization'] ?? DEFAULT_MEMORY_UTILIZATION
+  const overheadGBPerGpu = flags['overhead-gb'] ?? DEFAULT_OVERHEAD_GB_PER_GPU
 
   const isl = source?.workload.inputTokens ?? flags['input-tokens']
   const osl = source?.workload.outputTokens ?? flags['output-tokens']
@@ -133,7 +137,7 @@ export async function estimateFromFlags(flags: EstimateFlagValues, io: {info: (m
   let measured: EstimateOutput['measured'] = null
   const whatIfs: EstimateOutput['whatIf'] = []
   if (flags.measured !== undefined) {
-    const tokensPerSecond = parsePositiveNumber(flags.measured, 'measured', '25')
+    const tokensPerSecond = flags.measured
     const batch = flags.concurrency ?? 1
     const point: OperatingPoint = {
       model,
@@ -149,10 +153,7 @@ export async function estimateFromFlags(flags: EstimateFlagValues, io: {info: (m
       factors,
     }
     measured = {...checkMeasuredDecode(point), tokensPerSecond, batch}
-    for (const id of (flags['what-if'] ?? '')
-      .split(',')
-      .map((s) => s.trim())
-      .filter((s) => s !== '')) {
+    for (const id of flags['what-if'] ?? []) {
       const target = store.get('gpu', id)
       const targetHardware = hardwareFromProfile(target, {})
       whatIfs.push({gpu: target.id, result: whatIf(point, {hardware: targetHardware, memoryUtilization, overheadGBPerGpu})})
@@ -161,7 +162,7 @@ export async function estimateFromFlags(flags: EstimateFlagValues, io: {info: (m
 
   let fromResult: FromResult | null = null
   if (source !== undefined) {
-    const bandwidthGBs = flags['from-bandwidth'] === undefined ? undefined : parsePositiveNumber(flags['from-bandwidth'], 'from-bandwidth', '20')
+    const bandwidthGBs = flags['from-bandwidth']
     fromResult = scaleResult(
       store,
       source,

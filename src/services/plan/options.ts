@@ -1,23 +1,24 @@
 /**
- * `capplan plan`: the cost flags (text) + the profile store -> the PlanInput, and the plan itself. Parsing is
- * cli/parsers/cost.ts's, the rules between choices cost/plan-input.ts's; unknown GPU/API ids are the store's
- * NOT_FOUND errors.
+ * `capplan plan`: the cost flags' values + the profile store -> the PlanInput, and the plan itself. Each value
+ * was parsed by its oclif flag (src/cli/flags/plan.ts); the pairs that exclude each other are costChoicesFrom's,
+ * the rules between choices cost/plan-input.ts's; unknown GPU/API ids are the store's NOT_FOUND errors.
  */
 
-import {type CostFlagValues, parseCostFlags} from '../../cli/parsers/cost.js'
+import {type CostFlagParsed, costChoicesFrom} from '../../cli/flags/cost.js'
 import {planInputFor} from '../../cost/plan-input.js'
 import {planCost, type PlanInput, type PlanResult} from '../../cost/plan.js'
 import {loadProfiles} from '../../profiles/load.js'
 import {type ProfileStore} from '../../profiles/store.js'
 
-export type PlanFlagValues = CostFlagValues
+/** The flags of `capplan plan` as oclif parses them: numbers, token counts, an IoRatio, API ids. */
+export type PlanFlagValues = CostFlagParsed
 
-export function planInputFromFlags(flags: CostFlagValues, store: ProfileStore): PlanInput {
-  return planInputFor(parseCostFlags(flags), store)
+export function planInputFromFlags(flags: PlanFlagValues, store: ProfileStore): PlanInput {
+  return planInputFor(costChoicesFrom(flags), store)
 }
 
 /** The whole `capplan plan`: profiles (built-in + --profiles DIR), flags, cost. */
-export async function planFromFlags(flags: CostFlagValues, profilesDir: string | undefined): Promise<PlanResult> {
+export async function planFromFlags(flags: PlanFlagValues, profilesDir: string | undefined): Promise<PlanResult> {
   const store = await loadProfiles(profilesDir === undefined ? {} : {userDir: profilesDir})
   return planCost(planInputFromFlags(flags, store))
 }
