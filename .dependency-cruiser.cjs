@@ -3,6 +3,7 @@
  * `npm run check`, .ci/run) fails when one is broken.
  *
  *   commands -> services -> stages (everything else in src/), never back;
+ *   services take values: they never import src/cli/parsers (the oclif flags in src/cli/flags parse the text);
  *   engines never import loadgen; results/import never imports engines;
  *   the pure stages (report/build, cost, stats, roofline) take values and return values: no cli/, no I/O;
  *   no cycles.
@@ -58,6 +59,14 @@ module.exports = {
       comment: 'A stage (anything in src/ outside commands/ and services/) is called by services and commands, never the other way.',
       from: {path: '^src/', pathNot: '^src/(commands|services)/'},
       to: {path: '^src/(services|commands)/'},
+    },
+    {
+      name: 'services-not-cli-parsers',
+      severity: 'error',
+      comment:
+        "A service takes values: every text -> value rule runs while oclif parses (the flags in src/cli/flags), so no service imports src/cli/parsers (not even a type: the flags' value types are the service's own).",
+      from: {path: '^src/services/'},
+      to: {path: '^src/cli/parsers/'},
     },
     {
       name: 'services-not-commands',
