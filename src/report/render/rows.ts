@@ -76,7 +76,7 @@ function levelColumns(percentiles: readonly Pct[]): {[K in LevelKey]: Column<K>}
 }
 
 /** One measured level's cells; a percentile cell's value is its middle percentile. */
-function levelCells(load: Load, summary: LevelSummary, percentiles: readonly Pct[], status?: LevelStatus): Record<LevelKey, Cell> {
+function levelCells(load: Load, summary: LevelSummary, percentiles: readonly Pct[], status?: LevelStatus, flag?: string): Record<LevelKey, Cell> {
   const middle = percentiles[Math.floor(percentiles.length / 2)]!
   const latency = (distribution: LevelSummary['ttftMs'], format: (ms: number) => string = formatMs) =>
     cell(distribution === null ? null : distribution[middle], percentilesText(distribution, percentiles, format))
@@ -85,7 +85,7 @@ function levelCells(load: Load, summary: LevelSummary, percentiles: readonly Pct
     load: cell(load.value, loadCell(load)),
     requests: cell(
       summary.requests.completed,
-      `${summary.requests.completed}/${summary.requests.failed}${status === undefined || status === 'complete' ? '' : ` (${status})`}`,
+      `${summary.requests.completed}/${summary.requests.failed}${status === undefined || status === 'complete' ? '' : ` (${status})`}${flag === undefined ? '' : ` ${flag}`}`,
     ),
     output: cell(throughput.outputTokensPerS, formatRate(throughput.outputTokensPerS)),
     total: cell(throughput.totalTokensPerS, formatRate(throughput.totalTokensPerS)),
@@ -137,8 +137,11 @@ export function levelsTable(report: ResultReport): Table<ReportLevelKey> {
   }
 }
 
-/** One measured level as the bench summary shows it. `concurrency` alone (the first form) means a closed-loop level. */
-export type SummaryLevel = {status: LevelStatus; summary: LevelSummary} & ({load: Load} | {concurrency: number})
+/**
+ * One measured level as the bench summary shows it. `concurrency` alone (the first form) means a closed-loop
+ * level. `flag`: a word after its request counts, e.g. "EXCLUDED" for a level results/verify.ts excluded from cost.
+ */
+export type SummaryLevel = {status: LevelStatus; summary: LevelSummary; flag?: string} & ({load: Load} | {concurrency: number})
 
 /** One run (one model x quant x engine): its label, e.g. "qwen2.5-0.5b int4 (Q4_0)", and its levels. */
 export interface SummaryRun {
@@ -156,7 +159,9 @@ export function benchSummaryTable(runs: readonly SummaryRun[]): Table<LevelKey |
   const percentiles: Pct[] = ['p50', 'p90', 'p99']
   const c = levelColumns(percentiles)
   const several = runs.length > 1
-  const rows = runs.flatMap((run) => run.levels.map((level) => ({run: textCell(run.label), ...levelCells(summaryLoad(level), level.summary, percentiles, level.status)})))
+  const rows = runs.flatMap((run) =>
+    run.levels.map((level) => ({run: textCell(run.label), ...levelCells(summaryLoad(level), level.summary, percentiles, level.status, level.flag)})),
+  )
   const columns: Column<LevelKey | 'run'>[] = [c.load, c.requests, c.output, c.total, c.requestsPerS, c.ttft, c.tpot, c.itl, c.e2eSeconds]
   return {columns: several ? [column('run', 'Run'), ...columns] : columns, rows}
 }

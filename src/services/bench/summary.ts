@@ -154,9 +154,14 @@ export function benchPayload(
 export function renderBenchOutcome(runs: readonly {result: ResultFile; path: string}[], payload: BenchJson): string {
   const out: string[] = []
   if (runs.length === 0) return ''
-  const summaryRuns: SummaryRun[] = runs.map(({result}) => ({
+  const summaryRuns: SummaryRun[] = runs.map(({result}, index) => ({
     label: `${result.model.profile} ${result.model.quant} (${result.model.format})`,
-    levels: result.levels.map((level) => ({load: level.load, status: level.status, summary: level.summary})),
+    levels: result.levels.map((level, levelIndex) => ({
+      load: level.load,
+      status: level.status,
+      summary: level.summary,
+      ...(payload.results[index]?.verification.levels[levelIndex]?.verdict === 'excluded' ? {flag: 'EXCLUDED'} : {}),
+    })),
   }))
   out.push(renderBenchSummary(summaryRuns))
   // What the check of each level's records found (token mismatches, a load never reached): said here, not only in report.

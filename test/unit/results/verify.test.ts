@@ -21,6 +21,9 @@ const repo = path.resolve(import.meta.dirname, '..', '..', '..')
 const REAL = 'results/20261122T075225Z_vm_cpu_qwen2.5-0.5b_int4_embedded.json'
 const real = (): ResultFile => parseResultFile(readFileSync(path.join(repo, REAL), 'utf8'), REAL)
 const verify = (result: ResultFile, file = REAL) => verifyResult(file, result, {importedFrom: importedFormat(result)})
+/** A peer fixture as capplan imports it (the first result it holds). */
+const imported = (file: string): ResultFile =>
+  parseAnyResult(readFileSync(path.join(repo, file), 'utf8'), file, {capplanVersion: '0.1.0', command: ['capplan', 'report'], store})[0]!.result
 
 let store: ProfileStore
 beforeAll(async () => {
@@ -47,13 +50,11 @@ describe('verifyResult on real files', () => {
     }
   })
 
-  it('marks imported peer files without records "summary only", and verifies vLLM per-request imports', async () => {
-    const context = {capplanVersion: '0.1.0', command: ['capplan', 'report'], store}
+  it('marks imported peer files without records "summary only", and verifies vLLM per-request imports', () => {
     const verdicts: Record<string, string> = {}
     for (const name of ['llama_bench.json', 'vllm_serve_summary.json', 'vllm_serve_detailed.json', 'guidellm_benchmarks.json']) {
       const file = path.join('test/fixtures/peers', name)
-      const [{result}] = parseAnyResult(readFileSync(path.join(repo, file), 'utf8'), file, context) as [{result: ResultFile}]
-      const verification = verify(result, file)
+      const verification = verify(imported(file), file)
       verdicts[name] = verification.verdict
       for (const level of verification.levels) expect(level.verdict, name).not.toBe('excluded')
     }
@@ -64,7 +65,7 @@ describe('verifyResult on real files', () => {
       // GuideLLM's summary keeps its own totals (and no ITL) next to a sample of requests
       'guidellm_benchmarks.json': 'summary-only',
     })
-    const [{result: llama}] = parseAnyResult(readFileSync(path.join(repo, 'test/fixtures/peers/llama_bench.json'), 'utf8'), 'lb.json', context) as [{result: ResultFile}]
+    const llama = imported('test/fixtures/peers/llama_bench.json')
     expect(verify(llama, 'lb.json').levels[0]!.problems).toEqual(['lb.json level concurrency 1: summary only, not verifiable (imported from llama-bench without per-request records)'])
   })
 })
@@ -164,10 +165,9 @@ describe('verifyResult: each tampering named by file, level and field', () => {
     expect(unreached.problems).toEqual(['x.json level concurrency 8: never had more than 2 requests in flight (2 requests stored): it did not measure concurrency 8, so it is not costed'])
   })
 
-  it('an imported file with impossible summary values is excluded, not only "summary only"', async () => {
-    const context = {capplanVersion: '0.1.0', command: ['capplan', 'report'], store}
+  it('an imported file with impossible summary values is excluded, not only "summary only"', () => {
     const file = 'test/fixtures/peers/vllm_serve_summary.json'
-    const [{result}] = parseAnyResult(readFileSync(path.join(repo, file), 'utf8'), file, context) as [{result: ResultFile}]
+    const result = imported(file)
     result.levels[0]!.summary.throughput.totalTokensPerS *= 3
     const level = verify(result, file).levels[0]!
     expect(level.verdict).toBe('excluded')

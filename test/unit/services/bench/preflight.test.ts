@@ -1,7 +1,17 @@
 import {describe, expect, it} from 'vitest'
 
 import {CapplanError} from '../../../../src/lib/errors.js'
-import {assertFitsInMemory, assertFitsOnDisk, busyMachineWarning, estimateRunMemory, kvCacheBytes, RUNTIME_OVERHEAD_BYTES} from '../../../../src/services/bench/preflight.js'
+import type {LoadPlan} from '../../../../src/loadgen/run.js'
+import type {StopRule} from '../../../../src/loadgen/stop-rules.js'
+import {
+  assertFitsInMemory,
+  assertFitsOnDisk,
+  assertLevelsReachConcurrency,
+  busyMachineWarning,
+  estimateRunMemory,
+  kvCacheBytes,
+  RUNTIME_OVERHEAD_BYTES,
+} from '../../../../src/services/bench/preflight.js'
 import {loadProfiles} from '../../../../src/profiles/load.js'
 import {qwen25HalfB} from '../../../helpers/tiny-models.js'
 
@@ -73,5 +83,25 @@ describe('busy machine warning', () => {
     expect(busyMachineWarning(3, 4, 1)).toBe(
       "this machine is busy (1-minute load average 3.0 on 4 cores): llama.cpp's 1 thread will compete with other work and measure far below an idle machine. Measure when it is idle.",
     )
+  })
+})
+
+describe('levels that cannot reach their concurrency', () => {
+  const closed = (concurrencies: number[], stopFor: (c: number) => StopRule): LoadPlan => ({kind: 'concurrency', concurrencies, stopFor})
+
+  it('refuses --requests below a --concurrency, naming both (INVALID_INPUT)', () => {
+    const refuse = () => assertLevelsReachConcurrency(closed([1, 8], () => ({kind: 'requests', requests: 2})))
+    expect(refuse).toThrow(CapplanError)
+    expect(refuse).toThrow('--requests 2 is fewer than --concurrency 8: the level would never have more than 2 requests in flight, so it would not measure concurrency 8.')
+    expect(() => assertLevelsReachConcurrency(closed([8], () => ({kind: 'duration', durationMs: 10_000, maxRequests: 4})))).toThrow(
+      '--requests 4 (the cap on each --duration level) is fewer than --concurrency 8',
+    )
+  })
+
+  it('accepts as many requests as the concurrency, the default 2 rounds, rates and the sweep', () => {
+    expect(() => assertLevelsReachConcurrency(closed([1, 2, 4], (c) => ({kind: 'requests', requests: c})))).not.toThrow()
+    expect(() => assertLevelsReachConcurrency(closed([64], (c) => ({kind: 'requests', requests: Math.max(4, 2 * c)})))).not.toThrow()
+    expect(() => assertLevelsReachConcurrency({kind: 'rate', rates: [100], stop: {kind: 'requests', requests: 2}, maxInFlight: 8})).not.toThrow()
+    expect(() => assertLevelsReachConcurrency({kind: 'sweep', maxConcurrency: 64, minGain: 0.05, stopFor: () => ({kind: 'requests', requests: 2})})).not.toThrow()
   })
 })
