@@ -2,12 +2,12 @@ import {CapplanCommand} from '../cli/base-command.js'
 import {benchFlags} from '../cli/flags/bench.js'
 import {interruptSignal} from '../cli/interrupt.js'
 import {createStatusLine} from '../cli/progress.js'
-import {CapplanError, invalidInput} from '../lib/errors.js'
+import {invalidInput} from '../lib/errors.js'
 import {redactArgv} from '../lib/redact.js'
 import type {LevelRecord} from '../results/schema.js'
 import {resolveBenchOptions} from '../services/bench/options.js'
 import {planResume} from '../services/bench/resume.js'
-import {measureBench} from '../services/bench/run.js'
+import {interruptedError, measureBench} from '../services/bench/run.js'
 import {benchExitCode, benchPayload, type BenchJson, renderBenchOutcome} from '../services/bench/summary.js'
 
 export type {BenchJson} from '../services/bench/summary.js'
@@ -100,14 +100,7 @@ export default class Bench extends CapplanCommand<typeof Bench> {
       const text = renderBenchOutcome(runs, payload)
       if (text !== '') this.log(text)
     }
-    if (interrupt.signal.aborted) {
-      const saved = runs.map((run) => run.path).join(', ')
-      throw new CapplanError(
-        'INTERRUPTED',
-        `Interrupted. ${saved === '' ? 'Nothing was measured yet.' : `Saved what was measured in ${saved}.`}`,
-        'Run capplan bench again to measure the remaining levels.',
-      )
-    }
+    if (interrupt.signal.aborted) throw interruptedError(runs.map((run) => run.path))
     const exitCode = benchExitCode(runs.map((run) => run.result.status))
     if (exitCode !== 0) {
       const incomplete = runs.filter((run) => run.result.status !== 'complete').map((run) => `${run.path} (${run.result.status})`)

@@ -1,3 +1,4 @@
+import {integerFlag} from '../cli/flags/custom.js'
 import {Flags} from '@oclif/core'
 
 import {CapplanCommand} from '../cli/base-command.js'
@@ -49,15 +50,15 @@ With --measured TOK/S, the measurement is checked against the ceiling (impossibl
       required: true,
       helpValue: 'ID',
     }),
-    gpus: Flags.integer({min: 1, max: 256, summary: 'GPUs in one replica (default: the fewest that hold the model).', helpValue: 'N'}),
-    context: Flags.integer({
+    gpus: integerFlag({min: 1, max: 256, summary: 'GPUs in one replica (default: the fewest that hold the model).', helpValue: 'N'}),
+    context: integerFlag({
       min: 1,
       summary: `KV tokens per sequence, ISL + OSL (default: --input-tokens + --output-tokens, else ${DEFAULT_CONTEXT_TOKENS}).`,
       helpValue: 'TOKENS',
     }),
-    'input-tokens': Flags.integer({min: 1, summary: 'Prompt length (ISL): prefill ceiling and --measured check (default: the context).', helpValue: 'TOKENS'}),
-    'output-tokens': Flags.integer({min: 1, summary: 'Output length (OSL) per request.', helpValue: 'TOKENS'}),
-    concurrency: Flags.integer({
+    'input-tokens': integerFlag({min: 1, summary: 'Prompt length (ISL): prefill ceiling and --measured check (default: the context).', helpValue: 'TOKENS'}),
+    'output-tokens': integerFlag({min: 1, summary: 'Output length (OSL) per request.', helpValue: 'TOKENS'}),
+    concurrency: integerFlag({
       min: 1,
       max: 4096,
       summary: 'Largest batch for the batched ceilings, and the batch of --measured (default: max sequences, <= 256).',

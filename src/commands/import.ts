@@ -1,3 +1,4 @@
+import {integerFlag} from '../cli/flags/custom.js'
 import {Args, Flags} from '@oclif/core'
 
 import {CapplanCommand} from '../cli/base-command.js'
@@ -30,7 +31,7 @@ Without --out the file goes to results/ under capplan's usual name; nothing is e
     model: Flags.string({summary: 'Model profile id of the run (when the source names its model differently).', helpValue: 'ID'}),
     quant: quantFlag({summary: 'Quantization level of the run.'}),
     gpu: Flags.string({summary: 'GPU profile id the run used (report prices with it).', helpValue: 'ID'}),
-    gpus: Flags.integer({min: 0, max: 1024, summary: 'GPUs one replica used (0 = CPU only).', helpValue: 'N'}),
+    gpus: integerFlag({min: 0, max: 1024, summary: 'GPUs one replica used (0 = CPU only).', helpValue: 'N'}),
   }
 
   public async run(): Promise<ImportPayload> {

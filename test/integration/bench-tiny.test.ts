@@ -171,6 +171,9 @@ describe('capplan bench on a tiny synthetic model', () => {
     expect(run.exitCode).toBe(130)
     expect(run.stderr).toMatch(/Interrupted/)
     const [name] = readdirSync(results).filter((entry) => entry.endsWith('.json'))
+    // The way back is named: the --resume command for the file just saved.
+    // (oclif wraps the error at the terminal width: a wrapped line continues after "\n ›   ".)
+    expect(run.stderr.replace(/\n\s*›\s+/g, '')).toContain(`capplan bench --resume ${path.join(results, name!)}`)
     const file = await readResultFile(path.join(results, name!))
     expect(file.status).toBe('interrupted')
     // The first level was cut short: it is kept as partial with only finished requests.

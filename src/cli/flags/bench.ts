@@ -13,7 +13,7 @@ import {parseBindHost, parseConcurrencyList, parseQuantList} from '../parsers/be
 import {parseDuration, parsePrecision, parseRates} from '../parsers/load.js'
 import {parseSlo} from '../parsers/slo.js'
 import {quantLevelNames} from './choices.js'
-import {capplanFlag} from './custom.js'
+import {capplanFlag, integerFlag} from './custom.js'
 
 /** Defaults of `capplan bench` with no flags (README's main command): a few minutes on a 2-core CPU. */
 export const BENCH_DEFAULTS = {
@@ -74,7 +74,7 @@ export const benchFlags = {
     summary: 'End each level when the 95% CI of output tok/s is within this, e.g. 3% (--requests then caps it; default cap 1000).',
     helpValue: 'PERCENT',
   }),
-  'max-in-flight': Flags.integer({
+  'max-in-flight': integerFlag({
     summary: 'With --rate: requests running at once at most (embedded/llamacpp default 16 = their sequences/slots; vllm/openai 256).',
     min: 1,
     max: 4096,
@@ -114,7 +114,7 @@ export const benchFlags = {
   endpoint: Flags.string({summary: "With --engine openai: the server's base URL, e.g. http://10.0.0.5:8000.", helpValue: 'URL'}),
   'api-key-env': Flags.string({summary: 'With --engine openai: the environment variable holding the API key (the key is never stored).', helpValue: 'NAME'}),
   'model-id': Flags.string({summary: 'With --engine openai: the model name the server expects (default: the first of GET /v1/models).', helpValue: 'NAME'}),
-  gpus: Flags.integer({summary: 'GPUs one replica uses: vllm --tensor-parallel-size (default 1); for openai, the GPUs behind the endpoint (costing).', min: 0, max: 64}),
+  gpus: integerFlag({summary: 'GPUs one replica uses: vllm --tensor-parallel-size (default 1); for openai, the GPUs behind the endpoint (costing).', min: 0, max: 64}),
   'startup-timeout': benchFlag['startup-timeout']({
     summary: 'Give up waiting for a spawned server to become ready after this long.',
     default: BENCH_DEFAULTS.startupTimeoutMs,
@@ -122,14 +122,14 @@ export const benchFlags = {
     helpValue: 'DURATION',
   }),
   'request-timeout': benchFlag['request-timeout']({summary: 'Fail a request that takes longer than this (default 10m).', helpValue: 'DURATION'}),
-  requests: Flags.integer({summary: 'Measured requests per level (default: 2 x concurrency, at least 4).', min: 1, max: 100_000}),
+  requests: integerFlag({summary: 'Measured requests per level (default: 2 x concurrency, at least 4).', min: 1, max: 100_000}),
   workload: Flags.string({summary: 'Workload profile: prompt/output lengths and the SLO for goodput.', default: BENCH_DEFAULTS.workload, helpValue: 'ID'}),
-  'input-tokens': Flags.integer({summary: 'Prompt tokens per request (overrides the workload).', min: 1, max: 131_072}),
-  'output-tokens': Flags.integer({summary: 'Output tokens per request (overrides the workload).', min: 1, max: 131_072}),
-  threads: Flags.integer({summary: 'CPU threads for llama.cpp (default: physical cores).', min: 1, max: 1024}),
+  'input-tokens': integerFlag({summary: 'Prompt tokens per request (overrides the workload).', min: 1, max: 131_072}),
+  'output-tokens': integerFlag({summary: 'Output tokens per request (overrides the workload).', min: 1, max: 131_072}),
+  threads: integerFlag({summary: 'CPU threads for llama.cpp (default: physical cores).', min: 1, max: 1024}),
   device: Flags.option({options: ['auto', 'cpu'] as const, default: 'auto' as const, summary: 'auto: a GPU when the prebuilt binaries find one; cpu: CPU only.'})(),
   'results-dir': Flags.string({summary: 'Where result files are written.', default: BENCH_DEFAULTS.resultsDir, helpValue: 'DIR'}),
-  seed: Flags.integer({summary: 'Seed of the synthetic prompts.', default: BENCH_DEFAULTS.seed}),
+  seed: integerFlag({summary: 'Seed of the synthetic prompts.', default: BENCH_DEFAULTS.seed}),
   resume: Flags.string({
     summary:
       'Repeat the run recorded in FILE (its command, model and quantization) for the levels it lacks: a NEW file beside it holds its complete levels plus the new ones. No other flags (except --json, --profiles).',

@@ -6,6 +6,7 @@
 import {Flags, type Interfaces} from '@oclif/core'
 
 import {CapplanError} from '../../lib/errors.js'
+import {parseWholeNumber} from '../parsers/numbers.js'
 
 /**
  * oclif 4 (lib/parser/parse.js, parseFlagOrThrowError) rethrows a custom flag's parse error after rewriting
@@ -46,3 +47,18 @@ export function capplanFlag<T>(parse: (text: string) => T): ValueFlag<T> {
   })
   return definition as ValueFlag<T>
 }
+
+/**
+ * capplan's integer flag, in place of oclif's Flags.integer (whose min/max errors are oclif's usage errors,
+ * exit 2, worded its own way): the same `min` and `max` options, checked by parseWholeNumber, so a zero,
+ * negative or fractional count is INVALID_INPUT (exit 3) naming the flag in every command.
+ */
+export const integerFlag = Flags.custom<number, {min?: number; max?: number}>({
+  async parse(input, _context, options) {
+    try {
+      return parseWholeNumber(input, options.name, {min: options.min, max: options.max})
+    } catch (error) {
+      throw keepMessage(error)
+    }
+  },
+})

@@ -105,3 +105,22 @@ export function parseNonNegative(text: string, flagName: string): number {
   if (text.trim() === '0') return 0
   return parsePositiveNumber(text, flagName, '1')
 }
+
+/**
+ * A whole number within [min, max] given as text (counts: requests, GPUs, threads, seeds). Every integer flag
+ * goes through this, so zero, a negative or a fraction is INVALID_INPUT (exit 3) in every command.
+ */
+export function parseWholeNumber(text: string, flagName: string, range: {min?: number | undefined; max?: number | undefined} = {}): number {
+  const trimmed = text.trim()
+  const value = /^[+-]?\d+$/.test(trimmed) ? Number(trimmed) : Number.NaN
+  const {min, max} = range
+  const example = min === undefined ? 1 : Math.max(min, 1)
+  const within = min !== undefined && max !== undefined ? `from ${min} to ${max}` : min !== undefined ? `of at least ${min}` : max !== undefined ? `of at most ${max}` : ''
+  if (!Number.isSafeInteger(value)) {
+    throw invalidInput(`--${flagName} "${text}" is not a whole number.`, `Give a whole number${within === '' ? '' : ` ${within}`}, e.g. --${flagName} ${example}.`)
+  }
+  if ((min !== undefined && value < min) || (max !== undefined && value > max)) {
+    throw invalidInput(`--${flagName} must be a whole number ${within} (got "${text}").`, `e.g. --${flagName} ${example}.`)
+  }
+  return value
+}

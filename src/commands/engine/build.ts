@@ -1,3 +1,4 @@
+import {integerFlag} from '../../cli/flags/custom.js'
 import {Args, Flags} from '@oclif/core'
 
 import {CapplanCommand} from '../../cli/base-command.js'
@@ -31,7 +32,7 @@ export default class EngineBuild extends CapplanCommand<typeof EngineBuild> {
       options: ['auto', 'on', 'off'] as const,
       default: 'auto',
     })(),
-    jobs: Flags.integer({
+    jobs: integerFlag({
       char: 'j',
       description: 'Parallel compile jobs (default: the CPUs available).',
       min: 1,

@@ -1,3 +1,4 @@
+import {integerFlag} from '../../cli/flags/custom.js'
 import {Flags} from '@oclif/core'
 
 import {CapplanCommand} from '../../cli/base-command.js'
@@ -24,7 +25,7 @@ export default class ModelSynth extends CapplanCommand<typeof ModelSynth> {
     model: Flags.string({char: 'm', description: 'Model profile id (capplan profiles list --kind model).', default: 'qwen2.5-0.5b'}),
     quant: quantFlag({description: 'Quantization level.', default: 'int4' as const}),
     output: Flags.string({char: 'o', description: 'Write to this file instead of the cache.'}),
-    seed: Flags.integer({description: 'Seed of the random weights.', default: 42, min: 0, max: 2 ** 32 - 1}),
+    seed: integerFlag({description: 'Seed of the random weights.', default: 42, min: 0, max: 2 ** 32 - 1}),
     force: Flags.boolean({description: 'Rewrite even when a matching file exists (and overwrite a file at --output).', default: false}),
   }
 

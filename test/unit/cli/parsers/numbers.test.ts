@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest'
 
 import {CapplanError, ExitCode} from '../../../../src/lib/errors.js'
-import {parseIoRatio, parsePositiveNumber, parseTokenCount} from '../../../../src/cli/parsers/numbers.js'
+import {parseIoRatio, parsePositiveNumber, parseTokenCount, parseWholeNumber} from '../../../../src/cli/parsers/numbers.js'
 
 /** Run fn, expect an INVALID_INPUT error, return its message + suggestion for further assertions. */
 function invalid(fn: () => unknown): {message: string; suggestion: string} {
@@ -105,5 +105,23 @@ describe('parsePositiveNumber', () => {
 
   it.each(['abc', '2.5$', 'NaN', 'Infinity', ''])('rejects %j as not a number', (text) => {
     expect(invalid(() => parsePositiveNumber(text, 'throughput', '25')).message).toContain('is not a number')
+  })
+})
+
+describe('parseWholeNumber', () => {
+  it('reads whole numbers within the range', () => {
+    expect(parseWholeNumber('4', 'requests', {min: 1, max: 10})).toBe(4)
+    expect(parseWholeNumber(' 0 ', 'gpus', {min: 0})).toBe(0)
+    expect(parseWholeNumber('-3', 'offset')).toBe(-3)
+  })
+  it('refuses fractions, words, and values outside the range as INVALID_INPUT naming the flag and range', () => {
+    expect(() => parseWholeNumber('1.5', 'requests', {min: 1})).toThrow(/--requests "1.5" is not a whole number/)
+    expect(() => parseWholeNumber('abc', 'requests', {min: 1})).toThrow(/not a whole number/)
+    expect(() => parseWholeNumber('0', 'requests', {min: 1, max: 10})).toThrow('--requests must be a whole number from 1 to 10 (got "0").')
+    expect(() => parseWholeNumber('11', 'requests', {min: 1, max: 10})).toThrow(/from 1 to 10/)
+    expect(() => parseWholeNumber('-1', 'jobs', {min: 1})).toThrow('--jobs must be a whole number of at least 1 (got "-1").')
+    expect(() => parseWholeNumber('9007199254740993', 'seed')).toThrow(/not a whole number/)
+    expect(() => parseWholeNumber('0', 'requests', {min: 1})).toThrow(CapplanError)
+    expect(ExitCode.invalidInput).toBe(3)
   })
 })
