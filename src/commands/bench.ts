@@ -2,7 +2,7 @@ import {CapplanCommand} from '../cli/base-command.js'
 import {benchFlags} from '../cli/flags/bench.js'
 import {interruptSignal} from '../cli/interrupt.js'
 import {createStatusLine} from '../cli/progress.js'
-import {invalidInput} from '../lib/errors.js'
+import {CapplanError, invalidInput} from '../lib/errors.js'
 import {redactArgv} from '../lib/redact.js'
 import type {LevelRecord} from '../results/schema.js'
 import {resolveBenchOptions} from '../services/bench/options.js'
@@ -70,7 +70,7 @@ export default class Bench extends CapplanCommand<typeof Bench> {
 
   static override flags = benchFlags
 
-  public async run(): Promise<BenchJson> {
+  public async run(): Promise<BenchJson & {error?: ReturnType<CapplanError['toJSON']>}> {
     const resumed = this.flags.resume === undefined ? undefined : await this.resume(this.flags.resume)
     const {options, store} = await resolveBenchOptions(this.flags, this.engineExtraArgs(), (message) => this.warnLine(message))
     const status = createStatusLine({enabled: !this.jsonEnabled()})
@@ -104,8 +104,15 @@ export default class Bench extends CapplanCommand<typeof Bench> {
     const exitCode = benchExitCode(runs.map((run) => run.result.status))
     if (exitCode !== 0) {
       const incomplete = runs.filter((run) => run.result.status !== 'complete').map((run) => `${run.path} (${run.result.status})`)
-      this.warnLine(`some levels failed; the result files keep every measurement: ${incomplete.join(', ')}. Exit code ${exitCode} (PARTIAL_RUN).`)
+      const partial = new CapplanError(
+        'PARTIAL_RUN',
+        `Some levels failed; the result files keep every measurement: ${incomplete.join(', ')}.`,
+        "Read the failed levels' notes (capplan report FILE); measure them again with capplan bench --resume FILE.",
+      )
+      this.warnLine(`${partial.message} Exit code ${exitCode} (PARTIAL_RUN).`)
       process.exitCode = exitCode
+      // --json: the payload says why the exit code is not 0, as every failing command's JSON does.
+      return {...payload, error: partial.toJSON()}
     }
     return payload
   }

@@ -3,8 +3,8 @@ import {Args} from '@oclif/core'
 import {CapplanCommand} from '../cli/base-command.js'
 import {reportCostFlags} from '../cli/flags/cost.js'
 import {reportOutputFlags, reportSanityFlags} from '../cli/flags/report.js'
-import {ExitCode} from '../lib/errors.js'
-import {buildReports, refuseIfNothingRead, reportText, type ReportPayload, writeReportFile} from '../services/report/report.js'
+import {type CapplanError, ExitCode} from '../lib/errors.js'
+import {buildReports, refuseIfNothingRead, reportText, type ReportPayload, unreadFilesError, writeReportFile} from '../services/report/report.js'
 
 export type {ReportPayload} from '../services/report/report.js'
 
@@ -55,7 +55,7 @@ Directories are searched recursively for .json/.jsonl files. An invalid file is 
     ...reportOutputFlags,
   }
 
-  public async run(): Promise<ReportPayload> {
+  public async run(): Promise<ReportPayload & {error?: ReturnType<CapplanError['toJSON']>}> {
     const payload = await buildReports(this.parsedArgv, this.flags, {profilesDir: this.flags.profiles, capplanVersion: this.config.version, out: this.flags.out})
     const format = this.flags.format ?? 'table'
     const text = await reportText(format, payload)
@@ -67,6 +67,8 @@ Directories are searched recursively for .json/.jsonl files. An invalid file is 
       for (const bad of payload.invalid) this.warnLine(bad.message)
       refuseIfNothingRead(payload, this.jsonEnabled())
       process.exitCode = ExitCode.invalidResult
+      // --json: the payload says why the exit code is not 0, as every failing command's JSON does.
+      return {...payload, error: unreadFilesError(payload).toJSON()}
     }
     return payload
   }

@@ -61,10 +61,12 @@ describe('capplan report --what-if / --bandwidth', () => {
     expect(table.stdout).toContain('ESTIMATE costed at 270.1 output tok/s on 1 x h200 (TP 1), not measured')
   })
 
-  it('refuses an unknown --what-if GPU and a bad --bandwidth (exit 3)', async () => {
-    const unknown = await capplan(['report', recorded, '--what-if', 'h200,h300'])
-    expect(unknown.exitCode).toBe(3)
-    expect(unknown.stderr).toContain('--what-if: no GPU profile "h300".')
+  it('refuses an unknown --what-if GPU naming the closest ids (exit 4, as every unknown id) and a bad --bandwidth (exit 3)', async () => {
+    const unknown = await capplan(['report', recorded, '--what-if', 'h200,h300', '--json'])
+    expect(unknown.exitCode).toBe(4)
+    const error = (JSON.parse(unknown.stdout) as {error: {kind: string; message: string}}).error
+    expect(error.kind).toBe('NOT_FOUND')
+    expect(error.message).toMatch(/^--what-if: no GPU profile "h300"\. Closest: h200, /)
     const bad = await capplan(['report', recorded, '--bandwidth', 'fast'])
     expect(bad.exitCode).toBe(3)
     expect(bad.stderr).toContain('--bandwidth "fast" is not a number.')

@@ -30,6 +30,19 @@ describe('capplan report', () => {
     expect(payload.invalid.map((bad: {file: string}) => path.basename(bad.file))).toEqual(['cut.json', 'newer.json'])
     expect(payload.invalid[0].message).toContain('is not valid JSON')
     expect(payload.invalid[1].message).toBe(`${path.join(dir, 'newer.json')} has schemaVersion 3; this capplan reads schemaVersion 1 and 2.`)
+    // The payload says why the exit code is 6, in the error object every failing command's JSON carries.
+    expect(payload.error).toMatchObject({
+      kind: 'INVALID_RESULT',
+      exitCode: 6,
+      message: '2 of 3 result files could not be read (listed under "invalid"); the report covers the other 1.',
+    })
+
+    // Every file invalid: still the payload, with the error object (not only an empty list).
+    const none = await capplan(['report', path.join(dir, 'cut.json'), path.join(dir, 'newer.json'), '--json'])
+    expect(none.exitCode).toBe(6)
+    const nonePayload = JSON.parse(none.stdout)
+    expect(nonePayload.results).toEqual([])
+    expect(nonePayload.error).toMatchObject({kind: 'INVALID_RESULT', exitCode: 6, message: 'None of the 2 result file(s) could be read.'})
 
     const table = await capplan(['report', dir, '--api', 'gpt-4o'])
     expect(table.exitCode).toBe(6)

@@ -152,6 +152,10 @@ describe.skipIf(serverBin === null)('a llama-server that dies in the middle of a
     const {run, watcher, file, resultPath} = await benchAndKill('stop')
     expect(run.exitCode, run.stderr).toBe(9)
     expect(run.stderr).toMatch(/PARTIAL_RUN/)
+    // --json: the payload carries the error object that says why the exit code is 9, naming the file.
+    const {error} = JSON.parse(run.stdout) as {error?: {kind: string; exitCode: number; message: string}}
+    expect(error).toMatchObject({kind: 'PARTIAL_RUN', exitCode: 9})
+    expect(error!.message).toContain(resultPath)
     expectFailedLevel1(file, resultPath)
     expect(file.levels).toHaveLength(1)
     expect(file.status).toBe('failed')

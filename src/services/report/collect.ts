@@ -11,6 +11,7 @@ import {type CostFlagParsed, costChoicesFrom, reportCostParsers} from '../../cli
 import {parseWhatIfList, reportSanityParsers} from '../../cli/flags/report.js'
 import {planInputFor} from '../../cost/plan-input.js'
 import {CapplanError, invalidInput, notFound} from '../../lib/errors.js'
+import {closestIds} from '../../profiles/closest.js'
 import type {ProfileStore} from '../../profiles/store.js'
 import type {PricingTier} from '../../profiles/schema.js'
 import type {ImportContext} from '../../results/import/common.js'
@@ -56,12 +57,12 @@ export interface ReportCostFlagValues {
   'what-if'?: string
 }
 
-/** --what-if ids -> the same ids deduplicated, each a GPU profile (exit 3 otherwise). */
+/** --what-if ids -> the same ids deduplicated, each a GPU profile (NOT_FOUND naming the closest ids otherwise, as every unknown id). */
 export function checkWhatIfTargets(ids: readonly string[], store: ProfileStore): string[] {
   const known = store.list('gpu').map((gpu) => gpu.id)
   for (const id of ids) {
     if (!store.has('gpu', id)) {
-      throw invalidInput(`--what-if: no GPU profile "${id}".`, `Use one of: ${known.join(', ')} (see \`capplan profiles list --kind gpu\`).`)
+      throw notFound(`--what-if: no GPU profile "${id}". Closest: ${closestIds(id, known).join(', ')}.`, 'Run `capplan profiles list --kind gpu` to see every gpu id.')
     }
   }
   return [...new Set(ids)]

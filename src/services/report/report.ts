@@ -3,7 +3,7 @@
  * text of the chosen format. Files are read one at a time and reduced to their report as they are read.
  */
 
-import {invalidResult, notFound} from '../../lib/errors.js'
+import {type CapplanError, invalidResult, notFound} from '../../lib/errors.js'
 import {checkOutputPath} from '../../lib/output-path.js'
 import {writeOutputFile} from '../../lib/safe-write.js'
 import {loadProfiles} from '../../profiles/load.js'
@@ -61,12 +61,22 @@ export async function writeReportFile(file: string, text: string, format: Report
   return `Wrote ${file} (${format}, ${results.length} result${results.length === 1 ? '' : 's'}${invalid.length > 0 ? `, ${invalid.length} invalid` : ''}).`
 }
 
+/** The error the exit code 6 stands for when some (or all) files could not be read: one line naming how many. */
+export function unreadFilesError({results, invalid}: ReportPayload): CapplanError {
+  const total = results.length + invalid.length
+  return results.length === 0
+    ? invalidResult(`None of the ${invalid.length} result file(s) could be read.`, invalid[0]!.suggestion)
+    : invalidResult(
+        `${invalid.length} of ${total} result files could not be read (listed under "invalid"); the report covers the other ${results.length}.`,
+        invalid[0]!.suggestion,
+      )
+}
+
 /**
  * Some files could not be read: the report is complete for the others, so this only throws (INVALID_RESULT)
- * when none could be read and there is no JSON payload to carry the list.
+ * when none could be read and there is no JSON payload to carry the list (under --json the payload carries
+ * the same error object, see the report command).
  */
-export function refuseIfNothingRead({results, invalid}: ReportPayload, jsonEnabled: boolean): void {
-  if (invalid.length > 0 && results.length === 0 && !jsonEnabled) {
-    throw invalidResult(`None of the ${invalid.length} result file(s) could be read.`, invalid[0]!.suggestion)
-  }
+export function refuseIfNothingRead(payload: ReportPayload, jsonEnabled: boolean): void {
+  if (payload.invalid.length > 0 && payload.results.length === 0 && !jsonEnabled) throw unreadFilesError(payload)
 }
