@@ -156,5 +156,8 @@ describe('report: summary tampering, one field at a time', () => {
     const html = await capplan(['report', file, '--format', 'html'])
     expect(html.stdout).toContain(`<ul class="verification"><li>Verified: the stored summary of c=2 is what its request records give (4 requests recomputed).</li>`)
     expect(html.stdout).toContain(`<li>EXCLUDED from cost: ${file} ${message}.</li>`)
+    // the charts draw the consistent level only (no point at 5e7 tok/s)
+    const data = JSON.parse(/<script type="application\/json" id="capplan-data">(.*?)<\/script>/s.exec(html.stdout)![1]!) as {levels: {load: string}[]}[]
+    expect(data[0]!.levels.map((level) => level.load)).toEqual(['c=2'])
   })
 })

@@ -122,3 +122,25 @@ describe('compareResults', () => {
     expect(metricSamples(level, 'ttft')).toEqual([100, 100, 100])
   })
 })
+
+describe('compareResults: levels the summary check excluded', () => {
+  it('never compares latencies at an excluded level, and warns naming it', () => {
+    // Both files measured c=1 and c=2; b's c=2 summary was tampered: the common load falls back to c=1.
+    const two = (file: string, tpots: number[]) => {
+      const r = result(tpots, 1000)
+      const c2 = structuredClone(r.levels[0]!)
+      c2.load.value = 2
+      r.levels.push(c2)
+      return r
+    }
+    const a = two('a.json', [10, 12, 14])
+    const b = two('b.json', [20, 22, 24])
+    b.levels[1]!.summary.throughput.outputTokensPerS *= 1e6
+    const comparison = compareResults([input('a.json', a), input('b.json', b)])
+    expect(comparison.comparedLoad).toEqual({kind: 'concurrency', value: 1})
+    expect(comparison.entries.map((entry) => entry.comparedLevel)).toEqual([0, 0])
+    expect(comparison.warnings).toContain(
+      'b.json: 1 level(s) EXCLUDED (neither costed nor compared): concurrency 2: its stored summary disagrees with its 3 requests (throughput.outputTokensPerS).',
+    )
+  })
+})
