@@ -84,7 +84,7 @@ describe('capplan model synth', () => {
     expect(result.body.error.message).toMatch(/\d+ MiB/)
   })
 
-  it('rejects a negative seed as a usage error (exit 2)', () => {
-    expect(capplan(['--model', 'tiny-qwen2', '--seed', '-1']).code).toBe(2)
+  it('rejects a negative seed as INVALID_INPUT (exit 3, the rule for every count flag)', () => {
+    expect(capplan(['--model', 'tiny-qwen2', '--seed', '-1']).code).toBe(3)
   })
 })
