@@ -66,8 +66,8 @@ export interface LevelVerification {
   /** Flagged but still costed: streamed token counts unlike the server's. */
   warnings: string[]
   /**
-   * Most requests in flight at once by the stored records (each from its start to its last content event: a
-   * lower bound); null without records or for imported files.
+   * Most requests in flight at once by the stored records (each from its start to its last content event; a
+   * lower bound, requests without content left out); null without records or for imported files.
    */
   peakInFlight: number | null
   /** null when not checkable (imports, runs without ignore-EOS, no records). */
@@ -351,14 +351,22 @@ function verifyLevel(file: string, result: ResultFile, index: number, sameLoad: 
       )
     }
     peak = peakInFlight(level.requests)
-    if (level.load.kind === 'concurrency' && peak < level.load.value) {
-      // Its place on the load axis is wrong: the operating point (the highest load meeting the SLO) would rank it
-      // above levels that really carried more load.
+    // A request without content has no known end: the peak is then a lower bound, and only fewer records
+    // than the concurrency prove the load was never reached. Such a level's place on the load axis is wrong:
+    // the operating point (the highest load meeting the SLO) would rank it above levels that carried more.
+    const concurrency = level.load.value
+    if (level.load.kind === 'concurrency' && records < concurrency) {
+      problems.push(
+        `${label}: only ${plural(records, 'request')} stored, fewer than its concurrency: never more than ${records} in flight, ` +
+          `so it did not measure concurrency ${formatValue(concurrency)} and is not costed`,
+      )
+      reasons.push(`only ${plural(records, 'request')} for concurrency ${formatValue(concurrency)}`)
+    } else if (level.load.kind === 'concurrency' && peak < concurrency && level.requests.every((request) => request.e2eMs !== null)) {
       problems.push(
         `${label}: never had more than ${peak} request${peak === 1 ? '' : 's'} in flight (${plural(records, 'request')} stored): ` +
-          `it did not measure concurrency ${formatValue(level.load.value)}, so it is not costed`,
+          `it did not measure concurrency ${formatValue(concurrency)}, so it is not costed`,
       )
-      reasons.push(`peak in flight ${peak} < concurrency ${formatValue(level.load.value)}`)
+      reasons.push(`peak in flight ${peak} < concurrency ${formatValue(concurrency)}`)
     }
   }
 

@@ -161,8 +161,17 @@ describe('verifyResult: each tampering named by file, level and field', () => {
     level.load.value = 8
     const unreached = verifyResult('x.json', result, {importedFrom: null}).levels[0]!
     expect(unreached.verdict).toBe('excluded')
-    expect(unreached.reason).toBe('peak in flight 2 < concurrency 8')
-    expect(unreached.problems).toEqual(['x.json level concurrency 8: never had more than 2 requests in flight (2 requests stored): it did not measure concurrency 8, so it is not costed'])
+    expect(unreached.reason).toBe('only 2 requests for concurrency 8')
+    expect(unreached.problems).toEqual([
+      'x.json level concurrency 8: only 2 requests stored, fewer than its concurrency: never more than 2 in flight, so it did not measure concurrency 8 and is not costed',
+    ])
+    // enough requests, sent one after another: the records show 1 in flight
+    level.load.value = 2
+    level.requests = [sampleRequest(0, {startMs: 1000}), sampleRequest(1, {startMs: 1400}), sampleRequest(2, {startMs: 1800})]
+    level.summary = summarizeLevel(level.requests, level.window)
+    const serial = verifyResult('x.json', result, {importedFrom: null}).levels[0]!
+    expect(serial.reason).toBe('peak in flight 1 < concurrency 2')
+    expect(serial.problems).toEqual(['x.json level concurrency 2: never had more than 1 request in flight (3 requests stored): it did not measure concurrency 2, so it is not costed'])
   })
 
   it('an imported file with impossible summary values is excluded, not only "summary only"', () => {
@@ -187,6 +196,20 @@ describe('the pieces', () => {
     const counted = structuredClone(stored)
     counted.errors = {http: 1}
     expect(summaryDisagreements(counted, stored)).toEqual([{field: 'errors.http', stored: 1, recomputed: 0}])
+  })
+
+  it('a level whose requests all failed before any content is not called "never in flight" (their ends are unknown)', () => {
+    const result = sampleResult()
+    const level = result.levels[0]!
+    level.load.value = 2
+    level.requests = level.requests.map((request) => ({...request, ttftMs: null, e2eMs: null, outputTokens: 0, countedTokens: 0, chunkOffsetsMs: [], error: {kind: 'http', message: '500'}}))
+    level.summary = summarizeLevel(level.requests, level.window)
+    const verified = verifyResult('x.json', result, {importedFrom: null}).levels[0]!
+    expect(verified.peakInFlight).toBe(0)
+    expect(verified.verdict).toBe('verified')
+    // with fewer records than the concurrency the load was never reached, whatever their ends
+    level.load.value = 4
+    expect(verifyResult('x.json', result, {importedFrom: null}).levels[0]!.reason).toBe('only 2 requests for concurrency 4')
   })
 
   it('peak in flight: ends before starts at the same instant, requests without content left out', () => {
