@@ -14,6 +14,7 @@ import {defaultEfficiency, hardwareFromProfile, type HardwareOverrides} from '..
 import {DEFAULT_MEMORY_UTILIZATION, DEFAULT_OVERHEAD_GB_PER_GPU, estimate, type Estimate as EstimateResult} from '../../roofline/estimate.js'
 import {type FormatChoice, formatFromName, type KvCacheDtype, resolveFormat} from '../../roofline/formats.js'
 import {scaleResult} from '../../roofline/from-result.js'
+import {unverifiedLevels, verifyResult} from '../../results/verify.js'
 import {checkMeasuredDecode, whatIf, type FromResult, type MeasuredCheck, type OperatingPoint, type WhatIfResult} from '../../roofline/sanity.js'
 
 export const DEFAULT_CONTEXT_TOKENS = 8192
@@ -163,9 +164,12 @@ export async function estimateFromFlags(flags: EstimateFlagValues, io: {info: (m
   let fromResult: FromResult | null = null
   if (source !== undefined) {
     const bandwidthGBs = flags['from-bandwidth']
+    // A level whose stored summary its own requests do not bear out (results/verify.ts) is not scaled, as report does not cost it.
+    const excluded = unverifiedLevels(verifyResult(flags.from ?? '', source, {importedFrom: null}))
+    for (const reason of excluded.values()) io.warn(`not scaled: ${reason}`)
     fromResult = scaleResult(
       store,
-      source,
+      {...source, levels: source.levels.filter((_, index) => !excluded.has(index))},
       flags.from ?? '',
       {...hardware, memoryBytesPerGpu},
       {
