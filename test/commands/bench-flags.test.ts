@@ -2,17 +2,14 @@ import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 
-import {execa} from 'execa'
 import {afterAll, describe, expect, it} from 'vitest'
 
+import {capplanInProcess} from '../helpers/cli.js'
 import {sampleLevel, sampleResult} from '../unit/results/sample-result.js'
-
-const repo = path.resolve(import.meta.dirname, '..', '..')
-const bin = path.join(repo, 'bin', 'run.js')
 
 describe('capplan bench engine flag refusals (exit 3, before any engine starts)', () => {
   const flat = (text: string) => text.replace(/\s*\n\s*›?\s*/g, ' ')
-  const bench = (args: string[]) => execa('node', [bin, 'bench', ...args], {reject: false, env: {CAPPLAN_CACHE_DIR: '/nonexistent/capplan-cache'}})
+  const bench = (args: string[]) => capplanInProcess(['bench', ...args], {env: {CAPPLAN_CACHE_DIR: '/nonexistent/capplan-cache'}})
 
   it('--engine openai without --endpoint names the flag', async () => {
     const run = await bench(['--engine', 'openai'])
@@ -60,7 +57,7 @@ describe('capplan bench value flags (parsed by oclif, before any engine starts)'
     for (const dir of dirs) rmSync(dir, {recursive: true, force: true})
   })
   const flat = (text: string) => text.replace(/\s*\n\s*›?\s*/g, ' ')
-  const bench = (args: string[]) => execa('node', [bin, 'bench', ...args], {reject: false, env: {CAPPLAN_CACHE_DIR: '/nonexistent/capplan-cache'}})
+  const bench = (args: string[]) => capplanInProcess(['bench', ...args], {env: {CAPPLAN_CACHE_DIR: '/nonexistent/capplan-cache'}})
 
   it('a bad value is exit 3 INVALID_INPUT naming the flag, also under --json', async () => {
     const json = await bench(['--concurrency', '0,x', '--json'])
@@ -109,7 +106,7 @@ describe('capplan bench value flags (parsed by oclif, before any engine starts)'
 
 describe('capplan bench --api / --host / --on-error refusals (exit 3, before any engine starts)', () => {
   const flat = (text: string) => text.replace(/\s*\n\s*›?\s*/g, ' ')
-  const bench = (args: string[]) => execa('node', [bin, 'bench', ...args], {reject: false, env: {CAPPLAN_CACHE_DIR: '/nonexistent/capplan-cache'}})
+  const bench = (args: string[]) => capplanInProcess(['bench', ...args], {env: {CAPPLAN_CACHE_DIR: '/nonexistent/capplan-cache'}})
 
   it('names the flags and the valid values', async () => {
     const chat = await bench(['--engine', 'openai', '--endpoint', 'http://127.0.0.1:1', '--api', 'chat', '--json'])

@@ -2,11 +2,10 @@ import {mkdtempSync, readdirSync, readFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 
-import {execa} from 'execa'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import type {ResultFile} from '../../src/results/schema.js'
-import {bin} from '../helpers/cli.js'
+import {capplanInProcess} from '../helpers/cli.js'
 import {type RecordedRequest, type ReplayServer, startReplayServer} from '../helpers/replay-server.js'
 
 /**
@@ -16,8 +15,8 @@ import {type RecordedRequest, type ReplayServer, startReplayServer} from '../hel
  */
 
 const env = {CAPPLAN_CACHE_DIR: '/nonexistent/capplan-cache'}
-const bench = (args: string[]) => execa('node', [bin, 'bench', ...args], {reject: false, env})
-const capplan = (args: string[]) => execa('node', [bin, ...args], {reject: false, env})
+const bench = (args: string[]) => capplanInProcess(['bench', ...args], {env})
+const capplan = (args: string[]) => capplanInProcess(args, {env})
 
 /** One OpenAI /v1/completions stream of `tokens` content events, then usage (completion_tokens = tokens) and [DONE]. */
 function completionStream(tokens: number, promptTokens: number): {body: string; cuts: number[]} {

@@ -1,15 +1,11 @@
-import path from 'node:path'
-
-import {execa} from 'execa'
 import {describe, expect, it} from 'vitest'
 
-const repo = path.resolve(import.meta.dirname, '..', '..')
-const bin = path.join(repo, 'bin', 'run.js')
+import {capplanInProcess} from '../helpers/cli.js'
 
 describe('capplan bench refusals (before anything is synthesized or loaded)', () => {
   /** oclif wraps long messages onto "›"-prefixed lines; join them back. */
   const flat = (text: string) => text.replace(/\s*\n\s*›?\s*/g, ' ')
-  const bench = (args: string[]) => execa('node', [bin, 'bench', ...args], {reject: false, env: {CAPPLAN_CACHE_DIR: '/nonexistent/capplan-cache'}})
+  const bench = (args: string[]) => capplanInProcess(['bench', ...args], {env: {CAPPLAN_CACHE_DIR: '/nonexistent/capplan-cache'}})
 
   it('refuses a model too large for this machine with the estimate, exit 7 (also under --json)', async () => {
     const run = await bench(['--model', 'qwen2.5-72b', '--quant', 'fp16'])

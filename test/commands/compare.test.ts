@@ -6,14 +6,14 @@ import {describe, expect, it} from 'vitest'
 
 import {serializeResultFile} from '../../src/results/write.js'
 import {sampleResult} from '../unit/results/sample-result.js'
-import {capplan, mixedDirectory, peers} from '../helpers/cli.js'
+import {capplanInProcess, mixedDirectory, peers} from '../helpers/cli.js'
 
 describe('capplan compare', () => {
   it('compares two capplan files and a peer file side by side', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'capplan-compare-'))
     const a = path.join(dir, 'a.json')
     writeFileSync(a, serializeResultFile(sampleResult()))
-    const run = await capplan(['compare', a, path.join(peers, 'vllm_serve_detailed.json'), '--gpu-price', '1', '--json'])
+    const run = await capplanInProcess(['compare', a, path.join(peers, 'vllm_serve_detailed.json'), '--gpu-price', '1', '--json'])
     expect(run.exitCode).toBe(0)
     const payload = JSON.parse(run.stdout)
     expect(payload.entries).toHaveLength(2)
@@ -24,7 +24,7 @@ describe('capplan compare', () => {
 
   it('stops with exit 6 on an unreadable file', async () => {
     const dir = mixedDirectory()
-    const run = await capplan(['compare', path.join(dir, 'llama_bench.json'), path.join(dir, 'cut.json')])
+    const run = await capplanInProcess(['compare', path.join(dir, 'llama_bench.json'), path.join(dir, 'cut.json')])
     expect(run.exitCode).toBe(6)
     expect(run.stderr).toContain('cut.json is not valid JSON')
   })
@@ -32,7 +32,7 @@ describe('capplan compare', () => {
   it('says which of the recorded embedded int4 / fp16 runs is faster and whether it is significant', async () => {
     const int4 = path.join(peers, 'capplan-embedded-int4.json')
     const fp16 = path.join(peers, 'capplan-embedded-fp16.json')
-    const run = await capplan(['compare', int4, fp16, '--slo', 'ttft=30s,tpot=3s', '--json'])
+    const run = await capplanInProcess(['compare', int4, fp16, '--slo', 'ttft=30s,tpot=3s', '--json'])
     expect(run.exitCode).toBe(0)
     const payload = JSON.parse(run.stdout)
     const a = JSON.parse(readFileSync(int4, 'utf8'))

@@ -1,17 +1,15 @@
 import {existsSync} from 'node:fs'
 import {fileURLToPath} from 'node:url'
 
-import {execa} from 'execa'
 import {beforeAll, describe, expect, it} from 'vitest'
+
+import {capplanInProcess} from '../helpers/cli.js'
 
 // Runs the built CLI (`npm test` builds first) so exit codes and stdout are the real ones.
 const root = fileURLToPath(new URL('../..', import.meta.url))
-const bin = fileURLToPath(new URL('../../bin/run.js', import.meta.url))
 
 async function capplan(...args: string[]) {
-  const env = {...process.env}
-  delete env.CAPPLAN_PROFILES
-  return execa('node', [bin, 'estimate', ...args], {cwd: root, reject: false, env})
+  return capplanInProcess(['estimate', ...args], {cwd: root, env: {CAPPLAN_PROFILES: undefined}})
 }
 
 async function estimateJson(...args: string[]) {

@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 
-import {capplan} from '../helpers/cli.js'
+import {capplanInProcess} from '../helpers/cli.js'
 
 // One rule for every whole-number flag in every command: zero, a negative or a fraction is INVALID_INPUT
 // (exit 3, README's exit codes) naming the flag and its range. oclif's own Flags.integer gave exit 2
@@ -19,7 +19,7 @@ const cases: {args: string[]; flag: string; message: RegExp}[] = [
 
 describe('zero, negative and fractional counts', () => {
   it.each(cases)('capplan $args.0 $flag: exit 3 INVALID_INPUT naming the flag (--json error object)', async ({args, message}) => {
-    const run = await capplan([...args, '--json'])
+    const run = await capplanInProcess([...args, '--json'])
     expect(run.exitCode).toBe(3)
     const error = (JSON.parse(run.stdout) as {error: {kind: string; exitCode: number; message: string}}).error
     expect(error.kind).toBe('INVALID_INPUT')

@@ -1,4 +1,3 @@
-import {spawnSync} from 'node:child_process'
 import {createHash} from 'node:crypto'
 import {existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
@@ -7,6 +6,7 @@ import path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {stringify} from 'yaml'
 
+import {capplanInProcess} from '../helpers/cli.js'
 import {tinyLlama, tinyQwen2} from '../helpers/tiny-models.js'
 
 /**
@@ -14,23 +14,21 @@ import {tinyLlama, tinyQwen2} from '../helpers/tiny-models.js'
  * --profiles directory and the cache in a temp dir (CAPPLAN_CACHE_DIR).
  */
 const root = path.resolve(import.meta.dirname, '../..')
-const runJs = path.join(root, 'bin', 'run.js')
 const work = mkdtempSync(path.join(tmpdir(), 'capplan-synth-cmd-'))
 const profilesDir = path.join(work, 'profiles')
 const cacheDir = path.join(work, 'cache')
 
-function capplan(args: string[]) {
-  const {CAPPLAN_PROFILES: _ignored, ...baseEnv} = process.env
-  const result = spawnSync(process.execPath, [runJs, 'model', 'synth', '--profiles', profilesDir, ...args], {
+async function capplan(args: string[]) {
+  const result = await capplanInProcess(['model', 'synth', '--profiles', profilesDir, ...args], {
     cwd: root,
-    encoding: 'utf8',
-    env: {...baseEnv, CAPPLAN_CACHE_DIR: cacheDir},
+    env: {CAPPLAN_PROFILES: undefined, CAPPLAN_CACHE_DIR: cacheDir},
+    stripFinalNewline: false,
   })
-  return {code: result.status, stdout: result.stdout, stderr: result.stderr}
+  return {code: result.exitCode, stdout: result.stdout, stderr: result.stderr}
 }
 
-const json = (args: string[]) => {
-  const result = capplan([...args, '--json'])
+const json = async (args: string[]) => {
+  const result = await capplan([...args, '--json'])
   return {...result, body: JSON.parse(result.stdout) as Record<string, any>}
 }
 
@@ -45,21 +43,21 @@ beforeAll(() => {
 afterAll(() => rmSync(work, {recursive: true, force: true}))
 
 describe('capplan model synth', () => {
-  it('--json writes into the cache, returns the SynthResult, and reuses the file the second time', () => {
-    const first = json(['--model', 'tiny-qwen2'])
+  it('--json writes into the cache, returns the SynthResult, and reuses the file the second time', async () => {
+    const first = await json(['--model', 'tiny-qwen2'])
     expect(first.code).toBe(0)
     expect(first.body).toMatchObject({reused: false, format: 'Q4_0', seed: 42})
     expect(path.dirname(first.body.path)).toBe(path.join(cacheDir, 'models'))
     const bytes = readFileSync(first.body.path)
     expect(first.body.bytes).toBe(bytes.length)
     expect(first.body.sha256).toBe(createHash('sha256').update(bytes).digest('hex'))
-    const second = json(['--model', 'tiny-qwen2'])
+    const second = await json(['--model', 'tiny-qwen2'])
     expect(second.body).toEqual({...first.body, reused: true})
   })
 
-  it('writes -o FILE at the requested quant and seed, and prints a summary without --json', () => {
+  it('writes -o FILE at the requested quant and seed, and prints a summary without --json', async () => {
     const out = path.join(work, 'llama-q8.gguf')
-    const result = capplan(['--model', 'tiny-llama', '--quant', 'int8', '--seed', '7', '-o', out])
+    const result = await capplan(['--model', 'tiny-llama', '--quant', 'int8', '--seed', '7', '-o', out])
     expect(result.code).toBe(0)
     expect(result.stdout).toContain(`Wrote ${out}`)
     expect(result.stdout).toMatch(/Q8_0, [\d.]+ MiB \(\d+ bytes\), seed 7/)
@@ -67,8 +65,8 @@ describe('capplan model synth', () => {
     expect(readFileSync(out).subarray(0, 4).toString('latin1')).toBe('GGUF')
   })
 
-  it('refuses an architecture it cannot synthesize with exit 3, also under --json', () => {
-    const result = json(['--model', 'deepseek-v3'])
+  it('refuses an architecture it cannot synthesize with exit 3, also under --json', async () => {
+    const result = await json(['--model', 'deepseek-v3'])
     expect(result.code).toBe(3)
     expect(result.body.error).toMatchObject({
       kind: 'INVALID_INPUT',
@@ -76,15 +74,15 @@ describe('capplan model synth', () => {
     })
   })
 
-  it('refuses a model too large for this machine with exit 7, naming the size', () => {
-    const result = json(['--model', 'llama-3.1-405b', '--quant', 'fp16'])
+  it('refuses a model too large for this machine with exit 7, naming the size', async () => {
+    const result = await json(['--model', 'llama-3.1-405b', '--quant', 'fp16'])
     expect(result.code).toBe(7)
     expect(result.body.error.kind).toBe('INSUFFICIENT_RESOURCES')
     expect(result.body.error.message).toMatch(/^llama-3\.1-405b at fp16 /)
     expect(result.body.error.message).toMatch(/\d+ MiB/)
   })
 
-  it('rejects a negative seed as INVALID_INPUT (exit 3, the rule for every count flag)', () => {
-    expect(capplan(['--model', 'tiny-qwen2', '--seed', '-1']).code).toBe(3)
+  it('rejects a negative seed as INVALID_INPUT (exit 3, the rule for every count flag)', async () => {
+    expect((await capplan(['--model', 'tiny-qwen2', '--seed', '-1'])).code).toBe(3)
   })
 })

@@ -7,7 +7,7 @@ import {execa} from 'execa'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {stringify} from 'yaml'
 
-import {bin, capplan, peers, repo} from '../helpers/cli.js'
+import {capplanInProcess, peers, repo} from '../helpers/cli.js'
 import {tinyQwen2} from '../helpers/tiny-models.js'
 
 /**
@@ -47,7 +47,7 @@ const errorOf = (stdout: string) => (JSON.parse(stdout) as {error: {kind: string
 describe('report --out', () => {
   it('refuses the result file it reads (RESULT --out RESULT): exit 3, the measurement untouched', async () => {
     const before = readFileSync(resultFile)
-    const run = await capplan(['report', resultFile, '--out', resultFile, '--json'])
+    const run = await capplanInProcess(['report', resultFile, '--out', resultFile, '--json'])
     expect(run.exitCode).toBe(3)
     expect(errorOf(run.stdout).message).toBe(`--out ${resultFile}: is an input of this command; writing the report there would destroy it.`)
     expect(readFileSync(resultFile).equals(before)).toBe(true)
@@ -56,7 +56,7 @@ describe('report --out', () => {
   it('refuses any capplan result file, even one it does not read', async () => {
     const other = path.join(work, 'other-run.json')
     copyFileSync(resultFile, other)
-    const run = await capplan(['report', peerFile, '--out', other, '--json'])
+    const run = await capplanInProcess(['report', peerFile, '--out', other, '--json'])
     expect(run.exitCode).toBe(3)
     expect(errorOf(run.stdout).message).toBe(`--out ${other}: is a capplan result file (a measurement); capplan never overwrites one.`)
     expect(readFileSync(other).equals(readFileSync(resultFile))).toBe(true)
@@ -64,22 +64,22 @@ describe('report --out', () => {
 
   it("refuses a peer's file it reads (llama_bench.json --out llama_bench.json)", async () => {
     const before = readFileSync(peerFile)
-    const run = await capplan(['report', peerFile, '--out', peerFile])
+    const run = await capplanInProcess(['report', peerFile, '--out', peerFile])
     expect(run.exitCode).toBe(3)
     expect(readFileSync(peerFile).equals(before)).toBe(true)
   })
 
   it('a directory or a missing directory: exit 3 naming --out and the path, never exit 1', async () => {
-    const dir = await capplan(['report', resultFile, '--out', work, '--json'])
+    const dir = await capplanInProcess(['report', resultFile, '--out', work, '--json'])
     expect([dir.exitCode, errorOf(dir.stdout).message]).toEqual([3, `--out ${work}: is a directory; --out takes a file name.`])
     const missing = path.join(work, 'missing', 'report.md')
-    const gone = await capplan(['report', resultFile, '--out', missing, '--json'])
+    const gone = await capplanInProcess(['report', resultFile, '--out', missing, '--json'])
     expect([gone.exitCode, errorOf(gone.stdout).message]).toEqual([3, `--out ${missing}: the directory ${path.dirname(missing)} does not exist.`])
   })
 
   it.skipIf(!canMknod)('a character device (a /dev/null node) is written as a stream and stays a device', async () => {
     const node = devNull('report-null')!
-    const run = await capplan(['report', resultFile, '--format', 'md', '--out', node])
+    const run = await capplanInProcess(['report', resultFile, '--format', 'md', '--out', node])
     expect(run.exitCode).toBe(0)
     expect(statSync(node).isCharacterDevice()).toBe(true)
     expect(readdirSync(work).filter((name) => name.includes('report-null') && name !== 'report-null')).toEqual([])
@@ -89,7 +89,7 @@ describe('report --out', () => {
     const fifo = path.join(work, 'report.fifo')
     if (spawnSync('mkfifo', [fifo]).status !== 0) return void console.log('output-paths: mkfifo failed, FIFO case skipped')
     const reader = execa('cat', [fifo], {timeout: 20_000, reject: false})
-    const run = await capplan(['report', resultFile, '--format', 'json', '--out', fifo])
+    const run = await capplanInProcess(['report', resultFile, '--format', 'json', '--out', fifo])
     const read = await reader
     expect(run.exitCode).toBe(0)
     expect(JSON.parse(read.stdout).results).toHaveLength(1)
@@ -99,8 +99,7 @@ describe('report --out', () => {
 
 describe('model synth -o', () => {
   const synth = (args: string[]) =>
-    execa('node', [bin, 'model', 'synth', '--profiles', profilesDir, '--model', 'tiny-qwen2', ...args], {
-      reject: false,
+    capplanInProcess(['model', 'synth', '--profiles', profilesDir, '--model', 'tiny-qwen2', ...args], {
       cwd: repo,
       env: {CAPPLAN_CACHE_DIR: path.join(work, 'cache')},
     })
@@ -133,10 +132,10 @@ describe('model synth -o', () => {
 
 describe('import --out', () => {
   it('a directory or a missing directory: exit 3 naming --out, before the source is read', async () => {
-    const dir = await capplan(['import', peerFile, '--out', work, '--json'])
+    const dir = await capplanInProcess(['import', peerFile, '--out', work, '--json'])
     expect([dir.exitCode, errorOf(dir.stdout).message]).toEqual([3, `--out ${work}: is a directory; --out takes a file name.`])
     const missing = path.join(work, 'none', 'lb.json')
-    const gone = await capplan(['import', peerFile, '--out', missing, '--json'])
+    const gone = await capplanInProcess(['import', peerFile, '--out', missing, '--json'])
     expect([gone.exitCode, errorOf(gone.stdout).message]).toEqual([3, `--out ${missing}: the directory ${path.dirname(missing)} does not exist.`])
   })
 })
@@ -146,8 +145,7 @@ describe('bench --results-dir', () => {
     const file = path.join(work, 'not-a-dir')
     writeFileSync(file, 'x')
     const cache = path.join(work, 'bench-cache')
-    const run = await execa('node', [bin, 'bench', '--results-dir', file, '--requests', '1', '--concurrency', '1', '--input-tokens', '8', '--output-tokens', '4', '--json'], {
-      reject: false,
+    const run = await capplanInProcess(['bench', '--results-dir', file, '--requests', '1', '--concurrency', '1', '--input-tokens', '8', '--output-tokens', '4', '--json'], {
       cwd: repo,
       env: {CAPPLAN_CACHE_DIR: cache},
     })
@@ -159,7 +157,7 @@ describe('bench --results-dir', () => {
   it('below a file, with a remote engine: exit 3 before the endpoint is contacted', async () => {
     const file = path.join(work, 'plain')
     writeFileSync(file, 'x')
-    const run = await capplan(['bench', '--engine', 'openai', '--endpoint', 'http://127.0.0.1:9', '--results-dir', path.join(file, 'sub'), '--json'])
+    const run = await capplanInProcess(['bench', '--engine', 'openai', '--endpoint', 'http://127.0.0.1:9', '--results-dir', path.join(file, 'sub'), '--json'])
     expect([run.exitCode, errorOf(run.stdout).message]).toEqual([3, `--results-dir ${path.join(file, 'sub')}: ${file} is a file, not a directory.`])
   })
 })

@@ -3,24 +3,21 @@ import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 
-import {execa} from 'execa'
 import {beforeAll, describe, expect, it} from 'vitest'
 
 import {gpuHourlyPrice} from '../../src/cost/pricing.js'
 import {loadProfiles} from '../../src/profiles/load.js'
+import {capplanInProcess} from '../helpers/cli.js'
 
 // Runs the built CLI (`npm test` builds first) as a user would, so exit codes and stdout are the real ones.
 const root = fileURLToPath(new URL('../..', import.meta.url))
-const bin = fileURLToPath(new URL('../../bin/run.js', import.meta.url))
 
 async function capplan(...args: string[]) {
   return capplanWithEnv({}, ...args)
 }
 
 async function capplanWithEnv(extraEnv: Record<string, string>, ...args: string[]) {
-  const env = {...process.env}
-  delete env.CAPPLAN_PROFILES
-  return execa('node', [bin, 'plan', ...args], {cwd: root, reject: false, env: {...env, ...extraEnv}})
+  return capplanInProcess(['plan', ...args], {cwd: root, env: {CAPPLAN_PROFILES: undefined, ...extraEnv}})
 }
 
 async function planJson(...args: string[]) {

@@ -1,25 +1,24 @@
-import {spawnSync} from 'node:child_process'
 import {existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
+import {capplanInProcess} from '../helpers/cli.js'
+
 /**
  * `capplan profiles ...` as a user runs it: `node bin/run.js` in a subprocess against dist/ (built by
  * `npm test`), asserting exit codes and JSON, which must agree under --json.
  */
 const root = path.resolve(import.meta.dirname, '../..')
-const runJs = path.join(root, 'bin', 'run.js')
 
-function capplan(args: string[], env: Record<string, string> = {}) {
-  const {CAPPLAN_PROFILES: _ignored, ...baseEnv} = process.env
-  const result = spawnSync(process.execPath, [runJs, ...args], {cwd: root, encoding: 'utf8', env: {...baseEnv, ...env}})
-  return {code: result.status, stdout: result.stdout, stderr: result.stderr}
+async function capplan(args: string[], env: Record<string, string> = {}) {
+  const result = await capplanInProcess(args, {cwd: root, env: {CAPPLAN_PROFILES: undefined, ...env}, stripFinalNewline: false})
+  return {code: result.exitCode, stdout: result.stdout, stderr: result.stderr}
 }
 
-function json(args: string[], env: Record<string, string> = {}) {
-  const result = capplan([...args, '--json'], env)
+async function json(args: string[], env: Record<string, string> = {}) {
+  const result = await capplan([...args, '--json'], env)
   return {...result, body: JSON.parse(result.stdout) as Record<string, any>}
 }
 
@@ -46,8 +45,8 @@ afterAll(() => {
 })
 
 describe('capplan profiles list', () => {
-  it('--json: every built-in profile with kind, id and source', () => {
-    const {code, body} = json(['profiles', 'list'])
+  it('--json: every built-in profile with kind, id and source', async () => {
+    const {code, body} = await json(['profiles', 'list'])
     expect(code).toBe(0)
     const listing = body as unknown as {kind: string; id: string; source: {origin: string; file: string}; profile: {id: string}}[]
     // 15 gpus + 10 models + 7 apis + 5 workloads
@@ -58,80 +57,80 @@ describe('capplan profiles list', () => {
     expect(listing.filter((p) => p.id === 'deepseek-v3').map((p) => p.kind)).toEqual(['model', 'api'])
   })
 
-  it('--kind api: a table with input/output $/1M and the variants', () => {
-    const {code, stdout} = capplan(['profiles', 'list', '--kind', 'api'])
+  it('--kind api: a table with input/output $/1M and the variants', async () => {
+    const {code, stdout} = await capplan(['profiles', 'list', '--kind', 'api'])
     expect(code).toBe(0)
     const gpt4o = stdout.split('\n').find((line) => line.includes(' gpt-4o '))!
     expect(gpt4o.split('│').map((cell) => cell.trim())).toEqual(['', 'gpt-4o', 'OpenAI', '2.50', '-', '10.00', '2025-01', '@seed-000 7.5/7.5', ''])
     expect(stdout).not.toContain('h100-sxm')
   })
 
-  it("CAPPLAN_PROFILES overrides a built-in by id and marks it as the user's", () => {
-    const {code, body} = json(['profiles', 'list', '--kind', 'gpu'], {CAPPLAN_PROFILES: overrideDir})
+  it("CAPPLAN_PROFILES overrides a built-in by id and marks it as the user's", async () => {
+    const {code, body} = await json(['profiles', 'list', '--kind', 'gpu'], {CAPPLAN_PROFILES: overrideDir})
     expect(code).toBe(0)
     const h100 = (body as unknown as any[]).find((p) => p.id === 'h100-sxm')
     expect(h100.source.origin).toBe('user')
     expect(h100.profile.prices['on-demand'].usdPerHour).toBe(1.23)
-    const {stdout} = capplan(['profiles', 'list', '--kind', 'gpu'], {CAPPLAN_PROFILES: overrideDir})
+    const {stdout} = await capplan(['profiles', 'list', '--kind', 'gpu'], {CAPPLAN_PROFILES: overrideDir})
     expect(stdout).toMatch(/h100-sxm \(user\)\s+│[^\n]*│ 1\.23 /)
   })
 
-  it('--profiles DIR does the same as the environment variable', () => {
-    const {body} = json(['profiles', 'show', 'h100-sxm', '--profiles', overrideDir])
+  it('--profiles DIR does the same as the environment variable', async () => {
+    const {body} = await json(['profiles', 'show', 'h100-sxm', '--profiles', overrideDir])
     expect(body.source.origin).toBe('user')
     expect(body.profile.prices['on-demand'].usdPerHour).toBe(1.23)
   })
 
-  it('an invalid user profile stops every command with exit 5, also under --json', () => {
-    const {code, body} = json(['profiles', 'list'], {CAPPLAN_PROFILES: brokenDir})
+  it('an invalid user profile stops every command with exit 5, also under --json', async () => {
+    const {code, body} = await json(['profiles', 'list'], {CAPPLAN_PROFILES: brokenDir})
     expect(code).toBe(5)
     expect(body.error.kind).toBe('INVALID_PROFILE')
   })
 })
 
 describe('capplan profiles show', () => {
-  it('prints the full profile as YAML under a header naming its file', () => {
-    const {code, stdout} = capplan(['profiles', 'show', 'qwen2.5-0.5b'])
+  it('prints the full profile as YAML under a header naming its file', async () => {
+    const {code, stdout} = await capplan(['profiles', 'show', 'qwen2.5-0.5b'])
     expect(code).toBe(0)
     expect(stdout.split('\n')[0]).toBe(`# model qwen2.5-0.5b (builtin: ${path.join(root, 'profiles', 'models', 'qwen2.5-0.5b.yaml')})`)
     expect(stdout).toContain('\nhiddenSize: 896\n')
     expect(stdout).toContain('\ntiedEmbeddings: true\n')
   })
 
-  it('unknown id -> exit 4 with the closest ids, also under --json', () => {
-    const {code, body} = json(['profiles', 'show', 'h100-sx'])
+  it('unknown id -> exit 4 with the closest ids, also under --json', async () => {
+    const {code, body} = await json(['profiles', 'show', 'h100-sx'])
     expect(code).toBe(4)
     expect(body.error).toMatchObject({kind: 'NOT_FOUND', exitCode: 4, message: 'Unknown profile "h100-sx". Closest: h100-sxm (gpu), h100-nvl (gpu), h100-pcie (gpu).'})
-    const human = capplan(['profiles', 'show', 'h100-sx'])
+    const human = await capplan(['profiles', 'show', 'h100-sx'])
     expect(human.code).toBe(4)
     expect(human.stderr).toContain('h100-sxm (gpu)')
   })
 
-  it('an id of two kinds asks for --kind (exit 3); with --kind it shows that one', () => {
-    const {code, body} = json(['profiles', 'show', 'deepseek-v3'])
+  it('an id of two kinds asks for --kind (exit 3); with --kind it shows that one', async () => {
+    const {code, body} = await json(['profiles', 'show', 'deepseek-v3'])
     expect(code).toBe(3)
     expect(body.error.kind).toBe('INVALID_INPUT')
     expect(body.error.suggestion).toContain('--kind')
-    const api = json(['profiles', 'show', 'deepseek-v3', '--kind', 'api'])
+    const api = await json(['profiles', 'show', 'deepseek-v3', '--kind', 'api'])
     expect([api.code, api.body.kind, api.body.profile.price.outputPerMTok]).toEqual([0, 'api', 1.1])
   })
 
-  it("a bad --kind value is oclif's usage error (exit 2)", () => {
-    expect(capplan(['profiles', 'show', 'h100-sxm', '--kind', 'tpu']).code).toBe(2)
+  it("a bad --kind value is oclif's usage error (exit 2)", async () => {
+    expect((await capplan(['profiles', 'show', 'h100-sxm', '--kind', 'tpu'])).code).toBe(2)
   })
 })
 
 describe('capplan profiles validate', () => {
-  it('built-ins: every file OK, exit 0', () => {
-    const {code, body} = json(['profiles', 'validate'])
+  it('built-ins: every file OK, exit 0', async () => {
+    const {code, body} = await json(['profiles', 'validate'])
     expect(code).toBe(0)
     expect(body.valid).toBe(true)
     expect(body.files).toHaveLength(37)
     expect(body.files.every((f: {ok: boolean}) => f.ok)).toBe(true)
   })
 
-  it('a directory with bad files: exit 5 listing ALL problems (YAML line, field path), also under --json', () => {
-    const {code, body} = json(['profiles', 'validate', brokenDir])
+  it('a directory with bad files: exit 5 listing ALL problems (YAML line, field path), also under --json', async () => {
+    const {code, body} = await json(['profiles', 'validate', brokenDir])
     expect(code).toBe(5)
     expect(body.error.kind).toBe('INVALID_PROFILE')
     const problems = body.error.problems as {file: string; line?: number; field?: string; message: string}[]
@@ -149,8 +148,8 @@ describe('capplan profiles validate', () => {
     expect(body.error.message).toContain(`${broken}:4:`)
   })
 
-  it('human output: each file OK or FAIL, then the problems; exit 5', () => {
-    const {code, stdout, stderr} = capplan(['profiles', 'validate', brokenDir])
+  it('human output: each file OK or FAIL, then the problems; exit 5', async () => {
+    const {code, stdout, stderr} = await capplan(['profiles', 'validate', brokenDir])
     expect(code).toBe(5)
     expect(stdout.trim().split('\n')).toEqual([
       `FAIL  ${path.join(brokenDir, 'gpus', 'h100-sxm.yaml')} (1 problem)`,
@@ -160,12 +159,12 @@ describe('capplan profiles validate', () => {
     expect(stderr).toContain('prices.spot.usdPerHour')
   })
 
-  it('a directory that does not exist -> exit 4; an empty one -> exit 4', () => {
-    const missing = json(['profiles', 'validate', path.join(brokenDir, 'nope')])
+  it('a directory that does not exist -> exit 4; an empty one -> exit 4', async () => {
+    const missing = await json(['profiles', 'validate', path.join(brokenDir, 'nope')])
     expect([missing.code, missing.body.error.kind]).toEqual([4, 'NOT_FOUND'])
     const emptyDir = mkdtempSync(path.join(tmpdir(), 'capplan-empty-'))
     try {
-      const empty = json(['profiles', 'validate', emptyDir])
+      const empty = await json(['profiles', 'validate', emptyDir])
       expect([empty.code, empty.body.error.kind]).toEqual([4, 'NOT_FOUND'])
     } finally {
       rmSync(emptyDir, {recursive: true, force: true})

@@ -5,7 +5,7 @@ import path from 'node:path'
 import {describe, expect, it} from 'vitest'
 
 import type {ResultFile} from '../../src/results/schema.js'
-import {capplan, repo} from '../helpers/cli.js'
+import {capplanInProcess, repo} from '../helpers/cli.js'
 
 /**
  * Summary tampering: a real result file (results/, a 2-thread CPU run with levels c=1, c=2, c=4) has one field
@@ -33,7 +33,7 @@ interface Flagged {
 }
 
 async function reportJson(file: string): Promise<Flagged> {
-  const run = await capplan(['report', file, '--format', 'json'])
+  const run = await capplanInProcess(['report', file, '--format', 'json'])
   expect(run.exitCode, run.stderr).toBe(0)
   const payload = JSON.parse(run.stdout) as {results: Flagged[]}
   return payload.results[0]!
@@ -141,19 +141,19 @@ describe('report: summary tampering, one field at a time', () => {
       result.levels[0]!.load.value = 8
     })
     const message = `level concurrency 4: stored throughput.outputTokensPerS 5.018e7 but its 8 requests give 50.1775`
-    const table = await capplan(['report', file])
+    const table = await capplanInProcess(['report', file])
     expect(table.stdout).toContain(`EXCLUDED from cost: ${file} ${message}.`)
     expect(table.stdout).toContain('EXCLUDED: its stored summary disagrees with its 8 requests (throughput.outputTokensPerS)')
     expect(table.stdout).toContain('c=8 (peak 1)')
     expect(table.stdout).toContain('EXCLUDED: only 4 requests for concurrency 8')
     expect(table.stdout).toContain(`EXCLUDED from cost: ${file} level concurrency 8: only 4 requests stored, fewer than its concurrency: never more than 4 in flight`)
     expect(table.stdout).toContain('Operating point (measured): c=2,')
-    const md = await capplan(['report', file, '--format', 'md'])
+    const md = await capplanInProcess(['report', file, '--format', 'md'])
     expect(md.stdout).toContain(`- EXCLUDED from cost: ${file} ${message}.`)
-    const csv = (await capplan(['report', file, '--format', 'csv'])).stdout.trim().split('\n')
+    const csv = (await capplanInProcess(['report', file, '--format', 'csv'])).stdout.trim().split('\n')
     expect(csv[0]).toMatch(/,summary_check,excluded_levels$/)
     expect(csv[1]).toMatch(/,excluded,c=8: only 4 requests for concurrency 8; c=4: its stored summary disagrees with its 8 requests \(throughput.outputTokensPerS\)$/)
-    const html = await capplan(['report', file, '--format', 'html'])
+    const html = await capplanInProcess(['report', file, '--format', 'html'])
     expect(html.stdout).toContain(`<ul class="verification"><li>Verified: the stored summary of c=2 is what its request records give (4 requests recomputed).</li>`)
     expect(html.stdout).toContain(`<li>EXCLUDED from cost: ${file} ${message}.</li>`)
     // the charts draw the consistent level only (no point at 5e7 tok/s)

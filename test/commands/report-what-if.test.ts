@@ -1,13 +1,12 @@
 import path from 'node:path'
 
-import {execa} from 'execa'
 import {describe, expect, it} from 'vitest'
 
+import {capplanInProcess, repo} from '../helpers/cli.js'
+
 /** Run after `npm run build`: the built CLI, as a user runs it. */
-const repo = path.resolve(import.meta.dirname, '..', '..')
-const bin = path.join(repo, 'bin', 'run.js')
 const recorded = path.join('test', 'fixtures', 'peers', 'capplan-embedded-int4.json')
-const capplan = (args: string[]) => execa('node', [bin, ...args], {reject: false, cwd: repo})
+const capplan = (args: string[]) => capplanInProcess(args, {cwd: repo})
 
 // The recorded run: qwen2.5-0.5b Q4_0 on 2 CPU threads, 32 in / 16 out, c=1 1.2767 and c=2 1.1253 output tok/s.
 // Bytes per decode step at batch B, context 32 + 16/2 = 40: 275,625,000 weights + B x 12,288 x 40 KV.
