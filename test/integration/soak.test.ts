@@ -39,9 +39,11 @@ describe.skipIf(!built)('soak: capplan bench against a source failing 10% of req
       runSoak: (options: object) => Promise<SoakSummary>
       formatSoak: (summary: SoakSummary) => string
     }
-    // A full GC forced in capplan every 5 s (probeEveryMs): RSS then follows the live data instead of V8's
-    // garbage sawtooth, whose phase alone can put two samples 1.5x apart with nothing leaking (soak.js).
-    const soak = await runSoak({durationMs: 40_000, concurrency: 64, failRate: 0.1, seed: 7, probeEveryMs: 5000})
+    // A full GC forced in capplan every 2.5 s (probeEveryMs): RSS then follows the live data instead of V8's
+    // garbage sawtooth, whose phase alone can put two samples 1.5x apart with nothing leaking (soak.ts).
+    // 60 s and a point every 2.5 s: the live heap after a GC still varies by ~1 MB with what 64 streams hold at
+    // that instant, and fewer points over 40 s made the fitted slope noisier (a flat run measured +2.5 to +5.6 MB/min).
+    const soak = await runSoak({durationMs: 60_000, concurrency: 64, failRate: 0.1, seed: 7, probeEveryMs: 2500})
     // The numbers, for the test log (the report quotes them).
     console.log(formatSoak(soak))
 
@@ -72,11 +74,11 @@ describe.skipIf(!built)('soak: capplan bench against a source failing 10% of req
     expect(soak.summary.match, `${soak.summary.worstField} differs by ${soak.summary.maxRelativeDiff}`).toBe(true)
 
     // Memory: RSS at the level's end below 1.5 x its start (after warmup); the live heap (after full GCs)
-    // grows no faster than the request records the level must keep for its file.
+    // grows no faster than 1.5 x the request records the level must keep for its file (LIVE_HEAP_OVER_RECORDS).
     expect(soak.rss).not.toBeNull()
     expect(soak.rss!.endBytes).toBeLessThan(1.5 * soak.rss!.startBytes)
     expect(soak.liveHeap.slopeMBPerMin).not.toBeNull()
-    expect(soak.liveHeap.slopeMBPerMin!).toBeLessThanOrEqual(soak.liveHeap.recordsJsonMBPerMin!)
+    expect(soak.liveHeap.slopeMBPerMin!).toBeLessThanOrEqual(1.5 * soak.liveHeap.recordsJsonMBPerMin!)
 
     expect(soak.checks.filter((check) => !check.ok)).toEqual([])
     expect(soak.ok).toBe(true)
@@ -97,7 +99,7 @@ describe.skipIf(!built)('soak: capplan bench against a source failing 10% of req
     })
     console.log(formatSoak(soak))
     expect(soak.liveHeap.slopeMBPerMin).not.toBeNull()
-    expect(soak.liveHeap.slopeMBPerMin!).toBeGreaterThan(soak.liveHeap.recordsJsonMBPerMin!)
+    expect(soak.liveHeap.slopeMBPerMin!).toBeGreaterThan(1.5 * soak.liveHeap.recordsJsonMBPerMin!)
     expect(soak.checks.filter((check) => !check.ok).map((check) => check.name)).toContain('live heap (after full GCs) grows no faster than the request records it keeps')
     // Everything else still holds: the leak is only in memory.
     expect(soak.failuresByKind.every((row) => row.capplan === row.source)).toBe(true)
