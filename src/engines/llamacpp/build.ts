@@ -8,7 +8,7 @@ import {z} from 'zod'
 
 import {capplanCacheDir} from '../../lib/cache.js'
 import {EngineError, notFound} from '../../lib/errors.js'
-import {writeOutputFile} from '../../lib/safe-write.js'
+import {fileWriteError, writeOutputFile} from '../../lib/safe-write.js'
 
 /** execa on first use: report and import reach this module (findLlamaCppTool) and should not pay its ~90 ms load. */
 const loadExeca = () => import('execa')
@@ -204,7 +204,7 @@ export async function buildLlamaCppTools(options: BuildLlamaCppOptions = {}): Pr
   const releaseLock = await acquireLock(paths.lockDir)
   const started = Date.now()
   try {
-    await appendFile(paths.logFile, `\n=== capplan engine build ${new Date().toISOString()} (${targets.join(', ')}) ===\n`)
+    await appendLog(paths.logFile, `\n=== capplan engine build ${new Date().toISOString()} (${targets.join(', ')}) ===\n`)
     const run = (command: string, args: string[], cwd?: string) => runLogged(command, args, {cwd, logFile: paths.logFile, onLog: options.onLog})
 
     if (!(await isFile(join(paths.sourceDir, 'CMakeLists.txt')))) {
@@ -322,10 +322,19 @@ async function readBuildInfo(file: string): Promise<LlamaCppBuildInfo | null> {
   }
 }
 
+/** Append to the build log; a full disk (exit 7) or an unwritable cache dir (exit 3) is one error naming the log. */
+async function appendLog(logFile: string, text: string): Promise<void> {
+  try {
+    await appendFile(logFile, text)
+  } catch (error) {
+    throw fileWriteError(error, logFile)
+  }
+}
+
 /** A run that streams every output line to the log file and onLog; a non-zero exit becomes an EngineError. */
 async function runLogged(command: string, args: string[], opts: {cwd?: string; logFile: string; onLog?: (line: string) => void}): Promise<void> {
   const display = [command, ...args].join(' ')
-  await appendFile(opts.logFile, `$ ${display}\n`)
+  await appendLog(opts.logFile, `$ ${display}\n`)
   const {execa} = await loadExeca()
   const subprocess = execa(command, args, {cwd: opts.cwd, all: true, buffer: false, reject: false, stdin: 'ignore'})
   const tail: string[] = []
@@ -334,7 +343,7 @@ async function runLogged(command: string, args: string[], opts: {cwd?: string; l
     tail.push(line)
     if (tail.length > 30) tail.shift()
     opts.onLog?.(line)
-    pending = pending.then(() => appendFile(opts.logFile, `${line}\n`))
+    pending = pending.then(() => appendLog(opts.logFile, `${line}\n`))
   }
   const result = await subprocess
   await pending

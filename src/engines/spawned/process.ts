@@ -4,6 +4,7 @@ import {open} from 'node:fs/promises'
 import {execa} from 'execa'
 
 import {EngineError} from '../../lib/errors.js'
+import {fileWriteError} from '../../lib/safe-write.js'
 import type {StreamEvent} from '../types.js'
 import {spawnWatchdog, type Watchdog} from './watchdog.js'
 
@@ -146,8 +147,14 @@ export interface SpawnOptions {
  */
 export async function spawnManaged(file: string, args: readonly string[], options: SpawnOptions): Promise<ManagedProcess> {
   const display = [file, ...(options.displayArgs ?? args)].join(' ')
-  const fd = openSync(options.logFile, 'a')
-  writeSync(fd, `\n=== capplan ${new Date().toISOString()}: ${display}\n`)
+  let fd: number
+  try {
+    fd = openSync(options.logFile, 'a')
+    writeSync(fd, `\n=== capplan ${new Date().toISOString()}: ${display}\n`)
+  } catch (error) {
+    // A full disk (exit 7) or an unwritable log dir (exit 3) named with the path, before anything is spawned.
+    throw fileWriteError(error, options.logFile)
+  }
   let status: ExitStatus | null = null
   let self: ManagedProcess | null = null
   // execa's types only accept literal fd numbers; any open fd works at run time (passed straight to spawn).

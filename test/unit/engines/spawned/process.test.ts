@@ -21,6 +21,15 @@ const waitForLine = async (file: string, pattern: RegExp): Promise<RegExpMatchAr
   (await waitFor(() => readFileSync(file, 'utf8').match(pattern), 5000, 25)) ?? expect.fail(`${pattern} never appeared in ${file}`)
 
 describe('spawnManaged', () => {
+  it('a log file it cannot open is one CapplanError naming the path (exit 3), not a raw errno, and nothing is spawned', async () => {
+    const missing = join(dir, 'no-such-dir', 'server.log')
+    const error = await spawnManaged('sh', ['-c', 'echo started'], {logFile: missing}).catch((caught: unknown) => caught)
+    expect(error).toBeInstanceOf(CapplanError)
+    expect((error as CapplanError).exitCode).toBe(3)
+    expect((error as CapplanError).message).toContain(missing)
+    expect(existsSync(missing)).toBe(false)
+  })
+
   it('kills the whole process group on stop(), grandchildren included, and untracks it', async () => {
     const log = join(dir, 'group.log')
     // sh forks a background sleep (a "worker") and waits: killing only sh would orphan the sleep.
