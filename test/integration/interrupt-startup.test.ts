@@ -82,6 +82,16 @@ describe.skipIf(serverBin === null)('an interruption while llama-server starts',
         10,
       )
       expect(log, 'the server never started loading').not.toBeNull()
+      // The watcher polls on its own timer: let it see the server before the signal (CI once signalled first,
+      // and the "seen serving" check below then failed with nothing wrong in capplan).
+      await waitFor(
+        () => {
+          watcher.poll()
+          return [...watcher.seen.values()].some((args) => args.some((arg) => arg.endsWith('llama-server')) && args.includes('--port')) ? true : null
+        },
+        5000,
+        10,
+      )
       const sentAt = Date.now()
       child.kill(signal)
       const run = await child
