@@ -7,6 +7,7 @@ import {invalidInput} from '../lib/errors.js'
 import type {ModelProfile, QuantLevel} from '../profiles/schema.js'
 import {ResultFileWriter} from '../results/write.js'
 import type {HostSnapshot, LevelRecord, LevelStatus, ModelInfo, ResultFile, RunStatus, SloSpec, WorkloadInfo} from '../results/schema.js'
+import {RESULT_SCHEMA_VERSION} from '../results/schema.js'
 import {summarizeLevel} from '../stats/summarize.js'
 import {type Arrival, loadOf} from './arrivals.js'
 import {type Dataset, datasetPrompt} from './dataset.js'
@@ -221,7 +222,7 @@ export async function runBench(plan: BenchRunPlan, context: BenchRunContext): Pr
   }
   const t0 = performance.now()
   const result: ResultFile = {
-    schemaVersion: 2,
+    schemaVersion: RESULT_SCHEMA_VERSION,
     id: randomUUID(),
     createdAt: new Date().toISOString(),
     finishedAt: null,

@@ -4,6 +4,7 @@
  */
 
 import {quantLevels} from '../profiles/schema.js'
+import {clientHealthSchema} from './client-health.js'
 import {
   engineKinds,
   levelStatuses,
@@ -16,9 +17,11 @@ import {
   type ResultFile,
   resultFileSchema,
   type ResultFileV1,
+  type ResultFileV2,
   runStatuses,
   serverMetricsSchema,
 } from './schema.js'
+import {levelCacheSchema, requestSessionSchema, workloadShapeSchema} from './workload-shape.js'
 
 /*
  * `capplan report` reads thousands of result files; zod's parse of one realistic file costs about as much as
@@ -81,9 +84,13 @@ function isNonDecreasingOffsets(value: unknown): value is number[] {
 
 const requestKeys = ['index', 'startMs', 'ttftMs', 'e2eMs', 'inputTokens', 'outputTokens', 'countedTokens', 'chunkOffsetsMs', 'chunkTokens', 'error'] as const
 
+const requestOptionalKeys = ['cachedTokens', 'session'] as const
+
 function isRequestRecord(request: unknown): boolean {
-  if (!isRecord(request) || !hasExactKeys(request, requestKeys)) return false
-  const {chunkOffsetsMs, chunkTokens, error} = request
+  if (!isRecord(request) || !hasExactKeys(request, requestKeys, requestOptionalKeys)) return false
+  const {chunkOffsetsMs, chunkTokens, error, cachedTokens, session} = request
+  if (!(cachedTokens === undefined || cachedTokens === null || isNonNegativeInt(cachedTokens))) return false
+  if (session !== undefined && !requestSessionSchema.safeParse(session).success) return false
   if (
     !isNonNegativeInt(request['index']) ||
     !isFiniteNumber(request['startMs']) ||
@@ -142,8 +149,12 @@ function isLevelSummary(summary: unknown): boolean {
 
 const levelKeys = ['load', 'warmupRequests', 'window', 'status', 'requests', 'summary', 'telemetry', 'serverMetrics'] as const
 
+const levelOptionalKeys = ['cache', 'clientHealth'] as const
+
 function isLevelRecord(level: unknown): boolean {
-  if (!isRecord(level) || !hasExactKeys(level, levelKeys)) return false
+  if (!isRecord(level) || !hasExactKeys(level, levelKeys, levelOptionalKeys)) return false
+  if (level['cache'] !== undefined && !levelCacheSchema.safeParse(level['cache']).success) return false
+  if (level['clientHealth'] !== undefined && !clientHealthSchema.safeParse(level['clientHealth']).success) return false
   const {load, window, requests} = level
   if (!isRecord(load) || !hasExactKeys(load, ['kind', 'value']) || !isOneOf(loadKinds, load['kind']) || !(isFiniteNumber(load['value']) && load['value'] > 0)) {
     return false
@@ -197,7 +208,8 @@ const isModelInfo = (model: unknown): boolean =>
 
 const workloadKeys = ['profile', 'inputTokens', 'outputTokens', 'promptSource', 'dataset', 'seed', 'ignoreEos'] as const
 const isWorkloadInfo = (workload: unknown): boolean =>
-  isRecord(workload) && hasExactKeys(workload, workloadKeys) && isStringOrNull(workload['profile']) && isPositiveInt(workload['inputTokens']) &&
+  isRecord(workload) && hasExactKeys(workload, workloadKeys, ['shape']) &&
+  (workload['shape'] === undefined || workloadShapeSchema.safeParse(workload['shape']).success) && isStringOrNull(workload['profile']) && isPositiveInt(workload['inputTokens']) &&
   isPositiveInt(workload['outputTokens']) && isOneOf(promptSources, workload['promptSource']) && isStringOrNull(workload['dataset']) &&
   Number.isSafeInteger(workload['seed']) && typeof workload['ignoreEos'] === 'boolean'
 
@@ -234,6 +246,11 @@ function certainlyMatchesBody(value: unknown, version: number, isCommand: (comma
  */
 export function certainlyMatchesResultFileSchema(value: unknown): value is ResultFile {
   return certainlyMatchesBody(value, RESULT_SCHEMA_VERSION, isStringArray)
+}
+
+/** The same for resultFileV2Schema: version 3's fields are optional, so the body check is the same. */
+export function certainlyMatchesResultFileV2Schema(value: unknown): value is ResultFileV2 {
+  return certainlyMatchesBody(value, 2, isStringArray)
 }
 
 /** The same for resultFileV1Schema (the command a string): report still reads thousands of version 1 files. */

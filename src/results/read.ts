@@ -3,9 +3,9 @@ import {readFileSync, statSync} from 'node:fs'
 import type {z} from 'zod'
 
 import {CapplanError, invalidResult, notFound} from '../lib/errors.js'
-import {certainlyMatchesResultFileSchema, certainlyMatchesResultFileV1Schema} from './fast-validate.js'
-import {type ResultFile, readableSchemaVersions, resultFileSchema, resultFileV1Schema} from './schema.js'
-import {upgradeV1} from './upgrade.js'
+import {certainlyMatchesResultFileSchema, certainlyMatchesResultFileV1Schema, certainlyMatchesResultFileV2Schema} from './fast-validate.js'
+import {type ResultFile, readableSchemaVersions, resultFileSchema, resultFileV1Schema, resultFileV2Schema} from './schema.js'
+import {upgradeV1, upgradeV2} from './upgrade.js'
 
 /** Result files above this are refused before being read whole (a bench run of hours stays far below). */
 export const MAX_RESULT_FILE_BYTES = 256 * 1024 * 1024
@@ -49,7 +49,7 @@ function describeJsonError(text: string, error: Error): string {
 
 /**
  * Parse and validate the text of a result file. `source` names the file in every error. A version 1 file is
- * validated against its own schema, then upgraded: the result is always the current version.
+ * (or 2) is validated against its own schema, then upgraded: the result is always the current version.
  * Throws invalidResult for: not JSON, not an object, no/unknown schemaVersion, schema violations (with paths).
  */
 export function parseResultFile(text: string, source: string): ResultFile {
@@ -69,7 +69,7 @@ export function parseResultFile(text: string, source: string): ResultFile {
     )
   }
   const version = (data as Record<string, unknown>)['schemaVersion']
-  const readable = readableSchemaVersions.join(' and ')
+  const readable = `${readableSchemaVersions.slice(0, -1).join(', ')} and ${readableSchemaVersions.at(-1)}`
   if (version === undefined) {
     throw invalidResult(
       `${source} has no schemaVersion: it is not a capplan result file.`,
@@ -88,6 +88,10 @@ export function parseResultFile(text: string, source: string): ResultFile {
   if (version === 1) {
     if (certainlyMatchesResultFileV1Schema(data)) return upgradeV1(data)
     return upgradeV1(validated(resultFileV1Schema, data, source, version))
+  }
+  if (version === 2) {
+    if (certainlyMatchesResultFileV2Schema(data)) return upgradeV2(data)
+    return upgradeV2(validated(resultFileV2Schema, data, source, version))
   }
   if (certainlyMatchesResultFileSchema(data)) return data
   return validated(resultFileSchema, data, source, version)

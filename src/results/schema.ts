@@ -1,9 +1,11 @@
 import {z} from 'zod'
 
 import {quantLevels} from '../profiles/schema.js'
+import {clientHealthSchema} from './client-health.js'
+import {levelCacheSchema, requestSessionSchema, workloadShapeSchema} from './workload-shape.js'
 
 /**
- * THE result file (schemaVersion 2): the authoritative record of one `capplan bench` run.
+ * THE result file (schemaVersion 3): the authoritative record of one `capplan bench` run.
  * `bench` writes it, `report` / `compare` read it; nothing else passes between them.
  *
  * Conventions:
@@ -13,13 +15,15 @@ import {quantLevels} from '../profiles/schema.js'
  * - Request-level samples are kept in full: `compare` runs significance tests on them.
  * - Objects are strict: a misspelled or unknown field is an error, not silently dropped. A file written by
  *   a newer capplan carries a newer schemaVersion and is refused with a clear message (see read.ts).
- * - Versions: 2 records the command as an argv array; 1 (one shell-quoted string) is still read, and upgraded
- *   to 2 as it is read (upgrade.ts), so every reader sees version 2 only.
+ * - Versions: 3 adds optional records (the workload's shape, per-request prompt-cache hits and sessions, per-level
+ *   cache evidence and the client's own health); a field absent means what version 2 meant (fixed lengths,
+ *   unique prompts, nothing recorded). 2 records the command as an argv array; 1 (one shell-quoted string).
+ *   Both are still read and upgraded as they are read (upgrade.ts), so every reader sees version 3 only.
  */
 
-export const RESULT_SCHEMA_VERSION = 2 as const
+export const RESULT_SCHEMA_VERSION = 3 as const
 /** Versions this capplan can read (older ones are upgraded in memory by upgrade.ts). */
-export const readableSchemaVersions = [1, RESULT_SCHEMA_VERSION] as const
+export const readableSchemaVersions = [1, 2, RESULT_SCHEMA_VERSION] as const
 
 const nonNegInt = z.number().int().nonnegative()
 const nonNeg = z.number().nonnegative()
@@ -150,6 +154,8 @@ export const workloadInfoSchema = z.strictObject({
   seed: z.number().int(),
   /** Output length fixed by ignoring EOS (true for every synthetic-prompt run). */
   ignoreEos: z.boolean(),
+  /** v3: shared prefixes, sessions, distributions, arrivals, prompt cache; absent = the version 2 control. */
+  shape: workloadShapeSchema.optional(),
 })
 export type WorkloadInfo = z.infer<typeof workloadInfoSchema>
 
@@ -183,6 +189,10 @@ export const requestRecordSchema = z
     chunkTokens: nonNegativeNumberArray(true).nullable(),
     /** null = succeeded. A failed request is excluded from latency statistics and counted by kind. */
     error: requestErrorSchema.nullable(),
+    /** v3: prompt tokens the server served from its cache, as it said (null = it did not say); absent = not recorded. */
+    cachedTokens: nonNegInt.nullable().optional(),
+    /** v3: the conversation and turn of a multi-turn workload; absent = not part of a session. */
+    session: requestSessionSchema.optional(),
   })
   .superRefine((request, ctx) => {
     if (request.chunkTokens !== null && request.chunkTokens.length !== request.chunkOffsetsMs.length) {
@@ -328,6 +338,10 @@ export const levelRecordSchema = z
     summary: levelSummarySchema,
     telemetry: levelTelemetrySchema.nullable(),
     serverMetrics: serverMetricsSchema.nullable(),
+    /** v3: how much of the prompts the server's cache served; absent = not measured. */
+    cache: levelCacheSchema.optional(),
+    /** v3: the load generator's event-loop delay and GC pauses during the level; absent = not recorded. */
+    clientHealth: clientHealthSchema.optional(),
   })
   .superRefine((level, ctx) => {
     if (level.window.endMs < level.window.startMs) {
@@ -365,6 +379,10 @@ export const resultFileSchema = z.strictObject({
   notes: z.array(z.string()),
 })
 export type ResultFile = z.infer<typeof resultFileSchema>
+
+/** schemaVersion 2: the same fields, none of version 3's optional records. Read, never written. */
+export const resultFileV2Schema = resultFileSchema.extend({schemaVersion: z.literal(2)})
+export type ResultFileV2 = z.infer<typeof resultFileV2Schema>
 
 /** schemaVersion 1: the same file, but the command was one shell-quoted line (quoteArgv). Read, never written. */
 export const resultFileV1Schema = resultFileSchema.extend({

@@ -1,9 +1,9 @@
 /**
  * Older result files, brought up to the current schemaVersion as they are read: every reader (report,
- * compare, bench --resume) sees version 2 only, and no older file is ever rewritten on disk.
+ * compare, bench --resume) sees the current version only, and no older file is ever rewritten on disk.
  */
 
-import {RESULT_SCHEMA_VERSION, type ResultFile, type ResultFileV1} from './schema.js'
+import {RESULT_SCHEMA_VERSION, type ResultFile, type ResultFileV1, type ResultFileV2} from './schema.js'
 
 /**
  * The words of a command line as quoteArgv (lib/redact.ts) wrote it into a version 1 file: plain words, or
@@ -34,7 +34,15 @@ export function shellWords(command: string): string[] {
   return words
 }
 
-/** A version 1 file as version 2: the recorded command line becomes its argv; nothing else differs. */
+/**
+ * A version 2 file as version 3: version 3 only adds optional records, and their absence means what version 2
+ * meant, so only the number changes (no copy of the requests: report reads thousands of files).
+ */
+export function upgradeV2(file: ResultFileV2): ResultFile {
+  return {...file, schemaVersion: RESULT_SCHEMA_VERSION}
+}
+
+/** A version 1 file as the current version: the recorded command line becomes its argv; nothing else differs. */
 export function upgradeV1(file: ResultFileV1): ResultFile {
   return {...file, schemaVersion: RESULT_SCHEMA_VERSION, capplan: {version: file.capplan.version, command: shellWords(file.capplan.command)}}
 }

@@ -13,7 +13,7 @@ describe('capplan import', () => {
     const run = await capplanInProcess(['import', path.join(peers, 'llama_bench.json'), '--out', out, '--gpus', '0', '--json'])
     expect(run.exitCode).toBe(0)
     const written = JSON.parse(readFileSync(out, 'utf8'))
-    expect(written.schemaVersion).toBe(2)
+    expect(written.schemaVersion).toBe(3)
     expect(written.notes[0]).toMatch(/^imported from llama-bench/)
     expect(written.notes.at(-1)).toBe('set by capplan import: --gpus 0')
     // the written file reads back through report like any capplan file

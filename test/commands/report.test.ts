@@ -29,7 +29,7 @@ describe('capplan report', () => {
     expect(payload.results).toHaveLength(1)
     expect(payload.invalid.map((bad: {file: string}) => path.basename(bad.file))).toEqual(['cut.json', 'newer.json'])
     expect(payload.invalid[0].message).toContain('is not valid JSON')
-    expect(payload.invalid[1].message).toBe(`${path.join(dir, 'newer.json')} has schemaVersion 3; this capplan reads schemaVersion 1 and 2.`)
+    expect(payload.invalid[1].message).toBe(`${path.join(dir, 'newer.json')} has schemaVersion 4; this capplan reads schemaVersion 1, 2 and 3.`)
     // The payload says why the exit code is 6, in the error object every failing command's JSON carries.
     expect(payload.error).toMatchObject({
       kind: 'INVALID_RESULT',
@@ -48,7 +48,7 @@ describe('capplan report', () => {
     expect(table.exitCode).toBe(6)
     expect(table.stdout).toContain('Files not reported (invalid):')
     expect(table.stdout).toContain('Operating point (UNCHECKED')
-    expect(table.stderr).toContain('newer.json has schemaVersion 3')
+    expect(table.stderr).toContain('newer.json has schemaVersion 4')
   })
 
   it('writes CSV and Markdown to --out', async () => {

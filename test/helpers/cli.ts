@@ -24,7 +24,7 @@ export function mixedDirectory(): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'capplan-report-'))
   writeFileSync(path.join(dir, 'llama_bench.json'), readFileSync(path.join(peers, 'llama_bench.json')))
   writeFileSync(path.join(dir, 'cut.json'), serializeResultFile(sampleResult()).slice(0, 200))
-  writeFileSync(path.join(dir, 'newer.json'), '{"schemaVersion": 3, "id": "x"}')
+  writeFileSync(path.join(dir, 'newer.json'), '{"schemaVersion": 4, "id": "x"}')
   return dir
 }
 

@@ -144,7 +144,7 @@ describe.skipIf(refused !== null)('a real full disk (tmpfs)', () => {
     console.log(`disk-full: import --out with ${freeBytes} bytes free: exit ${imported.exitCode}: ${said(imported)}`)
     expect([0, 7]).toContain(imported.exitCode)
     if (imported.exitCode === 7) expect(errorMessage(imported.stdout)).toContain(out)
-    if (imported.exitCode === 0) expect(JSON.parse(readFileSync(out, 'utf8')).schemaVersion).toBe(2)
+    if (imported.exitCode === 0) expect(JSON.parse(readFileSync(out, 'utf8')).schemaVersion).toBe(3)
     else expect(existsSync(out)).toBe(false)
     expect(temporaries(dir)).toEqual([])
   })

@@ -9,11 +9,11 @@ import {serializeResultFile} from '../../../src/results/write.js'
 import {summarizeLevel} from '../../../src/stats/summarize.js'
 import {sampleLevel, sampleRequest, sampleResult} from './sample-result.js'
 
-/** A level using every optional branch of the schema: failed request, chunkTokens, goodput, telemetry, /metrics. */
+/** A level using every optional branch of the schema: failed request, chunkTokens, goodput, telemetry, /metrics, v3 records. */
 function richLevel(): LevelRecord {
   const requests = [
-    sampleRequest(0, {chunkTokens: [1, 2, 1, 0]}),
-    sampleRequest(1),
+    sampleRequest(0, {chunkTokens: [1, 2, 1, 0], cachedTokens: 64, session: {id: 0, turn: 1}}),
+    sampleRequest(1, {cachedTokens: null}),
     sampleRequest(2, {ttftMs: null, e2eMs: null, countedTokens: 0, outputTokens: 0, chunkOffsetsMs: [], error: {kind: 'timeout', message: 'no token in 30 s'}}),
   ]
   const window = {startMs: 1000, endMs: 3000}
@@ -32,6 +32,8 @@ function richLevel(): LevelRecord {
       notes: ['one sample'],
     },
     serverMetrics: {source: 'llamacpp', before: {'llamacpp:tokens_predicted_total': 10}, after: {'llamacpp:tokens_predicted_total': 18}, deltas: {'llamacpp:tokens_predicted_total': 8}},
+    cache: {intendedHitRate: 0.75, measuredHitRate: 0.25, cachedTokens: 64, promptTokens: 256, source: 'server-usage'},
+    clientHealth: {eventLoopDelayMs: {count: 20, p50: 0.1, p99: 1.2, max: 3}, gcPauseMs: {count: 2, p50: 1, p99: 2, max: 2, totalMs: 3}},
   }
 }
 
@@ -40,6 +42,7 @@ function richResult(): ResultFile {
   return sampleResult({
     finishedAt: '2026-11-22T06:20:00.000+01:00',
     gpuProfile: 'h100-sxm',
+    workload: {...base.workload, shape: {promptCache: 'on'}},
     host: {...base.host, gpus: [{vendor: 'NVIDIA', model: 'H100 80GB HBM3', vramMiB: 81_559, driver: '550.54'}]},
     levels: [sampleLevel(1, 3), richLevel()],
     status: 'complete',
@@ -129,7 +132,7 @@ describe('certainlyMatchesResultFileSchema (the reader fast path)', () => {
     const data = JSON.parse(serializeResultFile(richResult())) as ResultFile
     ;(data.levels[1]!.requests[0]!.chunkTokens as number[])[2] = 1.5
     expect(() => parseResultFile(JSON.stringify(data), 'bad.json')).toThrow(
-      'bad.json does not match the result-file schema (version 2): levels[1].requests[0].chunkTokens[2]: expected non-negative integers, received 1.5',
+      'bad.json does not match the result-file schema (version 3): levels[1].requests[0].chunkTokens[2]: expected non-negative integers, received 1.5',
     )
     const unordered = JSON.parse(serializeResultFile(richResult())) as ResultFile
     unordered.levels[0]!.window.endMs = 999

@@ -1,4 +1,4 @@
-import type {LevelRecord, RequestRecord, ResultFile} from '../../../src/results/schema.js'
+import {type LevelRecord, type RequestRecord, RESULT_SCHEMA_VERSION, type ResultFile} from '../../../src/results/schema.js'
 import {summarizeLevel} from '../../../src/stats/summarize.js'
 
 /** A small hand-built request (timings are made up for schema/IO tests; no engine output is imitated). */
@@ -35,7 +35,7 @@ export function sampleLevel(concurrency: number, requestCount = 2): LevelRecord 
 
 export function sampleResult(overrides: Partial<ResultFile> = {}): ResultFile {
   return {
-    schemaVersion: 2,
+    schemaVersion: RESULT_SCHEMA_VERSION,
     id: '3b241101-e2bb-4255-8caf-4136c566a962',
     createdAt: '2026-11-22T06:15:00.123Z',
     finishedAt: null,

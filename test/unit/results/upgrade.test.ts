@@ -7,8 +7,8 @@ import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 
 import {quoteArgv, redactArgv} from '../../../src/lib/redact.js'
 import {parseResultFile, readResultFile} from '../../../src/results/read.js'
-import {resultFileSchema, resultFileV1Schema} from '../../../src/results/schema.js'
-import {shellWords, upgradeV1} from '../../../src/results/upgrade.js'
+import {resultFileSchema, resultFileV1Schema, resultFileV2Schema} from '../../../src/results/schema.js'
+import {shellWords, upgradeV1, upgradeV2} from '../../../src/results/upgrade.js'
 import {writeResultFile} from '../../../src/results/write.js'
 import {sampleResult} from './sample-result.js'
 
@@ -39,18 +39,18 @@ describe('shellWords (version 1 commands only)', () => {
   })
 })
 
-describe('reading a version 1 file: upgraded to version 2 in memory', () => {
+describe('reading a version 1 file: upgraded to the current version in memory', () => {
   it('the real peer fixture: its command line becomes the argv, nothing else changes', async () => {
     const onDisk = JSON.parse(await readFile(v1Fixture, 'utf8'))
     expect(onDisk.schemaVersion).toBe(1)
     const read = await readResultFile(v1Fixture)
-    expect(read.schemaVersion).toBe(2)
+    expect(read.schemaVersion).toBe(3)
     expect(read.capplan).toEqual({
       version: onDisk.capplan.version,
       command: ['capplan', 'bench', '--quant', 'int4,fp16', '--concurrency', '1,2', '--input-tokens', '32', '--output-tokens', '16', '--requests', '6', '--results-dir', '/tmp/g-results'],
     })
     expect({...read, schemaVersion: 1, capplan: onDisk.capplan}).toEqual(onDisk)
-    // What a reader gets is a valid version 2 result (what bench --resume, report and compare take).
+    // What a reader gets is a valid current-version result (what bench --resume, report and compare take).
     expect(resultFileSchema.safeParse(read).success).toBe(true)
   })
 
@@ -73,12 +73,53 @@ describe('reading a version 1 file: upgraded to version 2 in memory', () => {
   })
 })
 
-describe('a version 2 file', () => {
+describe('a version 2 file: read as version 3 with nothing but the number changed', () => {
+  it('keeps every field (version 3 only adds optional records)', async () => {
+    const v2 = {...sampleResult(), schemaVersion: 2}
+    const path = join(dir, 'v2.json')
+    await writeFile(path, JSON.stringify(v2))
+    const read = await readResultFile(path)
+    expect(read).toEqual({...v2, schemaVersion: 3})
+    expect(parseResultFile(JSON.stringify(v2), 'v2.json')).toEqual(upgradeV2(resultFileV2Schema.parse(v2)))
+  })
+
+  it('with a shell-line command is refused naming the field and version 2', async () => {
+    const path = join(dir, 'mixed-v2.json')
+    await writeFile(path, JSON.stringify({...sampleResult(), schemaVersion: 2, capplan: {version: '0.1.0', command: 'capplan bench'}}))
+    await expect(readResultFile(path)).rejects.toThrow('(version 2): capplan.command: expected array, received string')
+  })
+})
+
+describe('a version 3 file', () => {
+  it('carries the optional records (shape, cache, client health, sessions) through write and read', async () => {
+    const base = sampleResult()
+    const level = base.levels[0]!
+    const result = {
+      ...base,
+      workload: {...base.workload, shape: {promptCache: 'on' as const}},
+      levels: [
+        {
+          ...level,
+          requests: level.requests.map((request, i) => ({...request, cachedTokens: i === 0 ? null : 96, session: {id: i, turn: 0}})),
+          cache: {intendedHitRate: 0.75, measuredHitRate: 0.5, cachedTokens: 96, promptTokens: 192, source: 'server-usage' as const},
+          clientHealth: {eventLoopDelayMs: {count: 10, p50: 0.2, p99: 1.5, max: 2}, gcPauseMs: {count: 3, p50: 0.5, p99: 2.5, max: 2.5, totalMs: 3.5}},
+        },
+      ],
+    }
+    const path = await writeResultFile(dir, result)
+    expect(await readResultFile(path)).toEqual(result)
+    // The fast path accepts it exactly when zod does (a bad optional record falls to zod, which names it).
+    expect(parseResultFile(JSON.stringify(result), 'v3.json')).toEqual(resultFileSchema.parse(result))
+    const bad = structuredClone(result)
+    ;(bad.levels[0]!.requests[1] as {cachedTokens: unknown}).cachedTokens = -1
+    expect(() => parseResultFile(JSON.stringify(bad), 'bad.json')).toThrow('bad.json does not match the result-file schema (version 3): levels[0].requests[1].cachedTokens')
+  })
+
   it('is written with the argv and read back as it is', async () => {
     const result = sampleResult({capplan: {version: '0.1.0', command: ['capplan', 'bench', '--dataset', "it's here.jsonl"]}})
     const path = await writeResultFile(dir, result)
     const onDisk = JSON.parse(await readFile(path, 'utf8'))
-    expect(onDisk.schemaVersion).toBe(2)
+    expect(onDisk.schemaVersion).toBe(3)
     expect(onDisk.capplan.command).toEqual(['capplan', 'bench', '--dataset', "it's here.jsonl"])
     expect(await readResultFile(path)).toEqual(result)
   })
@@ -86,6 +127,6 @@ describe('a version 2 file', () => {
   it('with a shell-line command is refused naming the field', async () => {
     const path = join(dir, 'mixed.json')
     await writeFile(path, JSON.stringify({...sampleResult(), capplan: {version: '0.1.0', command: 'capplan bench'}}))
-    await expect(readResultFile(path)).rejects.toThrow('(version 2): capplan.command: expected array, received string')
+    await expect(readResultFile(path)).rejects.toThrow('(version 3): capplan.command: expected array, received string')
   })
 })

@@ -90,9 +90,9 @@ describe('writeResultFile / readResultFile', () => {
   })
 
   it('refuses an unknown or newer schemaVersion saying which versions it reads', () => {
-    const newer = JSON.stringify({...sampleResult(), schemaVersion: 3})
+    const newer = JSON.stringify({...sampleResult(), schemaVersion: 4})
     expect(() => parseResultFile(newer, 'future.json')).toThrow(
-      'future.json has schemaVersion 3; this capplan reads schemaVersion 1 and 2.',
+      'future.json has schemaVersion 4; this capplan reads schemaVersion 1, 2 and 3.',
     )
     try {
       parseResultFile(newer, 'future.json')
@@ -100,7 +100,7 @@ describe('writeResultFile / readResultFile', () => {
       expect((error as CapplanError).suggestion).toBe('The file was written by a newer capplan: upgrade capplan to read it.')
     }
     expect(() => parseResultFile(JSON.stringify({...sampleResult(), schemaVersion: 0}), 'old.json')).toThrow(
-      'old.json has schemaVersion 0; this capplan reads schemaVersion 1 and 2.',
+      'old.json has schemaVersion 0; this capplan reads schemaVersion 1, 2 and 3.',
     )
     expect(() => parseResultFile('{"results": []}', 'peer.json')).toThrow('peer.json has no schemaVersion')
     expect(() => parseResultFile('[1, 2]', 'list.json')).toThrow('found an array')

@@ -151,7 +151,7 @@ describe('format detection and bad input', () => {
 
   it('reports a truncated capplan file as truncated JSON, and a newer schemaVersion as newer', () => {
     expect(() => parseAnyResult('{"schemaVersion": 1, "id": "x", "levels": [', 'cut.json', context())).toThrow(/cut.json is not valid JSON/)
-    expect(() => parseAnyResult('{"schemaVersion": 3}', 'new.json', context())).toThrow('new.json has schemaVersion 3; this capplan reads schemaVersion 1 and 2.')
+    expect(() => parseAnyResult('{"schemaVersion": 4}', 'new.json', context())).toThrow('new.json has schemaVersion 4; this capplan reads schemaVersion 1, 2 and 3.')
   })
 
   it('derives a stable UUID from the content and maps formats to quant levels', () => {
