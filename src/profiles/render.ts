@@ -108,5 +108,16 @@ export function renderProfileTable(store: ProfileStore, kind: ProfileKind): stri
         workloadRows(store, store.list('workload')),
       )
     }
+    case 'quant-loss': {
+      return table(
+        ['quant-loss', 'format', 'quant', 'loss by size class'],
+        store.list('quant-loss').map((q) => [
+          idCell(store, 'quant-loss', q.id),
+          q.format,
+          q.quant,
+          q.entries.map((e) => `${e.sizeClass}: ${e.lossPct >= 0 ? '+' : ''}${e.lossPct}% ${e.metric}`).join('\n'),
+        ]),
+      )
+    }
   }
 }

@@ -22,6 +22,25 @@ export type GpuPrice = z.infer<typeof gpuPriceSchema>
 export const pricingTiers = ['on-demand', 'spot', 'reserved'] as const
 export type PricingTier = (typeof pricingTiers)[number]
 
+/** Buying the GPU instead of renting it: street price per GPU, how long it earns, what it sells for after. */
+export const gpuPurchaseSchema = z.strictObject({
+  /** $ per GPU, the server share included where the source says (chassis, CPUs, network per GPU). */
+  usdPerGpu: z.number().positive(),
+  usefulLifeYears: z.number().positive(),
+  /** Resale value at the end of the life as a fraction of the purchase price, [0, 1). */
+  residualFraction: z.number().min(0).lt(1),
+  ...sourced,
+})
+export type GpuPurchase = z.infer<typeof gpuPurchaseSchema>
+
+/** Power one GPU draws (the board's share of the server's draw where the source says). */
+export const gpuPowerSchema = z.strictObject({
+  idleWatts: z.number().nonnegative(),
+  busyWatts: z.number().positive(),
+  ...sourced,
+})
+export type GpuPower = z.infer<typeof gpuPowerSchema>
+
 export const gpuProfileSchema = z.strictObject({
   kind: z.literal('gpu'),
   id,
@@ -48,6 +67,10 @@ export const gpuProfileSchema = z.strictObject({
     spot: gpuPriceSchema.nullable(),
     reserved: gpuPriceSchema.nullable(),
   }),
+  /** Owning: purchase price, useful life, residual value (absent: the GPU cannot be priced as owned). */
+  purchase: gpuPurchaseSchema.optional(),
+  /** Measured or published power when idle and busy (absent: TDP is the busy figure, idle unknown). */
+  power: gpuPowerSchema.optional(),
 })
 export type GpuProfile = z.infer<typeof gpuProfileSchema>
 
@@ -77,6 +100,21 @@ export const quantSourceSchema = z.strictObject({
   }),
 })
 export type QuantSource = z.infer<typeof quantSourceSchema>
+
+/**
+ * One benchmark score with the table it came from. `harness` names that table (e.g. "deepseek-v3-report"):
+ * scores are compared only within one harness, because vendors' harnesses, prompts and output caps differ.
+ */
+export const benchmarkScoreSchema = z.strictObject({
+  /** Benchmark id, lower-case: mmlu, mmlu-pro, gpqa-diamond, humaneval, livecodebench, swe-bench-verified, math-500, arena-hard, ... */
+  benchmark: id,
+  value: z.number(),
+  harness: id,
+  /** The model version the table measured, when it is not the profile's exact model (e.g. "DeepSeek-V3-0324"). */
+  measured: z.string().optional(),
+  ...sourced,
+})
+export type BenchmarkScore = z.infer<typeof benchmarkScoreSchema>
 
 export const modelProfileSchema = z.strictObject({
   kind: z.literal('model'),
@@ -126,6 +164,8 @@ export const modelProfileSchema = z.strictObject({
     .optional(),
   specSource: z.string().min(1),
   quants: z.strictObject({int4: quantSourceSchema, int8: quantSourceSchema, fp16: quantSourceSchema}),
+  /** Published benchmark scores of the full-precision model, each with its harness and source. */
+  scores: z.array(benchmarkScoreSchema).default([]),
 })
 export type ModelProfile = z.infer<typeof modelProfileSchema>
 
@@ -148,6 +188,17 @@ export const apiProfileSchema = z.strictObject({
   provider: z.string().min(1),
   /** Open-weight model served through an API (DeepSeek, Kimi, Qwen) vs closed. */
   openWeights: z.boolean(),
+  /**
+   * The model profile this API serves (its "hosted twin"): the same open weights, so the comparison with a
+   * self-hosted run of that model is like for like. Absent for closed models.
+   */
+  servesModel: id.optional(),
+  /** When the provider serves a successor of the same architecture (e.g. Llama 3.3 70B for 3.1 70B), say which. */
+  servedVersion: z.string().optional(),
+  /** Weight precision the provider serves, where it says: bf16, fp8, fp4, int8, int4; absent = not published. */
+  precision: z.enum(['bf16', 'fp16', 'fp8', 'fp4', 'int8', 'int4', 'mixed']).optional(),
+  /** A retired model or endpoint: kept so published tables (the seeds) can be reproduced; never picked by default. */
+  retired: z.strictObject({date: sourced.date, note: z.string().min(1)}).optional(),
   price: apiPriceSchema,
   /**
    * Other quoted prices kept so published tables can be reproduced (e.g. a seed article's figure).
@@ -159,10 +210,13 @@ export const apiProfileSchema = z.strictObject({
         id,
         inputPerMTok: perMillion,
         outputPerMTok: perMillion,
+        cachedInputPerMTok: perMillion.optional(),
         ...sourced,
       }),
     )
     .default([]),
+  /** Scores of the model behind the API (closed models: their own; twins: usually the model profile's). */
+  scores: z.array(benchmarkScoreSchema).default([]),
 })
 export type ApiProfile = z.infer<typeof apiProfileSchema>
 
@@ -183,13 +237,46 @@ export const workloadProfileSchema = z.strictObject({
 })
 export type WorkloadProfile = z.infer<typeof workloadProfileSchema>
 
+/** Model size classes a quantization's loss is given for (small models lose more). */
+export const sizeClasses = ['under-3b', '3b-15b', '15b-100b', 'over-100b', 'any'] as const
+export type SizeClass = (typeof sizeClasses)[number]
+
+/**
+ * The quality a weight format loses against 16-bit weights, per model size class, from one source each.
+ * `lossPct` is the relative drop of `metric` (positive = worse): perplexity increase in %, or the drop of a
+ * benchmark average in % of the 16-bit score.
+ */
+export const quantLossProfileSchema = z.strictObject({
+  kind: z.literal('quant-loss'),
+  id,
+  /** The weight format: Q8_0, Q4_K_M, Q4_0, AWQ-INT4, GPTQ-INT4, GPTQ-INT8, FP8, INT8-W8A8, ... */
+  format: z.string().min(1),
+  /** The quant level it is one of (what `--quant` says). */
+  quant: z.enum(quantLevels),
+  entries: z
+    .array(
+      z.strictObject({
+        sizeClass: z.enum(sizeClasses),
+        /** Relative loss in %, e.g. 2.8 for "+2.8% perplexity"; 0 = no measurable loss. */
+        lossPct: z.number(),
+        metric: z.string().min(1),
+        /** The model(s) measured, e.g. "Llama-3-8B". */
+        measuredOn: z.string().min(1),
+        ...sourced,
+      }),
+    )
+    .min(1),
+})
+export type QuantLossProfile = z.infer<typeof quantLossProfileSchema>
+
 export const profileSchemas = {
   gpu: gpuProfileSchema,
   model: modelProfileSchema,
   api: apiProfileSchema,
   workload: workloadProfileSchema,
+  'quant-loss': quantLossProfileSchema,
 } as const
 export type ProfileKind = keyof typeof profileSchemas
 export const profileKinds = Object.keys(profileSchemas) as ProfileKind[]
-export type Profile = GpuProfile | ModelProfile | ApiProfile | WorkloadProfile
+export type Profile = GpuProfile | ModelProfile | ApiProfile | WorkloadProfile | QuantLossProfile
 export type ProfileOfKind<K extends ProfileKind> = z.infer<(typeof profileSchemas)[K]>

@@ -42,6 +42,7 @@ export const tinyQwen2: ModelProfile = {
   params: {totalB: 0.00014, activeB: 0.00014},
   specSource: 'capplan test fixture',
   quants,
+  scores: [],
 }
 
 /** llama (SPM vocabulary): same sizes, no biases, a separate output matrix. */

@@ -18,7 +18,7 @@ export const quantLevelNames = quantLevels.join(', ')
 /** A GPU profile's price tier: on-demand, spot, reserved. */
 export const pricingFlag = Flags.option({options: pricingTiers})
 
-/** A profile kind: gpu, model, api, workload. */
+/** A profile kind: gpu, model, api, workload, quant-loss. */
 export const profileKindFlag = Flags.option({options: profileKinds})
 
 /** estimate --format: gguf, vllm or a concrete weight format. */

@@ -20,6 +20,7 @@ const expectedIds = {
   ],
   api: ['claude-3.5-sonnet', 'claude-opus-4.6', 'deepseek-v3', 'gpt-4o', 'kimi-k2.5', 'o3', 'qwen3-235b'],
   workload: ['batch-classify', 'chat', 'code', 'rag', 'summarize'],
+  'quant-loss': ['q4_0', 'q8_0'],
 }
 
 let store: ProfileStore
