@@ -46,7 +46,7 @@ import {runClosedLevel} from '../src/loadgen/level.js'
 import {makePromptTokens, tokenIdRange} from '../src/loadgen/prompts.js'
 import {percentileSorted} from '../src/stats/distribution.js'
 import {summarizeLevel} from '../src/stats/summarize.js'
-import {isMainModule, perfScript} from './paths.js'
+import {isMainModule, perfScript, repoPath} from './paths.js'
 import type {SourceStats} from './sse-source.js'
 
 export const TARGET_TOKENS_PER_SECOND = 100_000
@@ -328,9 +328,7 @@ function endpointEngine(url: string, transport: HttpTransport = 'fetch'): Engine
 
 async function makeEngine(kind: LoadgenEngineKind, url: string, transport: HttpTransport = 'fetch'): Promise<Engine> {
   if (kind === 'openai') {
-    // OpenAiEngine has no transport option: it always streams with capplan's default (fetch).
-    if (transport !== 'fetch') throw new Error(`--transport ${transport} applies to the llamacpp path only`)
-    const engine = new OpenAiEngine({endpoint: url, requestTimeoutMs: 600_000})
+    const engine = new OpenAiEngine({endpoint: url, requestTimeoutMs: 600_000, transport})
     await engine.start()
     return engine
   }
@@ -437,10 +435,21 @@ function watchGcPauses() {
   }
 }
 
-async function measureItl({streams, intervalMs, tokensPerStream, engineKind, sourceCpu, transport}: MeasureOptions & {intervalMs: number}): Promise<ItlResult> {
-  const source = await startSourceProcess(['--port', '0', '--interval-ms', String(intervalMs), '--stamp-times'], sourceCpu)
+async function measureItl(options: MeasureOptions & {intervalMs: number}): Promise<ItlResult> {
+  const source = await startSourceProcess(['--port', '0', '--interval-ms', String(options.intervalMs), '--stamp-times'], options.sourceCpu)
   try {
-    const inner = await makeEngine(engineKind, source.url, transport)
+    const {perStream, ...result} = await itlLevel(source.url, options)
+    void perStream // the pairs are summarized in result; the raw times are only for the comparison's pooling
+    return result
+  } finally {
+    await source.stop()
+  }
+}
+
+/** One measured ITL level of capplan's client (after a short unmeasured one) against a running stamping source. */
+async function itlLevel(url: string, {streams, intervalMs, tokensPerStream, engineKind, transport}: Omit<MeasureOptions, 'sourceCpu'> & {intervalMs: number}): Promise<ItlResult & {perStream: {clientMs: readonly number[]; texts: readonly string[]}[]}> {
+  {
+    const inner = await makeEngine(engineKind, url, transport)
     // The texts of every content event, per request object: the stamps live there, not in the RequestRecord.
     const texts = new Map<GenRequest, string[]>()
     const engine: Engine = {
@@ -494,10 +503,135 @@ async function measureItl({streams, intervalMs, tokensPerStream, engineKind, sou
       // The histogram is in ns and includes the 1 ms sampling resolution itself.
       eventLoopDelayMs: {p50: loopDelay.percentile(50) / 1e6, p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6},
       gcPauses,
+      perStream,
     }
-  } finally {
-    await source.stop()
   }
+}
+
+// ------------------------------------------------------------------ ITL error vs the Python yardstick
+
+/** The Python yardstick (perf/yardstick.py), run with Debian's interpreter (python3-aiohttp lives there). */
+export const YARDSTICK_PYTHON = '/usr/bin/python3'
+
+type PerStream = {clientMs: readonly number[]; texts: readonly string[]}
+
+/** capplan's client paths compared with the yardstick: the spawned-server path and the openai engine. */
+export const COMPARED_CLIENTS = [
+  {name: 'capplan llamacpp/node-http', engineKind: 'llamacpp', transport: 'node-http'},
+  {name: 'capplan openai/node-http', engineKind: 'openai', transport: 'node-http'},
+  {name: 'capplan openai/fetch', engineKind: 'openai', transport: 'fetch'},
+] as const satisfies readonly {name: string; engineKind: LoadgenEngineKind; transport: HttpTransport}[]
+
+export interface ComparedClient {
+  name: string
+  summary: ItlSummary
+  failed: number
+  /** capplan's p99 |error| / the yardstick's p99 |error| over the same rounds (null without both). */
+  ratioToYardstick: number | null
+  /** The target: <= the yardstick's p99, and <= 1.0 ms whenever the yardstick reaches 1.0 ms. */
+  meetsTarget: boolean | null
+  gcPauseMaxMs: number | null
+}
+
+export interface ItlComparisonAt {
+  streams: number
+  yardstick: {summary: ItlSummary; failed: number; cpuS: number; wallS: number}
+  clients: ComparedClient[]
+}
+
+export interface ItlComparison {
+  rounds: number
+  intervalMs: number
+  tokensPerStream: number
+  loadavgBefore: number[]
+  loadavgAfter: number[]
+  at: ItlComparisonAt[]
+}
+
+/** The yardstick's p99 vs capplan's: meets when capplan <= yardstick, and <= 1 ms when the yardstick is <= 1 ms. */
+export function meetsYardstick(capplanP99: number, yardstickP99: number): boolean {
+  return capplanP99 <= yardstickP99 && (yardstickP99 > TARGET_ITL_P99_MS || capplanP99 <= TARGET_ITL_P99_MS)
+}
+
+function runYardstick(url: string, streams: number, tokens: number): Promise<{streams: PerStream[]; failed: number; wallS: number; cpuS: number}> {
+  const child = spawn(YARDSTICK_PYTHON, [repoPath('perf', 'yardstick.py'), '--url', url, '--streams', String(streams), '--tokens', String(tokens)], {stdio: ['ignore', 'pipe', 'inherit']})
+  let stdout = ''
+  child.stdout.on('data', (data: Buffer) => (stdout += data.toString()))
+  return new Promise((resolve, reject) => {
+    child.once('error', reject)
+    child.once('exit', (code) => {
+      if (code !== 0) reject(new Error(`perf/yardstick.py exited with ${code} (needs ${YARDSTICK_PYTHON} with python3-aiohttp)`))
+      else resolve(JSON.parse(stdout) as {streams: PerStream[]; failed: number; wallS: number; cpuS: number})
+    })
+  })
+}
+
+/**
+ * capplan's paths and the yardstick, interleaved in each round (yardstick, then each capplan path, in turn,
+ * against one fresh stamping source per round and stream count), pooled over the rounds: both see the same
+ * background load. Ratios come from this one run.
+ */
+export async function compareWithYardstick({rounds = 3, streamsList = [64, 256], intervalMs = 10, tokensPerStream = 100} = {}): Promise<ItlComparison> {
+  const loadavgBefore = os.loadavg()
+  const at: ItlComparisonAt[] = []
+  for (const streams of streamsList) {
+    const yardstickStreams: PerStream[] = []
+    const yardstick = {failed: 0, cpuS: 0, wallS: 0}
+    const pooled = COMPARED_CLIENTS.map(() => ({streams: [] as PerStream[], failed: 0, gcPauseMaxMs: 0}))
+    for (let round = 0; round < rounds; round++) {
+      const source = await startSourceProcess(['--port', '0', '--interval-ms', String(intervalMs), '--stamp-times'])
+      try {
+        const y = await runYardstick(source.url, streams, tokensPerStream)
+        yardstickStreams.push(...y.streams)
+        yardstick.failed += y.failed
+        yardstick.cpuS += y.cpuS
+        yardstick.wallS += y.wallS
+        for (const [index, client] of COMPARED_CLIENTS.entries()) {
+          const result = await itlLevel(source.url, {streams, intervalMs, tokensPerStream, engineKind: client.engineKind, transport: client.transport})
+          pooled[index]!.streams.push(...result.perStream)
+          pooled[index]!.failed += result.failed
+          pooled[index]!.gcPauseMaxMs = Math.max(pooled[index]!.gcPauseMaxMs, result.gcPauses?.maxMs ?? 0)
+        }
+      } finally {
+        await source.stop()
+      }
+    }
+    const yardstickSummary = itlErrorSummary(yardstickStreams, intervalMs)
+    const yP99 = yardstickSummary.absErrorMs?.p99 ?? null
+    at.push({
+      streams,
+      yardstick: {summary: yardstickSummary, ...yardstick},
+      clients: COMPARED_CLIENTS.map((client, index) => {
+        const summary = itlErrorSummary(pooled[index]!.streams, intervalMs)
+        const p99 = summary.absErrorMs?.p99 ?? null
+        return {
+          name: client.name,
+          summary,
+          failed: pooled[index]!.failed,
+          ratioToYardstick: p99 === null || yP99 === null || yP99 === 0 ? null : p99 / yP99,
+          meetsTarget: p99 === null || yP99 === null ? null : meetsYardstick(p99, yP99),
+          gcPauseMaxMs: pooled[index]!.gcPauseMaxMs,
+        }
+      }),
+    })
+  }
+  return {rounds, intervalMs, tokensPerStream, loadavgBefore, loadavgAfter: os.loadavg(), at}
+}
+
+/** Text lines of compareWithYardstick's result. */
+export function formatItlComparison(c: ItlComparison): string[] {
+  const spread = (s: ItlSummary) => `p50 ${fmt(s.absErrorMs?.p50)} / p99 ${fmt(s.absErrorMs?.p99)} / max ${fmt(s.absErrorMs?.max)} ms; |gap - ${c.intervalMs}| p99 ${fmt(s.absGapMinusIntervalMs?.p99)} ms (${s.pairs} pairs)`
+  const lines = [
+    `ITL error vs the Python asyncio+aiohttp yardstick (perf/yardstick.py), ${c.rounds} interleaved rounds, source every ${c.intervalMs} ms, ${c.tokensPerStream} tokens per stream; loadavg before ${c.loadavgBefore.map((l) => l.toFixed(2)).join(' ')}, after ${c.loadavgAfter.map((l) => l.toFixed(2)).join(' ')}`,
+  ]
+  for (const a of c.at) {
+    lines.push(`  ${a.streams} streams: yardstick ${spread(a.yardstick.summary)}; failed ${a.yardstick.failed}; CPU ${fmt(a.yardstick.cpuS / Math.max(1e-9, a.yardstick.wallS), 2)} cores`)
+    for (const client of a.clients) {
+      const verdict = client.meetsTarget === null ? 'n/a' : client.meetsTarget ? 'meets' : 'misses'
+      lines.push(`    ${client.name}: ${spread(client.summary)}; p99 ratio to yardstick ${fmt(client.ratioToYardstick)} (${verdict} target); longest GC pause ${fmt(client.gcPauseMaxMs)} ms; failed ${client.failed}`)
+    }
+  }
+  return lines
 }
 
 export interface LoadgenBenchOptions {
@@ -533,7 +667,7 @@ export async function runLoadgenBench({
   skipCeiling = false,
   skipItl = false,
   sourceCpu = null,
-  transport = engine === 'openai' ? 'fetch' : 'node-http',
+  transport = 'node-http',
 }: LoadgenBenchOptions = {}): Promise<LoadgenSummary> {
   const loadavgBefore = os.loadavg()
   const ceiling = skipCeiling ? null : await measureCeiling({streams, tokensPerStream, engineKind: engine, warmupTokens, sourceCpu, transport})
@@ -568,9 +702,12 @@ async function main(): Promise<void> {
       'skip-ceiling': {type: 'boolean', default: false},
       'skip-itl': {type: 'boolean', default: false},
       'source-cpu': {type: 'string'},
+      compare: {type: 'boolean', default: false},
+      'compare-rounds': {type: 'string', default: '3'},
+      'compare-streams': {type: 'string', default: '64,256'},
     },
   })
-  type NumberFlag = 'streams' | 'tokens' | 'itl-streams' | 'itl-interval-ms' | 'itl-tokens' | 'source-cpu'
+  type NumberFlag = 'streams' | 'tokens' | 'itl-streams' | 'itl-interval-ms' | 'itl-tokens' | 'source-cpu' | 'compare-rounds'
   const positive = (name: NumberFlag) => {
     const value = Number(values[name])
     if (!Number.isInteger(value) || value < 1) {
@@ -597,9 +734,15 @@ async function main(): Promise<void> {
     process.stderr.write(`loadgen-bench: --transport must be fetch or node-http (got ${transport})\n`)
     process.exit(2)
   }
-  if (transport === 'node-http' && engine !== 'llamacpp') {
-    process.stderr.write(`loadgen-bench: --transport ${transport} needs --engine llamacpp (OpenAiEngine always uses fetch)\n`)
-    process.exit(2)
+  if (values.compare) {
+    const streamsList = values['compare-streams'].split(',').map(Number)
+    if (streamsList.some((n) => !Number.isInteger(n) || n < 1)) {
+      process.stderr.write(`loadgen-bench: --compare-streams must be positive integers, comma-separated (got ${values['compare-streams']})\n`)
+      process.exit(2)
+    }
+    const comparison = await compareWithYardstick({rounds: positive('compare-rounds'), streamsList, intervalMs: positive('itl-interval-ms'), tokensPerStream: positive('itl-tokens')})
+    process.stdout.write(values.json ? `${JSON.stringify(comparison, null, 2)}\n` : `${formatItlComparison(comparison).join('\n')}\n`)
+    return
   }
   const summary = await runLoadgenBench({
     streams: positive('streams'),

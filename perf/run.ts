@@ -170,10 +170,14 @@ if (!flags['skip-report']) {
 
 // Issue 4 §5: the load generator's own ceiling and timing error (perf/loadgen-bench.ts, perf/sse-source.ts).
 if (!flags['skip-loadgen']) {
-  const {runLoadgenBench, formatLoadgenBench} = await import('./loadgen-bench.js')
+  const {runLoadgenBench, formatLoadgenBench, compareWithYardstick, formatItlComparison} = await import('./loadgen-bench.js')
   const summary = await runLoadgenBench()
   if (flags.json) process.stdout.write(`${JSON.stringify({loadgen: summary}, null, 2)}\n`)
   else console.log(`\n${text(formatLoadgenBench(summary))}`)
+  // Issue 17: capplan's ITL error against the Python yardstick, interleaved in the same rounds.
+  const comparison = await compareWithYardstick()
+  if (flags.json) process.stdout.write(`${JSON.stringify({itlVsYardstick: comparison}, null, 2)}\n`)
+  else console.log(`\n${text(formatItlComparison(comparison))}`)
 }
 
 // Issue 4 §5: accuracy at concurrency 1 against the real llama-server and llama-bench (perf/server-accuracy.ts).

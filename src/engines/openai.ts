@@ -3,6 +3,7 @@ import {redactSecrets} from '../lib/redact.js'
 import {getJson, type JsonResponse} from './http/json.js'
 import {type LlamaServerTimings, protocolPaths, requestBody, serverErrorMessage, type WireProtocol} from './http/protocols.js'
 import {DEFAULT_REQUEST_TIMEOUT_MS, engineEvents, streamRequest} from './http/stream.js'
+import type {HttpTransport} from './http/transport.js'
 import {PROMPT_POOL_TEXT} from './prompt-pool.js'
 import type {Engine, EngineInfo, GenRequest, StreamEvent} from './types.js'
 
@@ -39,6 +40,12 @@ export interface OpenAiEngineOptions {
   onServerTimings?: (timings: LlamaServerTimings) => void
   /** Something the user should know (parts of --endpoint that are ignored); bench prints it as a warning. */
   onNote?: (message: string) => void
+  /**
+   * How the streams travel (HttpTransport). Default 'node-http': each read stamped in the socket's own 'data'
+   * callback. fetch's web-stream reads stamp two chunks of a stall at one instant (a 0 ms gap then a double
+   * one: perf/README.md "ITL timing error"); kept for comparison (perf/loadgen-bench.ts --transport fetch).
+   */
+  transport?: HttpTransport
 }
 
 /** "http://host:8000/v1/" -> "http://host:8000"; throws INVALID_INPUT for anything that is not http(s). */
@@ -300,6 +307,7 @@ export class OpenAiEngine implements Engine {
         secrets: this.secrets(),
         signal,
         timeoutMs: this.options.requestTimeoutMs === undefined ? DEFAULT_REQUEST_TIMEOUT_MS : this.options.requestTimeoutMs,
+        transport: this.options.transport ?? 'node-http',
       }),
       this.options.onServerTimings,
     )

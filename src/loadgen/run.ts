@@ -11,6 +11,7 @@ import {RESULT_SCHEMA_VERSION} from '../results/schema.js'
 import {summarizeLevel} from '../stats/summarize.js'
 import {type Arrival, loadOf} from './arrivals.js'
 import {type Dataset, datasetPrompt} from './dataset.js'
+import {watchClientHealth} from '../telemetry/client-health.js'
 import {type LevelRun, runLevel} from './level.js'
 import {LevelFailure} from './request.js'
 import {maxRequestsOf, type StopRule} from './stop-rules.js'
@@ -355,6 +356,8 @@ export async function runBench(plan: BenchRunPlan, context: BenchRunContext): Pr
       context.onProgress?.({phase: 'level', levelIndex, levels: levelCount, level})
     }
     const levelNotes: string[] = []
+    // capplan's own event-loop delay and GC pauses over the level: they bound how late chunks were stamped.
+    const health = watchClientHealth()
     const measured = withLevelTelemetry<LevelRun>(
       engine,
       {
@@ -380,6 +383,7 @@ export async function runBench(plan: BenchRunPlan, context: BenchRunContext): Pr
     } finally {
       clearInterval(watcher)
     }
+    const clientHealth = health.stop()
     const {result: run, telemetry, serverMetrics} = levelRun
     // The last word on a death the watch did not see yet (it died as the level's last request ended).
     if (died === null && !signal.aborted) died = engineExit()
@@ -415,6 +419,7 @@ export async function runBench(plan: BenchRunPlan, context: BenchRunContext): Pr
       summary,
       telemetry,
       serverMetrics,
+      clientHealth,
     }
     // An interrupted level with nothing finished adds nothing worth keeping (a level its engine ended does).
     if (died === null && run.status === 'partial' && run.requests.length === 0) return null

@@ -12,6 +12,7 @@ import type {LevelRecord, ResultFile, SloSpec} from '../../results/schema.js'
 import {type ResultVerification, unverifiedLevels, verifyResult} from '../../results/verify.js'
 import {formatSlo} from '../../stats/slo.js'
 import {formatRate, loadText} from '../format.js'
+import {clientHealthWarnings} from './client-health.js'
 import {findOperatingPoint, type OperatingPoint, type SloPercentile} from './operating-point.js'
 import {
   checkOperatingPoint,
@@ -118,6 +119,8 @@ export interface ResultReport {
   energy: {joulesPerOutputToken: number | null; averagePowerW: number | null; source: string} | null
   /** Things the reader must know (imported metrics, missing data, placeholders). */
   caveats: string[]
+  /** Levels whose ITL capplan's own GC pauses or event-loop delay could have distorted (client-health.ts). */
+  clientHealthWarnings: string[]
   levels: LevelRecord['summary'][]
   loads: LevelRecord['load'][]
   /**
@@ -248,6 +251,7 @@ export function buildResultReport(
     gpusPerReplica,
     energy,
     caveats,
+    clientHealthWarnings: clientHealthWarnings(result),
     levels: result.levels.map((level) => level.summary),
     loads: result.levels.map((level) => level.load),
     verification,

@@ -44,7 +44,7 @@ export function reportSections(report: ResultReport): Section[] {
     ...(report.plan === null ? [] : [{kind: 'plan' as const, plan: report.plan}]),
     ...report.whatIf.map((whatIf) => ({kind: 'whatIf' as const, target: whatIf.target, lines: whatIfLines(whatIf), plan: whatIf.ok ? whatIf.plan : null})),
     ...(energy === null ? [] : [{kind: 'paragraph' as const, text: energy, emphasis: false}]),
-    {kind: 'list', name: 'caveats', lines: report.caveats.map(caveatLine)},
+    {kind: 'list', name: 'caveats', lines: [...report.caveats.map(caveatLine), ...report.clientHealthWarnings.map((warning) => `Check: ${warning}.`)]},
   ]
 }
 
