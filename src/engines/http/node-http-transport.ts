@@ -34,7 +34,6 @@ class NodeHttpResponse implements OpenedResponse {
     this.contentType = typeof contentType === 'string' ? contentType : ''
     response.on('data', (chunk: Buffer) => {
       this.push({done: false, value: chunk, atMs: clock()})
-      this.queuedBytes += chunk.length
       if (this.queuedBytes > MAX_BUFFERED_BYTES) response.pause()
     })
     response.on('end', () => {
@@ -88,9 +87,32 @@ class NodeHttpResponse implements OpenedResponse {
   private push(read: TimedRead): void {
     const waiter = this.waiter
     this.waiter = null
-    if (waiter === null) this.queue.push(read)
-    else waiter.resolve(read)
+    if (waiter === null) {
+      this.queue.push(read)
+      this.queuedBytes += read.value?.length ?? 0
+    } else {
+      wakeLater(() => waiter.resolve(read))
+    }
   }
+}
+
+/**
+ * Readers woken in the loop's check phase, not inside the 'data' callback. Node runs the microtasks a
+ * resolve starts (the SSE framing, the interpreter, the level's bookkeeping) right after each callback, so
+ * waking the reader there made the NEXT socket of the same poll wait for this stream's whole processing
+ * before its bytes were read and stamped: with 64 streams in step the last one was stamped ~63 streams' work
+ * late. Deferred to one setImmediate per loop turn, every socket ready in a poll is read and stamped first,
+ * then all are processed (perf/README.md "ITL timing error": measured against the Python yardstick).
+ */
+let wakeups: (() => void)[] = []
+function wakeLater(wake: () => void): void {
+  wakeups.push(wake)
+  if (wakeups.length === 1) setImmediate(wakeAll)
+}
+function wakeAll(): void {
+  const due = wakeups
+  wakeups = []
+  for (const wake of due) wake()
 }
 
 function withCode(error: Error, code: string): Error {
