@@ -146,3 +146,38 @@ describe('runLoadgenBench (tiny, real child source)', () => {
     expect(Object.keys(itl.eventLoopDelayMs as object)).toEqual(['p50', 'p99', 'max'])
   })
 })
+
+describe('meetsYardstick (capplan p99 vs the Python yardstick p99, same rounds)', () => {
+  it('2.0 <= 2.5 meets; 2.6 > 2.5 misses; a yardstick at or under 1 ms asks capplan <= 1 ms as well', () => {
+    expect(bench.meetsYardstick(2.0, 2.5)).toBe(true)
+    expect(bench.meetsYardstick(2.6, 2.5)).toBe(false)
+    expect(bench.meetsYardstick(0.9, 0.95)).toBe(true)
+    expect(bench.meetsYardstick(1.0, 1.0)).toBe(true)
+    expect(bench.meetsYardstick(0.96, 0.95)).toBe(false)
+  })
+})
+
+describe('formatItlComparison', () => {
+  it('one line per stream count for the yardstick, one per capplan path with its ratio and verdict', () => {
+    const summary = (p99: number) => ({pairs: 99, skippedStreams: 0, absErrorMs: {count: 99, p50: 0.2, p99, max: p99 + 1}, absGapMinusIntervalMs: {count: 99, p50: 0.3, p99: p99 + 0.5, max: p99 + 2}})
+    const lines = bench.formatItlComparison({
+      rounds: 3,
+      intervalMs: 10,
+      tokensPerStream: 100,
+      loadavgBefore: [1.5, 1, 0.5],
+      loadavgAfter: [2, 1, 0.5],
+      at: [
+        {
+          streams: 64,
+          yardstick: {summary: summary(2), failed: 0, cpuS: 1, wallS: 4},
+          clients: [{name: 'capplan openai/node-http', summary: summary(1.5), failed: 0, ratioToYardstick: 0.75, meetsTarget: true, gcPauseMaxMs: 2.25}],
+        },
+      ],
+    })
+    expect(lines[0]).toContain('3 interleaved rounds, source every 10 ms, 100 tokens per stream; loadavg before 1.50 1.00 0.50, after 2.00 1.00 0.50')
+    expect(lines[1]).toBe('  64 streams: yardstick p50 0.200 / p99 2.000 / max 3.000 ms; |gap - 10| p99 2.500 ms (99 pairs); failed 0; CPU 0.25 cores')
+    expect(lines[2]).toBe(
+      '    capplan openai/node-http: p50 0.200 / p99 1.500 / max 2.500 ms; |gap - 10| p99 2.000 ms (99 pairs); p99 ratio to yardstick 0.750 (meets target); longest GC pause 2.250 ms; failed 0',
+    )
+  })
+})
