@@ -447,7 +447,10 @@ async function measureItl(options: MeasureOptions & {intervalMs: number}): Promi
 }
 
 /** One measured ITL level of capplan's client (after a short unmeasured one) against a running stamping source. */
-async function itlLevel(url: string, {streams, intervalMs, tokensPerStream, engineKind, transport}: Omit<MeasureOptions, 'sourceCpu'> & {intervalMs: number}): Promise<ItlResult & {perStream: {clientMs: readonly number[]; texts: readonly string[]}[]}> {
+async function itlLevel(
+  url: string,
+  {streams, intervalMs, tokensPerStream, engineKind, transport}: Omit<MeasureOptions, 'sourceCpu'> & {intervalMs: number},
+): Promise<ItlResult & {perStream: {clientMs: readonly number[]; texts: readonly string[]}[]}> {
   {
     const inner = await makeEngine(engineKind, url, transport)
     // The texts of every content event, per request object: the stamps live there, not in the RequestRecord.
@@ -554,7 +557,9 @@ export function meetsYardstick(capplanP99: number, yardstickP99: number): boolea
 }
 
 function runYardstick(url: string, streams: number, tokens: number): Promise<{streams: PerStream[]; failed: number; wallS: number; cpuS: number}> {
-  const child = spawn(YARDSTICK_PYTHON, [repoPath('perf', 'yardstick.py'), '--url', url, '--streams', String(streams), '--tokens', String(tokens)], {stdio: ['ignore', 'pipe', 'inherit']})
+  const child = spawn(YARDSTICK_PYTHON, [repoPath('perf', 'yardstick.py'), '--url', url, '--streams', String(streams), '--tokens', String(tokens)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
   let stdout = ''
   child.stdout.on('data', (data: Buffer) => (stdout += data.toString()))
   return new Promise((resolve, reject) => {
@@ -620,15 +625,20 @@ export async function compareWithYardstick({rounds = 3, streamsList = [64, 256],
 
 /** Text lines of compareWithYardstick's result. */
 export function formatItlComparison(c: ItlComparison): string[] {
-  const spread = (s: ItlSummary) => `p50 ${fmt(s.absErrorMs?.p50)} / p99 ${fmt(s.absErrorMs?.p99)} / max ${fmt(s.absErrorMs?.max)} ms; |gap - ${c.intervalMs}| p99 ${fmt(s.absGapMinusIntervalMs?.p99)} ms (${s.pairs} pairs)`
+  const spread = (s: ItlSummary) =>
+    `p50 ${fmt(s.absErrorMs?.p50)} / p99 ${fmt(s.absErrorMs?.p99)} / max ${fmt(s.absErrorMs?.max)} ms; |gap - ${c.intervalMs}| p99 ${fmt(s.absGapMinusIntervalMs?.p99)} ms (${s.pairs} pairs)`
   const lines = [
     `ITL error vs the Python asyncio+aiohttp yardstick (perf/yardstick.py), ${c.rounds} interleaved rounds, source every ${c.intervalMs} ms, ${c.tokensPerStream} tokens per stream; loadavg before ${c.loadavgBefore.map((l) => l.toFixed(2)).join(' ')}, after ${c.loadavgAfter.map((l) => l.toFixed(2)).join(' ')}`,
   ]
   for (const a of c.at) {
-    lines.push(`  ${a.streams} streams: yardstick ${spread(a.yardstick.summary)}; failed ${a.yardstick.failed}; CPU ${fmt(a.yardstick.cpuS / Math.max(1e-9, a.yardstick.wallS), 2)} cores`)
+    lines.push(
+      `  ${a.streams} streams: yardstick ${spread(a.yardstick.summary)}; failed ${a.yardstick.failed}; CPU ${fmt(a.yardstick.cpuS / Math.max(1e-9, a.yardstick.wallS), 2)} cores`,
+    )
     for (const client of a.clients) {
       const verdict = client.meetsTarget === null ? 'n/a' : client.meetsTarget ? 'meets' : 'misses'
-      lines.push(`    ${client.name}: ${spread(client.summary)}; p99 ratio to yardstick ${fmt(client.ratioToYardstick)} (${verdict} target); longest GC pause ${fmt(client.gcPauseMaxMs)} ms; failed ${client.failed}`)
+      lines.push(
+        `    ${client.name}: ${spread(client.summary)}; p99 ratio to yardstick ${fmt(client.ratioToYardstick)} (${verdict} target); longest GC pause ${fmt(client.gcPauseMaxMs)} ms; failed ${client.failed}`,
+      )
     }
   }
   return lines
@@ -740,7 +750,12 @@ async function main(): Promise<void> {
       process.stderr.write(`loadgen-bench: --compare-streams must be positive integers, comma-separated (got ${values['compare-streams']})\n`)
       process.exit(2)
     }
-    const comparison = await compareWithYardstick({rounds: positive('compare-rounds'), streamsList, intervalMs: positive('itl-interval-ms'), tokensPerStream: positive('itl-tokens')})
+    const comparison = await compareWithYardstick({
+      rounds: positive('compare-rounds'),
+      streamsList,
+      intervalMs: positive('itl-interval-ms'),
+      tokensPerStream: positive('itl-tokens'),
+    })
     process.stdout.write(values.json ? `${JSON.stringify(comparison, null, 2)}\n` : `${formatItlComparison(comparison).join('\n')}\n`)
     return
   }

@@ -159,7 +159,12 @@ describe('meetsYardstick (capplan p99 vs the Python yardstick p99, same rounds)'
 
 describe('formatItlComparison', () => {
   it('one line per stream count for the yardstick, one per capplan path with its ratio and verdict', () => {
-    const summary = (p99: number) => ({pairs: 99, skippedStreams: 0, absErrorMs: {count: 99, p50: 0.2, p99, max: p99 + 1}, absGapMinusIntervalMs: {count: 99, p50: 0.3, p99: p99 + 0.5, max: p99 + 2}})
+    const summary = (p99: number) => ({
+      pairs: 99,
+      skippedStreams: 0,
+      absErrorMs: {count: 99, p50: 0.2, p99, max: p99 + 1},
+      absGapMinusIntervalMs: {count: 99, p50: 0.3, p99: p99 + 0.5, max: p99 + 2},
+    })
     const lines = bench.formatItlComparison({
       rounds: 3,
       intervalMs: 10,

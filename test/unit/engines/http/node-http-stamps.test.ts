@@ -49,7 +49,7 @@ describe('nodeHttpPost stamps', () => {
       const [first, second] = await Promise.all([readA, readB])
       expect(Buffer.from(first.value!).toString()).toBe('data: a\n\n')
       expect(Buffer.from(second.value!).toString()).toBe('data: b\n\n')
-        expect(Math.abs(second.atMs - first.atMs)).toBeLessThan(40)
+      expect(Math.abs(second.atMs - first.atMs)).toBeLessThan(40)
       a!.cancel()
       b!.cancel()
     } finally {

@@ -31,7 +31,9 @@ describe('clientHealthWarnings', () => {
 
   it('event-loop delay p99 3 ms over a 20 ms ITL p50 (limit 2 ms) warns too; both stalls in one line', () => {
     const loop = {count: 100, p50: 0.2, p99: 3, max: 12}
-    expect(clientHealthWarnings({levels: [withHealth(20, {eventLoopDelayMs: loop, gcPauseMs: {count: 0, p50: 0, p99: 0, max: 0, totalMs: 0}})]})[0]).toContain('event-loop delay p99 3.00 ms (max 12.0 ms)')
+    expect(clientHealthWarnings({levels: [withHealth(20, {eventLoopDelayMs: loop, gcPauseMs: {count: 0, p50: 0, p99: 0, max: 0, totalMs: 0}})]})[0]).toContain(
+      'event-loop delay p99 3.00 ms (max 12.0 ms)',
+    )
     const both = clientHealthWarnings({levels: [withHealth(20, {eventLoopDelayMs: loop, gcPauseMs: {count: 5, p50: 2, p99: 5, max: 5, totalMs: 10}})]})
     expect(both).toHaveLength(1)
     expect(both[0]).toMatch(/GC pauses p99 5\.00 ms .* and event-loop delay p99 3\.00 ms/)
