@@ -97,6 +97,9 @@ describe.skipIf(serverBin === null)('capplan bench --engine llamacpp on a tiny s
       expect(level.serverMetrics).not.toBeNull()
       expect(level.serverMetrics!.source).toBe('llamacpp')
       expect(level.serverMetrics!.deltas['llamacpp:tokens_predicted_total']).toBe(48)
+      // capplan's own health over the level: the 10 ms event-loop monitor ran during it, GC pauses were watched.
+      expect(level.clientHealth?.eventLoopDelayMs?.count).toBeGreaterThan(0)
+      expect(level.clientHealth?.gcPauseMs).not.toBeNull()
     }
     // The server log is kept beside the result file under the same name.
     const log = payload.results[0]!.file.replace(/\.json$/, '.server.log')
