@@ -1,8 +1,9 @@
 /** What a transport hands streamRequest, whichever one brought the response (fetch-transport, node-http-transport). */
 
 /**
- * How the request travels. 'fetch' (the default): Node's fetch (undici). 'node-http': node:http(s) with
- * each read stamped inside the socket's own 'data' callback, before any web-stream or promise machinery.
+ * How the request travels. 'fetch' (streamRequest's default): Node's fetch (undici). 'node-http': node:http(s)
+ * with each read stamped inside the socket's own 'data' callback, before any web-stream or promise machinery;
+ * what every engine uses (spawned servers and, since issue 17, the openai engine).
  * Same events and error kinds (test/unit/engines/http/node-http-transport.test.ts). Measured with
  * bench/loadgen-bench.js --transport on the shared 2-core VM (64 streams x 10 ms, load ~3.5): ITL error p99
  * 3.1-3.4 ms vs 6.6-12.6 ms with fetch, ~25-35 instead of ~45-50 us of client CPU per paced event, fewer GC
