@@ -144,9 +144,9 @@ describe('GuideLLM variants', () => {
 describe('format detection and bad input', () => {
   it('names the file and the shape of an unrecognized peer file', () => {
     expect(() => parseAnyResult('{"foo": 1, "bar": 2}', 'odd.json', context())).toThrow(
-      'odd.json is not a capplan result file nor a peer file capplan recognizes (a JSON object with fields "foo", "bar").',
+      'odd.json looks like a JSON object with fields "foo", "bar" that matches no benchmark tool capplan knows; capplan cannot import it: missing the fields of one of the formats below.',
     )
-    expect(() => parseAnyResult('[1, 2]', 'arr.json', context())).toThrow(/arr.json .*first element is not a llama-bench row/)
+    expect(() => parseAnyResult('[1, 2]', 'arr.json', context())).toThrow(/arr.json looks like a JSON array whose first element is a JSON number/)
   })
 
   it('reports a truncated capplan file as truncated JSON, and a newer schemaVersion as newer', () => {
