@@ -5,6 +5,8 @@
  */
 
 
+import {parse as parseYaml} from 'yaml'
+
 import {bug, invalidResult} from '../../lib/errors.js'
 import {formatSchemaIssues, parseResultFile, readResultText} from '../read.js'
 import {certainlyMatchesResultFileSchema} from '../fast-validate.js'
@@ -29,7 +31,7 @@ const looksLikeLlamaBenchRow = (value: unknown) =>
 
 const SUPPORTED =
   'capplan reads: capplan bench results, llama-bench -o json|jsonl, vllm bench serve --save-result (one object, --append-result lines, or a JSON array of runs), ' +
-  'GuideLLM benchmarks.json (0.3 and later), SGLang bench_serving --output-file JSONL.'
+  'GuideLLM benchmarks.json or .yaml (0.2 and later), SGLang bench_serving --output-file JSONL.'
 
 const has = (value: Record<string, unknown>, ...keys: string[]) => keys.every((key) => key in value)
 
@@ -175,8 +177,19 @@ export function parseAnyResult(text: string, source: string, context: ImportCont
   // A damaged capplan file gets read.ts's precise JSON message (line, column, "truncated").
   if (text.trimStart().startsWith('{') || text.trim() === '') return one('capplan', parseResultFile(text, source))
   const head = text.trimStart().slice(0, 40)
-  if (/^(benchmarks|-\s|[a-z_]+:\s)/.test(head)) {
-    throw unrecognized(source, 'YAML (GuideLLM can write benchmarks.yaml)', 'a reader for YAML: capplan does not read YAML yet; pass the JSON report (guidellm --output-path benchmarks.json)')
+  if (/^(---|[A-Za-z_]+:(\s|$))/.test(head)) {
+    // GuideLLM writes the same report as YAML (--output-path benchmarks.yaml).
+    let yaml: unknown
+    try {
+      yaml = parseYaml(text)
+    } catch (error) {
+      throw unrecognized(source, 'YAML', `valid YAML (${(error as Error).message.split('\n')[0]})`)
+    }
+    if (looksLikeGuideLlmReport(yaml)) return one('guidellm', importGuideLlm(yaml, text, source, context, 'yaml'))
+    if (typeof yaml === 'object' && yaml !== null && !Array.isArray(yaml)) {
+      const {looks, missing} = describeUnknown(yaml as Record<string, unknown>)
+      throw unrecognized(source, `YAML holding ${looks}`, missing)
+    }
   }
   throw unrecognized(source, `neither JSON nor JSON lines (it starts with ${JSON.stringify(head.slice(0, 20))})`, 'a JSON document or JSON lines')
 }
