@@ -143,12 +143,15 @@ export function matchModelProfile(name: string, store: ProfileStore | undefined)
 
 /**
  * The model name in a local path: a Hugging Face cache snapshot
- * (".../models--Qwen--Qwen2.5-7B-Instruct/snapshots/<hash>/...") -> "Qwen/Qwen2.5-7B-Instruct"; any other
- * name is returned as it is.
+ * (".../models--Qwen--Qwen2.5-7B-Instruct/snapshots/<hash>/...") -> "Qwen/Qwen2.5-7B-Instruct"; another
+ * local path -> its last segment; a repo id ("Qwen/Qwen2.5-7B-Instruct") or a bare name is returned as it is.
  */
 export function modelNameFromPath(name: string): string {
   const snapshot = /(?:^|[\\/])models--([^\\/]+?)--([^\\/]+)[\\/]snapshots[\\/]/.exec(name)
-  return snapshot === null ? name : `${snapshot[1]}/${snapshot[2]}`
+  if (snapshot !== null) return `${snapshot[1]}/${snapshot[2]}`
+  // Any other local path (/models/Qwen2.5-7B-Instruct/, ./ckpt, C:\\models\\x) gives its last segment.
+  if (/^(\/|~|\.{1,2}[\\/]|[A-Za-z]:[\\/])/.test(name)) return name.split(/[\\/]/).filter((part) => part !== '').at(-1) ?? name
+  return name
 }
 
 /** GGUF / checkpoint format name -> capplan's quant level (closest; Q5/Q6 count as int8, the nearer level). */

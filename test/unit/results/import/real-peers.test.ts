@@ -73,6 +73,20 @@ describe('vLLM benchmark_serving.py --append-result (nerdalert/vllm-bench-automa
   })
 })
 
+describe('vLLM files of 2024 (benchmark_serving.py before total_token_throughput and latencies)', () => {
+  it('are read; each E2E = TTFT + the sum of its ITL gaps (0.1 + 0.05 + 0.05 + 0.1 = 0.3 s; 0.2 + 3 x 0.1 = 0.5 s)', () => {
+    const run = JSON.parse(readFileSync(peer('vllm_serve_detailed.json'), 'utf8')) as Record<string, unknown>
+    delete run['latencies']
+    delete run['total_token_throughput']
+    const [loaded] = parseAnyResult(JSON.stringify(run), 'old.json', context())
+    const requests = loaded!.result.levels[0]!.requests
+    expect(requests.slice(0, 2).map((r) => r.e2eMs)).toEqual([expect.closeTo(300, 9), expect.closeTo(500, 9)])
+    // TPOT = (E2E - TTFT) / (output - 1): (300 - 100) / 3 = 66.67, (500 - 200) / 3 = 100 -> mean 83.33, as with latencies
+    expect(loaded!.result.levels[0]!.summary.tpotMs?.mean).toBeCloseTo(83.333333333, 6)
+    expect(loaded!.result.notes.join('\n')).toContain('the file has no latencies array')
+  })
+})
+
 describe('llama-bench, three eras', () => {
   it('b5163 (2025, llama.cpp README, Q4_K - Medium on CUDA): Q4_K_M = int4, pp512 + tg128', async () => {
     const [loaded, ...rest] = await loadAnyResult(peer('llama_bench_b5163_q4_k_m_cuda.json'), context())
@@ -146,6 +160,8 @@ describe('conversions', () => {
   it('an HF cache snapshot path is the model it holds', () => {
     expect(modelNameFromPath('/root/.cache/huggingface/hub/models--Qwen--Qwen2.5-7B-Instruct/snapshots/a09a3545/')).toBe('Qwen/Qwen2.5-7B-Instruct')
     expect(modelNameFromPath('meta-llama/Llama-3.2-3B-Instruct')).toBe('meta-llama/Llama-3.2-3B-Instruct')
+    expect(modelNameFromPath('/models/Qwen2.5-7B-Instruct/')).toBe('Qwen2.5-7B-Instruct')
+    expect(modelNameFromPath('C:\\models\\llama.gguf')).toBe('llama.gguf')
   })
 })
 
