@@ -8,14 +8,15 @@ import {importPeerFile, type ImportPayload} from '../services/import/import.js'
 export type {ImportPayload} from '../services/import/import.js'
 
 export default class Import extends CapplanCommand<typeof Import> {
-  static override summary = "Convert a peer's result file (llama-bench, vLLM bench serve, GuideLLM) into a capplan result file."
+  static override summary = "Convert a peer's result file (llama-bench, vLLM bench serve, GuideLLM, SGLang bench_serving) into capplan result files."
 
-  static override description = `The format is detected from the content. Metrics are converted to capplan's definitions (GuideLLM's "TPOT" includes TTFT; vLLM's arrays are in seconds; llama-bench is single-stream) and the file is marked imported: its notes say where it came from, what was converted and what the source lacks. Placeholders (host, GPU count, quantization when the source does not say) are named in the notes; --model, --quant, --gpu and --gpus set what you know.
+  static override description = `The format is detected from the content. Metrics are converted to capplan's definitions (GuideLLM's "TPOT" includes TTFT from 0.3 on; vLLM's arrays are in seconds; llama-bench is single-stream; SGLang's JSONL has aggregates only) and the file is marked imported: its notes say where it came from, what was converted and what the source lacks. Placeholders (host, GPU count, quantization when the source does not say) are named in the notes; --model, --quant, --gpu and --gpus set what you know.
 
 Without --out the file goes to results/ under capplan's usual name; nothing is ever overwritten. \`capplan report\` and \`capplan compare\` also read peer files directly.`
 
   static override examples = [
     {description: 'A llama-bench run', command: '<%= config.bin %> <%= command.id %> llama_bench.json'},
+    {description: 'SGLang bench_serving runs on 8 H200s', command: '<%= config.bin %> <%= command.id %> online.jsonl --model llama-3.1-70b --gpu h200 --gpus 8'},
     {
       description: 'A vLLM run on 2 H100s, to a chosen file',
       command: '<%= config.bin %> <%= command.id %> vllm-result.json --gpu h100-sxm --gpus 2 --out results/vllm-h100.json',

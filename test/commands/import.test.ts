@@ -31,6 +31,33 @@ describe('capplan import', () => {
     writeFileSync(odd, '{"hello": "world"}')
     const run = await capplanInProcess(['import', odd, '--json'])
     expect(run.exitCode).toBe(6)
-    expect(JSON.parse(run.stdout).error.message).toContain('odd.json is not a capplan result file nor a peer file capplan recognizes')
+    expect(JSON.parse(run.stdout).error.message).toContain(`${odd} looks like a JSON object with fields "hello" that matches no benchmark tool capplan knows`)
+  })
+
+  it('writes one file per SGLang workload (-2 for the second) from the real bench_serving JSONL', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'capplan-import-sglang-'))
+    const out = path.join(dir, 'sg.json')
+    const run = await capplanInProcess(['import', path.join(peers, 'sglang_bench_serving_llama70b_h200.jsonl'), '--out', out, '--model', 'llama-3.1-70b', '--json'])
+    expect(run.exitCode).toBe(0)
+    expect(JSON.parse(run.stdout).written.map((w: {path: string; levels: number}) => [path.basename(w.path), w.levels])).toEqual([
+      ['sg.json', 5],
+      ['sg-2.json', 2],
+    ])
+    expect(JSON.parse(readFileSync(path.join(dir, 'sg-2.json'), 'utf8')).notes[0]).toMatch(/^imported from sglang: .*dataset sharegpt/)
+  })
+
+  it('a K-quant llama-bench run is costed at its real weight size: report does not flag it ABOVE-CEILING', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'capplan-import-kq-'))
+    const out = path.join(dir, 'kq.json')
+    const run = await capplanInProcess(['import', path.join(peers, 'llama_bench_b5163_q4_k_m_cuda.json'), '--out', out, '--gpu', 'rtx-4090', '--json'])
+    expect(run.exitCode).toBe(0)
+    const report = await capplanInProcess(['report', out, '--json', '--api', 'gpt-4o'])
+    expect(report.exitCode).toBe(0)
+    // 128 / (0.072 + 1.077 s) = 111.4 tok/s: within the Q4_K_M (4.85 bits/weight) ceiling; read as fp16 (before) it was flagged impossible
+    const text = JSON.stringify(JSON.parse(report.stdout))
+    expect(text).toContain('"verdict":"ok"')
+    expect(text).not.toContain('above-ceiling')
+    expect(text).toMatch(/111 tok\/s is \d+% of the \d+ tok\/s ceiling/)
+    expect(JSON.parse(readFileSync(out, 'utf8')).model).toMatchObject({quant: 'int4', format: 'Q4_K_M'})
   })
 })

@@ -11,7 +11,7 @@ import type {ProfileStore} from '../../profiles/store.js'
 import type {QuantLevel} from '../../profiles/schema.js'
 import type {HostSnapshot, LevelSummary, ResultFile} from '../schema.js'
 
-export const peerFormats = ['llama-bench', 'vllm', 'guidellm'] as const
+export const peerFormats = ['llama-bench', 'vllm', 'guidellm', 'sglang'] as const
 export type PeerFormat = (typeof peerFormats)[number]
 
 export interface ImportContext {
@@ -141,10 +141,24 @@ export function matchModelProfile(name: string, store: ProfileStore | undefined)
   return best === undefined ? null : {profile: best.id, quant: null, paramsB: best.params.totalB, repo: null}
 }
 
+/**
+ * The model name in a local path: a Hugging Face cache snapshot
+ * (".../models--Qwen--Qwen2.5-7B-Instruct/snapshots/<hash>/...") -> "Qwen/Qwen2.5-7B-Instruct"; another
+ * local path -> its last segment; a repo id ("Qwen/Qwen2.5-7B-Instruct") or a bare name is returned as it is.
+ */
+export function modelNameFromPath(name: string): string {
+  const snapshot = /(?:^|[\\/])models--([^\\/]+?)--([^\\/]+)[\\/]snapshots[\\/]/.exec(name)
+  if (snapshot !== null) return `${snapshot[1]}/${snapshot[2]}`
+  // Any other local path (/models/Qwen2.5-7B-Instruct/, ./ckpt, C:\\models\\x) gives its last segment.
+  if (/^(\/|~|\.{1,2}[\\/]|[A-Za-z]:[\\/])/.test(name)) return name.split(/[\\/]/).filter((part) => part !== '').at(-1) ?? name
+  return name
+}
+
 /** GGUF / checkpoint format name -> capplan's quant level (closest; Q5/Q6 count as int8, the nearer level). */
 export function quantFromFormat(format: string): QuantLevel | null {
   const f = format.toUpperCase()
-  if (/^(I?Q[234]|AWQ|GPTQ-?INT4|INT4|W4)/.test(f)) return 'int4'
+  // ggml's 1- to 4-bit types (Q4_K, IQ4_XS, IQ2_XXS, TQ1_0, ...) and MXFP4 are nearest to int4.
+  if (/^((I|T)?Q[1-4]|MXFP4|AWQ|GPTQ-?INT4|INT4|W4)/.test(f)) return 'int4'
   if (/^(Q[5-8]|INT8|W8|FP8|GPTQ-?INT8)/.test(f)) return 'int8'
   if (/^(F16|BF16|F32|FP16|FLOAT16|BFLOAT16)/.test(f)) return 'fp16'
   return null

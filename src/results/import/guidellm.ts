@@ -23,7 +23,7 @@ import {invalidResult} from '../../lib/errors.js'
 import {summarizeLevel} from '../../stats/summarize.js'
 import {formatSchemaIssues} from '../read.js'
 import {type LevelRecord, type RequestRecord, RESULT_SCHEMA_VERSION, type ResultFile} from '../schema.js'
-import {contentUuid, type ImportContext, matchModelProfile, peerNumbers, placeholderHost, quantFromFormat, throughputOnlySummary} from './common.js'
+import {contentUuid, type ImportContext, matchModelProfile, modelNameFromPath, peerNumbers, placeholderHost, quantFromFormat, throughputOnlySummary} from './common.js'
 
 const {count, duration, ms, timestamp, perSecond} = peerNumbers
 // Token counts may be fractional in GuideLLM's serialization (they are rounded below), never negative or huge.
@@ -35,11 +35,19 @@ const requestStatsSchema = z.looseObject({
   output_tokens: tokens.nullable().optional(),
   prompt_tokens: tokens.nullable().optional(),
   request_start_time: timestamp.nullable().optional(),
+  request_end_time: timestamp.nullable().optional(),
+  // GuideLLM 0.2.x request stats: absolute times in seconds (its TPOT excludes the first token, unlike 0.3+).
+  start_time: timestamp.nullable().optional(),
+  end_time: timestamp.nullable().optional(),
+  first_token_time: timestamp.nullable().optional(),
+  last_token_time: timestamp.nullable().optional(),
   info: z.looseObject({timings: z.looseObject({token_iterations: count.optional()}).optional()}).optional(),
 })
 type RequestStats = z.infer<typeof requestStatsSchema>
 
 const statusSum = z.looseObject({successful: z.looseObject({total_sum: z.number().nonnegative().max(1e15)})})
+const statusMean = z.looseObject({successful: z.looseObject({mean: perSecond})}).optional()
+const totalsSchema = z.looseObject({successful: count, incomplete: count, errored: count})
 // streams / rate / max_concurrency become the level's load, which must be positive.
 const strategySchema = z.looseObject({
   type_: z.string(),
@@ -55,16 +63,24 @@ const benchmarkSchema = z.looseObject({
   duration: duration.optional(),
   start_time: timestamp.optional(),
   end_time: timestamp.optional(),
+  // GuideLLM 0.3+: metrics.request_totals; 0.2.x: request_totals beside metrics.
+  request_totals: totalsSchema.optional(),
+  scheduler_metrics: z.looseObject({measure_start_time: timestamp.optional(), measure_end_time: timestamp.optional()}).optional(),
   metrics: z.looseObject({
-    request_totals: z.looseObject({successful: count, incomplete: count, errored: count}),
+    request_totals: totalsSchema.optional(),
     prompt_token_count: statusSum,
     output_token_count: statusSum,
+    // GuideLLM's own rates over its measured window (what its console prints as "mean").
+    output_tokens_per_second: statusMean,
+    requests_per_second: statusMean,
   }),
   requests: z.looseObject({
     successful: z.array(requestStatsSchema).default([]),
     errored: z.array(z.unknown()).default([]),
     incomplete: z.array(z.unknown()).default([]),
   }).optional(),
+}).refine((b) => b.metrics.request_totals !== undefined || b.request_totals !== undefined, {
+  message: 'has no request_totals (GuideLLM 0.3+ writes metrics.request_totals, 0.2 request_totals)',
 }).refine((b) => b.duration !== undefined || (b.start_time !== undefined && b.end_time !== undefined && duration.safeParse(b.end_time - b.start_time).success), {
   message: 'has neither duration nor start_time/end_time (end at least 1 µs after start)',
 })
@@ -76,6 +92,9 @@ export function looksLikeGuideLlmReport(value: unknown): boolean {
   const benchmarks = (value as Record<string, unknown>)['benchmarks']
   return Array.isArray(benchmarks) && benchmarks.length > 0 && typeof benchmarks[0] === 'object' && benchmarks[0] !== null && 'metrics' in benchmarks[0]
 }
+
+/** Successful / incomplete / errored counts, wherever the version keeps them. */
+const totalsOf = (benchmark: GuideBenchmark) => (benchmark.metrics.request_totals ?? benchmark.request_totals)!
 
 /** Seconds measured: GuideLLM's computed duration, or end - start. */
 const durationOf = (benchmark: GuideBenchmark) => benchmark.duration ?? benchmark.end_time! - benchmark.start_time!
@@ -97,12 +116,33 @@ function loadOf(benchmark: GuideBenchmark, notes: string[]): LevelRecord['load']
       if (strategy.max_concurrency !== undefined && strategy.max_concurrency !== null) return {kind: 'concurrency', value: strategy.max_concurrency}
       break
   }
-  const measured = benchmark.metrics.request_totals.successful / durationOf(benchmark)
+  const measured = totalsOf(benchmark).successful / durationOf(benchmark)
   notes.push(`converted: GuideLLM strategy "${strategy.type_}" gives no load value; recorded as its measured ${Number(measured.toFixed(3))} req/s`)
   return {kind: 'rate', value: measured}
 }
 
+/** A 0.2.x request with its absolute times: TTFT and E2E straight from them, whatever its "TPOT" means. */
+function timedRequestOf(stats: RequestStats, index: number, t0: number): RequestRecord | null {
+  const {start_time: start, first_token_time: first, last_token_time: last, output_tokens: output} = stats
+  if (typeof start !== 'number' || typeof first !== 'number' || typeof last !== 'number' || output === null || output === undefined || output < 1) return null
+  const ttft = Math.max(0, (first - start) * 1000)
+  const e2e = Math.max(ttft, (last - start) * 1000)
+  return {
+    index,
+    startMs: (start - t0) * 1000,
+    ttftMs: ttft,
+    e2eMs: e2e,
+    inputTokens: Math.max(0, Math.round(stats.prompt_tokens ?? 0)),
+    outputTokens: Math.round(output),
+    countedTokens: Math.round(output),
+    chunkOffsetsMs: e2e > ttft ? [ttft, e2e] : [ttft],
+    chunkTokens: null,
+    error: null,
+  }
+}
+
 function requestOf(stats: RequestStats, index: number, t0: number): RequestRecord | null {
+  if (typeof stats.start_time === 'number' && typeof stats.first_token_time === 'number' && typeof stats.last_token_time === 'number') return timedRequestOf(stats, index, t0)
   const ttft = stats.time_to_first_token_ms
   const perToken = stats.time_per_output_token_ms
   const output = stats.output_tokens
@@ -124,23 +164,42 @@ function requestOf(stats: RequestStats, index: number, t0: number): RequestRecor
   }
 }
 
-function importBenchmark(benchmark: GuideBenchmark, notes: string[]): LevelRecord {
+function importBenchmark(benchmark: GuideBenchmark, notes: string[], index: number): LevelRecord {
   const load = loadOf(benchmark, notes)
-  const totals = benchmark.metrics.request_totals
+  const totals = totalsOf(benchmark)
   const duration = durationOf(benchmark)
   const window = {startMs: 0, endMs: duration * 1000}
-  const samples = benchmark.requests?.successful ?? []
-  const starts = samples.map((s) => s.request_start_time).filter((t): t is number => typeof t === 'number')
+  let samples = benchmark.requests?.successful ?? []
+  // GuideLLM 0.3+ measures between measure_start_time and measure_end_time (warmup and cooldown outside):
+  // only the requests wholly inside count, as in GuideLLM's own percentiles.
+  const measureStart = benchmark.scheduler_metrics?.measure_start_time
+  const measureEnd = benchmark.scheduler_metrics?.measure_end_time
+  if (measureStart !== undefined && measureEnd !== undefined && samples.some((s) => typeof s.request_start_time === 'number')) {
+    const inside = samples.filter((s) => {
+      const start = s.request_start_time
+      const end = s.request_end_time ?? (typeof start === 'number' && typeof s.time_per_output_token_ms === 'number' && typeof s.output_tokens === 'number' ? start + (s.time_per_output_token_ms * s.output_tokens) / 1000 : undefined)
+      return typeof start === 'number' && start >= measureStart && (end === undefined || end === null || end <= measureEnd)
+    })
+    if (inside.length < samples.length) {
+      notes.push(`converted: benchmark ${index + 1}: ${samples.length - inside.length} of ${samples.length} sampled requests fall outside GuideLLM's measured window (warmup / cooldown) and are left out of the latency statistics`)
+    }
+    samples = inside
+  }
+  const starts = samples.map((s) => s.request_start_time ?? s.start_time).filter((t): t is number => typeof t === 'number')
   const t0 = starts.length > 0 ? Math.min(...starts) : 0
-  const requests = samples.map((s, index) => requestOf(s, index, t0)).filter((r): r is RequestRecord => r !== null)
-  const outputTokensPerS = benchmark.metrics.output_token_count.successful.total_sum / duration
+  const requests = samples.map((s, i) => requestOf(s, i, t0)).filter((r): r is RequestRecord => r !== null)
+  // GuideLLM's own rates when it wrote them (its measured window); else the token totals over the duration.
+  const ownOutput = benchmark.metrics.output_tokens_per_second?.successful.mean
+  const ownRequests = benchmark.metrics.requests_per_second?.successful.mean
+  const outputTokensPerS = ownOutput ?? benchmark.metrics.output_token_count.successful.total_sum / duration
   const inputTokensPerS = benchmark.metrics.prompt_token_count.successful.total_sum / duration
+  const requestsPerS = ownRequests ?? totals.successful / duration
   const failed = totals.errored + totals.incomplete
   let summary: LevelRecord['summary']
   if (requests.length === 0) {
     summary = throughputOnlySummary({
       completed: totals.successful, failed, durationS: duration, outputTokensPerS, inputTokensPerS,
-      requestsPerS: totals.successful / duration, perUserTokensPerS: null,
+      requestsPerS, perUserTokensPerS: null,
     })
   } else {
     const latencies = summarizeLevel(requests, window)
@@ -148,7 +207,7 @@ function importBenchmark(benchmark: GuideBenchmark, notes: string[]): LevelRecor
       ...latencies,
       requests: {completed: totals.successful, failed},
       durationS: duration,
-      throughput: {outputTokensPerS, inputTokensPerS, totalTokensPerS: outputTokensPerS + inputTokensPerS, requestsPerS: totals.successful / duration},
+      throughput: {outputTokensPerS, inputTokensPerS, totalTokensPerS: outputTokensPerS + inputTokensPerS, requestsPerS},
       // Only the first and last token times are known: no inter-token gaps.
       itlMsPerToken: null,
       itlMsPerChunk: null,
@@ -158,9 +217,13 @@ function importBenchmark(benchmark: GuideBenchmark, notes: string[]): LevelRecor
   return {load, warmupRequests: 0, window, status: totals.successful === 0 ? 'failed' : 'complete', requests, summary, telemetry: null, serverMetrics: null}
 }
 
-export function importGuideLlm(report: unknown, text: string, source: string, context: ImportContext): ResultFile {
+export function importGuideLlm(report: unknown, text: string, source: string, context: ImportContext, format: 'json' | 'yaml' = 'json'): ResultFile {
   const list = (report as {benchmarks: unknown[]}).benchmarks
-  const notes: string[] = [`imported from guidellm: ${source} (benchmarks.json, ${list.length} benchmark${list.length === 1 ? '' : 's'})`]
+  const metadata = (report as {metadata?: unknown}).metadata
+  const version = typeof metadata === 'object' && metadata !== null && typeof (metadata as Record<string, unknown>)['guidellm_version'] === 'string' ? (metadata as Record<string, string>)['guidellm_version'] : null
+  const notes: string[] = [
+    `imported from guidellm: ${source} (${format === 'yaml' ? 'benchmarks.yaml' : 'benchmarks.json'}${version === null ? '' : `, GuideLLM ${version}`}, ${list.length} benchmark${list.length === 1 ? '' : 's'})`,
+  ]
   const benchmarks = list.map((value, index) => {
     const parsed = benchmarkSchema.safeParse(value)
     if (!parsed.success) {
@@ -171,19 +234,26 @@ export function importGuideLlm(report: unknown, text: string, source: string, co
     }
     return parsed.data
   })
-  const levels = benchmarks.map((benchmark) => importBenchmark(benchmark, notes))
+  const levels = benchmarks.map((benchmark, index) => importBenchmark(benchmark, notes, index))
   const sampled = benchmarks.reduce((n, b) => n + (b.requests?.successful.length ?? 0), 0)
-  const successful = benchmarks.reduce((n, b) => n + b.metrics.request_totals.successful, 0)
+  const successful = benchmarks.reduce((n, b) => n + totalsOf(b).successful, 0)
+  const legacy = benchmarks.some((b) => b.metrics.request_totals === undefined)
+  const timed = benchmarks.some((b) => (b.requests?.successful ?? []).some((s) => typeof s.first_token_time === 'number'))
   notes.push(
-    'converted: GuideLLM "TPOT" (time_per_output_token_ms) includes TTFT; capplan E2E = it x output tokens (start -> last token), ' +
-      'TPOT = (E2E - TTFT) / (output - 1); throughput = the metrics\' token totals / duration',
+    (legacy ? 'read as GuideLLM 0.2.x (request_totals beside metrics); ' : '') +
+      (timed
+        ? 'converted: TTFT = first_token_time - start_time, E2E = last_token_time - start_time (GuideLLM 0.2 records the times; its "TPOT" excludes the first token), TPOT = (E2E - TTFT) / (output - 1)'
+        : 'converted: GuideLLM "TPOT" (time_per_output_token_ms) includes TTFT; capplan E2E = it x output tokens (start -> last token), TPOT = (E2E - TTFT) / (output - 1)') +
+      (benchmarks.some((b) => b.metrics.output_tokens_per_second !== undefined)
+        ? '; output tok/s and req/s are GuideLLM\'s own (metrics.*_per_second.successful.mean), input tok/s = prompt tokens / duration'
+        : '; throughput = the metrics\' token totals / duration'),
   )
   notes.push(
     `lacks: per-token times (ITL), ${sampled < successful ? `all requests (latency percentiles come from GuideLLM's sample of ${sampled} of ${successful}), ` : ''}` +
       'the GPU type and count (assumed 1 GPU per replica), the engine and its version, the quantization, the host (placeholders)',
   )
   const backend = benchmarks[0]!.config?.backend ?? {}
-  const modelName = typeof backend['model'] === 'string' && backend['model'].trim() !== '' ? backend['model'] : 'unknown'
+  const modelName = typeof backend['model'] === 'string' && backend['model'].trim() !== '' ? modelNameFromPath(backend['model']) : 'unknown'
   const match = matchModelProfile(modelName, context.store)
   const quant = match?.quant ?? null
   if (match === null) notes.push(`lacks: a known model: "${modelName}" matches no model profile`)

@@ -104,8 +104,25 @@ function parseJsonLines(text: string, source: string): LlamaBenchRow[] {
   return rows
 }
 
+/**
+ * llama-bench builds before the `backends` field (mid-2024 and older, and forks such as ik_llama.cpp) record
+ * one boolean per backend (cuda, vulkan, metal, sycl, kompute, gpu_blas, blas): the backend name is derived
+ * from them ("CPU" when none is set), so such rows read like current ones.
+ */
+const legacyBackendFlags = [
+  ['cuda', 'CUDA'], ['vulkan', 'Vulkan'], ['metal', 'Metal'], ['sycl', 'SYCL'], ['kompute', 'Kompute'], ['gpu_blas', 'GPU BLAS'], ['blas', 'BLAS'],
+] as const
+
+export function withLegacyBackends(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || 'backends' in value) return value
+  const row = value as Record<string, unknown>
+  if (!legacyBackendFlags.some(([flag]) => typeof row[flag] === 'boolean')) return value
+  const names = legacyBackendFlags.filter(([flag]) => row[flag] === true).map(([, name]) => name)
+  return {...row, backends: names.length === 0 ? 'CPU' : names.join(',')}
+}
+
 function validateRow(value: unknown, where: string): LlamaBenchRow {
-  const result = llamaBenchRowSchema.safeParse(value)
+  const result = llamaBenchRowSchema.safeParse(withLegacyBackends(value))
   if (result.success) return result.data
   const issue = result.error.issues[0]
   const field = issue === undefined || issue.path.length === 0 ? '(the row itself)' : issue.path.join('.')

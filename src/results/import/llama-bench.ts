@@ -11,32 +11,80 @@
 
 import {invalidResult} from '../../lib/errors.js'
 import {RESULT_SCHEMA_VERSION, type ResultFile} from '../schema.js'
-import {contentUuid, type ImportContext, matchModelProfile, placeholderHost, quantFromFormat, throughputOnlySummary} from './common.js'
+import {contentUuid, type ImportContext, matchModelProfile, modelNameFromPath, placeholderHost, quantFromFormat, throughputOnlySummary} from './common.js'
 import {type LlamaBenchRow, llamaBenchTestName, parseLlamaBenchOutput} from './llama-bench-format.js'
 
-/** Rows that share everything but the test (n_prompt / n_gen / depth) come from one configuration. */
+/** The fields of one TEST (which test, when, and its timings): every other field is the configuration. */
+const testFields = new Set(['n_prompt', 'n_gen', 'n_depth', 'test', 'test_time', 'avg_ns', 'stddev_ns', 'avg_ts', 'stddev_ts', 'samples_ns', 'samples_ts'])
+
+/**
+ * Rows that share every field but the test's own (n_prompt / n_gen / depth / timings) come from one
+ * configuration. Every other field counts, whatever the llama-bench version or fork adds (backends, devices,
+ * gpu_info, split_mode, mla_attn, ...): rows that differ only by backend or device are never merged.
+ */
 function configurationKey(row: LlamaBenchRow): string {
-  return JSON.stringify([
-    row.model_filename, row.model_type, row.n_threads, row.n_gpu_layers, row.n_batch, row.n_ubatch,
-    row.type_k, row.type_v, row.flash_attn, row.backends, row.build_commit, row.n_depth,
-  ])
+  const entries = Object.entries(row).filter(([key]) => !testFields.has(key)).sort(([a], [b]) => (a < b ? -1 : 1))
+  return JSON.stringify([entries, row.n_depth])
+}
+
+/**
+ * The GGUF type in llama-bench's model_type ("qwen2 7B Q4_K - Medium", "llama 7B mostly Q4_0",
+ * "deepseek2 671B IQ4_K_R4 - 4.5 bpw", "llama 8B BF16") as a format name: "Q4_K - Medium" -> "Q4_K_M",
+ * "Q5_K - Small" -> "Q5_K_S"; "unknown" when there is none.
+ */
+export function ggufTypeFromModelType(modelType: string): string {
+  const match = /\b((?:I|T)?Q\d(?:_[A-Z0-9]+)*|MXFP4|BF16|F16|F32)\b(?:\s*-\s*(Small|Medium|Large|Extra Small|XS|XXS|S|M|L))?/i.exec(modelType)
+  if (match === null) return 'unknown'
+  const type = match[1]!.toUpperCase()
+  const size = match[2]
+  if (size === undefined || !/^(I|T)?Q\d_K$/.test(type)) return type
+  const suffix: Record<string, string> = {small: 'S', medium: 'M', large: 'L', s: 'S', m: 'M', l: 'L'}
+  return `${type}_${suffix[size.toLowerCase()] ?? size.toUpperCase()}`
 }
 
 const nsToMs = (ns: number) => ns / 1e6
 const fixed = (value: number, digits = 2) => String(Number(value.toFixed(digits)))
 
-function importConfiguration(rows: LlamaBenchRow[], source: string, text: string, context: ImportContext, index: number): ResultFile {
-  const first = rows[0]!
-  const combined = rows.find((row) => row.n_prompt > 0 && row.n_gen > 0)
-  const pp = rows.find((row) => row.n_prompt > 0 && row.n_gen === 0)
-  const tg = rows.find((row) => row.n_gen > 0 && row.n_prompt === 0)
-  if (combined === undefined && tg === undefined) {
-    throw invalidResult(
-      `${source} has no generation test (tgN or ppN+tgN) for ${first.model_filename} with ${first.n_threads} threads: only ${rows.map(llamaBenchTestName).join(', ')}.`,
-      'Run llama-bench with -n 128 (the default) so there is output-token throughput to cost.',
-    )
-  }
+/** One single-stream request: a ppN+tgN test, or a tgN test with the ppN test it is paired with (if any). */
+interface TestPair {
+  combined?: LlamaBenchRow
+  pp?: LlamaBenchRow
+  tg?: LlamaBenchRow
+}
 
+/**
+ * The requests of one configuration. Several prompt and generation sizes (-p 128,512 -n 64,256) give several
+ * results, never only the first: each ppN+tgN row is one; tg rows are paired with pp rows in order when
+ * there are as many of each, with the one pp row when there is one, else taken alone (the unpaired pp rows
+ * are named in the notes).
+ */
+function pairTests(rows: LlamaBenchRow[]): {pairs: TestPair[]; unpaired: LlamaBenchRow[]} {
+  const combined = rows.filter((row) => row.n_prompt > 0 && row.n_gen > 0)
+  const pps = rows.filter((row) => row.n_prompt > 0 && row.n_gen === 0)
+  const tgs = rows.filter((row) => row.n_gen > 0 && row.n_prompt === 0)
+  const pairs: TestPair[] = combined.map((row) => ({combined: row}))
+  let unpaired: LlamaBenchRow[] = []
+  if (pps.length === tgs.length) tgs.forEach((tg, index) => pairs.push({tg, pp: pps[index]!}))
+  else if (pps.length === 1) tgs.forEach((tg) => pairs.push({tg, pp: pps[0]!}))
+  else {
+    tgs.forEach((tg) => pairs.push({tg}))
+    unpaired = pps
+  }
+  if (tgs.length === 0 && combined.length > 0) unpaired = pps
+  return {pairs, unpaired}
+}
+
+function importConfiguration(
+  rows: LlamaBenchRow[],
+  pair: TestPair,
+  unpaired: LlamaBenchRow[],
+  source: string,
+  text: string,
+  context: ImportContext,
+  index: number,
+): ResultFile {
+  const first = rows[0]!
+  const {combined, pp, tg} = pair
   const notes: string[] = []
   let nPrompt: number
   let nGen: number
@@ -70,16 +118,23 @@ function importConfiguration(rows: LlamaBenchRow[], source: string, text: string
   const requestS = requestNs / 1e9
   const decodeTokensPerS = tg?.avg_ts ?? null
 
-  const formatName = /\b(I?Q\d\w*|F16|BF16|F32)\s*$/i.exec(first.model_type)?.[1]?.toUpperCase() ?? 'unknown'
-  const match = matchModelProfile(first.model_filename, context.store)
+  const formatName = ggufTypeFromModelType(first.model_type)
+  const modelName = modelNameFromPath(first.model_filename)
+  const match = matchModelProfile(modelName, context.store)
   const quant = quantFromFormat(formatName)
   if (match === null) notes.push(`lacks: a known model: ${first.model_filename} (${first.model_type}) matches no model profile`)
+  if (quant !== null) notes.push(`converted: model_type "${first.model_type}" is GGUF type ${formatName} (${quant})`)
+  const depth = (combined ?? tg)!.n_depth
+  if (depth > 0) {
+    notes.push(`converted: run at depth ${depth} (llama-bench -d ${depth}: ${depth} tokens already in the KV cache before each test); the workload's input tokens are depth + prompt = ${depth + nPrompt}`)
+  }
+  if (unpaired.length > 0) notes.push(`lacks: a pairing for ${unpaired.map(llamaBenchTestName).join(', ')} (as many pp as tg tests, or one pp test, are paired): not used here`)
   if (quant === null) notes.push(`lacks: a known quantization: "${formatName}" is recorded as fp16`)
   const gpuNames = first.gpu_info.trim() === '' ? [] : first.gpu_info.split(',').map((name) => name.trim()).filter((name) => name !== '')
   const usesGpu = gpuNames.length > 0 && first.n_gpu_layers !== 0 && !/^cpu$/i.test(first.backends.trim())
 
   notes.unshift(
-    `imported from llama-bench: ${source}${rows.length > 1 ? ` (${rows.map(llamaBenchTestName).join(', ')})` : ''}, build ${first.build_commit} (${first.build_number})`,
+    `imported from llama-bench: ${source} (${[combined, pp, tg].filter((row): row is LlamaBenchRow => row !== undefined).map(llamaBenchTestName).join(' + ')}), build ${first.build_commit} (${first.build_number})`,
   )
   notes.push(
     'lacks: latency under load (llama-bench runs one stream at batch 1), per-request samples, the host (hostname, memory, OS are placeholders; CPU and GPU names are llama-bench\'s)',
@@ -94,7 +149,7 @@ function importConfiguration(rows: LlamaBenchRow[], source: string, text: string
     requestsPerS: 1 / requestS,
     perUserTokensPerS: decodeTokensPerS,
   })
-  const times = rows.map((row) => row.test_time).sort()
+  const times = [combined, pp, tg].filter((row): row is LlamaBenchRow => row !== undefined).map((row) => row.test_time).sort()
   const isoTime = (text: string | undefined) => (text !== undefined && !Number.isNaN(Date.parse(text)) ? new Date(text).toISOString() : new Date(0).toISOString())
 
   return {
@@ -116,11 +171,12 @@ function importConfiguration(rows: LlamaBenchRow[], source: string, text: string
         'llama-bench', '-m', first.model_filename, '-t', String(first.n_threads),
         '-p', String(nPrompt), '-n', String(nGen), '-r', String(repetitions),
         '-b', String(first.n_batch), '-ub', String(first.n_ubatch), '-ngl', String(first.n_gpu_layers),
+        ...(depth > 0 ? ['-d', String(depth)] : []),
       ],
       endpoint: null,
     },
     model: {
-      profile: match?.profile ?? (first.model_filename.split('/').at(-1) ?? 'unknown'),
+      profile: match?.profile ?? (modelName.includes('/') && modelName !== first.model_filename ? modelName : (first.model_filename.split(/[\\/]/).at(-1) ?? 'unknown')),
       quant: quant ?? 'fp16',
       format: formatName,
       file: first.model_filename,
@@ -135,7 +191,7 @@ function importConfiguration(rows: LlamaBenchRow[], source: string, text: string
     workload: {
       profile: null,
       // A tg-only run has no prompt; the schema needs >= 1 (the note above says it is not accounted).
-      inputTokens: Math.max(1, nPrompt),
+      inputTokens: Math.max(1, depth + nPrompt),
       outputTokens: nGen,
       promptSource: 'synthetic-token-ids',
       dataset: null,
@@ -159,7 +215,7 @@ function importConfiguration(rows: LlamaBenchRow[], source: string, text: string
   }
 }
 
-/** One result per configuration in the file (a `-t 1,2` run gives two). */
+/** One result per configuration and test pair in the file (a `-t 1,2` run gives two, `-p 128,512` two). */
 export function importLlamaBench(text: string, source: string, context: ImportContext): ResultFile[] {
   const rows = parseLlamaBenchOutput(text, source)
   const groups = new Map<string, LlamaBenchRow[]>()
@@ -167,5 +223,17 @@ export function importLlamaBench(text: string, source: string, context: ImportCo
     const key = configurationKey(row)
     groups.set(key, [...(groups.get(key) ?? []), row])
   }
-  return [...groups.values()].map((group, index) => importConfiguration(group, source, text, context, index))
+  const results: ResultFile[] = []
+  for (const group of groups.values()) {
+    const {pairs, unpaired} = pairTests(group)
+    if (pairs.length === 0) {
+      const first = group[0]!
+      throw invalidResult(
+        `${source} has no generation test (tgN or ppN+tgN) for ${first.model_filename} with ${first.n_threads} threads: only ${group.map(llamaBenchTestName).join(', ')}.`,
+        'Run llama-bench with -n 128 (the default) so there is output-token throughput to cost.',
+      )
+    }
+    for (const pair of pairs) results.push(importConfiguration(group, pair, unpaired, source, text, context, results.length))
+  }
+  return results
 }

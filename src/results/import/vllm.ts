@@ -18,7 +18,7 @@ import {invalidResult} from '../../lib/errors.js'
 import {summarizeLevel} from '../../stats/summarize.js'
 import {formatSchemaIssues} from '../read.js'
 import {type LevelRecord, type RequestRecord, RESULT_SCHEMA_VERSION, type ResultFile} from '../schema.js'
-import {contentUuid, type ImportContext, matchModelProfile, peerNumbers, placeholderHost, quantFromFormat, throughputOnlySummary} from './common.js'
+import {contentUuid, type ImportContext, matchModelProfile, modelNameFromPath, peerNumbers, placeholderHost, quantFromFormat, throughputOnlySummary} from './common.js'
 
 const {count, duration, seconds, timestamp, perSecond} = peerNumbers
 export const vllmResultSchema = z.looseObject({
@@ -37,7 +37,8 @@ export const vllmResultSchema = z.looseObject({
   total_output_tokens: count,
   request_throughput: perSecond,
   output_throughput: perSecond,
-  total_token_throughput: perSecond,
+  // Not written by benchmark_serving.py before mid-2024; capplan derives it, so it may be absent.
+  total_token_throughput: perSecond.optional(),
   input_lens: z.array(count).optional(),
   output_lens: z.array(count).optional(),
   ttfts: z.array(seconds).optional(),
@@ -48,6 +49,32 @@ export const vllmResultSchema = z.looseObject({
   errors: z.array(z.string().nullable()).optional(),
 })
 export type VllmResult = z.infer<typeof vllmResultSchema>
+
+const knownKeys = new Set([
+  ...Object.keys(vllmResultSchema.shape), 'tokenizer_id', 'request_goodput', 'request_goodput:', 'max_output_tokens_per_s', 'max_concurrent_requests',
+  'best_of', 'use_beam_search', 'generated_texts', 'percentiles',
+])
+const aggregateKey = /^(mean|median|std|p\d+(?:\.\d+)?)_(ttft|tpot|itl|e2el)_ms$/
+
+/**
+ * The runs of one vLLM file grouped by their `--metadata key=value` pairs (string fields vLLM itself does not
+ * write): runs of different deployments appended to one file become separate results, the runs of one
+ * deployment its levels. Files without metadata give one group.
+ */
+export function groupVllmRunsByMetadata(values: unknown[]): {metadata: Record<string, string>; values: unknown[]}[] {
+  const groups = new Map<string, {metadata: Record<string, string>; values: unknown[]}>()
+  for (const value of values) {
+    const metadata: Record<string, string> = {}
+    if (typeof value === 'object' && value !== null) {
+      for (const [key, field] of Object.entries(value)) if (typeof field === 'string' && !knownKeys.has(key) && !aggregateKey.test(key)) metadata[key] = field
+    }
+    const key = JSON.stringify(Object.entries(metadata).sort(([a], [b]) => (a < b ? -1 : 1)))
+    const group = groups.get(key) ?? {metadata, values: []}
+    group.values.push(value)
+    groups.set(key, group)
+  }
+  return [...groups.values()]
+}
 
 /** Whether a parsed JSON value looks like a vLLM bench serve result (for format detection). */
 export function looksLikeVllmResult(value: unknown): boolean {
@@ -70,9 +97,12 @@ const ms = (s: number) => s * 1000
 
 /** Per-request records from --save-detailed arrays (all the same length), or null when they are absent. */
 function requestsOf(run: VllmResult, where: string): RequestRecord[] | null {
-  const {input_lens: inputs, output_lens: outputs, ttfts, itls, latencies, errors} = run
-  if (inputs === undefined || outputs === undefined || ttfts === undefined || itls === undefined || latencies === undefined) return null
+  const {input_lens: inputs, output_lens: outputs, ttfts, itls, errors} = run
+  if (inputs === undefined || outputs === undefined || ttfts === undefined || itls === undefined) return null
   const n = ttfts.length
+  // Files saved without `latencies` (benchmark_serving.py before it kept them) still have each request's
+  // end: TTFT + the sum of its gaps, which is what vLLM's latency measures (request start -> last token).
+  const latencies = run.latencies ?? ttfts.map((ttft, index) => ttft + (itls[index] ?? []).reduce((sum, gap) => sum + Math.max(0, gap), 0))
   for (const [name, array] of Object.entries({input_lens: inputs, output_lens: outputs, itls, latencies})) {
     if (array.length !== n) {
       throw invalidResult(`${where}: ${name} has ${array.length} entries but ttfts has ${n}.`, 'The file is damaged; re-run vllm bench serve --save-result --save-detailed.')
@@ -150,12 +180,26 @@ function importRun(run: VllmResult, where: string, notes: string[]): LevelRecord
 const aggregateKeys = ['mean_ttft_ms', 'p99_ttft_ms', 'mean_tpot_ms', 'p99_tpot_ms', 'mean_e2el_ms', 'p99_e2el_ms'] as const
 
 /** `text` is the file: one JSON object, or several lines of them (--append-result). */
-export function importVllm(values: unknown[], text: string, source: string, context: ImportContext): ResultFile {
-  const runs = values.map((value, index) => parseRun(value, values.length === 1 ? source : `${source} line ${index + 1}`))
+export function importVllm(
+  values: unknown[],
+  text: string,
+  source: string,
+  context: ImportContext,
+  where: {lines?: number[]; metadata?: Record<string, string>; salt?: string} = {},
+): ResultFile {
+  const at = (index: number) => (values.length === 1 && where.lines === undefined ? source : `${source} ${where.lines === undefined ? 'run' : 'line'} ${where.lines?.[index] ?? index + 1}`)
+  const runs = values.map((value, index) => parseRun(value, at(index)))
   const first = runs[0]!
-  const notes: string[] = [`imported from vllm: ${source} (vllm bench serve --save-result, backend ${first.backend ?? first.endpoint_type ?? 'unknown'}, ${runs.length} run${runs.length === 1 ? '' : 's'})`]
-  const levels = runs.map((run, index) => importRun(run, runs.length === 1 ? source : `${source} line ${index + 1}`, notes))
+  const metadata = Object.entries(where.metadata ?? {})
+  const notes: string[] = [
+    `imported from vllm: ${source} (vllm bench serve --save-result, backend ${first.backend ?? first.endpoint_type ?? 'unknown'}, ${runs.length} run${runs.length === 1 ? '' : 's'}` +
+      `${where.lines === undefined ? '' : `, lines ${where.lines.join(', ')}`}${metadata.length === 0 ? '' : `, metadata ${metadata.map(([key, value]) => `${key}=${value}`).join(' ')}`})`,
+  ]
+  const levels = runs.map((run, index) => importRun(run, at(index), notes))
   const detailed = levels.every((level) => level.requests.length > 0)
+  if (detailed && runs.some((run) => run.latencies === undefined)) {
+    notes.push('converted: the file has no latencies array; each request\'s E2E = its TTFT + the sum of its ITL gaps (vLLM\'s latency ends at the last token too)')
+  }
   if (detailed) {
     notes.push('converted: TTFT, TPOT, E2E and throughput recomputed by capplan from the per-request arrays (seconds -> ms); ITL is per chunk (vLLM\'s), token counts are the server\'s usage')
   } else {
@@ -166,19 +210,21 @@ export function importVllm(values: unknown[], text: string, source: string, cont
       `lacks: per-request samples (the file was saved without --save-detailed), so latency percentiles and the SLO cannot be checked; vLLM reported: ${reported.join(' | ')}`,
     )
   }
-  const models = [...new Set(runs.map((run) => run.model_id))]
+  const models = [...new Set(runs.map((run) => modelNameFromPath(run.model_id)))]
   if (models.length > 1) {
     throw invalidResult(`${source} holds runs of several models (${models.join(', ')}).`, 'Split the file: one model per result.')
   }
-  const match = matchModelProfile(first.model_id, context.store)
-  const quant = match?.quant ?? quantFromFormat(first.model_id.split(/[-_/]/).find((part) => quantFromFormat(part) !== null) ?? '')
-  const paramsFromName = /(\d+(?:\.\d+)?)b\b/i.exec(first.model_id)?.[1]
+  const modelId = models[0]!
+  if (modelId !== first.model_id) notes.push(`converted: model_id is a local path (${first.model_id}); recorded as the model it holds, ${modelId}`)
+  const match = matchModelProfile(modelId, context.store)
+  const quant = match?.quant ?? quantFromFormat(modelId.split(/[-_/]/).find((part) => quantFromFormat(part) !== null) ?? '')
+  const paramsFromName = /(\d+(?:\.\d+)?)b\b/i.exec(modelId)?.[1]
   notes.push(
     'lacks: the GPU type and count (assumed 1 GPU per replica: pass --gpus N and --gpu ID to report), the vLLM version and server flags, the quantization' +
       (quant === null ? ' (recorded as fp16)' : ` (taken from the model name: ${quant})`) +
       ', the host (placeholders)',
   )
-  if (match === null) notes.push(`lacks: a known model: ${first.model_id} matches no model profile`)
+  if (match === null) notes.push(`lacks: a known model: ${modelId} matches no model profile`)
   if (match === null && paramsFromName === undefined) notes.push('lacks: the parameter count (recorded as a 1B placeholder; pass --model to capplan import)')
   const requestedIn = first.total_input_tokens / Math.max(1, first.completed)
   const requestedOut = first.total_output_tokens / Math.max(1, first.completed)
@@ -191,7 +237,7 @@ export function importVllm(values: unknown[], text: string, source: string, cont
 
   return {
     schemaVersion: RESULT_SCHEMA_VERSION,
-    id: contentUuid(text, 'vllm'),
+    id: contentUuid(text, `vllm${where.salt ?? ''}`),
     createdAt,
     finishedAt: null,
     capplan: {version: context.capplanVersion, command: context.command},
@@ -203,15 +249,15 @@ export function importVllm(values: unknown[], text: string, source: string, cont
       backend: 'unknown',
       threads: null,
       gpuCount: 1,
-      args: ['vllm bench serve', `--backend ${first.backend ?? first.endpoint_type ?? 'unknown'}`, `--model ${first.model_id}`],
+      args: ['vllm bench serve', `--backend ${first.backend ?? first.endpoint_type ?? 'unknown'}`, `--model ${modelId}`],
       endpoint: null,
     },
     model: {
-      profile: match?.profile ?? first.model_id,
+      profile: match?.profile ?? modelId,
       quant: quant ?? 'fp16',
       format: quant === null ? 'unknown' : quant,
       file: null,
-      repo: first.model_id.includes('/') ? first.model_id : null,
+      repo: modelId.includes('/') && !modelId.startsWith('/') ? modelId : null,
       sha256: null,
       bytes: null,
       paramsB: match?.paramsB ?? (paramsFromName === undefined ? 1 : Number(paramsFromName)),

@@ -132,6 +132,49 @@ describe('GuideLLM variants', () => {
     expect(level.summary.throughput.outputTokensPerS).toBe(2.5) // 20 tokens / (108 - 100) s
   })
 
+  it('leaves requests outside GuideLLM\'s measured window out of the percentiles (measure_start_time 100.5 drops req-1 started at 100.0)', () => {
+    const report = JSON.parse(readFileSync(peer('guidellm_benchmarks.json'), 'utf8'))
+    report.benchmarks[0].scheduler_metrics.measure_start_time = 100.5
+    const [loaded] = parseAnyResult(JSON.stringify(report), 'w.json', context())
+    const level = loaded!.result.levels[0]!
+    expect(level.requests).toHaveLength(1)
+    expect(level.summary.ttftMs).toMatchObject({count: 1, p50: expect.closeTo(300, 6)}) // req-2 only
+    expect(loaded!.result.notes.join('\n')).toContain('1 of 2 sampled requests fall outside')
+  })
+
+  it("uses GuideLLM's own output tok/s and req/s when the report has them (4.5 and 0.45, not 20 / 4 s = 5)", () => {
+    const report = JSON.parse(readFileSync(peer('guidellm_benchmarks.json'), 'utf8'))
+    report.benchmarks[0].metrics.output_tokens_per_second = {successful: {mean: 4.5}}
+    report.benchmarks[0].metrics.requests_per_second = {successful: {mean: 0.45}}
+    const [loaded] = parseAnyResult(JSON.stringify(report), 'own.json', context())
+    expect(loaded!.result.levels[0]!.summary.throughput).toMatchObject({outputTokensPerS: 4.5, requestsPerS: 0.45, inputTokensPerS: 50})
+  })
+
+  it('reads the GuideLLM 0.2 layout: request_totals beside metrics, TTFT and E2E from the recorded times', () => {
+    const report = JSON.parse(readFileSync(peer('guidellm_benchmarks.json'), 'utf8'))
+    const benchmark = report.benchmarks[0]
+    benchmark.request_totals = benchmark.metrics.request_totals
+    delete benchmark.metrics.request_totals
+    // 0.2 request stats: start 10.0, first token 10.2, last token 10.65 (its "TPOT" 50 excludes the first token)
+    benchmark.requests.successful = [{start_time: 10.0, first_token_time: 10.2, last_token_time: 10.65, end_time: 10.66, output_tokens: 10, prompt_tokens: 100, time_per_output_token_ms: 50}]
+    const [loaded] = parseAnyResult(JSON.stringify(report), 'v02.json', context())
+    const level = loaded!.result.levels[0]!
+    expect(level.requests[0]).toMatchObject({ttftMs: expect.closeTo(200, 6), e2eMs: expect.closeTo(650, 6)})
+    expect(level.summary.tpotMs?.p50).toBeCloseTo(50, 6) // (650 - 200) / 9
+    expect(level.summary.requests).toEqual({completed: 2, failed: 0})
+    expect(loaded!.result.notes.join('\n')).toContain('read as GuideLLM 0.2.x')
+  })
+
+  it('reads the same report written as YAML, with the same numbers', async () => {
+    const {stringify} = await import('yaml')
+    const report = JSON.parse(readFileSync(peer('guidellm_benchmarks.json'), 'utf8'))
+    const [fromYaml] = parseAnyResult(stringify(report), 'benchmarks.yaml', context())
+    expect(fromYaml!.format).toBe('guidellm')
+    expect(fromYaml!.result.levels[0]!.summary.throughput.outputTokensPerS).toBe(5)
+    expect(fromYaml!.result.levels[0]!.summary.tpotMs?.max).toBeCloseTo(60, 6)
+    expect(fromYaml!.result.notes[0]).toContain('benchmarks.yaml, GuideLLM 0.4.0')
+  })
+
   it('names the benchmark and the field when a report is not one it understands', () => {
     const report = JSON.parse(readFileSync(peer('guidellm_benchmarks.json'), 'utf8'))
     delete report.benchmarks[0].metrics.output_token_count
@@ -144,9 +187,9 @@ describe('GuideLLM variants', () => {
 describe('format detection and bad input', () => {
   it('names the file and the shape of an unrecognized peer file', () => {
     expect(() => parseAnyResult('{"foo": 1, "bar": 2}', 'odd.json', context())).toThrow(
-      'odd.json is not a capplan result file nor a peer file capplan recognizes (a JSON object with fields "foo", "bar").',
+      'odd.json looks like a JSON object with fields "foo", "bar" that matches no benchmark tool capplan knows; capplan cannot import it: missing the fields of one of the formats below.',
     )
-    expect(() => parseAnyResult('[1, 2]', 'arr.json', context())).toThrow(/arr.json .*first element is not a llama-bench row/)
+    expect(() => parseAnyResult('[1, 2]', 'arr.json', context())).toThrow(/arr.json looks like a JSON array whose first element is a JSON number/)
   })
 
   it('reports a truncated capplan file as truncated JSON, and a newer schemaVersion as newer', () => {
