@@ -18,7 +18,17 @@ const expectedIds = {
     'deepseek-v3', 'kimi-k2', 'llama-3.1-405b', 'llama-3.1-70b', 'llama-3.1-8b', 'mixtral-8x7b', 'qwen2.5-0.5b',
     'qwen2.5-72b', 'qwen2.5-7b', 'qwen3-235b-a22b',
   ],
-  api: ['claude-3.5-sonnet', 'claude-opus-4.6', 'deepseek-v3', 'gpt-4o', 'kimi-k2.5', 'o3', 'qwen3-235b'],
+  api: [
+    'cerebras-llama-3.1-8b', 'claude-3.5-sonnet', 'claude-opus-4.6', 'deepinfra-deepseek-v3', 'deepinfra-kimi-k2',
+    'deepinfra-llama-3.1-70b', 'deepinfra-llama-3.1-8b', 'deepinfra-mixtral-8x7b', 'deepinfra-qwen2.5-72b',
+    'deepinfra-qwen3-235b-a22b', 'deepseek-v3', 'fireworks-deepseek-v3', 'fireworks-llama-3.1-70b',
+    'fireworks-qwen3-235b-a22b', 'gpt-4o', 'groq-kimi-k2', 'groq-llama-3.1-70b', 'groq-llama-3.1-8b', 'kimi-k2.5',
+    'mistral-mixtral-8x7b', 'moonshot-kimi-k2', 'nebius-llama-3.1-70b', 'nebius-qwen3-235b-a22b',
+    'novita-qwen2.5-72b', 'o3', 'openrouter-llama-3.1-405b', 'openrouter-llama-3.1-70b', 'openrouter-llama-3.1-8b',
+    'openrouter-mixtral-8x7b', 'openrouter-qwen2.5-72b', 'openrouter-qwen2.5-7b', 'openrouter-qwen3-235b-a22b',
+    'qwen3-235b', 'together-deepseek-v3', 'together-kimi-k2', 'together-llama-3.1-405b', 'together-llama-3.1-70b',
+    'together-llama-3.1-8b', 'together-qwen3-235b-a22b',
+  ],
   workload: ['batch-classify', 'chat', 'code', 'rag', 'summarize'],
   'quant-loss': ['q4_0', 'q8_0'],
 }
@@ -70,18 +80,43 @@ describe('seed-reproduction prices', () => {
   it.each([
     ['gpt-4o', 2.5, 10],
     ['claude-3.5-sonnet', 3, 15],
-    ['deepseek-v3', 0.27, 1.1],
+    ['deepseek-v3', 0.14, 0.28],
     ['claude-opus-4.6', 5, 25],
     ['kimi-k2.5', 0.6, 3],
-    ['qwen3-235b', 0.25, 0.25],
+    ['qwen3-235b', 0.7, 2.8],
     ['o3', 2, 8],
   ])('%s current price is %d in / %d out', (id, input, output) => {
     const price = resolveApiPrice(store, id)
     expect([price.inputPerMTok, price.outputPerMTok, price.variant]).toEqual([input, output, null])
   })
 
-  it('deepseek-v3 carries its cache-hit input price', () => {
-    expect(resolveApiPrice(store, 'deepseek-v3').cachedInputPerMTok).toBe(0.07)
+  it("deepseek-v3 keeps V3's own dated price (0.27 / 1.10, cache hit 0.07) and the later deepseek-chat prices as variants", () => {
+    const at = (v: string) => resolveApiPrice(store, `deepseek-v3@${v}`)
+    expect([at('v3-2025-02').inputPerMTok, at('v3-2025-02').outputPerMTok, at('v3-2025-02').cachedInputPerMTok]).toEqual([0.27, 1.1, 0.07])
+    expect([at('v3.1-2025-08').inputPerMTok, at('v3.1-2025-08').outputPerMTok]).toEqual([0.57, 1.68])
+    expect([at('v3.2-2025-11').inputPerMTok, at('v3.2-2025-11').outputPerMTok, at('v3.2-2025-11').cachedInputPerMTok]).toEqual([0.28, 0.42, 0.028])
+    // deepseek-chat no longer serves V3: the profile must not claim to be V3's hosted twin
+    expect(store.get('api', 'deepseek-v3').servesModel).toBeUndefined()
+  })
+
+  it('qwen3-235b keeps the seed 004 flat 0.25 as a variant; its current price is split', () => {
+    expect(resolveApiPrice(store, 'qwen3-235b@seed-004')).toMatchObject({inputPerMTok: 0.25, outputPerMTok: 0.25})
+    expect(store.get('api', 'qwen3-235b').servesModel).toBe('qwen3-235b-a22b')
+  })
+
+  it('claude-3.5-sonnet is retired (2025-10-28) and still resolves for the seeds', () => {
+    expect(store.get('api', 'claude-3.5-sonnet').retired?.date).toBe('2025-10-28')
+    expect(resolveApiPrice(store, 'claude-3.5-sonnet@seed-000').inputPerMTok).toBe(9)
+  })
+
+  it.each([
+    ['gpt-4o', 1.25],
+    ['o3', 0.5],
+    ['claude-opus-4.6', 0.5],
+    ['kimi-k2.5', 0.1],
+    ['claude-3.5-sonnet', 0.3],
+  ])('%s cached input is %d per 1M', (id, cached) => {
+    expect(resolveApiPrice(store, id).cachedInputPerMTok).toBe(cached)
   })
 
   it('the gpt-4o seed variant says the real average is 6.25', () => {
@@ -249,5 +284,90 @@ describe('workloads', () => {
       rag: [2048, 256, 3000, 50],
       summarize: [3072, 384, 5000, 100],
     })
+  })
+})
+
+/** Every dated fact in a profile: prices, variants, scores, purchase, power, quant-loss entries. */
+function datedFacts(): {where: string; date: string}[] {
+  const facts: {where: string; date: string}[] = []
+  for (const api of store.list('api')) {
+    facts.push({where: `api ${api.id} price`, date: api.price.date})
+    for (const v of api.variants) facts.push({where: `api ${api.id}@${v.id}`, date: v.date})
+    for (const s of api.scores) facts.push({where: `api ${api.id} score ${s.benchmark}`, date: s.date})
+    if (api.retired) facts.push({where: `api ${api.id} retired`, date: api.retired.date})
+  }
+  for (const m of store.list('model')) for (const s of m.scores) facts.push({where: `model ${m.id} score ${s.benchmark}`, date: s.date})
+  for (const gpu of store.list('gpu')) {
+    for (const tier of ['on-demand', 'spot', 'reserved'] as const) {
+      const price = gpu.prices[tier]
+      if (price) facts.push({where: `gpu ${gpu.id} ${tier}`, date: price.date})
+    }
+    if (gpu.purchase) facts.push({where: `gpu ${gpu.id} purchase`, date: gpu.purchase.date})
+    if (gpu.power) facts.push({where: `gpu ${gpu.id} power`, date: gpu.power.date})
+  }
+  for (const q of store.list('quant-loss')) for (const e of q.entries) facts.push({where: `quant-loss ${q.id} ${e.sizeClass}`, date: e.date})
+  return facts
+}
+
+describe('data sanity: dates, twins, scores', () => {
+  it('every date is a real calendar date (YYYY-MM or YYYY-MM-DD) and none is after today', () => {
+    const today = new Date().toISOString().slice(0, 10)
+    const bad: string[] = []
+    for (const {where, date} of datedFacts()) {
+      const [y, m, d] = date.split('-').map(Number)
+      const probe = new Date(Date.UTC(y!, m! - 1, d ?? 1))
+      const real = probe.getUTCFullYear() === y && probe.getUTCMonth() === m! - 1 && probe.getUTCDate() === (d ?? 1)
+      if (!real || date > today) bad.push(`${where}: ${date}`)
+    }
+    expect(bad).toEqual([])
+  })
+
+  it("every hosted twin's servesModel names an existing model profile, and twins are open weights", () => {
+    const models = new Set(store.list('model').map((m) => m.id))
+    for (const api of store.list('api')) {
+      if (api.servesModel === undefined) continue
+      expect(models.has(api.servesModel), `${api.id} -> ${api.servesModel}`).toBe(true)
+      expect(api.openWeights, api.id).toBe(true)
+    }
+  })
+
+  it('twins are named <provider>-<model profile id> (the seed-era ids qwen3-235b excepted)', () => {
+    for (const api of store.list('api')) {
+      if (api.servesModel === undefined || api.id === 'qwen3-235b') continue
+      expect(api.id.endsWith(`-${api.servesModel}`), api.id).toBe(true)
+    }
+  })
+
+  it('hosted twins per model: at least three live providers where the data has them', () => {
+    const live = (model: string) =>
+      store
+        .list('api')
+        .filter((a) => a.servesModel === model && a.retired === undefined)
+        .map((a) => a.id)
+    const counts = Object.fromEntries(expectedIds.model.map((m) => [m, live(m).length]))
+    // qwen2.5-0.5b: no provider found; qwen2.5-7b: OpenRouter only; llama-3.1-405b: Together and OpenRouter only
+    expect(counts).toEqual({
+      'deepseek-v3': 3,
+      'kimi-k2': 3,
+      'llama-3.1-405b': 2,
+      'llama-3.1-70b': 6,
+      'llama-3.1-8b': 5,
+      'mixtral-8x7b': 3,
+      'qwen2.5-0.5b': 0,
+      'qwen2.5-72b': 3,
+      'qwen2.5-7b': 1,
+      'qwen3-235b-a22b': 6,
+    })
+  })
+
+  it('cached input is never dearer than uncached input', () => {
+    for (const api of store.list('api')) {
+      for (const p of [api.price, ...api.variants])
+        if (p.cachedInputPerMTok !== undefined) expect(p.cachedInputPerMTok, api.id).toBeLessThanOrEqual(p.inputPerMTok)
+    }
+  })
+
+  it('a served successor version is said only by twins', () => {
+    for (const api of store.list('api')) if (api.servedVersion !== undefined) expect(api.servesModel, api.id).toBeDefined()
   })
 })
