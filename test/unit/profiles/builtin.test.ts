@@ -371,3 +371,42 @@ describe('data sanity: dates, twins, scores', () => {
     for (const api of store.list('api')) if (api.servedVersion !== undefined) expect(api.servesModel, api.id).toBeDefined()
   })
 })
+
+describe('benchmark scores', () => {
+  const scoreOf = (kind: 'model' | 'api', id: string, benchmark: string, harness: string) =>
+    store.get(kind, id).scores.find((s) => s.benchmark === benchmark && s.harness === harness)?.value
+
+  it('no profile has two scores for one benchmark in one harness', () => {
+    for (const p of [...store.list('model'), ...store.list('api')]) {
+      const keys = p.scores.map((s) => `${s.harness}/${s.benchmark}`)
+      expect(new Set(keys).size, p.id).toBe(keys.length)
+    }
+  })
+
+  it('the DeepSeek-V3 report table: GPQA-Diamond Qwen2.5-72B 49.0 vs Claude 3.5 Sonnet 65.0 vs GPT-4o 49.9 vs V3 59.1', () => {
+    expect([
+      scoreOf('model', 'qwen2.5-72b', 'gpqa-diamond', 'deepseek-v3-report'),
+      scoreOf('api', 'claude-3.5-sonnet', 'gpqa-diamond', 'deepseek-v3-report'),
+      scoreOf('api', 'gpt-4o', 'gpqa-diamond', 'deepseek-v3-report'),
+      scoreOf('model', 'deepseek-v3', 'gpqa-diamond', 'deepseek-v3-report'),
+      scoreOf('model', 'llama-3.1-405b', 'gpqa-diamond', 'deepseek-v3-report'),
+    ]).toEqual([49, 65, 49.9, 59.1, 51.1])
+  })
+
+  it('the Kimi K2 README table marks the versions it measured (DeepSeek-V3-0324, Claude Opus 4)', () => {
+    const v3 = store.get('model', 'deepseek-v3').scores.find((s) => s.harness === 'kimi-k2-readme' && s.benchmark === 'gpqa-diamond')!
+    expect([v3.value, v3.measured]).toEqual([68.4, expect.stringContaining('DeepSeek-V3-0324')])
+    const opus = store.get('api', 'claude-opus-4.6').scores.find((s) => s.benchmark === 'gpqa-diamond')!
+    expect([opus.value, opus.harness, opus.measured]).toEqual([74.9, 'kimi-k2-readme', expect.stringContaining('Opus 4 ')])
+  })
+
+  it('every model profile has at least one score; every closed API has at least one', () => {
+    for (const m of store.list('model')) expect(m.scores.length, m.id).toBeGreaterThan(0)
+    for (const a of store.list('api').filter((x) => !x.openWeights)) expect(a.scores.length, a.id).toBeGreaterThan(0)
+  })
+
+  it('the Llama 3.1 card and the Qwen2.5 report: small models score lower (MMLU-Pro 8B 48.3 < 70B 66.4 < 405B 73.3; Qwen 0.5B 15.0 < 7B 56.3)', () => {
+    expect(['llama-3.1-8b', 'llama-3.1-70b', 'llama-3.1-405b'].map((id) => scoreOf('model', id, 'mmlu-pro', 'llama-3.1-model-card'))).toEqual([48.3, 66.4, 73.3])
+    expect(['qwen2.5-0.5b', 'qwen2.5-7b', 'qwen2.5-72b'].map((id) => scoreOf('model', id, 'mmlu-pro', 'qwen2.5-report'))).toEqual([15, 56.3, 71.1])
+  })
+})
