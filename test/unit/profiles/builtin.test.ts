@@ -30,7 +30,7 @@ const expectedIds = {
     'together-llama-3.1-8b', 'together-qwen3-235b-a22b',
   ],
   workload: ['batch-classify', 'chat', 'code', 'rag', 'summarize'],
-  'quant-loss': ['q4_0', 'q8_0'],
+  'quant-loss': ['awq-int4', 'fp8', 'gptq-int4', 'gptq-int8', 'int8-w8a8', 'q4_0', 'q4_k_m', 'q8_0'],
 }
 
 let store: ProfileStore
@@ -408,5 +408,35 @@ describe('benchmark scores', () => {
   it('the Llama 3.1 card and the Qwen2.5 report: small models score lower (MMLU-Pro 8B 48.3 < 70B 66.4 < 405B 73.3; Qwen 0.5B 15.0 < 7B 56.3)', () => {
     expect(['llama-3.1-8b', 'llama-3.1-70b', 'llama-3.1-405b'].map((id) => scoreOf('model', id, 'mmlu-pro', 'llama-3.1-model-card'))).toEqual([48.3, 66.4, 73.3])
     expect(['qwen2.5-0.5b', 'qwen2.5-7b', 'qwen2.5-72b'].map((id) => scoreOf('model', id, 'mmlu-pro', 'qwen2.5-report'))).toEqual([15, 56.3, 71.1])
+  })
+})
+
+describe('quant-loss tables', () => {
+  const loss = (id: string, sizeClass: string) => store.get('quant-loss', id).entries.find((e) => e.sizeClass === sizeClass)?.lossPct
+
+  it('one entry per size class in each table (one source per class)', () => {
+    for (const q of store.list('quant-loss')) {
+      const classes = q.entries.map((e) => e.sizeClass)
+      expect(new Set(classes).size, q.id).toBe(classes.length)
+    }
+  })
+
+  it('llama.cpp on Llama-3-8B: Q8_0 0.04% < Q4_K_M 2.8% < Q4_0 7.5% (0.0026, 0.1754, 0.4685 over 6.23)', () => {
+    expect(['q8_0', 'q4_k_m', 'q4_0'].map((id) => loss(id, '3b-15b'))).toEqual([0.04, 2.8, 7.5])
+    expect((0.1754 / 6.23) * 100).toBeCloseTo(2.8, 1)
+    expect((0.4685 / 6.23) * 100).toBeCloseTo(7.5, 1)
+  })
+
+  it('Qwen docs: GPTQ-Int4 loses more on small models (0.5B 13.66% = 4.7/34.4, 7B 4.19% = 2.8/66.9, 72B 0.12% = 0.1/81.3)', () => {
+    expect(['under-3b', '3b-15b', '15b-100b'].map((c) => loss('gptq-int4', c))).toEqual([13.66, 4.19, 0.12])
+    expect([(4.7 / 34.4) * 100, (2.8 / 66.9) * 100, (0.1 / 81.3) * 100].map((x) => Math.round(x * 100) / 100)).toEqual([13.66, 4.19, 0.12])
+    expect(['under-3b', '3b-15b', '15b-100b'].map((c) => loss('awq-int4', c))).toEqual([9.59, 4.19, 1.11])
+    expect(['under-3b', '3b-15b', '15b-100b'].map((c) => loss('gptq-int8', c))).toEqual([5.23, 1.05, 0.74])
+  })
+
+  it('every quant-loss profile names its format and a metric for each entry; FP8 and INT8 W8A8 are 8-bit', () => {
+    for (const q of store.list('quant-loss')) for (const e of q.entries) expect(e.metric.length, q.id).toBeGreaterThan(5)
+    expect([store.get('quant-loss', 'fp8').quant, store.get('quant-loss', 'int8-w8a8').quant]).toEqual(['int8', 'int8'])
+    expect(loss('fp8', 'any')).toBe(0)
   })
 })
