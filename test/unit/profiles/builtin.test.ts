@@ -440,3 +440,27 @@ describe('quant-loss tables', () => {
     expect(loss('fp8', 'any')).toBe(0)
   })
 })
+
+describe('owning a GPU: purchase and power', () => {
+  it('H100 SXM / H200 / B200 street prices 30k / 35k / 40k per GPU over 4 years, no resale counted', () => {
+    const buy = ['h100-sxm', 'h200', 'b200'].map((id) => store.get('gpu', id).purchase)
+    expect(buy.map((p) => [p?.usdPerGpu, p?.usefulLifeYears, p?.residualFraction])).toEqual([
+      [30000, 4, 0],
+      [35000, 4, 0],
+      [40000, 4, 0],
+    ])
+  })
+
+  it('power: busy is the board TDP, idle below busy; estimates say so', () => {
+    for (const gpu of store.list('gpu')) {
+      if (!gpu.power) continue
+      expect(gpu.power.busyWatts, gpu.id).toBe(gpu.tdpWatts)
+      expect(gpu.power.idleWatts, gpu.id).toBeLessThan(gpu.power.busyWatts)
+    }
+    expect(store.get('gpu', 'h200').power).toMatchObject({idleWatts: 80.3, busyWatts: 700})
+    // B200 idle = the H200's measured idle / TGP ratio on a 1000 W TGP: 80.3 / 700 x 1000 = 114.7 -> 115
+    expect(store.get('gpu', 'b200').power?.idleWatts).toBe(Math.round((80.3 / 700) * 1000))
+    for (const id of ['h100-sxm', 'b200']) expect(store.get('gpu', id).power?.note, id).toMatch(/^idle is an estimate/)
+  })
+
+})
