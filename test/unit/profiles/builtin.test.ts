@@ -462,5 +462,4 @@ describe('owning a GPU: purchase and power', () => {
     expect(store.get('gpu', 'b200').power?.idleWatts).toBe(Math.round((80.3 / 700) * 1000))
     for (const id of ['h100-sxm', 'b200']) expect(store.get('gpu', id).power?.note, id).toMatch(/^idle is an estimate/)
   })
-
 })
