@@ -50,6 +50,7 @@ export function resolveApiPrice(store: ProfileStore, idWithVariant: string): Res
     variant: variant.id,
     inputPerMTok: variant.inputPerMTok,
     outputPerMTok: variant.outputPerMTok,
+    ...(variant.cachedInputPerMTok === undefined ? {} : {cachedInputPerMTok: variant.cachedInputPerMTok}),
     source: variant.source,
     date: variant.date,
     ...(variant.note === undefined ? {} : {note: variant.note}),

@@ -49,8 +49,8 @@ describe('capplan profiles list', () => {
     const {code, body} = await json(['profiles', 'list'])
     expect(code).toBe(0)
     const listing = body as unknown as {kind: string; id: string; source: {origin: string; file: string}; profile: {id: string}}[]
-    // 15 gpus + 10 models + 7 apis + 5 workloads
-    expect(listing).toHaveLength(37)
+    // 15 gpus + 10 models + 39 apis + 5 workloads + 8 quant-loss tables
+    expect(listing).toHaveLength(77)
     const h100 = listing.find((p) => p.kind === 'gpu' && p.id === 'h100-sxm')!
     expect(h100.source).toEqual({origin: 'builtin', file: path.join(root, 'profiles', 'gpus', 'h100-sxm.yaml')})
     expect(h100.profile.id).toBe('h100-sxm')
@@ -61,7 +61,7 @@ describe('capplan profiles list', () => {
     const {code, stdout} = await capplan(['profiles', 'list', '--kind', 'api'])
     expect(code).toBe(0)
     const gpt4o = stdout.split('\n').find((line) => line.includes(' gpt-4o '))!
-    expect(gpt4o.split('│').map((cell) => cell.trim())).toEqual(['', 'gpt-4o', 'OpenAI', '2.50', '-', '10.00', '2025-01', '@seed-000 7.5/7.5', ''])
+    expect(gpt4o.split('│').map((cell) => cell.trim())).toEqual(['', 'gpt-4o', 'OpenAI', '2.50', '1.25', '10.00', '2026-11', '@seed-000 7.5/7.5', ''])
     expect(stdout).not.toContain('h100-sxm')
   })
 
@@ -112,7 +112,7 @@ describe('capplan profiles show', () => {
     expect(body.error.kind).toBe('INVALID_INPUT')
     expect(body.error.suggestion).toContain('--kind')
     const api = await json(['profiles', 'show', 'deepseek-v3', '--kind', 'api'])
-    expect([api.code, api.body.kind, api.body.profile.price.outputPerMTok]).toEqual([0, 'api', 1.1])
+    expect([api.code, api.body.kind, api.body.profile.price.outputPerMTok]).toEqual([0, 'api', 0.28])
   })
 
   it("a bad --kind value is oclif's usage error (exit 2)", async () => {
@@ -125,7 +125,7 @@ describe('capplan profiles validate', () => {
     const {code, body} = await json(['profiles', 'validate'])
     expect(code).toBe(0)
     expect(body.valid).toBe(true)
-    expect(body.files).toHaveLength(37)
+    expect(body.files).toHaveLength(77)
     expect(body.files.every((f: {ok: boolean}) => f.ok)).toBe(true)
   })
 

@@ -104,11 +104,12 @@ describe('seed 000: self-hosted open models vs closed APIs at 100M tokens/month'
     })
 
     it('DeepSeek V3 API at 1:1 is $0.685/1M = $68.50/month at 100M (0.27 in / 1.10 out), not the $0.55 / $55 seed 000 prints', () => {
-      const deepseek = blendedApiPrice(resolveApiPrice(store, 'deepseek-v3'), {input: 1, output: 1})
+      // V3's own price at the time (deepseek-chat has since served V3.1, V3.2 and later models at other prices)
+      const deepseek = blendedApiPrice(resolveApiPrice(store, 'deepseek-v3@v3-2025-02'), {input: 1, output: 1})
       expect(deepseek.blendedPerMTok).toBeCloseTo(0.685, 12)
       expect(apiMonthlyCost(VOLUME, deepseek.blendedPerMTok)).toBeCloseTo(68.5, 9)
       // at 3:1: (3 x 0.27 + 1.10) / 4 = 1.91 / 4 = 0.4775
-      expect(blendedApiPrice(resolveApiPrice(store, 'deepseek-v3'), {input: 3, output: 1}).blendedPerMTok).toBeCloseTo(0.4775, 12)
+      expect(blendedApiPrice(resolveApiPrice(store, 'deepseek-v3@v3-2025-02'), {input: 3, output: 1}).blendedPerMTok).toBeCloseTo(0.4775, 12)
     })
   })
 
@@ -250,8 +251,8 @@ describe('seed 004: annual cost at 100M tokens/day', () => {
   })
 
   it('Qwen3-235B "~$9.1K/year" is right: 36,500M x $0.25 = $9,125 (one price for all tokens)', () => {
-    expect(annualCost('qwen3-235b', {input: 1, output: 1})).toBeCloseTo(9125, 4)
-    expect(annualCost('qwen3-235b', {input: 3, output: 1})).toBeCloseTo(9125, 4)
+    expect(annualCost('qwen3-235b@seed-004', {input: 1, output: 1})).toBeCloseTo(9125, 4)
+    expect(annualCost('qwen3-235b@seed-004', {input: 3, output: 1})).toBeCloseTo(9125, 4)
   })
 
   it("Claude Opus 4.6 at 1:1 costs $1,642,500/year at the seed's $15/$75 and $547,500 at the current $5/$25, not ~$547K at $15/$75", () => {

@@ -195,15 +195,25 @@ describe('resolveApiPrice', () => {
   it('plain id -> the current price with its source and date', () => {
     expect(resolveApiPrice(builtins, 'deepseek-v3')).toEqual({
       id: 'deepseek-v3',
-      name: 'DeepSeek V3 (deepseek-chat)',
+      name: 'DeepSeek API deepseek-chat (served V3 until 2025-08)',
       variant: null,
+      inputPerMTok: 0.14,
+      outputPerMTok: 0.28,
+      source: 'DeepSeek API pricing for deepseek-chat (capplan reference prices-2026.md)',
+      date: '2026-04',
+      note: expect.stringMatching(/^unverified: from prices-2026\.md, /),
+    })
+  })
+
+  it('id@variant keeps the variant\'s cached-input price (deepseek-v3@v3-2025-02: 0.27 / 1.10, hit 0.07)', () => {
+    expect(resolveApiPrice(builtins, 'deepseek-v3@v3-2025-02')).toMatchObject({
+      variant: 'v3-2025-02',
       inputPerMTok: 0.27,
       outputPerMTok: 1.1,
       cachedInputPerMTok: 0.07,
-      source: 'DeepSeek API docs, deepseek-chat (capplan reference planning.md)',
       date: '2025-02',
-      note: expect.stringMatching(/^input 0\.27 on a cache miss, 0\.07 on a cache hit; /),
     })
+    expect(resolveApiPrice(builtins, 'deepseek-v3@seed-000').cachedInputPerMTok).toBeUndefined()
   })
 
   it('id@variant -> the variant', () => {
