@@ -4,7 +4,9 @@
  */
 
 import {invalidInput} from '../lib/errors.js'
-import {formatIoRatio, type IoRatio} from '../lib/units.js'
+import {formatIoRatio, formatTokens, formatUsd, type IoRatio} from '../lib/units.js'
+import {type ApiGroup, type ComparisonSet, type QualityGap} from './comparison.js'
+import {type IoSplit, splitCost} from './io-split.js'
 import {
   apiMonthlyCost,
   blendedApiPrice,
@@ -22,6 +24,8 @@ import {
   type Crossover,
   type EnergyInput,
 } from './model.js'
+import type {OwnershipResult} from './ownership.js'
+import {planTraffic, trafficCrossover, type TrafficCrossover, type TrafficPlan, type TrafficProfile} from './traffic.js'
 
 /** 365 days / 12 months x 24 h. */
 export const DEFAULT_HOURS_PER_MONTH = 730
@@ -36,9 +40,18 @@ export interface PlanApiPrice {
   variant: string | null
   inputPerMTok: number
   outputPerMTok: number
+  /** $ per 1M input tokens served from the provider's prompt cache; absent = the provider publishes none. */
+  cachedInputPerMTok?: number
   source: string
   date: string
   note?: string
+  /** Where the comparison put it (cost/comparison.ts); absent = ungrouped. */
+  group?: ApiGroup
+  servesModel?: string | null
+  servedVersion?: string | null
+  precision?: string | null
+  retired?: boolean
+  qualityGap?: QualityGap | null
 }
 
 export type PriceUnit = 'GPU' | 'machine'
@@ -70,14 +83,35 @@ export interface PlanInput {
   apis: PlanApiPrice[]
   /** Owned GPUs: energy cost (reported beside, not inside, selfHostedMonthlyCost). */
   energy?: EnergyInput
+  /** Share of input tokens served from the prompt cache, [0, 1]: APIs charge those at their cached-input price. */
+  cacheHitRate?: number
+  /** Traffic over the day or week: per-hour replicas, fixed vs autoscaled fleets (cost/traffic.ts). */
+  traffic?: {profile: TrafficProfile; headroom?: number; minReplicas?: number; scaleStep?: number}
+  /** Which APIs and why, the quality gaps, the quantization's loss (cost/comparison.ts). */
+  comparison?: ComparisonSet
+  /** --pricing owned: how the owned $/GPU-hour was built (usdPerGpuHour is its total). */
+  ownership?: OwnershipResult
+  /** Fraction of the replica's time spent in prefill (cost/io-split.ts), for $/1M input and output apart. */
+  prefillShare?: number
+  /** Warnings to carry into the result (stale prices, retired APIs). */
+  warnings?: string[]
 }
 
 export interface PlanApiResult {
   id: string
   name: string
   variant: string | null
+  group: ApiGroup | null
+  servesModel: string | null
+  servedVersion: string | null
+  precision: string | null
+  retired: boolean
+  qualityGap: QualityGap | null
   inputPerMTok: number
   outputPerMTok: number
+  cachedInputPerMTok: number | null
+  /** The input price after the cache: (1 - hit) x input + hit x cached (input price when no cached price). */
+  effectiveInputPerMTok: number
   blendedPerMTok: number
   /** Parts of blendedPerMTok paid for input and for output tokens at the ratio. */
   inputPartPerMTok: number
@@ -90,6 +124,8 @@ export interface PlanApiResult {
   /** API monthly cost minus self-hosted monthly cost (positive = self-hosting saves); null without a volume. */
   monthlySavingBySelfHosting: number | null
   crossover: Crossover
+  /** With --traffic: the crossover of each fleet serving this traffic shape; null without traffic. */
+  trafficCrossover: {fixed: TrafficCrossover; autoscaled: TrafficCrossover} | null
   breakEvenThroughputTokensPerSecond: number
   priceSource: string
   priceDate: string
@@ -125,8 +161,39 @@ export interface PlanResult {
   fleetUtilization: number | null
   peak: {factor: number; replicas: number; gpus: number; monthlyCost: number; annualCost: number} | null
   energy: (EnergyInput & {kwhPerReplicaMonth: number; monthlyCostPerReplica: number; monthlyCostForFleet: number | null}) | null
+  /** $/1M input and output apart (measured prefill vs decode time); null without a measured share. */
+  ioSplit: IoSplit | null
+  cacheHitRate: number | null
+  traffic: TrafficPlan | null
+  ownership: OwnershipResult | null
+  comparison: ComparisonSet | null
   apis: PlanApiResult[]
+  /** The answer first: the cheapest option at the volume, the twin, the closed alternative, the crossovers. */
+  decision: Decision | null
+  warnings: string[]
   notes: string[]
+}
+
+export interface DecisionOption {
+  /** "self-hosted (autoscaled)", an API id. */
+  label: string
+  kind: 'self-hosted' | 'api'
+  monthlyCost: number
+  perMTok: number
+}
+
+export interface Decision {
+  /** Monthly total tokens the decision is for. */
+  tokensPerMonth: number
+  trafficLabel: string | null
+  selfHosted: DecisionOption
+  cheapest: DecisionOption
+  /** The cheapest hosted twin (same model, or the nearest served one); null when none is compared. */
+  hostedTwin: (DecisionOption & {group: ApiGroup; crossover: string}) | null
+  /** The cheapest closed API scoring at least the model's score on the comparison benchmark (same harness). */
+  closedComparable: (DecisionOption & {gap: QualityGap | null; crossover: string}) | null
+  /** One sentence per line, in the order they are printed. */
+  lines: string[]
 }
 
 function requirePositive(value: number, field: string, example: string): void {
@@ -180,6 +247,16 @@ function validate(input: PlanInput): void {
     if (!(api.inputPerMTok >= 0 && api.outputPerMTok >= 0)) {
       throw invalidInput(`API ${api.id} has a negative or missing price.`, 'Prices are $ per 1M tokens, >= 0.')
     }
+  }
+  const hit = input.cacheHitRate
+  if (hit !== undefined && !(Number.isFinite(hit) && hit >= 0 && hit <= 1)) {
+    throw invalidInput(`cacheHitRate must be in [0, 1] (got ${hit}).`, 'e.g. cacheHitRate = 0.5 when half the input tokens come from the prompt cache.')
+  }
+  if (input.traffic !== undefined && input.utilization !== undefined) {
+    throw invalidInput(
+      '--utilization and --traffic cannot be used together.',
+      '--traffic gives the hours the load comes (utilization follows from it); --utilization is the simple case without it.',
+    )
   }
   if (input.energy !== undefined) {
     requirePositive(input.energy.powerWattsPerGpu, 'powerWattsPerGpu', '700')
@@ -241,22 +318,62 @@ export function planCost(input: PlanInput): PlanResult {
           }
         })()
 
+  const cacheHitRate = input.cacheHitRate ?? null
+  const trafficOptions =
+    input.traffic === undefined
+      ? null
+      : {
+          replicaTokensPerSecond: totalTokensPerSecond,
+          replicaUsdPerHour: input.usdPerGpuHour * gpusPerReplica,
+          hoursPerMonth,
+          ...(input.traffic.headroom === undefined ? {} : {headroom: input.traffic.headroom}),
+          ...(input.traffic.minReplicas === undefined ? {} : {minReplicas: input.traffic.minReplicas}),
+          ...(input.traffic.scaleStep === undefined ? {} : {scaleStep: input.traffic.scaleStep}),
+        }
+  const traffic = input.traffic === undefined ? null : planTraffic(input.traffic.profile, volume?.tokensPerMonth ?? null, trafficOptions!)
+  if (traffic !== null && volume !== null && input.traffic!.profile.absolute) {
+    throw invalidInput(
+      `--traffic ${input.traffic!.profile.label} gives tokens per hour itself; a --volume or --daily-volume would contradict it.`,
+      'Drop the volume flag (the file is the volume), or use a built-in shape (diurnal:3) scaled to the volume.',
+    )
+  }
+  // With a traffic file, its own total is the volume.
+  const costedVolume = traffic === null ? (volume?.tokensPerMonth ?? null) : traffic.tokensPerMonth
+
   const apis = input.apis.map((api): PlanApiResult => {
-    const blended = blendedApiPrice(api, ioRatio)
-    const monthlyCost = volume === null ? null : apiMonthlyCost(volume.tokensPerMonth, blended.blendedPerMTok)
+    const cached = api.cachedInputPerMTok ?? null
+    const effectiveInputPerMTok = cacheHitRate === null ? api.inputPerMTok : (1 - cacheHitRate) * api.inputPerMTok + cacheHitRate * (cached ?? api.inputPerMTok)
+    const blended = blendedApiPrice({inputPerMTok: effectiveInputPerMTok, outputPerMTok: api.outputPerMTok}, ioRatio)
+    const monthlyCost = costedVolume === null ? null : apiMonthlyCost(costedVolume, blended.blendedPerMTok)
+    const selfCost = traffic === null ? selfHostedMonthlyCost : Math.min(traffic.fixed.monthlyCost, traffic.autoscaled.monthlyCost)
     return {
       id: api.id,
       name: api.name,
       variant: api.variant,
+      group: api.group ?? null,
+      servesModel: api.servesModel ?? null,
+      servedVersion: api.servedVersion ?? null,
+      precision: api.precision ?? null,
+      retired: api.retired ?? false,
+      qualityGap: api.qualityGap ?? null,
       inputPerMTok: api.inputPerMTok,
       outputPerMTok: api.outputPerMTok,
+      cachedInputPerMTok: cached,
+      effectiveInputPerMTok,
       ...blended,
       monthlyCost,
-      monthlyInputCost: volume === null ? null : apiMonthlyCost(volume.tokensPerMonth, blended.inputPartPerMTok),
-      monthlyOutputCost: volume === null ? null : apiMonthlyCost(volume.tokensPerMonth, blended.outputPartPerMTok),
+      monthlyInputCost: costedVolume === null ? null : apiMonthlyCost(costedVolume, blended.inputPartPerMTok),
+      monthlyOutputCost: costedVolume === null ? null : apiMonthlyCost(costedVolume, blended.outputPartPerMTok),
       annualCost: monthlyCost === null ? null : monthlyCost * MONTHS_PER_YEAR,
-      monthlySavingBySelfHosting: monthlyCost === null || selfHostedMonthlyCost === null ? null : monthlyCost - selfHostedMonthlyCost,
+      monthlySavingBySelfHosting: monthlyCost === null || selfCost === null ? null : monthlyCost - selfCost,
       crossover: crossoverVolume(replicaCost, capacity, blended.blendedPerMTok),
+      trafficCrossover:
+        traffic === null
+          ? null
+          : {
+              fixed: trafficCrossover(input.traffic!.profile, trafficOptions!, blended.blendedPerMTok, 'fixed'),
+              autoscaled: trafficCrossover(input.traffic!.profile, trafficOptions!, blended.blendedPerMTok, 'autoscaled'),
+            },
       breakEvenThroughputTokensPerSecond: breakEvenTokensPerSecond(replicaCost, blended.blendedPerMTok, hoursPerMonth, utilization),
       priceSource: api.source,
       priceDate: api.date,
@@ -265,13 +382,29 @@ export function planCost(input: PlanInput): PlanResult {
   })
 
   const notes: string[] = []
-  if (utilization === 1) {
+  if (cacheHitRate !== null) {
+    const uncached = apis.filter((api) => api.cachedInputPerMTok === null).map((api) => api.id)
+    notes.push(
+      `APIs priced with ${Number((cacheHitRate * 100).toPrecision(4))}% of input tokens at their cached-input price` +
+        (uncached.length > 0 ? ` (${uncached.join(', ')} publish no cached price: full input price)` : '') +
+        '; the self-hosted throughput is the one measured for this workload.',
+    )
+  }
+  if (traffic !== null) {
+    notes.push(
+      `Traffic ${traffic.profile.label} (${traffic.profile.description}): replicas per hour = ceil(tokens that hour x (1 + headroom ${traffic.headroom}) / ` +
+        `${formatTokens(traffic.replicaTokensPerHour)} tokens per replica-hour); fixed fleet = the peak all month, autoscaled = each hour's replicas.`,
+    )
+  } else if (utilization === 1) {
     notes.push(
       'Capacity assumes the replica runs at this throughput every hour of the month (utilization 1); use a throughput ' +
         'measured at your latency target with batching, never batch-1 tok/s x 24/7.',
     )
   }
   if (energy !== null) notes.push('Energy cost is shown separately; it is not included in the self-hosted cost.')
+
+  const ioSplit = input.prefillShare === undefined ? null : splitCost(replicaCost, capacity * shares.input, capacity * shares.output, input.prefillShare)
+  const decision = costedVolume === null ? null : decide(costedVolume, traffic, selfHostedMonthlyCost!, apis, input.ownership !== undefined)
 
   return {
     inputs: {
@@ -299,7 +432,73 @@ export function planCost(input: PlanInput): PlanResult {
     fleetUtilization: volume === null || replicas === null ? null : volume.tokensPerMonth / (replicas * capacity),
     peak,
     energy,
+    ioSplit,
+    cacheHitRate,
+    traffic,
+    ownership: input.ownership ?? null,
+    comparison: input.comparison ?? null,
     apis,
+    decision,
+    warnings: input.warnings ?? [],
     notes,
+  }
+}
+
+function crossoverText(api: PlanApiResult, traffic: TrafficPlan | null, autoscale: boolean): string {
+  if (traffic === null) return api.crossover.reason
+  const fleet = autoscale ? 'autoscaled' : 'fixed'
+  return `${api.trafficCrossover![fleet].reason} (${fleet} fleet)`
+}
+
+/** The answer first: what is cheapest at this volume, and how the self-hosted option compares with the twin and a closed API. */
+function decide(tokensPerMonth: number, traffic: TrafficPlan | null, plainSelfCost: number, apis: PlanApiResult[], owned: boolean): Decision {
+  // Owned GPUs are paid for every hour: their fleet is the fixed one (scaling down saves only power).
+  const autoscale = traffic !== null && !owned && traffic.autoscaled.monthlyCost <= traffic.fixed.monthlyCost
+  const selfCost = traffic === null ? plainSelfCost : autoscale ? traffic.autoscaled.monthlyCost : traffic.fixed.monthlyCost
+  const selfLabel = traffic === null ? 'self-hosted' : autoscale ? 'self-hosted (autoscaled)' : 'self-hosted (fixed fleet)'
+  const selfHosted: DecisionOption = {
+    label: selfLabel,
+    kind: 'self-hosted',
+    monthlyCost: selfCost,
+    perMTok: traffic === null ? (selfCost * 1e6) / tokensPerMonth : autoscale ? traffic.autoscaled.costPerMillionTokens : traffic.fixed.costPerMillionTokens,
+  }
+  const apiOption = (api: PlanApiResult): DecisionOption => ({label: api.id, kind: 'api', monthlyCost: api.monthlyCost!, perMTok: api.blendedPerMTok})
+  const live = apis.filter((api) => !api.retired)
+  const cheapestOf = (list: PlanApiResult[]) => list.reduce<PlanApiResult | null>((best, api) => (best === null || api.monthlyCost! < best.monthlyCost! ? api : best), null)
+  const twin = cheapestOf(live.filter((api) => api.group === 'same-model')) ?? cheapestOf(live.filter((api) => api.group === 'nearest-model'))
+  const closed = live.filter((api) => api.group === 'closed')
+  const comparable = closed.filter((api) => api.qualityGap !== null && api.qualityGap.difference >= 0)
+  const closedPick = cheapestOf(comparable) ?? (comparable.length === 0 && closed.every((api) => api.qualityGap === null) ? cheapestOf(closed) : null)
+  const options = [selfHosted, ...live.map(apiOption)]
+  const cheapest = options.reduce((best, option) => (option.monthlyCost < best.monthlyCost ? option : best))
+  const lines: string[] = []
+  lines.push(
+    `At ${formatTokens(tokensPerMonth)} tokens/month${traffic === null ? '' : ` (traffic ${traffic.profile.label})`}, the cheapest option is ` +
+      `${cheapest.label} at ${formatUsd(cheapest.monthlyCost)}/month (${formatUsd(cheapest.perMTok)}/1M).`,
+  )
+  if (cheapest.kind === 'api') lines.push(`Self-hosting costs ${formatUsd(selfCost)}/month (${formatUsd(selfHosted.perMTok)}/1M served).`)
+  if (twin !== null) {
+    lines.push(
+      `Same model, hosted: ${twin.id}${twin.group === 'nearest-model' ? ` (serves ${twin.servesModel}, the nearest served model)` : ''} at ` +
+        `${formatUsd(twin.monthlyCost!)}/month (${formatUsd(twin.blendedPerMTok)}/1M); ${crossoverText(twin, traffic, autoscale)}.`,
+    )
+  } else lines.push('Same model, hosted: no API profile serves this model (add one with servesModel, see README).')
+  if (closedPick !== null) {
+    const gap = closedPick.qualityGap
+    lines.push(
+      `Closed API${gap === null ? '' : ' of comparable quality'}: ${closedPick.id} at ${formatUsd(closedPick.monthlyCost!)}/month ` +
+        `(${gap === null ? 'no same-harness score to compare' : `${gap.text}, ${gap.harness}`}); ${crossoverText(closedPick, traffic, autoscale)}.`,
+    )
+  } else if (closed.length > 0) {
+    lines.push('Closed APIs: none compared scores at least as high as this model on the same benchmark and harness.')
+  }
+  return {
+    tokensPerMonth,
+    trafficLabel: traffic?.profile.label ?? null,
+    selfHosted,
+    cheapest,
+    hostedTwin: twin === null ? null : {...apiOption(twin), group: twin.group!, crossover: crossoverText(twin, traffic, autoscale)},
+    closedComparable: closedPick === null ? null : {...apiOption(closedPick), gap: closedPick.qualityGap, crossover: crossoverText(closedPick, traffic, autoscale)},
+    lines,
   }
 }

@@ -69,3 +69,20 @@ export function gpuHourlyPrice(gpu: GpuProfile, tier: PricingTier): GpuPrice {
       : 'Give the price yourself with --gpu-price, or add prices to the profile with --profiles DIR.',
   )
 }
+
+/** Prices older than this many months print a warning naming the profile and its date. */
+export const STALE_PRICE_MONTHS = 6
+
+/** Whole months from a price's date (YYYY-MM or YYYY-MM-DD) to today (YYYY-MM-DD). */
+export function monthsBetween(date: string, today: string): number {
+  const [y1, m1, d1 = 1] = date.split('-').map(Number) as [number, number, number?]
+  const [y2, m2, d2 = 1] = today.split('-').map(Number) as [number, number, number?]
+  return (y2 - y1) * 12 + (m2 - m1) - (d2 < d1 ? 1 : 0)
+}
+
+/** "price of gpt-4o is dated 2025-02 (21 months old) ..." when older than STALE_PRICE_MONTHS; null otherwise. */
+export function stalePriceWarning(what: string, date: string, today: string): string | null {
+  const months = monthsBetween(date, today)
+  if (months <= STALE_PRICE_MONTHS) return null
+  return `the price of ${what} is dated ${date} (${months} months before ${today}): check it (capplan profiles show, or your own profile with --profiles)`
+}
