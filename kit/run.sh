@@ -166,7 +166,9 @@ while IFS=$'\t' read -r STEP QUANT LEVELS ESTIMATE; do
     --on-error continue "${PROFILE_ARGS[@]}" --json > "$OUT/logs/step-$STEP.json" 2> "$OUT/logs/step-$STEP.log"
   CODE=$?
   FILE="$(ls "$OUT/results"/*.json 2> /dev/null | grep -vxF -- "$BEFORE" | head -1)"
-  case $CODE in 0) STATUS=complete; OK_STEPS=$((OK_STEPS + 1)) ;; 130|124) STATUS="interrupted (deadline)" ;; 9) STATUS=partial; OK_STEPS=$((OK_STEPS + 1)) ;; *) STATUS="failed" ;; esac
+  case $CODE in 0) STATUS=complete ;; 130|124) STATUS="interrupted (deadline)" ;; 9) STATUS=partial ;; *) STATUS="failed" ;; esac
+  # A step that left a result file measured something (an interrupted one keeps its finished levels).
+  [ -n "$FILE" ] && [ "$STATUS" != failed ] && OK_STEPS=$((OK_STEPS + 1))
   log "step $STEP: $STATUS (exit $CODE) in $(($(now) - T0))s${FILE:+, $(basename "$FILE")}"
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$STEP" "$QUANT" "$LEVELS" "$STATUS" "$CODE" $(($(now) - T0)) "${FILE:+$(basename "$FILE")}" >> "$OUT/steps.tsv"
 done < "$KIT/schedule.tsv"

@@ -117,7 +117,7 @@ export async function loadNodeLlamaCpp(): Promise<typeof import('node-llama-cpp'
     if (code !== 'ERR_MODULE_NOT_FOUND' && code !== 'MODULE_NOT_FOUND') throw error
     throw notFound(
       'The embedded engine needs node-llama-cpp, a native module that this capplan does not carry (an offline kit from `capplan pack` is one JS file, no node_modules).',
-      'Use --engine llamacpp (the kit\'s llama-server; run.sh does), or install capplan with npm to use the embedded engine.',
+      "Use --engine llamacpp (the kit's llama-server; run.sh does), or install capplan with npm to use the embedded engine.",
     )
   }
 }

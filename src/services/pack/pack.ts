@@ -76,7 +76,11 @@ export const LLAMA_SOURCE_EXCLUDES = [
 export async function packKit(choices: PackChoices, info: (line: string) => void): Promise<PackPayload> {
   const plan = await readPackPlan(choices.planFile)
   const budgetSeconds = choices.budgetSeconds ?? plan.budgetSeconds
-  if (budgetSeconds === undefined) throw invalidInput(`--plan ${choices.planFile} has no budgetSeconds and no --budget was given.`, 'Give the run a time budget: --budget 8m, or budgetSeconds: 480 in the plan.')
+  if (budgetSeconds === undefined)
+    throw invalidInput(
+      `--plan ${choices.planFile} has no budgetSeconds and no --budget was given.`,
+      'Give the run a time budget: --budget 8m, or budgetSeconds: 480 in the plan.',
+    )
   const store = await loadProfiles({userDir: choices.profilesDir})
   const model = store.get('model', plan.model)
   if (plan.gpu !== undefined) store.get('gpu', plan.gpu)
@@ -91,7 +95,10 @@ export async function packKit(choices: PackChoices, info: (line: string) => void
   const archive = choices.archive ? `${kit}.tar.xz` : null
   if (archive !== null && (await exists(archive))) throw invalidInput(`${archive} already exists.`, 'Remove it, choose another --output, or pass --no-archive.')
   if (choices.withNode && (process.platform !== 'linux' || process.arch !== 'x64')) {
-    throw invalidInput(`--with-node packs this Node.js binary, which is ${process.platform}-${process.arch}; the kit is for linux-x64.`, 'Run capplan pack on a Linux x86-64 machine, or leave --with-node out and install Node.js on the target.')
+    throw invalidInput(
+      `--with-node packs this Node.js binary, which is ${process.platform}-${process.arch}; the kit is for linux-x64.`,
+      'Run capplan pack on a Linux x86-64 machine, or leave --with-node out and install Node.js on the target.',
+    )
   }
   const bundle = await findBundle()
   const runSh = fileURLToPath(new URL('../../../kit/run.sh', import.meta.url))
@@ -115,7 +122,10 @@ export async function packKit(choices: PackChoices, info: (line: string) => void
     } else {
       serverBin = choices.serverBin ?? (await findLlamaCppTool('llama-server'))
       if (serverBin === null) {
-        throw notFound('No llama-server to pack: capplan has not built one and none is on PATH.', 'Run `capplan engine build llama-server --cuda off` first, give --server-bin PATH, or pack --llama source.')
+        throw notFound(
+          'No llama-server to pack: capplan has not built one and none is on PATH.',
+          'Run `capplan engine build llama-server --cuda off` first, give --server-bin PATH, or pack --llama source.',
+        )
       }
       backend = await binaryBackend(serverBin)
     }
@@ -174,11 +184,14 @@ export async function packKit(choices: PackChoices, info: (line: string) => void
     )
     await copyFile(runSh, join(staging, 'run.sh'))
     await chmod(join(staging, 'run.sh'), 0o755)
-    await writeFile(join(staging, 'capplan.sh'), '#!/usr/bin/env bash\n# capplan from this kit: ./capplan.sh report out-*/results\nKIT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"\nNODE="$KIT/node/bin/node"; [ -x "$NODE" ] || NODE=node\nexec "$NODE" "$KIT/capplan/bin/capplan.mjs" "$@"\n')
+    await copyFile(join(dirname(runSh), 'capplan.sh'), join(staging, 'capplan.sh'))
     await chmod(join(staging, 'capplan.sh'), 0o755)
 
     const parts = await measureParts(staging)
-    await writeFile(join(staging, 'KIT.json'), `${JSON.stringify({capplan: version.version, createdAt: new Date().toISOString(), llama: {binary: serverBin !== null, backend, source: choices.llama !== 'binary', cudaArch: choices.cudaArch}, node: nodePath === null ? null : process.version, parts}, null, 2)}\n`)
+    await writeFile(
+      join(staging, 'KIT.json'),
+      `${JSON.stringify({capplan: version.version, createdAt: new Date().toISOString(), llama: {binary: serverBin !== null, backend, source: choices.llama !== 'binary', cudaArch: choices.cudaArch}, node: nodePath === null ? null : process.version, parts}, null, 2)}\n`,
+    )
     await rmIfExists(kit)
     const {rename} = await import('node:fs/promises')
     await rename(staging, kit)
@@ -188,7 +201,13 @@ export async function packKit(choices: PackChoices, info: (line: string) => void
       info(`Compressing ${archive} (xz)`)
       const {execa} = await loadExeca()
       const tar = await execa('tar', ['-C', dirname(kit), '-cJf', archive, basename(kit)], {reject: false, env: {XZ_OPT: '-6 -T0'}})
-      if (tar.exitCode !== 0) throw new EngineError(`tar could not write ${archive}.`, 'Check tar and xz are installed and the disk has room, or pass --no-archive.', 'tar -cJf', tar.stderr.split('\n').slice(-5))
+      if (tar.exitCode !== 0)
+        throw new EngineError(
+          `tar could not write ${archive}.`,
+          'Check tar and xz are installed and the disk has room, or pass --no-archive.',
+          'tar -cJf',
+          tar.stderr.split('\n').slice(-5),
+        )
       archiveBytes = (await stat(archive)).size
     }
     return {
@@ -259,7 +278,7 @@ async function treeBytes(path: string): Promise<number> {
 async function findBundle(): Promise<string> {
   const bundle = fileURLToPath(new URL('../../bundle/capplan.mjs', import.meta.url))
   if (await exists(bundle)) return bundle
-  throw notFound(`The bundled capplan (${bundle}) is missing.`, 'Run `npm run build` in capplan\'s checkout (it writes dist/bundle/capplan.mjs), then pack again.')
+  throw notFound(`The bundled capplan (${bundle}) is missing.`, "Run `npm run build` in capplan's checkout (it writes dist/bundle/capplan.mjs), then pack again.")
 }
 
 /** The backend a capplan build recorded beside the binary (<build>/build/bin/llama-server -> <build>/build-info.json), else 'unknown'. */
@@ -278,10 +297,16 @@ async function binaryBackend(serverBin: string): Promise<string> {
  */
 async function writeTrimmedSource(target: string): Promise<void> {
   const {execa} = await loadExeca()
-  if ((await findOnPath('git')) === null) throw notFound('git is not on PATH; it is needed to take the llama.cpp source out of node-llama-cpp\'s bundle.', 'Install git, or pack --llama binary.')
+  if ((await findOnPath('git')) === null)
+    throw notFound("git is not on PATH; it is needed to take the llama.cpp source out of node-llama-cpp's bundle.", 'Install git, or pack --llama binary.')
   const source = await bundledLlamaCppSource()
   let repo: string | null = null
-  for (const dir of [llamaCppBuildDir(source.tag, 'cpu', true), llamaCppBuildDir(source.tag, 'cuda', true), llamaCppBuildDir(source.tag, 'cpu', false), llamaCppBuildDir(source.tag, 'cuda', false)]) {
+  for (const dir of [
+    llamaCppBuildDir(source.tag, 'cpu', true),
+    llamaCppBuildDir(source.tag, 'cuda', true),
+    llamaCppBuildDir(source.tag, 'cpu', false),
+    llamaCppBuildDir(source.tag, 'cuda', false),
+  ]) {
     if (await exists(join(dir, 'src', '.git'))) {
       repo = join(dir, 'src')
       break
@@ -292,15 +317,28 @@ async function writeTrimmedSource(target: string): Promise<void> {
     if (repo === null) {
       repo = join(scratch, 'llama.cpp')
       const clone = await execa('git', ['clone', '--quiet', '--no-checkout', source.bundlePath, repo], {reject: false})
-      if (clone.exitCode !== 0) throw new EngineError(`git could not read ${source.bundlePath}.`, 'Reinstall dependencies (npm ci), or pack --llama binary.', 'git clone', clone.stderr.split('\n').slice(-5))
+      if (clone.exitCode !== 0)
+        throw new EngineError(
+          `git could not read ${source.bundlePath}.`,
+          'Reinstall dependencies (npm ci), or pack --llama binary.',
+          'git clone',
+          clone.stderr.split('\n').slice(-5),
+        )
     }
     const tarFile = join(scratch, 'src.tar')
     const pathspecs = ['.', ...LLAMA_SOURCE_EXCLUDES.map((p) => `:(exclude)${p}`)]
     const archived = await execa('git', ['-C', repo, 'archive', '--format=tar', '-o', tarFile, 'HEAD', '--', ...pathspecs], {reject: false})
-    if (archived.exitCode !== 0) throw new EngineError(`git archive failed in ${repo}.`, 'Delete that directory and run `capplan engine build` again, or pack --llama binary.', 'git archive', archived.stderr.split('\n').slice(-5))
+    if (archived.exitCode !== 0)
+      throw new EngineError(
+        `git archive failed in ${repo}.`,
+        'Delete that directory and run `capplan engine build` again, or pack --llama binary.',
+        'git archive',
+        archived.stderr.split('\n').slice(-5),
+      )
     await mkdir(target, {recursive: true})
     const untar = await execa('tar', ['-xf', tarFile, '-C', target], {reject: false})
-    if (untar.exitCode !== 0) throw new EngineError(`tar could not unpack the llama.cpp source into ${target}.`, 'Check the disk has room.', 'tar -xf', untar.stderr.split('\n').slice(-5))
+    if (untar.exitCode !== 0)
+      throw new EngineError(`tar could not unpack the llama.cpp source into ${target}.`, 'Check the disk has room.', 'tar -xf', untar.stderr.split('\n').slice(-5))
   } finally {
     await rm(scratch, {recursive: true, force: true})
   }
@@ -327,8 +365,13 @@ export function renderPack(payload: PackPayload): string[] {
   lines.push(`  ${'total (uncompressed)'.padEnd(34)} ${mib(payload.totalBytes).padStart(10)}`)
   if (payload.archive !== null && payload.archiveBytes !== null) lines.push(`Archive: ${payload.archive} (${mib(payload.archiveBytes)}, xz)`)
   const s = payload.schedule
-  lines.push(`Plan: ${payload.plan.model} ${payload.plan.quants.join(', ')} at concurrency ${payload.plan.concurrency.join(', ')}; ${s.steps.length} steps, ${s.levelsThatFit} of ${s.levels} levels fit ${s.budgetSeconds}s by the estimate.`)
-  for (const step of s.steps) lines.push(`  ${String(step.step).padStart(2)}. ${step.quant} c=${step.concurrency.join(',')}  ~${step.estimateSeconds}s (ends ~${step.endsAtSeconds}s)${step.fits ? '' : '  over budget'}`)
+  lines.push(
+    `Plan: ${payload.plan.model} ${payload.plan.quants.join(', ')} at concurrency ${payload.plan.concurrency.join(', ')}; ${s.steps.length} steps, ${s.levelsThatFit} of ${s.levels} levels fit ${s.budgetSeconds}s by the estimate.`,
+  )
+  for (const step of s.steps)
+    lines.push(
+      `  ${String(step.step).padStart(2)}. ${step.quant} c=${step.concurrency.join(',')}  ~${step.estimateSeconds}s (ends ~${step.endsAtSeconds}s)${step.fits ? '' : '  over budget'}`,
+    )
   lines.push(`On the target: tar -xJf ${payload.archive === null ? `${basename(payload.kit)}.tar.xz` : basename(payload.archive)} && ./${basename(payload.kit)}/run.sh`)
   return lines
 }

@@ -10,14 +10,21 @@ import {z} from 'zod'
 
 import {invalidInput, notFound} from '../../lib/errors.js'
 
-const count = (what: string) => z.number({error: `${what} must be a whole number`}).int({error: `${what} must be a whole number`}).positive({error: `${what} must be above 0`})
+const count = (what: string) =>
+  z
+    .number({error: `${what} must be a whole number`})
+    .int({error: `${what} must be a whole number`})
+    .positive({error: `${what} must be above 0`})
 
 export const packPlanSchema = z
   .object({
     /** Model profile id (built-in or from the --profiles directory packed with it). */
     model: z.string().min(1),
     /** Quantization levels, most valuable first: the first is measured first. */
-    quants: z.array(z.enum(['int4', 'int8', 'fp16'])).min(1).max(3),
+    quants: z
+      .array(z.enum(['int4', 'int8', 'fp16']))
+      .min(1)
+      .max(3),
     /** The concurrency ladder (any order; measured lowest and highest first, then the rest). */
     concurrency: z.array(count('a concurrency')).min(1).max(16),
     inputTokens: count('inputTokens'),
@@ -40,7 +47,10 @@ export async function readPackPlan(file: string): Promise<PackPlan> {
   try {
     text = await readFile(file, 'utf8')
   } catch (error) {
-    throw notFound(`--plan ${file}: cannot read it (${(error as NodeJS.ErrnoException).code ?? String(error)}).`, 'Give the path of a plan file (YAML or JSON; see README "Offline kit").')
+    throw notFound(
+      `--plan ${file}: cannot read it (${(error as NodeJS.ErrnoException).code ?? String(error)}).`,
+      'Give the path of a plan file (YAML or JSON; see README "Offline kit").',
+    )
   }
   let data: unknown
   try {
@@ -57,10 +67,14 @@ export function parsePackPlan(data: unknown, file: string): PackPlan {
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!
     const field = issue.path.length === 0 ? '(top level)' : issue.path.join('.')
-    throw invalidInput(`--plan ${file}: ${field}: ${issue.message}.`, 'A plan has model, quants, concurrency, inputTokens, outputTokens and optionally budgetSeconds, levelSeconds, setupSeconds, gpu (see README "Offline kit").')
+    throw invalidInput(
+      `--plan ${file}: ${field}: ${issue.message}.`,
+      'A plan has model, quants, concurrency, inputTokens, outputTokens and optionally budgetSeconds, levelSeconds, setupSeconds, gpu (see README "Offline kit").',
+    )
   }
   const ladder = parsed.data.concurrency
   if (new Set(ladder).size !== ladder.length) throw invalidInput(`--plan ${file}: concurrency: ${ladder.join(', ')} lists a level twice.`, 'List each concurrency once.')
-  if (new Set(parsed.data.quants).size !== parsed.data.quants.length) throw invalidInput(`--plan ${file}: quants: ${parsed.data.quants.join(', ')} lists a quant twice.`, 'List each quant once.')
+  if (new Set(parsed.data.quants).size !== parsed.data.quants.length)
+    throw invalidInput(`--plan ${file}: quants: ${parsed.data.quants.join(', ')} lists a quant twice.`, 'List each quant once.')
   return parsed.data
 }
