@@ -2,9 +2,9 @@ import {readFileSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
-import {getLlama, type Llama, type LlamaContext, type LlamaContextSequence, LlamaLogLevel, type LlamaModel} from 'node-llama-cpp'
+import type {Llama, LlamaContext, LlamaContextSequence, LlamaModel} from 'node-llama-cpp'
 
-import {CapplanError, EngineError, invalidInput} from '../lib/errors.js'
+import {CapplanError, EngineError, invalidInput, notFound} from '../lib/errors.js'
 import type {EngineInfo, GenRequest, Engine, StreamEvent} from './types.js'
 
 /**
@@ -105,6 +105,23 @@ export class BatchGate {
   }
 }
 
+/**
+ * node-llama-cpp on first use, never at import: it is a native module, so the single-file capplan of an offline
+ * kit (`capplan pack`) leaves it out, and every command but an embedded bench must start without it.
+ */
+export async function loadNodeLlamaCpp(): Promise<typeof import('node-llama-cpp')> {
+  try {
+    return await import('node-llama-cpp')
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    if (code !== 'ERR_MODULE_NOT_FOUND' && code !== 'MODULE_NOT_FOUND') throw error
+    throw notFound(
+      'The embedded engine needs node-llama-cpp, a native module that this capplan does not carry (an offline kit from `capplan pack` is one JS file, no node_modules).',
+      "Use --engine llamacpp (the kit's llama-server; run.sh does), or install capplan with npm to use the embedded engine.",
+    )
+  }
+}
+
 /** node-llama-cpp's own version (its package.json), or null when it cannot be found. */
 export function nodeLlamaCppVersion(): string | null {
   try {
@@ -146,6 +163,7 @@ export class EmbeddedEngine implements Engine {
 
   async start(): Promise<void> {
     const {modelPath, device, threads, maxConcurrency, tokensPerSequence} = this.options
+    const {getLlama, LlamaLogLevel} = await loadNodeLlamaCpp()
     try {
       this.llama = await getLlama({
         gpu: device === 'cpu' ? false : 'auto',

@@ -34,6 +34,8 @@ export interface BuildLlamaCppOptions {
   jobs?: number
   /** -march=native (GGML_NATIVE, llama.cpp's default). false = a portable build, kept in its own directory. */
   native?: boolean
+  /** CUDA only: compile for these compute capabilities (e.g. "90"), for a GPU that is not here (`capplan pack`). */
+  cudaArchitectures?: string
   /** Every line the build prints (also appended to build.log beside the build). */
   onLog?: (line: string) => void
   /** Progress milestones ("cloning", "configuring", ...) for a person watching. */
@@ -130,6 +132,8 @@ export function cmakeConfigureArgs(opts: {
   ninja: boolean
   /** CUDA only: a GPU is visible, so compile for it alone (minutes instead of hours). */
   cudaNativeArch?: boolean
+  /** CUDA only: these compute capabilities instead (wins over cudaNativeArch). */
+  cudaArchitectures?: string
   /** x86-64 native builds: compile without AMX (see AMX_OFF_FLAGS). */
   disableAmx?: boolean
 }): {args: string[]; flags: string[]} {
@@ -147,7 +151,8 @@ export function cmakeConfigureArgs(opts: {
     `-DGGML_NATIVE=${opts.native ? 'ON' : 'OFF'}`,
     `-DGGML_CUDA=${opts.backend === 'cuda' ? 'ON' : 'OFF'}`,
   ]
-  if (opts.backend === 'cuda' && opts.cudaNativeArch) flags.push('-DCMAKE_CUDA_ARCHITECTURES=native')
+  if (opts.backend === 'cuda' && opts.cudaArchitectures !== undefined) flags.push(`-DCMAKE_CUDA_ARCHITECTURES=${opts.cudaArchitectures}`)
+  else if (opts.backend === 'cuda' && opts.cudaNativeArch) flags.push('-DCMAKE_CUDA_ARCHITECTURES=native')
   if (opts.native && opts.disableAmx) flags.push(`-DCMAKE_C_FLAGS=${AMX_OFF_FLAGS}`, `-DCMAKE_CXX_FLAGS=${AMX_OFF_FLAGS}`)
   const generator = opts.ninja ? ['-G', 'Ninja'] : []
   return {args: ['-S', opts.sourceDir, '-B', opts.buildDir, ...generator, ...flags], flags}
@@ -180,6 +185,7 @@ export async function buildLlamaCppTools(options: BuildLlamaCppOptions = {}): Pr
     native,
     ninja: (await findOnPath('ninja')) !== null,
     cudaNativeArch: gpuCount > 0,
+    ...(options.cudaArchitectures === undefined ? {} : {cudaArchitectures: options.cudaArchitectures}),
     disableAmx: needsAmxOff(),
   })
 
