@@ -31,6 +31,9 @@ export function lognormalParams(mean: number, stdev: number): {mu: number; sigma
   return {mu: Math.log(mean) - sigma2 / 2, sigma: Math.sqrt(sigma2)}
 }
 
+/** A parsed --input-dist / --output-dist: a distribution, or a histogram file still to read (services/bench reads it). */
+export type LengthDistSpec = Exclude<LengthDist, {kind: 'histogram'}> | {kind: 'histogram-file'; file: string}
+
 const clamp = (value: number, min: number, max: number) => Math.min(max, Math.max(min, value))
 
 /** One length from `dist` given a uniform stream: a whole number of tokens >= 1 within the bounds. */

@@ -414,7 +414,10 @@ export async function runBench(plan: BenchRunPlan, context: BenchRunContext): Pr
             ...(shaped === null ? {} : {recordCache: true}),
             ...(sessions === null
               ? {}
-              : {sessionOf: sessionsOf(shaped!, {base: nextPrompt, lanes: arrival.kind === 'concurrency' ? arrival.concurrency : arrival.maxInFlight}), thinkTimeMs: sessions.thinkTimeMs}),
+              : {
+                  sessionOf: sessionsOf(shaped!, {base: nextPrompt, lanes: arrival.kind === 'concurrency' ? arrival.concurrency : arrival.maxInFlight}),
+                  thinkTimeMs: sessions.thinkTimeMs,
+                }),
           },
           {
             t0,

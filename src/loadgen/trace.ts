@@ -84,7 +84,10 @@ export async function loadTrace(file: string, flag = '--trace'): Promise<Trace> 
     throw new CapplanError('INVALID_INPUT', `${flag} ${file} cannot be read: ${(error as Error).message}`, 'Check the path and its permissions.')
   }
   if (size > TRACE_MAX_BYTES) {
-    throw invalidInput(`${flag} ${file} is ${(size / 1024 ** 2).toFixed(0)} MiB; at most ${TRACE_MAX_BYTES / 1024 ** 2} MiB is read.`, 'Cut the trace to the window to replay (head -n N).')
+    throw invalidInput(
+      `${flag} ${file} is ${(size / 1024 ** 2).toFixed(0)} MiB; at most ${TRACE_MAX_BYTES / 1024 ** 2} MiB is read.`,
+      'Cut the trace to the window to replay (head -n N).',
+    )
   }
   const bytes = await readFile(file)
   return {file, sha256: createHash('sha256').update(bytes).digest('hex'), requests: parseTrace(bytes.toString('utf8'), file)}

@@ -20,7 +20,11 @@ const bin = path.join(repo, 'bin', 'run.js')
 const serverBin = await findLlamaCppTool('llama-server')
 if (serverBin === null) console.warn('SKIPPED workload-shapes: no llama-server binary (run `capplan engine build` or set CAPPLAN_LLAMA_BIN_DIR).')
 
-const p50 = (values: number[]) => percentileSorted([...values].sort((a, b) => a - b), 0.5)
+const p50 = (values: number[]) =>
+  percentileSorted(
+    [...values].sort((a, b) => a - b),
+    0.5,
+  )
 
 describe.skipIf(serverBin === null)('bench workload shapes on llama-server (tiny synthetic model)', () => {
   let work: string
@@ -34,7 +38,23 @@ describe.skipIf(serverBin === null)('bench workload shapes on llama-server (tiny
   async function bench(name: string, args: string[]): Promise<ResultFile> {
     const run = await execa(
       'node',
-      [bin, 'bench', '--engine', 'llamacpp', '--synthetic', '--model', 'tiny-qwen2', '--threads', '1', '--concurrency', '1', '--results-dir', path.join(work, name), '--json', ...args],
+      [
+        bin,
+        'bench',
+        '--engine',
+        'llamacpp',
+        '--synthetic',
+        '--model',
+        'tiny-qwen2',
+        '--threads',
+        '1',
+        '--concurrency',
+        '1',
+        '--results-dir',
+        path.join(work, name),
+        '--json',
+        ...args,
+      ],
       {cwd: work, env, reject: false},
     )
     expect(run.exitCode, run.stderr).toBe(0)

@@ -5,10 +5,7 @@
  */
 
 import {invalidInput} from '../../lib/errors.js'
-import type {LengthDist} from '../../results/workload-shape.js'
-
-/** A parsed --input-dist / --output-dist: a distribution, or a histogram file still to read. */
-export type LengthDistSpec = Exclude<LengthDist, {kind: 'histogram'}> | {kind: 'histogram-file'; file: string}
+import type {LengthDistSpec} from '../../loadgen/lengths.js'
 
 const DIST_FORMS = 'fixed:N, uniform:MIN,MAX, normal:MEAN,STDEV[,MIN,MAX], lognormal:MEAN,STDEV[,MIN,MAX] or hist:FILE'
 const NUMBER = /^\d*\.?\d+(?:e[+-]?\d+)?$/i

@@ -4,10 +4,9 @@
  * shape: the control run (unique prompts, fixed lengths, cache off) writes the same file as before.
  */
 
-import type {LengthDistSpec} from '../../cli/parsers/workload.js'
 import {invalidInput} from '../../lib/errors.js'
 import {loadHistogram} from '../../loadgen/histogram.js'
-import {lengthBounds, nominalLength} from '../../loadgen/lengths.js'
+import {lengthBounds, type LengthDistSpec, nominalLength} from '../../loadgen/lengths.js'
 import type {LoadPlan} from '../../loadgen/run.js'
 import {maxPromptTokens, type ShapePlan} from '../../loadgen/shape.js'
 import {loadTrace} from '../../loadgen/trace.js'
@@ -77,24 +76,54 @@ export async function resolveShape(
   },
 ): Promise<ResolvedShape | undefined> {
   const profileShape = workload.shape
-  const shapeFlags = given(flags, ['prefix-tokens', 'prefix-groups', 'turns', 'think-time', 'input-dist', 'output-dist', 'burstiness', 'ramp-up', 'trace', 'replay-speed', 'trace-block-tokens'])
+  const shapeFlags = given(flags, [
+    'prefix-tokens',
+    'prefix-groups',
+    'turns',
+    'think-time',
+    'input-dist',
+    'output-dist',
+    'burstiness',
+    'ramp-up',
+    'trace',
+    'replay-speed',
+    'trace-block-tokens',
+  ])
   if (shapeFlags.length === 0 && profileShape === undefined && flags['prompt-cache'] === undefined) return undefined
   if (context.datasetGiven) {
-    throw invalidInput(`${[...shapeFlags, ...(profileShape === undefined ? [] : [`--workload ${workload.id} (a shaped workload)`])].join(', ') || '--prompt-cache'} cannot be used with --dataset: a shape builds its own token-id prompts.`, 'Drop --dataset, or the shape flags.')
+    throw invalidInput(
+      `${[...shapeFlags, ...(profileShape === undefined ? [] : [`--workload ${workload.id} (a shaped workload)`])].join(', ') || '--prompt-cache'} cannot be used with --dataset: a shape builds its own token-id prompts.`,
+      'Drop --dataset, or the shape flags.',
+    )
   }
-  if (flags['input-dist'] !== undefined && context.inputTokensGiven) throw invalidInput('--input-dist and --input-tokens cannot be used together.', 'Give one: a fixed length or a distribution.')
-  if (flags['output-dist'] !== undefined && context.outputTokensGiven) throw invalidInput('--output-dist and --output-tokens cannot be used together.', 'Give one: a fixed length or a distribution.')
-  if (flags['prefix-groups'] !== undefined && flags['prefix-tokens'] === undefined) throw invalidInput('--prefix-groups needs --prefix-tokens N (the shared prefix length).', 'e.g. --prefix-tokens 384 --prefix-groups 4')
-  if (flags['think-time'] !== undefined && flags.turns === undefined) throw invalidInput('--think-time needs --turns T (multi-turn sessions).', 'e.g. --turns 4 --think-time 2s')
+  if (flags['input-dist'] !== undefined && context.inputTokensGiven)
+    throw invalidInput('--input-dist and --input-tokens cannot be used together.', 'Give one: a fixed length or a distribution.')
+  if (flags['output-dist'] !== undefined && context.outputTokensGiven)
+    throw invalidInput('--output-dist and --output-tokens cannot be used together.', 'Give one: a fixed length or a distribution.')
+  if (flags['prefix-groups'] !== undefined && flags['prefix-tokens'] === undefined)
+    throw invalidInput('--prefix-groups needs --prefix-tokens N (the shared prefix length).', 'e.g. --prefix-tokens 384 --prefix-groups 4')
+  if (flags['think-time'] !== undefined && flags.turns === undefined)
+    throw invalidInput('--think-time needs --turns T (multi-turn sessions).', 'e.g. --turns 4 --think-time 2s')
   const rateOnly = given(flags, ['burstiness', 'ramp-up'])
-  if (rateOnly.length > 0 && context.load.kind !== 'rate') throw invalidInput(`${rateOnly.join(' and ')} only apply to --rate (open loop).`, 'e.g. --rate 2 --burstiness 0.5 --ramp-up 30s')
+  if (rateOnly.length > 0 && context.load.kind !== 'rate')
+    throw invalidInput(`${rateOnly.join(' and ')} only apply to --rate (open loop).`, 'e.g. --rate 2 --burstiness 0.5 --ramp-up 30s')
   const traceOnly = given(flags, ['replay-speed', 'trace-block-tokens'])
-  if (traceOnly.length > 0 && flags.trace === undefined) throw invalidInput(`${traceOnly.join(' and ')} only apply to --trace FILE.`, 'e.g. --trace trace.jsonl --replay-speed 2')
+  if (traceOnly.length > 0 && flags.trace === undefined)
+    throw invalidInput(`${traceOnly.join(' and ')} only apply to --trace FILE.`, 'e.g. --trace trace.jsonl --replay-speed 2')
 
   const promptCache = flags['prompt-cache'] ?? 'on'
   if (flags.trace !== undefined) {
-    const clash = [...context.loadFlags, ...given(flags, ['prefix-tokens', 'prefix-groups', 'turns', 'think-time', 'input-dist', 'output-dist']), ...(context.inputTokensGiven ? ['--input-tokens'] : []), ...(context.outputTokensGiven ? ['--output-tokens'] : [])]
-    if (clash.length > 0) throw invalidInput(`--trace sets the arrivals, lengths and shared blocks itself; ${clash.join(', ')} cannot be used with it.`, 'Drop them (--requests N replays the first N lines, --max-in-flight caps the requests at once).')
+    const clash = [
+      ...context.loadFlags,
+      ...given(flags, ['prefix-tokens', 'prefix-groups', 'turns', 'think-time', 'input-dist', 'output-dist']),
+      ...(context.inputTokensGiven ? ['--input-tokens'] : []),
+      ...(context.outputTokensGiven ? ['--output-tokens'] : []),
+    ]
+    if (clash.length > 0)
+      throw invalidInput(
+        `--trace sets the arrivals, lengths and shared blocks itself; ${clash.join(', ')} cannot be used with it.`,
+        'Drop them (--requests N replays the first N lines, --max-in-flight caps the requests at once).',
+      )
     const trace = await loadTrace(flags.trace)
     const requests = trace.requests.slice(0, context.requests ?? trace.requests.length)
     const blockTokens = flags['trace-block-tokens'] ?? MOONCAKE_BLOCK_TOKENS
@@ -126,8 +155,14 @@ export async function resolveShape(
   const prefix = prefixTokens === undefined ? null : {tokens: prefixTokens, groups: flags['prefix-groups'] ?? profileShape?.prefixGroups ?? 1}
   const turns = flags.turns ?? profileShape?.turns
   const sessions = turns === undefined ? null : {turns, thinkTimeMs: flags['think-time'] ?? profileShape?.thinkTimeMs ?? 0}
-  const input = flags['input-dist'] !== undefined || context.inputTokensGiven ? await distOf(flags['input-dist'], context.inputTokens, '--input-dist') : (profileShape?.inputDist ?? {kind: 'fixed', tokens: context.inputTokens})
-  const output = flags['output-dist'] !== undefined || context.outputTokensGiven ? await distOf(flags['output-dist'], context.outputTokens, '--output-dist') : (profileShape?.outputDist ?? {kind: 'fixed', tokens: context.outputTokens})
+  const input =
+    flags['input-dist'] !== undefined || context.inputTokensGiven
+      ? await distOf(flags['input-dist'], context.inputTokens, '--input-dist')
+      : (profileShape?.inputDist ?? {kind: 'fixed', tokens: context.inputTokens})
+  const output =
+    flags['output-dist'] !== undefined || context.outputTokensGiven
+      ? await distOf(flags['output-dist'], context.outputTokens, '--output-dist')
+      : (profileShape?.outputDist ?? {kind: 'fixed', tokens: context.outputTokens})
   const inputBounds = lengthBounds(input)
   const outputBounds = lengthBounds(output)
   if (prefix !== null && inputBounds.min <= prefix.tokens) {
