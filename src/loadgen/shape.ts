@@ -155,20 +155,24 @@ export class ShapedPrompts {
 }
 
 /**
- * Per trace request, the prompt tokens of its leading blocks whose hash id an earlier request carried (hash
- * ids are chained: a repeated id means the whole prefix up to it repeats).
+ * Per trace request, the prompt tokens of its leading blocks an earlier request already sent (hash ids are
+ * chained: a repeated id means the whole prefix up to it repeats), as far as they were sent.
  */
 export function traceIntendedCached(requests: readonly TraceRequest[], blockTokens: number): number[] {
-  const seen = new Set<number>()
+  // Tokens of each block sent so far (a request's last block may be cut short: only that much is cached).
+  const sent = new Map<number, number>()
   return requests.map((request) => {
     let cached = 0
     let leading = true
     for (const [j, id] of request.hashIds.entries()) {
       const start = j * blockTokens
       if (start >= request.inputLength) break
-      if (leading && seen.has(id)) cached += Math.min(blockTokens, request.inputLength - start)
-      else leading = false
-      seen.add(id)
+      const length = Math.min(blockTokens, request.inputLength - start)
+      const before = sent.get(id) ?? 0
+      if (leading) cached += Math.min(before, length)
+      // A block sent shorter than now (or never) ends the reusable prefix.
+      if (before < length) leading = false
+      sent.set(id, Math.max(before, length))
     }
     return cached
   })
