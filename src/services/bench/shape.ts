@@ -106,10 +106,10 @@ export async function resolveShape(
     throw invalidInput('--think-time needs --turns T (multi-turn sessions).', 'e.g. --turns 4 --think-time 2s')
   const rateOnly = given(flags, ['burstiness', 'ramp-up'])
   if (rateOnly.length > 0 && context.load.kind !== 'rate')
-    throw invalidInput(`${rateOnly.join(' and ')} only apply to --rate (open loop).`, 'e.g. --rate 2 --burstiness 0.5 --ramp-up 30s')
+    throw invalidInput(`${rateOnly.join(' and ')} only ${rateOnly.length > 1 ? 'apply' : 'applies'} to --rate (open loop).`, 'e.g. --rate 2 --burstiness 0.5 --ramp-up 30s')
   const traceOnly = given(flags, ['replay-speed', 'trace-block-tokens'])
   if (traceOnly.length > 0 && flags.trace === undefined)
-    throw invalidInput(`${traceOnly.join(' and ')} only apply to --trace FILE.`, 'e.g. --trace trace.jsonl --replay-speed 2')
+    throw invalidInput(`${traceOnly.join(' and ')} only ${traceOnly.length > 1 ? 'apply' : 'applies'} to --trace FILE.`, 'e.g. --trace trace.jsonl --replay-speed 2')
 
   const promptCache = flags['prompt-cache'] ?? 'on'
   if (flags.trace !== undefined) {
