@@ -1,5 +1,6 @@
 import {describe, expect, it} from 'vitest'
 
+import type {LengthDist} from '../../../src/results/workload-shape.js'
 import {drawLength, lengthAt, lengthBounds, lognormalParams, nominalLength} from '../../../src/loadgen/lengths.js'
 
 /** A uniform stream that returns the given values in turn. */
@@ -45,7 +46,7 @@ describe('length distributions', () => {
         {tokens: 64, weight: 1},
         {tokens: 512, weight: 3},
       ],
-    } as const
+    } satisfies LengthDist
     expect([0, 0.2499, 0.25, 0.9].map((u) => drawLength(dist, scripted(u)))).toEqual([64, 64, 512, 512])
     expect(lengthBounds(dist)).toEqual({min: 64, max: 512})
     // (64 x 1 + 512 x 3) / 4 = 400
