@@ -80,7 +80,8 @@ export function vllmCommandLine(profile: ModelProfile, quant: QuantLevel, opts: 
     String(opts.gpuMemoryUtilization ?? DEFAULT_GPU_MEMORY_UTILIZATION),
     '--max-num-seqs',
     String(opts.maxNumSeqs),
-    opts.prefixCaching === true ? '--enable-prefix-caching' : '--no-enable-prefix-caching',
+    // A caching workload: prefix caching on, and usage.prompt_tokens_details.cached_tokens in every answer.
+    ...(opts.prefixCaching === true ? ['--enable-prefix-caching', '--enable-prompt-tokens-details'] : ['--no-enable-prefix-caching']),
     ...(opts.synthetic === true ? ['--load-format', 'dummy'] : []),
     ...(opts.extraArgs ?? []),
   ]
