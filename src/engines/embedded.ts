@@ -287,9 +287,20 @@ export class EmbeddedEngine implements Engine {
         yield {kind: 'error', errorKind: 'engine', message: 'The request has an empty prompt.'}
         return
       }
-      // No prefix reuse between requests: every request starts from an empty KV for its sequence.
-      await sequence.clearHistory()
-      const tokens = sequence.evaluate(prompt as Parameters<LlamaContextSequence['evaluate']>[0], {
+      // The control: no prefix reuse, every request starts from an empty KV for its sequence. A caching
+      // workload (request.cachePrompt) keeps the sequence's tokens that match the prompt's start (at least
+      // one prompt token is evaluated, for its logits) and erases the rest.
+      let cachedTokens: number | null = null
+      if (request.cachePrompt === true) {
+        const held = sequence.contextTokens
+        let common = 0
+        while (common < held.length && common < prompt.length - 1 && Number(held[common]) === prompt[common]) common++
+        if (common < sequence.nextTokenIndex) await sequence.eraseContextTokenRanges([{start: common, end: sequence.nextTokenIndex}])
+        cachedTokens = common
+      } else {
+        await sequence.clearHistory()
+      }
+      const tokens = sequence.evaluate(prompt.slice(cachedTokens ?? 0) as Parameters<LlamaContextSequence['evaluate']>[0], {
         // Fixed output length: an EOS/EOT token is yielded and generation goes on (ignoreEos).
         yieldEogToken: true,
       })
@@ -309,7 +320,7 @@ export class EmbeddedEngine implements Engine {
         yield {kind: 'error', errorKind: 'dropped', message: 'Stopped before the end (interrupted).'}
         return
       }
-      yield {kind: 'usage', promptTokens: prompt.length, completionTokens: produced}
+      yield {kind: 'usage', promptTokens: prompt.length, completionTokens: produced, ...(cachedTokens === null ? {} : {cachedTokens})}
     } catch (error) {
       yield {kind: 'error', errorKind: 'engine', message: error instanceof Error ? error.message : String(error)}
     } finally {

@@ -60,6 +60,8 @@ export interface EngineOptions {
   outputTokens: number
   /** vllm: --load-format dummy. */
   synthetic: boolean
+  /** vllm: --enable-prefix-caching (a workload that reuses prompts); default off. */
+  prefixCaching?: boolean
   /** llamacpp, vllm: words after `--`, passed to the server last. */
   extraArgs: readonly string[]
   /** llamacpp, vllm: the server's log (default: a temp file). */
@@ -131,6 +133,7 @@ export function createEngine(kind: EngineKind, options: EngineOptions): Engine {
       inputTokens: options.inputTokens,
       outputTokens: options.outputTokens,
       synthetic: options.synthetic,
+      ...(options.prefixCaching === true ? {prefixCaching: true} : {}),
       ...(options.vllmBin === undefined ? {} : {vllmBin: options.vllmBin}),
       ...spawned,
     })

@@ -17,6 +17,12 @@ export interface GenRequest {
   maxTokens: number
   /** Always true for capplan's fixed-length workloads: EOS does not end the request. */
   ignoreEos: true
+  /**
+   * Let the engine reuse a cached prompt prefix (shared-prefix, multi-turn and trace workloads). Absent or
+   * false: the control experiment, no reuse (llama.cpp cache_prompt: false, the embedded engine clears the
+   * sequence).
+   */
+  cachePrompt?: boolean
 }
 
 /**
@@ -25,7 +31,13 @@ export interface GenRequest {
  */
 export type StreamEvent =
   | {kind: 'content'; atMs: number; tokens: number; text?: string}
-  | {kind: 'usage'; promptTokens: number; completionTokens: number}
+  | {
+      kind: 'usage'
+      promptTokens: number
+      completionTokens: number
+      /** Prompt tokens served from the engine's cache, as the engine said; absent/null = it did not say. */
+      cachedTokens?: number | null
+    }
   | {kind: 'error'; errorKind: RequestErrorKind; message: string}
 
 /** How a spawned engine process ended on its own (not by stop()): for the run's notes. */

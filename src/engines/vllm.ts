@@ -45,6 +45,8 @@ export interface VllmCommandOptions {
   maxModelLen: number
   /** --max-num-seqs: the highest concurrency of the run. */
   maxNumSeqs: number
+  /** --enable-prefix-caching for shared-prefix / multi-turn / trace workloads; default off (the control). */
+  prefixCaching?: boolean
   gpuMemoryUtilization?: number
   /** --load-format dummy. */
   synthetic?: boolean
@@ -78,7 +80,8 @@ export function vllmCommandLine(profile: ModelProfile, quant: QuantLevel, opts: 
     String(opts.gpuMemoryUtilization ?? DEFAULT_GPU_MEMORY_UTILIZATION),
     '--max-num-seqs',
     String(opts.maxNumSeqs),
-    '--no-enable-prefix-caching',
+    // A caching workload: prefix caching on, and usage.prompt_tokens_details.cached_tokens in every answer.
+    ...(opts.prefixCaching === true ? ['--enable-prefix-caching', '--enable-prompt-tokens-details'] : ['--no-enable-prefix-caching']),
     ...(opts.synthetic === true ? ['--load-format', 'dummy'] : []),
     ...(opts.extraArgs ?? []),
   ]
@@ -104,7 +107,7 @@ export function vllmCheckpoint(profile: ModelProfile, quant: QuantLevel): {repo:
 /** The body of one streamed completion for vLLM: token-id prompt, ignore_eos, min_tokens = max_tokens, usage. */
 export function vllmRequestBody(request: GenRequest, model: string): Record<string, unknown> {
   const body = requestBody('openai-completions', request, {model})
-  // cache_prompt is llama.cpp's; vLLM would only log that it ignored it (prefix caching is off by flag).
+  // cache_prompt is llama.cpp's; vLLM would only log that it ignored it (prefix caching is set by flag).
   delete body.cache_prompt
   return body
 }
@@ -130,6 +133,8 @@ async function resolveExecutable(bin: string, path = process.env.PATH ?? ''): Pr
 }
 
 export interface VllmEngineOptions extends SpawnedServerOptions {
+  /** The workload reuses prompt prefixes: serve with prefix caching on. */
+  prefixCaching?: boolean
   profile: ModelProfile
   quant: QuantLevel
   /** --gpus: tensor parallel size. */
@@ -213,6 +218,7 @@ export class VllmEngine extends SpawnedServer {
       maxNumSeqs: this.options.maxConcurrency,
       gpuMemoryUtilization: this.options.gpuMemoryUtilization,
       synthetic: this.options.synthetic,
+      ...(this.options.prefixCaching === true ? {prefixCaching: true} : {}),
       extraArgs: this.options.extraArgs,
     }).slice(1)
   }

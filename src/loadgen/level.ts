@@ -21,6 +21,15 @@ export interface LevelPlan {
   makeRequest: (promptIndex: number) => GenRequest
   /** First prompt index this level may use: warmupRequests + up to maxRequestsOf(stop) indices from here. */
   firstPromptIndex: number
+  /**
+   * Multi-turn sessions: the session and turn of prompt index p and the prompt index of its previous turn. A
+   * turn is sent once its previous turn (of this phase) has ended and thinkTimeMs more have passed; it holds
+   * its request slot meanwhile (a closed loop's user is busy thinking), TTFT is timed from the actual send.
+   */
+  sessionOf?: (promptIndex: number) => {id: number; turn: number; previous: number | null} | null
+  thinkTimeMs?: number
+  /** Record each request's prompt tokens served from the server's cache (cachedTokens; null = it did not say). */
+  recordCache?: boolean
 }
 
 export interface LevelProgress {
@@ -125,6 +134,8 @@ async function measure(engine: Engine, plan: LevelPlan, options: LevelOptions, p
   const controller = new StopController(plan.stop, measureStart)
   const arrivals = startArrivals(plan.arrival, measureStart, t0)
   const results: TimedRequest[] = []
+  /** Multi-turn: when each request of this phase ended (performance.now()), by prompt index. */
+  const ends = new Map<number, Promise<number>>()
   const sending: Promise<void>[] = []
   let inFlight = 0
   let done = 0
@@ -156,12 +167,23 @@ async function measure(engine: Engine, plan: LevelPlan, options: LevelOptions, p
   /** Send measured request `index` now; resolves (never rejects) when it has ended, waking the issuing loop. */
   const send = async (index: number): Promise<void> => {
     inFlight++
+    const promptIndex = plan.firstPromptIndex + index
+    let ended = (_atMs: number) => {}
+    if (plan.sessionOf !== undefined) ends.set(promptIndex, new Promise<number>((resolve) => (ended = resolve)))
     try {
       report()
-      const request = plan.makeRequest(plan.firstPromptIndex + index)
+      const session = plan.sessionOf?.(promptIndex) ?? null
+      const previous = session?.previous === null || session === null ? undefined : ends.get(session.previous)
+      if (previous !== undefined) {
+        const previousEnd = await previous
+        await sleepUntil(previousEnd + (plan.thinkTimeMs ?? 0), signal)
+      }
+      const request = plan.makeRequest(promptIndex)
       const timed = await runRequest(engine, request, index, {
         t0,
         signal,
+        ...(session === null ? {} : {session: {id: session.id, turn: session.turn}}),
+        ...(plan.recordCache === true ? {recordCache: true} : {}),
         onTokens: (tokens) => {
           if (windowed) controller.onTokens(performance.now(), tokens)
           outputTokens += tokens
@@ -182,6 +204,7 @@ async function measure(engine: Engine, plan: LevelPlan, options: LevelOptions, p
     } catch (error) {
       thrown.push(error)
     } finally {
+      ended(performance.now())
       wakeUp()
     }
   }

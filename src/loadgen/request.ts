@@ -40,12 +40,12 @@ export async function runRequest(
   engine: Engine,
   request: GenRequest,
   index: number,
-  options: {t0: number; signal: AbortSignal; onTokens?: (tokens: number) => void},
+  options: {t0: number; signal: AbortSignal; onTokens?: (tokens: number) => void; session?: {id: number; turn: number}; recordCache?: boolean},
 ): Promise<TimedRequest> {
   const startAt = performance.now()
   const offsets: number[] = []
   const chunkTokens: number[] = []
-  let usage: {promptTokens: number; completionTokens: number} | null = null
+  let usage: {promptTokens: number; completionTokens: number; cachedTokens: number | null} | null = null
   let error: RequestError | null = null
   let lastAt = startAt
   // The error came once the signal had aborted: the abort caused it (its message says "stopped by the caller").
@@ -60,7 +60,7 @@ export async function runRequest(
         lastAt = at
         options.onTokens?.(event.tokens)
       } else if (event.kind === 'usage') {
-        usage = {promptTokens: event.promptTokens, completionTokens: event.completionTokens}
+        usage = {promptTokens: event.promptTokens, completionTokens: event.completionTokens, cachedTokens: event.cachedTokens ?? null}
       } else {
         error = {kind: event.errorKind, message: event.message}
         erredAfterAbort = options.signal.aborted
@@ -93,6 +93,8 @@ export async function runRequest(
     chunkOffsetsMs: offsets,
     chunkTokens: chunkTokens.every((n) => n === 1) ? null : chunkTokens,
     error,
+    ...(options.recordCache === true ? {cachedTokens: usage?.cachedTokens ?? null} : {}),
+    ...(options.session === undefined ? {} : {session: options.session}),
   }
   return {record, endAt, aborted}
 }

@@ -18,6 +18,9 @@ import {maxRequestsOf, type StopRule} from './stop-rules.js'
 import {runSweep, SWEEP_DEFAULTS, sweepLadder} from './sweep.js'
 import {withLevelTelemetry} from '../telemetry/level.js'
 import {makePromptTokens, uniquePromptCapacity} from './prompts.js'
+import {type PromptLayout, type ShapePlan, ShapedPrompts} from './shape.js'
+import type {LevelCache, WorkloadShape} from '../results/workload-shape.js'
+import type {RequestRecord, ServerMetrics} from '../results/schema.js'
 
 /**
  * One benchmark run of one started engine: a warmup, then one level per load, the result file created before
@@ -33,7 +36,8 @@ import {makePromptTokens, uniquePromptCapacity} from './prompts.js'
  */
 export type LoadPlan =
   | {kind: 'concurrency'; concurrencies: number[]; stopFor: (concurrency: number) => StopRule}
-  | {kind: 'rate'; rates: number[]; stop: StopRule; maxInFlight: number}
+  | {kind: 'rate'; rates: number[]; stop: StopRule; maxInFlight: number; burstiness?: number; rampMs?: number}
+  | {kind: 'trace'; /** due time of each request, ms from the level's start (already scaled by --replay-speed) */ offsetsMs: number[]; maxInFlight: number}
   | {kind: 'sweep'; maxConcurrency: number; minGain: number; stopFor: (concurrency: number) => StopRule}
 
 export interface BenchRunPlan {
@@ -46,6 +50,11 @@ export interface BenchRunPlan {
   slo?: SloSpec
   /** Text prompts from a JSONL file instead of synthetic token ids (--dataset). */
   dataset?: Dataset
+  /**
+   * A workload shape (shared prefixes, sessions, length distributions, a trace; shape.ts) and its record for
+   * the result file; absent = the control: unique prompts of inputTokens, outputs of outputTokens.
+   */
+  shape?: {plan: ShapePlan; record: WorkloadShape}
   /** Scrape the server's /metrics around each level (false for a remote endpoint). Default true. */
   scrapeMetrics?: boolean
   /**
@@ -74,13 +83,14 @@ export function engineExitNote(where: string, exit: EngineExit, logTail: readonl
 export function levelRequestBudgets(load: LoadPlan): number[] {
   if (load.kind === 'concurrency') return load.concurrencies.map((c) => maxRequestsOf(load.stopFor(c)))
   if (load.kind === 'rate') return load.rates.map(() => maxRequestsOf(load.stop))
+  if (load.kind === 'trace') return [load.offsetsMs.length]
   return sweepLadder({...SWEEP_DEFAULTS, maxConcurrency: load.maxConcurrency}).map((c) => maxRequestsOf(load.stopFor(c)))
 }
 
 /** Requests in flight at most (the engine needs this many slots). */
 export function peakInFlight(load: LoadPlan): number {
   if (load.kind === 'concurrency') return Math.max(...load.concurrencies)
-  if (load.kind === 'rate') return load.maxInFlight
+  if (load.kind === 'rate' || load.kind === 'trace') return load.maxInFlight
   return Math.max(...sweepLadder({...SWEEP_DEFAULTS, maxConcurrency: load.maxConcurrency}))
 }
 
@@ -97,6 +107,7 @@ export const RATE_WARMUP_MAX = 32
  * issues in RATE_WARMUP_SECONDS, at least 1, at most RATE_WARMUP_MAX and --max-in-flight.
  */
 export function warmupSize(load: LoadPlan): number {
+  if (load.kind === 'trace') return Math.max(1, Math.min(load.maxInFlight, RATE_WARMUP_MAX, 4))
   if (load.kind !== 'rate') return peakInFlight(load)
   const fromRate = Math.ceil(Math.max(...load.rates) * RATE_WARMUP_SECONDS)
   return Math.max(1, Math.min(load.maxInFlight, RATE_WARMUP_MAX, fromRate))
@@ -186,8 +197,27 @@ export async function runBench(plan: BenchRunPlan, context: BenchRunContext): Pr
   const {load, dataset} = plan
   const warmupRequests = warmupSize(load)
   const totalPrompts = warmupRequests + levelRequestBudgets(load).reduce((sum, n) => sum + n, 0)
-  let makeRequest: (maxTokens: number) => (promptIndex: number) => GenRequest
-  if (dataset === undefined) {
+  /** Requests for prompt indices from layout.base on; maxTokens null = the workload's output length. */
+  let makeRequest: (maxTokens: number | null, layout: PromptLayout) => (promptIndex: number) => GenRequest
+  /** Per prompt index of a shaped workload: what an ideal prefix cache would serve (the intended hit). */
+  const intendedCached = new Map<number, number>()
+  let shaped: ShapedPrompts | null = null
+  if (dataset === undefined && plan.shape !== undefined) {
+    const pool = (await engine.promptTokenPool?.()) ?? []
+    const prompts = new ShapedPrompts(pool, plan.shape.plan, plan.seed)
+    shaped = prompts
+    const cachePrompt = plan.shape.record.promptCache === 'on'
+    // A trace's warmup must not warm the cache with the trace's blocks: unique prompts of one block.
+    const traceBlock = plan.shape.plan.trace?.blockTokens ?? null
+    makeRequest = (maxTokens, layout) => (promptIndex) => {
+      if (traceBlock !== null && maxTokens !== null) {
+        return {promptTokens: makePromptTokens(pool, traceBlock, plan.seed, promptIndex), promptText: null, maxTokens, ignoreEos: true as const, cachePrompt}
+      }
+      const request = prompts.request(promptIndex, layout)
+      intendedCached.set(promptIndex, request.intendedCachedTokens)
+      return {promptTokens: request.promptTokens, promptText: null, maxTokens: maxTokens ?? request.maxTokens, ignoreEos: true as const, cachePrompt}
+    }
+  } else if (dataset === undefined) {
     const pool = (await engine.promptTokenPool?.()) ?? []
     if (totalPrompts > uniquePromptCapacity(pool.length, plan.inputTokens)) {
       throw invalidInput(
@@ -198,7 +228,7 @@ export async function runBench(plan: BenchRunPlan, context: BenchRunContext): Pr
     makeRequest = (maxTokens) => (promptIndex) => ({
       promptTokens: makePromptTokens(pool, plan.inputTokens, plan.seed, promptIndex),
       promptText: null,
-      maxTokens,
+      maxTokens: maxTokens ?? plan.outputTokens,
       ignoreEos: true as const,
     })
   } else {
@@ -209,7 +239,12 @@ export async function runBench(plan: BenchRunPlan, context: BenchRunContext): Pr
         'Use a larger dataset, or fewer --requests / a lower maximum per level.',
       )
     }
-    makeRequest = (maxTokens) => (promptIndex) => ({promptTokens: null, promptText: datasetPrompt(dataset, promptIndex), maxTokens, ignoreEos: true as const})
+    makeRequest = (maxTokens) => (promptIndex) => ({
+      promptTokens: null,
+      promptText: datasetPrompt(dataset, promptIndex),
+      maxTokens: maxTokens ?? plan.outputTokens,
+      ignoreEos: true as const,
+    })
   }
 
   const workload: WorkloadInfo = {
@@ -220,6 +255,7 @@ export async function runBench(plan: BenchRunPlan, context: BenchRunContext): Pr
     dataset: dataset?.file ?? null,
     seed: plan.seed,
     ignoreEos: true,
+    ...(plan.shape === undefined ? {} : {shape: plan.shape.record}),
   }
   const t0 = performance.now()
   const result: ResultFile = {
@@ -281,7 +317,7 @@ export async function runBench(plan: BenchRunPlan, context: BenchRunContext): Pr
         arrival: {kind: 'concurrency', concurrency: warmupRequests},
         stop: {kind: 'requests', requests: warmupRequests},
         firstPromptIndex: 0,
-        makeRequest: makeRequest(plan.warmupOutputTokens),
+        makeRequest: makeRequest(plan.warmupOutputTokens, {base: 0, lanes: warmupRequests}),
       },
       {t0, signal, onProgress: (p) => progress(p.done, p.failed, p.elapsedMs)},
     )
@@ -325,7 +361,8 @@ export async function runBench(plan: BenchRunPlan, context: BenchRunContext): Pr
     return onError === 'continue' && (await restart(`its exit during ${loadLabelOf(outcome.record.load)}`))
   }
 
-  const levelCount = load.kind === 'concurrency' ? load.concurrencies.length : load.kind === 'rate' ? load.rates.length : null
+  const levelCount = load.kind === 'concurrency' ? load.concurrencies.length : load.kind === 'rate' ? load.rates.length : load.kind === 'trace' ? 1 : null
+  const sessions = plan.shape?.plan.sessions ?? null
   /**
    * Runs one level, records it (file saved); null when an interruption left nothing worth keeping. A server
    * that dies mid-level ends the level at once (checked after every failed request and every 250 ms): every
@@ -369,7 +406,19 @@ export async function runBench(plan: BenchRunPlan, context: BenchRunContext): Pr
       () =>
         runLevel(
           engine,
-          {arrival, stop, firstPromptIndex: nextPrompt, makeRequest: makeRequest(plan.outputTokens)},
+          {
+            arrival,
+            stop,
+            firstPromptIndex: nextPrompt,
+            makeRequest: makeRequest(null, {base: nextPrompt, lanes: arrival.kind === 'concurrency' ? arrival.concurrency : arrival.maxInFlight}),
+            ...(shaped === null ? {} : {recordCache: true}),
+            ...(sessions === null
+              ? {}
+              : {
+                  sessionOf: sessionsOf(shaped!, {base: nextPrompt, lanes: arrival.kind === 'concurrency' ? arrival.concurrency : arrival.maxInFlight}),
+                  thinkTimeMs: sessions.thinkTimeMs,
+                }),
+          },
           {
             t0,
             signal: levelSignal,
@@ -385,6 +434,7 @@ export async function runBench(plan: BenchRunPlan, context: BenchRunContext): Pr
     }
     const clientHealth = health.stop()
     const {result: run, telemetry, serverMetrics} = levelRun
+    const levelFirstPrompt = nextPrompt
     // The last word on a death the watch did not see yet (it died as the level's last request ended).
     if (died === null && !signal.aborted) died = engineExit()
     nextPrompt += run.promptsUsed
@@ -420,6 +470,7 @@ export async function runBench(plan: BenchRunPlan, context: BenchRunContext): Pr
       telemetry,
       serverMetrics,
       clientHealth,
+      ...(shaped === null ? {} : {cache: levelCache(run.requests, (index) => intendedCached.get(levelFirstPrompt + index) ?? 0, serverMetrics)}),
     }
     // An interrupted level with nothing finished adds nothing worth keeping (a level its engine ended does).
     if (died === null && run.status === 'partial' && run.requests.length === 0) return null
@@ -438,11 +489,23 @@ export async function runBench(plan: BenchRunPlan, context: BenchRunContext): Pr
       if (!(await readyForLevel(`concurrency ${concurrency}`))) break
       if (!(await goOn(await measure(levelIndex, {kind: 'concurrency', concurrency}, load.stopFor(concurrency))))) break
     }
+  } else if (load.kind === 'trace') {
+    expectedLevels = 1
+    if (await readyForLevel('the trace replay')) {
+      await goOn(await measure(0, {kind: 'trace', offsetsMs: load.offsetsMs, maxInFlight: load.maxInFlight}, {kind: 'requests', requests: load.offsetsMs.length}))
+    }
   } else if (load.kind === 'rate') {
     expectedLevels = load.rates.length
     for (const [levelIndex, rate] of load.rates.entries()) {
       if (!(await readyForLevel(`rate ${rate} req/s`))) break
-      const arrival: Arrival = {kind: 'rate', rate, seed: plan.seed + levelIndex, maxInFlight: load.maxInFlight}
+      const arrival: Arrival = {
+        kind: 'rate',
+        rate,
+        seed: plan.seed + levelIndex,
+        maxInFlight: load.maxInFlight,
+        ...(load.burstiness === undefined ? {} : {burstiness: load.burstiness}),
+        ...(load.rampMs === undefined ? {} : {rampMs: load.rampMs}),
+      }
       if (!(await goOn(await measure(levelIndex, arrival, load.stop)))) break
     }
   } else {
@@ -466,4 +529,33 @@ export async function runBench(plan: BenchRunPlan, context: BenchRunContext): Pr
   result.finishedAt = new Date().toISOString()
   await writer.save(result)
   return {path: writer.path, result}
+}
+
+/** The session of each prompt index under a layout (multi-turn workloads), for the level runner. */
+function sessionsOf(prompts: ShapedPrompts, layout: PromptLayout): (promptIndex: number) => {id: number; turn: number; previous: number | null} | null {
+  return (promptIndex) => prompts.request(promptIndex, layout).session
+}
+
+/**
+ * A level's cache evidence over its successful requests: measured = cached / prompt tokens when every one of
+ * them carries the server's cachedTokens (source server-usage); else vLLM's prefix-cache counters over the
+ * level (server-metrics: hits / queries); else unknown. Intended = the ideal cache's tokens / prompt tokens.
+ */
+export function levelCache(requests: readonly RequestRecord[], intendedOf: (index: number) => number, serverMetrics: ServerMetrics | null | undefined): LevelCache {
+  const ok = requests.filter((request) => request.error === null)
+  const promptTokens = ok.reduce((sum, request) => sum + request.inputTokens, 0)
+  const intended = ok.reduce((sum, request) => sum + intendedOf(request.index), 0)
+  const intendedHitRate = promptTokens > 0 ? Math.min(1, intended / promptTokens) : null
+  const known = ok.length > 0 && ok.every((request) => typeof request.cachedTokens === 'number')
+  if (known) {
+    const cachedTokens = ok.reduce((sum, request) => sum + (request.cachedTokens ?? 0), 0)
+    return {intendedHitRate, measuredHitRate: promptTokens > 0 ? Math.min(1, cachedTokens / promptTokens) : null, cachedTokens, promptTokens, source: 'server-usage'}
+  }
+  const deltas = serverMetrics?.deltas ?? {}
+  const hits = deltas['vllm:prefix_cache_hits_total'] ?? deltas['vllm:prefix_cache_hits']
+  const queries = deltas['vllm:prefix_cache_queries_total'] ?? deltas['vllm:prefix_cache_queries']
+  if (hits !== undefined && queries !== undefined && queries > 0) {
+    return {intendedHitRate, measuredHitRate: Math.min(1, hits / queries), cachedTokens: Math.round(hits), promptTokens: Math.round(queries), source: 'server-metrics'}
+  }
+  return {intendedHitRate, measuredHitRate: null, cachedTokens: 0, promptTokens, source: 'unknown'}
 }

@@ -220,6 +220,19 @@ export const apiProfileSchema = z.strictObject({
 })
 export type ApiProfile = z.infer<typeof apiProfileSchema>
 
+/** A length distribution in a workload profile: the result file's, without the histogram (a file of its own). */
+const profileLengthDistSchema = z.discriminatedUnion('kind', [
+  z.strictObject({kind: z.literal('fixed'), tokens: z.number().int().positive()}),
+  z.strictObject({kind: z.literal('uniform'), min: z.number().int().positive(), max: z.number().int().positive()}),
+  z.strictObject({
+    kind: z.enum(['normal', 'lognormal']),
+    mean: z.number().positive(),
+    stdev: z.number().nonnegative(),
+    min: z.number().int().positive(),
+    max: z.number().int().positive(),
+  }),
+])
+
 export const workloadProfileSchema = z.strictObject({
   kind: z.literal('workload'),
   id,
@@ -233,6 +246,21 @@ export const workloadProfileSchema = z.strictObject({
     tpotP95Ms: z.number().positive().nullable(),
     e2eP95Ms: z.number().positive().nullable(),
   }),
+  /**
+   * Optional: the traffic's shape (shared prefix, multi-turn sessions, length distributions), as bench's
+   * --prefix-tokens / --prefix-groups / --turns / --think-time / --input-dist / --output-dist set it; a
+   * flag given wins over its field here. Absent = the control (unique prompts of inputTokens).
+   */
+  shape: z
+    .strictObject({
+      prefixTokens: z.number().int().positive().optional(),
+      prefixGroups: z.number().int().positive().optional(),
+      turns: z.number().int().positive().optional(),
+      thinkTimeMs: z.number().nonnegative().optional(),
+      inputDist: profileLengthDistSchema.optional(),
+      outputDist: profileLengthDistSchema.optional(),
+    })
+    .optional(),
   source: z.string().min(1),
 })
 export type WorkloadProfile = z.infer<typeof workloadProfileSchema>

@@ -12,6 +12,7 @@ import type {QuantLevel} from '../../profiles/schema.js'
 import {parseBindHost, parseConcurrencyList, parseQuantList} from '../parsers/bench.js'
 import {parseDuration, parsePrecision, parseRates} from '../parsers/load.js'
 import {parseSlo} from '../parsers/slo.js'
+import {parseLengthDist, parsePositiveNumber} from '../parsers/workload.js'
 import {quantLevelNames} from './choices.js'
 import {capplanFlag, integerFlag} from './custom.js'
 
@@ -46,6 +47,12 @@ export const benchFlag = {
   slo: capplanFlag((text) => parseSlo(text, '--slo')),
   'startup-timeout': capplanFlag((text) => parseDuration(text, '--startup-timeout')),
   'request-timeout': capplanFlag((text) => parseDuration(text, '--request-timeout')),
+  'think-time': capplanFlag((text) => parseDuration(text, '--think-time')),
+  'ramp-up': capplanFlag((text) => parseDuration(text, '--ramp-up')),
+  'input-dist': capplanFlag((text) => parseLengthDist(text, '--input-dist')),
+  'output-dist': capplanFlag((text) => parseLengthDist(text, '--output-dist')),
+  burstiness: capplanFlag((text) => parsePositiveNumber(text, '--burstiness', '0.5')),
+  'replay-speed': capplanFlag((text) => parsePositiveNumber(text, '--replay-speed', '2')),
 }
 
 /** `capplan bench`'s flags (the command adds nothing): lists, durations, the SLO and --host arrive as values. */
@@ -126,6 +133,28 @@ export const benchFlags = {
   workload: Flags.string({summary: 'Workload profile: prompt/output lengths and the SLO for goodput.', default: BENCH_DEFAULTS.workload, helpValue: 'ID'}),
   'input-tokens': integerFlag({summary: 'Prompt tokens per request (overrides the workload).', min: 1, max: 131_072}),
   'output-tokens': integerFlag({summary: 'Output tokens per request (overrides the workload).', min: 1, max: 131_072}),
+  'prefix-tokens': integerFlag({
+    summary: 'Shared prefix: the first N tokens of each prompt come from one of --prefix-groups prefixes (counted in the input length).',
+    min: 1,
+    max: 131_072,
+  }),
+  'prefix-groups': integerFlag({summary: 'Shared prefix: K distinct prefixes, each request draws one (seeded) [default: 1].', min: 1, max: 100_000}),
+  turns: integerFlag({summary: "Multi-turn sessions of T requests: each turn's prompt is the conversation so far plus a new user part.", min: 1, max: 1000}),
+  'think-time': benchFlag['think-time']({summary: "With --turns: wait this long after a turn's answer before the next turn, e.g. 2s [default: 0].", helpValue: 'DURATION'}),
+  'input-dist': benchFlag['input-dist']({
+    summary: 'Prompt lengths: fixed:N, uniform:MIN,MAX, normal:MEAN,STDEV[,MIN,MAX], lognormal:MEAN,STDEV[,MIN,MAX] or hist:FILE (lines "tokens,weight").',
+    helpValue: 'SPEC',
+  }),
+  'output-dist': benchFlag['output-dist']({summary: 'Output lengths, as --input-dist.', helpValue: 'SPEC'}),
+  burstiness: benchFlag.burstiness({summary: 'With --rate: gamma inter-arrival shape (1 = Poisson, 0.5 = burstier, 4 = more regular).', helpValue: 'B'}),
+  'ramp-up': benchFlag['ramp-up']({summary: 'With --rate: the rate rises linearly from 0 over this long, then holds, e.g. 30s.', helpValue: 'DURATION'}),
+  trace: Flags.string({summary: 'Replay a Mooncake-format JSONL trace (timestamp, input_length, output_length, hash_ids) at its timestamps.', helpValue: 'FILE'}),
+  'replay-speed': benchFlag['replay-speed']({summary: "With --trace: divide the trace's time gaps by this, e.g. 2 = twice as fast [default: 1].", helpValue: 'X'}),
+  'trace-block-tokens': integerFlag({summary: 'With --trace: tokens per hash_ids block [default: 512, as Mooncake].', min: 1, max: 131_072}),
+  'prompt-cache': Flags.option({
+    options: ['on', 'off'] as const,
+    summary: "The server's prompt cache for a shaped workload [default: on]; the control (no shape flags) always runs with it off.",
+  })(),
   threads: integerFlag({summary: 'CPU threads for llama.cpp (default: physical cores).', min: 1, max: 1024}),
   device: Flags.option({options: ['auto', 'cpu'] as const, default: 'auto' as const, summary: 'auto: a GPU when the prebuilt binaries find one; cpu: CPU only.'})(),
   'results-dir': Flags.string({summary: 'Where result files are written.', default: BENCH_DEFAULTS.resultsDir, helpValue: 'DIR'}),

@@ -40,6 +40,8 @@ export class StreamInterpreter {
   done = false
   private finishSeen = false
   private usage: {promptTokens: number; completionTokens: number} | null = null
+  /** Prompt tokens the server served from its cache: llama.cpp timings.cache_n, OpenAI usage.prompt_tokens_details.cached_tokens. */
+  private cachedTokens: number | null = null
   /** Last cumulative completion_tokens seen in a content chunk (vLLM continuous_usage_stats). */
   private cumulativeCompletion = 0
   private continuousUsage = false
@@ -82,7 +84,8 @@ export class StreamInterpreter {
         },
       ]
     }
-    return this.usage === null ? [] : [{kind: 'usage', ...this.usage}]
+    if (this.usage === null) return []
+    return [{kind: 'usage', ...this.usage, ...(this.cachedTokens === null ? {} : {cachedTokens: this.cachedTokens})}]
   }
 
   private fail(message: string): {events: ClientEvent[]; end: boolean} {
@@ -108,6 +111,7 @@ export class StreamInterpreter {
       if (usage !== null) this.usage = usage
       const timings = parseLlamaTimings(event.timings)
       if (timings !== null) events.push({kind: 'server-timings', timings})
+      this.cachedTokens = timings?.cachedTokens ?? null
     }
     return {events, end: this.done}
   }
@@ -121,6 +125,9 @@ export class StreamInterpreter {
         this.usage = usage
         usageGrowth = usage.completionTokens - this.cumulativeCompletion
       }
+      const details = chunk.usage.prompt_tokens_details
+      const cached = isObject(details) ? countOr(details.cached_tokens, null) : null
+      if (cached !== null) this.cachedTokens = cached
     }
     const choice = Array.isArray(chunk.choices) && isObject(chunk.choices[0]) ? chunk.choices[0] : null
     if (choice !== null) {
@@ -141,6 +148,8 @@ export class StreamInterpreter {
     if (isObject(chunk.timings)) {
       const timings = parseLlamaTimings(chunk.timings)
       if (timings !== null) events.push({kind: 'server-timings', timings})
+      // llama-server's OpenAI endpoints carry its timings too; usage's cached_tokens, when given, wins.
+      if (this.cachedTokens === null) this.cachedTokens = timings?.cachedTokens ?? null
     }
     return {events, end: false}
   }

@@ -70,8 +70,9 @@ export function requestBody(protocol: WireProtocol, request: GenRequest, options
       prompt,
       n_predict: request.maxTokens,
       ignore_eos: request.ignoreEos,
-      // llama.cpp reuses a slot's KV prefix by default; a benchmark must not (metrics.md trap 1).
-      cache_prompt: false,
+      // llama.cpp reuses a slot's KV prefix by default; the control benchmark must not (metrics.md trap 1),
+      // a shared-prefix / multi-turn / trace workload must (request.cachePrompt).
+      cache_prompt: request.cachePrompt === true,
       // Older builds only list the token ids of each event when asked; they give the tokens per event.
       return_tokens: true,
       stream: true,
@@ -84,7 +85,7 @@ export function requestBody(protocol: WireProtocol, request: GenRequest, options
     max_tokens: request.maxTokens,
     stream: true,
     stream_options: {include_usage: true},
-    ...(extensions ? {ignore_eos: request.ignoreEos, min_tokens: request.maxTokens, cache_prompt: false} : {}),
+    ...(extensions ? {ignore_eos: request.ignoreEos, min_tokens: request.maxTokens, cache_prompt: request.cachePrompt === true} : {}),
     ...seed,
   }
   if (protocol === 'openai-chat') {

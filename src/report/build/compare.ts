@@ -3,6 +3,7 @@
  * latency at one common load with a significance test on the per-request samples. Pure.
  */
 
+import {shapeDifference} from './workload-shape.js'
 import type {LevelRecord, LoadKind, ResultFile} from '../../results/schema.js'
 import {distribution} from '../../stats/distribution.js'
 import {requestTpotMs} from '../../stats/slo.js'
@@ -145,6 +146,7 @@ function workloadWarnings(inputs: readonly CompareInput[]): string[] {
     if (w.promptSource !== first.promptSource) diffs.push(`prompts ${w.promptSource} vs ${first.promptSource}`)
     else if (w.dataset !== first.dataset) diffs.push(`dataset ${w.dataset ?? 'none'} vs ${first.dataset ?? 'none'}`)
     if (w.ignoreEos !== first.ignoreEos) diffs.push(`ignore-EOS ${w.ignoreEos} vs ${first.ignoreEos}`)
+    diffs.push(...[shapeDifference(first, w)].filter((diff) => diff !== null))
     if (diffs.length > 0) warnings.push(`${file}: workload differs from ${inputs[0]!.file} (${diffs.join('; ')}): apples vs oranges, compare with care.`)
     if (report.importedFrom !== null && result.levels.every((level) => level.requests.length === 0)) {
       warnings.push(`${file}: imported from ${report.importedFrom} without per-request samples: no significance test is possible for it.`)

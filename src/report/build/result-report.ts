@@ -3,6 +3,7 @@
  * one, the cost of serving at it (planCost). No I/O: the file is already parsed, the profile store loaded.
  */
 
+import {hitRateText} from './workload-shape.js'
 import {type CostChoices, planInputFor} from '../../cost/plan-input.js'
 import {planCost, type PlanInput, type PlanResult} from '../../cost/plan.js'
 import {CapplanError} from '../../lib/errors.js'
@@ -121,6 +122,8 @@ export interface ResultReport {
   caveats: string[]
   /** Levels whose ITL capplan's own GC pauses or event-loop delay could have distorted (client-health.ts). */
   clientHealthWarnings: string[]
+  /** The measured prompt-cache hit rate over the levels (workload-shape.ts), null without cache evidence. */
+  hitRate: string | null
   levels: LevelRecord['summary'][]
   loads: LevelRecord['load'][]
   /**
@@ -252,6 +255,7 @@ export function buildResultReport(
     energy,
     caveats,
     clientHealthWarnings: clientHealthWarnings(result),
+    hitRate: hitRateText(result.levels),
     levels: result.levels.map((level) => level.summary),
     loads: result.levels.map((level) => level.load),
     verification,

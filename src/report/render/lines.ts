@@ -4,6 +4,7 @@
  * Renderers add only their syntax (a bullet, a <p>, escaping).
  */
 
+import {shapeText} from '../build/workload-shape.js'
 import type {PlanResult} from '../../cost/plan.js'
 import type {OperatingPoint} from '../build/operating-point.js'
 import type {ResultReport, WhatIfReport} from '../build/result-report.js'
@@ -71,7 +72,7 @@ export function reportHeader(report: ResultReport): ReportHeader {
     title: report.label,
     file: `File: ${report.file}`,
     status: runStatusLine(report),
-    workload: `Workload: ${w.inputTokens} input / ${w.outputTokens} output tokens per request (${w.promptSource}${w.profile === null ? '' : `, profile ${w.profile}`})`,
+    workload: `Workload: ${w.inputTokens} input / ${w.outputTokens} output tokens per request (${w.promptSource}${w.profile === null ? '' : `, profile ${w.profile}`})${w.shape === undefined ? '' : `\n${[shapeText(w.shape), report.hitRate].filter((line) => line !== null).join('\n')}`}`,
     slo: `SLO: ${sloText(report.slo)} at ${report.operatingPoint.percentile} (${report.sloSource})`,
   }
 }

@@ -20,6 +20,7 @@ import {loadProfiles} from '../../profiles/load.js'
 import {type ProfileStore} from '../../profiles/store.js'
 import type {ModelProfile, QuantLevel, WorkloadProfile} from '../../profiles/schema.js'
 import type {SloSpec} from '../../results/schema.js'
+import {resolveShape, type ResolvedShape, type ShapeFlags} from './shape.js'
 
 /**
  * The API bench sends requests to: --api when it belongs to the engine, else the engine's default; null for
@@ -59,6 +60,10 @@ export interface LoadFlags {
   precision?: number
   requests?: number
   maxInFlight?: number
+  burstiness?: number
+  rampMs?: number
+  /** --trace: --max-in-flight applies to it too. */
+  trace?: boolean
   engine: EngineKind
 }
 
@@ -80,7 +85,7 @@ export function loadPlanFromFlags(f: LoadFlags): LoadPlan {
   if (f.durationMs !== undefined && f.precision !== undefined) {
     throw invalidInput('--duration and --precision cannot be used together: each decides when a level ends.', 'Give one, e.g. --duration 60s or --precision 3%.')
   }
-  if (f.maxInFlight !== undefined && f.rate === undefined) {
+  if (f.maxInFlight !== undefined && f.rate === undefined && !f.trace) {
     throw invalidInput('--max-in-flight only applies to --rate (open loop).', 'Drop it, or use --rate LIST.')
   }
   const cap = f.requests ?? PRECISION_DEFAULTS.maxRequests
@@ -93,7 +98,14 @@ export function loadPlanFromFlags(f: LoadFlags): LoadPlan {
   const stopFor = (concurrency: number): StopRule => timed ?? {kind: 'requests', requests: f.requests ?? defaultRequestsFor(concurrency)}
   if (f.rate !== undefined) {
     const maxInFlight = f.maxInFlight ?? defaultMaxInFlight(f.engine)
-    return {kind: 'rate', rates: [...f.rate], stop: timed ?? {kind: 'requests', requests: f.requests ?? DEFAULT_RATE_REQUESTS}, maxInFlight}
+    return {
+      kind: 'rate',
+      rates: [...f.rate],
+      stop: timed ?? {kind: 'requests', requests: f.requests ?? DEFAULT_RATE_REQUESTS},
+      maxInFlight,
+      ...(f.burstiness === undefined ? {} : {burstiness: f.burstiness}),
+      ...(f.rampMs === undefined ? {} : {rampMs: f.rampMs}),
+    }
   }
   if (f.sweep) return {kind: 'sweep', maxConcurrency: SWEEP_DEFAULTS.maxConcurrency, minGain: SWEEP_DEFAULTS.minGain, stopFor}
   return {kind: 'concurrency', concurrencies: [...(f.concurrency ?? BENCH_DEFAULTS.concurrency)], stopFor}
@@ -124,7 +136,7 @@ export function workloadSlo(workload: WorkloadProfile): SloSpec | undefined {
 }
 
 /** The flags of `capplan bench` as oclif parses them (src/cli/flags/bench.ts): values, every text flag parsed. */
-export interface BenchFlagValues {
+export interface BenchFlagValues extends ShapeFlags {
   model: string
   /** Deduplicated, in the order given. */
   quant: readonly QuantLevel[]
@@ -185,6 +197,8 @@ export interface BenchOptions {
   workloadProfileId: string | null
   slo: SloSpec | undefined
   dataset: Dataset | undefined
+  /** The workload's shape (services/bench/shape.ts); undefined = the control. */
+  shape: ResolvedShape | undefined
   inputTokens: number
   outputTokens: number
   /** Requests in flight at most over the whole run (sizes contexts, slots and sequences). */
@@ -272,7 +286,7 @@ export async function resolveBenchOptions(
       `--host ${bindHost}: the ${engineKind === 'vllm' ? 'vllm' : 'llama-server'} server capplan starts will be reachable from the network, without authentication, while the run lasts.`,
     )
   }
-  const load = loadPlanFromFlags({
+  const flagLoad = loadPlanFromFlags({
     ...(flags.concurrency === undefined ? {} : {concurrency: flags.concurrency}),
     ...(flags.rate === undefined ? {} : {rate: flags.rate}),
     sweep: flags.sweep,
@@ -280,6 +294,9 @@ export async function resolveBenchOptions(
     ...(flags.precision === undefined ? {} : {precision: flags.precision}),
     ...(flags.requests === undefined ? {} : {requests: flags.requests}),
     ...(flags['max-in-flight'] === undefined ? {} : {maxInFlight: flags['max-in-flight']}),
+    ...(flags.burstiness === undefined ? {} : {burstiness: flags.burstiness}),
+    ...(flags['ramp-up'] === undefined ? {} : {rampMs: flags['ramp-up']}),
+    trace: flags.trace !== undefined,
     engine: engineKind,
   })
   const startupTimeoutMs = flags['startup-timeout']
@@ -294,14 +311,37 @@ export async function resolveBenchOptions(
   if (flags.gpu !== undefined) store.get('gpu', flags.gpu) // an unknown id fails now, naming the closest ones
   const slo = flags.slo ?? workloadSlo(workload)
   const dataset: Dataset | undefined = flags.dataset === undefined ? undefined : await loadDataset(flags.dataset, {flag: '--dataset'})
-  const inputTokens = flags['input-tokens'] ?? workload.inputTokens
-  const outputTokens = flags['output-tokens'] ?? workload.outputTokens
+  const flagInput = flags['input-tokens'] ?? workload.inputTokens
+  const flagOutput = flags['output-tokens'] ?? workload.outputTokens
+  const shape: ResolvedShape | undefined = await resolveShape(flags, workload, {
+    load: flagLoad,
+    loadFlags: [
+      ...(flags.concurrency === undefined ? [] : ['--concurrency']),
+      ...(flags.rate === undefined ? [] : ['--rate']),
+      ...(flags.sweep ? ['--sweep'] : []),
+      ...(flags.duration === undefined ? [] : ['--duration']),
+      ...(flags.precision === undefined ? [] : ['--precision']),
+    ],
+    datasetGiven: flags.dataset !== undefined,
+    inputTokens: flagInput,
+    outputTokens: flagOutput,
+    inputTokensGiven: flags['input-tokens'] !== undefined,
+    outputTokensGiven: flags['output-tokens'] !== undefined,
+    requests: flags.requests,
+    maxInFlight: flags['max-in-flight'] ?? defaultMaxInFlight(engineKind),
+    seed: flags.seed,
+  })
+  const load = shape?.load ?? flagLoad
+  const inputTokens = shape?.inputTokens ?? flagInput
+  const outputTokens = shape?.outputTokens ?? flagOutput
   const maxConcurrency = peakInFlight(load)
-  const {tokensPerSequence, contextSize} = contextSizeFor(maxConcurrency, inputTokens, outputTokens)
+  const {tokensPerSequence, contextSize} = contextSizeFor(maxConcurrency, shape?.maxPromptTokens ?? inputTokens, shape?.maxOutputTokens ?? outputTokens)
   if (tokensPerSequence > profile.contextLength) {
     throw invalidInput(
-      `--input-tokens ${inputTokens} + --output-tokens ${outputTokens} exceed ${profile.id}'s context of ${profile.contextLength} tokens.`,
-      'Use shorter prompts or outputs.',
+      shape === undefined
+        ? `--input-tokens ${inputTokens} + --output-tokens ${outputTokens} exceed ${profile.id}'s context of ${profile.contextLength} tokens.`
+        : `The workload's longest prompt (${shape.maxPromptTokens} tokens) + output (${shape.maxOutputTokens}) exceed ${profile.id}'s context of ${profile.contextLength} tokens.`,
+      shape === undefined ? 'Use shorter prompts or outputs.' : 'Use fewer --turns, shorter lengths or a smaller distribution MAX.',
     )
   }
   const modelFile = flags['model-file'] === undefined ? undefined : path.resolve(flags['model-file'])
@@ -318,7 +358,8 @@ export async function resolveBenchOptions(
     quants,
     profile,
     workload,
-    workloadProfileId: flags['input-tokens'] === undefined && flags['output-tokens'] === undefined ? workload.id : null,
+    workloadProfileId: flags['input-tokens'] === undefined && flags['output-tokens'] === undefined && flags.trace === undefined ? workload.id : null,
+    shape,
     slo,
     dataset,
     inputTokens,

@@ -68,14 +68,14 @@ describe('OpenAiEngine.start', () => {
     expect(sent).toMatchObject({model: RECORDED_MODEL, prompt: [1, 2, 3], max_tokens: 32, stream: true, stream_options: {include_usage: true}, ignore_eos: true})
     // The recorded stream: 32 content chunks, usage 128 prompt / 32 completion tokens.
     expect(events.filter((e) => e.kind === 'content')).toHaveLength(32)
-    expect(events.at(-1)).toEqual({kind: 'usage', promptTokens: 128, completionTokens: 32})
+    expect(events.at(-1)).toEqual({kind: 'usage', promptTokens: 128, completionTokens: 32, cachedTokens: 0})
   })
 
   it('chat API: text prompts stream; token-id prompts are refused per request', async () => {
     const engine = new OpenAiEngine({endpoint: server.url, api: 'chat', model: RECORDED_MODEL})
     await engine.start()
     const text = await collect(engine.stream({promptTokens: null, promptText: 'Say something.', maxTokens: 16, ignoreEos: true}, new AbortController().signal))
-    expect(text.at(-1)).toEqual({kind: 'usage', promptTokens: 23, completionTokens: 16})
+    expect(text.at(-1)).toEqual({kind: 'usage', promptTokens: 23, completionTokens: 16, cachedTokens: 0})
     const ids = await collect(engine.stream({promptTokens: [1], promptText: null, maxTokens: 16, ignoreEos: true}, new AbortController().signal))
     expect(ids).toHaveLength(1)
     expect(ids[0]).toMatchObject({kind: 'error', errorKind: 'engine'})

@@ -213,6 +213,12 @@ describe('vllmCommandLine for qwen2.5-72b on 2 GPUs', () => {
     expect(line.slice(-5)).toEqual(['--no-enable-prefix-caching', '--load-format', 'dummy', '--kv-cache-dtype', 'fp8'])
     expect(line[line.indexOf('--gpu-memory-utilization') + 1]).toBe('0.85')
   })
+
+  it('a caching workload (shared prefix, sessions, trace) turns prefix caching on and asks for cached_tokens in the usage', () => {
+    const line = vllmCommandLine(profile, 'fp16', {...opts, prefixCaching: true})
+    expect(line).toEqual(expect.arrayContaining(['--enable-prefix-caching', '--enable-prompt-tokens-details']))
+    expect(line).not.toContain('--no-enable-prefix-caching')
+  })
 })
 
 describe('vllmCheckpoint', () => {

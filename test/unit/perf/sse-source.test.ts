@@ -61,7 +61,7 @@ describe('sse-source: complete streams through the real client', () => {
       .map((chunk) => (chunk.choices as {text: string}[])[0]!.text)
     expect(contents(events).map((e) => e.text)).toEqual(recordedTexts)
     expect(contents(events).map((e) => e.tokens)).toEqual([1, 1, 1, 1, 1, 1, 1])
-    expect(events.at(-1)).toEqual({kind: 'usage', promptTokens: 3, completionTokens: 7})
+    expect(events.at(-1)).toEqual({kind: 'usage', promptTokens: 3, completionTokens: 7, cachedTokens: 0})
     expect(errors(events)).toEqual([])
     expect(timings).toHaveLength(1)
     expect(timings[0]).toMatchObject({promptTokens: 3, predictedTokens: 7, cachedTokens: 0})
@@ -74,7 +74,7 @@ describe('sse-source: complete streams through the real client', () => {
     const recorded = recordedPayloads('completion_stream_ids.sse').slice(0, 7)
     expect(contents(events).map((e) => e.text)).toEqual(recorded.map((event) => event.content))
     expect(contents(events).map((e) => e.tokens)).toEqual([1, 1, 1, 1, 1, 1, 1])
-    expect(events.at(-1)).toEqual({kind: 'usage', promptTokens: 3, completionTokens: 7})
+    expect(events.at(-1)).toEqual({kind: 'usage', promptTokens: 3, completionTokens: 7, cachedTokens: 0})
     expect(timings[0]).toMatchObject({promptTokens: 3, predictedTokens: 7})
     expect(source.stats()).toMatchObject({requests: 1, completed: 1, contentChunks: 7, tokensSent: 7})
   })
@@ -83,11 +83,11 @@ describe('sse-source: complete streams through the real client', () => {
     const source = await start({tokensPerChunk: 3})
     const llama = await read(source, 'llamacpp-completion', 7)
     expect(contents(llama.events).map((e) => e.tokens)).toEqual([3, 3, 1])
-    expect(llama.events.at(-1)).toEqual({kind: 'usage', promptTokens: 3, completionTokens: 7})
+    expect(llama.events.at(-1)).toEqual({kind: 'usage', promptTokens: 3, completionTokens: 7, cachedTokens: 0})
     // OpenAI chunks do not say how many tokens they carry: the client counts 1 per chunk, usage holds 7.
     const openai = await read(source, 'openai-completions', 7)
     expect(contents(openai.events).map((e) => e.tokens)).toEqual([1, 1, 1])
-    expect(openai.events.at(-1)).toEqual({kind: 'usage', promptTokens: 3, completionTokens: 7})
+    expect(openai.events.at(-1)).toEqual({kind: 'usage', promptTokens: 3, completionTokens: 7, cachedTokens: 0})
     // 2 requests x 3 chunks; 2 x 7 tokens.
     expect(source.stats()).toMatchObject({requests: 2, completed: 2, contentChunks: 6, tokensSent: 14})
   })
@@ -100,7 +100,7 @@ describe('sse-source: complete streams through the real client', () => {
     for (const text of texts) expect(text).toMatch(/^t=\d+\.\d{3}$/)
     const stamps = texts.map((text) => Number(text.slice(2)))
     for (let i = 1; i < stamps.length; i++) expect(stamps[i]!).toBeGreaterThanOrEqual(stamps[i - 1]!)
-    expect(events.at(-1)).toEqual({kind: 'usage', promptTokens: 3, completionTokens: 5})
+    expect(events.at(-1)).toEqual({kind: 'usage', promptTokens: 3, completionTokens: 5, cachedTokens: 0})
   })
 
   it('GET /metrics counts what was sent, in llama.cpp names; /health, /v1/models, /tokenize answer', async () => {
@@ -223,7 +223,7 @@ describe('sse-source as a child process', () => {
     })
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
     const {events} = await read({url} as SseSource, 'llamacpp-completion', 5)
-    expect(events.at(-1)).toEqual({kind: 'usage', promptTokens: 3, completionTokens: 5})
+    expect(events.at(-1)).toEqual({kind: 'usage', promptTokens: 3, completionTokens: 5, cachedTokens: 0})
     child.kill('SIGTERM')
     const result = await child
     expect(result.exitCode).toBe(0)

@@ -29,7 +29,7 @@ const expectedIds = {
     'qwen3-235b', 'together-deepseek-v3', 'together-kimi-k2', 'together-llama-3.1-405b', 'together-llama-3.1-70b',
     'together-llama-3.1-8b', 'together-qwen3-235b-a22b',
   ],
-  workload: ['batch-classify', 'chat', 'code', 'rag', 'summarize'],
+  workload: ['batch-classify', 'chat', 'chat-multiturn', 'code', 'rag', 'rag-shared-prefix', 'summarize'],
   'quant-loss': ['awq-int4', 'fp8', 'gptq-int4', 'gptq-int8', 'int8-w8a8', 'q4_0', 'q4_k_m', 'q8_0'],
 }
 
@@ -280,10 +280,19 @@ describe('workloads', () => {
     expect(shapes).toEqual({
       'batch-classify': [256, 8, null, null],
       chat: [512, 256, 2000, 50],
+      'chat-multiturn': [256, 256, 2000, 50],
       code: [1024, 512, 1500, 40],
       rag: [2048, 256, 3000, 50],
+      'rag-shared-prefix': [2048, 256, 3000, 50],
       summarize: [3072, 384, 5000, 100],
     })
+  })
+
+  it('the shaped workloads carry their shape; the others are the control', () => {
+    const shapes = Object.fromEntries(store.list('workload').map((w) => [w.id, w.shape ?? null]))
+    expect(shapes['rag-shared-prefix']).toEqual({prefixTokens: 1536, prefixGroups: 8})
+    expect(shapes['chat-multiturn']).toEqual({turns: 4, thinkTimeMs: 1000, inputDist: {kind: 'normal', mean: 256, stdev: 64, min: 32, max: 512}})
+    expect(shapes.chat).toBeNull()
   })
 })
 

@@ -42,7 +42,7 @@ function richResult(): ResultFile {
   return sampleResult({
     finishedAt: '2026-11-22T06:20:00.000+01:00',
     gpuProfile: 'h100-sxm',
-    workload: {...base.workload, shape: {promptCache: 'on'}},
+    workload: {...base.workload, shape: {promptCache: 'on', seed: 1, prefix: {tokens: 384, groups: 2}, sessions: {turns: 3, thinkTimeMs: 500}, input: {kind: 'normal', mean: 128, stdev: 32, min: 16, max: 512}, output: {kind: 'histogram', file: 'h.json', bins: [{tokens: 64, weight: 2}]}, arrivals: {process: 'gamma', burstiness: 0.5, rampMs: 10_000}, trace: {file: 't.jsonl', sha256: 'a'.repeat(64), requests: 5, blockTokens: 512, replaySpeed: 2}}},
     host: {...base.host, gpus: [{vendor: 'NVIDIA', model: 'H100 80GB HBM3', vramMiB: 81_559, driver: '550.54'}]},
     levels: [sampleLevel(1, 3), richLevel()],
     status: 'complete',

@@ -96,7 +96,7 @@ describe('a version 3 file', () => {
     const level = base.levels[0]!
     const result = {
       ...base,
-      workload: {...base.workload, shape: {promptCache: 'on' as const}},
+      workload: {...base.workload, shape: {promptCache: 'on' as const, seed: 1, prefix: {tokens: 96, groups: 1}, sessions: null, input: {kind: 'fixed' as const, tokens: 128}, output: {kind: 'fixed' as const, tokens: 16}, arrivals: {process: 'closed' as const, burstiness: null, rampMs: null}, trace: null}},
       levels: [
         {
           ...level,

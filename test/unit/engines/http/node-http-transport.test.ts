@@ -71,7 +71,7 @@ describe("node-http transport gives fetch's events", () => {
     server.route('POST /completion', {body: llamaFixture('completion_stream_ids.sse'), chunks: 512})
     const events = await run('node-http', '/completion')
     expect(contentCount(events)).toBe(32)
-    expect(events.at(-1)).toEqual({kind: 'usage', promptTokens: 128, completionTokens: 32})
+    expect(events.at(-1)).toEqual({kind: 'usage', promptTokens: 128, completionTokens: 32, cachedTokens: 0})
     const times = events.flatMap((e) => (e.kind === 'content' ? [e.atMs] : []))
     for (let i = 1; i < times.length; i++) expect(times[i]!).toBeGreaterThanOrEqual(times[i - 1]!)
   })

@@ -41,8 +41,8 @@ describe('streamRequest on recorded llama-server streams', () => {
     expect(content[0]!.text).toBe('n:!')
     expect(content[1]!.text).toBe('va!')
     // The final event: "tokens_predicted":32,"tokens_evaluated":128
-    expect(only(events, 'usage')).toEqual([{kind: 'usage', promptTokens: 128, completionTokens: 32}])
-    expect(events.at(-1)).toEqual({kind: 'usage', promptTokens: 128, completionTokens: 32})
+    expect(only(events, 'usage')).toEqual([{kind: 'usage', promptTokens: 128, completionTokens: 32, cachedTokens: 0}])
+    expect(events.at(-1)).toEqual({kind: 'usage', promptTokens: 128, completionTokens: 32, cachedTokens: 0})
     expect(only(events, 'error')).toEqual([])
     // "timings":{"cache_n":0,"prompt_n":128,"prompt_ms":751.096,...,"predicted_n":32,"predicted_ms":547.746}
     const [timings] = only(events, 'server-timings')
@@ -65,7 +65,7 @@ describe('streamRequest on recorded llama-server streams', () => {
     expect(only(events, 'content')).toHaveLength(32)
     expect(only(events, 'content')[0]!.text).toBe('xO')
     // "usage":{"completion_tokens":32,"prompt_tokens":128,"total_tokens":160,...}
-    expect(only(events, 'usage')).toEqual([{kind: 'usage', promptTokens: 128, completionTokens: 32}])
+    expect(only(events, 'usage')).toEqual([{kind: 'usage', promptTokens: 128, completionTokens: 32, cachedTokens: 0}])
     expect(only(events, 'server-timings')[0]!.timings.predictedMs).toBe(534.425)
   })
 
@@ -76,7 +76,7 @@ describe('streamRequest on recorded llama-server streams', () => {
     expect(content).toHaveLength(16)
     expect(content[0]!.text).toBe('zR"')
     expect(content.at(-1)!.text).toBe('Ar!')
-    expect(only(events, 'usage')).toEqual([{kind: 'usage', promptTokens: 23, completionTokens: 16}])
+    expect(only(events, 'usage')).toEqual([{kind: 'usage', promptTokens: 23, completionTokens: 16, cachedTokens: 0}])
   })
 
   it('sends the request body as JSON with an SSE accept header', async () => {
@@ -143,7 +143,7 @@ describe.each(transports)('stream faults over %s', (transport) => {
     faulty.route('POST /bytewise', {body: llamaFixture('completion_stream_ids.sse'), chunks: 1})
     const events = await run('/bytewise')
     expect(contentCount(events)).toBe(32)
-    expect(events.at(-1)).toEqual({kind: 'usage', promptTokens: 128, completionTokens: 32})
+    expect(events.at(-1)).toEqual({kind: 'usage', promptTokens: 128, completionTokens: 32, cachedTokens: 0})
   })
 
   it('an error event inside a 200 stream fails the request (stream-error) after its 202 tokens of content', async () => {
@@ -272,7 +272,7 @@ describe.each(transports)('stream faults over %s', (transport) => {
     faulty.route('POST /stale-once', () => (++calls === 1 ? {body: '', closeWithoutResponse: true} : {body: llamaFixture('completion_stream_ids.sse')}))
     const events = await run('/stale-once')
     expect(calls).toBe(2)
-    expect(events.at(-1)).toEqual({kind: 'usage', promptTokens: 128, completionTokens: 32})
+    expect(events.at(-1)).toEqual({kind: 'usage', promptTokens: 128, completionTokens: 32, cachedTokens: 0})
 
     let always = 0
     faulty.route('POST /stale-always', () => {
@@ -291,7 +291,7 @@ describe.each(transports)('stream faults over %s', (transport) => {
     const events = await run('/v1/completions', {protocol: 'openai-completions', timeoutMs: 5000})
     expect(contentCount(events)).toBe(32)
     expect(errors(events)).toEqual([])
-    expect(events.at(-1)).toEqual({kind: 'usage', promptTokens: 128, completionTokens: 32})
+    expect(events.at(-1)).toEqual({kind: 'usage', promptTokens: 128, completionTokens: 32, cachedTokens: 0})
   })
 
   it('keepAlive: false asks for a fresh connection per request (connection: close)', async () => {
@@ -309,7 +309,7 @@ describe.each(transports)('stream faults over %s', (transport) => {
       events.push(event)
     }
     expect(faulty.requests.at(-1)!.headers.connection).toBe('close')
-    expect(events.at(-1)).toEqual({kind: 'usage', promptTokens: 128, completionTokens: 32})
+    expect(events.at(-1)).toEqual({kind: 'usage', promptTokens: 128, completionTokens: 32, cachedTokens: 0})
     // The default keeps the connection alive (remote endpoints: no new TLS handshake per request).
     await run('/close')
     expect(faulty.requests.at(-1)!.headers.connection).toBe('keep-alive')
