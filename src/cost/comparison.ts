@@ -251,7 +251,11 @@ export function comparisonSet(store: ProfileStore, request: ComparisonRequest): 
         break
       }
       case 'default': {
-        chosen = model === undefined ? live : live.filter((api) => ['same-model', 'nearest-model', 'closed'].includes(groupOf(api)))
+        if (model === undefined) {
+          // No model to find twins for: the closed APIs are the reference prices; twins need --model.
+          chosen = live.filter((api) => !api.openWeights)
+          notes.push('no model named: compared with the closed APIs only (--model ID adds the same model hosted, --compare all every API)')
+        } else chosen = live.filter((api) => ['same-model', 'nearest-model', 'closed'].includes(groupOf(api)))
         break
       }
     }

@@ -18,6 +18,22 @@
 import {invalidInput} from '../lib/errors.js'
 import {MONTHS_PER_YEAR} from './model.js'
 
+/**
+ * What `--pricing owned` assumes when a flag does not say otherwise, each with its source. Nothing hidden:
+ * the plan prints every figure it used.
+ */
+export const OWNED_DEFAULTS = {
+  /** PUE 1.2: a modern data center (1.4-1.6 older ones); capplan reference prices-2026.md, 2026-10. */
+  pue: {value: 1.2, source: 'PUE 1.2, a modern data center (prices-2026.md, 2026-10)'},
+  /** 135 $/kW-month: the middle of the 110-160 wholesale colocation range; prices-2026.md, 2026-10. */
+  coloUsdPerKwMonth: {value: 135, source: 'colo 135 $/kW-month, the middle of 110-160 wholesale (prices-2026.md, 2026-10)'},
+  /** 0.0806 $/kWh: the US industrial average retail price in 2023 (EIA via Statista, published 2024-03). */
+  usdPerKwh: {value: 0.0806, source: '$0.0806/kWh, US industrial average 2023 (EIA, via Statista 2024-03)'},
+  /** No operations overhead and no cost of capital unless given: both are the buyer's own figures. */
+  opsOverhead: {value: 0, source: 'no ops overhead (--ops-overhead adds staff, spares, network)'},
+  costOfCapital: {value: 0, source: 'no cost of capital (straight-line; --cost-of-capital 0.08 for 8%/year)'},
+} as const
+
 export interface OwnershipInput {
   usdPerGpu: number
   usefulLifeYears: number

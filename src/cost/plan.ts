@@ -24,7 +24,7 @@ import {
   type Crossover,
   type EnergyInput,
 } from './model.js'
-import type {OwnershipResult} from './ownership.js'
+import {planOwnership, type OwnershipInput, type OwnershipResult} from './ownership.js'
 import {planTraffic, trafficCrossover, type TrafficCrossover, type TrafficPlan, type TrafficProfile} from './traffic.js'
 
 /** 365 days / 12 months x 24 h. */
@@ -89,8 +89,11 @@ export interface PlanInput {
   traffic?: {profile: TrafficProfile; headroom?: number; minReplicas?: number; scaleStep?: number}
   /** Which APIs and why, the quality gaps, the quantization's loss (cost/comparison.ts). */
   comparison?: ComparisonSet
-  /** --pricing owned: how the owned $/GPU-hour was built (usdPerGpuHour is its total). */
-  ownership?: OwnershipResult
+  /**
+   * --pricing owned: the hardware bought. planCost prices its hour at the utilization the fleet runs at
+   * (usdPerGpuHour is only the busy-all-hours figure until then) and compares it with the rental tiers.
+   */
+  ownedHardware?: {gpu: string; input: OwnershipInput; rents: {tier: string; usdPerHour: number}[]; assumed: string[]; busyUsdPerHour: number}
   /** Fraction of the replica's time spent in prefill (cost/io-split.ts), for $/1M input and output apart. */
   prefillShare?: number
   /** Warnings to carry into the result (stale prices, retired APIs). */
@@ -265,7 +268,31 @@ function validate(input: PlanInput): void {
   }
 }
 
+/** The fraction of hours an owned GPU is busy in this plan: the fixed fleet's utilization (owned GPUs run all month). */
+function busyFraction(plan: PlanResult): number {
+  if (plan.traffic !== null) return plan.traffic.fixed.utilization
+  const used = plan.fleetUtilization ?? 1
+  return used * plan.inputs.utilization
+}
+
 export function planCost(input: PlanInput): PlanResult {
+  const hardware = input.ownedHardware
+  if (hardware === undefined) return planCostAt(input, null)
+  // The owned hour depends on how busy the GPUs are (power), and how busy they are does not depend on the price.
+  const provisional = planCostAt({...input, usdPerGpuHour: hardware.busyUsdPerHour}, null)
+  const utilization = Math.max(busyFraction(provisional), Number.EPSILON)
+  const ownership = planOwnership(hardware.input, Math.min(1, utilization), hardware.rents)
+  return planCostAt(
+    {
+      ...input,
+      usdPerGpuHour: ownership.atUtilization.usdPerHour,
+      gpuPriceSource: `${hardware.gpu} owned at ${(ownership.atUtilization.utilization * 100).toFixed(1)}% utilization (capital + power + colo + ops)`,
+    },
+    ownership,
+  )
+}
+
+function planCostAt(input: PlanInput, ownership: OwnershipResult | null): PlanResult {
   validate(input)
   const hoursPerMonth = input.hoursPerMonth ?? DEFAULT_HOURS_PER_MONTH
   const utilization = input.utilization ?? DEFAULT_UTILIZATION
@@ -345,7 +372,8 @@ export function planCost(input: PlanInput): PlanResult {
     const effectiveInputPerMTok = cacheHitRate === null ? api.inputPerMTok : (1 - cacheHitRate) * api.inputPerMTok + cacheHitRate * (cached ?? api.inputPerMTok)
     const blended = blendedApiPrice({inputPerMTok: effectiveInputPerMTok, outputPerMTok: api.outputPerMTok}, ioRatio)
     const monthlyCost = costedVolume === null ? null : apiMonthlyCost(costedVolume, blended.blendedPerMTok)
-    const selfCost = traffic === null ? selfHostedMonthlyCost : Math.min(traffic.fixed.monthlyCost, traffic.autoscaled.monthlyCost)
+    const selfCost =
+      traffic === null ? selfHostedMonthlyCost : ownership !== null ? traffic.fixed.monthlyCost : Math.min(traffic.fixed.monthlyCost, traffic.autoscaled.monthlyCost)
     return {
       id: api.id,
       name: api.name,
@@ -404,7 +432,13 @@ export function planCost(input: PlanInput): PlanResult {
   if (energy !== null) notes.push('Energy cost is shown separately; it is not included in the self-hosted cost.')
 
   const ioSplit = input.prefillShare === undefined ? null : splitCost(replicaCost, capacity * shares.input, capacity * shares.output, input.prefillShare)
-  const decision = costedVolume === null ? null : decide(costedVolume, traffic, selfHostedMonthlyCost!, apis, input.ownership !== undefined)
+  const decision = costedVolume === null ? null : decide(costedVolume, traffic, selfHostedMonthlyCost!, apis, ownership !== null)
+  if (ownership !== null) {
+    notes.push(`Owned: ${[...input.ownedHardware!.assumed].join('; ')}.`)
+    if (traffic !== null) notes.push('Owned GPUs are paid every hour: the fleet is the fixed one (scaling down would save only power).')
+  }
+  for (const note of input.comparison?.notes ?? []) notes.push(note)
+  if (input.comparison?.twinNote) notes.push(`Same model, hosted: ${input.comparison.twinNote}.`)
 
   return {
     inputs: {
@@ -435,7 +469,7 @@ export function planCost(input: PlanInput): PlanResult {
     ioSplit,
     cacheHitRate,
     traffic,
-    ownership: input.ownership ?? null,
+    ownership,
     comparison: input.comparison ?? null,
     apis,
     decision,

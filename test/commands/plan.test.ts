@@ -42,7 +42,7 @@ describe('capplan plan: the issue example', () => {
     expect(stdout).toContain('$27.78/1M tokens') // 1800 / 64.8
     expect(stdout).toContain('2 replicas (2 GPUs') // ceil(100 / 64.8)
     expect(stdout).toContain('$3,600.00/month')
-    expect(stdout).toMatch(/GPT-4o .*\$6\.25 \(\$1\.25 in \+ \$5\.00 out\) .*\$625\.00 .* never /) // (2.5 + 10) / 2 x 100
+    expect(stdout).toMatch(/GPT-4o .*\$2\.50 \/ \$10\.00 .*\$6\.25 .*\$625\.00 .* never /) // (2.5 + 10) / 2 x 100
     expect(stdout).toMatch(/Claude 3\.5 Sonnet .*\$9\.00 .*\$900\.00 .* never /)
     expect(stdout).toContain('GPT-4o: at 100M tokens/month the API is cheaper ($625.00 vs $3,600.00 self-hosted); never: self-hosted $27.78/1M > API $6.25/1M')
   })
@@ -97,11 +97,17 @@ describe('capplan plan: prices from profiles', () => {
     expect(json.apis[0].crossover.volumeTokensPerMonth).toBeNull()
   })
 
-  it('defaults to every API profile', async () => {
+  it('without --model: the closed APIs (no twin to find); --compare all: every API profile not retired', async () => {
     const store = await loadProfiles()
     const {json} = await planJson('--throughput', '25', '--gpu-price', '2.5')
-    expect((json.apis as {id: string}[]).map((a) => a.id)).toEqual(store.list('api').map((a) => a.id))
+    const closed = store.list('api').filter((a) => !a.openWeights && a.retired === undefined)
+    expect((json.apis as {id: string}[]).map((a) => a.id)).toEqual(closed.map((a) => a.id))
+    expect(closed.length).toBeGreaterThan(2)
     expect(json.replicas).toBeNull() // no volume, no fleet
+    const all = await planJson('--throughput', '25', '--gpu-price', '2.5', '--compare', 'all')
+    const live = store.list('api').filter((a) => a.retired === undefined)
+    expect((all.json.apis as {id: string}[]).map((a) => a.id)).toEqual(live.map((a) => a.id))
+    expect(live.length).toBe(store.list('api').length - 3) // claude-3.5-sonnet, mistral-mixtral-8x7b and moonshot-kimi-k2 are retired
   })
 
   it('a user profile (CAPPLAN_PROFILES) overrides an API price by id', async () => {

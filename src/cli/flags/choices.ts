@@ -6,7 +6,8 @@
 
 import {Flags} from '@oclif/core'
 
-import {pricingTiers, profileKinds, quantLevels} from '../../profiles/schema.js'
+import {pricingChoices} from '../../cost/plan-input.js'
+import {profileKinds, quantLevels} from '../../profiles/schema.js'
 import {formatChoices, kvCacheDtypes} from '../../roofline/formats.js'
 
 /** One quantization level: int4, int8, fp16. */
@@ -15,8 +16,8 @@ export const quantFlag = Flags.option({options: quantLevels})
 /** Comma-separated quantization levels, in a summary. */
 export const quantLevelNames = quantLevels.join(', ')
 
-/** A GPU profile's price tier: on-demand, spot, reserved. */
-export const pricingFlag = Flags.option({options: pricingTiers})
+/** A GPU profile's price: on-demand, spot, reserved (rented), or owned (bought). */
+export const pricingFlag = Flags.option({options: pricingChoices})
 
 /** A profile kind: gpu, model, api, workload, quant-loss. */
 export const profileKindFlag = Flags.option({options: profileKinds})

@@ -6,14 +6,17 @@
 
 import {Flags} from '@oclif/core'
 
-import type {CostChoices} from '../../cost/plan-input.js'
+import type {CompareSpec} from '../../cost/comparison.js'
+import type {CostChoices, PricingChoice} from '../../cost/plan-input.js'
+import type {TrafficProfile} from '../../cost/traffic.js'
 import {invalidInput} from '../../lib/errors.js'
 import type {IoRatio} from '../../lib/units.js'
-import {pricingTiers, type PricingTier} from '../../profiles/schema.js'
+import type {QuantLevel} from '../../profiles/schema.js'
 import {sloPercentiles} from '../../report/build/operating-point.js'
 import type {SloSpec} from '../../results/schema.js'
 import {type CostFlagValues, parseCostFlags} from '../parsers/cost.js'
 import {parseSlo} from '../parsers/slo.js'
+import {pricingFlag} from './choices.js'
 import {capplanFlag} from './custom.js'
 
 /** One cost flag's text -> its CostChoices value, by parseCostFlags itself (the same checks and messages). */
@@ -37,6 +40,16 @@ export const costFlagParsers = {
   'kwh-price': costValue('kwh-price', 'usdPerKwh'),
   'power-watts': costValue('power-watts', 'powerWattsPerGpu'),
   pue: costValue('pue', 'pue'),
+  traffic: costValue('traffic', 'traffic'),
+  headroom: costValue('headroom', 'headroom'),
+  'min-replicas': (text: string) => parseCostFlags({'min-replicas': text}).minReplicas!,
+  'scale-step': costValue('scale-step', 'scaleStep'),
+  'cache-hit': (text: string) => parseCostFlags({'cache-hit': text}).cacheHitRate!,
+  compare: costValue('compare', 'compare'),
+  'quality-on': costValue('quality-on', 'qualityOn'),
+  'colo-kw-month': (text: string) => parseCostFlags({'colo-kw-month': text}).coloUsdPerKwMonth!,
+  'ops-overhead': (text: string) => parseCostFlags({'ops-overhead': text}).opsOverhead!,
+  'cost-of-capital': (text: string) => parseCostFlags({'cost-of-capital': text}).costOfCapital!,
 }
 
 /** The cost flags' definitions; each command gives its own summary and helpValue. */
@@ -55,6 +68,42 @@ export const costFlag = {
   'kwh-price': capplanFlag(costFlagParsers['kwh-price']),
   'power-watts': capplanFlag(costFlagParsers['power-watts']),
   pue: capplanFlag(costFlagParsers.pue),
+  traffic: capplanFlag(costFlagParsers.traffic),
+  headroom: capplanFlag(costFlagParsers.headroom),
+  'min-replicas': capplanFlag(costFlagParsers['min-replicas']),
+  'scale-step': capplanFlag(costFlagParsers['scale-step']),
+  'cache-hit': capplanFlag(costFlagParsers['cache-hit']),
+  compare: capplanFlag(costFlagParsers.compare),
+  'quality-on': capplanFlag(costFlagParsers['quality-on']),
+  'colo-kw-month': capplanFlag(costFlagParsers['colo-kw-month']),
+  'ops-overhead': capplanFlag(costFlagParsers['ops-overhead']),
+  'cost-of-capital': capplanFlag(costFlagParsers['cost-of-capital']),
+}
+
+/** The flags of the buyer's questions (traffic, caching, the comparison set, owning), the same in plan and report. */
+export const buyerFlags = {
+  traffic: costFlag.traffic({
+    summary: 'Traffic over the day: flat, business-hours[:RATIO] (default 10), diurnal[:RATIO] (peak/trough, default 3), or a CSV/JSON file of 24 or 168 hourly token counts.',
+    helpValue: 'SHAPE|FILE',
+  }),
+  headroom: costFlag.headroom({summary: 'With --traffic: spare capacity each hour, e.g. 0.2 = 20% (default 0).', helpValue: 'FRACTION'}),
+  'min-replicas': costFlag['min-replicas']({summary: 'With --traffic: the autoscaled fleet never runs fewer replicas (default 0).', helpValue: 'N'}),
+  'scale-step': costFlag['scale-step']({summary: 'With --traffic: the autoscaled fleet adds and removes replicas in steps of N (default 1).', helpValue: 'N'}),
+  'cache-hit': costFlag['cache-hit']({
+    summary: "Share of input tokens served from the APIs' prompt cache, priced at their cached-input price, e.g. 0.4 or 40%.",
+    helpValue: 'SHARE',
+  }),
+  compare: costFlag.compare({
+    summary: 'Which APIs: same-model (the hosted twins), all, or quality>=SCORE:BENCHMARK (default: twins + closed APIs; --api wins).',
+    helpValue: 'SET',
+  }),
+  'quality-on': costFlag['quality-on']({
+    summary: 'Benchmark for the quality gaps, e.g. gpqa-diamond, mmlu-pro (default: the one most closed APIs share).',
+    helpValue: 'BENCHMARK',
+  }),
+  'colo-kw-month': costFlag['colo-kw-month']({summary: '--pricing owned: colocation $ per kW-month of IT load (default 135).', helpValue: 'USD'}),
+  'ops-overhead': costFlag['ops-overhead']({summary: '--pricing owned: operations on top of capital + power + colo, e.g. 0.15 or 15% (default 0).', helpValue: 'FRACTION'}),
+  'cost-of-capital': costFlag['cost-of-capital']({summary: '--pricing owned: annual cost of capital, e.g. 0.08 (default 0: straight-line).', helpValue: 'RATE'}),
 }
 
 /** --slo ttft=2s,tpot=50ms -> {ttftMs: 2000, tpotMs: 50}. */
@@ -70,7 +119,7 @@ export interface CostFlagParsed {
   gpus?: number | undefined
   'gpu-price'?: number | undefined
   gpu?: string | undefined
-  pricing?: PricingTier | undefined
+  pricing?: PricingChoice | undefined
   'hours-per-month'?: number | undefined
   utilization?: number | undefined
   volume?: number | undefined
@@ -81,6 +130,19 @@ export interface CostFlagParsed {
   'power-watts'?: number | undefined
   pue?: number | undefined
   'kwh-price'?: number | undefined
+  traffic?: TrafficProfile | undefined
+  headroom?: number | undefined
+  'min-replicas'?: number | undefined
+  'scale-step'?: number | undefined
+  'cache-hit'?: number | undefined
+  compare?: CompareSpec | undefined
+  'quality-on'?: string | undefined
+  model?: string | undefined
+  quant?: QuantLevel | undefined
+  format?: string | undefined
+  'colo-kw-month'?: number | undefined
+  'ops-overhead'?: number | undefined
+  'cost-of-capital'?: number | undefined
 }
 
 function atMostOne(flags: CostFlagParsed, a: keyof CostFlagParsed, b: keyof CostFlagParsed, example: string): void {
@@ -111,6 +173,19 @@ export function costChoicesFrom(flags: CostFlagParsed): CostChoices {
   if (flags.volume !== undefined) choices.monthlyVolumeTokens = flags.volume
   if (flags['daily-volume'] !== undefined) choices.dailyVolumeTokens = flags['daily-volume']
   if (flags.api !== undefined) choices.apis = flags.api
+  if (flags.traffic !== undefined) choices.traffic = flags.traffic
+  if (flags.headroom !== undefined) choices.headroom = flags.headroom
+  if (flags['min-replicas'] !== undefined) choices.minReplicas = flags['min-replicas']
+  if (flags['scale-step'] !== undefined) choices.scaleStep = flags['scale-step']
+  if (flags['cache-hit'] !== undefined) choices.cacheHitRate = flags['cache-hit']
+  if (flags.compare !== undefined) choices.compare = flags.compare
+  if (flags['quality-on'] !== undefined) choices.qualityOn = flags['quality-on']
+  if (flags.model !== undefined) choices.model = flags.model
+  if (flags.quant !== undefined) choices.quant = flags.quant
+  if (flags.format !== undefined) choices.format = flags.format
+  if (flags['colo-kw-month'] !== undefined) choices.coloUsdPerKwMonth = flags['colo-kw-month']
+  if (flags['ops-overhead'] !== undefined) choices.opsOverhead = flags['ops-overhead']
+  if (flags['cost-of-capital'] !== undefined) choices.costOfCapital = flags['cost-of-capital']
   return choices
 }
 
@@ -138,6 +213,16 @@ export const reportCostParsers = {
   'kwh-price': costFlagParsers['kwh-price'],
   'power-watts': costFlagParsers['power-watts'],
   pue: costFlagParsers.pue,
+  traffic: costFlagParsers.traffic,
+  headroom: costFlagParsers.headroom,
+  'min-replicas': costFlagParsers['min-replicas'],
+  'scale-step': costFlagParsers['scale-step'],
+  'cache-hit': costFlagParsers['cache-hit'],
+  compare: costFlagParsers.compare,
+  'quality-on': costFlagParsers['quality-on'],
+  'colo-kw-month': costFlagParsers['colo-kw-month'],
+  'ops-overhead': costFlagParsers['ops-overhead'],
+  'cost-of-capital': costFlagParsers['cost-of-capital'],
 }
 
 /** Flags shared by `capplan report` and `capplan compare`: the SLO, then the cost model's choices. */
@@ -147,7 +232,7 @@ export const reportCostFlags = {
   'no-interpolate': Flags.boolean({summary: 'Use only measured levels (no interpolation between two levels).'}),
   gpu: Flags.string({summary: "GPU profile whose price to use (default: detected from the result's host; cpu for CPU runs).", helpValue: 'ID'}),
   'gpu-price': costFlag['gpu-price']({summary: '$ per GPU-hour (overrides any profile).', helpValue: 'USD'}),
-  pricing: Flags.option({options: pricingTiers, summary: 'Price tier of the GPU profile (default on-demand).'})(),
+  pricing: pricingFlag({summary: 'Price of the GPU profile: on-demand (default), spot, reserved, or owned (purchase + power + colo + ops).'}),
   gpus: capplanFlag(reportCostParsers.gpus)({summary: "GPUs per replica (default: the result's engine.gpuCount; a CPU run is 1 machine).", helpValue: 'N'}),
   volume: costFlag.volume({summary: 'Total tokens per month: 100M, 1.5B.', helpValue: 'TOKENS'}),
   'daily-volume': costFlag['daily-volume']({summary: 'Total tokens per day.', helpValue: 'TOKENS'}),
@@ -158,5 +243,6 @@ export const reportCostFlags = {
   utilization: costFlag.utilization({summary: 'Fraction of the month a replica runs at its throughput, (0, 1] (default 1).', helpValue: 'U'}),
   'kwh-price': costFlag['kwh-price']({summary: 'Owned GPUs: $ per kWh; energy cost from measured power (or --power-watts).', helpValue: 'USD'}),
   'power-watts': costFlag['power-watts']({summary: 'Average power per GPU in W (default: measured telemetry, else the GPU profile TDP).', helpValue: 'W'}),
-  pue: costFlag.pue({summary: 'Power usage effectiveness (default 1).', helpValue: 'PUE'}),
+  pue: costFlag.pue({summary: 'Power usage effectiveness (default 1; 1.2 with --pricing owned).', helpValue: 'PUE'}),
+  ...buyerFlags,
 }

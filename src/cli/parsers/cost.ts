@@ -4,10 +4,11 @@
  * with a valid example; the rules BETWEEN choices are cost/plan-input.ts's.
  */
 
-import type {CostChoices} from '../../cost/plan-input.js'
+import type {CostChoices, PricingChoice} from '../../cost/plan-input.js'
 import {invalidInput} from '../../lib/errors.js'
-import type {PricingTier} from '../../profiles/schema.js'
-import {parseIoRatio, parsePositiveNumber, parseTokenCount} from './numbers.js'
+import type {QuantLevel} from '../../profiles/schema.js'
+import {parseCompare, parseRate, parseShare, parseTrafficFlag} from './buyer.js'
+import {parseIoRatio, parseNonNegative, parsePositiveNumber, parseTokenCount, parseWholeNumber} from './numbers.js'
 
 export interface CostFlagValues {
   throughput?: string | undefined
@@ -15,7 +16,7 @@ export interface CostFlagValues {
   gpus?: string | undefined
   'gpu-price'?: string | undefined
   gpu?: string | undefined
-  pricing?: PricingTier | undefined
+  pricing?: PricingChoice | undefined
   'hours-per-month'?: string | undefined
   utilization?: string | undefined
   volume?: string | undefined
@@ -26,6 +27,19 @@ export interface CostFlagValues {
   'power-watts'?: string | undefined
   pue?: string | undefined
   'kwh-price'?: string | undefined
+  traffic?: string | undefined
+  headroom?: string | undefined
+  'min-replicas'?: string | undefined
+  'scale-step'?: string | undefined
+  'cache-hit'?: string | undefined
+  compare?: string | undefined
+  'quality-on'?: string | undefined
+  model?: string | undefined
+  quant?: QuantLevel | undefined
+  format?: string | undefined
+  'colo-kw-month'?: string | undefined
+  'ops-overhead'?: string | undefined
+  'cost-of-capital'?: string | undefined
 }
 
 function atMostOne(flags: CostFlagValues, a: keyof CostFlagValues, b: keyof CostFlagValues, example: string): void {
@@ -109,5 +123,18 @@ export function parseCostFlags(flags: CostFlagValues): CostChoices {
   if (flags.volume !== undefined) choices.monthlyVolumeTokens = parseTokenCount(flags.volume, 'volume')
   if (flags['daily-volume'] !== undefined) choices.dailyVolumeTokens = parseTokenCount(flags['daily-volume'], 'daily-volume')
   if (flags.api !== undefined) choices.apis = parseApiList(flags.api)
+  if (flags.traffic !== undefined) choices.traffic = parseTrafficFlag(flags.traffic)
+  if (flags.headroom !== undefined) choices.headroom = parseRate(flags.headroom, 'headroom')
+  if (flags['min-replicas'] !== undefined) choices.minReplicas = parseWholeNumber(flags['min-replicas'], 'min-replicas', {min: 0})
+  if (flags['scale-step'] !== undefined) choices.scaleStep = parseWholeNumber(flags['scale-step'], 'scale-step', {min: 1})
+  if (flags['cache-hit'] !== undefined) choices.cacheHitRate = parseShare(flags['cache-hit'], 'cache-hit', '0.4')
+  if (flags.compare !== undefined) choices.compare = parseCompare(flags.compare)
+  if (flags['quality-on'] !== undefined) choices.qualityOn = flags['quality-on'].trim().toLowerCase()
+  if (flags.model !== undefined) choices.model = flags.model
+  if (flags.quant !== undefined) choices.quant = flags.quant
+  if (flags.format !== undefined) choices.format = flags.format
+  if (flags['colo-kw-month'] !== undefined) choices.coloUsdPerKwMonth = parseNonNegative(flags['colo-kw-month'], 'colo-kw-month')
+  if (flags['ops-overhead'] !== undefined) choices.opsOverhead = parseRate(flags['ops-overhead'], 'ops-overhead')
+  if (flags['cost-of-capital'] !== undefined) choices.costOfCapital = parseRate(flags['cost-of-capital'], 'cost-of-capital')
   return choices
 }

@@ -4,6 +4,7 @@
  */
 
 import {hitRateText} from './workload-shape.js'
+import {prefillShare} from '../../cost/io-split.js'
 import {type CostChoices, planInputFor} from '../../cost/plan-input.js'
 import {planCost, type PlanInput, type PlanResult} from '../../cost/plan.js'
 import {CapplanError} from '../../lib/errors.js'
@@ -197,6 +198,12 @@ function cachedPlanInput(choices: CostChoices, store: ProfileStore): PlanInput {
   return input
 }
 
+/** The measured model, quant and weight format, for its hosted twins and its quantization's expected loss. */
+function modelChoices(result: ResultFile, store: ProfileStore): Pick<CostChoices, 'model' | 'quant' | 'format'> {
+  if (!store.has('model', result.model.profile)) return {}
+  return {model: result.model.profile, quant: result.model.quant, format: result.model.format}
+}
+
 /** The I/O ratio the cost uses: --io-ratio, else the ratio the workload measured. */
 function ioRatioOf(result: ResultFile, choices: CostChoices): IoRatio {
   return choices.ioRatio ?? {input: result.workload.inputTokens, output: result.workload.outputTokens}
@@ -296,8 +303,19 @@ export function buildResultReport(
   }
   let plan: PlanResult
   try {
-    const base = cachedPlanInput({...flags, ...measuredPower, ...(gpuProfile === null ? {} : {gpu: gpuProfile}), gpusPerReplica, ioRatio}, store)
-    plan = planCost({...base, outputTokensPerSecond: point.outputTokensPerS})
+    const base = cachedPlanInput(
+      {...flags, ...measuredPower, ...modelChoices(result, store), ...(gpuProfile === null ? {} : {gpu: gpuProfile}), gpusPerReplica, ioRatio},
+      store,
+    )
+    const share = pointLevel === undefined ? null : prefillShare(pointLevel.requests)
+    // A workload that reused prefixes had them served from the server's cache: APIs get the same hits (--cache-hit wins).
+    const measuredHit = flags.cacheHitRate === undefined ? (pointLevel?.cache?.measuredHitRate ?? null) : null
+    plan = planCost({
+      ...base,
+      outputTokensPerSecond: point.outputTokensPerS,
+      ...(share === null ? {} : {prefillShare: share}),
+      ...(measuredHit !== null && measuredHit > 0 ? {cacheHitRate: measuredHit} : {}),
+    })
   } catch (error) {
     // A price tier the detected GPU profile lacks is this result's problem, not the whole report's.
     if (error instanceof CapplanError && flags.gpu === undefined && gpuProfile !== null) {
@@ -367,7 +385,7 @@ function whatIfReport(
   }
   let plan: PlanResult
   try {
-    const base = cachedPlanInput({...flags, gpu: target, gpusPerReplica: scaled.target.gpus, ioRatio}, store)
+    const base = cachedPlanInput({...flags, ...modelChoices(result, store), gpu: target, gpusPerReplica: scaled.target.gpus, ioRatio}, store)
     plan = planCost({...base, outputTokensPerSecond: throughput.outputTokensPerS})
   } catch (error) {
     if (error instanceof CapplanError) return {...common, plan: null, costNote: `Not costed: ${error.message} ${error.suggestion}`}

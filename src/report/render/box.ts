@@ -4,14 +4,45 @@ import Table from 'cli-table3'
 
 import {headTexts, rowTexts, type Table as Rows} from './rows.js'
 
-export function boxTable(table: Rows, options: {wordWrap?: boolean} = {}): string {
+/** The width a terminal report is laid out for (the issue's 120 columns). */
+export const TERMINAL_WIDTH = 120
+/** A column is never squeezed below this many characters (it wraps instead). */
+const MIN_COLUMN = 10
+
+/** The widest line of a cell's text. */
+const textWidth = (text: string) => Math.max(0, ...text.split('\n').map((line) => line.length))
+
+/**
+ * Column widths (cell padding included) that fit `maxWidth`: the widest columns give way first, down to
+ * MIN_COLUMN; null when the natural widths fit already.
+ */
+export function fitColumns(texts: string[][], maxWidth: number): number[] | null {
+  const columns = texts[0]?.length ?? 0
+  const widths = Array.from({length: columns}, (_, c) => Math.max(...texts.map((row) => textWidth(row[c] ?? ''))) + 2)
+  const total = () => widths.reduce((sum, w) => sum + w, 0) + columns + 1
+  if (total() <= maxWidth) return null
+  while (total() > maxWidth) {
+    const widest = widths.indexOf(Math.max(...widths))
+    if (widths[widest]! <= MIN_COLUMN + 2) break
+    widths[widest] = widths[widest]! - 1
+  }
+  return widths
+}
+
+export function boxTable(table: Rows, options: {wordWrap?: boolean; maxWidth?: number; compact?: boolean} = {}): string {
   const right = table.columns.some((c) => c.align === 'right')
+  const head = headTexts(table)
+  const rows = rowTexts(table)
+  const widths = options.maxWidth === undefined ? null : fitColumns([head, ...rows], options.maxWidth)
   const box = new Table({
-    head: headTexts(table),
+    head,
     style: {head: [], border: []},
     ...(right ? {colAligns: table.columns.map((c) => c.align)} : {}),
-    ...(options.wordWrap ? {wordWrap: true} : {}),
+    ...(options.wordWrap || widths !== null ? {wordWrap: true} : {}),
+    ...(widths === null ? {} : {colWidths: widths}),
+    // compact: no rule between body rows (long tables stay readable).
+    ...(options.compact ? {chars: {mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': ''}} : {}),
   })
-  for (const row of rowTexts(table)) box.push(row)
+  for (const row of rows) box.push(row)
   return box.toString()
 }

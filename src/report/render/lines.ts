@@ -5,6 +5,7 @@
  */
 
 import {shapeText} from '../build/workload-shape.js'
+import {GROUP_ORDER, ioSplitLine, ownershipLines, quantLossLine, trafficLines} from './buyer-lines.js'
 import type {PlanResult} from '../../cost/plan.js'
 import type {OperatingPoint} from '../build/operating-point.js'
 import type {ResultReport, WhatIfReport} from '../build/result-report.js'
@@ -180,7 +181,11 @@ export function planLines(result: PlanResult): string[] {
       (result.costPerMillionOutputTokens === null ? '' : ` (${formatUsd(result.costPerMillionOutputTokens)}/1M output tokens)`) +
       ` at input:output ${inputs.ioRatio.label}`,
   ]
-  if (inputs.volume !== null && result.replicas !== null && result.gpus !== null && result.selfHostedMonthlyCost !== null) {
+  const split = ioSplitLine(result)
+  if (split !== null) lines.push(split)
+  const loss = quantLossLine(result)
+  if (loss !== null) lines.push(loss)
+  if (result.traffic === null && inputs.volume !== null && result.replicas !== null && result.gpus !== null && result.selfHostedMonthlyCost !== null) {
     const perDay = inputs.volume.tokensPerDay === null ? '' : ` (${formatTokens(inputs.volume.tokensPerDay)}/day x ${formatDecimals(inputs.hoursPerMonth / 24, 2)} days)`
     lines.push(
       `Volume: ${formatTokens(inputs.volume.tokensPerMonth)} tokens/month${perDay} -> ${plural(result.replicas, 'replica')} ` +
@@ -200,23 +205,39 @@ export function planLines(result: PlanResult): string[] {
         `${formatUsd(result.energy.monthlyCostPerReplica)}/month per replica${fleet} (not included above)`,
     )
   }
+  lines.push(...trafficLines(result), ...ownershipLines(result))
   return lines
+}
+
+/** The self-hosted fleet the verdicts compare with: the decision's (autoscaled or fixed with --traffic). */
+function verdictFleet(result: PlanResult): {cost: number; fleet: 'fixed' | 'autoscaled' | null} | null {
+  if (result.traffic !== null && result.decision !== null) {
+    return {cost: result.decision.selfHosted.monthlyCost, fleet: result.decision.selfHosted.label.includes('autoscaled') ? 'autoscaled' : 'fixed'}
+  }
+  return result.selfHostedMonthlyCost === null ? null : {cost: result.selfHostedMonthlyCost, fleet: null}
 }
 
 /** One line per API: which is cheaper at the volume, and where (or whether) self-hosting wins. */
 export function planVerdicts(result: PlanResult): string[] {
-  return result.apis.map((api) => {
+  const self = verdictFleet(result)
+  const tokens = result.traffic?.tokensPerMonth ?? result.inputs.volume?.tokensPerMonth ?? null
+  // In the cost table's order: by group, cheapest first.
+  const grouped = result.apis.some((api) => api.group !== null)
+  const ordered = grouped ? [...result.apis].sort((a, b) => GROUP_ORDER.indexOf(a.group!) - GROUP_ORDER.indexOf(b.group!) || a.blendedPerMTok - b.blendedPerMTok) : result.apis
+  return ordered.map((api) => {
     const atVolume =
-      api.monthlyCost === null || result.selfHostedMonthlyCost === null || result.inputs.volume === null
+      api.monthlyCost === null || self === null || tokens === null
         ? ''
-        : api.monthlyCost <= result.selfHostedMonthlyCost
-          ? `at ${formatTokens(result.inputs.volume.tokensPerMonth)} tokens/month the API is cheaper (${formatUsd(api.monthlyCost)} vs ${formatUsd(result.selfHostedMonthlyCost)} self-hosted); `
-          : `at ${formatTokens(result.inputs.volume.tokensPerMonth)} tokens/month self-hosting is cheaper (${formatUsd(result.selfHostedMonthlyCost)} vs ${formatUsd(api.monthlyCost)} for the API); `
+        : api.monthlyCost <= self.cost
+          ? `at ${formatTokens(tokens)} tokens/month the API is cheaper (${formatUsd(api.monthlyCost)} vs ${formatUsd(self.cost)} self-hosted); `
+          : `at ${formatTokens(tokens)} tokens/month self-hosting is cheaper (${formatUsd(self.cost)} vs ${formatUsd(api.monthlyCost)} for the API); `
+    const crossover =
+      self?.fleet === null || self === null || api.trafficCrossover === null ? api.crossover.reason : `${api.trafficCrossover[self.fleet].reason} (${self.fleet} fleet)`
     const breakEven =
       api.crossover.volumeTokensPerMonth === null && Number.isFinite(api.breakEvenThroughputTokensPerSecond)
         ? `; a replica would need more than ${formatPlanRate(api.breakEvenThroughputTokensPerSecond)} tok/s to ever beat it`
         : ''
-    return `${apiName(api)}: ${atVolume}${api.crossover.reason}${breakEven}.`
+    return `${apiName(api)}: ${atVolume}${crossover}${breakEven}.`
   })
 }
 

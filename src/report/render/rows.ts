@@ -4,17 +4,20 @@
  * renderers add only their syntax: box drawing, pipes, quoting, escaping.
  */
 
-import type {PlanResult} from '../../cost/plan.js'
+import type {PlanApiResult, PlanResult} from '../../cost/plan.js'
 import type {LevelStatus, LevelSummary} from '../../results/schema.js'
 import type {CompareResult, SampleSummary} from '../build/compare.js'
 import type {LevelSloCheck} from '../build/operating-point.js'
 import type {ResultReport} from '../build/result-report.js'
 import {efficiencyText} from '../build/sanity.js'
+import {GROUP_ORDER, groupTitle, quantLossCell} from './buyer-lines.js'
 import {
   apiId,
   apiName,
   crossoverText,
+  formatDecimals,
   formatMs,
+  formatPercent,
   formatPlanRate,
   formatRate,
   formatRatio,
@@ -218,46 +221,110 @@ export function overviewTable(reports: readonly ResultReport[]): Table<OverviewK
 
 // ------------------------------------------------------------------------------------------- cost
 
-type CostKey = 'option' | 'pricesInOut' | 'blended' | 'monthly' | 'annual' | 'crossover' | 'breakEven'
+type CostKey = 'option' | 'quality' | 'pricesInOut' | 'blended' | 'monthly' | 'crossover'
 
 export interface CostTable extends Table<CostKey> {
-  /** The rows after the self-hosted one: one per API, option.value its id ("gpt-4o@seed-000"). */
-  apiRows: Record<CostKey, Cell>[]
+  /** The API rows (no group titles), one per API, option.value its id ("gpt-4o@seed-000"). */
+  apiRows: (Record<CostKey, Cell> & {annual: Cell; breakEven: Cell})[]
 }
 
-/** Self-hosting and every API side by side: $/1M, monthly and annual cost, where self-hosting wins, break-even tok/s. */
+/** What the provider serves (precision, version) in the Quality cell of a hosted twin. */
+function servedText(api: PlanApiResult): string {
+  // The version's first words only ("Llama 3.3 70B Instruct Turbo"): its explanation is in the profile.
+  const version = api.servedVersion?.split(' (')[0] ?? null
+  return [api.precision, version].filter((part) => part !== null && part !== '').join(', ')
+}
+
+function qualityText(api: PlanApiResult): string {
+  if (api.group === 'same-model' || api.group === 'nearest-model') return servedText(api) || 'precision ?'
+  if (api.qualityGap !== null) return api.qualityGap.text
+  return api.group === 'closed' ? 'no same-harness score' : ''
+}
+
+/**
+ * Self-hosting and the APIs, grouped as a buyer compares them: the self-hosted rows (with --traffic the fixed
+ * and the autoscaled fleet), then the same model hosted, the nearest served model, the closed APIs with the
+ * quality gap, other open models. A group's title is a row of its own; each group is sorted by its $/1M.
+ */
 export function costTable(result: PlanResult): CostTable {
-  const {inputs} = result
+  const {inputs, traffic} = result
   const usd = (value: number | null) => cell(value, value === null ? '-' : formatUsd(value))
-  const self: Record<CostKey, Cell> = {
-    option: cell('self-hosted', `Self-hosted (${plural(result.replicas ?? 1, 'replica')} x ${plural(inputs.gpusPerReplica, inputs.priceUnit)})`),
-    pricesInOut: cell(null, '-'),
-    blended: usd(result.costPerMillionTokens),
-    monthly: usd(result.selfHostedMonthlyCost ?? result.replicaMonthlyCost),
-    annual: usd(result.selfHostedAnnualCost ?? result.replicaMonthlyCost * 12),
-    crossover: cell(null, '-'),
-    breakEven: cell(inputs.totalTokensPerSecond, `${formatPlanRate(inputs.totalTokensPerSecond)} (yours)`),
+  const empty = cell(null, '')
+  const loss = quantLossCell(result)
+  const replicaText = plural(inputs.gpusPerReplica, inputs.priceUnit)
+  const selfRows: Record<CostKey, Cell>[] =
+    traffic === null
+      ? [
+          {
+            option: cell('self-hosted', `Self-hosted (${plural(result.replicas ?? 1, 'replica')} x ${plural(inputs.gpusPerReplica, inputs.priceUnit)})`),
+            quality: textCell(loss),
+            pricesInOut: cell(null, result.ioSplit === null ? '-' : `${formatUsd(result.ioSplit.inputPerMTok)} / ${formatUsd(result.ioSplit.outputPerMTok)}`),
+            blended: usd(result.costPerMillionTokens),
+            monthly: usd(result.selfHostedMonthlyCost ?? result.replicaMonthlyCost),
+            crossover: cell(null, '-'),
+          },
+        ]
+      : [
+          {
+            option: cell('self-hosted-fixed', `Self-hosted, fixed (${traffic.fixed.replicas} x ${replicaText})`),
+            quality: textCell(loss),
+            pricesInOut: cell(null, '-'),
+            blended: usd(traffic.fixed.costPerMillionTokens),
+            monthly: usd(traffic.fixed.monthlyCost),
+            crossover: cell(null, `${formatPercent(traffic.fixed.utilization)} used`),
+          },
+          ...(result.ownership !== null
+            ? []
+            : [
+                {
+                  option: cell('self-hosted-autoscaled', `Self-hosted, autoscaled (avg ${formatDecimals(traffic.autoscaled.replicas, 2)} x ${replicaText})`),
+                  quality: textCell(loss),
+                  pricesInOut: cell(null, '-'),
+                  blended: usd(traffic.autoscaled.costPerMillionTokens),
+                  monthly: usd(traffic.autoscaled.monthlyCost),
+                  crossover: cell(null, `${formatPercent(traffic.autoscaled.utilization)} used`),
+                },
+              ]),
+        ]
+  const fleet = result.decision?.selfHosted.label.includes('autoscaled') === true ? 'autoscaled' : 'fixed'
+  const apiRow = (api: PlanApiResult) => {
+    const crossover = traffic === null || api.trafficCrossover === null ? api.crossover.volumeTokensPerMonth : api.trafficCrossover[fleet].volumeTokensPerMonth
+    return {
+      option: cell(apiId(api), `${apiName(api)}${api.retired ? ' (retired)' : ''}`),
+      quality: textCell(qualityText(api)),
+      pricesInOut: cell(null, `${formatUsd(api.effectiveInputPerMTok)} / ${formatUsd(api.outputPerMTok)}`),
+      blended: cell(api.blendedPerMTok, formatUsd(api.blendedPerMTok)),
+      monthly: usd(api.monthlyCost),
+      crossover: cell(crossover ?? 'never', crossoverText(crossover)),
+      annual: usd(api.annualCost),
+      breakEven: cell(api.breakEvenThroughputTokensPerSecond, formatPlanRate(api.breakEvenThroughputTokensPerSecond)),
+    }
   }
-  const apiRows = result.apis.map((api) => ({
-    option: cell(apiId(api), apiName(api)),
-    pricesInOut: cell(null, `${formatUsd(api.inputPerMTok)} / ${formatUsd(api.outputPerMTok)}`),
-    blended: cell(api.blendedPerMTok, `${formatUsd(api.blendedPerMTok)} (${formatUsd(api.inputPartPerMTok)} in + ${formatUsd(api.outputPartPerMTok)} out)`),
-    monthly: usd(api.monthlyCost),
-    annual: usd(api.annualCost),
-    crossover: cell(api.crossover.volumeTokensPerMonth ?? 'never', crossoverText(api.crossover.volumeTokensPerMonth)),
-    breakEven: cell(api.breakEvenThroughputTokensPerSecond, formatPlanRate(api.breakEvenThroughputTokensPerSecond)),
-  }))
+  const grouped = result.apis.some((api) => api.group !== null)
+  const apiRows: CostTable['apiRows'] = []
+  const rows: Record<CostKey, Cell>[] = [...selfRows]
+  const groups: (PlanApiResult['group'] | null)[] = grouped ? [...GROUP_ORDER, null] : [null]
+  for (const group of groups) {
+    const members = result.apis.filter((api) => (grouped ? api.group === group : true)).sort((a, b) => (grouped ? a.blendedPerMTok - b.blendedPerMTok : 0))
+    if (members.length === 0) continue
+    if (grouped && group !== null)
+      rows.push({option: cell(null, `== ${groupTitle(result, group)}`), quality: empty, pricesInOut: empty, blended: empty, monthly: empty, crossover: empty})
+    for (const api of members) {
+      const row = apiRow(api)
+      apiRows.push(row)
+      rows.push(row)
+    }
+  }
   return {
     columns: [
       column('option', 'Option'),
-      column('pricesInOut', '$/1M in / out', 'right'),
+      column('quality', 'Quality'),
+      column('pricesInOut', `$/1M in / out${result.cacheHitRate === null ? '' : ' (cache)'}`, 'right'),
       column('blended', `$/1M at ${inputs.ioRatio.label}`, 'right'),
       column('monthly', 'Monthly', 'right'),
-      column('annual', 'Annual', 'right'),
       column('crossover', 'Self-host cheaper'),
-      column('breakEven', 'Break-even tok/s (total)', 'right'),
     ],
-    rows: [self, ...apiRows],
+    rows,
     apiRows,
   }
 }

@@ -19,6 +19,7 @@ import {
   whatIfLines,
   type ReportHeader,
 } from './lines.js'
+import {comparisonLines, decisionLines, warningLines} from './buyer-lines.js'
 import {costTable, levelsTable, type CostTable, type Table} from './rows.js'
 
 export type Section =
@@ -50,5 +51,9 @@ export function reportSections(report: ResultReport): Section[] {
 
 /** A plan in three parts: its summary lines, the cost table (self-hosted + each API), then a verdict per API and the notes. */
 export function planParts(plan: PlanResult): {lines: string[]; table: CostTable; verdicts: string[]} {
-  return {lines: planLines(plan), table: costTable(plan), verdicts: [...planVerdicts(plan), ...planNotes(plan)]}
+  return {
+    lines: [...decisionLines(plan), ...planLines(plan)],
+    table: costTable(plan),
+    verdicts: [...comparisonLines(plan), ...planVerdicts(plan), ...warningLines(plan), ...planNotes(plan)],
+  }
 }

@@ -6,7 +6,7 @@
 import {relative} from 'node:path'
 
 import {planCost, type PlanResult} from '../../cost/plan.js'
-import {gpuHourlyPrice, resolveApiPrice} from '../../cost/pricing.js'
+import {planInputFor} from '../../cost/plan-input.js'
 import {type ProfileStore} from '../../profiles/store.js'
 import type {QuantLevel} from '../../profiles/schema.js'
 import {buildResultReport} from '../../report/build/result-report.js'
@@ -83,7 +83,7 @@ export function benchPayload(
   const reports = runs.map(({result, path: file}) =>
     buildResultReport(file, result, store, {
       ...(slo === undefined ? {} : {slo}),
-      plan: {gpu: gpuProfileOf(result)},
+      plan: {gpu: gpuProfileOf(result), today: new Date().toISOString().slice(0, 10)},
     }),
   )
   const results: BenchJsonRun[] = runs.map(({result, path: file}, index) => ({
@@ -124,17 +124,19 @@ export function benchPayload(
     for (const level of report.verification.levels) if (level.verdict === 'excluded') excluded.add(level.index)
     const best = bestLevel(result, excluded)
     if (best === null) continue
-    const gpu = store.get('gpu', gpuProfileId)
-    const price = gpuHourlyPrice(gpu, 'on-demand')
-    const plan = planCost({
-      totalTokensPerSecond: best.summary.throughput.totalTokensPerS,
-      usdPerGpuHour: price.usdPerHour,
-      gpuPriceSource: `${gpu.id} on-demand: ${price.source}, ${price.date}`,
-      gpusPerReplica: Math.max(1, result.engine.gpuCount),
-      priceUnit: gpu.vendor === 'cpu' ? 'machine' : 'GPU',
-      ioRatio: {input: result.workload.inputTokens, output: result.workload.outputTokens},
-      apis: store.list('api').map((api) => resolveApiPrice(store, api.id)),
-    })
+    const plan = planCost(
+      planInputFor(
+        {
+          totalTokensPerSecond: best.summary.throughput.totalTokensPerS,
+          gpu: gpuProfileId,
+          gpusPerReplica: Math.max(1, result.engine.gpuCount),
+          ioRatio: {input: result.workload.inputTokens, output: result.workload.outputTokens},
+          ...(store.has('model', result.model.profile) ? {model: result.model.profile, quant: result.model.quant, format: result.model.format} : {}),
+          today: new Date().toISOString().slice(0, 10),
+        },
+        store,
+      ),
+    )
     cost.push({
       model: result.model.profile,
       quant: result.model.quant,

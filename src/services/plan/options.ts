@@ -13,8 +13,11 @@ import {type ProfileStore} from '../../profiles/store.js'
 /** The flags of `capplan plan` as oclif parses them: numbers, token counts, an IoRatio, API ids. */
 export type PlanFlagValues = CostFlagParsed
 
-export function planInputFromFlags(flags: PlanFlagValues, store: ProfileStore): PlanInput {
-  return planInputFor(costChoicesFrom(flags), store)
+/** Today as YYYY-MM-DD (UTC): prices older than 6 months before it are warned about. */
+export const todayUtc = (): string => new Date().toISOString().slice(0, 10)
+
+export function planInputFromFlags(flags: PlanFlagValues, store: ProfileStore, today: string = todayUtc()): PlanInput {
+  return planInputFor({...costChoicesFrom(flags), today}, store)
 }
 
 /** The whole `capplan plan`: profiles (built-in + --profiles DIR), flags, cost. */

@@ -13,7 +13,7 @@ import {planInputFor} from '../../cost/plan-input.js'
 import {CapplanError, invalidInput, notFound} from '../../lib/errors.js'
 import {closestIds} from '../../profiles/closest.js'
 import type {ProfileStore} from '../../profiles/store.js'
-import type {PricingTier} from '../../profiles/schema.js'
+import type {PricingChoice} from '../../cost/plan-input.js'
 import type {ImportContext} from '../../results/import/common.js'
 import {loadAnyResult, type LoadedResult} from '../../results/import/load.js'
 import type {SloSpec} from '../../results/schema.js'
@@ -41,8 +41,18 @@ export interface ReportCostFlagValues {
   'no-interpolate'?: boolean
   gpu?: string
   'gpu-price'?: string
-  pricing?: PricingTier
+  pricing?: PricingChoice
   gpus?: string
+  traffic?: string
+  headroom?: string
+  'min-replicas'?: string
+  'scale-step'?: string
+  'cache-hit'?: string
+  compare?: string
+  'quality-on'?: string
+  'colo-kw-month'?: string
+  'ops-overhead'?: string
+  'cost-of-capital'?: string
   volume?: string
   'daily-volume'?: string
   'io-ratio'?: string
@@ -84,7 +94,7 @@ export function reportOptions(flags: ReportFlagValues, store: ProfileStore): Rep
   }
   // report's --gpus is not the cost model's GPUs per replica: each result has its own (gpusOverride below)
   const {gpus: _gpus, slo, percentile, 'no-interpolate': noInterpolate, bandwidth: bandwidthGBs, 'what-if': whatIfIds, ...cost} = flags
-  const plan = costChoicesFrom(cost)
+  const plan = {...costChoicesFrom(cost), today: new Date().toISOString().slice(0, 10)}
   // Check the rules between choices now (the stand-in values never reach a report). --pricing without --gpu
   // is allowed here: it applies to each result's detected GPU profile.
   const {pricing: _pricing, ...withoutPricing} = plan

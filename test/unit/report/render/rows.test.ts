@@ -18,15 +18,43 @@ const plan = planCost({
 describe('costTable', () => {
   it('gives each cell the value CSV writes and the text the tables show', () => {
     const table = costTable(plan)
-    expect(table.columns.map((c) => c.key)).toEqual(['option', 'pricesInOut', 'blended', 'monthly', 'annual', 'crossover', 'breakEven'])
-    expect(rowTexts(table)[0]).toEqual(['Self-hosted (2 replicas x 2 GPUs)', '-', '$55.56', '$7,200.00', '$86,400.00', '-', '25 (yours)'])
+    expect(table.columns.map((c) => c.key)).toEqual(['option', 'quality', 'pricesInOut', 'blended', 'monthly', 'crossover'])
+    expect(rowTexts(table)[0]).toEqual(['Self-hosted (2 replicas x 2 GPUs)', '', '-', '$55.56', '$7,200.00', '-'])
     const [api] = table.apiRows
     expect(api!.option).toEqual({value: 'gpt-4o@seed-000', text: 'GPT-4o @seed-000'})
-    expect(api!.blended).toEqual({value: 6.25, text: '$6.25 ($1.25 in + $5.00 out)'})
+    expect(api!.pricesInOut.text).toBe('$2.50 / $10.00')
+    expect(api!.blended).toEqual({value: 6.25, text: '$6.25'})
     expect(api!.monthly).toEqual({value: 625, text: '$625.00'})
+    expect(api!.annual).toEqual({value: 7500, text: '$7,500.00'})
     expect(api!.crossover).toEqual({value: 'never', text: 'never'})
     // break-even: 3600 / (6.25e-6 x 3600 x 720) = 222.22 tok/s
     expect(api!.breakEven.text).toBe('222.22')
+  })
+
+  it('groups the APIs: same model hosted, then closed with the quality gap, each group by $/1M; titles are rows of their own', () => {
+    const gap = {benchmark: 'gpqa-diamond', harness: 'h', selfScore: 49, apiScore: 65, difference: 16, text: 'GPQA-D 49.0 vs 65.0', source: 's'}
+    const grouped = planCost({
+      totalTokensPerSecond: 25,
+      usdPerGpuHour: 2.5,
+      monthlyVolumeTokens: 100_000_000,
+      apis: [
+        {id: 'closed-b', name: 'B', variant: null, inputPerMTok: 3, outputPerMTok: 15, source: 's', date: 'd', group: 'closed', qualityGap: gap},
+        {id: 'twin-2', name: 'T2', variant: null, inputPerMTok: 0.9, outputPerMTok: 0.9, source: 's', date: 'd', group: 'same-model', precision: 'fp8'},
+        {id: 'twin-1', name: 'T1', variant: null, inputPerMTok: 0.2, outputPerMTok: 0.6, source: 's', date: 'd', group: 'same-model', precision: 'bf16'},
+      ],
+      comparison: {model: 'm', twinModel: 'm', twinNote: null, benchmark: 'gpqa-diamond', apis: [], quantLoss: null, quantLossNote: null, notes: []},
+    })
+    const rows = rowTexts(costTable(grouped)).map((row) => row.slice(0, 2))
+    expect(rows).toEqual([
+      ['Self-hosted (2 replicas x 1 GPU)', ''],
+      ['== Same model, hosted: m', ''],
+      ['T1', 'bf16'],
+      ['T2', 'fp8'],
+      ['== Closed APIs, gap on GPQA-D', ''],
+      ['B', 'GPQA-D 49.0 vs 65.0'],
+    ])
+    // CSV's rows are the APIs only, in the table's order
+    expect(costTable(grouped).apiRows.map((row) => row.option.value)).toEqual(['twin-1', 'twin-2', 'closed-b'])
   })
 })
 

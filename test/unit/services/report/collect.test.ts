@@ -30,10 +30,13 @@ describe('collectResultFiles', () => {
   })
 })
 
+/** reportOptions dates the choices (for the stale-price warnings): today, UTC. */
+const today = expect.stringMatching(/^\d{4}-\d{2}-\d{2}$/) as unknown as string
+
 describe('reportOptionsFromFlags', () => {
   it('parses the SLO, percentile and interpolation, and keeps the cost flags as text', () => {
     const options = reportOptionsFromFlags({slo: 'ttft=1.5s,tpot=40ms', percentile: 'p99', 'no-interpolate': true, volume: '2B', gpus: '4'}, store)
-    expect(options).toEqual({slo: {ttftMs: 1500, tpotMs: 40}, percentile: 'p99', interpolate: false, plan: {monthlyVolumeTokens: 2_000_000_000}, gpusOverride: 4})
+    expect(options).toEqual({slo: {ttftMs: 1500, tpotMs: 40}, percentile: 'p99', interpolate: false, plan: {monthlyVolumeTokens: 2_000_000_000, today}, gpusOverride: 4})
   })
 
   it('rejects bad cost flags before any file is read (INVALID_INPUT / NOT_FOUND)', () => {
@@ -41,7 +44,7 @@ describe('reportOptionsFromFlags', () => {
     expect(() => reportOptionsFromFlags({gpus: '0'}, store)).toThrow('--gpus must be a whole number >= 1 (got "0").')
     expect(() => reportOptionsFromFlags({gpu: 'h100-sxmm'}, store)).toThrow(/h100-sxmm/)
     // --pricing without --gpu is allowed: it applies to each result's detected GPU profile
-    expect(reportOptionsFromFlags({pricing: 'spot'}, store).plan).toEqual({pricing: 'spot'})
+    expect(reportOptionsFromFlags({pricing: 'spot'}, store).plan).toEqual({pricing: 'spot', today})
   })
 })
 
@@ -53,7 +56,7 @@ describe('reportOptions (the values oclif parsed)', () => {
       whatIf: ['h200'],
       slo: {tpotMs: 40},
       interpolate: true,
-      plan: {monthlyVolumeTokens: 2_000_000, apis: ['gpt-4o']},
+      plan: {monthlyVolumeTokens: 2_000_000, apis: ['gpt-4o'], today},
       gpusOverride: 2,
     })
   })
