@@ -100,7 +100,11 @@ const SIZE_ORDER: Exclude<SizeClass, 'any'>[] = ['under-3b', '3b-15b', '15b-100b
 /** The loss of `format` for a model of `totalB`: the same size class, else 'any', else the nearest class (said). */
 export function quantLossFor(store: ProfileStore, format: string, quant: QuantLevel, totalB: number): {loss: QuantLoss | null; note: string | null} {
   if (quant === 'fp16') return {loss: null, note: null}
-  const profiles = store.list('quant-loss').filter((q) => q.format.toLowerCase() === format.toLowerCase())
+  // "AWQ" with int4 is the AWQ-INT4 table, "GPTQ-Int4" is GPTQ-INT4, "w8a8" with int8 is INT8-W8A8: compare letters and digits only.
+  const norm = (text: string) => text.toLowerCase().replace(/[^a-z0-9]/g, '')
+  const bits = quant === 'int4' ? 'int4' : 'int8'
+  const wanted = new Set([norm(format), `${norm(format)}${bits}`, `${bits}${norm(format)}`])
+  const profiles = store.list('quant-loss').filter((q) => wanted.has(norm(q.format)))
   if (profiles.length === 0) {
     return {loss: null, note: `no quantization-loss figure for ${format} (profiles/quant-loss); expected loss unknown`}
   }
