@@ -60,4 +60,38 @@ describe.skipIf(chromium === null)('capplan report --format html in headless Chr
     execFileSync(chromium!, [...headless, `--screenshot=${screenshot}`, `file://${html}`], {stdio: 'ignore', timeout: 120_000})
     expect(statSync(screenshot).size).toBeGreaterThan(20_000)
   }, 300_000)
+
+  it('with --traffic: the decision opens the page and a chart of replicas and cost per hour is drawn', async () => {
+    mkdirSync(outDir, {recursive: true})
+    const html = path.join(outDir, 'report-traffic.html')
+    // capplan's own embedded result: speed + TTFT + cost + traffic = 4 charts
+    const run = await execa(
+      'node',
+      [
+        bin,
+        'report',
+        path.join(peers, 'capplan-embedded-int4.json'),
+        '--slo',
+        'ttft=30s,tpot=2s',
+        '--daily-volume',
+        '2M',
+        '--traffic',
+        'business-hours:4',
+        '--format',
+        'html',
+        '--out',
+        html,
+      ],
+      {reject: false, cwd: repo},
+    )
+    expect(run.exitCode).toBe(0)
+    const page = readFileSync(html, 'utf8')
+    expect(page.indexOf('<section class="decision"><h2>Decision</h2>')).toBeGreaterThan(0)
+    expect(page.indexOf('class="decision"')).toBeLessThan(page.indexOf('<section>\n<h2>'))
+    expect(page).toContain('id="r0-traffic"')
+    const dom = execFileSync(chromium!, [...headless, '--dump-dom', `file://${html}`], {encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 120_000})
+    expect(dom).toMatch(/<body[^>]*data-charts-rendered="4"/)
+    expect(dom).toMatch(/<body[^>]*data-errors="0"/)
+    execFileSync(chromium!, [...headless, `--screenshot=${path.join(outDir, 'report-traffic.png')}`, `file://${html}`], {stdio: 'ignore', timeout: 120_000})
+  }, 300_000)
 })

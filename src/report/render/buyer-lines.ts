@@ -6,6 +6,7 @@
 
 import {benchmarkName, type ApiGroup} from '../../cost/comparison.js'
 import type {PlanResult} from '../../cost/plan.js'
+import type {ResultReport} from '../build/result-report.js'
 import type {TrafficPlan} from '../../cost/traffic.js'
 import {formatDecimals, formatPercent, formatSignificant, formatTokens, formatUsd, plural} from '../format.js'
 
@@ -138,3 +139,25 @@ export function ownershipLines(result: PlanResult): string[] {
 }
 
 export const warningLines = (result: PlanResult) => result.warnings.map((warning) => `Warning: ${warning}`)
+
+/**
+ * The report's opening: for the volume (and traffic) given, the cheapest measured self-hosted option and its
+ * decision (the cheapest option overall, the hosted twin, the closed API of comparable quality, crossovers).
+ */
+export function reportDecisionLines(reports: readonly ResultReport[]): string[] {
+  const costed = reports.filter((report) => report.plan !== null)
+  if (costed.length === 0) return []
+  const decided = costed.filter((report) => report.plan!.decision !== null)
+  if (decided.length === 0) {
+    return ['Decision: give the volume (--volume or --daily-volume, and --traffic for its hours) to get the cheapest option for your traffic.']
+  }
+  const best = decided.reduce((a, b) => (b.plan!.decision!.selfHosted.monthlyCost < a.plan!.decision!.selfHosted.monthlyCost ? b : a))
+  const self = best.plan!.decision!.selfHosted
+  const lines =
+    decided.length > 1
+      ? [
+          `Decision: of ${decided.length} results, the cheapest to self-host is ${best.label} (${best.file}): ${formatUsd(self.monthlyCost)}/month (${formatUsd(self.perMTok)}/1M).`,
+        ]
+      : [`Decision for ${best.label} (${best.file}):`]
+  return [...lines, ...best.plan!.decision!.lines.map((line) => `  ${line}`)]
+}

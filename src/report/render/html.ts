@@ -15,6 +15,7 @@ import path from 'node:path'
 import type {PlanResult} from '../../cost/plan.js'
 import type {ResultReport} from '../build/result-report.js'
 import {apiName, loadCell} from '../format.js'
+import {reportDecisionLines} from './buyer-lines.js'
 import {INVALID_TITLE, invalidLine, NO_RESULTS, type InvalidResultFile} from './lines.js'
 import {headTexts, rowTexts, type Table} from './rows.js'
 import {planParts, reportSections, type Section} from './sections.js'
@@ -64,9 +65,26 @@ export function costCurves(
   }
 }
 
+/** The per-hour chart of a plan with --traffic: replicas each hour (autoscaled), the fixed fleet, $ per hour. */
+export function trafficSeries(plan: PlanResult): {hours: number[]; replicas: number[]; fixedReplicas: number; usdPerHour: number[]; fixedUsdPerHour: number} | null {
+  const traffic = plan.traffic
+  if (traffic === null) return null
+  const replicaUsd = plan.inputs.usdPerGpuHour * plan.inputs.gpusPerReplica
+  const owned = plan.ownership !== null
+  const replicas = traffic.hours.map((h) => (owned ? traffic.fixed.replicas : h.autoscaledReplicas))
+  return {
+    hours: traffic.hours.map((h) => h.hour),
+    replicas,
+    fixedReplicas: traffic.fixed.replicas,
+    usdPerHour: replicas.map((r) => r * replicaUsd),
+    fixedUsdPerHour: traffic.fixed.replicas * replicaUsd,
+  }
+}
+
 interface ChartData {
   id: string
   title: string
+  traffic: ReturnType<typeof trafficSeries>
   levels: {load: string; outputTokensPerS: number; perUserTokensPerS: number | null; ttftP95: number | null}[]
   cost: ReturnType<typeof costCurves> | null
   operatingPoint: {outputTokensPerS: number; perUserTokensPerS: number | null; ttftP95: number | null; kind: string} | null
@@ -107,6 +125,7 @@ function chartData(report: ResultReport, index: number): ChartData {
       return [{load: loadCell(report.loads[i]!), outputTokensPerS: summary.throughput.outputTokensPerS, perUserTokensPerS: point.speed, ttftP95: point.ttft}]
     }),
     cost: report.plan === null ? null : costCurves(report.plan),
+    traffic: report.plan === null ? null : trafficSeries(report.plan),
     operatingPoint: p.outputTokensPerS === null ? null : {...operatingPointX(report), outputTokensPerS: p.outputTokensPerS, kind: p.kind},
   }
 }
@@ -129,13 +148,13 @@ function planBlock(plan: PlanResult): string {
 }
 
 /** One section as HTML; the charts follow the header (`id` names their canvases). */
-function htmlSection(section: Section, id: string, costChart: boolean): string {
+function htmlSection(section: Section, id: string, costChart: boolean, trafficChart = false): string {
   switch (section.kind) {
     case 'header': {
       const {header} = section
       return `<h2>${escapeHtml(header.title)}</h2>
 <p class="meta">${[header.file, header.workload, header.slo].map(escapeHtml).join('<br>')}</p>
-${header.status === null ? '' : `<p class="status">${escapeHtml(header.status)}</p>\n`}<div class="charts"><canvas id="${id}-speed" width="560" height="360"></canvas><canvas id="${id}-ttft" width="560" height="360"></canvas>${costChart ? `<canvas id="${id}-cost" width="1120" height="420"></canvas>` : ''}</div>`
+${header.status === null ? '' : `<p class="status">${escapeHtml(header.status)}</p>\n`}<div class="charts"><canvas id="${id}-speed" width="560" height="360"></canvas><canvas id="${id}-ttft" width="560" height="360"></canvas>${costChart ? `<canvas id="${id}-cost" width="1120" height="420"></canvas>` : ''}${trafficChart ? `<canvas id="${id}-traffic" width="1120" height="360"></canvas>` : ''}</div>`
     }
     case 'levels':
       return `${htmlTable(section.table)}\n<p class="meta">${escapeHtml(section.note)}</p>`
@@ -203,12 +222,25 @@ const pageScript = `
                y: {type: 'logarithmic', title: {display: true, text: '$ per month'}, ticks: {autoSkip: false, callback: function (v) { return decade(v) ? usd(v) : ''; }}}}}});
     rendered++;
   }
+  function traffic(canvasId, result) {
+    var t = result.traffic; if (t === null) return;
+    new Chart(document.getElementById(canvasId), {data: {labels: t.hours.map(function (h) { return String(h); }), datasets: [
+      {type: 'bar', label: 'replicas this hour', data: t.replicas, backgroundColor: palette[0], yAxisID: 'replicas'},
+      {type: 'line', label: 'fixed fleet (' + t.fixedReplicas + ' replicas)', data: t.hours.map(function () { return t.fixedReplicas; }), borderColor: palette[1], pointRadius: 0, yAxisID: 'replicas'},
+      {type: 'line', label: '$ per hour', data: t.usdPerHour, borderColor: palette[2], backgroundColor: palette[2], yAxisID: 'usd'}]},
+      options: {animation: false, responsive: false,
+      plugins: {title: {display: true, text: 'Replicas and cost per hour of the traffic profile'}},
+      scales: {x: {title: {display: true, text: 'hour'}}, replicas: {position: 'left', beginAtZero: true, title: {display: true, text: 'replicas'}},
+               usd: {position: 'right', beginAtZero: true, grid: {drawOnChartArea: false}, title: {display: true, text: '$ per hour'}}}}});
+    rendered++;
+  }
   try {
     if (typeof Chart === 'undefined') throw new Error('Chart.js did not load');
     data.forEach(function (result) {
       scatter(result.id + '-speed', 'perUserTokensPerS', 'per-user speed (tok/s = 1000 / median TPOT)', result);
       scatter(result.id + '-ttft', 'ttftP95', 'TTFT (ms)', result);
       cost(result.id + '-cost', result);
+      traffic(result.id + '-traffic', result);
     });
   } catch (e) { fail(e && e.message ? e.message : e); }
   document.body.setAttribute('data-charts-rendered', String(rendered));
@@ -223,8 +255,9 @@ export function renderReportHtml(
   generatedAt: string = new Date().toISOString(),
 ): string {
   const data = reports.map(chartData)
+  const decision = reportDecisionLines(reports)
   const sections = reports.map((report, index) => {
-    const body = reportSections(report).map((section) => htmlSection(section, `r${index}`, report.plan !== null))
+    const body = reportSections(report).map((section) => htmlSection(section, `r${index}`, report.plan !== null, report.plan?.traffic != null))
     return `<section>\n${body.filter((html) => html !== '').join('\n')}\n</section>`
   })
   const invalidList = invalid.length === 0 ? '' : `<section><h2>${escapeHtml(INVALID_TITLE)}</h2>${htmlList('invalid', invalid.map(invalidLine))}</section>`
@@ -243,7 +276,14 @@ table{border-collapse:collapse;margin:8px 0;font-size:90%} td,th{border:1px soli
 <h1>capplan report</h1>
 <p class="meta">Generated ${escapeHtml(generatedAt)} — ${reports.length} result(s). Works offline: Chart.js and the data are inlined.</p>
 <pre id="errors" hidden></pre>
-${sections.join('\n')}
+${
+  decision.length === 0
+    ? ''
+    : `<section class="decision"><h2>Decision</h2>${htmlList(
+        'decision',
+        decision.map((line) => line.trim()),
+      )}</section>\n`
+}${sections.join('\n')}
 ${invalidList}${empty}
 <script>${errorHookScript}</script>
 <script type="application/json" id="capplan-data">${scriptJson(data)}</script>

@@ -7,6 +7,7 @@ import type {PlanResult} from '../../cost/plan.js'
 import type {ResultReport} from '../build/result-report.js'
 import {boxTable} from './box.js'
 import {headerLines, INVALID_TITLE, invalidLine, NO_RESULTS, type InvalidResultFile} from './lines.js'
+import {reportDecisionLines} from './buyer-lines.js'
 import {renderPlanTable} from './plan-table.js'
 import {loadCell} from '../format.js'
 import {costTable, headTexts, overviewTable, rowTexts, type Table} from './rows.js'
@@ -43,6 +44,8 @@ function terminalSection(section: Section): string[] {
 /** The terminal report: per result its levels, operating point and cost; then the files that could not be read. */
 export function renderReportTable(reports: readonly ResultReport[], invalid: readonly InvalidResultFile[]): string {
   const blocks: string[] = []
+  const decision = reportDecisionLines(reports)
+  if (decision.length > 0) blocks.push(decision.join('\n'))
   if (reports.length > 1) blocks.push(renderOverview(reports))
   for (const report of reports) blocks.push(reportSections(report).flatMap(terminalSection).join('\n'))
   if (invalid.length > 0) blocks.push([`${INVALID_TITLE}:`, ...invalid.map((bad) => `  ${invalidLine(bad)}`)].join('\n'))
@@ -85,6 +88,8 @@ function markdownSection(section: Section): string[] {
 
 export function renderReportMarkdown(reports: readonly ResultReport[], invalid: readonly InvalidResultFile[]): string {
   const blocks: string[] = ['# capplan report']
+  const decision = reportDecisionLines(reports)
+  if (decision.length > 0) blocks.push('## Decision', mdList(decision.map((line) => line.trim())))
   for (const report of reports) blocks.push(...reportSections(report).flatMap(markdownSection))
   if (invalid.length > 0) blocks.push(`## ${INVALID_TITLE}`, mdList(invalid.map(invalidLine)))
   if (reports.length === 0 && invalid.length === 0) blocks.push(NO_RESULTS)
