@@ -257,7 +257,7 @@ export function renderReportHtml(
   const data = reports.map(chartData)
   const decision = reportDecisionLines(reports)
   const sections = reports.map((report, index) => {
-    const body = reportSections(report).map((section) => htmlSection(section, `r${index}`, report.plan !== null, report.plan?.traffic != null))
+    const body = reportSections(report).map((section) => htmlSection(section, `r${index}`, report.plan !== null, (report.plan?.traffic ?? null) !== null))
     return `<section>\n${body.filter((html) => html !== '').join('\n')}\n</section>`
   })
   const invalidList = invalid.length === 0 ? '' : `<section><h2>${escapeHtml(INVALID_TITLE)}</h2>${htmlList('invalid', invalid.map(invalidLine))}</section>`
