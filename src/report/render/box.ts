@@ -29,16 +29,41 @@ export function fitColumns(texts: string[][], maxWidth: number): number[] | null
   return widths
 }
 
+/**
+ * Text wrapped to `width` characters a line: at spaces, and a word longer than the line (a file path) broken
+ * into pieces, so nothing is ever cut off (cli-table3's own wrapping truncates such words with "…").
+ */
+export function wrapText(text: string, width: number): string {
+  const out: string[] = []
+  for (const paragraph of text.split('\n')) {
+    let line = ''
+    for (const word of paragraph.split(' ')) {
+      const pieces = word.length <= width ? [word] : (word.match(new RegExp(`.{1,${width}}`, 'g')) ?? [word])
+      for (const piece of pieces) {
+        if (line === '') line = piece
+        else if (line.length + 1 + piece.length <= width) line = `${line} ${piece}`
+        else {
+          out.push(line)
+          line = piece
+        }
+      }
+    }
+    out.push(line)
+  }
+  return out.join('\n')
+}
+
 export function boxTable(table: Rows, options: {wordWrap?: boolean; maxWidth?: number; compact?: boolean} = {}): string {
   const right = table.columns.some((c) => c.align === 'right')
   const head = headTexts(table)
-  const rows = rowTexts(table)
-  const widths = options.maxWidth === undefined ? null : fitColumns([head, ...rows], options.maxWidth)
+  const widths = options.maxWidth === undefined ? null : fitColumns([head, ...rowTexts(table)], options.maxWidth)
+  const fit = (texts: string[]) => (widths === null ? texts : texts.map((text, c) => wrapText(text, widths[c]! - 2)))
+  const rows = rowTexts(table).map(fit)
   const box = new Table({
-    head,
+    head: fit(head),
     style: {head: [], border: []},
     ...(right ? {colAligns: table.columns.map((c) => c.align)} : {}),
-    ...(options.wordWrap || widths !== null ? {wordWrap: true} : {}),
+    ...(options.wordWrap && widths === null ? {wordWrap: true} : {}),
     ...(widths === null ? {} : {colWidths: widths}),
     // compact: no rule between body rows (long tables stay readable).
     ...(options.compact ? {chars: {mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': ''}} : {}),

@@ -5,7 +5,7 @@
 
 import type {PlanResult} from '../../cost/plan.js'
 import type {ResultReport} from '../build/result-report.js'
-import {boxTable} from './box.js'
+import {boxTable, TERMINAL_WIDTH} from './box.js'
 import {headerLines, INVALID_TITLE, invalidLine, NO_RESULTS, type InvalidResultFile} from './lines.js'
 import {reportDecisionLines} from './buyer-lines.js'
 import {renderPlanTable} from './plan-table.js'
@@ -21,7 +21,7 @@ export type ReportFormat = (typeof reportFormats)[number]
 
 /** One line per result, first, so several results can be scanned before their details. */
 export function renderOverview(reports: readonly ResultReport[]): string {
-  return `Overview (details below)\n${boxTable(overviewTable(reports))}`
+  return `Overview (details below)\n${boxTable(overviewTable(reports), {maxWidth: TERMINAL_WIDTH})}`
 }
 
 function terminalSection(section: Section): string[] {

@@ -44,7 +44,10 @@ beforeAll(async () => {
 describe('report renderers', () => {
   it('terminal: an overview line per result, then each result with its levels, operating point and cost', () => {
     const text = renderReportTable([costed, uncosted], [{file: 'bad.json', message: 'bad.json is not valid JSON.', suggestion: 'Re-run.'}])
-    expect(text.startsWith('Overview (details below)')).toBe(true)
+    // the decision first (one of the two results is costed at a volume), then the overview, then the details
+    expect(text.startsWith('Decision for qwen2.5-0.5b int4 (Q4_0), embedded cpu (a.json):\n  At ')).toBe(true)
+    expect(text.indexOf('Overview (details below)')).toBeGreaterThan(0)
+    expect(text.indexOf('Overview (details below)')).toBeLessThan(text.indexOf('== '))
     expect(text).toContain('$10.29')
     expect(text).toContain('8 (8)')
     expect(text).toContain('not costed')
