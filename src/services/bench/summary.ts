@@ -6,6 +6,7 @@
 import {relative} from 'node:path'
 
 import {planCost, type PlanResult} from '../../cost/plan.js'
+import {prefillShare} from '../../cost/io-split.js'
 import {planInputFor} from '../../cost/plan-input.js'
 import {type ProfileStore} from '../../profiles/store.js'
 import type {QuantLevel} from '../../profiles/schema.js'
@@ -124,8 +125,10 @@ export function benchPayload(
     for (const level of report.verification.levels) if (level.verdict === 'excluded') excluded.add(level.index)
     const best = bestLevel(result, excluded)
     if (best === null) continue
-    const plan = planCost(
-      planInputFor(
+    const bestRecord = result.levels.find((level) => level.summary === best.summary)
+    const share = bestRecord === undefined ? null : prefillShare(bestRecord.requests)
+    const plan = planCost({
+      ...planInputFor(
         {
           totalTokensPerSecond: best.summary.throughput.totalTokensPerS,
           gpu: gpuProfileId,
@@ -136,7 +139,8 @@ export function benchPayload(
         },
         store,
       ),
-    )
+      ...(share === null ? {} : {prefillShare: share}),
+    })
     cost.push({
       model: result.model.profile,
       quant: result.model.quant,
