@@ -139,7 +139,7 @@ export interface CostFlagParsed {
   'quality-on'?: string | undefined
   model?: string | undefined
   quant?: QuantLevel | undefined
-  format?: string | undefined
+  'weight-format'?: string | undefined
   'colo-kw-month'?: number | undefined
   'ops-overhead'?: number | undefined
   'cost-of-capital'?: number | undefined
@@ -182,7 +182,7 @@ export function costChoicesFrom(flags: CostFlagParsed): CostChoices {
   if (flags['quality-on'] !== undefined) choices.qualityOn = flags['quality-on']
   if (flags.model !== undefined) choices.model = flags.model
   if (flags.quant !== undefined) choices.quant = flags.quant
-  if (flags.format !== undefined) choices.format = flags.format
+  if (flags['weight-format'] !== undefined) choices.format = flags['weight-format']
   if (flags['colo-kw-month'] !== undefined) choices.coloUsdPerKwMonth = flags['colo-kw-month']
   if (flags['ops-overhead'] !== undefined) choices.opsOverhead = flags['ops-overhead']
   if (flags['cost-of-capital'] !== undefined) choices.costOfCapital = flags['cost-of-capital']

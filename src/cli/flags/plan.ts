@@ -36,6 +36,6 @@ export const planFlags = {
   pue: costFlag.pue({summary: `Power usage effectiveness (default ${DEFAULT_PUE} = GPU power only; 1.2 with --pricing owned).`, helpValue: 'PUE'}),
   model: Flags.string({summary: 'The model served (a model profile id): finds its hosted twins and the quality gaps to closed APIs.', helpValue: 'ID'}),
   quant: quantFlag({summary: 'The quantization served, for its expected quality loss (with --model).'}),
-  format: Flags.string({summary: 'The weight format, e.g. Q4_K_M, Q4_0, AWQ, GPTQ-Int4, FP8 (default for int4 Q4_K_M, int8 Q8_0).', helpValue: 'FORMAT'}),
+  'weight-format': Flags.string({summary: 'The weight format, e.g. Q4_K_M, Q4_0, AWQ, GPTQ-Int4, FP8 (default for int4 Q4_K_M, int8 Q8_0).', helpValue: 'FORMAT'}),
   ...buyerFlags,
 }

@@ -36,7 +36,7 @@ export interface CostFlagValues {
   'quality-on'?: string | undefined
   model?: string | undefined
   quant?: QuantLevel | undefined
-  format?: string | undefined
+  'weight-format'?: string | undefined
   'colo-kw-month'?: string | undefined
   'ops-overhead'?: string | undefined
   'cost-of-capital'?: string | undefined
@@ -132,7 +132,7 @@ export function parseCostFlags(flags: CostFlagValues): CostChoices {
   if (flags['quality-on'] !== undefined) choices.qualityOn = flags['quality-on'].trim().toLowerCase()
   if (flags.model !== undefined) choices.model = flags.model
   if (flags.quant !== undefined) choices.quant = flags.quant
-  if (flags.format !== undefined) choices.format = flags.format
+  if (flags['weight-format'] !== undefined) choices.format = flags['weight-format']
   if (flags['colo-kw-month'] !== undefined) choices.coloUsdPerKwMonth = parseNonNegative(flags['colo-kw-month'], 'colo-kw-month')
   if (flags['ops-overhead'] !== undefined) choices.opsOverhead = parseRate(flags['ops-overhead'], 'ops-overhead')
   if (flags['cost-of-capital'] !== undefined) choices.costOfCapital = parseRate(flags['cost-of-capital'], 'cost-of-capital')
