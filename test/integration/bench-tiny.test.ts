@@ -86,7 +86,13 @@ describe('capplan bench on a tiny synthetic model', () => {
     expect(payload.cost[0]!.totalTokensPerSecond).toBeCloseTo(best, 6)
     expect(payload.cost[0]!.gpuProfile).toBe('cpu')
     expect(payload.cost[0]!.plan.inputs.totalTokensPerSecond).toBeCloseTo(best, 6)
-    expect(payload.cost[0]!.plan.apis.length).toBeGreaterThanOrEqual(7)
+    // The comparison of a measured model: the nearest served model of its architecture (no provider serves
+    // tiny-qwen2), said so, and the closed APIs
+    const plan = payload.cost[0]!.plan
+    expect(plan.comparison!.model).toBe('tiny-qwen2')
+    expect(plan.comparison!.twinNote).toMatch(/^no provider serves tiny-qwen2; the nearest served model is /)
+    expect(plan.apis.some((api) => api.group === 'nearest-model')).toBe(true)
+    expect(plan.apis.find((api) => api.id === 'gpt-4o')!.group).toBe('closed')
   })
 
   it('prints the summary table and the cost table; without a terminal, stderr gets info lines but no progress line', async () => {
