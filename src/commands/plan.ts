@@ -1,8 +1,12 @@
 import {CapplanCommand} from '../cli/base-command.js'
 import {planFlags} from '../cli/flags/plan.js'
+import {planPricingTier, searchFlags} from '../cli/flags/search.js'
 import type {PlanResult} from '../cost/plan.js'
+import type {SearchResult} from '../planner/search.js'
 import {renderPlanTable} from '../report/render/plan-table.js'
+import {renderSearch} from '../report/render/search.js'
 import {planFromFlags} from '../services/plan/options.js'
+import {searchFromFlags} from '../services/search/search.js'
 
 export default class Plan extends CapplanCommand<typeof Plan> {
   static override summary = 'Turn a throughput and a GPU price into monthly cost, GPUs needed and the crossover vs API prices.'
@@ -24,12 +28,40 @@ Formulas: replica $/month = $/GPU-hour x GPUs x hours; capacity = tok/s x 3600 x
       description: "Reproduce a seed's own prices (variants) and add energy for owned GPUs",
       command: '<%= config.bin %> <%= command.id %> --throughput 25 --gpu a100-80gb-sxm --pricing spot --volume 100M --api gpt-4o@seed-000 --kwh-price 0.12 --pue 1.3',
     },
+    {
+      description: 'Search the cheapest deployment of Llama 3.1 70B that meets the SLO (MEASURED / SCALED / ESTIMATED, ranked by $/month)',
+      command:
+        '<%= config.bin %> <%= command.id %> --model llama-3.1-70b --workload chat --daily-volume 500M --slo ttft=1s,tpot=40ms --traffic diurnal:3 --gpus-available h100-sxm,h200,l40s --max-gpus 16 --pricing on-demand,reserved,owned',
+    },
   ]
 
-  static override flags = planFlags
+  static override flags = {...planFlags, ...searchFlags}
 
-  public async run(): Promise<PlanResult> {
-    const result = await planFromFlags(this.flags, this.flags.profiles)
+  public async run(): Promise<PlanResult | SearchResult> {
+    // --- issue 14: `plan --model` searches deployments (src/services/search); the rest of plan is untouched.
+    const {model, workload, slo, traffic, 'gpus-available': gpusAvailable, 'max-gpus': maxGpus, pricing, results, 'show-pruned': showPruned, format, ...plan} = this.flags
+    if (model !== undefined) {
+      const search = await searchFromFlags(
+        {
+          model,
+          workload,
+          slo,
+          traffic,
+          'gpus-available': gpusAvailable,
+          'max-gpus': maxGpus,
+          pricing,
+          results,
+          volume: plan.volume,
+          'daily-volume': plan['daily-volume'],
+          'hours-per-month': plan['hours-per-month'],
+        },
+        {profilesDir: plan.profiles, capplanVersion: this.config.version},
+      )
+      if (!this.jsonEnabled()) this.log(renderSearch(search, format ?? 'table', {showPruned: showPruned === true}).replace(/\n$/, ''))
+      return search
+    }
+    // --- end of the search block.
+    const result = await planFromFlags({...plan, pricing: planPricingTier(pricing)}, plan.profiles)
     if (!this.jsonEnabled()) this.log(renderPlanTable(result))
     return result
   }

@@ -226,7 +226,9 @@ export function fitReplica(input: FitInput): Fit {
   const overheadBytes = input.gpus * input.overheadBytesPerGpu
   const freeForKvBytes = usableBytes - weightsBytes - overheadBytes
   const dp = input.dataParallelAttention === true
-  const replica = dp ? kvBytesPerToken(input.model, input.kvBytesPerElement).bytes : kvBytesPerTokenPerGpu(input.model, input.kvBytesPerElement, input.tp, input.pp) * input.tp * input.pp
+  const replica = dp
+    ? kvBytesPerToken(input.model, input.kvBytesPerElement).bytes
+    : kvBytesPerTokenPerGpu(input.model, input.kvBytesPerElement, input.tp, input.pp) * input.tp * input.pp
   const perGpu = replica / (input.tp * input.pp)
   const kvBytesPerSequence = replica * input.contextTokens
   const maxSequences = freeForKvBytes > 0 ? Math.floor(freeForKvBytes / kvBytesPerSequence) : 0
