@@ -4,9 +4,7 @@ import {planPricingTier, searchFlags} from '../cli/flags/search.js'
 import type {PlanResult} from '../cost/plan.js'
 import type {SearchResult} from '../planner/search.js'
 import {renderPlanTable} from '../report/render/plan-table.js'
-import {renderSearch} from '../report/render/search.js'
 import {planFromFlags} from '../services/plan/options.js'
-import {searchFromFlags} from '../services/search/search.js'
 
 export default class Plan extends CapplanCommand<typeof Plan> {
   static override summary = 'Turn a throughput and a GPU price into monthly cost, GPUs needed and the crossover vs API prices.'
@@ -41,6 +39,9 @@ Formulas: replica $/month = $/GPU-hour x GPUs x hours; capacity = tok/s x 3600 x
     // --- issue 14: `plan --model` searches deployments (src/services/search); the rest of plan is untouched.
     const {model, workload, slo, traffic, 'gpus-available': gpusAvailable, 'max-gpus': maxGpus, pricing, results, 'show-pruned': showPruned, format, ...plan} = this.flags
     if (model !== undefined) {
+      // loaded only for --model: plain `plan` starts as fast as before
+      const {searchFromFlags} = await import('../services/search/search.js')
+      const {renderSearch} = await import('../report/render/search.js')
       const search = await searchFromFlags(
         {
           model,
