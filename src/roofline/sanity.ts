@@ -213,8 +213,8 @@ export function whatIf(source: OperatingPoint, target: WhatIfTarget): WhatIfResu
   }
   const factors = source.factors ?? defaultEfficiency
   const targetPoint: OperatingPoint = {...source, hardware: target.hardware, ...layout}
-  const targetStep = decodeStep(ceilingInputOf(targetPoint, factors), source.batch, check.contextTokens)
-  const sourceStep = decodeStep(ceilingInputOf(source, factors), source.batch, check.contextTokens)
+  const targetStep = decodeStep(ceilingInputOf(targetPoint, factors), source.batch, check.contextTokens, source.features)
+  const sourceStep = decodeStep(ceilingInputOf(source, factors), source.batch, check.contextTokens, source.features)
   if (targetStep.tokensPerSecond === null) return {ok: false, reason: `${target.hardware.id} has no memory bandwidth: measure it or set it`}
   const warnings: string[] = []
   if (targetStep.bound !== sourceStep.bound) {
