@@ -132,7 +132,18 @@ async function resultDeployments(
       batch === null
         ? null
         : servingCeiling(
-            {model: store.get('model', modelId), format, kvCache: 'fp16', hardware: hardwareFromProfile(store.get('gpu', gpu)), ...layout},
+            {
+              model: store.get('model', modelId),
+              format,
+              kvCache: result.serving?.kvCache ?? 'fp16',
+              hardware: hardwareFromProfile(store.get('gpu', gpu)),
+              ...layout,
+              features: {
+                ...(result.serving?.dataParallelAttention === true ? {dataParallelAttention: true} : {}),
+                ...(result.serving?.speculative?.tokensPerStep === undefined ? {} : {tokensPerStep: result.serving.speculative.tokensPerStep}),
+                ...(result.serving?.decodeOnly === true ? {decodeOnly: true} : {}),
+              },
+            },
             batch,
             result.workload.inputTokens,
             result.workload.outputTokens,
