@@ -1,6 +1,6 @@
 import {CapplanCommand} from '../cli/base-command.js'
 import {planFlags} from '../cli/flags/plan.js'
-import {planPricingTier, searchFlags} from '../cli/flags/search.js'
+import {isSearch, planPricing, searchFlags, searchFormat} from '../cli/flags/search.js'
 import type {PlanResult} from '../cost/plan.js'
 import type {SearchResult} from '../planner/search.js'
 import {renderPlanTable} from '../report/render/plan-table.js'
@@ -36,33 +36,44 @@ Formulas: replica $/month = $/GPU-hour x GPUs x hours; capacity = tok/s x 3600 x
   static override flags = {...planFlags, ...searchFlags}
 
   public async run(): Promise<PlanResult | SearchResult> {
-    // --- issue 14: `plan --model` searches deployments (src/services/search); the rest of plan is untouched.
-    const {model, workload, slo, traffic, 'gpus-available': gpusAvailable, 'max-gpus': maxGpus, pricing, results, 'show-pruned': showPruned, format, ...plan} = this.flags
-    if (model !== undefined) {
-      // loaded only for --model: plain `plan` starts as fast as before
+    // --- issue 14: --model without a throughput searches deployments (src/services/search); the rest is plan as before.
+    const {workload, slo, 'gpus-available': gpusAvailable, 'max-gpus': maxGpus, results, 'show-pruned': showPruned, ...plan} = this.flags
+    if (isSearch(plan)) {
+      // loaded only for the search: plain `plan` starts as fast as before
       const {searchFromFlags} = await import('../services/search/search.js')
       const {renderSearch} = await import('../report/render/search.js')
+      const format = searchFormat(plan.format)
       const search = await searchFromFlags(
         {
-          model,
+          model: plan.model!,
           workload,
           slo,
-          traffic,
+          traffic: plan.traffic,
+          headroom: plan.headroom,
+          'min-replicas': plan['min-replicas'],
+          'scale-step': plan['scale-step'],
           'gpus-available': gpusAvailable,
           'max-gpus': maxGpus,
-          pricing,
+          pricing: plan.pricing,
           results,
           volume: plan.volume,
           'daily-volume': plan['daily-volume'],
           'hours-per-month': plan['hours-per-month'],
+          'kwh-price': plan['kwh-price'],
+          pue: plan.pue,
+          'colo-kw-month': plan['colo-kw-month'],
+          'ops-overhead': plan['ops-overhead'],
+          'cost-of-capital': plan['cost-of-capital'],
         },
         {profilesDir: plan.profiles, capplanVersion: this.config.version},
       )
-      if (!this.jsonEnabled()) this.log(renderSearch(search, format ?? 'table', {showPruned: showPruned === true}).replace(/\n$/, ''))
+      if (!this.jsonEnabled()) this.log(renderSearch(search, format, {showPruned: showPruned === true}).replace(/\n$/, ''))
       return search
     }
+    const pricing = planPricing(this.flags)
     // --- end of the search block.
-    const result = await planFromFlags({...plan, pricing: planPricingTier(pricing)}, plan.profiles)
+    // --- end of the search block.
+    const result = await planFromFlags({...plan, pricing}, plan.profiles)
     if (!this.jsonEnabled()) this.log(renderPlanTable(result))
     return result
   }

@@ -10,7 +10,8 @@
 import {apiMonthlyCost, blendedApiPrice, TOKENS_PER_MILLION} from '../cost/model.js'
 import {comparisonSet, quantLossFor, type ApiGroup, type QuantLoss} from '../cost/comparison.js'
 import {splitCost} from '../cost/io-split.js'
-import {ownedGpuHour, type OwnershipInput} from '../cost/ownership.js'
+import {OWNED_DEFAULTS, ownedGpuHour, type OwnershipInput} from '../cost/ownership.js'
+import type {PricingChoice} from '../cost/plan-input.js'
 import {resolveApiPrice} from '../cost/pricing.js'
 import {planTraffic, type TrafficProfile} from '../cost/traffic.js'
 import {CapplanError} from '../lib/errors.js'
@@ -31,19 +32,29 @@ export type SearchEngine = (typeof knownEngines)[number]
 /** Searched by default; SGLang joins when a result file measured it (--results). */
 export const searchEngines: readonly SearchEngine[] = ['vllm', 'llamacpp']
 
-export const pricingChoices = ['on-demand', 'spot', 'reserved', 'owned'] as const
-export type PricingChoice = (typeof pricingChoices)[number]
+// The pricing choices are plan's own (--pricing: a rental tier or owned).
+export {pricingChoices, type PricingChoice} from '../cost/plan-input.js'
 
 export type SourceLabel = 'MEASURED' | 'SCALED' | 'ESTIMATED'
 
 /** Largest batch the SLO search tries on one replica (concurrency in the thousands is a batch like any other). */
 export const MAX_SEARCH_BATCH = 8192
 
-/**
- * Owned GPUs: what the purchase profile does not say. capplan's choice (not measured): $0.10/kWh and PUE 1.3
- * (data centers run 1.1-1.5), no colocation fee, no operations overhead, no cost of capital; paid every hour.
- */
-export const OWNED_DEFAULTS = {usdPerKwh: 0.1, pue: 1.3, coloUsdPerKwMonth: 0, opsOverhead: 0, costOfCapital: 0} as const
+/** --pricing owned: what the purchase profile does not say (plan's flags; absent = cost/ownership.ts OWNED_DEFAULTS). */
+export interface OwnedChoices {
+  usdPerKwh?: number
+  pue?: number
+  coloUsdPerKwMonth?: number
+  opsOverhead?: number
+  costOfCapital?: number
+}
+
+/** The autoscaled fleet's rules (plan's --headroom, --min-replicas, --scale-step). */
+export interface FleetChoices {
+  headroom?: number
+  minReplicas?: number
+  scaleStep?: number
+}
 
 /** A capplan result file's operating point at the SLO, for one deployment (the service reads the files). */
 export interface MeasuredDeployment {
@@ -95,6 +106,8 @@ export interface SearchInput {
   tokensPerMonth: number
   hoursPerMonth: number
   traffic: TrafficProfile
+  fleet?: FleetChoices
+  owned?: OwnedChoices
   /** The calibration prior, per engine searched (the calibration set, updated with the user's measured efficiencies). */
   priors: Partial<Record<SearchEngine, EfficiencyPrior>>
   priorUpdates: PriorUpdate[]
@@ -288,7 +301,8 @@ export function sloBatch(ceilingAt: (batch: number) => ServingCeiling | null, ef
   return {batch: lo, ceiling: best.ceiling, tpotMs: best.latency.tpotMs, ttftMs: best.latency.ttftMs}
 }
 
-function ownershipInput(gpu: GpuProfile, hoursPerMonth: number): OwnershipInput | null {
+/** A GPU profile's ownership inputs with plan's owned choices (or their defaults); null without a purchase price or power. */
+export function ownershipInput(gpu: GpuProfile, hoursPerMonth: number, owned: OwnedChoices = {}): OwnershipInput | null {
   if (gpu.purchase === undefined) return null
   const busyWatts = gpu.power?.busyWatts ?? gpu.tdpWatts
   if (busyWatts === null || busyWatts === undefined) return null
@@ -296,28 +310,28 @@ function ownershipInput(gpu: GpuProfile, hoursPerMonth: number): OwnershipInput 
     usdPerGpu: gpu.purchase.usdPerGpu,
     usefulLifeYears: gpu.purchase.usefulLifeYears,
     residualFraction: gpu.purchase.residualFraction,
-    costOfCapital: OWNED_DEFAULTS.costOfCapital,
+    costOfCapital: owned.costOfCapital ?? OWNED_DEFAULTS.costOfCapital.value,
     idleWatts: gpu.power?.idleWatts ?? 0,
     busyWatts,
     powerSource: gpu.power?.source ?? `${gpu.id} TDP`,
-    pue: OWNED_DEFAULTS.pue,
-    usdPerKwh: OWNED_DEFAULTS.usdPerKwh,
-    coloUsdPerKwMonth: OWNED_DEFAULTS.coloUsdPerKwMonth,
-    opsOverhead: OWNED_DEFAULTS.opsOverhead,
+    pue: owned.pue ?? OWNED_DEFAULTS.pue.value,
+    usdPerKwh: owned.usdPerKwh ?? OWNED_DEFAULTS.usdPerKwh.value,
+    coloUsdPerKwMonth: owned.coloUsdPerKwMonth ?? OWNED_DEFAULTS.coloUsdPerKwMonth.value,
+    opsOverhead: owned.opsOverhead ?? OWNED_DEFAULTS.opsOverhead.value,
     hoursPerMonth,
     purchaseSource: gpu.purchase.source,
   }
 }
 
-/** $/GPU-hour of a pricing choice, or why there is none. */
-export function gpuPrice(gpu: GpuProfile, pricing: PricingChoice, hoursPerMonth: number): {usdPerHour: number; source: string} | {reason: string} {
+/** $/GPU-hour of a pricing choice (owned: busy every hour, as a fixed fleet is), or why there is none. */
+export function gpuPrice(gpu: GpuProfile, pricing: PricingChoice, hoursPerMonth: number, owned: OwnedChoices = {}): {usdPerHour: number; source: string} | {reason: string} {
   if (pricing === 'owned') {
-    const input = ownershipInput(gpu, hoursPerMonth)
+    const input = ownershipInput(gpu, hoursPerMonth, owned)
     if (input === null) return {reason: `${gpu.id} has no purchase price (or power) in its profile`}
     const hour = ownedGpuHour(input, 1)
     return {
       usdPerHour: hour.usdPerHour,
-      source: `owned: ${formatUsd(input.usdPerGpu)} over ${input.usefulLifeYears} years + power at $${OWNED_DEFAULTS.usdPerKwh}/kWh, PUE ${OWNED_DEFAULTS.pue} (planner defaults)`,
+      source: `owned: ${formatUsd(input.usdPerGpu)} over ${input.usefulLifeYears} years + power at $${input.usdPerKwh}/kWh x PUE ${input.pue} + colo ${formatUsd(input.coloUsdPerKwMonth)}/kW-month + ops ${input.opsOverhead * 100}%`,
     }
   }
   const price = gpu.prices[pricing as PricingTier]
@@ -333,7 +347,12 @@ interface FleetCost {
 }
 
 function fleetCost(input: SearchInput, totalTokensPerSecond: number, replicaUsdPerHour: number, owned: boolean): FleetCost {
-  const plan = planTraffic(input.traffic, input.tokensPerMonth, {replicaTokensPerSecond: totalTokensPerSecond, replicaUsdPerHour, hoursPerMonth: input.hoursPerMonth})
+  const plan = planTraffic(input.traffic, input.tokensPerMonth, {
+    replicaTokensPerSecond: totalTokensPerSecond,
+    replicaUsdPerHour,
+    hoursPerMonth: input.hoursPerMonth,
+    ...input.fleet,
+  })
   // Owned GPUs are paid every hour: the fleet is the fixed one (sized for the peak). Rented: autoscaled per hour.
   const fleet = owned || plan.fixed.monthlyCost <= plan.autoscaled.monthlyCost ? 'fixed' : 'autoscaled'
   return {monthlyCost: fleet === 'fixed' ? plan.fixed.monthlyCost : plan.autoscaled.monthlyCost, peak: plan.fixed.replicas, average: plan.autoscaled.replicas, fleet}
@@ -501,7 +520,7 @@ export function searchDeployments(store: ProfileStore, input: SearchInput): Sear
     const lossName = lossFormatName(input.model, d.quant, d.engine)
     const loss = lossName === null ? {loss: null, note: null} : quantLossFor(store, lossName, d.quant, input.model.params.totalB)
     for (const pricing of input.pricing) {
-      const price = gpuPrice(d.gpu, pricing, input.hoursPerMonth)
+      const price = gpuPrice(d.gpu, pricing, input.hoursPerMonth, input.owned)
       if ('reason' in price) {
         pruned.push({key: `${key} ${pricing}`, ...base, pricing, reason: 'no-price', detail: price.reason})
         continue
@@ -599,7 +618,7 @@ export function searchDeployments(store: ProfileStore, input: SearchInput): Sear
       `MEASURED = a capplan result file (or imported peer file) of that model, quant, engine, GPU and GPU count: its operating point at the SLO, as \`capplan report\` finds it`,
       `SCALED = measured on another GPU with the same engine and GPU count, scaled by the ceilings' ratio (\`capplan report --what-if\`)`,
       `fleet: replicas per hour = ceil(tokens that hour / replica capacity) over traffic ${input.traffic.label}; rented fleets autoscale per hour, owned GPUs are paid every hour (the peak fleet)`,
-      `owned $/GPU-hour: purchase over its life + power at $${OWNED_DEFAULTS.usdPerKwh}/kWh, PUE ${OWNED_DEFAULTS.pue}, no colocation or operations overhead (planner defaults, capplan's choice)`,
+      `owned $/GPU-hour (cost/ownership.ts, busy every hour): purchase over its life + power + colocation + operations; not given by a flag: ${ownedAssumed(input.owned ?? {})}`,
       `$/1M input and output: the replica's time split by the roofline's prefill share (cost/io-split.ts)`,
       `llama.cpp splits layers over GPUs (TP 1 x PP N); the calibration set has only vLLM-class engines (TensorRT-LLM, SGLang, Dynamo), so llama.cpp's ESTIMATED figures use the same prior: likely optimistic`,
     ],
@@ -690,4 +709,10 @@ function whyLines(input: SearchInput, ranked: Candidate[], apis: ApiOption[]): s
     )
   }
   return lines
+}
+
+/** The owned defaults a search used (no flag gave them), with their sources. */
+function ownedAssumed(owned: OwnedChoices): string {
+  const used = (Object.keys(OWNED_DEFAULTS) as (keyof typeof OWNED_DEFAULTS)[]).filter((key) => owned[key] === undefined).map((key) => OWNED_DEFAULTS[key].source)
+  return used.length === 0 ? 'none' : used.join('; ')
 }

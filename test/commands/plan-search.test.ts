@@ -125,6 +125,36 @@ describe('capplan plan --model (the issue example)', () => {
     expect(model.stderr).toContain('Unknown model profile "llama-9"')
     const tiers = await plan('--throughput', '25', '--gpu', 'h100-sxm', '--pricing', 'spot,reserved', '--volume', '100M')
     expect(tiers.exitCode).toBe(3)
-    expect(tiers.stderr).toContain('without --model, plan takes one tier')
+    expect(tiers.stderr).toContain('--pricing spot,reserved: with --throughput, plan takes one')
+    const searchOnly = await plan('--throughput', '25', '--gpu', 'h100-sxm', '--model', 'llama-3.1-70b', '--slo', 'tpot=40ms', '--volume', '100M')
+    expect(searchOnly.exitCode).toBe(3)
+    expect(searchOnly.stderr).toContain('--slo belongs to the deployment search')
+    const format = await plan('--model', 'llama-3.1-70b', '--daily-volume', '500M', '--format', 'AWQ')
+    expect(format.exitCode).toBe(3)
+    expect(format.stderr).toContain('--format "AWQ" is not an output format of the search.')
+  })
+
+  it('--model WITH --throughput is plan as before: one configuration of that model, its twins and quant loss', async () => {
+    const {exitCode, stdout} = await plan(
+      '--throughput',
+      '2500',
+      '--gpus',
+      '2',
+      '--gpu',
+      'h100-sxm',
+      '--model',
+      'llama-3.1-70b',
+      '--quant',
+      'int4',
+      '--format',
+      'AWQ',
+      '--daily-volume',
+      '500M',
+      '--json',
+    )
+    expect(exitCode).toBe(0)
+    const json = JSON.parse(stdout) as Record<string, unknown>
+    expect(json).not.toHaveProperty('ranked')
+    expect(json).toHaveProperty('selfHostedMonthlyCost')
   })
 })

@@ -1,51 +1,69 @@
 /**
- * `capplan plan --model`'s flags (the deployment search): flags that parse to values (src/cli/parsers/search.ts),
- * merged into plan's own. --pricing here takes a LIST (owned included); plan without --model takes one tier,
- * planPricingTier says which (or why not).
+ * `capplan plan --model`'s flags (the deployment search, when --model comes without --throughput): flags that
+ * parse to values (src/cli/parsers/search.ts), merged over plan's own. Three are shared with plan and mean
+ * one thing each: --model (the search's model, or the model a given throughput serves), --pricing (the search
+ * takes a LIST; plan without the search one choice: planPricing), --format (the search's output format, or
+ * the weight format of a given throughput: searchFormat). --traffic, --headroom, --min-replicas, --scale-step
+ * and the owned-hardware flags are plan's, and the search uses them as plan does.
  */
 
 import {Flags} from '@oclif/core'
 
+import type {PricingChoice} from '../../cost/plan-input.js'
 import {invalidInput} from '../../lib/errors.js'
-import type {PricingChoice} from '../../planner/search.js'
-import type {PricingTier} from '../../profiles/schema.js'
-import {parseGpuList, parsePricingList, parseTrafficSpec} from '../parsers/search.js'
+import {parseGpuList, parsePricingList, parseSearchFormat, searchFormats, type SearchFormat} from '../parsers/search.js'
 import {sloFlag} from './cost.js'
 import {capplanFlag, integerFlag} from './custom.js'
 
-export const searchFormats = ['table', 'md', 'csv', 'html', 'json'] as const
-export type SearchFormat = (typeof searchFormats)[number]
+export {searchFormats, type SearchFormat}
 
 export const searchFlags = {
   model: Flags.string({
-    summary: 'Search deployments of this model profile (e.g. llama-3.1-70b): GPU x count x quant x engine x pricing, ranked by monthly cost.',
+    summary:
+      'A model profile id. Without --throughput: SEARCH its deployments (GPU x count x quant x engine x pricing, ranked by $/month); with it: the model served (hosted twins, quality gaps).',
     helpValue: 'ID',
   }),
-  workload: Flags.string({summary: 'With --model: the workload profile (lengths and default SLO), default chat.', helpValue: 'ID'}),
-  slo: sloFlag({summary: "With --model: latency targets, e.g. ttft=1s,tpot=40ms (default: the workload profile's p95 SLO).", helpValue: 'SPEC'}),
-  traffic: capplanFlag(parseTrafficSpec)({
-    summary: 'With --model: the traffic over the day: flat, diurnal[:RATIO], business-hours[:RATIO] or a file of 24/168 hourly token counts.',
-    helpValue: 'SHAPE|FILE',
+  format: Flags.string({
+    summary: 'The search (--model alone): output format table (default), md, csv, html, json. With --throughput: the weight format, e.g. Q4_K_M, AWQ, FP8.',
+    helpValue: 'FORMAT',
   }),
-  'gpus-available': capplanFlag(parseGpuList)({summary: 'With --model: GPU profile ids to search (default: every GPU profile but cpu).', helpValue: 'IDS'}),
-  'max-gpus': integerFlag({min: 1, max: 64, summary: 'With --model: most GPUs in one replica (counts 1..N are searched, default 8).', helpValue: 'N'}),
   pricing: capplanFlag(parsePricingList)({
-    summary: 'Price tier(s): on-demand, spot, reserved; with --model a comma list that may add owned (default on-demand).',
-    helpValue: 'TIERS',
+    summary: 'on-demand (default), spot, reserved, or owned (purchase + power + colo + ops); the search takes a comma list, e.g. on-demand,reserved,owned.',
+    helpValue: 'TIER',
   }),
-  results: Flags.string({summary: 'With --model: a directory of result files (capplan or imported peers); a matching one makes its candidate MEASURED.', helpValue: 'DIR'}),
-  'show-pruned': Flags.boolean({summary: 'With --model: also list the candidates refused and why (does not fit, invalid TP, SLO unreachable, no price, beaten).'}),
-  format: Flags.option({options: searchFormats, summary: 'With --model: table (default), md, csv, html or json.'})(),
+  workload: Flags.string({summary: 'The search: the workload profile (lengths, default SLO), default chat.', helpValue: 'ID'}),
+  slo: sloFlag({summary: "The search: latency targets, e.g. ttft=1s,tpot=40ms (default: the workload profile's p95 SLO).", helpValue: 'SPEC'}),
+  'gpus-available': capplanFlag(parseGpuList)({summary: 'The search: GPU profile ids to search (default: every GPU profile but cpu).', helpValue: 'IDS'}),
+  'max-gpus': integerFlag({min: 1, max: 64, summary: 'The search: most GPUs in one replica (counts 1..N are searched, default 8).', helpValue: 'N'}),
+  results: Flags.string({summary: 'The search: a directory of result files (capplan or imported peers); a matching one makes its candidate MEASURED.', helpValue: 'DIR'}),
+  'show-pruned': Flags.boolean({summary: 'The search: also list the candidates refused and why (does not fit, invalid TP, SLO unreachable, no price, beaten).'}),
 }
 
-/** plan without --model: --pricing must be one rented tier (the search flags' list, checked here). */
-export function planPricingTier(pricing: readonly PricingChoice[] | undefined): PricingTier | undefined {
-  if (pricing === undefined) return undefined
-  if (pricing.length !== 1 || pricing[0] === 'owned') {
+/** The flags only the search reads. */
+export const searchOnlyFlags = ['workload', 'slo', 'gpus-available', 'max-gpus', 'results', 'show-pruned'] as const
+
+/** Whether plan searches: --model without a throughput. */
+export const isSearch = (flags: {model?: string | undefined; throughput?: number | undefined; 'output-throughput'?: number | undefined}) =>
+  flags.model !== undefined && flags.throughput === undefined && flags['output-throughput'] === undefined
+
+/** plan with a throughput: one --pricing choice, and none of the search's own flags. */
+export function planPricing(flags: Record<string, unknown> & {pricing?: PricingChoice[] | undefined}): PricingChoice | undefined {
+  const given = searchOnlyFlags.filter((name) => flags[name] !== undefined && flags[name] !== false)
+  if (given.length > 0) {
     throw invalidInput(
-      `--pricing ${pricing.join(',')}: without --model, plan takes one tier (on-demand, spot or reserved).`,
-      'e.g. --gpu h100-sxm --pricing spot, or add --model ID to search several tiers.',
+      `${given.map((name) => `--${name}`).join(', ')} ${given.length === 1 ? 'belongs' : 'belong'} to the deployment search (--model without --throughput).`,
+      'Drop --throughput to search deployments of --model, or drop those flags to cost the throughput you have.',
     )
   }
-  return pricing[0] as PricingTier
+  const {pricing} = flags
+  if (pricing === undefined) return undefined
+  if (pricing.length !== 1)
+    throw invalidInput(
+      `--pricing ${pricing.join(',')}: with --throughput, plan takes one choice.`,
+      'e.g. --gpu h100-sxm --pricing spot, or drop --throughput to search several.',
+    )
+  return pricing[0]
 }
+
+/** The search's --format: an output format (the weight format belongs to a given throughput). */
+export const searchFormat = (text: string | undefined): SearchFormat => (text === undefined ? 'table' : parseSearchFormat(text))

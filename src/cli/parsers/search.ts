@@ -1,43 +1,23 @@
 /**
- * The text of `capplan plan --model`'s search flags -> values: --traffic (a built-in shape, or a file of hourly
- * volumes, read here), --pricing (a list of tiers, owned included), --gpus-available (GPU profile ids). Each bad
- * value is INVALID_INPUT (exit 3) naming the flag with a valid example. Whether an id exists is the service's
- * check (the profile store).
+ * The text of `capplan plan --model`'s search flags -> values: --pricing (a list of choices, owned included),
+ * --gpus-available (GPU profile ids), --format (an output format). Each bad value is INVALID_INPUT (exit 3)
+ * naming the flag with a valid example. Whether an id exists is the service's check (the profile store).
  */
 
-import {readFileSync} from 'node:fs'
-
-import {parseTrafficText, shapeProfile, trafficShapes, type TrafficProfile, type TrafficShapeName} from '../../cost/traffic.js'
+import type {PricingChoice} from '../../cost/plan-input.js'
+import {pricingChoices} from '../../cost/plan-input.js'
 import {invalidInput} from '../../lib/errors.js'
-import {pricingChoices, type PricingChoice} from '../../planner/search.js'
-import {parsePositiveNumber} from './numbers.js'
 
-const shapeList = 'flat, business-hours[:RATIO], diurnal[:RATIO]'
+export const searchFormats = ['table', 'md', 'csv', 'html', 'json'] as const
+export type SearchFormat = (typeof searchFormats)[number]
 
-/** --traffic diurnal:3 | business-hours | flat | FILE (24 or 168 hourly token counts, CSV or JSON). */
-export function parseTrafficSpec(text: string): TrafficProfile {
-  const trimmed = text.trim()
-  const [name, ratioText, ...rest] = trimmed.split(':')
-  if ((trafficShapes as readonly string[]).includes(name!)) {
-    if (rest.length > 0) throw invalidInput(`--traffic "${text}" has more than one ratio.`, `Give ${shapeList}, e.g. --traffic diurnal:3.`)
-    let ratio: number | null = null
-    if (ratioText !== undefined) {
-      ratio = parsePositiveNumber(ratioText, 'traffic', 'diurnal:3')
-      if (ratio < 1) throw invalidInput(`--traffic ${trimmed}: the ratio is peak / trough, at least 1 (got ${ratioText}).`, 'e.g. --traffic diurnal:3.')
-    }
-    return shapeProfile(name as TrafficShapeName, ratio)
+/** --format of the search: table, md, csv, html or json. */
+export function parseSearchFormat(text: string): SearchFormat {
+  const format = text.trim().toLowerCase()
+  if (!(searchFormats as readonly string[]).includes(format)) {
+    throw invalidInput(`--format "${text}" is not an output format of the search.`, `Use ${searchFormats.join(', ')} (a weight format such as AWQ goes with --throughput).`)
   }
-  let fileText: string
-  try {
-    fileText = readFileSync(trimmed, 'utf8')
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? String(error)
-    throw invalidInput(
-      `--traffic "${text}" is not a shape (${shapeList}) and not a readable file (${code}).`,
-      'Give a shape, e.g. --traffic diurnal:3, or the path of a CSV/JSON file of 24 or 168 hourly token counts.',
-    )
-  }
-  return parseTrafficText(fileText, `--traffic ${trimmed}`)
+  return format as SearchFormat
 }
 
 function list(text: string): string[] {

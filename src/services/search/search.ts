@@ -41,10 +41,19 @@ export interface SearchFlagValues {
   'daily-volume'?: number | undefined
   'hours-per-month'?: number | undefined
   traffic?: TrafficProfile | undefined
+  headroom?: number | undefined
+  'min-replicas'?: number | undefined
+  'scale-step'?: number | undefined
   'gpus-available'?: string[] | undefined
   'max-gpus'?: number | undefined
   pricing?: PricingChoice[] | undefined
   results?: string | undefined
+  /** --pricing owned: plan's owned-hardware flags (absent = cost/ownership.ts OWNED_DEFAULTS). */
+  'kwh-price'?: number | undefined
+  pue?: number | undefined
+  'colo-kw-month'?: number | undefined
+  'ops-overhead'?: number | undefined
+  'cost-of-capital'?: number | undefined
 }
 
 export interface SearchContext {
@@ -246,6 +255,18 @@ export async function searchFromFlags(flags: SearchFlagValues, context: SearchCo
     tokensPerMonth,
     hoursPerMonth,
     traffic,
+    fleet: {
+      ...(flags.headroom === undefined ? {} : {headroom: flags.headroom}),
+      ...(flags['min-replicas'] === undefined ? {} : {minReplicas: flags['min-replicas']}),
+      ...(flags['scale-step'] === undefined ? {} : {scaleStep: flags['scale-step']}),
+    },
+    owned: {
+      ...(flags['kwh-price'] === undefined ? {} : {usdPerKwh: flags['kwh-price']}),
+      ...(flags.pue === undefined ? {} : {pue: flags.pue}),
+      ...(flags['colo-kw-month'] === undefined ? {} : {coloUsdPerKwMonth: flags['colo-kw-month']}),
+      ...(flags['ops-overhead'] === undefined ? {} : {opsOverhead: flags['ops-overhead']}),
+      ...(flags['cost-of-capital'] === undefined ? {} : {costOfCapital: flags['cost-of-capital']}),
+    },
     priors,
     priorUpdates,
     measured: fromResults.measured,

@@ -1,8 +1,8 @@
 import {beforeAll, describe, expect, it} from 'vitest'
 
-import {ownedGpuHour} from '../../../src/cost/ownership.js'
+import {OWNED_DEFAULTS, ownedGpuHour} from '../../../src/cost/ownership.js'
 import {planTraffic, shapeProfile} from '../../../src/cost/traffic.js'
-import {engineFormat, gpuPrice, lossFormatName, OWNED_DEFAULTS, searchDeployments, sloBatch, type SearchInput} from '../../../src/planner/search.js'
+import {engineFormat, gpuPrice, lossFormatName, searchDeployments, sloBatch, type SearchInput} from '../../../src/planner/search.js'
 import {loadProfiles} from '../../../src/profiles/load.js'
 import type {ProfileStore} from '../../../src/profiles/store.js'
 import {hardwareFromProfile} from '../../../src/roofline/ceilings.js'
@@ -72,31 +72,29 @@ describe('formats, losses and prices of a candidate', () => {
     expect(lossFormatName(m, 'fp16', 'sglang')).toBeNull()
   })
 
-  it('owned H200: $35,000 over 4 years of 8,760 h + 700 W x PUE 1.3 at $0.10/kWh = $1.0899/GPU-hour', () => {
+  it('owned H200 (defaults): $35,000 / (4 x 8,760 h) + 0.7 kW x PUE 1.2 x $0.0806 + 0.7 kW x $135 / 730 h = $1.1960/GPU-hour', () => {
     const price = gpuPrice(store.get('gpu', 'h200'), 'owned', 730)
-    expect('usdPerHour' in price && price.usdPerHour).toBeCloseTo(35000 / 4 / 8760 + 0.7 * 1.3 * 0.1, 9)
-    expect(OWNED_DEFAULTS.pue).toBe(1.3)
+    expect(OWNED_DEFAULTS.pue.value).toBe(1.2)
+    expect('usdPerHour' in price && price.usdPerHour).toBeCloseTo(35000 / 4 / 8760 + 0.7 * 1.2 * 0.0806 + (0.7 * 135) / 730, 9)
+    // plan's owned flags replace the defaults: $0.20/kWh, no colocation
+    const flagged = gpuPrice(store.get('gpu', 'h200'), 'owned', 730, {usdPerKwh: 0.2, coloUsdPerKwMonth: 0})
+    expect('usdPerHour' in flagged && flagged.usdPerHour).toBeCloseTo(35000 / 4 / 8760 + 0.7 * 1.2 * 0.2, 9)
     const h200 = store.get('gpu', 'h200')
-    expect('usdPerHour' in price && price.usdPerHour).toBeCloseTo(
-      ownedGpuHour(
-        {
-          usdPerGpu: 35000,
-          usefulLifeYears: 4,
-          residualFraction: 0,
-          idleWatts: h200.power!.idleWatts,
-          busyWatts: 700,
-          powerSource: '',
-          pue: 1.3,
-          usdPerKwh: 0.1,
-          coloUsdPerKwMonth: 0,
-          opsOverhead: 0,
-          hoursPerMonth: 730,
-          purchaseSource: '',
-        },
-        1,
-      ).usdPerHour,
-      12,
-    )
+    const input = {
+      usdPerGpu: 35000,
+      usefulLifeYears: 4,
+      residualFraction: 0,
+      idleWatts: h200.power!.idleWatts,
+      busyWatts: 700,
+      powerSource: '',
+      pue: 1.2,
+      usdPerKwh: 0.0806,
+      coloUsdPerKwMonth: 135,
+      opsOverhead: 0,
+      hoursPerMonth: 730,
+      purchaseSource: '',
+    }
+    expect('usdPerHour' in price && price.usdPerHour).toBeCloseTo(ownedGpuHour(input, 1).usdPerHour, 12)
   })
 
   it('a tier the profile lacks is a reason, not a price', () => {
