@@ -59,8 +59,10 @@ describe('capplan plan --model (the issue example)', () => {
     const {exitCode, stdout} = await plan(...example)
     expect(exitCode).toBe(0)
     expect(stdout).toContain('Deployments of Llama 3.1 70B Instruct (llama-3.1-70b) for workload chat')
-    expect(stdout).toMatch(/│ +1 │ \d+ x [a-z0-9-]+ \(TP \d+ x PP \d+\) │/)
-    expect(stdout).toMatch(/ESTIMATED \d+-\d+/)
+    expect(stdout).toMatch(/│ +1 │ \d+x [a-z0-9-]+ +│ int\d|fp16/)
+    expect(stdout).toMatch(/│ ESTIMATED │/)
+    expect(stdout).toMatch(/│ \d+-\d+ +│/) // the estimate's tok/s range under its label
+    for (const line of stdout.split('\n').filter((l) => l.startsWith('│') || l.startsWith('┌'))) expect(line.length).toBeLessThanOrEqual(120)
     expect(stdout).toContain('hosted twin')
     expect(stdout).toContain('closed API')
     expect(stdout).toMatch(/Why:\n {2}.* wins at \$[\d,.]+\/month/)
@@ -78,7 +80,11 @@ describe('capplan plan --model (the issue example)', () => {
     expect(new Set(json.pruned.map((p) => p.reason))).toEqual(new Set(['invalid-tp', 'slo-unreachable', 'does-not-fit', 'no-price', 'beaten']))
     const shown = await plan(...example, '--show-pruned')
     expect(shown.stdout).toMatch(/│ pruned +│ why/)
-    expect(shown.stdout).toContain('TP 3 does not divide 64 attention heads')
+    expect(shown.stdout).toContain('invalid-tp')
+    expect(shown.stdout).toMatch(/TP 3 does not/)
+    expect(
+      json.pruned.some((p) => p.reason === 'invalid-tp' && (p as {detail?: string}).detail === 'TP 3 does not divide 64 attention heads; searched as TP x PP layouts instead'),
+    ).toBe(true)
   })
 
   it('--results with an imported SGLang run makes that deployment MEASURED', async () => {
@@ -103,7 +109,7 @@ describe('capplan plan --model (the issue example)', () => {
   it('--format md, csv and html', async () => {
     const md = await plan(...example, '--format', 'md')
     expect(md.stdout).toMatch(/^# Deployment search: Llama 3.1 70B Instruct/)
-    expect(md.stdout).toContain('| # | GPU x count (TP x PP) |')
+    expect(md.stdout).toContain('| # | GPUs TP x PP | quant engine | pricing | source |')
     const csv = await plan(...example, '--format', 'csv')
     expect(csv.stdout.split('\n')[0]).toMatch(/^rank,status,gpu,gpus,tp,pp,quant,format,engine,pricing,source,output_tok_s,/)
     expect(csv.stdout).toMatch(/\n1,ranked,/)

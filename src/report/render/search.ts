@@ -8,7 +8,7 @@
 import type {Candidate, Pruned, SearchResult} from '../../planner/search.js'
 import {formatTokens, formatUsd} from '../../lib/units.js'
 import {sloText} from '../format.js'
-import {boxTable} from './box.js'
+import {boxTable, TERMINAL_WIDTH} from './box.js'
 import {cell, headTexts, rowTexts, type Column, type Table} from './rows.js'
 
 /** Rows the terminal, Markdown and HTML tables show (JSON and CSV carry every candidate). */
@@ -26,40 +26,42 @@ export function sourceText(c: Candidate): string {
   return c.source === 'ESTIMATED' ? `ESTIMATED ${c.throughput.low.toFixed(0)}-${c.throughput.high.toFixed(0)}` : c.source
 }
 
-type RankedKey = 'rank' | 'deployment' | 'quant' | 'engine' | 'pricing' | 'source' | 'toks' | 'replicas' | 'month' | 'in' | 'out' | 'loss'
+type RankedKey = 'rank' | 'deployment' | 'quant' | 'pricing' | 'source' | 'toks' | 'replicas' | 'month' | 'perMTok' | 'loss'
+
+/** A weight format's label, short: "vLLM AWQ" -> "AWQ", "vLLM COMPRESSED-TENSORS" -> "W8A8", "vLLM BFLOAT16" -> "BF16". */
+function shortFormat(label: string): string {
+  const name = label.replace(/^vLLM /, '')
+  return ({'COMPRESSED-TENSORS': 'W8A8', BFLOAT16: 'BF16', FLOAT16: 'FP16'} as Record<string, string>)[name] ?? name
+}
+
+/** A range end in thousands: 3076 -> "$3.1k", 950 -> "$950" (the exact figures are in --json and CSV). */
+const kilo = (value: number) => (value >= 1000 ? `$${(value / 1000).toFixed(1)}k` : `$${Math.round(value)}`)
 
 export function rankedTable(result: SearchResult, limit = SEARCH_TABLE_ROWS): Table<RankedKey> {
   return {
     columns: [
       col('rank', '#', 'right'),
-      col('deployment', 'GPU x count (TP x PP)'),
-      col('quant', 'quant'),
-      col('engine', 'engine'),
+      col('deployment', 'GPUs\nTP x PP'),
+      col('quant', 'quant\nengine'),
       col('pricing', 'pricing'),
-      col('source', 'source (tok/s range)'),
-      col('toks', 'out tok/s/replica @SLO', 'right'),
-      col('replicas', 'replicas peak / avg', 'right'),
+      col('source', 'source'),
+      col('toks', 'tok/s @SLO', 'right'),
+      col('replicas', 'replicas\npeak/avg', 'right'),
       col('month', '$/month', 'right'),
-      col('in', '$/1M in', 'right'),
-      col('out', '$/1M out', 'right'),
-      col('loss', 'quant loss'),
+      col('perMTok', '$/1M\nin/out', 'right'),
+      col('loss', 'loss'),
     ],
     rows: result.ranked.slice(0, limit).map((c) => ({
       rank: num(c.rank),
-      deployment: text(deploymentText(c)),
-      quant: text(`${c.quant} (${c.format})`),
-      engine: text(c.engine),
+      deployment: text(`${c.gpus}x ${c.gpu}\nTP ${c.tp} x PP ${c.pp}`),
+      quant: text(`${c.quant} ${shortFormat(c.format)}\n${c.engine}`),
       pricing: text(c.pricing),
-      source: text(sourceText(c)),
+      source: text(c.source === 'ESTIMATED' ? `ESTIMATED\n${c.throughput.low.toFixed(0)}-${c.throughput.high.toFixed(0)}` : c.source),
       toks: num(c.throughput.outputTokensPerSecond),
       replicas: cell(c.replicas.peak, `${c.replicas.peak} / ${c.replicas.average.toFixed(2)}`),
-      month: cell(
-        c.monthlyCost,
-        c.source === 'ESTIMATED' ? `${formatUsd(c.monthlyCost)} (${formatUsd(c.monthlyCostLow)}-${formatUsd(c.monthlyCostHigh)})` : formatUsd(c.monthlyCost),
-      ),
-      in: usd(c.perMTok.input),
-      out: usd(c.perMTok.output),
-      loss: text(c.quantLoss === null ? (c.quant === 'fp16' ? 'none (16-bit)' : 'unknown') : `${c.quantLoss.lossPct}%`),
+      month: cell(c.monthlyCost, c.source === 'ESTIMATED' ? `${formatUsd(c.monthlyCost)}\n${kilo(c.monthlyCostLow)}-${kilo(c.monthlyCostHigh)}` : formatUsd(c.monthlyCost)),
+      perMTok: cell(c.perMTok.input, c.perMTok.input === null || c.perMTok.output === null ? '-' : `${formatUsd(c.perMTok.input)}/${formatUsd(c.perMTok.output)}`),
+      loss: text(c.quantLoss === null ? (c.quant === 'fp16' ? 'none' : '?') : `${c.quantLoss.lossPct}%`),
     })),
   }
 }
@@ -145,12 +147,13 @@ export function renderSearchTable(result: SearchResult, options: SearchRenderOpt
   blocks.push(
     result.ranked.length === 0
       ? 'No deployment fits and meets the SLO.'
-      : `${boxTable(rankedTable(result))}${result.ranked.length > SEARCH_TABLE_ROWS ? `\n(${result.ranked.length - SEARCH_TABLE_ROWS} more ranked: --json or --format csv lists every candidate)` : ''}`,
+      : `${boxTable(rankedTable(result), {maxWidth: TERMINAL_WIDTH})}${result.ranked.length > SEARCH_TABLE_ROWS ? `\n(${result.ranked.length - SEARCH_TABLE_ROWS} more ranked: --json or --format csv lists every candidate)` : ''}`,
   )
-  if (result.apis.options.length > 0) blocks.push(`Against the APIs${result.apis.twinNote === null ? '' : ` (${result.apis.twinNote})`}:\n${boxTable(apiTable(result))}`)
+  if (result.apis.options.length > 0)
+    blocks.push(`Against the APIs${result.apis.twinNote === null ? '' : ` (${result.apis.twinNote})`}:\n${boxTable(apiTable(result), {maxWidth: TERMINAL_WIDTH})}`)
   blocks.push(['Why:', ...result.why.map((line) => `  ${line}`)].join('\n'))
   blocks.push(prunedSummary(result, options.showPruned === true))
-  if (options.showPruned === true && result.pruned.length > 0) blocks.push(boxTable(prunedTable(result.pruned)))
+  if (options.showPruned === true && result.pruned.length > 0) blocks.push(boxTable(prunedTable(result.pruned), {maxWidth: TERMINAL_WIDTH, compact: true}))
   if (result.notes.length > 0) blocks.push(['Notes:', ...result.notes.map((note) => `  ${note}`)].join('\n'))
   blocks.push(['Assumptions:', ...result.assumptions.map((line) => `  ${line}`)].join('\n'))
   return blocks.join('\n\n')
