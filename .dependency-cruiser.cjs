@@ -42,15 +42,15 @@ module.exports = {
     {
       name: 'pure-stages-not-cli',
       severity: 'error',
-      comment: 'report/build, cost, stats and roofline take values, not flag text: no src/cli.',
-      from: {path: '^src/(report/build|cost|stats|roofline)/'},
+      comment: 'report/build, cost, stats, roofline and planner take values, not flag text: no src/cli.',
+      from: {path: '^src/(report/build|cost|stats|roofline|planner)/'},
       to: {path: '^src/cli/'},
     },
     {
       name: 'pure-stages-no-io',
       severity: 'error',
-      comment: 'report/build, cost, stats and roofline return values: no filesystem, processes or network.',
-      from: {path: '^src/(report/build|cost|stats|roofline)/'},
+      comment: 'report/build, cost, stats, roofline and planner return values: no filesystem, processes or network.',
+      from: {path: '^src/(report/build|cost|stats|roofline|planner)/'},
       to: {path: IO_MODULES},
     },
     {

@@ -12,10 +12,12 @@
 //      timings (within 3%) and vs llama-bench tg on the same file (>= 0.95).
 //   5. soak: capplan bench at concurrency 64 against a source failing 10% of requests: failures by kind,
 //      summary vs the successful requests, RSS at the start and end, live-heap trend.
+//   6. planner: leave-one-out accuracy of the deployment search's ESTIMATED throughput over the calibration
+//      set, every calibration row through the sanity check, the full search's time next to `capplan --version`.
 //
 //   npm run bench -- [--quant q4_0,q8_0] [--rounds 3] [--tokens 64] [--threads N] [--json]
 //                    [--llama-bench PATH] [--flash-attn auto|on|off] [--model qwen2.5-0.5b] [--engine project|fallback]
-//                    [--skip-decode] [--skip-report] [--skip-loadgen] [--skip-accuracy] [--skip-soak]
+//                    [--skip-decode] [--skip-report] [--skip-loadgen] [--skip-accuracy] [--skip-soak] [--skip-planner]
 //                    [--soak-minutes 3] [--accuracy-rounds 3] [--report-files 1000]
 //
 // `npm run bench` builds dist/ (the CLI that the report and soak sections run as a process) and dist-perf/
@@ -58,6 +60,7 @@ const {values: flags} = parseArgs({
     'skip-loadgen': {type: 'boolean', default: false},
     'skip-accuracy': {type: 'boolean', default: false},
     'skip-soak': {type: 'boolean', default: false},
+    'skip-planner': {type: 'boolean', default: false},
     'soak-minutes': {type: 'string', default: '3'},
     'accuracy-rounds': {type: 'string', default: '3'},
     'report-files': {type: 'string', default: '1000'},
@@ -200,4 +203,12 @@ if (!flags['skip-soak']) {
   const summary = await runSoak({durationMs: Math.round(minutes * 60_000), log})
   if (flags.json) process.stdout.write(`${JSON.stringify({soak: summary}, null, 2)}\n`)
   else console.log(`\n${text(formatSoak(summary))}`)
+}
+
+// Issue 14 §3: the deployment search's accuracy (leave-one-out over the calibration set) and speed (perf/planner-bench.ts).
+if (!flags['skip-planner']) {
+  const {runPlannerBench, formatPlannerBench} = await import('./planner-bench.js')
+  const summary = await runPlannerBench({rounds: 5})
+  if (flags.json) process.stdout.write(`${JSON.stringify({planner: summary}, null, 2)}\n`)
+  else console.log(`\n${text(formatPlannerBench(summary))}`)
 }

@@ -1,8 +1,9 @@
-import {integerFlag} from '../cli/flags/custom.js'
+import {capplanFlag, integerFlag} from '../cli/flags/custom.js'
+import {parseServingSpec} from '../cli/parsers/serving.js'
 import {Args, Flags} from '@oclif/core'
 
 import {CapplanCommand} from '../cli/base-command.js'
-import {quantFlag} from '../cli/flags/choices.js'
+import {quantFlag, weightFormatIdFlag} from '../cli/flags/choices.js'
 import {importPeerFile, type ImportPayload} from '../services/import/import.js'
 
 export type {ImportPayload} from '../services/import/import.js'
@@ -33,6 +34,11 @@ Without --out the file goes to results/ under capplan's usual name; nothing is e
     quant: quantFlag({summary: 'Quantization level of the run.'}),
     gpu: Flags.string({summary: 'GPU profile id the run used (report prices with it).', helpValue: 'ID'}),
     gpus: integerFlag({min: 0, max: 1024, summary: 'GPUs one replica used (0 = CPU only).', helpValue: 'N'}),
+    format: weightFormatIdFlag({summary: "The weights' precision when the file does not say (fp8, awq, gptq, bf16, q4_k_m, ...); sets --quant's level too."}),
+    serving: capplanFlag(parseServingSpec)({
+      summary: 'Serving features the run used, for the physics check: dp-attention, kv-cache=fp8, spec=METHOD[:TOKENS-PER-STEP], ep=N, decode-only.',
+      helpValue: 'LIST',
+    }),
   }
 
   public async run(): Promise<ImportPayload> {

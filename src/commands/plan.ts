@@ -1,6 +1,8 @@
 import {CapplanCommand} from '../cli/base-command.js'
 import {planFlags} from '../cli/flags/plan.js'
+import {isSearch, planPricing, searchFlags, searchFormat} from '../cli/flags/search.js'
 import type {PlanResult} from '../cost/plan.js'
+import type {SearchResult} from '../planner/search.js'
 import {renderPlanTable} from '../report/render/plan-table.js'
 import {planFromFlags} from '../services/plan/options.js'
 
@@ -24,12 +26,54 @@ Formulas: replica $/month = $/GPU-hour x GPUs x hours; capacity = tok/s x 3600 x
       description: "Reproduce a seed's own prices (variants) and add energy for owned GPUs",
       command: '<%= config.bin %> <%= command.id %> --throughput 25 --gpu a100-80gb-sxm --pricing spot --volume 100M --api gpt-4o@seed-000 --kwh-price 0.12 --pue 1.3',
     },
+    {
+      description: 'Search the cheapest deployment of Llama 3.1 70B that meets the SLO (MEASURED / SCALED / ESTIMATED, ranked by $/month)',
+      command:
+        '<%= config.bin %> <%= command.id %> --model llama-3.1-70b --workload chat --daily-volume 500M --slo ttft=1s,tpot=40ms --traffic diurnal:3 --gpus-available h100-sxm,h200,l40s --max-gpus 16 --pricing on-demand,reserved,owned',
+    },
   ]
 
-  static override flags = planFlags
+  static override flags = {...planFlags, ...searchFlags}
 
-  public async run(): Promise<PlanResult> {
-    const result = await planFromFlags(this.flags, this.flags.profiles)
+  public async run(): Promise<PlanResult | SearchResult> {
+    // --- issue 14: --model without a throughput searches deployments (src/services/search); the rest is plan as before.
+    const {workload, slo, 'gpus-available': gpusAvailable, 'max-gpus': maxGpus, results, 'show-pruned': showPruned, ...plan} = this.flags
+    if (isSearch(plan)) {
+      // loaded only for the search: plain `plan` starts as fast as before
+      const {searchFromFlags} = await import('../services/search/search.js')
+      const {renderSearch} = await import('../report/render/search.js')
+      const format = searchFormat(plan.format)
+      const search = await searchFromFlags(
+        {
+          model: plan.model!,
+          workload,
+          slo,
+          traffic: plan.traffic,
+          headroom: plan.headroom,
+          'min-replicas': plan['min-replicas'],
+          'scale-step': plan['scale-step'],
+          'gpus-available': gpusAvailable,
+          'max-gpus': maxGpus,
+          pricing: plan.pricing,
+          results,
+          volume: plan.volume,
+          'daily-volume': plan['daily-volume'],
+          'hours-per-month': plan['hours-per-month'],
+          'kwh-price': plan['kwh-price'],
+          pue: plan.pue,
+          'colo-kw-month': plan['colo-kw-month'],
+          'ops-overhead': plan['ops-overhead'],
+          'cost-of-capital': plan['cost-of-capital'],
+        },
+        {profilesDir: plan.profiles, capplanVersion: this.config.version},
+      )
+      if (!this.jsonEnabled()) this.log(renderSearch(search, format, {showPruned: showPruned === true}).replace(/\n$/, ''))
+      return search
+    }
+    const pricing = planPricing(this.flags)
+    // --- end of the search block.
+    // --- end of the search block.
+    const result = await planFromFlags({...plan, pricing}, plan.profiles)
     if (!this.jsonEnabled()) this.log(renderPlanTable(result))
     return result
   }

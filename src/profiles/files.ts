@@ -18,7 +18,7 @@ import {profileKinds, profileSchemas, type ProfileKind, type ProfileOfKind} from
 export const MAX_PROFILE_FILE_BYTES = 1024 * 1024
 
 /** Folder each kind lives in (built-in layout); a user dir may also use the singular name. */
-export const kindFolders: Record<ProfileKind, string> = {gpu: 'gpus', model: 'models', api: 'apis', workload: 'workloads', 'quant-loss': 'quant-loss'}
+export const kindFolders: Record<ProfileKind, string> = {gpu: 'gpus', model: 'models', api: 'apis', workload: 'workloads', 'quant-loss': 'quant-loss', calibration: 'calibration'}
 
 export type ProfileOrigin = 'builtin' | 'user'
 

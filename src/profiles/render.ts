@@ -119,5 +119,18 @@ export function renderProfileTable(store: ProfileStore, kind: ProfileKind): stri
         ]),
       )
     }
+    case 'calibration': {
+      return table(
+        ['calibration', 'rows', 'models', 'GPUs', 'engines', 'source read'],
+        store.list('calibration').map((c) => [
+          idCell(store, 'calibration', c.id),
+          String(c.measurements.length),
+          [...new Set(c.measurements.map((m) => m.model))].join(', '),
+          [...new Set(c.measurements.map((m) => m.gpu))].join(', '),
+          [...new Set(c.measurements.map((m) => m.engine))].join(', '),
+          c.source.read,
+        ]),
+      )
+    }
   }
 }

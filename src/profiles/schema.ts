@@ -1,5 +1,7 @@
 import {z} from 'zod'
 
+import {calibrationProfileSchema, type CalibrationProfile} from './calibration-schema.js'
+
 /**
  * One zod schema per profile kind. Profiles are YAML files under profiles/<kind>s/ (built-in) or a user
  * directory; every file holds one profile. Strict objects: a misspelled field is an error, not ignored.
@@ -303,8 +305,10 @@ export const profileSchemas = {
   api: apiProfileSchema,
   workload: workloadProfileSchema,
   'quant-loss': quantLossProfileSchema,
+  calibration: calibrationProfileSchema,
 } as const
 export type ProfileKind = keyof typeof profileSchemas
 export const profileKinds = Object.keys(profileSchemas) as ProfileKind[]
-export type Profile = GpuProfile | ModelProfile | ApiProfile | WorkloadProfile | QuantLossProfile
+export type Profile = GpuProfile | ModelProfile | ApiProfile | WorkloadProfile | QuantLossProfile | CalibrationProfile
+export type {CalibrationProfile}
 export type ProfileOfKind<K extends ProfileKind> = z.infer<(typeof profileSchemas)[K]>

@@ -5,6 +5,7 @@
 
 import {quantLevels} from '../profiles/schema.js'
 import {clientHealthSchema} from './client-health.js'
+import {servingRecordSchema} from './serving.js'
 import {
   engineKinds,
   levelStatuses,
@@ -219,7 +220,8 @@ const resultKeys = [
 
 /** Everything but the version-specific fields (schemaVersion, capplan.command), for both versions read. */
 function certainlyMatchesBody(value: unknown, version: number, isCommand: (command: unknown) => boolean): boolean {
-  if (!isRecord(value) || !hasExactKeys(value, resultKeys) || value['schemaVersion'] !== version) return false
+  if (!isRecord(value) || !hasExactKeys(value, resultKeys, ['serving']) || value['schemaVersion'] !== version) return false
+  if (value['serving'] !== undefined && !servingRecordSchema.safeParse(value['serving']).success) return false
   const {capplan, levels} = value
   if (!isRecord(capplan) || !hasExactKeys(capplan, ['version', 'command']) || typeof capplan['version'] !== 'string' || !isCommand(capplan['command'])) {
     return false

@@ -2,6 +2,7 @@ import {z} from 'zod'
 
 import {quantLevels} from '../profiles/schema.js'
 import {clientHealthSchema} from './client-health.js'
+import {servingRecordSchema} from './serving.js'
 import {levelCacheSchema, requestSessionSchema, workloadShapeSchema} from './workload-shape.js'
 
 /**
@@ -377,6 +378,8 @@ export const resultFileSchema = z.strictObject({
   /** running: written mid-run (incremental save); partial: some levels done, then stopped. */
   status: z.enum(runStatuses),
   notes: z.array(z.string()),
+  /** v3: the serving features the run used (DP attention, FP8 KV, speculative decoding, decode-only); absent = none known. */
+  serving: servingRecordSchema.optional(),
 })
 export type ResultFile = z.infer<typeof resultFileSchema>
 

@@ -1,6 +1,6 @@
 import type {GpuProfile, ModelProfile} from '../profiles/schema.js'
 import type {ComputeDtype} from './formats.js'
-import {kvBytesPerTokenReplica, paramsReadPerStepB, weightBytes} from './memory.js'
+import {kvReadBytesPerToken, paramsReadPerStepB, weightBytes, type ServingFeatures} from './memory.js'
 
 /**
  * Speed limits physics puts on a model on some GPUs (a roofline): a decode step must read the weights (and
@@ -143,13 +143,18 @@ export interface DecodeStep {
  * flops = batch x (2 x active params + attention pairs x context).
  * Pipeline (PP > 1): the batch runs as m = min(batch, PP) micro-batches, each reading every weight once, on
  * TP x m busy GPUs: bytes = m x weights + KV. With PP 1 this is the plain formula.
+ * Serving features (memory.ts ServingFeatures): data-parallel attention reads ONE copy of each sequence's KV
+ * (no TP replication); speculative decoding verifies k = tokensPerStep tokens per sequence per step (k x FLOPs,
+ * k x tokens, the same bytes).
  */
-export function decodeStep(input: CeilingInput, batch: number, contextTokens: number): DecodeStep {
+export function decodeStep(input: CeilingInput, batch: number, contextTokens: number, features: ServingFeatures = {}): DecodeStep {
   const microBatches = Math.min(input.pp, batch)
   const gpus = input.tp * microBatches
+  // Speculative decoding: each step verifies k tokens per sequence (k x the FLOPs, the same weights and KV read).
+  const k = features.tokensPerStep ?? 1
   const weightBytesRead = microBatches * weightBytes(paramsReadPerStepB(input.model, Math.ceil(batch / microBatches)), input.bitsPerWeight)
-  const kvBytesRead = batch * kvBytesPerTokenReplica(input.model, input.kvBytesPerElement, input.tp, input.pp) * contextTokens
-  const flops = batch * (2 * input.model.params.activeB * 1e9 + attentionFlopsPerPair(input.model, 'decode') * contextTokens)
+  const kvBytesRead = batch * kvReadBytesPerToken(input.model, input.kvBytesPerElement, input.tp, input.pp, features) * contextTokens
+  const flops = batch * k * (2 * input.model.params.activeB * 1e9 + attentionFlopsPerPair(input.model, 'decode') * contextTokens)
   const bw = input.hardware.bandwidthBytesPerSPerGpu
   const peak = peakFlops(input.hardware, input.computeDtype)
   const memoryTimeS = bw === null ? null : (weightBytesRead + kvBytesRead) / (gpus * bw * input.factors.etaBandwidth)
@@ -164,8 +169,8 @@ export function decodeStep(input: CeilingInput, batch: number, contextTokens: nu
     memoryTimeS,
     computeTimeS,
     bound,
-    tokensPerSecond: stepTimeS === null ? null : batch / stepTimeS,
-    perSequenceTokensPerSecond: stepTimeS === null ? null : 1 / stepTimeS,
+    tokensPerSecond: stepTimeS === null ? null : (batch * k) / stepTimeS,
+    perSequenceTokensPerSecond: stepTimeS === null ? null : k / stepTimeS,
   }
 }
 

@@ -32,8 +32,20 @@ export function operatingPointOfLevel(store: ProfileStore, result: ResultFile, l
     outputTokens: result.workload.outputTokens,
     measuredTokensPerSecond: level.summary.throughput.outputTokensPerS,
     ...(options.bandwidthGBs === undefined ? {} : {bandwidthGBs: options.bandwidthGBs}),
+    ...(result.serving?.kvCache === undefined ? {} : {kvCache: result.serving.kvCache}),
   })
-  return options.factors === undefined ? point : {...point, factors: options.factors}
+  // The serving features the run recorded (results/serving.ts): the ceiling and the physical limit use them.
+  const serving = result.serving
+  const features =
+    serving === undefined
+      ? undefined
+      : {
+          ...(serving.dataParallelAttention === true ? {dataParallelAttention: true} : {}),
+          ...(serving.speculative?.tokensPerStep === undefined ? {} : {tokensPerStep: serving.speculative.tokensPerStep}),
+          ...(serving.decodeOnly === true ? {decodeOnly: true} : {}),
+        }
+  const withFeatures = features === undefined ? point : {...point, features}
+  return options.factors === undefined ? withFeatures : {...withFeatures, factors: options.factors}
 }
 
 /** Efficiency of one level's output tok/s against its hardware's ceiling, and the verdict. */

@@ -89,6 +89,28 @@ export function kvBytesPerTokenPerGpu(model: ModelProfile, bytesPerElement: numb
   return 2 * layersPerGpu * headsPerGpu * model.headDim * bytesPerElement
 }
 
+/**
+ * Serving features the ceilings model (absent = not used). Named here so the memory and the ceiling
+ * arithmetic agree on them:
+ * - dataParallelAttention: attention runs data-parallel inside the TP group (SGLang / TensorRT-LLM "DP
+ *   attention", common for MLA models): each GPU holds and reads the KV cache of ITS OWN requests only, so a
+ *   sequence's KV exists once, not once per TP rank.
+ * - tokensPerStep: speculative decoding (MTP, EAGLE, draft models): accepted tokens per sequence per step.
+ * - decodeOnly: a decode worker of a disaggregated prefill/decode deployment: prefill runs on other GPUs.
+ * FP8 KV cache is the KV precision (formats.ts kvCacheDtypes), concurrency in the thousands is a batch.
+ */
+export interface ServingFeatures {
+  dataParallelAttention?: boolean
+  tokensPerStep?: number
+  decodeOnly?: boolean
+}
+
+/** KV bytes per token read (and held) per sequence over the replica: one copy with DP attention, else replicated per TP rank. */
+export function kvReadBytesPerToken(model: ModelProfile, bytesPerElement: number, tp: number, pp: number, features: ServingFeatures = {}): number {
+  if (features.dataParallelAttention === true) return kvBytesPerToken(model, bytesPerElement).bytes
+  return kvBytesPerTokenReplica(model, bytesPerElement, tp, pp)
+}
+
 /** KV bytes per token summed over every GPU of a TP x PP replica (replicated heads counted each time). */
 export function kvBytesPerTokenReplica(model: ModelProfile, bytesPerElement: number, tp: number, pp = 1): number {
   return kvBytesPerTokenPerGpu(model, bytesPerElement, tp, pp) * tp * pp
@@ -169,6 +191,8 @@ export interface FitInput {
   overheadBytesPerGpu: number
   /** Tokens of KV one sequence holds at its longest: ISL + OSL. */
   contextTokens: number
+  /** Data-parallel attention: a sequence's KV is held once in the replica (ServingFeatures). */
+  dataParallelAttention?: boolean
 }
 
 export interface Fit {
@@ -201,8 +225,11 @@ export function fitReplica(input: FitInput): Fit {
   const usableBytes = input.gpus * input.memoryBytesPerGpu * input.memoryUtilization
   const overheadBytes = input.gpus * input.overheadBytesPerGpu
   const freeForKvBytes = usableBytes - weightsBytes - overheadBytes
-  const perGpu = kvBytesPerTokenPerGpu(input.model, input.kvBytesPerElement, input.tp, input.pp)
-  const replica = perGpu * input.tp * input.pp
+  const dp = input.dataParallelAttention === true
+  const replica = dp
+    ? kvBytesPerToken(input.model, input.kvBytesPerElement).bytes
+    : kvBytesPerTokenPerGpu(input.model, input.kvBytesPerElement, input.tp, input.pp) * input.tp * input.pp
+  const perGpu = replica / (input.tp * input.pp)
   const kvBytesPerSequence = replica * input.contextTokens
   const maxSequences = freeForKvBytes > 0 ? Math.floor(freeForKvBytes / kvBytesPerSequence) : 0
   return {

@@ -2,7 +2,7 @@ import type {GpuProfile, ModelProfile, QuantLevel} from '../profiles/schema.js'
 import {decodeStep, defaultEfficiency, hardwareFromProfile, peakFlops, type CeilingInput, type EfficiencyFactors, type Hardware} from './ceilings.js'
 import {DEFAULT_MEMORY_UTILIZATION, DEFAULT_OVERHEAD_GB_PER_GPU} from './estimate.js'
 import {formatFromName, kvCacheBytesPerElement, resolveFormat, type KvCacheDtype, type ResolvedFormat} from './formats.js'
-import {GB, fitReplica, kvBytesPerTokenReplica, parallelLayouts, tensorParallelValidity, weightBytes, type Fit} from './memory.js'
+import {GB, fitReplica, kvReadBytesPerToken, parallelLayouts, tensorParallelValidity, weightBytes, type Fit, type ServingFeatures} from './memory.js'
 
 /**
  * Measured results against physics: how much of its ceiling a measurement reached, whether it is impossible,
@@ -26,6 +26,8 @@ export interface OperatingPoint {
   /** Aggregate output tokens/s the run measured (all sequences together). */
   measuredTokensPerSecond: number
   factors?: EfficiencyFactors
+  /** Serving features the run used (DP attention, speculative tokens per step, decode-only worker); absent = none. */
+  features?: ServingFeatures
 }
 
 export type MeasuredVerdict = 'ok' | 'above-ceiling' | 'impossible' | 'does-not-fit' | 'unknown'
@@ -81,11 +83,13 @@ export function physicalDecodeLimit(point: OperatingPoint): number | null {
   const gpus = point.tp * microBatches
   const bytes =
     microBatches * weightBytes(point.model.params.activeB, point.format.bitsPerWeight) +
-    point.batch * kvBytesPerTokenReplica(point.model, kvCacheBytesPerElement[point.kvCache], point.tp, point.pp) * point.inputTokens
+    point.batch * kvReadBytesPerToken(point.model, kvCacheBytesPerElement[point.kvCache], point.tp, point.pp, point.features) * point.inputTokens
   const memoryTimeS = bytes / (gpus * bw)
   const peak = peakFlops(point.hardware, point.format.computeDtype)
-  const computeTimeS = peak === null ? 0 : (point.batch * 2 * point.model.params.activeB * 1e9) / (gpus * peak)
-  return point.batch / Math.max(memoryTimeS, computeTimeS)
+  // Speculative decoding: k tokens per sequence per step, each verified (k x the FLOPs of one).
+  const k = point.features?.tokensPerStep ?? 1
+  const computeTimeS = peak === null ? 0 : (point.batch * k * 2 * point.model.params.activeB * 1e9) / (gpus * peak)
+  return (point.batch * k) / Math.max(memoryTimeS, computeTimeS)
 }
 
 /**
@@ -97,7 +101,7 @@ export function physicalDecodeLimit(point: OperatingPoint): number | null {
 export function checkMeasuredDecode(point: OperatingPoint): MeasuredCheck {
   const factors = point.factors ?? defaultEfficiency
   const contextTokens = averageDecodeContext(point.inputTokens, point.outputTokens)
-  const ceiling = decodeStep(ceilingInputOf(point, factors), point.batch, contextTokens).tokensPerSecond
+  const ceiling = decodeStep(ceilingInputOf(point, factors), point.batch, contextTokens, point.features).tokensPerSecond
   const limit = physicalDecodeLimit(point)
   const eff = efficiency(point.measuredTokensPerSecond, ceiling)
   const fraction = efficiency(point.measuredTokensPerSecond, limit)
@@ -209,8 +213,8 @@ export function whatIf(source: OperatingPoint, target: WhatIfTarget): WhatIfResu
   }
   const factors = source.factors ?? defaultEfficiency
   const targetPoint: OperatingPoint = {...source, hardware: target.hardware, ...layout}
-  const targetStep = decodeStep(ceilingInputOf(targetPoint, factors), source.batch, check.contextTokens)
-  const sourceStep = decodeStep(ceilingInputOf(source, factors), source.batch, check.contextTokens)
+  const targetStep = decodeStep(ceilingInputOf(targetPoint, factors), source.batch, check.contextTokens, source.features)
+  const sourceStep = decodeStep(ceilingInputOf(source, factors), source.batch, check.contextTokens, source.features)
   if (targetStep.tokensPerSecond === null) return {ok: false, reason: `${target.hardware.id} has no memory bandwidth: measure it or set it`}
   const warnings: string[] = []
   if (targetStep.bound !== sourceStep.bound) {

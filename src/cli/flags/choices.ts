@@ -8,7 +8,7 @@ import {Flags} from '@oclif/core'
 
 import {pricingChoices} from '../../cost/plan-input.js'
 import {profileKinds, quantLevels} from '../../profiles/schema.js'
-import {formatChoices, kvCacheDtypes} from '../../roofline/formats.js'
+import {formatChoices, kvCacheDtypes, weightFormatIds} from '../../roofline/formats.js'
 
 /** One quantization level: int4, int8, fp16. */
 export const quantFlag = Flags.option({options: quantLevels})
@@ -27,3 +27,6 @@ export const weightFormatFlag = Flags.option({options: formatChoices})
 
 /** estimate --kv-cache: the KV cache precision. */
 export const kvCacheFlag = Flags.option({options: kvCacheDtypes})
+
+/** import --format: a concrete weight format (no gguf/vllm choice: the file's model is what it is). */
+export const weightFormatIdFlag = Flags.option({options: weightFormatIds})

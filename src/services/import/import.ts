@@ -11,6 +11,8 @@ import {errnoCode, fileWriteError, writeFileComplete} from '../../lib/safe-write
 import {loadProfiles} from '../../profiles/load.js'
 import {type ProfileStore} from '../../profiles/store.js'
 import type {QuantLevel} from '../../profiles/schema.js'
+import type {ServingRecord} from '../../results/serving.js'
+import {weightFormats, type WeightFormatId} from '../../roofline/formats.js'
 import {loadAnyResult} from '../../results/import/load.js'
 import {formatSchemaIssues} from '../../results/read.js'
 import {resultFileSchema, type ResultFile} from '../../results/schema.js'
@@ -28,6 +30,10 @@ export interface ImportOverrides {
   quant?: QuantLevel | undefined
   gpu?: string | undefined
   gpus?: number | undefined
+  /** --format: the weights' precision (a weight format id); sets the quant level unless --quant says otherwise. */
+  format?: WeightFormatId | undefined
+  /** --serving: the serving features the run used. */
+  serving?: ServingRecord | undefined
 }
 
 export interface ImportFlagValues extends ImportOverrides {
@@ -55,6 +61,22 @@ export function applyImportOverrides(result: ResultFile, store: ProfileStore, fl
   if (flags.gpus !== undefined) {
     next.engine.gpuCount = flags.gpus
     set.push(`--gpus ${flags.gpus}`)
+  }
+  if (flags.format !== undefined) {
+    const spec = weightFormats[flags.format]
+    if (flags.quant !== undefined && flags.quant !== spec.quant) {
+      throw invalidInput(
+        `--format ${flags.format} is an ${spec.quant} format but --quant is ${flags.quant}.`,
+        `Drop --quant (--format sets it), or give an ${flags.quant} format.`,
+      )
+    }
+    next.model.format = flags.format.toUpperCase()
+    next.model.quant = spec.quant
+    set.push(`--format ${flags.format}`)
+  }
+  if (flags.serving !== undefined) {
+    next.serving = {...next.serving, ...flags.serving}
+    set.push(`--serving ${JSON.stringify(flags.serving)}`)
   }
   if (set.length > 0) next.notes.push(`set by capplan import: ${set.join(' ')}`)
   const checked = resultFileSchema.safeParse(next)

@@ -148,7 +148,7 @@ describe('parseProfileText on hostile input', () => {
     // kind: &a [*a] is a list that contains itself; the message named the value with JSON.stringify.
     const {problems} = parseProfileText('kind: &a [*a]\nid: x\n', FILE, undefined, 'user')
     // Column 10: the flow list after the anchor.
-    expect(problems).toEqual([{file: FILE, field: 'kind', line: 1, column: 10, message: 'must be one of gpu, model, api, workload, quant-loss (got a list)'}])
+    expect(problems).toEqual([{file: FILE, field: 'kind', line: 1, column: 10, message: 'must be one of gpu, model, api, workload, quant-loss, calibration (got a list)'}])
   })
 
   it('regression (found reading the code for the soup): an alias bomb is a located problem (was a ReferenceError)', () => {

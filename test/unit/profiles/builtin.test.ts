@@ -31,6 +31,7 @@ const expectedIds = {
   ],
   workload: ['batch-classify', 'chat', 'chat-multiturn', 'code', 'rag', 'rag-shared-prefix', 'summarize'],
   'quant-loss': ['awq-int4', 'fp8', 'gptq-int4', 'gptq-int8', 'int8-w8a8', 'q4_0', 'q4_k_m', 'q8_0'],
+  calibration: ['inferencex-disagg-dsr1-fp8', 'inferencex-h200-trt-dsr1-fp8', 'inferencex-mi300x-sglang-dsr1-fp8'],
 }
 
 let store: ProfileStore

@@ -126,7 +126,7 @@ describe('errors name the file and the place', () => {
   it('a missing or unknown kind at the top level is reported', () => {
     const dir = tempProfileDir({'x.yaml': 'kind: tpu\nid: x\n', 'y.yaml': '- a list\n'})
     expect(scanProfileDir(dir, 'user').problems.map((p) => [path.basename(p.file), p.field, p.message])).toEqual([
-      ['x.yaml', 'kind', 'must be one of gpu, model, api, workload, quant-loss (got "tpu")'],
+      ['x.yaml', 'kind', 'must be one of gpu, model, api, workload, quant-loss, calibration (got "tpu")'],
       ['y.yaml', undefined, 'expected a YAML mapping with kind, id, name, ... (one profile per file)'],
     ])
   })

@@ -15,7 +15,7 @@ describe('profiles list and show', () => {
     expect(listings.map((listing) => listing.id)).toContain('h100-sxm')
     expect(text.startsWith('gpus\n')).toBe(true)
     const all = await listProfiles(undefined, undefined)
-    expect(new Set(all.listings.map((listing) => listing.kind))).toEqual(new Set(['gpu', 'model', 'api', 'workload', 'quant-loss']))
+    expect(new Set(all.listings.map((listing) => listing.kind))).toEqual(new Set(['gpu', 'model', 'api', 'workload', 'quant-loss', 'calibration']))
   })
 
   it('shows one profile with its source; an id two kinds use needs the kind', async () => {
