@@ -72,8 +72,10 @@ Formulas: replica $/month = $/GPU-hour x GPUs x hours; capacity = tok/s x 3600 x
     }
     const pricing = planPricing(this.flags)
     // --- end of the search block.
-    // --- end of the search block.
-    const result = await planFromFlags({...plan, pricing}, plan.profiles)
+    // With a throughput, --format is the weight format (--weight-format says it explicitly).
+    const {format, ...rest} = plan
+    const weightFormat = plan['weight-format'] ?? format
+    const result = await planFromFlags({...rest, pricing, ...(weightFormat === undefined ? {} : {'weight-format': weightFormat})}, plan.profiles)
     if (!this.jsonEnabled()) this.log(renderPlanTable(result))
     return result
   }
