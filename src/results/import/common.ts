@@ -11,7 +11,7 @@ import type {ProfileStore} from '../../profiles/store.js'
 import type {QuantLevel} from '../../profiles/schema.js'
 import type {HostSnapshot, LevelSummary, ResultFile} from '../schema.js'
 
-export const peerFormats = ['llama-bench', 'vllm', 'guidellm', 'sglang'] as const
+export const peerFormats = ['llama-bench', 'vllm', 'guidellm', 'sglang', 'aiperf', 'genai-perf'] as const
 export type PeerFormat = (typeof peerFormats)[number]
 
 export interface ImportContext {
