@@ -6,6 +6,7 @@
  * Pure: levels + SLO in, a decision out (with the per-level checks that justify it).
  */
 
+import type {ReportedLatency} from '../../results/reported-latency.js'
 import type {LevelRecord, LoadKind, SloSpec} from '../../results/schema.js'
 import {formatSlo} from '../../stats/slo.js'
 
@@ -27,6 +28,11 @@ export interface MetricCheck {
   valueMs: number | null
   thresholdMs: number
   ok: boolean
+  /**
+   * The tool whose own reported statistic was checked (a level without per-request samples, e.g. "vLLM");
+   * absent when capplan's distribution was.
+   */
+  reportedBy?: string
 }
 
 export interface LevelSloCheck {
@@ -90,14 +96,41 @@ export interface OperatingPointOptions {
 
 const ms = (value: number) => `${Number(value.toFixed(2))} ms`
 
+/** "p50" is "median" in the peers' own words (vLLM, SGLang); the others keep their names. */
+const statName = (stat: string) => (stat === 'p50' ? 'median' : stat)
+
+/**
+ * The tool's own statistic of a level without per-request samples: its value at `percentile`, or null with
+ * the statistics it does have. Undefined when the level has samples of the metric or no reported ones.
+ */
+function reportedAt(level: LevelRecord, metric: SloMetric, percentile: SloPercentile): {source: string; valueMs: number | null; has: string[]} | undefined {
+  const reported: ReportedLatency | undefined = level.reported
+  if (reported === undefined || level.summary[metricKeys[metric]] !== null) return undefined
+  const stats = reported[metricKeys[metric]] ?? {}
+  return {source: reported.source, valueMs: stats[percentile] ?? null, has: Object.keys(stats).map(statName)}
+}
+
 function checkLevel(level: LevelRecord, index: number, slo: SloSpec, percentile: SloPercentile, excludedReason?: string): LevelSloCheck {
   const {summary} = level
   const total = summary.requests.completed + summary.requests.failed
   const failedFraction = total === 0 ? 0 : summary.requests.failed / total
   const checks: MetricCheck[] = []
+  const missingReported: string[] = []
   for (const metric of sloMetrics) {
     const thresholdMs = slo[metricKeys[metric]]
     if (thresholdMs === undefined) continue
+    const reported = reportedAt(level, metric, percentile)
+    if (reported !== undefined) {
+      // The tool's own number: checked as it is; a percentile it did not report is not guessed (fails, named).
+      checks.push({metric, valueMs: reported.valueMs, thresholdMs, ok: reported.valueMs !== null && reported.valueMs <= thresholdMs, reportedBy: reported.source})
+      if (reported.valueMs === null) {
+        missingReported.push(
+          `${reported.source} reported no ${statName(percentile)} ${metric.toUpperCase()}` +
+            (reported.has.length === 0 ? '' : ` (it has ${reported.has.join(', ')}: try --percentile ${reported.has.includes('p99') ? 'p99' : 'p50'})`),
+        )
+      }
+      continue
+    }
     const distribution = summary[metricKeys[metric]]
     const valueMs = distribution === null ? null : distribution[percentile]
     // No TPOT sample = every request had <= 1 output token: it has no per-token time to exceed (vLLM's
@@ -114,20 +147,40 @@ function checkLevel(level: LevelRecord, index: number, slo: SloSpec, percentile:
   if (failedFraction > allowedFailures + 1e-12) {
     reasons.push(`${(failedFraction * 100).toFixed(1)}% of requests failed (a ${percentile} SLO allows ${Number((allowedFailures * 100).toFixed(1))}%)`)
   }
+  reasons.push(...missingReported)
   for (const check of checks) {
-    if (check.ok) continue
+    if (check.ok || (check.reportedBy !== undefined && check.valueMs === null)) continue
     reasons.push(
-      check.valueMs === null ? `no ${check.metric.toUpperCase()} sample` : `${check.metric.toUpperCase()} ${percentile} ${ms(check.valueMs)} > ${ms(check.thresholdMs)}`,
+      check.valueMs === null
+        ? `no ${check.metric.toUpperCase()} sample`
+        : `${check.reportedBy === undefined ? '' : `${check.reportedBy}'s reported `}${check.metric.toUpperCase()} ${percentile} ${ms(check.valueMs)} > ${ms(check.thresholdMs)}`,
     )
   }
   return {index, load: {...level.load}, meets: reasons.length === 0, checks, failedFraction, reason: reasons.join('; ')}
 }
 
+/** The level's percentiles: capplan's distributions, else the tool's own reported statistics. */
 const latencyAt = (level: LevelRecord, percentile: SloPercentile): Record<SloMetric, number | null> => ({
-  ttft: level.summary.ttftMs?.[percentile] ?? null,
-  tpot: level.summary.tpotMs?.[percentile] ?? null,
-  e2e: level.summary.e2eMs?.[percentile] ?? null,
+  ttft: level.summary.ttftMs?.[percentile] ?? level.reported?.ttftMs?.[percentile] ?? null,
+  tpot: level.summary.tpotMs?.[percentile] ?? level.reported?.tpotMs?.[percentile] ?? null,
+  e2e: level.summary.e2eMs?.[percentile] ?? level.reported?.e2eMs?.[percentile] ?? null,
 })
+
+/** " SLO checked on vLLM's reported p99 TTFT / p99 TPOT (no per-request samples)." or '' when none was reported. */
+function reportedNote(checks: readonly LevelSloCheck[], percentile: SloPercentile): string {
+  const used = new Map<string, Set<SloMetric>>()
+  for (const check of checks) {
+    for (const metric of check.checks) {
+      if (metric.reportedBy === undefined || metric.valueMs === null) continue
+      const metrics = used.get(metric.reportedBy) ?? new Set<SloMetric>()
+      metrics.add(metric.metric)
+      used.set(metric.reportedBy, metrics)
+    }
+  }
+  if (used.size === 0) return ''
+  const parts = [...used].map(([source, metrics]) => `${source}'s reported ${[...metrics].map((metric) => `${statName(percentile)} ${metric.toUpperCase()}`).join(' / ')}`)
+  return ` SLO checked on ${parts.join('; ')} (the file has no per-request samples).`
+}
 
 function measuredPoint(
   level: LevelRecord,
@@ -165,6 +218,13 @@ const loadLabel = (load: {kind: LoadKind; value: number}) =>
  * nothing is assumed.
  */
 export function findOperatingPoint(levels: readonly LevelRecord[], slo: SloSpec, options: OperatingPointOptions = {}): OperatingPoint {
+  const point = findPoint(levels, slo, options)
+  if (point.kind === 'unchecked') return point
+  // Which numbers the SLO was checked on, when they are the tool's own (levels without samples).
+  return {...point, explanation: point.explanation + reportedNote(point.checks, point.percentile)}
+}
+
+function findPoint(levels: readonly LevelRecord[], slo: SloSpec, options: OperatingPointOptions): OperatingPoint {
   const percentile = options.percentile ?? 'p95'
   const order = levels.map((level, index) => ({level, index})).sort((a, b) => a.level.load.value - b.level.load.value || a.index - b.index)
   const excluded = options.excluded ?? new Map<number, string>()

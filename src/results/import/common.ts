@@ -8,6 +8,7 @@ import {createHash} from 'node:crypto'
 import {z} from 'zod'
 
 import type {ProfileStore} from '../../profiles/store.js'
+import type {ReportedLatency, ReportedStat} from '../reported-latency.js'
 import type {QuantLevel} from '../../profiles/schema.js'
 import type {HostSnapshot, LevelSummary, ResultFile} from '../schema.js'
 
@@ -165,3 +166,23 @@ export function quantFromFormat(format: string): QuantLevel | null {
 }
 
 export type ImportedResult = ResultFile
+
+/**
+ * The latency statistics a peer wrote as flat aggregate fields ("median_ttft_ms", "p99_tpot_ms", ...):
+ * `metrics` maps the peer's metric name to capplan's (only metrics in capplan's definitions are listed);
+ * mean, median (= p50), p50, p90, p95 and p99 are kept, anything else (std, p99.9) is not. Undefined when
+ * the record has none.
+ */
+export function reportedFromAggregates(record: Record<string, unknown>, source: string, metrics: Record<string, 'ttft' | 'tpot' | 'e2e'>): ReportedLatency | undefined {
+  const reported: ReportedLatency = {source}
+  const keys = {ttft: 'ttftMs', tpot: 'tpotMs', e2e: 'e2eMs'} as const
+  for (const [theirs, ours] of Object.entries(metrics)) {
+    const stats: Partial<Record<ReportedStat, number>> = {}
+    for (const [prefix, stat] of [['mean', 'mean'], ['median', 'p50'], ['p50', 'p50'], ['p90', 'p90'], ['p95', 'p95'], ['p99', 'p99']] as const) {
+      const value = record[`${prefix}_${theirs}_ms`]
+      if (typeof value === 'number' && Number.isFinite(value) && value >= 0) stats[stat] = value
+    }
+    if (Object.keys(stats).length > 0) reported[keys[ours]] = stats
+  }
+  return reported.ttftMs === undefined && reported.tpotMs === undefined && reported.e2eMs === undefined ? undefined : reported
+}
