@@ -7,7 +7,8 @@
  * request_throughput, output_token_throughput (AIPerf's own rates), total_isl (input tokens),
  * input_sequence_length / output_sequence_length (the workload), time_to_first_token, inter_token_latency and
  * request_latency (ms), error_summary (failure kinds), input_config.endpoint.model_names and
- * input_config.loadgen.concurrency / request_rate (the load).
+ * input_config.loadgen.concurrency / request_rate (the load; 0.10 and later: input_config.models.items[].name and
+ * the concurrency / request_rate of the phase not excluded from the results, input_config.phases[]).
  *
  * Definitions: AIPerf's TTFT and request_latency (request sent -> last response) are capplan's TTFT and E2E;
  * its inter_token_latency is (request_latency - TTFT) / (output_sequence_length - 1) per request, which is
@@ -38,6 +39,7 @@ type ProfileMetric = z.infer<typeof profileMetricSchema>
 const metric = profileMetricSchema.optional()
 const countMetric = z.looseObject({avg: count}).optional()
 
+const loadFields = {concurrency: count.positive().nullable().optional(), request_rate: perSecond.positive().nullable().optional()}
 const aiperfSummarySchema = z.looseObject({
   schema_version: z.string().optional(),
   aiperf_version: z.string(),
@@ -59,10 +61,14 @@ const aiperfSummarySchema = z.looseObject({
   input_config: z
     .looseObject({
       endpoint: z.looseObject({model_names: z.array(z.string()).optional(), type: z.string().optional(), streaming: z.boolean().optional()}).optional(),
-      loadgen: z.looseObject({concurrency: count.positive().nullable().optional(), request_rate: perSecond.positive().nullable().optional()}).optional(),
+      // Up to 0.8: loadgen {concurrency, request_rate}; 0.10 (schema 1.3): models.items[].name and phases[].
+      loadgen: z.looseObject(loadFields).optional(),
+      models: z.looseObject({items: z.array(z.looseObject({name: z.string()})).optional()}).optional(),
+      phases: z.array(z.looseObject({name: z.string().optional(), exclude_from_results: z.boolean().optional(), ...loadFields})).optional(),
       cli_command: z.string().optional(),
     })
     .optional(),
+  run_info: z.looseObject({cli_command: z.string().optional()}).optional(),
 })
 type AiperfSummary = z.infer<typeof aiperfSummarySchema>
 
@@ -165,7 +171,9 @@ export function importAiperfSummary(value: unknown, text: string, source: string
   const summary = parsed.data
   const version = `AIPerf ${summary.aiperf_version}`
   const notes: string[] = [`imported from aiperf: ${source} (profile_export_aiperf.json, ${version}${summary.schema_version === undefined ? '' : `, schema ${summary.schema_version}`})`]
-  const load = aiperfLoad(summary.input_config?.loadgen, notes)
+  // 0.10+: the load of the phase whose results these are (warmup phases are excluded from them).
+  const profiling = (summary.input_config?.phases ?? []).filter((phase) => phase.exclude_from_results !== true && phase.name !== 'warmup')
+  const load = aiperfLoad(summary.input_config?.loadgen ?? profiling.at(-1), notes)
   const completed = summary.request_count.avg
   const failed = summary.error_request_count?.avg ?? 0
   const durationS = summary.benchmark_duration.avg
@@ -202,7 +210,7 @@ export function importAiperfSummary(value: unknown, text: string, source: string
   notes.push(`lacks: per-request samples (they are in profile_export.jsonl beside this file: import that for capplan's own statistics); ${version} reported: ${describeReported(reported)}`)
   if (inputTokens === undefined) notes.push('lacks: total_isl (input tok/s recorded as 0)')
   if (summary.was_cancelled === true) notes.push('lacks: a complete run (AIPerf says was_cancelled: the run was stopped early)')
-  const model = peerModel(summary.input_config?.endpoint?.model_names?.[0], context, notes)
+  const model = peerModel(summary.input_config?.endpoint?.model_names?.[0] ?? summary.input_config?.models?.items?.[0]?.name, context, notes)
   notes.push('lacks: the GPU type and count (assumed 1 GPU per replica: pass --gpus N and --gpu ID), the engine and its version, the host (placeholders)')
   const isl = summary.input_sequence_length?.avg ?? (inputTokens === undefined ? null : inputTokens / Math.max(1, completed))
   const osl = summary.output_sequence_length?.avg ?? (summary.total_osl === undefined ? null : summary.total_osl.avg / Math.max(1, completed))
@@ -223,7 +231,7 @@ export function importAiperfSummary(value: unknown, text: string, source: string
       backend: 'unknown',
       threads: null,
       gpuCount: 1,
-      args: [summary.input_config?.cli_command ?? 'aiperf profile'],
+      args: [summary.input_config?.cli_command ?? summary.run_info?.cli_command ?? 'aiperf profile'],
       endpoint: null,
     },
     model,

@@ -158,8 +158,8 @@ export function modelNameFromPath(name: string): string {
 /** GGUF / checkpoint format name -> capplan's quant level (closest; Q5/Q6 count as int8, the nearer level). */
 export function quantFromFormat(format: string): QuantLevel | null {
   const f = format.toUpperCase()
-  // ggml's 1- to 4-bit types (Q4_K, IQ4_XS, IQ2_XXS, TQ1_0, ...) and MXFP4 are nearest to int4.
-  if (/^((I|T)?Q[1-4]|MXFP4|AWQ|GPTQ-?INT4|INT4|W4)/.test(f)) return 'int4'
+  // ggml's 1- to 4-bit types (Q4_K, IQ4_XS, IQ2_XXS, TQ1_0, ...), MXFP4 and NVFP4 are nearest to int4.
+  if (/^((I|T)?Q[1-4]|MXFP4|NVFP4|AWQ|GPTQ-?INT4|INT4|W4)/.test(f)) return 'int4'
   if (/^(Q[5-8]|INT8|W8|FP8|GPTQ-?INT8)/.test(f)) return 'int8'
   if (/^(F16|BF16|F32|FP16|FLOAT16|BFLOAT16)/.test(f)) return 'fp16'
   return null

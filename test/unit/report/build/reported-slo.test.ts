@@ -80,6 +80,17 @@ describe('SGLang reports TTFT and E2E but no TPOT (datacrunch-research/h200-benc
 })
 
 describe("AIPerf's summary: its p99s, and its failures count", () => {
+  it("0.10.0 at concurrency 2: p99 TTFT 195.03 <= 200 ms and p99 TPOT 8.61 <= 10 ms: the measured level, on AIPerf's numbers", async () => {
+    const [aiperf] = await load('aiperf_0.10.0_qwen36_nvfp4_5090_c2.json')
+    const point = findOperatingPoint(aiperf!.levels, {ttftMs: 200, tpotMs: 10}, {percentile: 'p99'})
+    expect(point.kind).toBe('measured')
+    expect(point.outputTokensPerS).toBe(325.8306229225207)
+    expect(point.latencyMs).toEqual({ttft: 195.0294531999999, tpot: 8.610303992499984, e2e: 3766.9585475499985})
+    expect(point.explanation).toContain("SLO checked on AIPerf 0.10.0's reported p99 TTFT / p99 TPOT")
+    // 190 ms is below its p99 TTFT: nothing meets it
+    expect(findOperatingPoint(aiperf!.levels, {ttftMs: 190}, {percentile: 'p99'}).checks[0]!.reason).toBe("AIPerf 0.10.0's reported TTFT p99 195.03 ms > 190 ms")
+  })
+
   it('TTFT p99 1572.33 <= 2000 passes, but 10 of 20 requests timed out: a p99 SLO allows 1%', async () => {
     const [aiperf] = await load('aiperf_0.8.0_llama3b_q4km_c1.json')
     const point = findOperatingPoint(aiperf!.levels, {ttftMs: 2000}, {percentile: 'p99'})

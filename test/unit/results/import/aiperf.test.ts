@@ -74,6 +74,35 @@ describe('AIPerf 0.8.0 profile_export_aiperf.json (databloom/aiperf-lab-tests, L
   })
 })
 
+describe('AIPerf 0.10.0 profile_export_aiperf.json, schema 1.3 (anud18/qwen36-vllm-aiperf-benchmark, Qwen3.6 NVFP4 on an RTX 5090, concurrency 2)', () => {
+  it("reads the 0.10 layout (models.items, phases): concurrency 2 from the profiling phase, 96 requests, AIPerf's own 325.8306229225207 tok/s", async () => {
+    const [loaded] = await loadAnyResult(peer('aiperf_0.10.0_qwen36_nvfp4_5090_c2.json'), context())
+    expect(loaded!.format).toBe('aiperf')
+    const result = loaded!.result
+    expect(resultFileSchema.safeParse(result).success).toBe(true)
+    const level = result.levels[0]!
+    // phases: warmup (excluded, concurrency 2, 16 requests) and profiling (concurrency 2, 96 requests)
+    expect(level.load).toEqual({kind: 'concurrency', value: 2})
+    expect(level.summary.requests).toEqual({completed: 96, failed: 0})
+    expect(level.summary.errors).toEqual({})
+    expect(level.summary.durationS).toBe(63.968818563000006)
+    // AIPerf's own: 20843 output tokens / 63.968818563 s = 325.8306229225207; 96 / 63.968818563 = 1.5007311711635556
+    expect(level.summary.throughput.outputTokensPerS).toBe(325.8306229225207)
+    expect(20843 / 63.968818563000006).toBeCloseTo(325.8306229225207, 10)
+    expect(level.summary.throughput.requestsPerS).toBe(1.5007311711635556)
+    // + total_isl 55749 / 63.968818563 s = AIPerf's total_token_throughput 1197.3333527266568
+    expect(level.summary.throughput.totalTokensPerS).toBeCloseTo(1197.3333527266568, 9)
+    expect(level.reported?.ttftMs?.p99).toBe(195.0294531999999)
+    expect(level.reported?.tpotMs?.p50).toBe(5.504439758095959)
+    expect(level.reported?.e2eMs?.p95).toBe(2762.0061432499997)
+    // the served name "qwen3.6-nvfp4" says NVFP4: 4-bit, recorded as int4
+    expect(result.model).toMatchObject({profile: 'qwen3.6-nvfp4', quant: 'int4'})
+    // 580.71875 in, 217.11458333333334 out per request
+    expect(result.workload).toMatchObject({inputTokens: 581, outputTokens: 217})
+    expect(result.engine.args[0]).toMatch(/^aiperf profile --model 'qwen3.6-nvfp4' .* --concurrency 2 /)
+  })
+})
+
 describe("AIPerf 0.8.0 per-request profile_export.jsonl (the same run's records)", () => {
   it("recomputes AIPerf's own percentiles from the 20 records: TTFT p50 239.484022, TPOT p99 23.8202588, E2E p99 1700.24572", async () => {
     const [loaded] = await loadAnyResult(peer('aiperf_0.8.0_llama3b_q4km_c1.jsonl'), context())
