@@ -45,7 +45,7 @@ const requestStatsSchema = z.looseObject({
 })
 type RequestStats = z.infer<typeof requestStatsSchema>
 
-const statusSum = z.looseObject({successful: z.looseObject({total_sum: z.number().nonnegative().max(1e15)})})
+const statusSum = z.looseObject({successful: z.looseObject({total_sum: z.number().nonnegative().max(1e15), mean: z.number().nonnegative().max(1e12).optional()})})
 const statusMean = z.looseObject({successful: z.looseObject({mean: perSecond})}).optional()
 const totalsSchema = z.looseObject({successful: count, incomplete: count, errored: count})
 // streams / rate / max_concurrency become the level's load, which must be positive.
@@ -58,9 +58,16 @@ const strategySchema = z.looseObject({
 const benchmarkSchema = z.looseObject({
   type_: z.string().optional(),
   // Current GuideLLM: config.strategy; earlier 0.x releases kept the strategy under args.
-  config: z.looseObject({strategy: strategySchema, backend: z.record(z.string(), z.unknown()).optional()}).optional(),
+  config: z
+    .looseObject({
+      strategy: strategySchema,
+      backend: z.record(z.string(), z.unknown()).optional(),
+      cooldown: z.looseObject({value: z.number().nullable().optional(), percent: z.number().nullable().optional()}).nullable().optional(),
+    })
+    .optional(),
   args: z.looseObject({strategy: strategySchema.optional()}).optional(),
   duration: duration.optional(),
+  cooldown_duration: z.number().nonnegative().max(1e9).optional(),
   start_time: timestamp.optional(),
   end_time: timestamp.optional(),
   // GuideLLM 0.3+: metrics.request_totals; 0.2.x: request_totals beside metrics.
@@ -174,11 +181,16 @@ function importBenchmark(benchmark: GuideBenchmark, notes: string[], index: numb
   // only the requests wholly inside count, as in GuideLLM's own percentiles.
   const measureStart = benchmark.scheduler_metrics?.measure_start_time
   const measureEnd = benchmark.scheduler_metrics?.measure_end_time
+  // A request ending after measure_end_time is cooldown only when a cooldown was set: without one, GuideLLM
+  // counts a request that ends a few µs after it (a real 0.5 file: 4 of 4 counted, one ending 48 µs later).
+  const cooldown = benchmark.config?.cooldown
+  const cooldownSet = (benchmark.cooldown_duration ?? 0) > 0 || (cooldown !== undefined && cooldown !== null && ((cooldown.value ?? null) !== null || (cooldown.percent ?? null) !== null))
   if (measureStart !== undefined && measureEnd !== undefined && samples.some((s) => typeof s.request_start_time === 'number')) {
     const inside = samples.filter((s) => {
       const start = s.request_start_time
       const end = s.request_end_time ?? (typeof start === 'number' && typeof s.time_per_output_token_ms === 'number' && typeof s.output_tokens === 'number' ? start + (s.time_per_output_token_ms * s.output_tokens) / 1000 : undefined)
-      return typeof start === 'number' && start >= measureStart && (end === undefined || end === null || end <= measureEnd)
+      if (typeof start !== 'number' || start < measureStart || start > measureEnd) return false
+      return !cooldownSet || end === undefined || end === null || end <= measureEnd
     })
     if (inside.length < samples.length) {
       notes.push(`converted: benchmark ${index + 1}: ${samples.length - inside.length} of ${samples.length} sampled requests fall outside GuideLLM's measured window (warmup / cooldown) and are left out of the latency statistics`)
@@ -260,6 +272,10 @@ export function importGuideLlm(report: unknown, text: string, source: string, co
   if (match === null && !/(\d+(?:\.\d+)?)b\b/i.test(modelName)) notes.push('lacks: the parameter count (recorded as a 1B placeholder; pass --model to capplan import)')
   const firstSummary = levels[0]!.summary
   const perRequest = (perS: number) => (firstSummary.throughput.requestsPerS > 0 ? perS / firstSummary.throughput.requestsPerS : 1)
+  // GuideLLM's own mean tokens per successful request when it wrote them (its rates are means over time, not totals / duration).
+  const firstMetrics = benchmarks[0]!.metrics
+  const meanInput = firstMetrics.prompt_token_count.successful.mean ?? perRequest(firstSummary.throughput.inputTokensPerS)
+  const meanOutput = firstMetrics.output_token_count.successful.mean ?? perRequest(firstSummary.throughput.outputTokensPerS)
   return {
     schemaVersion: RESULT_SCHEMA_VERSION,
     id: contentUuid(text, 'guidellm'),
@@ -291,8 +307,8 @@ export function importGuideLlm(report: unknown, text: string, source: string, co
     gpuProfile: null,
     workload: {
       profile: null,
-      inputTokens: Math.max(1, Math.round(perRequest(firstSummary.throughput.inputTokensPerS))),
-      outputTokens: Math.max(1, Math.round(perRequest(firstSummary.throughput.outputTokensPerS))),
+      inputTokens: Math.max(1, Math.round(meanInput)),
+      outputTokens: Math.max(1, Math.round(meanOutput)),
       promptSource: 'dataset',
       dataset: null,
       seed: 0,
