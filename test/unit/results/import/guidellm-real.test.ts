@@ -8,6 +8,7 @@ import {beforeAll, describe, expect, it} from 'vitest'
 
 import {loadProfiles} from '../../../../src/profiles/load.js'
 import {type ProfileStore} from '../../../../src/profiles/store.js'
+import {findOperatingPoint} from '../../../../src/report/build/operating-point.js'
 import {loadAnyResult} from '../../../../src/results/import/load.js'
 import {resultFileSchema} from '../../../../src/results/schema.js'
 
@@ -54,3 +55,37 @@ describe('GuideLLM 0.5.0.dev0 benchmarks.json (Qwen3-4B-Thinking FP8 on vLLM, co
     expect(result.notes.join('\n')).not.toContain('fall outside')
   })
 })
+
+describe("GuideLLM's own test asset, a sweep's synchronous benchmark of mid-2025 (pre-0.3 layout: args, run_stats, worker), JSON and YAML", () => {
+  // GuideLLM printed for this file (benchmarks_stripped_output.txt beside it): 46 completed, 1 incomplete,
+  // 1.55 req/s, 198.1 out tok/s, TTFT mean 16.8 median 16.4 p99 21.3 ms, ITL 4.9 4.9 5.3, req latency 0.64 0.64 0.69 s.
+  it.each(['guidellm_0.2_sweep_stripped.json', 'guidellm_0.2_sweep_stripped.yaml'])('%s: GuideLLM\'s printed numbers, its statistics over all 46 requests', async (name) => {
+    const loaded = await loadAnyResult(peer(name), {capplanVersion: '0.1.0', command: ['capplan', 'import'], store})
+    const result = loaded[0]!.result
+    expect(resultFileSchema.safeParse(result).success).toBe(true)
+    const level = result.levels[0]!
+    expect(level.load).toEqual({kind: 'concurrency', value: 1}) // synchronous
+    expect(level.summary.requests).toEqual({completed: 46, failed: 1})
+    expect(level.summary.throughput.outputTokensPerS).toBeCloseTo(198.1, 1)
+    expect(level.summary.throughput.requestsPerS).toBeCloseTo(1.55, 2)
+    expect(level.summary.throughput.outputTokensPerS).toBe(198.13346751788123) // metrics.output_tokens_per_second.successful.mean
+    // The file keeps a sample of 1 request: the latencies are GuideLLM's own over the 46, as it printed them
+    expect(level.requests).toHaveLength(1)
+    expect(level.summary.ttftMs).toBeNull()
+    expect(level.reported?.ttftMs).toEqual({mean: 16.792535781860348, p50: 16.38054847717285, p90: 18.505334854125977, p95: 19.00935173034668, p99: 21.281957626342773})
+    expect(level.reported?.ttftMs?.mean).toBeCloseTo(16.8, 1)
+    expect(level.reported?.ttftMs?.p50).toBeCloseTo(16.4, 1)
+    expect(level.reported?.ttftMs?.p99).toBeCloseTo(21.3, 1)
+    expect(level.reported?.tpotMs?.p99).toBeCloseTo(5.3, 1) // its ITL column
+    // request_latency in seconds -> ms: mean 0.6444743664368339 s, p99 0.6891846656799316 s
+    expect(level.reported?.e2eMs?.mean).toBeCloseTo(644.4743664368339, 9)
+    expect(level.reported?.e2eMs?.p99).toBeCloseTo(689.1846656799316, 9)
+    expect(result.workload).toMatchObject({inputTokens: 257, outputTokens: 128})
+    expect(result.notes.join('\n')).toContain('latency statistics are GuideLLM\'s own over all 46 successful requests')
+    // and the SLO is checked on them
+    const point = findOperatingPoint(result.levels, {ttftMs: 20, tpotMs: 10}, {percentile: 'p95'})
+    expect(point.kind).toBe('measured')
+    expect(point.explanation).toContain("SLO checked on GuideLLM's reported p95 TTFT / p95 TPOT")
+  })
+})
+
