@@ -33,6 +33,13 @@ export interface MetricCheck {
    * absent when capplan's distribution was.
    */
   reportedBy?: string
+  /**
+   * The reported statistic the check used when the tool did not report the SLO's percentile but another one
+   * settles it (a higher percentile within the threshold, or a lower one over it), e.g. 'p99' for a p95 SLO.
+   */
+  boundBy?: string
+  /** The tool reported nothing that settles this metric at the SLO's percentile (the level cannot meet it). */
+  unknown?: boolean
 }
 
 export interface LevelSloCheck {
@@ -103,11 +110,31 @@ const statName = (stat: string) => (stat === 'p50' ? 'median' : stat)
  * The tool's own statistic of a level without per-request samples: its value at `percentile`, or null with
  * the statistics it does have. Undefined when the level has samples of the metric or no reported ones.
  */
-function reportedAt(level: LevelRecord, metric: SloMetric, percentile: SloPercentile): {source: string; valueMs: number | null; has: string[]} | undefined {
+function reportedAt(
+  level: LevelRecord,
+  metric: SloMetric,
+  percentile: SloPercentile,
+): {source: string; valueMs: number | null; has: string[]; stats: Partial<Record<string, number>>} | undefined {
   const reported: ReportedLatency | undefined = level.reported
   if (reported === undefined || level.summary[metricKeys[metric]] !== null) return undefined
   const stats = reported[metricKeys[metric]] ?? {}
-  return {source: reported.source, valueMs: stats[percentile] ?? null, has: Object.keys(stats).map(statName)}
+  return {source: reported.source, valueMs: stats[percentile] ?? null, has: Object.keys(stats).map(statName), stats}
+}
+
+const rank = (stat: string) => (stat.startsWith('p') ? Number(stat.slice(1)) : null)
+
+/**
+ * A percentile the tool did not report, settled by one it did: a higher percentile within the threshold means
+ * this one is too; a lower one (the median) over it means this one is over it too. Null when none settles it.
+ */
+function bound(stats: Partial<Record<string, number>>, percentile: SloPercentile, thresholdMs: number): {stat: string; valueMs: number; ok: boolean} | null {
+  const wanted = rank(percentile)!
+  const entries = Object.entries(stats).flatMap(([stat, value]) => (rank(stat) === null || value === undefined ? [] : [{stat, value, rank: rank(stat)!}]))
+  const above = entries.filter((e) => e.rank > wanted && e.value <= thresholdMs).sort((a, b) => a.rank - b.rank)[0]
+  if (above !== undefined) return {stat: above.stat, valueMs: above.value, ok: true}
+  const below = entries.filter((e) => e.rank < wanted && e.value > thresholdMs).sort((a, b) => b.rank - a.rank)[0]
+  if (below !== undefined) return {stat: below.stat, valueMs: below.value, ok: false}
+  return null
 }
 
 function checkLevel(level: LevelRecord, index: number, slo: SloSpec, percentile: SloPercentile, excludedReason?: string): LevelSloCheck {
@@ -121,14 +148,27 @@ function checkLevel(level: LevelRecord, index: number, slo: SloSpec, percentile:
     if (thresholdMs === undefined) continue
     const reported = reportedAt(level, metric, percentile)
     if (reported !== undefined) {
-      // The tool's own number: checked as it is; a percentile it did not report is not guessed (fails, named).
-      checks.push({metric, valueMs: reported.valueMs, thresholdMs, ok: reported.valueMs !== null && reported.valueMs <= thresholdMs, reportedBy: reported.source})
-      if (reported.valueMs === null) {
-        missingReported.push(
-          `${reported.source} reported no ${statName(percentile)} ${metric.toUpperCase()}` +
-            (reported.has.length === 0 ? '' : ` (it has ${reported.has.join(', ')}: try --percentile ${reported.has.includes('p99') ? 'p99' : 'p50'})`),
-        )
+      // The tool's own number, checked as it is. A percentile it did not report is never guessed: another
+      // reported percentile may settle it (a bound), else the level cannot meet it and the reason says so.
+      if (reported.valueMs !== null) {
+        checks.push({metric, valueMs: reported.valueMs, thresholdMs, ok: reported.valueMs <= thresholdMs, reportedBy: reported.source})
+        continue
       }
+      const settled = bound(reported.stats, percentile, thresholdMs)
+      if (settled !== null) {
+        checks.push({metric, valueMs: settled.valueMs, thresholdMs, ok: settled.ok, reportedBy: reported.source, boundBy: settled.stat})
+        if (!settled.ok) {
+          missingReported.push(
+            `${reported.source} reported no ${statName(percentile)} ${metric.toUpperCase()}, but its ${statName(settled.stat)} ${ms(settled.valueMs)} > ${ms(thresholdMs)} already`,
+          )
+        }
+        continue
+      }
+      checks.push({metric, valueMs: null, thresholdMs, ok: false, reportedBy: reported.source, unknown: true})
+      missingReported.push(
+        `${reported.source} reported no ${statName(percentile)} ${metric.toUpperCase()}` +
+          (reported.has.length === 0 ? '' : ` (it has ${reported.has.join(', ')}: try --percentile ${reported.has.includes('p99') ? 'p99' : 'p50'})`),
+      )
       continue
     }
     const distribution = summary[metricKeys[metric]]
@@ -149,7 +189,7 @@ function checkLevel(level: LevelRecord, index: number, slo: SloSpec, percentile:
   }
   reasons.push(...missingReported)
   for (const check of checks) {
-    if (check.ok || (check.reportedBy !== undefined && check.valueMs === null)) continue
+    if (check.ok || check.unknown === true || check.boundBy !== undefined) continue
     reasons.push(
       check.valueMs === null
         ? `no ${check.metric.toUpperCase()} sample`
@@ -168,17 +208,21 @@ const latencyAt = (level: LevelRecord, percentile: SloPercentile): Record<SloMet
 
 /** " SLO checked on vLLM's reported p99 TTFT / p99 TPOT (no per-request samples)." or '' when none was reported. */
 function reportedNote(checks: readonly LevelSloCheck[], percentile: SloPercentile): string {
-  const used = new Map<string, Set<SloMetric>>()
+  const used = new Map<string, Set<string>>()
   for (const check of checks) {
     for (const metric of check.checks) {
       if (metric.reportedBy === undefined || metric.valueMs === null) continue
-      const metrics = used.get(metric.reportedBy) ?? new Set<SloMetric>()
-      metrics.add(metric.metric)
+      const metrics = used.get(metric.reportedBy) ?? new Set<string>()
+      metrics.add(
+        metric.boundBy === undefined
+          ? `${statName(percentile)} ${metric.metric.toUpperCase()}`
+          : `${statName(metric.boundBy)} ${metric.metric.toUpperCase()} (a bound of its ${statName(percentile)})`,
+      )
       used.set(metric.reportedBy, metrics)
     }
   }
   if (used.size === 0) return ''
-  const parts = [...used].map(([source, metrics]) => `${source}'s reported ${[...metrics].map((metric) => `${statName(percentile)} ${metric.toUpperCase()}`).join(' / ')}`)
+  const parts = [...used].map(([source, metrics]) => `${source}'s reported ${[...metrics].join(' / ')}`)
   return ` SLO checked on ${parts.join('; ')} (the file has no per-request samples).`
 }
 
@@ -262,6 +306,24 @@ function findPoint(levels: readonly LevelRecord[], slo: SloSpec, options: Operat
       `The source gives no latency percentiles under load, so ${sloText} could not be checked; ${loadLabel(top.level.load)}'s throughput is used as is.` +
         (excluded.size === 0 ? '' : ` Skipped: ${[...excluded.values()].join('; ')}.`),
     )
+  }
+
+  // The tool's own statistics settle no threshold on any level (SGLang without TPOT and without the SLO's
+  // percentile): as for a source without latency, the highest level's throughput is used as is, and why is named.
+  if (checks.length > 0 && checks.every((check) => check.checks.length > 0 && check.checks.every((metric) => metric.unknown === true))) {
+    const usable = order.filter(({level, index}) => level.status !== 'failed' && level.summary.requests.completed > 0 && !excluded.has(index))
+    const top = usable.at(-1)
+    if (top !== undefined) {
+      const missing = checks.find((check) => check.index === top.index)?.reason ?? ''
+      return measuredPoint(
+        top.level,
+        top.index,
+        base,
+        'unchecked',
+        true,
+        `The file's own statistics cannot check ${sloText} (${missing}), so it was not checked; ${loadLabel(top.level.load)}'s throughput is used as is.`,
+      )
+    }
   }
 
   let best = -1

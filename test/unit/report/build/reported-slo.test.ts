@@ -39,13 +39,21 @@ describe("SLO on vLLM's reported p99s (nerdalert/vllm-bench-automation, no-featu
     expect(point.explanation).toContain("SLO checked on vLLM's reported p99 TTFT / p99 TPOT (the file has no per-request samples).")
   })
 
-  it('at the default p95 it says vLLM reported no p95 and which it has, instead of UNCHECKED', async () => {
+  it("at the default p95, vLLM's p99 bounds its p95 where it is within the threshold; where it is not, the file cannot say, and the reason names it", async () => {
     const [noFeatures] = await load('vllm_serve_append_llama3b_l40s.jsonl')
     const point = findOperatingPoint(noFeatures!.levels, {ttftMs: 200, tpotMs: 30})
-    expect(point.kind).toBe('none')
-    expect(point.checks[0]!.reason).toBe(
-      'vLLM reported no p95 TTFT (it has mean, median, p99: try --percentile p99); vLLM reported no p95 TPOT (it has mean, median, p99: try --percentile p99)',
-    )
+    // rate 10: p99 TTFT 98.70 <= 200 and p99 TPOT 15.79 <= 30, so both p95s are within the thresholds too
+    expect(point.checks[0]!.checks).toEqual([
+      {metric: 'ttft', valueMs: 98.69780922984769, thresholdMs: 200, ok: true, reportedBy: 'vLLM', boundBy: 'p99'},
+      {metric: 'tpot', valueMs: 15.793261194984588, thresholdMs: 30, ok: true, reportedBy: 'vLLM', boundBy: 'p99'},
+    ])
+    // rate 30: p99 TPOT 35.58 > 30 and median 25.47 <= 30: its p95 TPOT may be either side
+    expect(point.checks[1]!.reason).toBe('vLLM reported no p95 TPOT (it has mean, median, p99: try --percentile p99)')
+    // rate inf: even the median TTFT 4066.16 ms is over 200 ms, so the p95 is too
+    expect(point.checks[2]!.reason).toContain('vLLM reported no p95 TTFT, but its median 4066.16 ms > 200 ms already')
+    expect(point.kind).toBe('measured')
+    expect(point.outputTokensPerS).toBe(2258.212337970085)
+    expect(point.explanation).toContain("SLO checked on vLLM's reported p99 TTFT (a bound of its p95) / p99 TPOT (a bound of its p95)")
   })
 
   it("a median SLO is checked on vLLM's medians: all three levels meet TTFT <= 5000 ms and TPOT <= 60 ms at p50", async () => {
@@ -73,9 +81,13 @@ describe('SGLang reports TTFT and E2E but no TPOT (datacrunch-research/h200-benc
     const ttft = findOperatingPoint(random!.levels, {ttftMs: 10000}, {percentile: 'p50'})
     expect(ttft.checks[0]!.checks).toEqual([{metric: 'ttft', valueMs: 85.74514742940664, thresholdMs: 10000, ok: true, reportedBy: 'SGLang'}])
     expect(ttft.explanation).toContain("SLO checked on SGLang's reported median TTFT")
+    // no TPOT on any level: nothing settles the threshold, so the SLO is UNCHECKED and the explanation says why
     const tpot = findOperatingPoint(random!.levels, {tpotMs: 50}, {percentile: 'p50'})
-    expect(tpot.kind).toBe('none')
+    expect(tpot.kind).toBe('unchecked')
     expect(tpot.checks[0]!.reason).toBe('SGLang reported no median TPOT')
+    expect(tpot.explanation).toContain('cannot check tpot<=50ms at p50 (SGLang reported no median TPOT)')
+    // the highest load measured (rate 16): SGLang's own 4288.049348197696 output tok/s
+    expect(tpot.outputTokensPerS).toBeCloseTo(4288.049348197696, 9)
   })
 })
 
