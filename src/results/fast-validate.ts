@@ -5,6 +5,7 @@
 
 import {quantLevels} from '../profiles/schema.js'
 import {clientHealthSchema} from './client-health.js'
+import {reportedLatencySchema} from './reported-latency.js'
 import {servingRecordSchema} from './serving.js'
 import {
   engineKinds,
@@ -150,12 +151,13 @@ function isLevelSummary(summary: unknown): boolean {
 
 const levelKeys = ['load', 'warmupRequests', 'window', 'status', 'requests', 'summary', 'telemetry', 'serverMetrics'] as const
 
-const levelOptionalKeys = ['cache', 'clientHealth'] as const
+const levelOptionalKeys = ['cache', 'clientHealth', 'reported'] as const
 
 function isLevelRecord(level: unknown): boolean {
   if (!isRecord(level) || !hasExactKeys(level, levelKeys, levelOptionalKeys)) return false
   if (level['cache'] !== undefined && !levelCacheSchema.safeParse(level['cache']).success) return false
   if (level['clientHealth'] !== undefined && !clientHealthSchema.safeParse(level['clientHealth']).success) return false
+  if (level['reported'] !== undefined && !reportedLatencySchema.safeParse(level['reported']).success) return false
   const {load, window, requests} = level
   if (!isRecord(load) || !hasExactKeys(load, ['kind', 'value']) || !isOneOf(loadKinds, load['kind']) || !(isFiniteNumber(load['value']) && load['value'] > 0)) {
     return false

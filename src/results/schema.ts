@@ -2,6 +2,7 @@ import {z} from 'zod'
 
 import {quantLevels} from '../profiles/schema.js'
 import {clientHealthSchema} from './client-health.js'
+import {reportedLatencySchema} from './reported-latency.js'
 import {servingRecordSchema} from './serving.js'
 import {levelCacheSchema, requestSessionSchema, workloadShapeSchema} from './workload-shape.js'
 
@@ -343,6 +344,8 @@ export const levelRecordSchema = z
     cache: levelCacheSchema.optional(),
     /** v3: the load generator's event-loop delay and GC pauses during the level; absent = not recorded. */
     clientHealth: clientHealthSchema.optional(),
+    /** The peer tool's own latency statistics (imports without per-request samples); absent otherwise. */
+    reported: reportedLatencySchema.optional(),
   })
   .superRefine((level, ctx) => {
     if (level.window.endMs < level.window.startMs) {

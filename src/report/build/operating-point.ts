@@ -6,6 +6,7 @@
  * Pure: levels + SLO in, a decision out (with the per-level checks that justify it).
  */
 
+import type {ReportedLatency} from '../../results/reported-latency.js'
 import type {LevelRecord, LoadKind, SloSpec} from '../../results/schema.js'
 import {formatSlo} from '../../stats/slo.js'
 
@@ -27,6 +28,18 @@ export interface MetricCheck {
   valueMs: number | null
   thresholdMs: number
   ok: boolean
+  /**
+   * The tool whose own reported statistic was checked (a level without per-request samples, e.g. "vLLM");
+   * absent when capplan's distribution was.
+   */
+  reportedBy?: string
+  /**
+   * The reported statistic the check used when the tool did not report the SLO's percentile but another one
+   * settles it (a higher percentile within the threshold, or a lower one over it), e.g. 'p99' for a p95 SLO.
+   */
+  boundBy?: string
+  /** The tool reported nothing that settles this metric at the SLO's percentile (the level cannot meet it). */
+  unknown?: boolean
 }
 
 export interface LevelSloCheck {
@@ -90,14 +103,74 @@ export interface OperatingPointOptions {
 
 const ms = (value: number) => `${Number(value.toFixed(2))} ms`
 
+/** "p50" is "median" in the peers' own words (vLLM, SGLang); the others keep their names. */
+const statName = (stat: string) => (stat === 'p50' ? 'median' : stat)
+
+/**
+ * The tool's own statistic of a level without per-request samples: its value at `percentile`, or null with
+ * the statistics it does have. Undefined when the level has samples of the metric or no reported ones.
+ */
+function reportedAt(
+  level: LevelRecord,
+  metric: SloMetric,
+  percentile: SloPercentile,
+): {source: string; valueMs: number | null; has: string[]; stats: Partial<Record<string, number>>} | undefined {
+  const reported: ReportedLatency | undefined = level.reported
+  if (reported === undefined || level.summary[metricKeys[metric]] !== null) return undefined
+  const stats = reported[metricKeys[metric]] ?? {}
+  return {source: reported.source, valueMs: stats[percentile] ?? null, has: Object.keys(stats).map(statName), stats}
+}
+
+const rank = (stat: string) => (stat.startsWith('p') ? Number(stat.slice(1)) : null)
+
+/**
+ * A percentile the tool did not report, settled by one it did: a higher percentile within the threshold means
+ * this one is too; a lower one (the median) over it means this one is over it too. Null when none settles it.
+ */
+function bound(stats: Partial<Record<string, number>>, percentile: SloPercentile, thresholdMs: number): {stat: string; valueMs: number; ok: boolean} | null {
+  const wanted = rank(percentile)!
+  const entries = Object.entries(stats).flatMap(([stat, value]) => (rank(stat) === null || value === undefined ? [] : [{stat, value, rank: rank(stat)!}]))
+  const above = entries.filter((e) => e.rank > wanted && e.value <= thresholdMs).sort((a, b) => a.rank - b.rank)[0]
+  if (above !== undefined) return {stat: above.stat, valueMs: above.value, ok: true}
+  const below = entries.filter((e) => e.rank < wanted && e.value > thresholdMs).sort((a, b) => b.rank - a.rank)[0]
+  if (below !== undefined) return {stat: below.stat, valueMs: below.value, ok: false}
+  return null
+}
+
 function checkLevel(level: LevelRecord, index: number, slo: SloSpec, percentile: SloPercentile, excludedReason?: string): LevelSloCheck {
   const {summary} = level
   const total = summary.requests.completed + summary.requests.failed
   const failedFraction = total === 0 ? 0 : summary.requests.failed / total
   const checks: MetricCheck[] = []
+  const missingReported: string[] = []
   for (const metric of sloMetrics) {
     const thresholdMs = slo[metricKeys[metric]]
     if (thresholdMs === undefined) continue
+    const reported = reportedAt(level, metric, percentile)
+    if (reported !== undefined) {
+      // The tool's own number, checked as it is. A percentile it did not report is never guessed: another
+      // reported percentile may settle it (a bound), else the level cannot meet it and the reason says so.
+      if (reported.valueMs !== null) {
+        checks.push({metric, valueMs: reported.valueMs, thresholdMs, ok: reported.valueMs <= thresholdMs, reportedBy: reported.source})
+        continue
+      }
+      const settled = bound(reported.stats, percentile, thresholdMs)
+      if (settled !== null) {
+        checks.push({metric, valueMs: settled.valueMs, thresholdMs, ok: settled.ok, reportedBy: reported.source, boundBy: settled.stat})
+        if (!settled.ok) {
+          missingReported.push(
+            `${reported.source} reported no ${statName(percentile)} ${metric.toUpperCase()}, but its ${statName(settled.stat)} ${ms(settled.valueMs)} > ${ms(thresholdMs)} already`,
+          )
+        }
+        continue
+      }
+      checks.push({metric, valueMs: null, thresholdMs, ok: false, reportedBy: reported.source, unknown: true})
+      missingReported.push(
+        `${reported.source} reported no ${statName(percentile)} ${metric.toUpperCase()}` +
+          (reported.has.length === 0 ? '' : ` (it has ${reported.has.join(', ')}: try --percentile ${reported.has.includes('p99') ? 'p99' : 'p50'})`),
+      )
+      continue
+    }
     const distribution = summary[metricKeys[metric]]
     const valueMs = distribution === null ? null : distribution[percentile]
     // No TPOT sample = every request had <= 1 output token: it has no per-token time to exceed (vLLM's
@@ -114,20 +187,44 @@ function checkLevel(level: LevelRecord, index: number, slo: SloSpec, percentile:
   if (failedFraction > allowedFailures + 1e-12) {
     reasons.push(`${(failedFraction * 100).toFixed(1)}% of requests failed (a ${percentile} SLO allows ${Number((allowedFailures * 100).toFixed(1))}%)`)
   }
+  reasons.push(...missingReported)
   for (const check of checks) {
-    if (check.ok) continue
+    if (check.ok || check.unknown === true || check.boundBy !== undefined) continue
     reasons.push(
-      check.valueMs === null ? `no ${check.metric.toUpperCase()} sample` : `${check.metric.toUpperCase()} ${percentile} ${ms(check.valueMs)} > ${ms(check.thresholdMs)}`,
+      check.valueMs === null
+        ? `no ${check.metric.toUpperCase()} sample`
+        : `${check.reportedBy === undefined ? '' : `${check.reportedBy}'s reported `}${check.metric.toUpperCase()} ${percentile} ${ms(check.valueMs)} > ${ms(check.thresholdMs)}`,
     )
   }
   return {index, load: {...level.load}, meets: reasons.length === 0, checks, failedFraction, reason: reasons.join('; ')}
 }
 
+/** The level's percentiles: capplan's distributions, else the tool's own reported statistics. */
 const latencyAt = (level: LevelRecord, percentile: SloPercentile): Record<SloMetric, number | null> => ({
-  ttft: level.summary.ttftMs?.[percentile] ?? null,
-  tpot: level.summary.tpotMs?.[percentile] ?? null,
-  e2e: level.summary.e2eMs?.[percentile] ?? null,
+  ttft: level.summary.ttftMs?.[percentile] ?? level.reported?.ttftMs?.[percentile] ?? null,
+  tpot: level.summary.tpotMs?.[percentile] ?? level.reported?.tpotMs?.[percentile] ?? null,
+  e2e: level.summary.e2eMs?.[percentile] ?? level.reported?.e2eMs?.[percentile] ?? null,
 })
+
+/** " SLO checked on vLLM's reported p99 TTFT / p99 TPOT (no per-request samples)." or '' when none was reported. */
+function reportedNote(checks: readonly LevelSloCheck[], percentile: SloPercentile): string {
+  const used = new Map<string, Set<string>>()
+  for (const check of checks) {
+    for (const metric of check.checks) {
+      if (metric.reportedBy === undefined || metric.valueMs === null) continue
+      const metrics = used.get(metric.reportedBy) ?? new Set<string>()
+      metrics.add(
+        metric.boundBy === undefined
+          ? `${statName(percentile)} ${metric.metric.toUpperCase()}`
+          : `${statName(metric.boundBy)} ${metric.metric.toUpperCase()} (a bound of its ${statName(percentile)})`,
+      )
+      used.set(metric.reportedBy, metrics)
+    }
+  }
+  if (used.size === 0) return ''
+  const parts = [...used].map(([source, metrics]) => `${source}'s reported ${[...metrics].join(' / ')}`)
+  return ` SLO checked on ${parts.join('; ')} (the file has no per-request samples).`
+}
 
 function measuredPoint(
   level: LevelRecord,
@@ -165,6 +262,13 @@ const loadLabel = (load: {kind: LoadKind; value: number}) =>
  * nothing is assumed.
  */
 export function findOperatingPoint(levels: readonly LevelRecord[], slo: SloSpec, options: OperatingPointOptions = {}): OperatingPoint {
+  const point = findPoint(levels, slo, options)
+  if (point.kind === 'unchecked') return point
+  // Which numbers the SLO was checked on, when they are the tool's own (levels without samples).
+  return {...point, explanation: point.explanation + reportedNote(point.checks, point.percentile)}
+}
+
+function findPoint(levels: readonly LevelRecord[], slo: SloSpec, options: OperatingPointOptions): OperatingPoint {
   const percentile = options.percentile ?? 'p95'
   const order = levels.map((level, index) => ({level, index})).sort((a, b) => a.level.load.value - b.level.load.value || a.index - b.index)
   const excluded = options.excluded ?? new Map<number, string>()
@@ -202,6 +306,24 @@ export function findOperatingPoint(levels: readonly LevelRecord[], slo: SloSpec,
       `The source gives no latency percentiles under load, so ${sloText} could not be checked; ${loadLabel(top.level.load)}'s throughput is used as is.` +
         (excluded.size === 0 ? '' : ` Skipped: ${[...excluded.values()].join('; ')}.`),
     )
+  }
+
+  // The tool's own statistics settle no threshold on any level (SGLang without TPOT and without the SLO's
+  // percentile): as for a source without latency, the highest level's throughput is used as is, and why is named.
+  if (checks.length > 0 && checks.every((check) => check.checks.length > 0 && check.checks.every((metric) => metric.unknown === true))) {
+    const usable = order.filter(({level, index}) => level.status !== 'failed' && level.summary.requests.completed > 0 && !excluded.has(index))
+    const top = usable.at(-1)
+    if (top !== undefined) {
+      const missing = checks.find((check) => check.index === top.index)?.reason ?? ''
+      return measuredPoint(
+        top.level,
+        top.index,
+        base,
+        'unchecked',
+        true,
+        `The file's own statistics cannot check ${sloText} (${missing}), so it was not checked; ${loadLabel(top.level.load)}'s throughput is used as is.`,
+      )
+    }
   }
 
   let best = -1

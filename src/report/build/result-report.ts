@@ -41,9 +41,12 @@ export function importedFormat(result: ResultFile): string | null {
   return null
 }
 
-/** Whether any level carries a latency distribution (imports without latency under load have none). */
+/**
+ * Whether any level carries latency under load: a distribution, or the peer tool's own reported statistics
+ * (imports without per-request samples). llama-bench has neither.
+ */
 export function hasLatencyUnderLoad(result: ResultFile): boolean {
-  return result.levels.some((level) => level.summary.ttftMs !== null || level.summary.tpotMs !== null || level.summary.e2eMs !== null)
+  return result.levels.some((level) => level.summary.ttftMs !== null || level.summary.tpotMs !== null || level.summary.e2eMs !== null || level.reported !== undefined)
 }
 
 /** "qwen2.5-0.5b int4 (Q4_0), embedded cpu" */

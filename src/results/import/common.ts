@@ -8,10 +8,11 @@ import {createHash} from 'node:crypto'
 import {z} from 'zod'
 
 import type {ProfileStore} from '../../profiles/store.js'
+import type {ReportedLatency, ReportedStat} from '../reported-latency.js'
 import type {QuantLevel} from '../../profiles/schema.js'
 import type {HostSnapshot, LevelSummary, ResultFile} from '../schema.js'
 
-export const peerFormats = ['llama-bench', 'vllm', 'guidellm', 'sglang'] as const
+export const peerFormats = ['llama-bench', 'vllm', 'guidellm', 'sglang', 'aiperf', 'genai-perf'] as const
 export type PeerFormat = (typeof peerFormats)[number]
 
 export interface ImportContext {
@@ -157,11 +158,31 @@ export function modelNameFromPath(name: string): string {
 /** GGUF / checkpoint format name -> capplan's quant level (closest; Q5/Q6 count as int8, the nearer level). */
 export function quantFromFormat(format: string): QuantLevel | null {
   const f = format.toUpperCase()
-  // ggml's 1- to 4-bit types (Q4_K, IQ4_XS, IQ2_XXS, TQ1_0, ...) and MXFP4 are nearest to int4.
-  if (/^((I|T)?Q[1-4]|MXFP4|AWQ|GPTQ-?INT4|INT4|W4)/.test(f)) return 'int4'
+  // ggml's 1- to 4-bit types (Q4_K, IQ4_XS, IQ2_XXS, TQ1_0, ...), MXFP4 and NVFP4 are nearest to int4.
+  if (/^((I|T)?Q[1-4]|MXFP4|NVFP4|AWQ|GPTQ-?INT4|INT4|W4)/.test(f)) return 'int4'
   if (/^(Q[5-8]|INT8|W8|FP8|GPTQ-?INT8)/.test(f)) return 'int8'
   if (/^(F16|BF16|F32|FP16|FLOAT16|BFLOAT16)/.test(f)) return 'fp16'
   return null
 }
 
 export type ImportedResult = ResultFile
+
+/**
+ * The latency statistics a peer wrote as flat aggregate fields ("median_ttft_ms", "p99_tpot_ms", ...):
+ * `metrics` maps the peer's metric name to capplan's (only metrics in capplan's definitions are listed);
+ * mean, median (= p50), p50, p90, p95 and p99 are kept, anything else (std, p99.9) is not. Undefined when
+ * the record has none.
+ */
+export function reportedFromAggregates(record: Record<string, unknown>, source: string, metrics: Record<string, 'ttft' | 'tpot' | 'e2e'>): ReportedLatency | undefined {
+  const reported: ReportedLatency = {source}
+  const keys = {ttft: 'ttftMs', tpot: 'tpotMs', e2e: 'e2eMs'} as const
+  for (const [theirs, ours] of Object.entries(metrics)) {
+    const stats: Partial<Record<ReportedStat, number>> = {}
+    for (const [prefix, stat] of [['mean', 'mean'], ['median', 'p50'], ['p50', 'p50'], ['p90', 'p90'], ['p95', 'p95'], ['p99', 'p99']] as const) {
+      const value = record[`${prefix}_${theirs}_ms`]
+      if (typeof value === 'number' && Number.isFinite(value) && value >= 0) stats[stat] = value
+    }
+    if (Object.keys(stats).length > 0) reported[keys[ours]] = stats
+  }
+  return reported.ttftMs === undefined && reported.tpotMs === undefined && reported.e2eMs === undefined ? undefined : reported
+}

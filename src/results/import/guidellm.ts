@@ -22,6 +22,7 @@ import {z} from 'zod'
 import {invalidResult} from '../../lib/errors.js'
 import {summarizeLevel} from '../../stats/summarize.js'
 import {formatSchemaIssues} from '../read.js'
+import type {ReportedLatency} from '../reported-latency.js'
 import {type LevelRecord, type RequestRecord, RESULT_SCHEMA_VERSION, type ResultFile} from '../schema.js'
 import {contentUuid, type ImportContext, matchModelProfile, modelNameFromPath, peerNumbers, placeholderHost, quantFromFormat, throughputOnlySummary} from './common.js'
 
@@ -45,8 +46,19 @@ const requestStatsSchema = z.looseObject({
 })
 type RequestStats = z.infer<typeof requestStatsSchema>
 
-const statusSum = z.looseObject({successful: z.looseObject({total_sum: z.number().nonnegative().max(1e15)})})
+const statusSum = z.looseObject({successful: z.looseObject({total_sum: z.number().nonnegative().max(1e15), mean: z.number().nonnegative().max(1e12).optional()})})
 const statusMean = z.looseObject({successful: z.looseObject({mean: perSecond})}).optional()
+// GuideLLM's own distribution of a latency over ALL successful requests (metrics.*.successful).
+const statusDistribution = z
+  .looseObject({
+    successful: z.looseObject({
+      mean: ms.optional(),
+      median: ms.optional(),
+      count: count.optional(),
+      percentiles: z.looseObject({p50: ms.optional(), p90: ms.optional(), p95: ms.optional(), p99: ms.optional()}).optional(),
+    }),
+  })
+  .optional()
 const totalsSchema = z.looseObject({successful: count, incomplete: count, errored: count})
 // streams / rate / max_concurrency become the level's load, which must be positive.
 const strategySchema = z.looseObject({
@@ -58,9 +70,16 @@ const strategySchema = z.looseObject({
 const benchmarkSchema = z.looseObject({
   type_: z.string().optional(),
   // Current GuideLLM: config.strategy; earlier 0.x releases kept the strategy under args.
-  config: z.looseObject({strategy: strategySchema, backend: z.record(z.string(), z.unknown()).optional()}).optional(),
+  config: z
+    .looseObject({
+      strategy: strategySchema,
+      backend: z.record(z.string(), z.unknown()).optional(),
+      cooldown: z.looseObject({value: z.number().nullable().optional(), percent: z.number().nullable().optional()}).nullable().optional(),
+    })
+    .optional(),
   args: z.looseObject({strategy: strategySchema.optional()}).optional(),
   duration: duration.optional(),
+  cooldown_duration: z.number().nonnegative().max(1e9).optional(),
   start_time: timestamp.optional(),
   end_time: timestamp.optional(),
   // GuideLLM 0.3+: metrics.request_totals; 0.2.x: request_totals beside metrics.
@@ -73,6 +92,10 @@ const benchmarkSchema = z.looseObject({
     // GuideLLM's own rates over its measured window (what its console prints as "mean").
     output_tokens_per_second: statusMean,
     requests_per_second: statusMean,
+    time_to_first_token_ms: statusDistribution,
+    inter_token_latency_ms: statusDistribution,
+    // seconds
+    request_latency: statusDistribution,
   }),
   requests: z.looseObject({
     successful: z.array(requestStatsSchema).default([]),
@@ -174,11 +197,16 @@ function importBenchmark(benchmark: GuideBenchmark, notes: string[], index: numb
   // only the requests wholly inside count, as in GuideLLM's own percentiles.
   const measureStart = benchmark.scheduler_metrics?.measure_start_time
   const measureEnd = benchmark.scheduler_metrics?.measure_end_time
+  // A request ending after measure_end_time is cooldown only when a cooldown was set: without one, GuideLLM
+  // counts a request that ends a few µs after it (a real 0.5 file: 4 of 4 counted, one ending 48 µs later).
+  const cooldown = benchmark.config?.cooldown
+  const cooldownSet = (benchmark.cooldown_duration ?? 0) > 0 || (cooldown !== undefined && cooldown !== null && ((cooldown.value ?? null) !== null || (cooldown.percent ?? null) !== null))
   if (measureStart !== undefined && measureEnd !== undefined && samples.some((s) => typeof s.request_start_time === 'number')) {
     const inside = samples.filter((s) => {
       const start = s.request_start_time
       const end = s.request_end_time ?? (typeof start === 'number' && typeof s.time_per_output_token_ms === 'number' && typeof s.output_tokens === 'number' ? start + (s.time_per_output_token_ms * s.output_tokens) / 1000 : undefined)
-      return typeof start === 'number' && start >= measureStart && (end === undefined || end === null || end <= measureEnd)
+      if (typeof start !== 'number' || start < measureStart || start > measureEnd) return false
+      return !cooldownSet || end === undefined || end === null || end <= measureEnd
     })
     if (inside.length < samples.length) {
       notes.push(`converted: benchmark ${index + 1}: ${samples.length - inside.length} of ${samples.length} sampled requests fall outside GuideLLM's measured window (warmup / cooldown) and are left out of the latency statistics`)
@@ -196,7 +224,11 @@ function importBenchmark(benchmark: GuideBenchmark, notes: string[], index: numb
   const requestsPerS = ownRequests ?? totals.successful / duration
   const failed = totals.errored + totals.incomplete
   let summary: LevelRecord['summary']
-  if (requests.length === 0) {
+  // Fewer samples than successful requests (GuideLLM's sample_requests, or a stripped file): its own statistics
+  // over ALL of them are the level's latencies (`reported`), not the sample's.
+  const reported = (benchmark.requests?.successful.length ?? 0) < totals.successful ? reportedOf(benchmark) : undefined
+  if (reported !== undefined) notes.push(`converted: benchmark ${index + 1}: latency statistics are GuideLLM's own over all ${totals.successful} successful requests (metrics.time_to_first_token_ms, inter_token_latency_ms = capplan's TPOT, request_latency = E2E to the response's end), not its sample of ${benchmark.requests?.successful.length ?? 0}`)
+  if (requests.length === 0 || reported !== undefined) {
     summary = throughputOnlySummary({
       completed: totals.successful, failed, durationS: duration, outputTokensPerS, inputTokensPerS,
       requestsPerS, perUserTokensPerS: null,
@@ -214,7 +246,29 @@ function importBenchmark(benchmark: GuideBenchmark, notes: string[], index: numb
       errors: failed > 0 ? {http: failed} : {},
     }
   }
-  return {load, warmupRequests: 0, window, status: totals.successful === 0 ? 'failed' : 'complete', requests, summary, telemetry: null, serverMetrics: null}
+  return {
+    load, warmupRequests: 0, window, status: totals.successful === 0 ? 'failed' : 'complete', requests, summary, telemetry: null, serverMetrics: null,
+    ...(reported === undefined ? {} : {reported}),
+  }
+}
+
+/** GuideLLM's own mean / median / p90 / p95 / p99 of TTFT, TPOT (its inter_token_latency_ms) and E2E (request_latency, s -> ms). */
+function reportedOf(benchmark: GuideBenchmark): ReportedLatency | undefined {
+  const statsOf = (metric: z.infer<typeof statusDistribution>, scale: number) => {
+    if (metric === undefined) return undefined
+    const {mean, median, percentiles} = metric.successful
+    const stats: NonNullable<ReportedLatency['ttftMs']> = {}
+    if (mean !== undefined) stats.mean = mean * scale
+    const p50 = percentiles?.p50 ?? median
+    if (p50 !== undefined) stats.p50 = p50 * scale
+    for (const key of ['p90', 'p95', 'p99'] as const) if (percentiles?.[key] !== undefined) stats[key] = percentiles[key] * scale
+    return Object.keys(stats).length === 0 ? undefined : stats
+  }
+  const ttftMs = statsOf(benchmark.metrics.time_to_first_token_ms, 1)
+  const tpotMs = statsOf(benchmark.metrics.inter_token_latency_ms, 1)
+  const e2eMs = statsOf(benchmark.metrics.request_latency, 1000)
+  if (ttftMs === undefined && tpotMs === undefined && e2eMs === undefined) return undefined
+  return {source: 'GuideLLM', ...(ttftMs === undefined ? {} : {ttftMs}), ...(tpotMs === undefined ? {} : {tpotMs}), ...(e2eMs === undefined ? {} : {e2eMs})}
 }
 
 export function importGuideLlm(report: unknown, text: string, source: string, context: ImportContext, format: 'json' | 'yaml' = 'json'): ResultFile {
@@ -249,7 +303,7 @@ export function importGuideLlm(report: unknown, text: string, source: string, co
         : '; throughput = the metrics\' token totals / duration'),
   )
   notes.push(
-    `lacks: per-token times (ITL), ${sampled < successful ? `all requests (latency percentiles come from GuideLLM's sample of ${sampled} of ${successful}), ` : ''}` +
+    `lacks: per-token times (ITL), ${sampled < successful && levels.some((level) => level.reported === undefined) ? `all requests (latency percentiles come from GuideLLM's sample of ${sampled} of ${successful}), ` : ''}` +
       'the GPU type and count (assumed 1 GPU per replica), the engine and its version, the quantization, the host (placeholders)',
   )
   const backend = benchmarks[0]!.config?.backend ?? {}
@@ -260,6 +314,10 @@ export function importGuideLlm(report: unknown, text: string, source: string, co
   if (match === null && !/(\d+(?:\.\d+)?)b\b/i.test(modelName)) notes.push('lacks: the parameter count (recorded as a 1B placeholder; pass --model to capplan import)')
   const firstSummary = levels[0]!.summary
   const perRequest = (perS: number) => (firstSummary.throughput.requestsPerS > 0 ? perS / firstSummary.throughput.requestsPerS : 1)
+  // GuideLLM's own mean tokens per successful request when it wrote them (its rates are means over time, not totals / duration).
+  const firstMetrics = benchmarks[0]!.metrics
+  const meanInput = firstMetrics.prompt_token_count.successful.mean ?? perRequest(firstSummary.throughput.inputTokensPerS)
+  const meanOutput = firstMetrics.output_token_count.successful.mean ?? perRequest(firstSummary.throughput.outputTokensPerS)
   return {
     schemaVersion: RESULT_SCHEMA_VERSION,
     id: contentUuid(text, 'guidellm'),
@@ -291,8 +349,8 @@ export function importGuideLlm(report: unknown, text: string, source: string, co
     gpuProfile: null,
     workload: {
       profile: null,
-      inputTokens: Math.max(1, Math.round(perRequest(firstSummary.throughput.inputTokensPerS))),
-      outputTokens: Math.max(1, Math.round(perRequest(firstSummary.throughput.outputTokensPerS))),
+      inputTokens: Math.max(1, Math.round(meanInput)),
+      outputTokens: Math.max(1, Math.round(meanOutput)),
       promptSource: 'dataset',
       dataset: null,
       seed: 0,

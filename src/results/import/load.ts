@@ -1,7 +1,8 @@
 /**
  * Read any result file capplan accepts: its own (schemaVersion), or a peer's, detected by CONTENT (never by
  * file name): llama-bench -o json|jsonl, vLLM bench serve --save-result (one object, or one per line with
- * --append-result), GuideLLM benchmarks.json. Every problem is one INVALID_RESULT naming the file.
+ * --append-result), GuideLLM benchmarks.json, AIPerf profile_export_aiperf.json / profile_export.jsonl, GenAI-Perf
+ * profile_export_genai_perf.json. Every problem is one INVALID_RESULT naming the file.
  */
 
 
@@ -11,7 +12,10 @@ import {bug, invalidResult} from '../../lib/errors.js'
 import {formatSchemaIssues, parseResultFile, readResultText} from '../read.js'
 import {certainlyMatchesResultFileSchema} from '../fast-validate.js'
 import {type ResultFile, resultFileSchema} from '../schema.js'
+import {importAiperfSummary, looksLikeAiperfSummary} from './aiperf.js'
+import {importAiperfRecords, looksLikeAiperfRecord} from './aiperf-records.js'
 import type {ImportContext, PeerFormat} from './common.js'
+import {importGenaiPerf, looksLikeGenaiPerfSummary} from './genai-perf.js'
 import {importGuideLlm, looksLikeGuideLlmReport} from './guidellm.js'
 import {importLlamaBench} from './llama-bench.js'
 import {importSglang, looksLikeSglangRun} from './sglang.js'
@@ -31,7 +35,8 @@ const looksLikeLlamaBenchRow = (value: unknown) =>
 
 const SUPPORTED =
   'capplan reads: capplan bench results, llama-bench -o json|jsonl, vllm bench serve --save-result (one object, --append-result lines, or a JSON array of runs), ' +
-  'GuideLLM benchmarks.json or .yaml (0.2 and later), SGLang bench_serving --output-file JSONL.'
+  'GuideLLM benchmarks.json or .yaml (0.2 and later), SGLang bench_serving --output-file JSONL, ' +
+  'AIPerf profile_export_aiperf.json or profile_export.jsonl, GenAI-Perf profile_export_genai_perf.json.'
 
 const has = (value: Record<string, unknown>, ...keys: string[]) => keys.every((key) => key in value)
 
@@ -54,10 +59,16 @@ function describeUnknown(value: Record<string, unknown>): {looks: string; missin
     return {looks: 'a GuideLLM report whose benchmarks have no metrics (an empty or edited benchmarks.json)', missing: 'benchmarks[].metrics with request_totals and token counts'}
   }
   if (('records' in value || 'metrics' in value) && ('input_config' in value || 'telemetry_data' in value || 'time_to_first_token' in value || 'request_throughput' in value)) {
-    return {looks: 'an AIPerf / GenAI-Perf profile_export (aiperf or genai-perf profile)', missing: 'an importer: capplan does not read AIPerf / GenAI-Perf exports yet'}
+    return {
+      looks: 'an AIPerf / GenAI-Perf profile export with its metrics nested under "records" or "metrics" (an early or a converted layout)',
+      missing: 'the metric objects (request_throughput, time_to_first_token, ...) at the top level, as aiperf 0.x and genai-perf write profile_export_*.json',
+    }
+  }
+  if ('experiments' in value && 'service_kind' in value) {
+    return {looks: "perf_analyzer's raw profile_export.json (GenAI-Perf's input, with request timestamps but no tokens)", missing: 'the summary GenAI-Perf writes from it: import profile_export_genai_perf.json'}
   }
   if ('time_to_first_token' in value && 'request_throughput' in value) {
-    return {looks: 'a GenAI-Perf profile_export_genai_perf.json summary', missing: 'an importer: capplan does not read GenAI-Perf exports yet'}
+    return {looks: 'a GenAI-Perf profile_export_genai_perf.json summary without input_config', missing: 'input_config (the load and the model it ran)'}
   }
   if (has(value, 'avg_ts') || has(value, 'n_prompt', 'n_gen')) {
     return {looks: 'a llama-bench row', missing: 'build_commit, n_gen and avg_ts (llama-bench -o json writes all three)'}
@@ -129,6 +140,9 @@ export function parseAnyResult(text: string, source: string, context: ImportCont
       if (looksLikeVllmResult(value)) return one('vllm', importVllm([value], text, source, context))
       if (looksLikeSglangRun(value)) return many('sglang', importSglang([value], [1], text, source, context))
       if (looksLikeLlamaBenchRow(value)) return many('llama-bench', importLlamaBench(text, source, context))
+      if (looksLikeAiperfSummary(value)) return one('aiperf', importAiperfSummary(value, text, source, context))
+      if (looksLikeGenaiPerfSummary(value)) return one('genai-perf', importGenaiPerf(value, text, source, context))
+      if (looksLikeAiperfRecord(value)) return one('aiperf', importAiperfRecords([value], [1], text, source, context))
       const {looks, missing} = describeUnknown(value as Record<string, unknown>)
       throw unrecognized(source, looks, missing)
     }
@@ -168,6 +182,10 @@ export function parseAnyResult(text: string, source: string, context: ImportCont
     if (looksLikeSglangRun(first.value)) {
       const values = parseLines('Re-run sglang.bench_serving, or remove the damaged line.')
       return many('sglang', importSglang(values, numbered.map(({number}) => number), text, source, context))
+    }
+    if (looksLikeAiperfRecord(first.value)) {
+      const values = parseLines('Re-run aiperf profile, or remove the damaged line.')
+      return one('aiperf', importAiperfRecords(values, numbered.map(({number}) => number), text, source, context))
     }
     if (typeof first.value === 'object' && first.value !== null && !Array.isArray(first.value)) {
       const {looks, missing} = describeUnknown(first.value as Record<string, unknown>)

@@ -17,7 +17,17 @@ import {z} from 'zod'
 import {invalidResult} from '../../lib/errors.js'
 import {formatSchemaIssues} from '../read.js'
 import {type LevelRecord, RESULT_SCHEMA_VERSION, type ResultFile} from '../schema.js'
-import {contentUuid, type ImportContext, matchModelProfile, modelNameFromPath, peerNumbers, placeholderHost, quantFromFormat, throughputOnlySummary} from './common.js'
+import {
+  contentUuid,
+  type ImportContext,
+  matchModelProfile,
+  modelNameFromPath,
+  peerNumbers,
+  placeholderHost,
+  quantFromFormat,
+  reportedFromAggregates,
+  throughputOnlySummary,
+} from './common.js'
 
 const {count, duration, perSecond, ms} = peerNumbers
 const sglangRunSchema = z.looseObject({
@@ -81,6 +91,7 @@ function levelOf(run: SglangRun, notes: string[]): LevelRecord {
     requestsPerS: run.completed / run.duration,
     perUserTokensPerS: null,
   })
+  const reported = reportedFromAggregates(run, 'SGLang', {ttft: 'ttft', e2e_latency: 'e2e'})
   return {
     load,
     warmupRequests: 0,
@@ -90,6 +101,8 @@ function levelOf(run: SglangRun, notes: string[]): LevelRecord {
     summary,
     telemetry: null,
     serverMetrics: null,
+    // SGLang's TTFT and E2E are capplan's; its ITL is per chunk, not TPOT, so it is not kept for the SLO check.
+    ...(reported === undefined ? {} : {reported}),
   }
 }
 
@@ -101,7 +114,10 @@ function importWorkload(runs: {run: SglangRun; line: number}[], text: string, so
   const levels = runs.map(({run}) => levelOf(run, notes))
   notes.push('converted: throughput = total_output_tokens / duration (SGLang\'s own output_throughput), input = total_input_tokens / duration, requests = completed / duration')
   const reported = runs.map(({run, line}) => `line ${line}: ` + reportedKeys.filter((key) => typeof run[key] === 'number').map((key) => `${key}=${Number((run[key] as number).toFixed(2))}`).join(' '))
-  notes.push(`lacks: per-request samples (bench_serving's output file has only aggregates), so latency percentiles and the SLO cannot be checked; SGLang reported: ${reported.join(' | ')}`)
+  notes.push(
+    "lacks: per-request samples (bench_serving's output file has only aggregates): the SLO is checked on SGLang's own TTFT and E2E statistics; " +
+      `it reports no TPOT (its ITL is per chunk), so a TPOT threshold cannot be checked; SGLang reported: ${reported.join(' | ')}`,
+  )
   const modelName = first.model_id === undefined ? 'unknown' : modelNameFromPath(first.model_id)
   const match = modelName === 'unknown' ? null : matchModelProfile(modelName, context.store)
   const paramsFromName = /(\d+(?:\.\d+)?)b\b/i.exec(modelName)?.[1]

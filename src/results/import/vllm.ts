@@ -18,7 +18,17 @@ import {invalidResult} from '../../lib/errors.js'
 import {summarizeLevel} from '../../stats/summarize.js'
 import {formatSchemaIssues} from '../read.js'
 import {type LevelRecord, type RequestRecord, RESULT_SCHEMA_VERSION, type ResultFile} from '../schema.js'
-import {contentUuid, type ImportContext, matchModelProfile, modelNameFromPath, peerNumbers, placeholderHost, quantFromFormat, throughputOnlySummary} from './common.js'
+import {
+  contentUuid,
+  type ImportContext,
+  matchModelProfile,
+  modelNameFromPath,
+  peerNumbers,
+  placeholderHost,
+  quantFromFormat,
+  reportedFromAggregates,
+  throughputOnlySummary,
+} from './common.js'
 
 const {count, duration, seconds, timestamp, perSecond} = peerNumbers
 export const vllmResultSchema = z.looseObject({
@@ -165,6 +175,8 @@ function importRun(run: VllmResult, where: string, notes: string[]): LevelRecord
           perUserTokensPerS: null,
         })
       : summarizeLevel(requests, window)
+  // Without samples, vLLM's own statistics (its TTFT, TPOT and E2E are capplan's definitions) are kept for the SLO check.
+  const reported = requests === null ? reportedFromAggregates(run, 'vLLM', {ttft: 'ttft', tpot: 'tpot', e2el: 'e2e'}) : undefined
   return {
     load,
     warmupRequests: 0,
@@ -174,6 +186,7 @@ function importRun(run: VllmResult, where: string, notes: string[]): LevelRecord
     summary,
     telemetry: null,
     serverMetrics: null,
+    ...(reported === undefined ? {} : {reported}),
   }
 }
 
@@ -207,7 +220,7 @@ export function importVllm(
       aggregateKeys.filter((key) => typeof run[key] === 'number').map((key) => `${key}=${Number((run[key] as number).toFixed(2))}`).join(' '),
     )
     notes.push(
-      `lacks: per-request samples (the file was saved without --save-detailed), so latency percentiles and the SLO cannot be checked; vLLM reported: ${reported.join(' | ')}`,
+      `lacks: per-request samples (the file was saved without --save-detailed): the SLO is checked on vLLM's own reported statistics (mean, median, p99 unless --metric-percentiles asked for more); vLLM reported: ${reported.join(' | ')}`,
     )
   }
   const models = [...new Set(runs.map((run) => modelNameFromPath(run.model_id)))]
