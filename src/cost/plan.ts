@@ -279,7 +279,8 @@ export function planCost(input: PlanInput): PlanResult {
   const hardware = input.ownedHardware
   if (hardware === undefined) return planCostAt(input, null)
   // The owned hour depends on how busy the GPUs are (power), and how busy they are does not depend on the price.
-  const provisional = planCostAt({...input, usdPerGpuHour: hardware.busyUsdPerHour}, null)
+  // The first pass needs only the fleet: no API, so no crossover is computed twice.
+  const provisional = planCostAt({...input, apis: [], usdPerGpuHour: hardware.busyUsdPerHour}, null)
   const utilization = Math.max(busyFraction(provisional), Number.EPSILON)
   const ownership = planOwnership(hardware.input, Math.min(1, utilization), hardware.rents)
   return planCostAt(

@@ -20,6 +20,11 @@ function findChromium(): string | null {
 const chromium = findChromium()
 const headless = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--window-size=1240,2800', '--virtual-time-budget=5000']
 
+/** The page after its scripts ran, as headless Chromium serialises it. */
+const renderedDom = (html: string) =>
+  execFileSync(chromium!, [...headless, '--dump-dom', `file://${html}`], {encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 120_000})
+const screenshot = (html: string, png: string) => execFileSync(chromium!, [...headless, `--screenshot=${png}`, `file://${html}`], {stdio: 'ignore', timeout: 120_000})
+
 describe.skipIf(chromium === null)('capplan report --format html in headless Chromium', () => {
   it('renders every chart with no script or console error, offline, and saves a screenshot', async () => {
     mkdirSync(outDir, {recursive: true})
@@ -52,13 +57,13 @@ describe.skipIf(chromium === null)('capplan report --format html in headless Chr
     expect(run.exitCode).toBe(0)
     expect(readFileSync(html, 'utf8')).not.toMatch(/<script[^>]+src=/)
 
-    const dom = execFileSync(chromium!, [...headless, '--dump-dom', `file://${html}`], {encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 120_000})
+    const dom = renderedDom(html)
     expect(dom).toMatch(/<body[^>]*data-charts-rendered="7"/)
     expect(dom).toMatch(/<body[^>]*data-errors="0"/)
 
-    const screenshot = path.join(outDir, 'report.png')
-    execFileSync(chromium!, [...headless, `--screenshot=${screenshot}`, `file://${html}`], {stdio: 'ignore', timeout: 120_000})
-    expect(statSync(screenshot).size).toBeGreaterThan(20_000)
+    const png = path.join(outDir, 'report.png')
+    screenshot(html, png)
+    expect(statSync(png).size).toBeGreaterThan(20_000)
   }, 300_000)
 
   it('with --traffic: the decision opens the page and a chart of replicas and cost per hour is drawn', async () => {
@@ -89,9 +94,9 @@ describe.skipIf(chromium === null)('capplan report --format html in headless Chr
     expect(page.indexOf('<section class="decision"><h2>Decision</h2>')).toBeGreaterThan(0)
     expect(page.indexOf('class="decision"')).toBeLessThan(page.indexOf('<section>\n<h2>'))
     expect(page).toContain('id="r0-traffic"')
-    const dom = execFileSync(chromium!, [...headless, '--dump-dom', `file://${html}`], {encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 120_000})
+    const dom = renderedDom(html)
     expect(dom).toMatch(/<body[^>]*data-charts-rendered="4"/)
     expect(dom).toMatch(/<body[^>]*data-errors="0"/)
-    execFileSync(chromium!, [...headless, `--screenshot=${path.join(outDir, 'report-traffic.png')}`, `file://${html}`], {stdio: 'ignore', timeout: 120_000})
+    screenshot(html, path.join(outDir, 'report-traffic.png'))
   }, 300_000)
 })

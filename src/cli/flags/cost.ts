@@ -42,14 +42,14 @@ export const costFlagParsers = {
   pue: costValue('pue', 'pue'),
   traffic: costValue('traffic', 'traffic'),
   headroom: costValue('headroom', 'headroom'),
-  'min-replicas': (text: string) => parseCostFlags({'min-replicas': text}).minReplicas!,
+  'min-replicas': costValue('min-replicas', 'minReplicas'),
   'scale-step': costValue('scale-step', 'scaleStep'),
-  'cache-hit': (text: string) => parseCostFlags({'cache-hit': text}).cacheHitRate!,
+  'cache-hit': costValue('cache-hit', 'cacheHitRate'),
   compare: costValue('compare', 'compare'),
   'quality-on': costValue('quality-on', 'qualityOn'),
-  'colo-kw-month': (text: string) => parseCostFlags({'colo-kw-month': text}).coloUsdPerKwMonth!,
-  'ops-overhead': (text: string) => parseCostFlags({'ops-overhead': text}).opsOverhead!,
-  'cost-of-capital': (text: string) => parseCostFlags({'cost-of-capital': text}).costOfCapital!,
+  'colo-kw-month': costValue('colo-kw-month', 'coloUsdPerKwMonth'),
+  'ops-overhead': costValue('ops-overhead', 'opsOverhead'),
+  'cost-of-capital': costValue('cost-of-capital', 'costOfCapital'),
 }
 
 /** The cost flags' definitions; each command gives its own summary and helpValue. */

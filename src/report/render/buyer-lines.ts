@@ -5,7 +5,7 @@
  */
 
 import {benchmarkName, type ApiGroup} from '../../cost/comparison.js'
-import type {PlanResult} from '../../cost/plan.js'
+import type {PlanApiResult, PlanResult} from '../../cost/plan.js'
 import type {ResultReport} from '../build/result-report.js'
 import type {TrafficPlan} from '../../cost/traffic.js'
 import {formatDecimals, formatPercent, formatSignificant, formatTokens, formatUsd, plural} from '../format.js'
@@ -19,6 +19,13 @@ export function decisionLines(result: PlanResult): string[] {
 
 /** The group titles of the cost table, in the order they are shown. */
 export const GROUP_ORDER: ApiGroup[] = ['same-model', 'nearest-model', 'closed', 'open-other']
+
+/** The APIs as the cost table and the verdicts list them: by group, cheapest first; ungrouped ones as given. */
+export function apisInTableOrder(result: PlanResult): PlanApiResult[] {
+  if (!result.apis.some((api) => api.group !== null)) return result.apis
+  const rank = (api: PlanApiResult) => (api.group === null ? GROUP_ORDER.length : GROUP_ORDER.indexOf(api.group))
+  return [...result.apis].sort((a, b) => rank(a) - rank(b) || a.blendedPerMTok - b.blendedPerMTok)
+}
 
 export function groupTitle(result: PlanResult, group: ApiGroup): string {
   const comparison = result.comparison

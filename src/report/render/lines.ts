@@ -5,7 +5,7 @@
  */
 
 import {shapeText} from '../build/workload-shape.js'
-import {GROUP_ORDER, ioSplitLine, ownershipLines, quantLossLine, trafficLines} from './buyer-lines.js'
+import {apisInTableOrder, ioSplitLine, ownershipLines, quantLossLine, trafficLines} from './buyer-lines.js'
 import type {PlanResult} from '../../cost/plan.js'
 import type {OperatingPoint} from '../build/operating-point.js'
 import type {ResultReport, WhatIfReport} from '../build/result-report.js'
@@ -221,10 +221,7 @@ function verdictFleet(result: PlanResult): {cost: number; fleet: 'fixed' | 'auto
 export function planVerdicts(result: PlanResult): string[] {
   const self = verdictFleet(result)
   const tokens = result.traffic?.tokensPerMonth ?? result.inputs.volume?.tokensPerMonth ?? null
-  // In the cost table's order: by group, cheapest first.
-  const grouped = result.apis.some((api) => api.group !== null)
-  const ordered = grouped ? [...result.apis].sort((a, b) => GROUP_ORDER.indexOf(a.group!) - GROUP_ORDER.indexOf(b.group!) || a.blendedPerMTok - b.blendedPerMTok) : result.apis
-  return ordered.map((api) => {
+  return apisInTableOrder(result).map((api) => {
     const atVolume =
       api.monthlyCost === null || self === null || tokens === null
         ? ''

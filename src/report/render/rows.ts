@@ -10,7 +10,7 @@ import type {CompareResult, SampleSummary} from '../build/compare.js'
 import type {LevelSloCheck} from '../build/operating-point.js'
 import type {ResultReport} from '../build/result-report.js'
 import {efficiencyText} from '../build/sanity.js'
-import {GROUP_ORDER, groupTitle, quantLossCell} from './buyer-lines.js'
+import {apisInTableOrder, groupTitle, quantLossCell} from './buyer-lines.js'
 import {
   apiId,
   apiName,
@@ -300,20 +300,18 @@ export function costTable(result: PlanResult): CostTable {
       breakEven: cell(api.breakEvenThroughputTokensPerSecond, formatPlanRate(api.breakEvenThroughputTokensPerSecond)),
     }
   }
-  const grouped = result.apis.some((api) => api.group !== null)
   const apiRows: CostTable['apiRows'] = []
   const rows: Record<CostKey, Cell>[] = [...selfRows]
-  const groups: (PlanApiResult['group'] | null)[] = grouped ? [...GROUP_ORDER, null] : [null]
-  for (const group of groups) {
-    const members = result.apis.filter((api) => (grouped ? api.group === group : true)).sort((a, b) => (grouped ? a.blendedPerMTok - b.blendedPerMTok : 0))
-    if (members.length === 0) continue
-    if (grouped && group !== null)
-      rows.push({option: cell(null, `== ${groupTitle(result, group)}`), quality: empty, pricesInOut: empty, blended: empty, monthly: empty, crossover: empty})
-    for (const api of members) {
-      const row = apiRow(api)
-      apiRows.push(row)
-      rows.push(row)
+  let group: PlanApiResult['group'] = null
+  for (const api of apisInTableOrder(result)) {
+    // A group's title is a row of its own, before its first API.
+    if (api.group !== null && api.group !== group) {
+      rows.push({option: cell(null, `== ${groupTitle(result, api.group)}`), quality: empty, pricesInOut: empty, blended: empty, monthly: empty, crossover: empty})
     }
+    group = api.group
+    const row = apiRow(api)
+    apiRows.push(row)
+    rows.push(row)
   }
   return {
     columns: [

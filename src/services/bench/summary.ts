@@ -7,6 +7,7 @@ import {relative} from 'node:path'
 
 import {planCost, type PlanResult} from '../../cost/plan.js'
 import {prefillShare} from '../../cost/io-split.js'
+import {todayUtc} from '../../lib/clock.js'
 import {planInputFor} from '../../cost/plan-input.js'
 import {type ProfileStore} from '../../profiles/store.js'
 import type {QuantLevel} from '../../profiles/schema.js'
@@ -84,7 +85,7 @@ export function benchPayload(
   const reports = runs.map(({result, path: file}) =>
     buildResultReport(file, result, store, {
       ...(slo === undefined ? {} : {slo}),
-      plan: {gpu: gpuProfileOf(result), today: new Date().toISOString().slice(0, 10)},
+      plan: {gpu: gpuProfileOf(result), today: todayUtc()},
     }),
   )
   const results: BenchJsonRun[] = runs.map(({result, path: file}, index) => ({
@@ -135,7 +136,7 @@ export function benchPayload(
           gpusPerReplica: Math.max(1, result.engine.gpuCount),
           ioRatio: {input: result.workload.inputTokens, output: result.workload.outputTokens},
           ...(store.has('model', result.model.profile) ? {model: result.model.profile, quant: result.model.quant, format: result.model.format} : {}),
-          today: new Date().toISOString().slice(0, 10),
+          today: todayUtc(),
         },
         store,
       ),

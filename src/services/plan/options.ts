@@ -7,14 +7,12 @@
 import {type CostFlagParsed, costChoicesFrom} from '../../cli/flags/cost.js'
 import {planInputFor} from '../../cost/plan-input.js'
 import {planCost, type PlanInput, type PlanResult} from '../../cost/plan.js'
+import {todayUtc} from '../../lib/clock.js'
 import {loadProfiles} from '../../profiles/load.js'
 import {type ProfileStore} from '../../profiles/store.js'
 
 /** The flags of `capplan plan` as oclif parses them: numbers, token counts, an IoRatio, API ids. */
 export type PlanFlagValues = CostFlagParsed
-
-/** Today as YYYY-MM-DD (UTC): prices older than 6 months before it are warned about. */
-export const todayUtc = (): string => new Date().toISOString().slice(0, 10)
 
 export function planInputFromFlags(flags: PlanFlagValues, store: ProfileStore, today: string = todayUtc()): PlanInput {
   return planInputFor({...costChoicesFrom(flags), today}, store)

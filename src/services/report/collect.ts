@@ -10,6 +10,7 @@ import path from 'node:path'
 import {type CostFlagParsed, costChoicesFrom, reportCostParsers} from '../../cli/flags/cost.js'
 import {parseWhatIfList, reportSanityParsers} from '../../cli/flags/report.js'
 import {planInputFor} from '../../cost/plan-input.js'
+import {todayUtc} from '../../lib/clock.js'
 import {CapplanError, invalidInput, notFound} from '../../lib/errors.js'
 import {closestIds} from '../../profiles/closest.js'
 import type {ProfileStore} from '../../profiles/store.js'
@@ -94,7 +95,7 @@ export function reportOptions(flags: ReportFlagValues, store: ProfileStore): Rep
   }
   // report's --gpus is not the cost model's GPUs per replica: each result has its own (gpusOverride below)
   const {gpus: _gpus, slo, percentile, 'no-interpolate': noInterpolate, bandwidth: bandwidthGBs, 'what-if': whatIfIds, ...cost} = flags
-  const plan = {...costChoicesFrom(cost), today: new Date().toISOString().slice(0, 10)}
+  const plan = {...costChoicesFrom(cost), today: todayUtc()}
   // Check the rules between choices now (the stand-in values never reach a report). --pricing without --gpu
   // is allowed here: it applies to each result's detected GPU profile.
   const {pricing: _pricing, ...withoutPricing} = plan
