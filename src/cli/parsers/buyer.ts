@@ -40,7 +40,7 @@ export function parseTrafficFlag(text: string): TrafficProfile {
       'Give a shape, e.g. --traffic diurnal:3, or the path of a CSV/JSON file of 24 or 168 hourly token counts.',
     )
   }
-  return parseTrafficText(fileText, `--traffic ${trimmed}`)
+  return parseTrafficText(fileText, trimmed)
 }
 
 /** A share in [0, 1], given as a fraction (0.4) or a percentage (40%). */
