@@ -167,6 +167,11 @@ while IFS=$'\t' read -r STEP QUANT LEVELS ESTIMATE; do
   CODE=$?
   FILE="$(ls "$OUT/results"/*.json 2> /dev/null | grep -vxF -- "$BEFORE" | head -1)"
   case $CODE in 0) STATUS=complete ;; 130|124) STATUS="interrupted (deadline)" ;; 9) STATUS=partial ;; *) STATUS="failed" ;; esac
+  # The deadline can come just after bench saved every level: then the file, not the exit code, is the truth.
+  if [ "$STATUS" = "interrupted (deadline)" ] && [ -n "$FILE" ] &&
+    [ "$("$NODE" -e 'process.stdout.write(String(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).status))' "$FILE" 2> /dev/null)" = complete ]; then
+    STATUS="complete (deadline at exit)"
+  fi
   # A step that left a result file measured something (an interrupted one keeps its finished levels).
   [ -n "$FILE" ] && [ "$STATUS" != failed ] && OK_STEPS=$((OK_STEPS + 1))
   log "step $STEP: $STATUS (exit $CODE) in $(($(now) - T0))s${FILE:+, $(basename "$FILE")}"

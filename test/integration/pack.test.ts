@@ -134,14 +134,15 @@ describe.skipIf(server === null)('capplan pack + run.sh on the CPU', () => {
   })
 
   it('the deadline interrupts a step that runs long, and the levels it finished stay in its result file', async () => {
-    // Estimated 1 + 2 x 10 = 21 s = the budget, so it starts; really start-up + 2 x 10 s > 21 s: level 1 ends
-    // near 14 s, the deadline cuts level 2.
+    // Estimated 1 + 2 x 10 = 21 s = the budget, so it starts. Really it takes start-up + 2 x 10 s + the time
+    // each level's requests in flight need to finish after its 10 s (long outputs: about a second or more at
+    // c=4), so level 1 ends near 12 s and the deadline cuts level 2 even on a quiet machine.
     const plan = writePlan('plan-cut.json', {
       model: 'tiny-qwen2',
       quants: ['int4'],
       concurrency: [1, 4],
       inputTokens: 32,
-      outputTokens: 16,
+      outputTokens: 1536,
       levelSeconds: 10,
       setupSeconds: 1,
       budgetSeconds: 21,
