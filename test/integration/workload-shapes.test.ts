@@ -69,23 +69,28 @@ describe.skipIf(serverBin === null)('bench workload shapes on llama-server (tiny
     expect(sharedTtft).toBeLessThan(controlTtft * 0.8)
   })
 
-  it('multi-turn sessions: TTFT grows with the turn when the cache is off, not when it is on', async () => {
-    const common = ['--requests', '20', '--turns', '4', '--input-tokens', '256', '--output-tokens', '64']
+  it('multi-turn sessions: TTFT grows with the turn when the cache is off, far less when it is on', async () => {
+    // Six short turns, so the last turn's conversation (928 tokens) is almost six times what it prefills with
+    // the cache on (160): the gap stays wide even where attention over the cached context dominates the tiny
+    // model's prefill (both sides pay that part; only the off side pays the full prompt's weights and attention).
+    const common = ['--requests', '24', '--turns', '6', '--input-tokens', '128', '--output-tokens', '32']
     const off = await bench('turns-off', [...common, '--prompt-cache', 'off'])
     const on = await bench('turns-on', [...common, '--prompt-cache', 'on'])
-    const byTurn = (file: ResultFile) => [0, 1, 2, 3].map((turn) => p50(file.levels[0]!.requests.filter((r) => r.session!.turn === turn).map((r) => r.ttftMs!)))
+    const turns = [0, 1, 2, 3, 4, 5]
+    const byTurn = (file: ResultFile) => turns.map((turn) => p50(file.levels[0]!.requests.filter((r) => r.session!.turn === turn).map((r) => r.ttftMs!)))
     const offTurns = byTurn(off)
     const onTurns = byTurn(on)
+    const prompts = turns.map((turn) => 128 * (turn + 1) + 32 * turn)
     console.log(
-      `4 turns of 256 new + 64 answer tokens (prompts 256, 576, 896, 1216), 5 sessions at c=1: TTFT p50 by turn, cache off ${offTurns.map((t) => t.toFixed(1)).join(' / ')} ms; cache on ${onTurns.map((t) => t.toFixed(1)).join(' / ')} ms; measured hit rate off ${off.levels[0]!.cache!.measuredHitRate?.toFixed(3)}, on ${on.levels[0]!.cache!.measuredHitRate?.toFixed(3)} (intended ${on.levels[0]!.cache!.intendedHitRate?.toFixed(3)})`,
+      `6 turns of 128 new + 32 answer tokens (prompts ${prompts.join(', ')}), 4 sessions at c=1: TTFT p50 by turn, cache off ${offTurns.map((t) => t.toFixed(1)).join(' / ')} ms; cache on ${onTurns.map((t) => t.toFixed(1)).join(' / ')} ms; last turn on/off ${(onTurns[5]! / offTurns[5]!).toFixed(2)}, growth turn 1->5 on/off ${((onTurns[5]! - onTurns[1]!) / (offTurns[5]! - offTurns[1]!)).toFixed(2)}; measured hit rate off ${off.levels[0]!.cache!.measuredHitRate?.toFixed(3)}, on ${on.levels[0]!.cache!.measuredHitRate?.toFixed(3)} (intended ${on.levels[0]!.cache!.intendedHitRate?.toFixed(3)})`,
     )
     expect(off.workload.shape?.promptCache).toBe('off')
-    expect(on.levels[0]!.requests.map((r) => r.inputTokens)).toEqual(Array.from({length: 20}, (_, i) => [256, 576, 896, 1216][i % 4]))
-    // Off: every turn prefills the whole conversation, so turn 4 (1216 tokens) is slower than turn 1 (256).
-    expect(offTurns[3]!).toBeGreaterThan(offTurns[0]! * 1.5)
-    // On: each later turn prefills only the answer stand-in and the new part (320 tokens): no such growth.
-    expect(onTurns[3]!).toBeLessThan(offTurns[3]! * 0.6)
-    expect(onTurns[3]! - onTurns[1]!).toBeLessThan((offTurns[3]! - offTurns[1]!) / 2)
+    expect(on.levels[0]!.requests.map((r) => r.inputTokens)).toEqual(Array.from({length: 24}, (_, i) => prompts[i % 6]))
+    // Off: every turn prefills the whole conversation, so turn 6 (928 tokens) is far slower than turn 1 (128).
+    expect(offTurns[5]!).toBeGreaterThan(offTurns[0]! * 2)
+    // On: each later turn prefills only the answer stand-in and the new part (160 tokens).
+    expect(onTurns[5]!).toBeLessThan(offTurns[5]! * 0.7)
+    expect(onTurns[5]! - onTurns[1]!).toBeLessThan((offTurns[5]! - offTurns[1]!) * 0.7)
     expect(off.levels[0]!.cache!.measuredHitRate).toBe(0)
   })
 
