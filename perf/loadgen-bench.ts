@@ -738,7 +738,7 @@ export function formatItlComparison(c: ItlComparison): string[] {
   ]
   for (const a of c.at) {
     lines.push(
-      `  ${a.streams} streams (load average at each round's start ${(a.loadavgPerRound ?? []).map((l) => l.toFixed(2)).join(', ')}): yardstick ${spread(a.yardstick.summary)}; failed ${a.yardstick.failed}; CPU ${fmt(a.yardstick.cpuS / Math.max(1e-9, a.yardstick.wallS), 2)} cores`,
+      `  ${a.streams} streams${a.loadavgPerRound === undefined || a.loadavgPerRound.length === 0 ? '' : ` (load average at each round's start ${a.loadavgPerRound.map((l) => l.toFixed(2)).join(', ')})`}: yardstick ${spread(a.yardstick.summary)}; failed ${a.yardstick.failed}; CPU ${fmt(a.yardstick.cpuS / Math.max(1e-9, a.yardstick.wallS), 2)} cores`,
     )
     for (const client of a.clients) {
       const verdict = client.meetsTarget === null ? 'n/a' : client.meetsTarget ? 'meets' : 'misses'
