@@ -37,6 +37,7 @@ import os from 'node:os'
 import {monitorEventLoopDelay, PerformanceObserver} from 'node:perf_hooks'
 import {parseArgs} from 'node:util'
 
+import {useClientThreads} from '../src/engines/http/client-threads.js'
 import {protocolPaths, requestBody} from '../src/engines/http/protocols.js'
 import {engineEvents, streamRequest} from '../src/engines/http/stream.js'
 import type {HttpTransport} from '../src/engines/http/transport.js'
@@ -149,6 +150,8 @@ export interface CeilingResult {
   engine: LoadgenEngineKind
   /** Absent in summaries from before --transport (the formatter then names none). */
   transport?: HttpTransport
+  /** Client threads reading the streams (1 = the main thread; absent before issue 17's threads). */
+  clientThreads?: number
   streams: number
   tokensPerStream: number
   requests: number
@@ -367,10 +370,24 @@ interface MeasureOptions {
   engineKind: LoadgenEngineKind
   sourceCpu: number | null
   transport: HttpTransport
+  /** Client threads (useClientThreads); 1 = streams read in the main thread; 0 = in ONE worker thread. */
+  clientThreads?: number
 }
 
-async function measureCeiling({streams, tokensPerStream, engineKind, warmupTokens, sourceCpu, transport}: MeasureOptions & {warmupTokens: number}): Promise<CeilingResult> {
+/** useClientThreads for a MeasureOptions count: 0 = one worker thread (the A/B's "main thread only keeps the books"). */
+const clientThreadsFor = (count: number) => (count === 0 ? useClientThreads(1, {workersEvenForOne: true}) : useClientThreads(count))
+
+async function measureCeiling({
+  streams,
+  tokensPerStream,
+  engineKind,
+  warmupTokens,
+  sourceCpu,
+  transport,
+  clientThreads = 1,
+}: MeasureOptions & {warmupTokens: number}): Promise<CeilingResult> {
   const source = await startSourceProcess(['--port', '0', '--interval-ms', '0'], sourceCpu)
+  const undoThreads = clientThreadsFor(clientThreads)
   try {
     const engine = await makeEngine(engineKind, source.url, transport)
     // Warm the JIT and the connection machinery on a short level first; not measured.
@@ -392,6 +409,7 @@ async function measureCeiling({streams, tokensPerStream, engineKind, warmupToken
     return {
       engine: engineKind,
       transport,
+      clientThreads,
       streams,
       tokensPerStream,
       requests: run.requests.length,
@@ -413,8 +431,78 @@ async function measureCeiling({streams, tokensPerStream, engineKind, warmupToken
       summaryOutputTokensPerSecond: summary.throughput.outputTokensPerS,
     }
   } finally {
+    await undoThreads()
     await source.stop()
   }
+}
+
+export interface CeilingThreadsComparison {
+  rounds: number
+  threads: number[]
+  /** Per round, per thread count (same order as threads): the ceiling, with the load average before it. */
+  results: {
+    threads: number
+    loadavg1: number
+    tokensPerSecond: number
+    tokensPerClientCpuSecond: number
+    clientCores: number
+    sourceCores: number | null
+    failed: number
+    countedEqualsUsage: boolean
+  }[][]
+}
+
+/** The ceiling with each client-thread count in turn, `rounds` times (interleaved: same background load). */
+export async function compareCeilingThreads({
+  rounds = 3,
+  threads = [1, 2],
+  streams = 256,
+  tokensPerStream = 2000,
+  warmupTokens = 200,
+} = {}): Promise<CeilingThreadsComparison> {
+  const results: CeilingThreadsComparison['results'] = []
+  for (let round = 0; round < rounds; round++) {
+    const row: CeilingThreadsComparison['results'][number] = []
+    for (const count of threads) {
+      const loadavg1 = os.loadavg()[0]!
+      const c = await measureCeiling({streams, tokensPerStream, engineKind: 'llamacpp', warmupTokens, sourceCpu: null, transport: 'node-http', clientThreads: count})
+      row.push({
+        threads: count,
+        loadavg1,
+        tokensPerSecond: c.tokensPerSecond,
+        tokensPerClientCpuSecond: c.tokensPerClientCpuSecond,
+        clientCores: c.clientCpu.cores,
+        sourceCores: c.sourceCpu?.cores ?? null,
+        failed: c.failed,
+        countedEqualsUsage: c.clientTokens === c.usageTokens,
+      })
+    }
+    results.push(row)
+  }
+  return {rounds, threads, results}
+}
+
+/** Text lines of compareCeilingThreads: every round, then each count's range and its ratio to the first count. */
+export function formatCeilingThreads(c: CeilingThreadsComparison): string[] {
+  const lines = [`ceiling by client threads (llamacpp path over node-http, ${c.rounds} interleaved rounds):`]
+  for (const [round, row] of c.results.entries()) {
+    lines.push(
+      `  round ${round + 1}: ${row
+        .map(
+          (r) =>
+            `${r.threads} thread(s) ${thousands(r.tokensPerSecond)} tok/s, ${thousands(r.tokensPerClientCpuSecond)} per client CPU-s, client ${fmt(r.clientCores, 2)} + source ${fmt(r.sourceCores, 2)} cores, load ${fmt(r.loadavg1, 2)}, failed ${r.failed}${r.countedEqualsUsage ? '' : ' COUNTED != USAGE'}`,
+        )
+        .join('; ')}`,
+    )
+  }
+  for (const [index, count] of c.threads.entries()) {
+    const ratios = c.results.map((row) => row[index]!.tokensPerSecond / row[0]!.tokensPerSecond)
+    const perCpu = c.results.map((row) => row[index]!.tokensPerClientCpuSecond)
+    lines.push(
+      `  ${count} thread(s): tok/s ratio to ${c.threads[0]} thread(s) per round ${ratios.map((r) => fmt(r, 2)).join(', ')}; tokens per client CPU-s ${thousands(Math.min(...perCpu))}-${thousands(Math.max(...perCpu))}`,
+    )
+  }
+  return lines
 }
 
 /** GC pauses (PerformanceObserver 'gc' entries) from start() to stop(): count, total, longest, in ms. */
@@ -449,9 +537,10 @@ async function measureItl(options: MeasureOptions & {intervalMs: number}): Promi
 /** One measured ITL level of capplan's client (after a short unmeasured one) against a running stamping source. */
 async function itlLevel(
   url: string,
-  {streams, intervalMs, tokensPerStream, engineKind, transport}: Omit<MeasureOptions, 'sourceCpu'> & {intervalMs: number},
+  {streams, intervalMs, tokensPerStream, engineKind, transport, clientThreads = 1}: Omit<MeasureOptions, 'sourceCpu'> & {intervalMs: number},
 ): Promise<ItlResult & {perStream: {clientMs: readonly number[]; texts: readonly string[]}[]}> {
-  {
+  const undoThreads = clientThreadsFor(clientThreads)
+  try {
     const inner = await makeEngine(engineKind, url, transport)
     // The texts of every content event, per request object: the stamps live there, not in the RequestRecord.
     const texts = new Map<GenRequest, string[]>()
@@ -508,6 +597,8 @@ async function itlLevel(
       gcPauses,
       perStream,
     }
+  } finally {
+    await undoThreads()
   }
 }
 
@@ -520,10 +611,13 @@ type PerStream = {clientMs: readonly number[]; texts: readonly string[]}
 
 /** capplan's client paths compared with the yardstick: the spawned-server path and the openai engine. */
 export const COMPARED_CLIENTS = [
-  {name: 'capplan llamacpp/node-http', engineKind: 'llamacpp', transport: 'node-http'},
-  {name: 'capplan openai/node-http', engineKind: 'openai', transport: 'node-http'},
-  {name: 'capplan openai/fetch', engineKind: 'openai', transport: 'fetch'},
-] as const satisfies readonly {name: string; engineKind: LoadgenEngineKind; transport: HttpTransport}[]
+  {name: 'capplan llamacpp/node-http', engineKind: 'llamacpp', transport: 'node-http', clientThreads: 1},
+  {name: 'capplan llamacpp/node-http 1 worker', engineKind: 'llamacpp', transport: 'node-http', clientThreads: 0},
+  {name: 'capplan llamacpp/node-http 2 workers', engineKind: 'llamacpp', transport: 'node-http', clientThreads: 2},
+  {name: 'capplan openai/node-http', engineKind: 'openai', transport: 'node-http', clientThreads: 1},
+  {name: 'capplan openai/node-http 2 workers', engineKind: 'openai', transport: 'node-http', clientThreads: 2},
+  {name: 'capplan openai/fetch', engineKind: 'openai', transport: 'fetch', clientThreads: 1},
+] as const satisfies readonly {name: string; engineKind: LoadgenEngineKind; transport: HttpTransport; clientThreads: number}[]
 
 export interface ComparedClient {
   name: string
@@ -538,6 +632,8 @@ export interface ComparedClient {
 
 export interface ItlComparisonAt {
   streams: number
+  /** The 1-minute load average at the start of each round. */
+  loadavgPerRound?: number[]
   yardstick: {summary: ItlSummary; failed: number; cpuS: number; wallS: number}
   clients: ComparedClient[]
 }
@@ -583,7 +679,9 @@ export async function compareWithYardstick({rounds = 3, streamsList = [64, 256],
     const yardstickStreams: PerStream[] = []
     const yardstick = {failed: 0, cpuS: 0, wallS: 0}
     const pooled = COMPARED_CLIENTS.map(() => ({streams: [] as PerStream[], failed: 0, gcPauseMaxMs: 0}))
+    const loadavgPerRound: number[] = []
     for (let round = 0; round < rounds; round++) {
+      loadavgPerRound.push(os.loadavg()[0]!)
       const source = await startSourceProcess(['--port', '0', '--interval-ms', String(intervalMs), '--stamp-times'])
       try {
         const y = await runYardstick(source.url, streams, tokensPerStream)
@@ -592,7 +690,14 @@ export async function compareWithYardstick({rounds = 3, streamsList = [64, 256],
         yardstick.cpuS += y.cpuS
         yardstick.wallS += y.wallS
         for (const [index, client] of COMPARED_CLIENTS.entries()) {
-          const result = await itlLevel(source.url, {streams, intervalMs, tokensPerStream, engineKind: client.engineKind, transport: client.transport})
+          const result = await itlLevel(source.url, {
+            streams,
+            intervalMs,
+            tokensPerStream,
+            engineKind: client.engineKind,
+            transport: client.transport,
+            clientThreads: client.clientThreads,
+          })
           pooled[index]!.streams.push(...result.perStream)
           pooled[index]!.failed += result.failed
           pooled[index]!.gcPauseMaxMs = Math.max(pooled[index]!.gcPauseMaxMs, result.gcPauses?.maxMs ?? 0)
@@ -605,6 +710,7 @@ export async function compareWithYardstick({rounds = 3, streamsList = [64, 256],
     const yP99 = yardstickSummary.absErrorMs?.p99 ?? null
     at.push({
       streams,
+      loadavgPerRound,
       yardstick: {summary: yardstickSummary, ...yardstick},
       clients: COMPARED_CLIENTS.map((client, index) => {
         const summary = itlErrorSummary(pooled[index]!.streams, intervalMs)
@@ -632,7 +738,7 @@ export function formatItlComparison(c: ItlComparison): string[] {
   ]
   for (const a of c.at) {
     lines.push(
-      `  ${a.streams} streams: yardstick ${spread(a.yardstick.summary)}; failed ${a.yardstick.failed}; CPU ${fmt(a.yardstick.cpuS / Math.max(1e-9, a.yardstick.wallS), 2)} cores`,
+      `  ${a.streams} streams${a.loadavgPerRound === undefined || a.loadavgPerRound.length === 0 ? '' : ` (load average at each round's start ${a.loadavgPerRound.map((l) => l.toFixed(2)).join(', ')})`}: yardstick ${spread(a.yardstick.summary)}; failed ${a.yardstick.failed}; CPU ${fmt(a.yardstick.cpuS / Math.max(1e-9, a.yardstick.wallS), 2)} cores`,
     )
     for (const client of a.clients) {
       const verdict = client.meetsTarget === null ? 'n/a' : client.meetsTarget ? 'meets' : 'misses'
@@ -715,9 +821,11 @@ async function main(): Promise<void> {
       compare: {type: 'boolean', default: false},
       'compare-rounds': {type: 'string', default: '3'},
       'compare-streams': {type: 'string', default: '64,256'},
+      'ceiling-threads': {type: 'string'},
+      'ceiling-rounds': {type: 'string', default: '3'},
     },
   })
-  type NumberFlag = 'streams' | 'tokens' | 'itl-streams' | 'itl-interval-ms' | 'itl-tokens' | 'source-cpu' | 'compare-rounds'
+  type NumberFlag = 'streams' | 'tokens' | 'itl-streams' | 'itl-interval-ms' | 'itl-tokens' | 'source-cpu' | 'compare-rounds' | 'ceiling-rounds'
   const positive = (name: NumberFlag) => {
     const value = Number(values[name])
     if (!Number.isInteger(value) || value < 1) {
@@ -743,6 +851,16 @@ async function main(): Promise<void> {
   if (transport !== undefined && transport !== 'fetch' && transport !== 'node-http') {
     process.stderr.write(`loadgen-bench: --transport must be fetch or node-http (got ${transport})\n`)
     process.exit(2)
+  }
+  if (values['ceiling-threads'] !== undefined) {
+    const threads = values['ceiling-threads'].split(',').map(Number)
+    if (threads.some((n) => !Number.isInteger(n) || n < 1)) {
+      process.stderr.write(`loadgen-bench: --ceiling-threads must be positive integers, comma-separated (got ${values['ceiling-threads']})\n`)
+      process.exit(2)
+    }
+    const comparison = await compareCeilingThreads({rounds: positive('ceiling-rounds'), threads, streams: positive('streams'), tokensPerStream: positive('tokens')})
+    process.stdout.write(values.json ? `${JSON.stringify(comparison, null, 2)}\n` : `${formatCeilingThreads(comparison).join('\n')}\n`)
+    return
   }
   if (values.compare) {
     const streamsList = values['compare-streams'].split(',').map(Number)

@@ -2,7 +2,7 @@ import {Args} from '@oclif/core'
 
 import {CapplanCommand} from '../cli/base-command.js'
 import {reportCostFlags} from '../cli/flags/cost.js'
-import {reportOutputFlags, reportSanityFlags} from '../cli/flags/report.js'
+import {reportMergeFlags, reportOutputFlags, reportSanityFlags} from '../cli/flags/report.js'
 import {type CapplanError, ExitCode} from '../lib/errors.js'
 import {buildReports, refuseIfNothingRead, reportText, type ReportPayload, unreadFilesError, writeReportFile} from '../services/report/report.js'
 
@@ -38,6 +38,10 @@ Directories are searched recursively for .json/.jsonl files. An invalid file is 
       command: '<%= config.bin %> <%= command.id %> results/cpu-run.json --bandwidth 20 --what-if h200,b200',
     },
     {
+      description: 'Two capplan processes that loaded one endpoint at the same time (each --concurrency 64), as one level at concurrency 128',
+      command: '<%= config.bin %> <%= command.id %> --merge results/a.json results/b.json',
+    },
+    {
       description: 'An offline HTML report with charts (Chart.js inlined)',
       command: '<%= config.bin %> <%= command.id %> results/ --volume 100M --format html --out report.html',
     },
@@ -53,6 +57,7 @@ Directories are searched recursively for .json/.jsonl files. An invalid file is 
     ...reportCostFlags,
     ...reportSanityFlags,
     ...reportOutputFlags,
+    ...reportMergeFlags,
   }
 
   public async run(): Promise<ReportPayload & {error?: ReturnType<CapplanError['toJSON']>}> {

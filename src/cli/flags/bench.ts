@@ -129,6 +129,11 @@ export const benchFlags = {
     helpValue: 'DURATION',
   }),
   'request-timeout': benchFlag['request-timeout']({summary: 'Fail a request that takes longer than this (default 10m).', helpValue: 'DURATION'}),
+  'client-threads': integerFlag({
+    summary: "Threads that read, time and parse the HTTP streams (default 1: capplan's main thread). More use more cores and keep the main thread's GC off the token times.",
+    min: 1,
+    max: 64,
+  }),
   requests: integerFlag({summary: 'Measured requests per level (default: 2 x concurrency, at least 4).', min: 1, max: 100_000}),
   workload: Flags.string({summary: 'Workload profile: prompt/output lengths and the SLO for goodput.', default: BENCH_DEFAULTS.workload, helpValue: 'ID'}),
   'input-tokens': integerFlag({summary: 'Prompt tokens per request (overrides the workload).', min: 1, max: 131_072}),

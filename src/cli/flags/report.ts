@@ -42,6 +42,14 @@ export const reportSanityFlags = {
   }),
 }
 
+/** `capplan report --merge`: the files as ONE result (src/report/build/merge.ts). */
+export const reportMergeFlags = {
+  merge: Flags.boolean({
+    summary:
+      'Merge the result files of several capplan processes that loaded one endpoint together into one result: per common load, the overlap of their windows (wall clock), loads summed, requests pooled.',
+  }),
+}
+
 /** report's output: the format and --out FILE. */
 export const reportOutputFlags = {
   format: Flags.option({options: reportFormats, summary: 'Output format (default table).'})(),

@@ -27,6 +27,8 @@ export class SseFramingError extends Error {}
 export class SseFramer {
   private readonly decoder = new TextDecoder('utf-8', {fatal: false})
   private pending: EventSourceMessage[] = []
+  /** The last text fed ended in CR: an LF starting the next one completes that CRLF (see feed). */
+  private skipLf = false
   private framingError: string | null = null
   private readonly parser: EventSourceParser = createParser({
     onEvent: (message) => this.pending.push(message),
@@ -39,10 +41,7 @@ export class SseFramer {
 
   /** The messages completed by one network chunk, in order. Throws SseFramingError on an oversized event. */
   push(chunk: Uint8Array): EventSourceMessage[] {
-    const text = this.decoder.decode(chunk, {stream: true})
-    // A read that ends inside a UTF-8 sequence can decode to "": feeding it would use up the parser's
-    // "first chunk" (where it strips a BOM) and frame the same bytes differently than in one read.
-    if (text !== '') this.parser.feed(text)
+    this.feed(this.decoder.decode(chunk, {stream: true}))
     return this.take()
   }
 
@@ -51,9 +50,27 @@ export class SseFramer {
    * unterminated event) and returns what that completed. A partial event left unterminated is dropped.
    */
   end(): EventSourceMessage[] {
-    const tail = this.decoder.decode()
-    if (tail !== '') this.parser.feed(tail)
+    this.feed(this.decoder.decode())
     return this.take()
+  }
+
+  /**
+   * Feeds decoded text with every line end said as LF (the SSE spec's line ends are CRLF, LF and a bare CR).
+   * eventsource-parser (3.1.1) keeps a CR that ends a feed pending, to see whether LF follows, and appends a
+   * next feed WITHOUT any CR/LF to its pending text unprocessed: a bare CR split from what follows was not
+   * seen until a later read brought a newline (the event it ended came late, or never when the body ended
+   * first: the fuzz seed 1773806643, "data: \n\r" then U+0800). Here a CR ends its line at once (as LF), and
+   * an LF at the start of the next read, the rest of a CRLF, is dropped. Empty text is not fed: a read that
+   * ends inside a UTF-8 sequence decodes to "", and feeding it would use up the parser's "first chunk"
+   * (where it strips a BOM) and frame the same bytes differently.
+   */
+  private feed(decoded: string): void {
+    let text = decoded
+    if (text === '') return
+    if (this.skipLf && text.charCodeAt(0) === LF) text = text.slice(1)
+    this.skipLf = text.charCodeAt(text.length - 1) === CR
+    if (text.includes('\r')) text = text.replaceAll(/\r\n?/g, '\n')
+    if (text !== '') this.parser.feed(text)
   }
 
   private take(): EventSourceMessage[] {
@@ -64,6 +81,9 @@ export class SseFramer {
     return ready
   }
 }
+
+const CR = 13
+const LF = 10
 
 /** Shared empty result: most reads of a paced stream complete one event, many complete none. */
 const noMessages: EventSourceMessage[] = []

@@ -76,12 +76,32 @@ function isStaleSocket(error: unknown): boolean {
 
 const transportTimeouts = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'IDLE_SOCKET_TIMEOUT'])
 
+/** What streams a request in other threads (client-threads.ts); null = this thread. */
+export type ThreadedStreams = (options: StreamRequestOptions) => AsyncGenerator<ClientEvent>
+
+let threaded: ThreadedStreams | null = null
+
+/**
+ * Route every later streamRequest without its own `clock` through `streams` (the client threads:
+ * client-threads.ts `useClientThreads`), or back to this thread (null). Process-wide: one run's setting.
+ */
+export function setThreadedStreams(streams: ThreadedStreams | null): void {
+  threaded = streams
+}
+
 /**
  * Send one streaming request and yield its events. Always ends with either a usage event (complete
  * stream; absent when the server reports none) or exactly one error event; never throws. Stopping the
- * iteration early (break/return) aborts the HTTP request.
+ * iteration early (break/return) aborts the HTTP request. With client threads in use (setThreadedStreams)
+ * the request is read, stamped and parsed in one of them and only its events come here; a request with its
+ * own `clock` (tests) or an already aborted signal stays in this thread.
  */
-export async function* streamRequest(options: StreamRequestOptions): AsyncGenerator<ClientEvent> {
+export function streamRequest(options: StreamRequestOptions): AsyncGenerator<ClientEvent> {
+  return threaded !== null && options.clock === undefined && !options.signal.aborted ? threaded(options) : streamRequestHere(options)
+}
+
+/** streamRequest in this thread: what the client threads run, and the path without them. */
+export async function* streamRequestHere(options: StreamRequestOptions): AsyncGenerator<ClientEvent> {
   const {signal, timeoutMs, protocol} = options
   const secrets = options.secrets ?? []
   const url = new URL(options.url)

@@ -169,6 +169,7 @@ export interface BenchFlagValues extends ShapeFlags {
   'startup-timeout': number
   /** ms. */
   'request-timeout'?: number | undefined
+  'client-threads'?: number | undefined
   requests?: number | undefined
   workload: string
   'input-tokens'?: number | undefined
@@ -190,6 +191,8 @@ export interface BenchOptions {
   load: LoadPlan
   startupTimeoutMs: number
   requestTimeoutMs: number | undefined
+  /** Client threads reading the streams (src/engines/http/client-threads.ts); 1 = the main thread. */
+  clientThreads: number
   quants: QuantLevel[]
   profile: ModelProfile
   workload: WorkloadProfile
@@ -241,6 +244,7 @@ const ENGINE_ONLY_FLAGS = {
   host: ['llamacpp', 'vllm'],
   'on-error': ['llamacpp', 'vllm'],
   'request-timeout': ['llamacpp', 'vllm', 'openai'],
+  'client-threads': ['llamacpp', 'vllm', 'openai'],
 } as const satisfies Partial<Record<keyof BenchFlagValues, readonly EngineKind[]>>
 
 /** Flag combinations that cannot work, refused before any profile or file is read. */
@@ -355,6 +359,7 @@ export async function resolveBenchOptions(
     load,
     startupTimeoutMs,
     requestTimeoutMs,
+    clientThreads: flags['client-threads'] ?? 1,
     quants,
     profile,
     workload,

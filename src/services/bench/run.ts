@@ -22,6 +22,7 @@ import type {ProfileStore} from '../../profiles/store.js'
 import {formatRate, loadText} from '../../report/format.js'
 import type {QuantLevel} from '../../profiles/schema.js'
 import type {LevelRecord} from '../../results/schema.js'
+import {useClientThreads} from '../../engines/http/client-threads.js'
 import {detectHostGpuProfileId, physicalCoreCount, snapshotHost} from '../../telemetry/host.js'
 import {type BenchOptions, isLoopbackEndpoint} from './options.js'
 import {assertLevelsReachConcurrency, assertSyntheticRunFits, busyMachineWarning} from './preflight.js'
@@ -72,85 +73,91 @@ export async function measureBench(options: BenchOptions, store: ProfileStore, c
   const {status, signal} = io
 
   const runs: BenchRunOutcome[] = []
-  for (const quant of quants) {
-    if (signal.aborted) break
-    const label = `${profile.id} ${quant}`
-    const model = await prepareModel(options, quant, label, status)
-    if (signal.aborted) break
-    // The server's log goes beside the result file; its name is only known once the file exists.
-    let serverLog: string | undefined
-    if (engineKind === 'llamacpp' || engineKind === 'vllm') {
-      await mkdir(options.resultsDir, {recursive: true})
-      serverLog = path.join(options.resultsDir, `.capplan-server-${randomUUID()}.log`)
-    }
-    const engine = makeEngine(options, quant, model.file ?? '', threads, serverLog, io.warn)
-    status.update(`${label}: starting the ${engineKind} engine...`, true)
-    const progress = progressReporter(status, label)
-    // Known as soon as the file exists: the server log goes beside it even when the run then throws.
-    let resultPath: string | undefined
-    try {
-      try {
-        await engine.start()
-      } catch (error) {
-        // Ctrl-C / SIGTERM while the server starts (its failure to start is then ours): interrupted, as at any moment.
-        if (signal.aborted) break
-        throw error
-      }
+  // --client-threads: every stream of the run read in those threads (stopped when the run ends).
+  const undoClientThreads = useClientThreads(options.clientThreads)
+  try {
+    for (const quant of quants) {
       if (signal.aborted) break
-      const info = engine.info()
-      const endpointIsLocal = engineKind !== 'openai' || isLoopbackEndpoint(options.engineFlags.endpoint!)
-      const gpuProfile = info.gpuCount > 0 && endpointIsLocal ? detectHostGpuProfileId(store, host) : null
-      const outcome = await runBench(
-        {
-          load: options.load,
-          inputTokens: options.inputTokens,
-          outputTokens: options.outputTokens,
-          seed: options.seed,
-          warmupOutputTokens: Math.min(options.outputTokens, 8),
-          ...(options.slo === undefined ? {} : {slo: options.slo}),
-          ...(options.dataset === undefined ? {} : {dataset: options.dataset}),
-          ...(options.shape === undefined ? {} : {shape: {plan: options.shape.plan, record: options.shape.record}}),
-          scrapeMetrics: endpointIsLocal,
-          onError: options.onError,
-        },
-        {
-          engine,
-          profile,
-          quant,
-          model,
-          workloadProfile: options.workloadProfileId,
-          host,
-          gpuProfile,
-          resultsDir: options.resultsDir,
-          capplan: {version: context.capplanVersion, command: context.command},
-          notes: runNotes(engineKind, model.synthetic, threads, loadBefore, options.api),
-          signal,
-          onProgress: progress.onProgress,
-          serverLogKeptAs: keptServerLog,
-          onResultFile: (file) => {
-            resultPath = file
-          },
-          ...(context.resumedFrom === undefined ? {} : {resumedFrom: context.resumedFrom}),
-        },
-      )
-      if (measuredNothing(outcome, context.resumedFrom)) {
-        // Interrupted before a level was measured: no result file (and so no server log) is left behind.
-        await rm(outcome.path, {force: true})
-        resultPath = undefined
-        break
+      const label = `${profile.id} ${quant}`
+      const model = await prepareModel(options, quant, label, status)
+      if (signal.aborted) break
+      // The server's log goes beside the result file; its name is only known once the file exists.
+      let serverLog: string | undefined
+      if (engineKind === 'llamacpp' || engineKind === 'vllm') {
+        await mkdir(options.resultsDir, {recursive: true})
+        serverLog = path.join(options.resultsDir, `.capplan-server-${randomUUID()}.log`)
       }
-      runs.push(outcome)
-      status.log(`${label}: result file ${path.relative(process.cwd(), outcome.path) || outcome.path} (${outcome.result.status})`)
-    } finally {
-      progress.stop()
-      await engine.stop()
-      if (serverLog !== undefined && resultPath !== undefined) {
-        await rename(serverLog, keptServerLog(resultPath)).catch(() => undefined)
-      } else if (serverLog !== undefined && signal.aborted) {
-        // Interrupted before there was a result file to keep it beside: nothing to keep it for.
-        await rm(serverLog, {force: true})
+      const engine = makeEngine(options, quant, model.file ?? '', threads, serverLog, io.warn)
+      status.update(`${label}: starting the ${engineKind} engine...`, true)
+      const progress = progressReporter(status, label)
+      // Known as soon as the file exists: the server log goes beside it even when the run then throws.
+      let resultPath: string | undefined
+      try {
+        try {
+          await engine.start()
+        } catch (error) {
+          // Ctrl-C / SIGTERM while the server starts (its failure to start is then ours): interrupted, as at any moment.
+          if (signal.aborted) break
+          throw error
+        }
+        if (signal.aborted) break
+        const info = engine.info()
+        const endpointIsLocal = engineKind !== 'openai' || isLoopbackEndpoint(options.engineFlags.endpoint!)
+        const gpuProfile = info.gpuCount > 0 && endpointIsLocal ? detectHostGpuProfileId(store, host) : null
+        const outcome = await runBench(
+          {
+            load: options.load,
+            inputTokens: options.inputTokens,
+            outputTokens: options.outputTokens,
+            seed: options.seed,
+            warmupOutputTokens: Math.min(options.outputTokens, 8),
+            ...(options.slo === undefined ? {} : {slo: options.slo}),
+            ...(options.dataset === undefined ? {} : {dataset: options.dataset}),
+            ...(options.shape === undefined ? {} : {shape: {plan: options.shape.plan, record: options.shape.record}}),
+            scrapeMetrics: endpointIsLocal,
+            onError: options.onError,
+          },
+          {
+            engine,
+            profile,
+            quant,
+            model,
+            workloadProfile: options.workloadProfileId,
+            host,
+            gpuProfile,
+            resultsDir: options.resultsDir,
+            capplan: {version: context.capplanVersion, command: context.command},
+            notes: runNotes(engineKind, model.synthetic, threads, loadBefore, options.api),
+            signal,
+            onProgress: progress.onProgress,
+            serverLogKeptAs: keptServerLog,
+            onResultFile: (file) => {
+              resultPath = file
+            },
+            ...(context.resumedFrom === undefined ? {} : {resumedFrom: context.resumedFrom}),
+          },
+        )
+        if (measuredNothing(outcome, context.resumedFrom)) {
+          // Interrupted before a level was measured: no result file (and so no server log) is left behind.
+          await rm(outcome.path, {force: true})
+          resultPath = undefined
+          break
+        }
+        runs.push(outcome)
+        status.log(`${label}: result file ${path.relative(process.cwd(), outcome.path) || outcome.path} (${outcome.result.status})`)
+      } finally {
+        progress.stop()
+        await engine.stop()
+        if (serverLog !== undefined && resultPath !== undefined) {
+          await rename(serverLog, keptServerLog(resultPath)).catch(() => undefined)
+        } else if (serverLog !== undefined && signal.aborted) {
+          // Interrupted before there was a result file to keep it beside: nothing to keep it for.
+          await rm(serverLog, {force: true})
+        }
       }
     }
+  } finally {
+    await undoClientThreads()
   }
   return runs
 }

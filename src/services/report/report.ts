@@ -3,10 +3,13 @@
  * text of the chosen format. Files are read one at a time and reduced to their report as they are read.
  */
 
-import {type CapplanError, invalidResult, notFound} from '../../lib/errors.js'
+import {randomUUID} from 'node:crypto'
+
+import {type CapplanError, invalidInput, invalidResult, notFound} from '../../lib/errors.js'
 import {checkOutputPath} from '../../lib/output-path.js'
 import {writeOutputFile} from '../../lib/safe-write.js'
 import {loadProfiles} from '../../profiles/load.js'
+import {mergeResults} from '../../report/build/merge.js'
 import {buildResultReport, type ResultReport} from '../../report/build/result-report.js'
 import {type InvalidResultFile, type ReportFormat, renderReportCsv, renderReportMarkdown, renderReportTable} from '../../report/render/report.js'
 import {collectResultFiles, loadResultFiles, reportOptions, type ReportFlagValues} from './collect.js'
@@ -26,7 +29,7 @@ export interface ReportContext {
 const OUT_WORDS = {flag: '--out', what: 'the report'} as const
 
 /** Profiles, flags, files (NOT_FOUND when there are none), then each file's report; bad files are listed in `invalid`. */
-export async function buildReports(paths: readonly string[], flags: ReportFlagValues, context: ReportContext): Promise<ReportPayload> {
+export async function buildReports(paths: readonly string[], {merge = false, ...flags}: ReportFlagValues & {merge?: boolean}, context: ReportContext): Promise<ReportPayload> {
   const store = await loadProfiles({userDir: context.profilesDir})
   const options = reportOptions(flags, store)
   const files = await collectResultFiles(paths)
@@ -37,6 +40,17 @@ export async function buildReports(paths: readonly string[], flags: ReportFlagVa
     )
   }
   if (context.out !== undefined) await checkOutputPath(context.out, {...OUT_WORDS, inputs: files})
+  if (merge) {
+    const {loaded, invalid} = await loadResultFiles(files, {capplanVersion: context.capplanVersion, command: ['capplan', 'report'], store})
+    if (invalid.length > 0) {
+      throw invalidInput(
+        `--merge: ${invalid.map((bad) => `${bad.file}: ${bad.message}`).join('; ')}`,
+        'Merge only files that all read: a merge of some of them would be a different load.',
+      )
+    }
+    const merged = mergeResults(loaded, randomUUID())
+    return {results: [buildResultReport(`merged: ${loaded.map((l) => l.source).join(' + ')}`, merged.result, store, options)], invalid: []}
+  }
   const {loaded: results, invalid} = await loadResultFiles(files, {capplanVersion: context.capplanVersion, command: ['capplan', 'report'], store}, ({source, result}) =>
     buildResultReport(source, result, store, options),
   )

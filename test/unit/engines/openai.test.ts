@@ -1,3 +1,5 @@
+import {subscribe, unsubscribe} from 'node:diagnostics_channel'
+
 import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest'
 
 import {ignoredEndpointParts, normalizeEndpoint, OpenAiEngine, readApiKey} from '../../../src/engines/openai.js'
@@ -156,5 +158,28 @@ describe('options', () => {
     }
     expect((error as CapplanError).exitCode).toBe(3)
     expect((error as CapplanError).message).toBe('--api-key-env names MISSING_KEY, but that environment variable is not set.')
+  })
+})
+
+describe('transport', () => {
+  it('streams over node:http unless told otherwise (fetch stamps two chunks of a stall at one instant: perf/README.md)', async () => {
+    // node:http announces every request it starts on this channel; fetch (undici) never does.
+    const seen: string[] = []
+    const onStart = (message: unknown) => seen.push(String((message as {request: {path: string}}).request.path))
+    subscribe('http.client.request.start', onStart)
+    try {
+      for (const transport of [undefined, 'fetch'] as const) {
+        const engine = new OpenAiEngine({endpoint: server.url, ...(transport === undefined ? {} : {transport})})
+        await engine.start()
+        const events = await collect(engine.stream({promptTokens: [1, 2, 3], promptText: null, maxTokens: 32, ignoreEos: true}, new AbortController().signal))
+        expect(events.at(-1)?.kind).toBe('usage')
+        await engine.stop()
+      }
+    } finally {
+      unsubscribe('http.client.request.start', onStart)
+    }
+    // One streamed POST over node:http: the default engine's. The fetch engine's POST (and both engines' GET
+    // /v1/models, which goes through fetch) left no trace on the channel.
+    expect(seen).toEqual(['/v1/completions'])
   })
 })

@@ -184,5 +184,43 @@ describe('formatItlComparison', () => {
     expect(lines[2]).toBe(
       '    capplan openai/node-http: p50 0.200 / p99 1.500 / max 2.500 ms; |gap - 10| p99 2.000 ms (99 pairs); p99 ratio to yardstick 0.750 (meets target); longest GC pause 2.250 ms; failed 0',
     )
+    const withLoad = bench.formatItlComparison({
+      rounds: 2,
+      intervalMs: 10,
+      tokensPerStream: 100,
+      loadavgBefore: [1, 1, 1],
+      loadavgAfter: [1, 1, 1],
+      at: [{streams: 256, loadavgPerRound: [1.234, 2.5], yardstick: {summary: summary(2), failed: 0, cpuS: 1, wallS: 4}, clients: []}],
+    })
+    expect(withLoad[1]).toMatch(/^ {2}256 streams \(load average at each round's start 1\.23, 2\.50\): yardstick p50 0\.200/)
+  })
+})
+
+describe('formatCeilingThreads', () => {
+  it("each round's numbers with its load, then each thread count's per-round tok/s ratio to the first count", () => {
+    const r = (threads: number, tokensPerSecond: number, perCpu: number) => ({
+      threads,
+      loadavg1: 1.5,
+      tokensPerSecond,
+      tokensPerClientCpuSecond: perCpu,
+      clientCores: 1,
+      sourceCores: 0.25,
+      failed: 0,
+      countedEqualsUsage: true,
+    })
+    const lines = bench.formatCeilingThreads({
+      rounds: 2,
+      threads: [1, 2],
+      results: [
+        [r(1, 100_000, 120_000), r(2, 150_000, 90_000)],
+        [r(1, 200_000, 130_000), {...r(2, 220_000, 100_000), countedEqualsUsage: false}],
+      ],
+    })
+    expect(lines[1]).toBe(
+      '  round 1: 1 thread(s) 100,000 tok/s, 120,000 per client CPU-s, client 1.00 + source 0.25 cores, load 1.50, failed 0; 2 thread(s) 150,000 tok/s, 90,000 per client CPU-s, client 1.00 + source 0.25 cores, load 1.50, failed 0',
+    )
+    expect(lines[2]).toContain('2 thread(s) 220,000 tok/s, 100,000 per client CPU-s, client 1.00 + source 0.25 cores, load 1.50, failed 0 COUNTED != USAGE')
+    // 150k / 100k = 1.50, 220k / 200k = 1.10.
+    expect(lines[4]).toBe('  2 thread(s): tok/s ratio to 1 thread(s) per round 1.50, 1.10; tokens per client CPU-s 90,000-100,000')
   })
 })

@@ -67,6 +67,31 @@ describe('readSseMessages', () => {
     expect(messages.map((m) => ({event: m.event, data: m.data}))).toEqual([{event: 'error', data: 'line1\nline2'}])
   })
 
+  it('a bare CR at the end of a read ends its line when the next read has no newline (fuzz seed 1773806643)', async () => {
+    // The fuzz counterexample: "data: \n\r" then U+0800 (E0 A0 80). The CR is a blank line (the SSE spec's
+    // line ends: CRLF, LF or CR), so one event with data "" is due, however the bytes are cut. With a read
+    // ending right after the CR, eventsource-parser 3.1.1 kept the CR pending and appended the next
+    // newline-free read to it unprocessed: the event came with the first later newline, or never.
+    const bytes = Buffer.from([100, 97, 116, 97, 58, 32, 10, 13, 224, 160, 128])
+    const data = async (cuts: number[]) => (await collect(readSseMessages(pieces(bytes, cuts)))).map((m) => m.data)
+    expect(await data([])).toEqual([''])
+    for (let first = 0; first <= bytes.length; first++) {
+      for (let second = first; second <= bytes.length; second++) expect(await data([first, second]), `cuts ${first}, ${second}`).toEqual([''])
+    }
+    // Stamped by the read that completed the event: the one with the CR, not a later one.
+    let now = 0
+    const stamped = await collect(readSseMessages(pieces(Buffer.from('data: x\n\ry\n\ndata: z\n\n', 'utf8'), [9, 10]), () => (now += 10)))
+    expect(stamped.map((m) => [m.data, m.atMs])).toEqual([
+      ['x', 10],
+      ['z', 30],
+    ])
+    // CR then LF in the next read is one line end (CRLF), not two; CR CR is two; a CR as the last byte ends its line.
+    const framedAs = async (text: string, cuts: number[]) => (await collect(readSseMessages(pieces(Buffer.from(text, 'utf8'), cuts)))).map((m) => m.data)
+    expect(await framedAs('data: a\r\ndata: b\r\n\r\n', [8, 9, 17, 18])).toEqual(['a\nb'])
+    expect(await framedAs('data: a\r\rdata: b\r\r', [8, 18])).toEqual(['a', 'b'])
+    expect(await framedAs('data: a\n\r', [])).toEqual(['a'])
+  })
+
   it('drops an unterminated trailing event (the server never finished it)', async () => {
     const bytes = Buffer.from('data: {"a":1}\n\ndata: {"b":', 'utf8')
     const messages = await collect(readSseMessages(pieces(bytes, [])))

@@ -163,11 +163,12 @@ describe('resolveBenchOptions takes the flags as values', () => {
         host: '0.0.0.0',
         'startup-timeout': 5000,
         'request-timeout': 2000,
+        'client-threads': 2,
       }),
       [],
       (message) => warnings.push(message),
     )
-    expect(options).toMatchObject({quants: ['int8', 'int4'], slo: {ttftMs: 1000}, bindHost: '0.0.0.0', startupTimeoutMs: 5000, requestTimeoutMs: 2000})
+    expect(options).toMatchObject({quants: ['int8', 'int4'], slo: {ttftMs: 1000}, bindHost: '0.0.0.0', startupTimeoutMs: 5000, requestTimeoutMs: 2000, clientThreads: 2})
     expect(options.load).toEqual({kind: 'rate', rates: [0.5, 1], stop: {kind: 'duration', durationMs: 30_000, maxRequests: 1000}, maxInFlight: 16})
     expect(warnings).toHaveLength(1)
     expect(warnings[0]).toMatch(/^--host 0\.0\.0\.0: the llama-server server capplan starts will be reachable from the network/)
@@ -175,6 +176,8 @@ describe('resolveBenchOptions takes the flags as values', () => {
 
   it('still refuses a flag the engine would ignore, before any profile is read', async () => {
     await expect(resolveBenchOptions(flags({'request-timeout': 1000}), [], () => {})).rejects.toThrow('--request-timeout only applies to --engine llamacpp or vllm or openai.')
+    // The embedded engine streams no HTTP: there is nothing for client threads to read.
+    await expect(resolveBenchOptions(flags({'client-threads': 2}), [], () => {})).rejects.toThrow('--client-threads only applies to --engine llamacpp or vllm or openai.')
     await expect(resolveBenchOptions(flags({engine: 'openai', endpoint: 'http://127.0.0.1:1', quant: ['int4', 'int8']}), [], () => {})).rejects.toThrow(
       '--engine openai measures one server: give one --quant (what it serves) or none.',
     )
