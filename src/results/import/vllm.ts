@@ -102,13 +102,15 @@ export function looksLikeVllmResult(value: unknown): boolean {
 
 /**
  * Which vLLM benchmark client wrote a run, from the fields only that one wrote (for notes and refusals):
- * benchmark_serving.py of 2024 wrote best_of and use_beam_search; `vllm bench serve` of 2026 (0.2x) writes
- * endpoint_type with max_concurrent_requests / rtfx; the 2025 script and early `vllm bench serve` burstiness.
+ * benchmark_serving.py of 2024 wrote best_of and use_beam_search, early 2025 best_of beside burstiness;
+ * `vllm bench serve` of 2026 (0.2x) writes endpoint_type with max_concurrent_requests / rtfx; the 2025 script
+ * and early `vllm bench serve` burstiness.
  */
 export function vllmLayoutOf(value: unknown): string {
   if (typeof value !== 'object' || value === null) return 'vLLM bench serve (unknown layout)'
   const has = (key: string) => key in value
-  if (has('best_of') || has('use_beam_search')) return 'benchmark_serving.py of 2024 (best_of, use_beam_search)'
+  if (has('use_beam_search')) return 'benchmark_serving.py of 2024 (best_of, use_beam_search)'
+  if (has('best_of')) return 'benchmark_serving.py of early 2025 (best_of, burstiness)'
   if (has('endpoint_type') && (has('max_concurrent_requests') || has('rtfx'))) return '`vllm bench serve` of 2026 (endpoint_type, max_concurrent_requests)'
   if (has('burstiness')) return 'benchmark_serving.py / `vllm bench serve` of 2025 (burstiness, max_concurrency)'
   return 'vLLM bench serve (no version-specific fields)'
