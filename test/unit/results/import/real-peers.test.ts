@@ -45,6 +45,14 @@ describe('SGLang bench_serving JSONL (datacrunch-research/h200-benchmarks, Llama
     expect(notes).toContain('median_ttft_ms=85.75') // SGLang's reported median, kept in the notes
     expect(notes).toContain('lacks: the model (this bench_serving version does not record it')
   })
+
+  it('a run of it that completed nothing keeps no reported latency (its 0 ms would read as the fastest run)', () => {
+    const line = JSON.parse(readFileSync(peer('sglang_bench_serving_llama70b_h200.jsonl'), 'utf8').split('\n')[0]!) as Record<string, unknown>
+    const [loaded] = parseAnyResult(JSON.stringify({...line, completed: 0, mean_ttft_ms: 0, median_ttft_ms: 0, p99_ttft_ms: 0}), 'none.jsonl', context())
+    const level = loaded!.result.levels[0]!
+    expect(level.status).toBe('failed')
+    expect(level.reported).toBeUndefined()
+  })
 })
 
 describe('vLLM benchmark_serving.py --append-result (nerdalert/vllm-bench-automation, Llama-3.2-3B on 4x L40S, May 2025)', () => {
@@ -141,7 +149,8 @@ describe('vLLM 0.25.1 `vllm bench serve` where every request failed (er0080/vllm
     expect(level.status).toBe('failed')
     expect(level.summary.requests).toEqual({completed: 0, failed: 8})
     expect(level.summary.throughput.outputTokensPerS).toBe(0)
-    // the file says mean_ttft_ms 0.0, p99_tpot_ms 0.0: kept as reported statistics they would pass any SLO
+    // the file says mean_ttft_ms 0.0, p99_tpot_ms 0.0: no latency was measured, so no reported statistic is kept
+    // (stored, a 0 ms TTFT would read as the fastest run there is)
     expect(level.reported).toBeUndefined()
     const notes = result.notes.join('\n')
     expect(notes).toContain('`vllm bench serve` of 2026 (endpoint_type, max_concurrent_requests)')
