@@ -304,7 +304,7 @@ export function importGuideLlm(report: unknown, text: string, source: string, co
     const parsed = benchmarkSchema.safeParse(value)
     if (!parsed.success) {
       throw invalidResult(
-        `${source} benchmarks[${index}] looks like a GuideLLM ${guideLlmLayoutOf(report, value)} benchmark but is not one capplan understands: ${formatSchemaIssues(parsed.error.issues)}`,
+        `${source} benchmarks[${index}] is not a GuideLLM generative benchmark capplan understands: ${formatSchemaIssues(parsed.error.issues)} (it looks like GuideLLM ${guideLlmLayoutOf(report, value)})`,
         'Pass the benchmarks.json written by `guidellm benchmark` (generative text benchmarks).',
       )
     }

@@ -120,7 +120,7 @@ function parseRun(value: unknown, where: string): VllmResult {
   const parsed = vllmResultSchema.safeParse(value)
   if (!parsed.success) {
     throw invalidResult(
-      `${where} looks like a vLLM result written by ${vllmLayoutOf(value)} but is not one capplan understands: ${formatSchemaIssues(parsed.error.issues)}`,
+      `${where} is not a vLLM bench serve result capplan understands: ${formatSchemaIssues(parsed.error.issues)} (it looks like one written by ${vllmLayoutOf(value)})`,
       'Pass the JSON written by `vllm bench serve --save-result` (add --save-detailed for per-request samples).',
     )
   }
