@@ -60,4 +60,31 @@ describe('capplan import', () => {
     expect(text).toMatch(/111 tok\/s is \d+% of the \d+ tok\/s ceiling/)
     expect(JSON.parse(readFileSync(out, 'utf8')).model).toMatchObject({quant: 'int4', format: 'Q4_K_M'})
   })
+
+  it('a real 2024 vLLM benchmark_serving.py file imports and reports: 227 tok/s at concurrency 10 on an A100 is within the fp16 8B ceiling', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'capplan-import-vllm24-'))
+    const out = path.join(dir, 'v.json')
+    const file = path.join(peers, 'vllm_2024-09_benchmark_serving_llama3_8b_a100.json')
+    const run = await capplanInProcess(['import', file, '--out', out, '--gpu', 'a100-80gb-sxm', '--model', 'llama-3.1-8b', '--json'])
+    expect(run.exitCode).toBe(0)
+    const report = await capplanInProcess(['report', out, '--json', '--api', 'gpt-4o'])
+    expect(report.exitCode).toBe(0)
+    const text = JSON.stringify(JSON.parse(report.stdout))
+    // the model's bf16 weights are fp16-sized: 8B x 2 bytes, 2039 GB/s -> a ceiling the measured 227 tok/s is well under
+    expect(text).not.toContain('above-ceiling')
+    expect(text).toMatch(/227 tok\/s is \d+% of the \d+ tok\/s ceiling/)
+    expect(JSON.parse(readFileSync(out, 'utf8')).model).toMatchObject({quant: 'fp16', profile: 'llama-3.1-8b'})
+  })
+
+  it('a real vLLM 0.25.1 run where every request failed imports as failed; report names no operating point and exits 0', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'capplan-import-vllmfail-'))
+    const out = path.join(dir, 'f.json')
+    const run = await capplanInProcess(['import', path.join(peers, 'vllm_0.25.1_bench_serve_all_failed_opt125m.json'), '--out', out, '--json'])
+    expect(run.exitCode).toBe(0)
+    expect(JSON.parse(readFileSync(out, 'utf8')).status).toBe('failed')
+    const report = await capplanInProcess(['report', out, '--api', 'gpt-4o'])
+    expect(report.exitCode).toBe(0)
+    expect(report.stdout).toContain('Operating point: none. The result has no successful level.')
+    expect(report.stdout).toContain('0/8')
+  })
 })

@@ -37,7 +37,7 @@ const requestStatsSchema = z.looseObject({
   prompt_tokens: tokens.nullable().optional(),
   request_start_time: timestamp.nullable().optional(),
   request_end_time: timestamp.nullable().optional(),
-  // GuideLLM 0.2.x request stats: absolute times in seconds (its TPOT excludes the first token, unlike 0.3+).
+  // GuideLLM 0.2.x-0.3.x request stats: absolute times in seconds (its TPOT is not that of 0.4+).
   start_time: timestamp.nullable().optional(),
   end_time: timestamp.nullable().optional(),
   first_token_time: timestamp.nullable().optional(),
@@ -82,7 +82,7 @@ const benchmarkSchema = z.looseObject({
   cooldown_duration: z.number().nonnegative().max(1e9).optional(),
   start_time: timestamp.optional(),
   end_time: timestamp.optional(),
-  // GuideLLM 0.3+: metrics.request_totals; 0.2.x: request_totals beside metrics.
+  // GuideLLM 0.4+: metrics.request_totals; 0.2.x-0.3.x: request_totals beside metrics.
   request_totals: totalsSchema.optional(),
   scheduler_metrics: z.looseObject({measure_start_time: timestamp.optional(), measure_end_time: timestamp.optional()}).optional(),
   metrics: z.looseObject({
@@ -103,7 +103,7 @@ const benchmarkSchema = z.looseObject({
     incomplete: z.array(z.unknown()).default([]),
   }).optional(),
 }).refine((b) => b.metrics.request_totals !== undefined || b.request_totals !== undefined, {
-  message: 'has no request_totals (GuideLLM 0.3+ writes metrics.request_totals, 0.2 request_totals)',
+  message: 'has no request_totals (GuideLLM 0.4+ writes metrics.request_totals, 0.2-0.3 request_totals beside metrics)',
 }).refine((b) => b.duration !== undefined || (b.start_time !== undefined && b.end_time !== undefined && duration.safeParse(b.end_time - b.start_time).success), {
   message: 'has neither duration nor start_time/end_time (end at least 1 µs after start)',
 })
@@ -114,6 +114,21 @@ export function looksLikeGuideLlmReport(value: unknown): boolean {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return false
   const benchmarks = (value as Record<string, unknown>)['benchmarks']
   return Array.isArray(benchmarks) && benchmarks.length > 0 && typeof benchmarks[0] === 'object' && benchmarks[0] !== null && 'metrics' in benchmarks[0]
+}
+
+/**
+ * The GuideLLM version a report says (metadata.guidellm_version, 0.5 and later), else its layout: 0.2.x and
+ * 0.3.x kept the strategy under args and request_totals beside metrics (run_stats); 0.4+ has config.strategy
+ * and scheduler_metrics; 0.6+ writes metadata version 2 with a top-level config.
+ */
+export function guideLlmLayoutOf(report: unknown, benchmark: unknown): string {
+  const metadata = typeof report === 'object' && report !== null ? (report as Record<string, unknown>)['metadata'] : undefined
+  const version = typeof metadata === 'object' && metadata !== null ? (metadata as Record<string, unknown>)['guidellm_version'] : undefined
+  if (typeof version === 'string') return version
+  const b = typeof benchmark === 'object' && benchmark !== null ? (benchmark as Record<string, unknown>) : {}
+  if ('run_stats' in b || 'args' in b || 'request_totals' in b) return '0.2.x-0.3.x layout (args, run_stats, request_totals beside metrics)'
+  if ('config' in b || 'scheduler_metrics' in b) return '0.4+ layout (config.strategy, scheduler_metrics)'
+  return 'layout unknown (neither the 0.2-0.3 args nor the 0.4+ config)'
 }
 
 /** Successful / incomplete / errored counts, wherever the version keeps them. */
@@ -144,7 +159,7 @@ function loadOf(benchmark: GuideBenchmark, notes: string[]): LevelRecord['load']
   return {kind: 'rate', value: measured}
 }
 
-/** A 0.2.x request with its absolute times: TTFT and E2E straight from them, whatever its "TPOT" means. */
+/** A 0.2.x-0.3.x request with its absolute times: TTFT and E2E straight from them, whatever its "TPOT" means. */
 function timedRequestOf(stats: RequestStats, index: number, t0: number): RequestRecord | null {
   const {start_time: start, first_token_time: first, last_token_time: last, output_tokens: output} = stats
   if (typeof start !== 'number' || typeof first !== 'number' || typeof last !== 'number' || output === null || output === undefined || output < 1) return null
@@ -193,7 +208,7 @@ function importBenchmark(benchmark: GuideBenchmark, notes: string[], index: numb
   const duration = durationOf(benchmark)
   const window = {startMs: 0, endMs: duration * 1000}
   let samples = benchmark.requests?.successful ?? []
-  // GuideLLM 0.3+ measures between measure_start_time and measure_end_time (warmup and cooldown outside):
+  // GuideLLM 0.4+ measures between measure_start_time and measure_end_time (warmup and cooldown outside):
   // only the requests wholly inside count, as in GuideLLM's own percentiles.
   const measureStart = benchmark.scheduler_metrics?.measure_start_time
   const measureEnd = benchmark.scheduler_metrics?.measure_end_time
@@ -222,7 +237,14 @@ function importBenchmark(benchmark: GuideBenchmark, notes: string[], index: numb
   const outputTokensPerS = ownOutput ?? benchmark.metrics.output_token_count.successful.total_sum / duration
   const inputTokensPerS = benchmark.metrics.prompt_token_count.successful.total_sum / duration
   const requestsPerS = ownRequests ?? totals.successful / duration
-  const failed = totals.errored + totals.incomplete
+  // Incomplete requests were cancelled when the benchmark's time or request limit ended it (GuideLLM's
+  // request_totals.incomplete): neither a success nor an error of the server, so not counted as failed.
+  const failed = totals.errored
+  if (totals.incomplete > 0) {
+    notes.push(
+      `converted: benchmark ${index + 1}: ${totals.incomplete} incomplete request${totals.incomplete === 1 ? '' : 's'} (request_totals.incomplete: cancelled when the benchmark ended) counted neither completed nor failed; ${totals.errored} errored`,
+    )
+  }
   let summary: LevelRecord['summary']
   // Fewer samples than successful requests (GuideLLM's sample_requests, or a stripped file): its own statistics
   // over ALL of them are the level's latencies (`reported`), not the sample's.
@@ -282,7 +304,7 @@ export function importGuideLlm(report: unknown, text: string, source: string, co
     const parsed = benchmarkSchema.safeParse(value)
     if (!parsed.success) {
       throw invalidResult(
-        `${source} benchmarks[${index}] is not a GuideLLM generative benchmark capplan understands: ${formatSchemaIssues(parsed.error.issues)}`,
+        `${source} benchmarks[${index}] is not a GuideLLM generative benchmark capplan understands: ${formatSchemaIssues(parsed.error.issues)} (it looks like GuideLLM ${guideLlmLayoutOf(report, value)})`,
         'Pass the benchmarks.json written by `guidellm benchmark` (generative text benchmarks).',
       )
     }
@@ -294,9 +316,9 @@ export function importGuideLlm(report: unknown, text: string, source: string, co
   const legacy = benchmarks.some((b) => b.metrics.request_totals === undefined)
   const timed = benchmarks.some((b) => (b.requests?.successful ?? []).some((s) => typeof s.first_token_time === 'number'))
   notes.push(
-    (legacy ? 'read as GuideLLM 0.2.x (request_totals beside metrics); ' : '') +
+    (legacy ? 'read as GuideLLM 0.2.x-0.3.x (request_totals beside metrics); ' : '') +
       (timed
-        ? 'converted: TTFT = first_token_time - start_time, E2E = last_token_time - start_time (GuideLLM 0.2 records the times; its "TPOT" excludes the first token), TPOT = (E2E - TTFT) / (output - 1)'
+        ? 'converted: TTFT = first_token_time - start_time, E2E = last_token_time - start_time (GuideLLM 0.2-0.3 records the times; its "TPOT" excludes the first token), TPOT = (E2E - TTFT) / (output - 1)'
         : 'converted: GuideLLM "TPOT" (time_per_output_token_ms) includes TTFT; capplan E2E = it x output tokens (start -> last token), TPOT = (E2E - TTFT) / (output - 1)') +
       (benchmarks.some((b) => b.metrics.output_tokens_per_second !== undefined)
         ? '; output tok/s and req/s are GuideLLM\'s own (metrics.*_per_second.successful.mean), input tok/s = prompt tokens / duration'

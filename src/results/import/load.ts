@@ -19,7 +19,7 @@ import {importGenaiPerf, looksLikeGenaiPerfSummary} from './genai-perf.js'
 import {importGuideLlm, looksLikeGuideLlmReport} from './guidellm.js'
 import {importLlamaBench} from './llama-bench.js'
 import {importSglang, looksLikeSglangRun} from './sglang.js'
-import {groupVllmRunsByMetadata, importVllm, looksLikeVllmResult} from './vllm.js'
+import {groupVllmRunsByMetadata, importVllm, looksLikeVllmResult, vllmLayoutOf} from './vllm.js'
 
 export type ResultFormat = 'capplan' | PeerFormat
 
@@ -51,6 +51,10 @@ function describeUnknown(value: Record<string, unknown>): {looks: string; missin
   }
   if (has(value, 'elapsed_time', 'num_requests', 'tokens_per_second') || has(value, 'requests_per_second', 'tokens_per_second', 'elapsed_time')) {
     return {looks: 'a `vllm bench throughput` (benchmark_throughput.py) result: offline batch throughput', missing: 'latency and the load it ran at (re-run with `vllm bench serve --save-result`)'}
+  }
+  if ('model_id' in value && ('request_throughput' in value || 'output_throughput' in value)) {
+    const required = ['model_id', 'duration', 'completed', 'total_input_tokens', 'total_output_tokens', 'request_throughput', 'output_throughput']
+    return {looks: `a vLLM result written by ${vllmLayoutOf(value)}`, missing: required.filter((key) => !(key in value)).join(', ')}
   }
   if (has(value, 'request_throughput', 'output_throughput') && !('model_id' in value)) {
     return {looks: 'a vLLM bench serve result without model_id (or a wrapper of one)', missing: 'model_id, duration, completed, total_input_tokens and total_output_tokens at the top level'}

@@ -91,7 +91,8 @@ function levelOf(run: SglangRun, notes: string[]): LevelRecord {
     requestsPerS: run.completed / run.duration,
     perUserTokensPerS: null,
   })
-  const reported = reportedFromAggregates(run, 'SGLang', {ttft: 'ttft', e2e_latency: 'e2e'})
+  // A run that completed nothing has no latency to report (its statistics, if any, are zeros): none kept.
+  const reported = run.completed > 0 ? reportedFromAggregates(run, 'SGLang', {ttft: 'ttft', e2e_latency: 'e2e'}) : undefined
   return {
     load,
     warmupRequests: 0,

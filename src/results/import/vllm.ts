@@ -8,8 +8,16 @@
  * JSON object per line: each line becomes one level (e.g. a sweep of --max-concurrency).
  *
  * vLLM's TTFT, TPOT ((latency - ttft) / (output_len - 1)) and E2E are capplan's definitions, so with the
- * per-request arrays capplan recomputes every statistic itself. vLLM's "latency" ends at the last token and
- * its ITL is per chunk; token counts come from the server's usage (output_lens).
+ * per-request arrays capplan recomputes every statistic itself. vLLM's "latency" ends at the last token (2025
+ * and later; benchmark_serving.py of 2024 stopped it at the stream's [DONE], after the last token, and saved no
+ * latencies array: capplan's E2E is then TTFT + the ITL gaps, start -> last token) and its ITL is per chunk;
+ * token counts come from the server's usage (output_lens; 2024: the client's re-tokenization).
+ *
+ * Layouts seen in real files (vllmLayoutOf names them in notes and refusals): 2024 benchmark_serving.py
+ * (best_of, use_beam_search, always the per-request arrays, no latencies); 2025 benchmark_serving.py / `vllm
+ * bench serve` (burstiness, max_concurrency, total_token_throughput, arrays only with --save-detailed); 2026
+ * `vllm bench serve` (endpoint_type, max_concurrent_requests, rtfx). A run where every request failed
+ * (completed 0) has every statistic 0.0: those zeros are no measurement and are not kept.
  */
 
 import {z} from 'zod'
@@ -92,11 +100,27 @@ export function looksLikeVllmResult(value: unknown): boolean {
     'output_throughput' in value && 'request_throughput' in value && 'duration' in value && 'model_id' in value
 }
 
+/**
+ * Which vLLM benchmark client wrote a run, from the fields only that one wrote (for notes and refusals):
+ * benchmark_serving.py of 2024 wrote best_of and use_beam_search, early 2025 best_of beside burstiness;
+ * `vllm bench serve` of 2026 (0.2x) writes endpoint_type with max_concurrent_requests / rtfx; the 2025 script
+ * and early `vllm bench serve` burstiness.
+ */
+export function vllmLayoutOf(value: unknown): string {
+  if (typeof value !== 'object' || value === null) return 'vLLM bench serve (unknown layout)'
+  const has = (key: string) => key in value
+  if (has('use_beam_search')) return 'benchmark_serving.py of 2024 (best_of, use_beam_search)'
+  if (has('best_of')) return 'benchmark_serving.py of early 2025 (best_of, burstiness)'
+  if (has('endpoint_type') && (has('max_concurrent_requests') || has('rtfx'))) return '`vllm bench serve` of 2026 (endpoint_type, max_concurrent_requests)'
+  if (has('burstiness')) return 'benchmark_serving.py / `vllm bench serve` of 2025 (burstiness, max_concurrency)'
+  return 'vLLM bench serve (no version-specific fields)'
+}
+
 function parseRun(value: unknown, where: string): VllmResult {
   const parsed = vllmResultSchema.safeParse(value)
   if (!parsed.success) {
     throw invalidResult(
-      `${where} is not a vLLM bench serve result capplan understands: ${formatSchemaIssues(parsed.error.issues)}`,
+      `${where} is not a vLLM bench serve result capplan understands: ${formatSchemaIssues(parsed.error.issues)} (it looks like one written by ${vllmLayoutOf(value)})`,
       'Pass the JSON written by `vllm bench serve --save-result` (add --save-detailed for per-request samples).',
     )
   }
@@ -176,7 +200,8 @@ function importRun(run: VllmResult, where: string, notes: string[]): LevelRecord
         })
       : summarizeLevel(requests, window)
   // Without samples, vLLM's own statistics (its TTFT, TPOT and E2E are capplan's definitions) are kept for the SLO check.
-  const reported = requests === null ? reportedFromAggregates(run, 'vLLM', {ttft: 'ttft', tpot: 'tpot', e2el: 'e2e'}) : undefined
+  // A run where nothing completed has every statistic 0.0 (vLLM fills them in): no measurement, not kept.
+  const reported = requests === null && run.completed > 0 ? reportedFromAggregates(run, 'vLLM', {ttft: 'ttft', tpot: 'tpot', e2el: 'e2e'}) : undefined
   return {
     load,
     warmupRequests: 0,
@@ -204,19 +229,46 @@ export function importVllm(
   const runs = values.map((value, index) => parseRun(value, at(index)))
   const first = runs[0]!
   const metadata = Object.entries(where.metadata ?? {})
+  const layouts = [...new Set(values.map(vllmLayoutOf))]
   const notes: string[] = [
-    `imported from vllm: ${source} (vllm bench serve --save-result, backend ${first.backend ?? first.endpoint_type ?? 'unknown'}, ${runs.length} run${runs.length === 1 ? '' : 's'}` +
+    `imported from vllm: ${source} (${layouts.join(' + ')}, --save-result, backend ${first.backend ?? first.endpoint_type ?? 'unknown'}, ${runs.length} run${runs.length === 1 ? '' : 's'}` +
       `${where.lines === undefined ? '' : `, lines ${where.lines.join(', ')}`}${metadata.length === 0 ? '' : `, metadata ${metadata.map(([key, value]) => `${key}=${value}`).join(' ')}`})`,
   ]
   const levels = runs.map((run, index) => importRun(run, at(index), notes))
-  const detailed = levels.every((level) => level.requests.length > 0)
+  runs.forEach((run, index) => {
+    if (run.completed > 0) return
+    notes.push(
+      `lacks: any completed request in ${runs.length === 1 ? 'the run' : `run ${index + 1}`} (completed 0, failed ${run.failed ?? 'not recorded'}): vLLM wrote 0.0 for every statistic of it; those zeros are no measurement and are not kept (the level is recorded failed)`,
+    )
+  })
+  const measured = levels.filter((level) => level.summary.requests.completed > 0)
+  const detailed = measured.length > 0 && measured.every((level) => level.requests.length > 0)
   if (detailed && runs.some((run) => run.latencies === undefined)) {
-    notes.push('converted: the file has no latencies array; each request\'s E2E = its TTFT + the sum of its ITL gaps (vLLM\'s latency ends at the last token too)')
+    notes.push('converted: the file has no latencies array; each request\'s E2E = its TTFT + the sum of its ITL gaps (request start -> last token, capplan\'s E2E)')
+    runs.forEach((run, index) => {
+      // benchmark_serving.py of 2024 stopped its latency at the stream's [DONE], after the last token: its
+      // latency and TPOT statistics run that much longer than capplan's; the difference is said, not hidden.
+      const theirs = typeof run['mean_latency_ms'] === 'number' ? run['mean_latency_ms'] : typeof run['mean_e2el_ms'] === 'number' ? run['mean_e2el_ms'] : undefined
+      const ours = levels[index]!.summary.e2eMs?.mean
+      if (theirs === undefined || ours === undefined || run.latencies !== undefined) return
+      notes.push(
+        `converted: ${runs.length === 1 ? '' : `run ${index + 1}: `}vLLM's own mean latency ${Number(theirs.toFixed(2))} ms ends at the stream's end ([DONE]), ${Number((theirs - ours).toFixed(2))} ms after capplan's mean E2E ${Number(ours.toFixed(2))} ms (last token); vLLM's TPOT (mean ${typeof run['mean_tpot_ms'] === 'number' ? Number(run['mean_tpot_ms'].toFixed(2)) : '?'} ms) includes that tail, capplan's (mean ${Number((levels[index]!.summary.tpotMs?.mean ?? 0).toFixed(2))} ms) does not`,
+      )
+    })
   }
   if (detailed) {
     notes.push('converted: TTFT, TPOT, E2E and throughput recomputed by capplan from the per-request arrays (seconds -> ms); ITL is per chunk (vLLM\'s), token counts are the server\'s usage')
-  } else {
-    const reported = runs.map((run) =>
+    const requests = measured.flatMap((level) => level.requests.filter((request) => request.error === null))
+    const chunks = requests.reduce((n, request) => n + request.countedTokens, 0)
+    const tokens = requests.reduce((n, request) => n + request.outputTokens, 0)
+    // One token a chunk gives about as many chunks as tokens (2024 files re-tokenized the text: a few off).
+    if (tokens >= 1.5 * chunks) {
+      notes.push(
+        `lacks: tokens per chunk: the streams carried ${tokens} output tokens in ${chunks} chunks (several tokens a chunk: multi-step scheduling or a stream interval); ITL per token is then per chunk, read TPOT for the per-token pace`,
+      )
+    }
+  } else if (measured.length > 0) {
+    const reported = runs.filter((run) => run.completed > 0).map((run) =>
       aggregateKeys.filter((key) => typeof run[key] === 'number').map((key) => `${key}=${Number((run[key] as number).toFixed(2))}`).join(' '),
     )
     notes.push(
@@ -287,7 +339,7 @@ export function importVllm(
       ignoreEos: false,
     },
     levels,
-    status: 'complete',
+    status: levels.every((level) => level.status === 'failed') ? 'failed' : 'complete',
     notes,
   }
 }

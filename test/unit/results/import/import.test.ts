@@ -182,7 +182,7 @@ describe('GuideLLM variants', () => {
     const report = JSON.parse(readFileSync(peer('guidellm_benchmarks.json'), 'utf8'))
     delete report.benchmarks[0].metrics.output_token_count
     expect(() => parseAnyResult(JSON.stringify(report), 'g.json', context())).toThrow(
-      /^g.json benchmarks\[0\] is not a GuideLLM generative benchmark capplan understands: metrics.output_token_count:/,
+      /^g.json benchmarks\[0\] is not a GuideLLM generative benchmark capplan understands: metrics.output_token_count: .*\(it looks like GuideLLM 0.4.0\)$/,
     )
   })
 })

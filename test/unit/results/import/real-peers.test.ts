@@ -45,6 +45,14 @@ describe('SGLang bench_serving JSONL (datacrunch-research/h200-benchmarks, Llama
     expect(notes).toContain('median_ttft_ms=85.75') // SGLang's reported median, kept in the notes
     expect(notes).toContain('lacks: the model (this bench_serving version does not record it')
   })
+
+  it('a run of it that completed nothing keeps no reported latency (its 0 ms would read as the fastest run)', () => {
+    const line = JSON.parse(readFileSync(peer('sglang_bench_serving_llama70b_h200.jsonl'), 'utf8').split('\n')[0]!) as Record<string, unknown>
+    const [loaded] = parseAnyResult(JSON.stringify({...line, completed: 0, mean_ttft_ms: 0, median_ttft_ms: 0, p99_ttft_ms: 0}), 'none.jsonl', context())
+    const level = loaded!.result.levels[0]!
+    expect(level.status).toBe('failed')
+    expect(level.reported).toBeUndefined()
+  })
 })
 
 describe('vLLM benchmark_serving.py --append-result (nerdalert/vllm-bench-automation, Llama-3.2-3B on 4x L40S, May 2025)', () => {
@@ -73,17 +81,81 @@ describe('vLLM benchmark_serving.py --append-result (nerdalert/vllm-bench-automa
   })
 })
 
-describe('vLLM files of 2024 (benchmark_serving.py before total_token_throughput and latencies)', () => {
-  it('are read; each E2E = TTFT + the sum of its ITL gaps (0.1 + 0.05 + 0.05 + 0.1 = 0.3 s; 0.2 + 3 x 0.1 = 0.5 s)', () => {
-    const run = JSON.parse(readFileSync(peer('vllm_serve_detailed.json'), 'utf8')) as Record<string, unknown>
-    delete run['latencies']
-    delete run['total_token_throughput']
-    const [loaded] = parseAnyResult(JSON.stringify(run), 'old.json', context())
-    const requests = loaded!.result.levels[0]!.requests
-    expect(requests.slice(0, 2).map((r) => r.e2eMs)).toEqual([expect.closeTo(300, 9), expect.closeTo(500, 9)])
-    // TPOT = (E2E - TTFT) / (output - 1): (300 - 100) / 3 = 66.67, (500 - 200) / 3 = 100 -> mean 83.33, as with latencies
-    expect(loaded!.result.levels[0]!.summary.tpotMs?.mean).toBeCloseTo(83.333333333, 6)
-    expect(loaded!.result.notes.join('\n')).toContain('the file has no latencies array')
+describe('vLLM benchmark_serving.py --save-result of Sep 2024 (LambdaLabsML/vllm-benchmark, Llama-3-8B-Instruct on 1x A100-80GB SXM)', () => {
+  const file = 'vllm_2024-09_benchmark_serving_llama3_8b_a100.json'
+  it('is read (2024 layout: best_of, use_beam_search; no latencies, no total_token_throughput); vLLM\'s TTFT, ITL and throughputs reproduced', async () => {
+    const [loaded, ...rest] = await loadAnyResult(peer(file), context())
+    expect(rest).toHaveLength(0)
+    expect(loaded!.format).toBe('vllm')
+    const result = loaded!.result
+    expect(resultFileSchema.safeParse(result).success).toBe(true)
+    const level = result.levels[0]!
+    // request rate inf, 10 prompts, no --max-concurrency: all 10 at once
+    expect(level.load).toEqual({kind: 'concurrency', value: 10})
+    expect(level.requests).toHaveLength(10)
+    expect(level.summary.requests).toEqual({completed: 10, failed: 0})
+    // vLLM's own: output_throughput 227.03837146571024 = 1945 / 8.566833823919296; request 1.1672923982812866; input 159.80232932470813
+    expect(level.summary.throughput.outputTokensPerS).toBeCloseTo(227.03837146571024, 9)
+    expect(level.summary.throughput.requestsPerS).toBeCloseTo(1.1672923982812866, 12)
+    expect(level.summary.throughput.inputTokensPerS).toBeCloseTo(159.80232932470813, 9)
+    // vLLM's TTFT (from the same ttfts, numpy's linear percentiles like capplan's): mean / median / p99
+    expect(level.summary.ttftMs!.mean).toBeCloseTo(139.22520615160465, 9)
+    expect(level.summary.ttftMs!.p50).toBeCloseTo(139.06319253146648, 9)
+    expect(level.summary.ttftMs!.p99).toBeCloseTo(140.39139926433563, 9)
+    // vLLM's ITL is per chunk: 197 gaps, mean / median / p99_itl_ms
+    expect(level.summary.itlMsPerChunk!.count).toBe(197)
+    expect(level.summary.itlMsPerChunk!.mean).toBeCloseTo(114.52366808798108, 9)
+    expect(level.summary.itlMsPerChunk!.p50).toBeCloseTo(114.43691700696945, 9)
+    expect(level.summary.itlMsPerChunk!.p99).toBeCloseTo(118.05999144911766, 9)
+    expect(result.workload).toMatchObject({inputTokens: 137, outputTokens: 195}) // 1369 / 10 = 136.9, 1945 / 10 = 194.5
+    expect(result.model).toMatchObject({repo: 'meta-llama/Meta-Llama-3-8B-Instruct', paramsB: 8, quant: 'fp16'})
+    expect(result.createdAt).toBe('2024-09-07T08:29:00.000Z')
+    expect(result.notes[0]).toContain('benchmark_serving.py of 2024 (best_of, use_beam_search)')
+  })
+
+  it('E2E = TTFT + the ITL gaps (start -> last token); vLLM\'s 2024 latency ran on to [DONE]: 11.73 ms longer on average, said in the notes', async () => {
+    const [loaded] = await loadAnyResult(peer(file), context())
+    const level = loaded!.result.levels[0]!
+    // request 8: TTFT 0.13902663066983223 s + its one gap 0.11286088451743126 s = 251.8875151872635 ms;
+    // request 9: 0.13870686665177345 + 0.11311587318778038 s = 251.82273983955383 ms, the shortest
+    expect(level.requests[7]!.e2eMs).toBeCloseTo(251.8875151872635, 9)
+    expect(level.summary.e2eMs!.min).toBeCloseTo(251.82273983955383, 9)
+    // request 1: 12 gaps summing to 1.393332313746214 s over 120 tokens: TPOT = 1393.332313746214 / 119 = 11.70867490543037 ms
+    expect(level.requests[0]!.e2eMs).toBeCloseTo(1533.745139837265, 9)
+    expect(level.requests[0]!.outputTokens).toBe(120)
+    // vLLM's mean / median / p99_latency_ms (2407.07 / 1420.57 / 8329.03) each end after capplan's last-token E2E
+    expect(level.summary.e2eMs!.mean).toBeCloseTo(2395.341467484832, 9)
+    expect(2407.0737529546022 - level.summary.e2eMs!.mean).toBeCloseTo(11.73, 2)
+    expect(level.summary.e2eMs!.p50).toBeLessThan(1420.5735865980387)
+    expect(level.summary.e2eMs!.p99).toBeLessThan(8329.030026607215)
+    // so capplan's TPOT is below vLLM's (mean 17.95, median 11.96, p99 53.74 ms), by the tail over (output - 1)
+    expect(level.summary.tpotMs!.mean).toBeCloseTo(17.511191779128175, 9)
+    expect(level.summary.tpotMs!.mean).toBeLessThan(17.953939450032614)
+    expect(level.summary.tpotMs!.p50).toBeLessThan(11.955695146418893)
+    const notes = loaded!.result.notes.join('\n')
+    expect(notes).toContain("vLLM's own mean latency 2407.07 ms ends at the stream's end ([DONE]), 11.73 ms after capplan's mean E2E 2395.34 ms")
+    // 1945 tokens came in 207 chunks (multi-step scheduling): per-token ITL is not known
+    expect(notes).toContain('lacks: tokens per chunk: the streams carried 1945 output tokens in 207 chunks')
+  })
+})
+
+describe('vLLM 0.25.1 `vllm bench serve` where every request failed (er0080/vllm-benchmarking)', () => {
+  it('is a failed level with no statistics: vLLM\'s 0.0 ms are no measurement, so the SLO check never sees them', async () => {
+    const [loaded] = await loadAnyResult(peer('vllm_0.25.1_bench_serve_all_failed_opt125m.json'), context())
+    const result = loaded!.result
+    expect(resultFileSchema.safeParse(result).success).toBe(true)
+    expect(result.status).toBe('failed')
+    const level = result.levels[0]!
+    expect(level.status).toBe('failed')
+    expect(level.summary.requests).toEqual({completed: 0, failed: 8})
+    expect(level.summary.throughput.outputTokensPerS).toBe(0)
+    // the file says mean_ttft_ms 0.0, p99_tpot_ms 0.0: no latency was measured, so no reported statistic is kept
+    // (stored, a 0 ms TTFT would read as the fastest run there is)
+    expect(level.reported).toBeUndefined()
+    const notes = result.notes.join('\n')
+    expect(notes).toContain('`vllm bench serve` of 2026 (endpoint_type, max_concurrent_requests)')
+    expect(notes).toContain('lacks: any completed request in the run (completed 0, failed 8): vLLM wrote 0.0 for every statistic of it')
+    expect(notes).not.toContain('mean_ttft_ms=0')
   })
 })
 
@@ -185,5 +257,39 @@ describe('files capplan cannot import say which tool they look like and what is 
     const said = refuse(text)
     expect(said).toMatch(message)
     expect(said).not.toMatch(/not a capplan result file nor/)
+  })
+})
+
+describe('refused real files of the newer versions still say which tool and version they look like, and what is missing', () => {
+  const refusal = (text: string) => {
+    try {
+      parseAnyResult(text, 'f.json', context())
+    } catch (error) {
+      return (error as Error).message
+    }
+    throw new Error('accepted')
+  }
+  it('the 2024 vLLM file without "completed"', () => {
+    const run = JSON.parse(readFileSync(peer('vllm_2024-09_benchmark_serving_llama3_8b_a100.json'), 'utf8')) as Record<string, unknown>
+    delete run['completed']
+    expect(refusal(JSON.stringify(run))).toMatch(/^f.json is not a vLLM bench serve result capplan understands: completed: .*\(it looks like one written by benchmark_serving.py of 2024 \(best_of, use_beam_search\)\)$/)
+  })
+  it('the 0.25.1 vLLM file without "duration"', () => {
+    const run = JSON.parse(readFileSync(peer('vllm_0.25.1_bench_serve_all_failed_opt125m.json'), 'utf8')) as Record<string, unknown>
+    delete run['duration']
+    // no duration: the fields left are still a vLLM run's (request and output throughput, model_id)
+    expect(refusal(JSON.stringify(run))).toBe(
+      'f.json looks like a vLLM result written by `vllm bench serve` of 2026 (endpoint_type, max_concurrent_requests); capplan cannot import it: missing duration.',
+    )
+  })
+  it('the GuideLLM 0.5.0.dev0 file without metrics.prompt_token_count names its version', () => {
+    const report = JSON.parse(readFileSync(peer('guidellm_0.5.0.dev0_qwen3_4b_c4.json'), 'utf8')) as {benchmarks: {metrics: Record<string, unknown>}[]}
+    delete report.benchmarks[0]!.metrics['prompt_token_count']
+    expect(refusal(JSON.stringify(report))).toMatch(/^f.json benchmarks\[0\] is not a GuideLLM generative benchmark capplan understands: metrics.prompt_token_count: .*\(it looks like GuideLLM 0.5.0.dev0\)$/)
+  })
+  it('the GuideLLM test asset (no version recorded) without request_totals names its 0.2-0.3 layout', () => {
+    const report = JSON.parse(readFileSync(peer('guidellm_0.2_sweep_stripped.json'), 'utf8')) as {benchmarks: Record<string, unknown>[]}
+    delete report.benchmarks[0]!['request_totals']
+    expect(refusal(JSON.stringify(report))).toMatch(/has no request_totals.*\(it looks like GuideLLM 0.2.x-0.3.x layout \(args, run_stats, request_totals beside metrics\)\)$/)
   })
 })
