@@ -24,7 +24,7 @@ import {DEFAULT_MEMORY_UTILIZATION, DEFAULT_OVERHEAD_GB_PER_GPU} from '../roofli
 import {kvCacheBytesPerElement, resolveFormat, type KvCacheDtype, type ResolvedFormat} from '../roofline/formats.js'
 import {GB, fitReplica, parallelLayouts, tensorParallelProblem, tensorParallelValidity, type ParallelLayout} from '../roofline/memory.js'
 import {servingCeiling, type ServingCeiling} from '../roofline/serving.js'
-import type {EfficiencyPrior, PriorUpdate} from './calibration.js'
+import {predict, type CeilingParts, type EfficiencyPrior, type PriorUpdate, type StepLine} from './calibration.js'
 
 /** Engines the search knows: vLLM and SGLang load the model profile's vLLM (Hugging Face) checkpoint, llama.cpp its GGUF. */
 export const knownEngines = ['vllm', 'sglang', 'llamacpp'] as const
@@ -71,8 +71,10 @@ export interface MeasuredDeployment {
   outputTokensPerSecond: number
   tpotMs: number | null
   ttftMs: number | null
-  /** measured / the serving ceiling on its own hardware at its concurrency: updates the engine's prior. */
+  /** measured / the serving ceiling on its own hardware at its concurrency. */
   efficiency: number | null
+  /** The run as a calibration row (the ceiling's parts and the measured seconds per token): updates its engine's prior. */
+  calibration: (CeilingParts & {measuredS: number}) | null
   basis: string
 }
 
@@ -108,8 +110,8 @@ export interface SearchInput {
   traffic: TrafficProfile
   fleet?: FleetChoices
   owned?: OwnedChoices
-  /** The calibration prior, per engine searched (the calibration set, updated with the user's measured efficiencies). */
-  priors: Partial<Record<SearchEngine, EfficiencyPrior>>
+  /** The calibration prior per engine and GPU vendor searched (priorKey), updated with the user's measured rows. */
+  priors: Record<string, EfficiencyPrior>
   priorUpdates: PriorUpdate[]
   measured: readonly MeasuredDeployment[]
   scaled: readonly ScaledDeployment[]
@@ -196,7 +198,7 @@ export interface SearchResult {
   traffic: {label: string; description: string; peakToAverage: number}
   hoursPerMonth: number
   space: {gpus: string[]; maxGpus: number; quants: QuantLevel[]; engines: SearchEngine[]; pricing: PricingChoice[]; deployments: number; candidates: number}
-  priors: Partial<Record<SearchEngine, EfficiencyPrior>>
+  priors: Record<string, EfficiencyPrior>
   priorUpdates: PriorUpdate[]
   ranked: Candidate[]
   pruned: Pruned[]
@@ -245,18 +247,22 @@ function layoutsFor(model: ModelProfile, gpus: number, engine: SearchEngine): Pa
   return parallelLayouts(model, gpus)
 }
 
+/** The prior of an engine on a vendor's GPUs in SearchInput.priors. */
+export const priorKey = (engine: string, vendor: string) => `${engine} on ${vendor}`
+
 export interface SloBatch {
   batch: number
   ceiling: ServingCeiling
-  /** Estimated latencies at that batch: the ceiling's / the prior's median efficiency. */
+  /** Estimated latencies at that batch: the prior's line applied to the ceiling (calibration.ts predict). */
   tpotMs: number
   ttftMs: number
 }
 
-/** Estimated TPOT / TTFT / E2E (ms) at a ceiling with efficiency e: the ceiling's times / e. */
-function estimatedLatency(ceiling: ServingCeiling, efficiency: number, outputTokens: number): {tpotMs: number; ttftMs: number; e2eMs: number} {
-  const tpotMs = (ceiling.tpotS / efficiency) * 1000
-  const ttftMs = (ceiling.ttftS / efficiency) * 1000
+/** Estimated TPOT / TTFT / E2E (ms) at a ceiling: the prior's line (k x the roofline's times + c). */
+function estimatedLatency(ceiling: ServingCeiling, prior: StepLine, outputTokens: number): {tpotMs: number; ttftMs: number; e2eMs: number} {
+  const p = predict(prior, ceiling)
+  const tpotMs = p.tpotS * 1000
+  const ttftMs = p.ttftS * 1000
   return {tpotMs, ttftMs, e2eMs: ttftMs + tpotMs * outputTokens}
 }
 
@@ -269,15 +275,15 @@ function meetsSlo(latency: {tpotMs: number; ttftMs: number; e2eMs: number}, slo:
 }
 
 /**
- * The SLO's batch: the largest B <= maxBatch whose estimated TPOT, TTFT and E2E (ceiling / efficiency) meet
- * the SLO. TPOT and E2E grow with B and TTFT does not depend on it, so a binary search finds it; null when
- * even B = 1 misses (or the hardware has no ceiling).
+ * The SLO's batch: the largest B <= maxBatch whose estimated TPOT, TTFT and E2E (the prior's line on the
+ * ceiling) meet the SLO. TPOT and E2E grow with B (the line's coefficients are >= 0) and TTFT does not depend
+ * on it, so a binary search finds it; null when even B = 1 misses (or the hardware has no ceiling).
  */
-export function sloBatch(ceilingAt: (batch: number) => ServingCeiling | null, efficiency: number, slo: SloSpec, outputTokens: number, maxBatch: number): SloBatch | null {
+export function sloBatch(ceilingAt: (batch: number) => ServingCeiling | null, prior: StepLine, slo: SloSpec, outputTokens: number, maxBatch: number): SloBatch | null {
   const check = (batch: number) => {
     const ceiling = ceilingAt(batch)
     if (ceiling === null) return null
-    const latency = estimatedLatency(ceiling, efficiency, outputTokens)
+    const latency = estimatedLatency(ceiling, prior, outputTokens)
     return {ok: meetsSlo(latency, slo), ceiling, latency}
   }
   const first = check(1)
@@ -421,10 +427,10 @@ function throughputOf(input: SearchInput, d: Deployment): {source: SourceLabel; 
   }
   const servingInput = {model, format: d.format, kvCache: d.kvCache, hardware: d.hardware, tp: d.layout.tp, pp: d.layout.pp}
   const ceilingAt = (batch: number) => servingCeiling(servingInput, batch, workload.inputTokens, workload.outputTokens)
-  const prior = input.priors[d.engine]
-  if (prior === undefined) return {pruned: 'no-ceiling', detail: `no efficiency prior for engine ${d.engine}`}
-  const found = sloBatch(ceilingAt, prior.median, input.slo, workload.outputTokens, Math.min(fit.maxSequences, MAX_SEARCH_BATCH))
-  const shareOf = (c: ServingCeiling) => (c.batch * c.prefillTimeS) / c.cycleTimeS
+  const prior = input.priors[priorKey(d.engine, d.gpu.vendor)]
+  if (prior === undefined) return {pruned: 'no-ceiling', detail: `no efficiency prior for ${priorKey(d.engine, d.gpu.vendor)}`}
+  const found = sloBatch(ceilingAt, prior, input.slo, workload.outputTokens, Math.min(fit.maxSequences, MAX_SEARCH_BATCH))
+  const shareOf = (c: ServingCeiling) => (c.batch * c.prefillInCycleS) / c.cycleTimeS
 
   const measured = input.measured
     .filter(
@@ -469,21 +475,24 @@ function throughputOf(input: SearchInput, d: Deployment): {source: SourceLabel; 
   }
   if (ceilingAt(1) === null) return {pruned: 'no-ceiling', detail: `${d.gpu.id} has no memory bandwidth in its profile`}
   if (found === null) {
-    const one = estimatedLatency(ceilingAt(1)!, prior.median, workload.outputTokens)
+    const one = estimatedLatency(ceilingAt(1)!, prior, workload.outputTokens)
     return {pruned: 'slo-unreachable', detail: `even one sequence: estimated TPOT ${one.tpotMs.toFixed(1)} ms, TTFT ${one.ttftMs.toFixed(0)} ms`}
   }
   const ceiling = found.ceiling.outputTokensPerSecond
+  const estimate = predict(prior, found.ceiling)
   return {
     source: 'ESTIMATED',
     throughput: {
-      outputTokensPerSecond: ceiling * prior.median,
-      low: ceiling * prior.low,
-      high: ceiling * prior.high,
+      outputTokensPerSecond: estimate.outputTokensPerSecond,
+      low: estimate.low,
+      high: estimate.high,
       batch: found.batch,
       tpotMs: found.tpotMs,
       ttftMs: found.ttftMs,
       prefillShare: share,
-      basis: `serving ceiling ${ceiling.toFixed(0)} output tok/s at batch ${found.batch} x efficiency ${prior.median.toFixed(3)} (range ${prior.low.toFixed(3)}-${prior.high.toFixed(3)}, ${prior.basis})`,
+      basis:
+        `serving ceiling ${ceiling.toFixed(0)} output tok/s at batch ${found.batch} x efficiency ${estimate.efficiency.toFixed(3)} ` +
+        `(the ${prior.group} prior's line, range ${(estimate.low / ceiling).toFixed(3)}-${(estimate.high / ceiling).toFixed(3)}; ${prior.basis})`,
     },
   }
 }
@@ -614,13 +623,13 @@ export function searchDeployments(store: ProfileStore, input: SearchInput): Sear
     apis,
     why: whyLines(input, ranked, apis.options),
     assumptions: [
-      `ESTIMATED = the serving ceiling (roofline: decode step at the average context + each prompt's prefill on the same GPUs, src/roofline/serving.ts) at the largest batch whose estimated TPOT/TTFT meet the SLO and whose KV cache fits, x the calibration prior's median efficiency; the range is its 10th-90th percentile`,
+      `ESTIMATED = the serving ceiling (roofline: decode step at the average context + each prompt's prefill FLOPs on the same GPUs, src/roofline/serving.ts) at the largest batch whose estimated TPOT/TTFT meet the SLO and whose KV cache fits, through the calibration prior's line (seconds per output token = k x the roofline's memory-bound, compute-bound and prefill parts + a fixed c, fitted per engine family and GPU vendor on published measurements); the range is the 10th-90th percentile of its residuals`,
       `MEASURED = a capplan result file (or imported peer file) of that model, quant, engine, GPU and GPU count: its operating point at the SLO, as \`capplan report\` finds it`,
       `SCALED = measured on another GPU with the same engine and GPU count, scaled by the ceilings' ratio (\`capplan report --what-if\`)`,
       `fleet: replicas per hour = ceil(tokens that hour / replica capacity) over traffic ${input.traffic.label}; rented fleets autoscale per hour, owned GPUs are paid every hour (the peak fleet)`,
       `owned $/GPU-hour (cost/ownership.ts, busy every hour): purchase over its life + power + colocation + operations; not given by a flag: ${ownedAssumed(input.owned ?? {})}`,
       `$/1M input and output: the replica's time split by the roofline's prefill share (cost/io-split.ts)`,
-      `llama.cpp splits layers over GPUs (TP 1 x PP N); the calibration set has only vLLM-class engines (TensorRT-LLM, SGLang, Dynamo), so llama.cpp's ESTIMATED figures use the same prior: likely optimistic`,
+      `llama.cpp splits layers over GPUs (TP 1 x PP N); the calibration set has no llama.cpp (nor vLLM) rows, so their ESTIMATED figures use the line fitted on all rows (TensorRT-LLM, NIM, SGLang, Dynamo): likely optimistic for llama.cpp`,
     ],
     notes: input.notes ?? [],
   }

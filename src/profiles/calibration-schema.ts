@@ -70,16 +70,35 @@ export const calibrationMeasurementSchema = z.strictObject({
   tp: positiveInt,
   pp: positiveInt.default(1),
   serving: calibrationServingSchema.default({}),
-  /** Requests in flight in the whole measured system (all replicas / decode workers together). */
-  concurrency: positiveInt,
+  /**
+   * Requests in flight in the whole measured system (all replicas / decode workers together): the batch,
+   * unless the row says `offline` or `littlesLaw` (then the batch is derived, see there).
+   */
+  concurrency: positiveInt.optional(),
+  /**
+   * An offline run (all requests queued at once, the engine batches what fits): the batch is what the KV
+   * cache holds, min(maxBatch, kvMemoryFraction x (GPU memory - weights - overhead) / (KV per token x
+   * (ISL + OSL / 2))) (src/planner/calibration.ts offlineBatch).
+   */
+  offline: z.strictObject({maxBatch: positiveInt, kvMemoryFraction: z.number().gt(0).max(1)}).optional(),
+  /**
+   * A request-rate run (or a concurrency run whose server queued): the batch is the sequences in service by
+   * Little's law, request rate (output tok/s / OSL) x (unqueued TTFT + mean ITL x (OSL - 1)).
+   */
+  littlesLaw: z.strictObject({meanItlMs: z.number().positive(), unqueuedTtftMs: z.number().positive()}).optional(),
   inputTokens: positiveInt,
   outputTokens: positiveInt,
-  /** Output tokens/s per GPU as published. */
-  outputTokensPerSecondPerGpu: z.number().positive(),
+  /** Output tokens/s per GPU as published (or outputTokensPerSecond: the whole run's, as published). */
+  outputTokensPerSecondPerGpu: z.number().positive().optional(),
+  outputTokensPerSecond: z.number().positive().optional(),
   /** Which GPUs the per-GPU figure divides by: every GPU of the run, or the decode GPUs (disaggregated). */
   perGpuOf: z.enum(['all', 'decode']).default('all'),
   medianTpotMs: z.number().positive().optional(),
   medianTtftMs: z.number().positive().optional(),
+  meanTtftMs: z.number().positive().optional(),
+  meanItlMs: z.number().positive().optional(),
+  /** The request rate the load generator offered, as published ("inf" = all at once). */
+  requestRate: z.union([z.number().positive(), z.literal('inf')]).optional(),
   /** When the row was measured. */
   date,
   /** The run that produced the row (CI job, log), when the source links one. */
@@ -87,7 +106,20 @@ export const calibrationMeasurementSchema = z.strictObject({
 })
 export type CalibrationMeasurement = z.infer<typeof calibrationMeasurementSchema>
 
-export const calibrationProfileSchema = z
+/**
+ * `defaults`: fields every row of the file shares (model, GPU, engine, date, ...), written once; a row's own
+ * fields win. Merged before validation, so a row is checked as if it said them itself.
+ */
+function withDefaults(input: unknown): unknown {
+  if (typeof input !== 'object' || input === null || !('defaults' in input)) return input
+  const {defaults, measurements, ...rest} = input as {defaults: unknown; measurements: unknown}
+  if (typeof defaults !== 'object' || defaults === null || Array.isArray(defaults) || !Array.isArray(measurements)) return input
+  return {...rest, measurements: measurements.map((row: unknown) => (typeof row === 'object' && row !== null && !Array.isArray(row) ? {...defaults, ...row} : row))}
+}
+
+export const calibrationProfileSchema = z.preprocess(
+  withDefaults,
+  z
   .strictObject({
     kind: z.literal('calibration'),
     id,
@@ -100,7 +132,21 @@ export const calibrationProfileSchema = z
     profile.measurements.forEach((row, index) => {
       if (seen.has(row.id)) ctx.addIssue({code: 'custom', path: ['measurements', index, 'id'], message: `duplicate measurement id "${row.id}"`})
       seen.add(row.id)
+      const bases = [row.concurrency !== undefined && row.littlesLaw === undefined, row.offline !== undefined, row.littlesLaw !== undefined].filter(Boolean).length
+      if (bases !== 1 || (row.offline !== undefined && row.concurrency !== undefined)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['measurements', index, 'concurrency'],
+          message: 'give the batch one way: concurrency, offline {maxBatch, kvMemoryFraction} or littlesLaw {meanItlMs, unqueuedTtftMs}',
+        })
+      }
+      if ((row.outputTokensPerSecondPerGpu === undefined) === (row.outputTokensPerSecond === undefined)) {
+        ctx.addIssue({code: 'custom', path: ['measurements', index, 'outputTokensPerSecondPerGpu'], message: 'give one of outputTokensPerSecondPerGpu and outputTokensPerSecond'})
+      }
       const disagg = row.serving.disaggregated
+      if (disagg !== undefined && (row.offline !== undefined || row.littlesLaw !== undefined)) {
+        ctx.addIssue({code: 'custom', path: ['measurements', index, 'serving', 'disaggregated'], message: 'a disaggregated row gives its concurrency'})
+      }
       if (disagg !== undefined && row.perGpuOf !== 'decode') {
         ctx.addIssue({code: 'custom', path: ['measurements', index, 'perGpuOf'], message: 'a disaggregated row gives the decode GPUs\' figure: perGpuOf must be "decode"'})
       }
@@ -115,5 +161,6 @@ export const calibrationProfileSchema = z
         })
       }
     })
-  })
+  }),
+)
 export type CalibrationProfile = z.infer<typeof calibrationProfileSchema>

@@ -11,7 +11,9 @@ import type {ServingFeatures} from './memory.js'
  *   step(B)   = the decode step of B sequences at the average context ISL + OSL / 2 (ceilings.ts decodeStep,
  *               with the serving features: DP attention, k = tokensPerStep)
  *   P         = the prefill of one prompt on the whole replica (ceilings.ts prefillCeiling); 0 when decode-only
- *   cycle     = (OSL / k) x step(B) + B x P        (B requests finish their OSL tokens; their B prefills share the GPUs)
+ *   Pc        = its compute time alone: chunked prefill rides on the decode steps, which read the weights
+ *               anyway, so in the cycle a prompt adds its FLOPs, not another read of the weights
+ *   cycle     = (OSL / k) x step(B) + B x Pc       (B requests finish their OSL tokens; their B prefills share the GPUs)
  *   output tok/s = B x OSL / cycle;  TPOT = cycle / OSL (what a user sees, others' prefills included);  TTFT = P
  *
  * Queueing is not modeled (TTFT is the prefill alone). Pure.
@@ -32,7 +34,10 @@ export interface ServingCeiling {
   batch: number
   contextTokens: number
   stepTimeS: number
+  /** One prompt's prefill alone (the TTFT). */
   prefillTimeS: number
+  /** What one prompt's prefill adds to the cycle (its compute time; P without a FLOPs peak). */
+  prefillInCycleS: number
   cycleTimeS: number
   outputTokensPerSecond: number
   tpotS: number
@@ -61,14 +66,17 @@ export function servingCeiling(input: ServingInput, batch: number, inputTokens: 
   const step = decodeStep(ceilingInput, batch, contextTokens, features)
   if (step.memoryTimeS === null) return null
   const stepTimeS = Math.max(step.memoryTimeS, step.computeTimeS ?? 0)
-  const prefillTimeS = features.decodeOnly === true ? 0 : (prefillCeiling(ceilingInput, inputTokens).ttftS ?? 0)
+  const prefill = features.decodeOnly === true ? null : prefillCeiling(ceilingInput, inputTokens)
+  const prefillTimeS = prefill?.ttftS ?? 0
+  const prefillInCycleS = prefill === null ? 0 : (prefill.computeTimeS ?? prefillTimeS)
   const k = features.tokensPerStep ?? 1
-  const cycleTimeS = (outputTokens / k) * stepTimeS + batch * prefillTimeS
+  const cycleTimeS = (outputTokens / k) * stepTimeS + batch * prefillInCycleS
   return {
     batch,
     contextTokens,
     stepTimeS,
     prefillTimeS,
+    prefillInCycleS,
     cycleTimeS,
     outputTokensPerSecond: (batch * outputTokens) / cycleTimeS,
     tpotS: cycleTimeS / outputTokens,

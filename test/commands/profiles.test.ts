@@ -49,8 +49,8 @@ describe('capplan profiles list', () => {
     const {code, body} = await json(['profiles', 'list'])
     expect(code).toBe(0)
     const listing = body as unknown as {kind: string; id: string; source: {origin: string; file: string}; profile: {id: string}}[]
-    // 15 gpus + 10 models + 39 apis + 7 workloads + 8 quant-loss tables + 3 calibration sets
-    expect(listing).toHaveLength(82)
+    // 15 gpus + 10 models + 39 apis + 7 workloads + 8 quant-loss tables + 12 calibration sets
+    expect(listing).toHaveLength(91)
     const h100 = listing.find((p) => p.kind === 'gpu' && p.id === 'h100-sxm')!
     expect(h100.source).toEqual({origin: 'builtin', file: path.join(root, 'profiles', 'gpus', 'h100-sxm.yaml')})
     expect(h100.profile.id).toBe('h100-sxm')
@@ -125,7 +125,7 @@ describe('capplan profiles validate', () => {
     const {code, body} = await json(['profiles', 'validate'])
     expect(code).toBe(0)
     expect(body.valid).toBe(true)
-    expect(body.files).toHaveLength(82)
+    expect(body.files).toHaveLength(91)
     expect(body.files.every((f: {ok: boolean}) => f.ok)).toBe(true)
   })
 

@@ -5,6 +5,7 @@
  * SearchResult in, text out.
  */
 
+import {describePrior, describeUpdate} from '../../planner/calibration.js'
 import type {Candidate, Pruned, SearchResult} from '../../planner/search.js'
 import {formatTokens, formatUsd} from '../../lib/units.js'
 import {sloText} from '../format.js'
@@ -118,16 +119,8 @@ export function searchHeaderLines(result: SearchResult): string[] {
     `Searched ${result.space.gpus.length} GPU(s) x 1-${result.space.maxGpus} GPUs x ${result.space.quants.join('/')} x ${result.space.engines.join('/')} x ${result.space.pricing.join('/')}: ` +
       `${result.space.deployments} deployments, ${result.space.candidates} priced candidates, ${result.ranked.length} ranked, ${result.pruned.length} pruned`,
   ]
-  for (const [engine, prior] of Object.entries(result.priors)) {
-    lines.push(
-      `Efficiency prior (${engine}): ${prior.median.toFixed(3)} of the serving ceiling, range ${prior.low.toFixed(3)}-${prior.high.toFixed(3)} (10th-90th percentile of ${prior.basis})`,
-    )
-  }
-  for (const update of result.priorUpdates) {
-    lines.push(
-      `Your ${update.measured.length} measured ${update.engine} result(s) (efficiency ${update.measured.map((e) => e.toFixed(3)).join(', ')}) moved the ${update.engine} prior ${update.before.median.toFixed(3)} -> ${update.after.median.toFixed(3)} (${update.shift >= 0 ? '+' : ''}${(update.shift * 100).toFixed(1)}%)`,
-    )
-  }
+  for (const [key, prior] of Object.entries(result.priors)) lines.push(describePrior(key, prior))
+  for (const update of result.priorUpdates) lines.push(describeUpdate(update))
   return lines
 }
 

@@ -9,8 +9,9 @@ import {shapeProfile, type TrafficProfile} from '../../cost/traffic.js'
 import {monthlyFromDailyVolume} from '../../cost/model.js'
 import {DEFAULT_HOURS_PER_MONTH} from '../../cost/plan.js'
 import {invalidInput} from '../../lib/errors.js'
-import {calibrationPoints, pointEfficiency, updatedPrior} from '../../planner/calibration.js'
+import {calibrationPoints, ceilingParts, observationOf, updatedPrior, type Observation} from '../../planner/calibration.js'
 import {
+  priorKey,
   searchDeployments,
   searchEngines,
   type SearchInput,
@@ -177,6 +178,7 @@ async function resultDeployments(
       tpotMs: point.latencyMs.tpot,
       ttftMs: point.latencyMs.ttft,
       efficiency: ceiling === null ? null : point.outputTokensPerS / ceiling.outputTokensPerSecond,
+      calibration: ceiling === null || batch === null ? null : {...ceilingParts(ceiling), measuredS: batch / point.outputTokensPerS},
       basis: `MEASURED: ${label}`,
     })
     for (const target of targets) {
@@ -227,7 +229,7 @@ export async function searchFromFlags(flags: SearchFlagValues, context: SearchCo
   const gpus = flags['gpus-available'] === undefined ? store.list('gpu').filter((gpu) => gpu.vendor !== 'cpu') : flags['gpus-available'].map((id) => store.get('gpu', id))
 
   const {points} = calibrationPoints(store)
-  const base = points.map(pointEfficiency).filter((e): e is number => e !== null)
+  const base = points.map(observationOf).filter((o): o is Observation => o !== null)
   if (base.length === 0)
     throw invalidInput('The calibration set is empty: no ESTIMATED throughput can be given.', 'Check profiles/calibration (or your --profiles directory).')
 
@@ -236,11 +238,23 @@ export async function searchFromFlags(flags: SearchFlagValues, context: SearchCo
   const engines: SearchInput['engines'] = [...new Set([...searchEngines, ...fromResults.measured.map((m) => m.engine)])]
   const priors: SearchResult['priors'] = {}
   const priorUpdates: SearchResult['priorUpdates'] = []
+  const vendors = [...new Set(gpus.map((gpu) => gpu.vendor))]
   for (const engine of engines) {
-    const own = fromResults.measured.filter((m) => m.engine === engine && m.efficiency !== null).map((m) => m.efficiency!)
-    const {prior, update} = updatedPrior(base, engine, own)
-    priors[engine] = prior
-    if (update !== null) priorUpdates.push(update)
+    for (const vendor of vendors) {
+      const own = fromResults.measured
+        .filter((m) => m.engine === engine && m.calibration !== null && store.get('gpu', m.gpu).vendor === vendor)
+        .map((m, index): Observation => ({
+          id: `${m.file}#${index}`,
+          sourceId: m.file,
+          family: engine,
+          vendor,
+          ceilingS: m.calibration!.memoryS + m.calibration!.computeS + m.calibration!.prefillS,
+          ...m.calibration!,
+        }))
+      const {prior, update} = updatedPrior(base, engine, vendor, own)
+      priors[priorKey(engine, vendor)] = prior
+      if (update !== null) priorUpdates.push(update)
+    }
   }
   return searchDeployments(store, {
     model,

@@ -2,7 +2,8 @@ import {beforeAll, describe, expect, it} from 'vitest'
 
 import {OWNED_DEFAULTS, ownedGpuHour} from '../../../src/cost/ownership.js'
 import {planTraffic, shapeProfile} from '../../../src/cost/traffic.js'
-import {engineFormat, gpuPrice, lossFormatName, searchDeployments, sloBatch, type SearchInput} from '../../../src/planner/search.js'
+import {predict, type EfficiencyPrior} from '../../../src/planner/calibration.js'
+import {engineFormat, gpuPrice, lossFormatName, priorKey, searchDeployments, sloBatch, type SearchInput} from '../../../src/planner/search.js'
 import {loadProfiles} from '../../../src/profiles/load.js'
 import type {ProfileStore} from '../../../src/profiles/store.js'
 import {hardwareFromProfile} from '../../../src/roofline/ceilings.js'
@@ -13,7 +14,8 @@ beforeAll(async () => {
   store = await loadProfiles()
 })
 
-const prior = {median: 0.5, low: 0.25, high: 0.75, n: 3, basis: 'test'}
+// A hand-made prior: twice the roofline's time everywhere, no fixed cost; the range x0.5-x1.5 of the estimate
+const prior: EfficiencyPrior = {kMemory: 2, kCompute: 2, kPrefill: 2, overheadS: 0, residualLow: -Math.log(1.5), residualHigh: Math.log(2), n: 3, group: 'test', basis: 'test'}
 
 function input(overrides: Partial<SearchInput> = {}): SearchInput {
   return {
@@ -29,7 +31,7 @@ function input(overrides: Partial<SearchInput> = {}): SearchInput {
     tokensPerMonth: 3e9,
     hoursPerMonth: 730,
     traffic: shapeProfile('flat', null),
-    priors: {vllm: prior, llamacpp: prior},
+    priors: {[priorKey('vllm', 'nvidia')]: prior, [priorKey('llamacpp', 'nvidia')]: prior},
     priorUpdates: [],
     measured: [],
     scaled: [],
@@ -44,21 +46,27 @@ describe('sloBatch: the largest batch whose estimated latency meets the SLO', ()
     contextTokens: 0,
     stepTimeS: 0.001 * batch,
     prefillTimeS: 0.1,
+    prefillInCycleS: 0,
     cycleTimeS: 0.001 * batch * 100,
     outputTokensPerSecond: batch * 1000,
     tpotS: 0.001 * batch,
     ttftS: 0.1,
     bound: 'memory',
   })
-  it('efficiency 0.5 doubles the times: TPOT 2 ms x B <= 40 ms -> B = 20', () => {
-    const found = sloBatch(ceilingAt, 0.5, {tpotMs: 40}, 100, 1000)!
+  it('a line of k = 2 doubles the times: TPOT 2 ms x B <= 40 ms -> B = 20', () => {
+    const found = sloBatch(ceilingAt, prior, {tpotMs: 40}, 100, 1000)!
     expect(found.batch).toBe(20)
     expect(found.tpotMs).toBeCloseTo(40, 9)
     expect(found.ttftMs).toBeCloseTo(200, 9)
   })
-  it('capped by the sequences that fit (maxBatch 10 -> 10)', () => expect(sloBatch(ceilingAt, 0.5, {tpotMs: 40}, 100, 10)!.batch).toBe(10))
-  it('TTFT 200 ms estimated against a 150 ms SLO: no batch at all', () => expect(sloBatch(ceilingAt, 0.5, {ttftMs: 150}, 100, 1000)).toBeNull())
-  it('E2E = TTFT + OSL x TPOT: 200 + 100 x 2B <= 2200 ms -> B = 10', () => expect(sloBatch(ceilingAt, 0.5, {e2eMs: 2200}, 100, 1000)!.batch).toBe(10))
+  it('capped by the sequences that fit (maxBatch 10 -> 10)', () => expect(sloBatch(ceilingAt, prior, {tpotMs: 40}, 100, 10)!.batch).toBe(10))
+  it('TTFT 200 ms estimated against a 150 ms SLO: no batch at all', () => expect(sloBatch(ceilingAt, prior, {ttftMs: 150}, 100, 1000)).toBeNull())
+  it('E2E = TTFT + OSL x TPOT: 200 + 100 x 2B <= 2200 ms -> B = 10', () => expect(sloBatch(ceilingAt, prior, {e2eMs: 2200}, 100, 1000)!.batch).toBe(10))
+  it('a fixed 10 ms per step: TPOT 2 ms x B + 10 ms <= 40 ms -> B = 15; TTFT 200 + 10 ms', () => {
+    const found = sloBatch(ceilingAt, {...prior, overheadS: 0.01}, {tpotMs: 40}, 100, 1000)!
+    expect(found.batch).toBe(15)
+    expect(found.ttftMs).toBeCloseTo(210, 9)
+  })
 })
 
 describe('formats, losses and prices of a candidate', () => {
@@ -104,12 +112,12 @@ describe('formats, losses and prices of a candidate', () => {
 })
 
 describe('searchDeployments', () => {
-  it('ESTIMATED: the ceiling at the SLO batch x the prior, its range, fleet and cost recomputed by hand', () => {
+  it('ESTIMATED: the ceiling at the SLO batch through the prior, its range, fleet and cost recomputed by hand', () => {
     const result = searchDeployments(store, input())
     expect(result.ranked).toHaveLength(1)
     const c = result.ranked[0]!
     expect(c.source).toBe('ESTIMATED')
-    // recompute: the same ceiling and SLO batch from the roofline, x 0.5 / 0.25 / 0.75
+    // recompute: the same ceiling and SLO batch from the roofline; k = 2 halves it, the range x0.5-x1.5
     const h100 = store.get('gpu', 'h100-sxm')
     const serving = {
       model: store.get('model', 'llama-3.1-8b'),
@@ -119,11 +127,13 @@ describe('searchDeployments', () => {
       tp: 1,
       pp: 1,
     }
-    const found = sloBatch((b) => servingCeiling(serving, b, 512, 256), 0.5, {ttftMs: 1000, tpotMs: 40}, 256, 8192)!
+    const found = sloBatch((b) => servingCeiling(serving, b, 512, 256), prior, {ttftMs: 1000, tpotMs: 40}, 256, 8192)!
     expect(c.throughput.batch).toBe(found.batch)
     expect(c.throughput.outputTokensPerSecond).toBeCloseTo(found.ceiling.outputTokensPerSecond * 0.5, 9)
+    expect(c.throughput.outputTokensPerSecond).toBeCloseTo(predict(prior, found.ceiling).outputTokensPerSecond, 9)
     expect(c.throughput.low).toBeCloseTo(found.ceiling.outputTokensPerSecond * 0.25, 9)
     expect(c.throughput.high).toBeCloseTo(found.ceiling.outputTokensPerSecond * 0.75, 9)
+    expect(c.throughput.tpotMs).toBeCloseTo(found.ceiling.tpotS * 2 * 1000, 9)
     // flat traffic: replicas = ceil(tokens per hour / (total tok/s x 3600)); cost = replicas x $/h x 730
     const total = (c.throughput.outputTokensPerSecond * 768) / 256
     const replicas = Math.ceil(3e9 / 730 / (total * 3600))
@@ -149,6 +159,7 @@ describe('searchDeployments', () => {
       tpotMs: 30,
       ttftMs: 200,
       efficiency: 0.6,
+      calibration: null,
       basis: 'MEASURED: test',
     }
     const c = searchDeployments(store, input({measured: [measured]})).ranked[0]!
@@ -175,6 +186,7 @@ describe('searchDeployments', () => {
       tpotMs: 30,
       ttftMs: 200,
       efficiency: 0.05,
+      calibration: null,
       basis: 'MEASURED: test',
     }
     const result = searchDeployments(store, input({gpus: [store.get('gpu', 'h100-sxm'), store.get('gpu', 'h200')], measured: [slow]}))

@@ -31,7 +31,20 @@ const expectedIds = {
   ],
   workload: ['batch-classify', 'chat', 'chat-multiturn', 'code', 'rag', 'rag-shared-prefix', 'summarize'],
   'quant-loss': ['awq-int4', 'fp8', 'gptq-int4', 'gptq-int8', 'int8-w8a8', 'q4_0', 'q4_k_m', 'q8_0'],
-  calibration: ['inferencex-disagg-dsr1-fp8', 'inferencex-h200-trt-dsr1-fp8', 'inferencex-mi300x-sglang-dsr1-fp8'],
+  calibration: [
+    'inferencex-disagg-dsr1-fp8',
+    'inferencex-h200-trt-dsr1-fp8',
+    'inferencex-mi300x-sglang-dsr1-fp8',
+    'nim-1.8-llama-3.3-70b-h100',
+    'trtllm-v0.14-online-h100-sxm',
+    'trtllm-v0.14-online-h200',
+    'trtllm-v0.17-offline-a100-80gb-sxm',
+    'trtllm-v0.17-offline-h100-sxm',
+    'trtllm-v0.17-offline-h200',
+    'trtllm-v0.17-offline-l40s',
+    'trtllm-v1.0-offline-h100-sxm',
+    'trtllm-v1.0-offline-h200',
+  ],
 }
 
 let store: ProfileStore

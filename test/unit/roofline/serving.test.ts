@@ -138,3 +138,15 @@ describe('the physical limit never calls a DP-attention measurement impossible',
     expect(checkMeasuredDecode({...point, features: {dataParallelAttention: true}}).verdict).not.toBe('impossible')
   })
 })
+
+describe('servingCeiling: a prompt adds its prefill FLOPs to the cycle, not another read of the weights', () => {
+  it('ISL 10: prefill alone 2 ms (memory-bound), in the cycle 0.20004 ms of compute: cycle = 200 x 2.0044 ms + 0.20004 ms', () => {
+    // prefill FLOPs: 2 x 1e9 x 10 + 4 x 10 x 8 x 125 x 10^2 = 2.0004e10 -> 0.20004 ms at 1e14; weights 2e9 B / 1e12 = 2 ms
+    // decode context 10 + 100 = 110: (2e9 + 40,000 x 110) / 1e12 = 2.0044 ms per step
+    const c = servingCeiling(input, 1, 10, 200)!
+    expect(c.ttftS).toBeCloseTo(2e-3, 12)
+    expect(c.prefillTimeS).toBeCloseTo(2e-3, 12)
+    expect(c.prefillInCycleS).toBeCloseTo(2.0004e-4, 15)
+    expect(c.cycleTimeS).toBeCloseTo(200 * 2.0044e-3 + 2.0004e-4, 12)
+  })
+})
