@@ -42,7 +42,7 @@ import {monitorEventLoopDelay, PerformanceObserver} from 'node:perf_hooks'
 import {parseArgs} from 'node:util'
 
 import {useClientThreads} from '../src/engines/http/client-threads.js'
-import {setChunkScanner} from '../src/engines/http/interpreter.js'
+import {chunkScannerEnabled, setChunkScanner} from '../src/engines/http/interpreter.js'
 import {protocolPaths, requestBody} from '../src/engines/http/protocols.js'
 import {engineEvents, streamRequest} from '../src/engines/http/stream.js'
 import type {HttpTransport} from '../src/engines/http/transport.js'
@@ -377,7 +377,7 @@ interface MeasureOptions {
   transport: HttpTransport
   /** Client threads (useClientThreads); 1 = streams read in the main thread; 0 = in ONE worker thread. */
   clientThreads?: number
-  /** Interpreters read content chunks with the chunk scanner (the default) or JSON.parse only (the A/B's "off"). */
+  /** Interpreters read content chunks with the chunk scanner or JSON.parse only; default: the process's setting (CAPPLAN_CHUNK_SCANNER). */
   chunkScanner?: boolean
 }
 
@@ -392,7 +392,7 @@ async function measureCeiling({
   sourceCpu,
   transport,
   clientThreads = 1,
-  chunkScanner = true,
+  chunkScanner = chunkScannerEnabled(),
 }: MeasureOptions & {warmupTokens: number}): Promise<CeilingResult> {
   const source = await startSourceProcess(['--port', '0', '--interval-ms', '0'], sourceCpu)
   // Before the threads: a client thread takes the setting it was started with.
@@ -476,7 +476,7 @@ export async function compareCeilingThreads({
   scannerAb = false,
 } = {}): Promise<CeilingThreadsComparison> {
   const results: CeilingThreadsComparison['results'] = []
-  const variants = threads.flatMap((count) => (scannerAb ? [true, false].map((chunkScanner) => ({count, chunkScanner})) : [{count, chunkScanner: true}]))
+  const variants = threads.flatMap((count) => (scannerAb ? [true, false].map((chunkScanner) => ({count, chunkScanner})) : [{count, chunkScanner: chunkScannerEnabled()}]))
   for (let round = 0; round < rounds; round++) {
     const row: CeilingThreadsComparison['results'][number] = []
     // Scanner A/B: on, off in one round and off, on in the next (the same order bias for both).
@@ -574,7 +574,15 @@ async function measureItl(options: MeasureOptions & {intervalMs: number}): Promi
 /** One measured ITL level of capplan's client (after a short unmeasured one) against a running stamping source. */
 async function itlLevel(
   url: string,
-  {streams, intervalMs, tokensPerStream, engineKind, transport, clientThreads = 1, chunkScanner = true}: Omit<MeasureOptions, 'sourceCpu'> & {intervalMs: number},
+  {
+    streams,
+    intervalMs,
+    tokensPerStream,
+    engineKind,
+    transport,
+    clientThreads = 1,
+    chunkScanner = chunkScannerEnabled(),
+  }: Omit<MeasureOptions, 'sourceCpu'> & {intervalMs: number},
 ): Promise<ItlResult & {perStream: {clientMs: readonly number[]; texts: readonly string[]}[]}> {
   // Before the threads: a client thread takes the setting it was started with.
   const previousScanner = setChunkScanner(chunkScanner)
@@ -688,6 +696,10 @@ export interface ComparedClient {
   /** The target: <= the yardstick's p99, and <= 1.0 ms whenever the yardstick reaches 1.0 ms. */
   meetsTarget: boolean | null
   gcPauseMaxMs: number | null
+  /** GC pauses during the measured levels, all rounds together (absent in summaries from before). */
+  gcPauses?: {count: number; totalMs: number}
+  /** Client CPU-seconds over the measured levels, all rounds together. */
+  cpuS?: number
 }
 
 export interface ItlComparisonAt {
@@ -752,7 +764,7 @@ export async function compareWithYardstick({
   for (const streams of streamsList) {
     const yardstickStreams: PerStream[] = []
     const yardstick = {failed: 0, cpuS: 0, wallS: 0}
-    const pooled = clients.map(() => ({streams: [] as PerStream[], failed: 0, gcPauseMaxMs: 0}))
+    const pooled = clients.map(() => ({streams: [] as PerStream[], failed: 0, gcPauseMaxMs: 0, gcCount: 0, gcTotalMs: 0, cpuS: 0}))
     const loadavgPerRound: number[] = []
     for (let round = 0; round < rounds; round++) {
       loadavgPerRound.push(os.loadavg()[0]!)
@@ -774,11 +786,14 @@ export async function compareWithYardstick({
             engineKind: client.engineKind,
             transport: client.transport,
             clientThreads: client.clientThreads,
-            chunkScanner: client.chunkScanner ?? true,
+            chunkScanner: client.chunkScanner ?? chunkScannerEnabled(),
           })
           pooled[index]!.streams.push(...result.perStream)
           pooled[index]!.failed += result.failed
           pooled[index]!.gcPauseMaxMs = Math.max(pooled[index]!.gcPauseMaxMs, result.gcPauses?.maxMs ?? 0)
+          pooled[index]!.gcCount += result.gcPauses?.count ?? 0
+          pooled[index]!.gcTotalMs += result.gcPauses?.totalMs ?? 0
+          pooled[index]!.cpuS += (result.clientCpu.userMs + result.clientCpu.systemMs) / 1000
         }
       } finally {
         await source.stop()
@@ -800,6 +815,8 @@ export async function compareWithYardstick({
           ratioToYardstick: p99 === null || yP99 === null || yP99 === 0 ? null : p99 / yP99,
           meetsTarget: p99 === null || yP99 === null ? null : meetsYardstick(p99, yP99),
           gcPauseMaxMs: pooled[index]!.gcPauseMaxMs,
+          gcPauses: {count: pooled[index]!.gcCount, totalMs: pooled[index]!.gcTotalMs},
+          cpuS: pooled[index]!.cpuS,
         }
       }),
     })
@@ -821,7 +838,7 @@ export function formatItlComparison(c: ItlComparison): string[] {
     for (const client of a.clients) {
       const verdict = client.meetsTarget === null ? 'n/a' : client.meetsTarget ? 'meets' : 'misses'
       lines.push(
-        `    ${client.name}: ${spread(client.summary)}; p99 ratio to yardstick ${fmt(client.ratioToYardstick)} (${verdict} target); longest GC pause ${fmt(client.gcPauseMaxMs)} ms; failed ${client.failed}`,
+        `    ${client.name}: ${spread(client.summary)}; p99 ratio to yardstick ${fmt(client.ratioToYardstick)} (${verdict} target); longest GC pause ${fmt(client.gcPauseMaxMs)} ms${client.gcPauses === undefined ? '' : ` (${client.gcPauses.count} pauses, ${fmt(client.gcPauses.totalMs, 1)} ms in all)`}${client.cpuS === undefined ? '' : `; client CPU ${fmt(client.cpuS, 2)} s`}; failed ${client.failed}`,
       )
     }
   }

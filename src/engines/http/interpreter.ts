@@ -23,12 +23,14 @@ const durationOr = (value: unknown, fallback: number | null): number | null => {
 
 /**
  * Whether interpreters read content chunks with the ChunkScanner (chunk-scanner.ts) before falling back to
- * JSON.parse. Process-wide, default on; CAPPLAN_CHUNK_SCANNER=0 in the environment (read once, when this
- * module loads; client threads inherit it) or setChunkScanner(false) turns it off: only perf/loadgen-bench.ts
- * does, for its scanner on/off A/B. Either way the events are the same (the scanner declines whatever it is
- * not sure of).
+ * JSON.parse. Process-wide, default OFF: measured against JSON.parse (perf/README.md, "A chunk scanner instead
+ * of JSON.parse") it saved ~2% of the client's allocations per event and cost more CPU than V8's JSON.parse,
+ * with no ITL gain at 256 streams, so it did not become the default. CAPPLAN_CHUNK_SCANNER=1 in the
+ * environment (read once, when this module loads; client threads inherit it) or setChunkScanner(true) turns
+ * it on: perf/loadgen-bench.ts --scanner-ab does, for its on/off A/B. Either way the events are the same (the
+ * scanner declines whatever it is not sure of).
  */
-let scannerEnabled = process.env['CAPPLAN_CHUNK_SCANNER'] !== '0'
+let scannerEnabled = process.env['CAPPLAN_CHUNK_SCANNER'] === '1'
 
 /** One scanner for every interpreter of this thread: onMessage is synchronous, a scan never overlaps another. */
 const sharedScanner = new ChunkScanner()

@@ -247,6 +247,8 @@ describe('formatCeilingThreads', () => {
     })
     expect(lines[0]).toBe('ceiling by client threads, chunk scanner on and off (llamacpp path over node-http, 2 interleaved rounds):')
     expect(lines[1]).toMatch(/^ {2}round 1: 1 thread\(s\) scanner on 110,000 tok\/s.*; 1 thread\(s\) scanner off 100,000 tok\/s/)
-    expect(lines[4]).toBe('  1 thread(s) scanner off: tok/s ratio to 1 thread(s) scanner on per round 0.91, 1.11; tokens per client CPU-s 100,000-110,000 (ratio per round 0.91, 1.11)')
+    expect(lines[4]).toBe(
+      '  1 thread(s) scanner off: tok/s ratio to 1 thread(s) scanner on per round 0.91, 1.11; tokens per client CPU-s 100,000-110,000 (ratio per round 0.91, 1.11)',
+    )
   })
 })
