@@ -25,6 +25,10 @@
 //   node dist-perf/perf/loadgen-bench.js [--json] [--streams 256] [--tokens 2000] [--itl-streams 64]
 //                               [--itl-interval-ms 10] [--itl-tokens 100] [--engine llamacpp|openai]
 //                               [--transport fetch|node-http] [--skip-ceiling] [--skip-itl] [--source-cpu N]
+//                               [--compare [--compare-rounds 3] [--compare-streams 64,256]]
+//                               [--ceiling-threads 1,2 [--ceiling-rounds 3]] [--scanner-ab]
+//   --scanner-ab: with --compare or --ceiling-threads, every capplan variant with the chunk scanner on and off
+//   (src/engines/http/chunk-scanner.ts; off = JSON.parse for every chunk), interleaved in each round.
 //   (after `npm run build:perf`; from source: node --import tsx perf/loadgen-bench.ts ...)
 //
 // On a quiet multi-core machine, one core each: `taskset -c 0 node dist-perf/perf/loadgen-bench.js --source-cpu 1`
@@ -38,6 +42,7 @@ import {monitorEventLoopDelay, PerformanceObserver} from 'node:perf_hooks'
 import {parseArgs} from 'node:util'
 
 import {useClientThreads} from '../src/engines/http/client-threads.js'
+import {chunkScannerEnabled, setChunkScanner} from '../src/engines/http/interpreter.js'
 import {protocolPaths, requestBody} from '../src/engines/http/protocols.js'
 import {engineEvents, streamRequest} from '../src/engines/http/stream.js'
 import type {HttpTransport} from '../src/engines/http/transport.js'
@@ -372,6 +377,8 @@ interface MeasureOptions {
   transport: HttpTransport
   /** Client threads (useClientThreads); 1 = streams read in the main thread; 0 = in ONE worker thread. */
   clientThreads?: number
+  /** Interpreters read content chunks with the chunk scanner or JSON.parse only; default: the process's setting (CAPPLAN_CHUNK_SCANNER). */
+  chunkScanner?: boolean
 }
 
 /** useClientThreads for a MeasureOptions count: 0 = one worker thread (the A/B's "main thread only keeps the books"). */
@@ -385,8 +392,11 @@ async function measureCeiling({
   sourceCpu,
   transport,
   clientThreads = 1,
+  chunkScanner = chunkScannerEnabled(),
 }: MeasureOptions & {warmupTokens: number}): Promise<CeilingResult> {
   const source = await startSourceProcess(['--port', '0', '--interval-ms', '0'], sourceCpu)
+  // Before the threads: a client thread takes the setting it was started with.
+  const previousScanner = setChunkScanner(chunkScanner)
   const undoThreads = clientThreadsFor(clientThreads)
   try {
     const engine = await makeEngine(engineKind, source.url, transport)
@@ -432,6 +442,7 @@ async function measureCeiling({
     }
   } finally {
     await undoThreads()
+    setChunkScanner(previousScanner)
     await source.stop()
   }
 }
@@ -439,9 +450,12 @@ async function measureCeiling({
 export interface CeilingThreadsComparison {
   rounds: number
   threads: number[]
-  /** Per round, per thread count (same order as threads): the ceiling, with the load average before it. */
+  /** Each thread count run with the chunk scanner on and off (scannerAb), on first in odd rounds, off first in even ones. */
+  scannerAb?: boolean
+  /** Per round, per variant (thread count, or thread count x scanner on/off): the ceiling, with the load average before it. */
   results: {
     threads: number
+    chunkScanner?: boolean
     loadavg1: number
     tokensPerSecond: number
     tokensPerClientCpuSecond: number
@@ -459,15 +473,31 @@ export async function compareCeilingThreads({
   streams = 256,
   tokensPerStream = 2000,
   warmupTokens = 200,
+  scannerAb = false,
 } = {}): Promise<CeilingThreadsComparison> {
   const results: CeilingThreadsComparison['results'] = []
+  const variants = threads.flatMap((count) => (scannerAb ? [true, false].map((chunkScanner) => ({count, chunkScanner})) : [{count, chunkScanner: chunkScannerEnabled()}]))
   for (let round = 0; round < rounds; round++) {
     const row: CeilingThreadsComparison['results'][number] = []
-    for (const count of threads) {
+    // Scanner A/B: on, off in one round and off, on in the next (the same order bias for both).
+    const order = scannerAb && round % 2 === 1 ? variants.map((v, index) => variants[index % 2 === 0 ? index + 1 : index - 1]!) : variants
+    const measured = new Map<(typeof variants)[number], CeilingThreadsComparison['results'][number][number]>()
+    for (const variant of order) {
+      const {count, chunkScanner} = variant
       const loadavg1 = os.loadavg()[0]!
-      const c = await measureCeiling({streams, tokensPerStream, engineKind: 'llamacpp', warmupTokens, sourceCpu: null, transport: 'node-http', clientThreads: count})
-      row.push({
+      const c = await measureCeiling({
+        streams,
+        tokensPerStream,
+        engineKind: 'llamacpp',
+        warmupTokens,
+        sourceCpu: null,
+        transport: 'node-http',
+        clientThreads: count,
+        chunkScanner,
+      })
+      measured.set(variant, {
         threads: count,
+        ...(scannerAb ? {chunkScanner} : {}),
         loadavg1,
         tokensPerSecond: c.tokensPerSecond,
         tokensPerClientCpuSecond: c.tokensPerClientCpuSecond,
@@ -477,29 +507,36 @@ export async function compareCeilingThreads({
         countedEqualsUsage: c.clientTokens === c.usageTokens,
       })
     }
+    for (const variant of variants) row.push(measured.get(variant)!)
     results.push(row)
   }
-  return {rounds, threads, results}
+  return {rounds, threads, ...(scannerAb ? {scannerAb} : {}), results}
 }
 
-/** Text lines of compareCeilingThreads: every round, then each count's range and its ratio to the first count. */
+/** A ceiling variant's name: its thread count, and with the scanner A/B whether the chunk scanner was on. */
+const ceilingVariant = (r: {threads: number; chunkScanner?: boolean}) =>
+  `${r.threads} thread(s)${r.chunkScanner === undefined ? '' : r.chunkScanner ? ' scanner on' : ' scanner off'}`
+
+/** Text lines of compareCeilingThreads: every round, then each variant's range and its ratio to the first variant. */
 export function formatCeilingThreads(c: CeilingThreadsComparison): string[] {
-  const lines = [`ceiling by client threads (llamacpp path over node-http, ${c.rounds} interleaved rounds):`]
+  const lines = [`ceiling by client threads${c.scannerAb === true ? ', chunk scanner on and off' : ''} (llamacpp path over node-http, ${c.rounds} interleaved rounds):`]
   for (const [round, row] of c.results.entries()) {
     lines.push(
       `  round ${round + 1}: ${row
         .map(
           (r) =>
-            `${r.threads} thread(s) ${thousands(r.tokensPerSecond)} tok/s, ${thousands(r.tokensPerClientCpuSecond)} per client CPU-s, client ${fmt(r.clientCores, 2)} + source ${fmt(r.sourceCores, 2)} cores, load ${fmt(r.loadavg1, 2)}, failed ${r.failed}${r.countedEqualsUsage ? '' : ' COUNTED != USAGE'}`,
+            `${ceilingVariant(r)} ${thousands(r.tokensPerSecond)} tok/s, ${thousands(r.tokensPerClientCpuSecond)} per client CPU-s, client ${fmt(r.clientCores, 2)} + source ${fmt(r.sourceCores, 2)} cores, load ${fmt(r.loadavg1, 2)}, failed ${r.failed}${r.countedEqualsUsage ? '' : ' COUNTED != USAGE'}`,
         )
         .join('; ')}`,
     )
   }
-  for (const [index, count] of c.threads.entries()) {
+  const first = c.results[0] ?? []
+  for (const [index, variant] of first.entries()) {
     const ratios = c.results.map((row) => row[index]!.tokensPerSecond / row[0]!.tokensPerSecond)
     const perCpu = c.results.map((row) => row[index]!.tokensPerClientCpuSecond)
+    const perCpuRatios = c.results.map((row) => row[index]!.tokensPerClientCpuSecond / row[0]!.tokensPerClientCpuSecond)
     lines.push(
-      `  ${count} thread(s): tok/s ratio to ${c.threads[0]} thread(s) per round ${ratios.map((r) => fmt(r, 2)).join(', ')}; tokens per client CPU-s ${thousands(Math.min(...perCpu))}-${thousands(Math.max(...perCpu))}`,
+      `  ${ceilingVariant(variant)}: tok/s ratio to ${ceilingVariant(first[0]!)} per round ${ratios.map((r) => fmt(r, 2)).join(', ')}; tokens per client CPU-s ${thousands(Math.min(...perCpu))}-${thousands(Math.max(...perCpu))} (ratio per round ${perCpuRatios.map((r) => fmt(r, 2)).join(', ')})`,
     )
   }
   return lines
@@ -537,8 +574,18 @@ async function measureItl(options: MeasureOptions & {intervalMs: number}): Promi
 /** One measured ITL level of capplan's client (after a short unmeasured one) against a running stamping source. */
 async function itlLevel(
   url: string,
-  {streams, intervalMs, tokensPerStream, engineKind, transport, clientThreads = 1}: Omit<MeasureOptions, 'sourceCpu'> & {intervalMs: number},
+  {
+    streams,
+    intervalMs,
+    tokensPerStream,
+    engineKind,
+    transport,
+    clientThreads = 1,
+    chunkScanner = chunkScannerEnabled(),
+  }: Omit<MeasureOptions, 'sourceCpu'> & {intervalMs: number},
 ): Promise<ItlResult & {perStream: {clientMs: readonly number[]; texts: readonly string[]}[]}> {
+  // Before the threads: a client thread takes the setting it was started with.
+  const previousScanner = setChunkScanner(chunkScanner)
   const undoThreads = clientThreadsFor(clientThreads)
   try {
     const inner = await makeEngine(engineKind, url, transport)
@@ -599,6 +646,7 @@ async function itlLevel(
     }
   } finally {
     await undoThreads()
+    setChunkScanner(previousScanner)
   }
 }
 
@@ -617,7 +665,27 @@ export const COMPARED_CLIENTS = [
   {name: 'capplan openai/node-http', engineKind: 'openai', transport: 'node-http', clientThreads: 1},
   {name: 'capplan openai/node-http 2 workers', engineKind: 'openai', transport: 'node-http', clientThreads: 2},
   {name: 'capplan openai/fetch', engineKind: 'openai', transport: 'fetch', clientThreads: 1},
-] as const satisfies readonly {name: string; engineKind: LoadgenEngineKind; transport: HttpTransport; clientThreads: number}[]
+] as const satisfies readonly ComparedClientSpec[]
+
+export interface ComparedClientSpec {
+  name: string
+  engineKind: LoadgenEngineKind
+  transport: HttpTransport
+  clientThreads: number
+  /** The chunk scanner on (default) or off: JSON.parse for every chunk. */
+  chunkScanner?: boolean
+}
+
+/**
+ * `--compare --scanner-ab`: the main-thread paths with the chunk scanner on and off (interleaved in each
+ * round, on first in odd rounds and off first in even ones).
+ */
+export const SCANNER_AB_CLIENTS: readonly ComparedClientSpec[] = [
+  {name: 'capplan llamacpp/node-http scanner on', engineKind: 'llamacpp', transport: 'node-http', clientThreads: 1, chunkScanner: true},
+  {name: 'capplan llamacpp/node-http scanner off', engineKind: 'llamacpp', transport: 'node-http', clientThreads: 1, chunkScanner: false},
+  {name: 'capplan openai/node-http scanner on', engineKind: 'openai', transport: 'node-http', clientThreads: 1, chunkScanner: true},
+  {name: 'capplan openai/node-http scanner off', engineKind: 'openai', transport: 'node-http', clientThreads: 1, chunkScanner: false},
+]
 
 export interface ComparedClient {
   name: string
@@ -628,6 +696,10 @@ export interface ComparedClient {
   /** The target: <= the yardstick's p99, and <= 1.0 ms whenever the yardstick reaches 1.0 ms. */
   meetsTarget: boolean | null
   gcPauseMaxMs: number | null
+  /** GC pauses during the measured levels, all rounds together (absent in summaries from before). */
+  gcPauses?: {count: number; totalMs: number}
+  /** Client CPU-seconds over the measured levels, all rounds together. */
+  cpuS?: number
 }
 
 export interface ItlComparisonAt {
@@ -672,13 +744,27 @@ function runYardstick(url: string, streams: number, tokens: number): Promise<{st
  * against one fresh stamping source per round and stream count), pooled over the rounds: both see the same
  * background load. Ratios come from this one run.
  */
-export async function compareWithYardstick({rounds = 3, streamsList = [64, 256], intervalMs = 10, tokensPerStream = 100} = {}): Promise<ItlComparison> {
+export async function compareWithYardstick({
+  rounds = 3,
+  streamsList = [64, 256],
+  intervalMs = 10,
+  tokensPerStream = 100,
+  clients = COMPARED_CLIENTS as readonly ComparedClientSpec[],
+  alternate = false,
+}: {
+  rounds?: number
+  streamsList?: number[]
+  intervalMs?: number
+  tokensPerStream?: number
+  clients?: readonly ComparedClientSpec[]
+  alternate?: boolean
+} = {}): Promise<ItlComparison> {
   const loadavgBefore = os.loadavg()
   const at: ItlComparisonAt[] = []
   for (const streams of streamsList) {
     const yardstickStreams: PerStream[] = []
     const yardstick = {failed: 0, cpuS: 0, wallS: 0}
-    const pooled = COMPARED_CLIENTS.map(() => ({streams: [] as PerStream[], failed: 0, gcPauseMaxMs: 0}))
+    const pooled = clients.map(() => ({streams: [] as PerStream[], failed: 0, gcPauseMaxMs: 0, gcCount: 0, gcTotalMs: 0, cpuS: 0}))
     const loadavgPerRound: number[] = []
     for (let round = 0; round < rounds; round++) {
       loadavgPerRound.push(os.loadavg()[0]!)
@@ -689,7 +775,10 @@ export async function compareWithYardstick({rounds = 3, streamsList = [64, 256],
         yardstick.failed += y.failed
         yardstick.cpuS += y.cpuS
         yardstick.wallS += y.wallS
-        for (const [index, client] of COMPARED_CLIENTS.entries()) {
+        // alternate: the clients in pairs (on/off), each pair's order swapped in every other round.
+        const order = clients.map((_, index) => (alternate && round % 2 === 1 ? (index % 2 === 0 ? Math.min(index + 1, clients.length - 1) : index - 1) : index))
+        for (const index of order) {
+          const client = clients[index]!
           const result = await itlLevel(source.url, {
             streams,
             intervalMs,
@@ -697,10 +786,14 @@ export async function compareWithYardstick({rounds = 3, streamsList = [64, 256],
             engineKind: client.engineKind,
             transport: client.transport,
             clientThreads: client.clientThreads,
+            chunkScanner: client.chunkScanner ?? chunkScannerEnabled(),
           })
           pooled[index]!.streams.push(...result.perStream)
           pooled[index]!.failed += result.failed
           pooled[index]!.gcPauseMaxMs = Math.max(pooled[index]!.gcPauseMaxMs, result.gcPauses?.maxMs ?? 0)
+          pooled[index]!.gcCount += result.gcPauses?.count ?? 0
+          pooled[index]!.gcTotalMs += result.gcPauses?.totalMs ?? 0
+          pooled[index]!.cpuS += (result.clientCpu.userMs + result.clientCpu.systemMs) / 1000
         }
       } finally {
         await source.stop()
@@ -712,7 +805,7 @@ export async function compareWithYardstick({rounds = 3, streamsList = [64, 256],
       streams,
       loadavgPerRound,
       yardstick: {summary: yardstickSummary, ...yardstick},
-      clients: COMPARED_CLIENTS.map((client, index) => {
+      clients: clients.map((client, index) => {
         const summary = itlErrorSummary(pooled[index]!.streams, intervalMs)
         const p99 = summary.absErrorMs?.p99 ?? null
         return {
@@ -722,6 +815,8 @@ export async function compareWithYardstick({rounds = 3, streamsList = [64, 256],
           ratioToYardstick: p99 === null || yP99 === null || yP99 === 0 ? null : p99 / yP99,
           meetsTarget: p99 === null || yP99 === null ? null : meetsYardstick(p99, yP99),
           gcPauseMaxMs: pooled[index]!.gcPauseMaxMs,
+          gcPauses: {count: pooled[index]!.gcCount, totalMs: pooled[index]!.gcTotalMs},
+          cpuS: pooled[index]!.cpuS,
         }
       }),
     })
@@ -743,7 +838,7 @@ export function formatItlComparison(c: ItlComparison): string[] {
     for (const client of a.clients) {
       const verdict = client.meetsTarget === null ? 'n/a' : client.meetsTarget ? 'meets' : 'misses'
       lines.push(
-        `    ${client.name}: ${spread(client.summary)}; p99 ratio to yardstick ${fmt(client.ratioToYardstick)} (${verdict} target); longest GC pause ${fmt(client.gcPauseMaxMs)} ms; failed ${client.failed}`,
+        `    ${client.name}: ${spread(client.summary)}; p99 ratio to yardstick ${fmt(client.ratioToYardstick)} (${verdict} target); longest GC pause ${fmt(client.gcPauseMaxMs)} ms${client.gcPauses === undefined ? '' : ` (${client.gcPauses.count} pauses, ${fmt(client.gcPauses.totalMs, 1)} ms in all)`}${client.cpuS === undefined ? '' : `; client CPU ${fmt(client.cpuS, 2)} s`}; failed ${client.failed}`,
       )
     }
   }
@@ -823,6 +918,7 @@ async function main(): Promise<void> {
       'compare-streams': {type: 'string', default: '64,256'},
       'ceiling-threads': {type: 'string'},
       'ceiling-rounds': {type: 'string', default: '3'},
+      'scanner-ab': {type: 'boolean', default: false},
     },
   })
   type NumberFlag = 'streams' | 'tokens' | 'itl-streams' | 'itl-interval-ms' | 'itl-tokens' | 'source-cpu' | 'compare-rounds' | 'ceiling-rounds'
@@ -858,7 +954,13 @@ async function main(): Promise<void> {
       process.stderr.write(`loadgen-bench: --ceiling-threads must be positive integers, comma-separated (got ${values['ceiling-threads']})\n`)
       process.exit(2)
     }
-    const comparison = await compareCeilingThreads({rounds: positive('ceiling-rounds'), threads, streams: positive('streams'), tokensPerStream: positive('tokens')})
+    const comparison = await compareCeilingThreads({
+      rounds: positive('ceiling-rounds'),
+      threads,
+      streams: positive('streams'),
+      tokensPerStream: positive('tokens'),
+      scannerAb: values['scanner-ab'],
+    })
     process.stdout.write(values.json ? `${JSON.stringify(comparison, null, 2)}\n` : `${formatCeilingThreads(comparison).join('\n')}\n`)
     return
   }
@@ -873,6 +975,7 @@ async function main(): Promise<void> {
       streamsList,
       intervalMs: positive('itl-interval-ms'),
       tokensPerStream: positive('itl-tokens'),
+      ...(values['scanner-ab'] ? {clients: SCANNER_AB_CLIENTS, alternate: true} : {}),
     })
     process.stdout.write(values.json ? `${JSON.stringify(comparison, null, 2)}\n` : `${formatItlComparison(comparison).join('\n')}\n`)
     return

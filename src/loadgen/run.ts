@@ -1,6 +1,7 @@
 import {randomUUID} from 'node:crypto'
 import os from 'node:os'
 
+import {clientThreadGcPauses} from '../engines/http/client-threads.js'
 import {readLogTail} from '../engines/spawned/process.js'
 import type {Engine, EngineExit, GenRequest} from '../engines/types.js'
 import {invalidInput} from '../lib/errors.js'
@@ -394,7 +395,7 @@ export async function runBench(plan: BenchRunPlan, context: BenchRunContext): Pr
     }
     const levelNotes: string[] = []
     // capplan's own event-loop delay and GC pauses over the level: they bound how late chunks were stamped.
-    const health = watchClientHealth()
+    const health = watchClientHealth({threadGc: clientThreadGcPauses})
     const measured = withLevelTelemetry<LevelRun>(
       engine,
       {
@@ -432,7 +433,7 @@ export async function runBench(plan: BenchRunPlan, context: BenchRunContext): Pr
     } finally {
       clearInterval(watcher)
     }
-    const clientHealth = health.stop()
+    const clientHealth = await health.stop()
     const {result: run, telemetry, serverMetrics} = levelRun
     const levelFirstPrompt = nextPrompt
     // The last word on a death the watch did not see yet (it died as the level's last request ended).

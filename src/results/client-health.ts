@@ -16,10 +16,20 @@ export const pauseDistributionSchema = z.strictObject({
   max: nonNeg,
 })
 
+/** Garbage-collection pauses, ms; totalMs is their sum. */
+export const gcPauseDistributionSchema = pauseDistributionSchema.extend({totalMs: nonNeg})
+
 export const clientHealthSchema = z.strictObject({
-  /** Event-loop delay (perf_hooks.monitorEventLoopDelay) over the level's window, ms. */
+  /** Event-loop delay (perf_hooks.monitorEventLoopDelay) of the main thread over the level's window, ms. */
   eventLoopDelayMs: pauseDistributionSchema.nullable(),
-  /** Garbage-collection pauses (PerformanceObserver 'gc') over the level's window, ms; totalMs is their sum. */
-  gcPauseMs: pauseDistributionSchema.extend({totalMs: nonNeg}).nullable(),
+  /** The main thread's garbage-collection pauses (PerformanceObserver 'gc') over the level's window. */
+  gcPauseMs: gcPauseDistributionSchema.nullable(),
+  /**
+   * With client threads (`bench --client-threads`, src/engines/http/client-threads.ts): each worker thread's
+   * own GC pauses over the level's window, one entry per thread that was reading streams. The workers read
+   * and stamp the chunks, so their pauses are the ones that delay stamps. Absent = the streams were read in
+   * the main thread (and in files written before this field).
+   */
+  threadGcPauseMs: z.array(gcPauseDistributionSchema).optional(),
 })
 export type ClientHealth = z.infer<typeof clientHealthSchema>

@@ -8,11 +8,13 @@ import {percentileSorted} from '../stats/distribution.js'
  * collector paused. Every chunk that arrives during a stall or a pause is stamped late by up to its length,
  * so these bound how far the ITL capplan reports can be off (report's client-health warning reads them).
  *
- *   const health = watchClientHealth()
+ *   const health = watchClientHealth({threadGc: clientThreadGcPauses})
  *   ... the level ...
- *   record.clientHealth = health.stop()
+ *   record.clientHealth = await health.stop()
  *
  * Cheap: one libuv timer every EVENT_LOOP_RESOLUTION_MS and one PerformanceObserver entry per collection.
+ * With client threads reading the streams (src/engines/http/client-threads.ts), `threadGc` asks each of them
+ * for its own GC pauses over the same window (threadGcPauseMs): those are the pauses that delay the stamps.
  */
 
 /** The event-loop monitor's timer period, ms (also what is subtracted from each sample: the wait it asked for). */
@@ -25,19 +27,25 @@ export function distributionOf(sortedMs: readonly number[]): {count: number; p50
 }
 
 /** GC pause durations (ms, any order) as the result file's gcPauseMs; a level with no collection has count 0. */
-export function gcPauseDistribution(durationsMs: readonly number[]): NonNullable<ClientHealth['gcPauseMs']> {
+export function gcPauseDistribution(durationsMs: readonly number[]): GcPauseDistribution {
   const sorted = [...durationsMs].sort((a, b) => a - b)
   const totalMs = sorted.reduce((sum, d) => sum + d, 0)
   return {...(distributionOf(sorted) ?? {count: 0, p50: 0, p99: 0, max: 0}), totalMs}
 }
 
 export interface ClientHealthWatch {
-  /** Stops watching; the figures from the start to now. Call once. */
-  stop(): ClientHealth
+  /** Stops watching; the figures from the start to now (the client threads' too, when asked). Call once. */
+  stop(): Promise<ClientHealth>
 }
 
-/** Start watching this process's event loop and GC pauses. */
-export function watchClientHealth(): ClientHealthWatch {
+/** GC pauses of each client thread over [fromMs, toMs] (performance.now() of this thread); null = no client threads. */
+export type ThreadGcPauses = (fromMs: number, toMs: number) => Promise<GcPauseDistribution[] | null>
+
+export type GcPauseDistribution = NonNullable<ClientHealth['gcPauseMs']>
+
+/** Start watching this process's event loop and GC pauses (and, with threadGc, the client threads' GC pauses). */
+export function watchClientHealth({threadGc}: {threadGc?: ThreadGcPauses} = {}): ClientHealthWatch {
+  const startedMs = performance.now()
   const loop = monitorEventLoopDelay({resolution: EVENT_LOOP_RESOLUTION_MS})
   loop.enable()
   const gcDurations: number[] = []
@@ -51,7 +59,8 @@ export function watchClientHealth(): ClientHealthWatch {
     observer = null // a runtime without 'gc' entries: gcPauseMs is then null (not recorded)
   }
   return {
-    stop: (): ClientHealth => {
+    stop: async (): Promise<ClientHealth> => {
+      const stoppedMs = performance.now()
       loop.disable()
       if (observer !== null) {
         // Entries are delivered asynchronously; takeRecords() collects those not delivered yet.
@@ -62,7 +71,8 @@ export function watchClientHealth(): ClientHealthWatch {
       // Its percentiles are of those intervals, so the same shift applies to them.
       const late = (ns: number) => Math.max(0, ns / 1e6 - EVENT_LOOP_RESOLUTION_MS)
       const eventLoopDelayMs = loop.count === 0 ? null : {count: loop.count, p50: late(loop.percentile(50)), p99: late(loop.percentile(99)), max: late(loop.max)}
-      return {eventLoopDelayMs, gcPauseMs: observer === null ? null : gcPauseDistribution(gcDurations)}
+      const threads = threadGc === undefined ? null : await threadGc(startedMs, stoppedMs)
+      return {eventLoopDelayMs, gcPauseMs: observer === null ? null : gcPauseDistribution(gcDurations), ...(threads === null ? {} : {threadGcPauseMs: threads})}
     },
   }
 }

@@ -1,8 +1,11 @@
 import {createRequire} from 'node:module'
 import {extname} from 'node:path'
 import {fileURLToPath, pathToFileURL} from 'node:url'
+import {type PerformanceEntry, PerformanceObserver} from 'node:perf_hooks'
 import {isMainThread, parentPort, Worker, workerData} from 'node:worker_threads'
 
+import {type GcPauseDistribution, gcPauseDistribution} from '../../telemetry/client-health.js'
+import {chunkScannerEnabled, setChunkScanner} from './interpreter.js'
 import type {ClientEvent} from './protocols.js'
 import {setThreadedStreams, type StreamRequestOptions, streamRequestHere} from './stream.js'
 
@@ -21,7 +24,12 @@ import {setThreadedStreams, type StreamRequestOptions, streamRequestHere} from '
  * monotonic clock.
  *
  * Worker -> main: one message per worker per loop turn, a flat array [id, code, ...]: code 0 a content event
- * (atMs, tokens, text), 1 any other event (the event), 2 the request's end. Main -> worker: start / abort.
+ * (atMs, tokens, text), 1 any other event (the event), 2 the request's end; and, asked, an object: its GC
+ * pauses over a window. Main -> worker: start / abort / gc.
+ *
+ * Each worker watches its own garbage collections (a PerformanceObserver 'gc' in its thread: the main
+ * thread's observer sees only the main thread's), so a level's clientHealth.threadGcPauseMs holds the
+ * pauses that delayed the workers' stamps (clientThreadGcPauses, called by watchClientHealth).
  *
  * This module is also the worker's script: loaded in a thread whose workerData carries WORKER_MARK, it serves
  * requests (bottom of the file). In the offline kit's single-file bundle (bin/write-bundle.js) that file is
@@ -33,7 +41,17 @@ const WORKER_MARK = 'capplanClientThread'
 /** Everything of a request but its signal and clock (those stay on their side). */
 type WireOptions = Omit<StreamRequestOptions, 'signal' | 'clock'>
 
-type ToWorker = {t: 'start'; id: number; options: WireOptions} | {t: 'abort'; id: number}
+type ToWorker = {t: 'start'; id: number; options: WireOptions} | {t: 'abort'; id: number} | {t: 'gc'; id: number; fromMs: number; toMs: number}
+
+/** A worker's answer to 'gc': its pauses that started in [fromMs, toMs] (null: its runtime has no 'gc' entries). */
+interface GcReply {
+  t: 'gc'
+  id: number
+  gc: GcPauseDistribution | null
+}
+
+/** How long clientThreadGcPauses waits for a worker's answer (a busy worker answers within a loop turn). */
+const GC_REPLY_TIMEOUT_MS = 2000
 
 const CONTENT = 0
 const OTHER = 1
@@ -71,6 +89,7 @@ function workerScript(): {script: URL | string; evaluated: boolean} {
 export class ClientThreads {
   private readonly threads: Thread[] = []
   private readonly pending = new Map<number, Pending>()
+  private readonly gcReplies = new Map<number, (gc: GcPauseDistribution | null) => void>()
   private nextId = 1
   private closed = false
 
@@ -116,6 +135,33 @@ export class ClientThreads {
     }
   }
 
+  /**
+   * Each running thread's GC pauses that started in [fromMs, toMs] (this thread's performance.now()), in the
+   * order the threads were started; a thread that does not answer within GC_REPLY_TIMEOUT_MS, or whose runtime
+   * has no 'gc' entries, is left out.
+   */
+  async gcPauses(fromMs: number, toMs: number): Promise<GcPauseDistribution[]> {
+    const answers = await Promise.all(
+      this.threads.map(
+        (thread) =>
+          new Promise<GcPauseDistribution | null>((resolve) => {
+            const id = this.nextId++
+            const timer = setTimeout(() => {
+              this.gcReplies.delete(id)
+              resolve(null)
+            }, GC_REPLY_TIMEOUT_MS)
+            this.gcReplies.set(id, (gc) => {
+              clearTimeout(timer)
+              this.gcReplies.delete(id)
+              resolve(gc)
+            })
+            thread.worker.postMessage({t: 'gc', id, fromMs, toMs} satisfies ToWorker)
+          }),
+      ),
+    )
+    return answers.filter((gc): gc is GcPauseDistribution => gc !== null)
+  }
+
   /** Stops every thread (requests still in flight end with an error event). */
   async close(): Promise<void> {
     this.closed = true
@@ -134,12 +180,16 @@ export class ClientThreads {
     const {script, evaluated} = workerScript()
     const worker = new Worker(script, {
       eval: evaluated,
-      workerData: {[WORKER_MARK]: true, mainTimeOrigin: performance.timeOrigin},
+      // The chunk scanner's setting travels with the thread (perf's scanner A/B sets it in this one).
+      workerData: {[WORKER_MARK]: true, mainTimeOrigin: performance.timeOrigin, chunkScanner: chunkScannerEnabled()},
       env: {...process.env, CAPPLAN_BUNDLE_NO_MAIN: '1'},
     })
     const thread: Thread = {worker, inFlight: 0, failure: null}
     worker.unref()
-    worker.on('message', (batch: unknown[]) => this.deliver(batch))
+    worker.on('message', (message: unknown[] | GcReply) => {
+      if (Array.isArray(message)) this.deliver(message)
+      else this.gcReplies.get(message.id)?.(message.gc)
+    })
     const fail = (why: string) => {
       if (thread.failure !== null) return
       thread.failure = why
@@ -180,6 +230,15 @@ export class ClientThreads {
 let active: ClientThreads | null = null
 
 /**
+ * The GC pauses of every client thread in use over [fromMs, toMs] (performance.now() of the main thread), one
+ * entry per thread; null when the streams are read in the main thread (no client threads): watchClientHealth's
+ * threadGc.
+ */
+export async function clientThreadGcPauses(fromMs: number, toMs: number): Promise<GcPauseDistribution[] | null> {
+  return active === null ? null : active.gcPauses(fromMs, toMs)
+}
+
+/**
  * Stream every later request (streamRequest) through `count` client threads; 1 = in this thread, as without
  * threads (unless workersEvenForOne). Process-wide (one run's setting: `capplan bench --client-threads`). Returns a function that puts
  * the previous setting back and stops the threads.
@@ -201,10 +260,52 @@ export function useClientThreads(count: number, {workersEvenForOne = false} = {}
 
 // ------------------------------------------------------------------------------- the worker's side
 
+/** A worker keeps at most this many GC entries between two 'gc' questions (the oldest half goes beyond). */
+const MAX_GC_ENTRIES = 100_000
+
 function serve(port: NonNullable<typeof parentPort>, mainTimeOrigin: number): void {
   const shift = performance.timeOrigin - mainTimeOrigin
   const clock = () => performance.now() + shift
   const controllers = new Map<number, AbortController>()
+  // This thread's own collections, as (start on the main thread's clock, duration) pairs.
+  const gcStarts: number[] = []
+  const gcDurations: number[] = []
+  const keepGc = (entries: readonly PerformanceEntry[]) => {
+    for (const entry of entries) {
+      gcStarts.push(entry.startTime + shift)
+      gcDurations.push(entry.duration)
+    }
+    if (gcStarts.length > MAX_GC_ENTRIES) {
+      gcStarts.splice(0, MAX_GC_ENTRIES / 2)
+      gcDurations.splice(0, MAX_GC_ENTRIES / 2)
+    }
+  }
+  let observer: PerformanceObserver | null = null
+  try {
+    observer = new PerformanceObserver((list) => keepGc(list.getEntries()))
+    observer.observe({entryTypes: ['gc']})
+  } catch {
+    observer = null // a runtime without 'gc' entries: this thread answers null
+  }
+  const answerGc = (id: number, fromMs: number, toMs: number) => {
+    if (observer === null) {
+      port.postMessage({t: 'gc', id, gc: null} satisfies GcReply)
+      return
+    }
+    // Entries are delivered asynchronously; takeRecords() collects those not delivered yet.
+    keepGc(observer.takeRecords())
+    const inWindow: number[] = []
+    let before = 0
+    for (let k = 0; k < gcStarts.length; k++) {
+      const start = gcStarts[k]!
+      if (start < fromMs) before = k + 1
+      else if (start <= toMs) inWindow.push(gcDurations[k]!)
+    }
+    // Windows come in order (one level after another): what started before this one is not asked again.
+    gcStarts.splice(0, before)
+    gcDurations.splice(0, before)
+    port.postMessage({t: 'gc', id, gc: gcPauseDistribution(inWindow)} satisfies GcReply)
+  }
   let batch: unknown[] = []
   const flush = () => {
     const out = batch
@@ -233,11 +334,13 @@ function serve(port: NonNullable<typeof parentPort>, mainTimeOrigin: number): vo
   }
   port.on('message', (message: ToWorker) => {
     if (message.t === 'start') void run(message.id, message.options)
+    else if (message.t === 'gc') answerGc(message.id, message.fromMs, message.toMs)
     else controllers.get(message.id)?.abort()
   })
 }
 
 const data = workerData as Record<string, unknown> | null
 if (!isMainThread && parentPort !== null && data !== null && typeof data === 'object' && data[WORKER_MARK] === true) {
+  setChunkScanner(data['chunkScanner'] !== false)
   serve(parentPort, data['mainTimeOrigin'] as number)
 }

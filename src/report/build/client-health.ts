@@ -11,8 +11,9 @@ const ms = (value: number) => `${value.toFixed(value < 10 ? 2 : 1)} ms`
 
 /**
  * One warning per level whose recorded client health (level.clientHealth) could have distorted its ITL:
- * GC pause p99 or event-loop delay p99 > CLIENT_STALL_SHARE_OF_ITL x the level's chunk ITL p50. Levels without
- * health figures (older files, imports) or without ITL samples say nothing.
+ * GC pause p99 or event-loop delay p99 > CLIENT_STALL_SHARE_OF_ITL x the level's chunk ITL p50. The GC pauses
+ * are the main thread's and, with client threads (threadGcPauseMs), each worker thread's: the worst thread's
+ * p99 is the one named. Levels without health figures (older files, imports) or without ITL samples say nothing.
  */
 export function clientHealthWarnings(result: Pick<ResultFile, 'levels'>): string[] {
   const warnings: string[] = []
@@ -24,6 +25,14 @@ export function clientHealthWarnings(result: Pick<ResultFile, 'levels'>): string
     const stalls: string[] = []
     if (health.gcPauseMs !== null && health.gcPauseMs.count > 0 && health.gcPauseMs.p99 > limit) {
       stalls.push(`GC pauses p99 ${ms(health.gcPauseMs.p99)} (max ${ms(health.gcPauseMs.max)})`)
+    }
+    // The client threads read and stamp the chunks: their own pauses count the same way.
+    const threads = health.threadGcPauseMs ?? []
+    let worst: (typeof threads)[number] | null = null
+    for (const thread of threads) if (thread.count > 0 && (worst === null || thread.p99 > worst.p99)) worst = thread
+    if (worst !== null && worst.p99 > limit) {
+      const of = threads.length === 1 ? 'its one client thread' : `the worst of ${threads.length} client threads`
+      stalls.push(`client-thread GC pauses p99 ${ms(worst.p99)} (max ${ms(worst.max)}, ${of})`)
     }
     if (health.eventLoopDelayMs !== null && health.eventLoopDelayMs.p99 > limit) {
       stalls.push(`event-loop delay p99 ${ms(health.eventLoopDelayMs.p99)} (max ${ms(health.eventLoopDelayMs.max)})`)

@@ -33,7 +33,11 @@ function richLevel(): LevelRecord {
     },
     serverMetrics: {source: 'llamacpp', before: {'llamacpp:tokens_predicted_total': 10}, after: {'llamacpp:tokens_predicted_total': 18}, deltas: {'llamacpp:tokens_predicted_total': 8}},
     cache: {intendedHitRate: 0.75, measuredHitRate: 0.25, cachedTokens: 64, promptTokens: 256, source: 'server-usage'},
-    clientHealth: {eventLoopDelayMs: {count: 20, p50: 0.1, p99: 1.2, max: 3}, gcPauseMs: {count: 2, p50: 1, p99: 2, max: 2, totalMs: 3}},
+    clientHealth: {
+      eventLoopDelayMs: {count: 20, p50: 0.1, p99: 1.2, max: 3},
+      gcPauseMs: {count: 2, p50: 1, p99: 2, max: 2, totalMs: 3},
+      threadGcPauseMs: [{count: 4, p50: 0.5, p99: 1.5, max: 1.5, totalMs: 2.5}],
+    },
   }
 }
 

@@ -115,6 +115,27 @@ describe('a version 3 file', () => {
     expect(() => parseResultFile(JSON.stringify(bad), 'bad.json')).toThrow('bad.json does not match the result-file schema (version 3): levels[0].requests[1].cachedTokens')
   })
 
+  it("reads client health with and without the client threads' GC pauses (threadGcPauseMs, optional), and refuses a bad one naming it", async () => {
+    const base = sampleResult()
+    const level = base.levels[0]!
+    const mainOnly = {eventLoopDelayMs: {count: 10, p50: 0.2, p99: 1.5, max: 2}, gcPauseMs: {count: 3, p50: 0.5, p99: 2.5, max: 2.5, totalMs: 3.5}}
+    // A file written before threadGcPauseMs existed: read as it is, the field absent.
+    const older = {...base, levels: [{...level, clientHealth: mainOnly}]}
+    const olderRead = await readResultFile(await writeResultFile(dir, older))
+    expect(olderRead).toEqual(older)
+    expect(olderRead.levels[0]!.clientHealth).not.toHaveProperty('threadGcPauseMs')
+    const threads = [
+      {count: 7, p50: 0.4, p99: 1.1, max: 1.2, totalMs: 3},
+      {count: 0, p50: 0, p99: 0, max: 0, totalMs: 0},
+    ]
+    const newer = {...base, createdAt: '2026-11-22T06:16:00.123Z', levels: [{...level, clientHealth: {...mainOnly, threadGcPauseMs: threads}}]}
+    expect(await readResultFile(await writeResultFile(dir, newer))).toEqual(newer)
+    expect(parseResultFile(JSON.stringify(newer), 'threads.json')).toEqual(resultFileSchema.parse(newer))
+    const bad = structuredClone(newer)
+    bad.levels[0]!.clientHealth.threadGcPauseMs[1]!.p99 = -1
+    expect(() => parseResultFile(JSON.stringify(bad), 'bad.json')).toThrow('levels[0].clientHealth.threadGcPauseMs[1].p99')
+  })
+
   it('is written with the argv and read back as it is', async () => {
     const result = sampleResult({capplan: {version: '0.1.0', command: ['capplan', 'bench', '--dataset', "it's here.jsonl"]}})
     const path = await writeResultFile(dir, result)

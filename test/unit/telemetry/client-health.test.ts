@@ -35,7 +35,7 @@ describe('watchClientHealth', () => {
     for (let i = 0; i < 200_000; i++) keep += [i, i + 1].length
     expect(keep).toBe(400_000)
     await new Promise((resolve) => setTimeout(resolve, 3 * EVENT_LOOP_RESOLUTION_MS))
-    const health = watch.stop()
+    const health = await watch.stop()
     expect(clientHealthSchema.safeParse(health).success).toBe(true)
     expect(health.eventLoopDelayMs).not.toBeNull()
     // The blocked timer ran >= 60 ms after it was due minus its own 10 ms period: at least 50 ms late.

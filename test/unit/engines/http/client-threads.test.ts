@@ -1,8 +1,10 @@
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {ClientThreads, useClientThreads} from '../../../../src/engines/http/client-threads.js'
+import {ClientThreads, clientThreadGcPauses, useClientThreads} from '../../../../src/engines/http/client-threads.js'
 import type {ClientEvent, WireProtocol} from '../../../../src/engines/http/protocols.js'
 import {type StreamRequestOptions, streamRequest, streamRequestHere} from '../../../../src/engines/http/stream.js'
+import {gcPauseDistributionSchema} from '../../../../src/results/client-health.js'
+import {watchClientHealth} from '../../../../src/telemetry/client-health.js'
 import {llamaFixture, type ReplayServer, startReplayServer} from '../../../helpers/replay-server.js'
 
 /**
@@ -104,5 +106,33 @@ describe('client threads', () => {
     expect(here.filter((e) => e.kind === 'content')).toHaveLength(32)
     expect(timeless(threadedEvents)).toEqual(Array.from({length: 8}, () => timeless(here)).flat())
     expect(() => useClientThreads(0)).toThrow(RangeError)
+  })
+
+  it('each worker reports its own GC pauses over a window (clientHealth.threadGcPauseMs), none without threads', async () => {
+    expect(await clientThreadGcPauses(0, performance.now())).toBeNull()
+    const noThreads = await watchClientHealth({threadGc: clientThreadGcPauses}).stop()
+    expect(noThreads).not.toHaveProperty('threadGcPauseMs')
+    server.route('POST /garbage', {body: llamaFixture('failure_invalid_utf8_stream.sse'), chunks: 4096})
+    const undo = useClientThreads(2)
+    try {
+      const watch = watchClientHealth({threadGc: clientThreadGcPauses})
+      const from = performance.now()
+      // Enough reads, events and messages for the workers' young generations to fill several times.
+      for (let round = 0; round < 6; round++) await Promise.all(Array.from({length: 4}, () => collect(streamRequest(options('/garbage')))))
+      const to = performance.now()
+      const health = await watch.stop()
+      expect(health.threadGcPauseMs).toHaveLength(2)
+      for (const thread of health.threadGcPauseMs!) expect(gcPauseDistributionSchema.safeParse(thread).success).toBe(true)
+      const asked = await clientThreadGcPauses(from, to)
+      expect(asked).toHaveLength(2)
+      const collections = asked!.reduce((sum, thread) => sum + thread.count, 0)
+      expect(collections).toBeGreaterThan(0)
+      expect(asked!.reduce((sum, thread) => sum + thread.totalMs, 0)).toBeGreaterThan(0)
+      // Only pauses that started inside the window: a window after now holds none.
+      const later = await clientThreadGcPauses(to + 60_000, to + 120_000)
+      expect(later!.map((thread) => thread.count)).toEqual([0, 0])
+    } finally {
+      await undo()
+    }
   })
 })

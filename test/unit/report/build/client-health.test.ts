@@ -45,4 +45,23 @@ describe('clientHealthWarnings', () => {
     expect(clientHealthWarnings({levels: [withHealth(10, {eventLoopDelayMs: null, gcPauseMs: null})]})).toEqual([])
     expect(clientHealthWarnings({levels: [withHealth(null, {eventLoopDelayMs: quietLoop, gcPauseMs})]})).toEqual([])
   })
+
+  it("with client threads, a worker thread's GC pause p99 over the limit warns even when the main thread's is quiet; the worst thread is named", () => {
+    const quietGc = {count: 3, p50: 0.3, p99: 0.5, max: 0.5, totalMs: 1}
+    const threadGcPauseMs = [
+      {count: 12, p50: 0.8, p99: 1.5, max: 1.6, totalMs: 10},
+      {count: 9, p50: 1.2, p99: 3.25, max: 3.5, totalMs: 12},
+    ]
+    const warnings = clientHealthWarnings({levels: [withHealth(10, {eventLoopDelayMs: quietLoop, gcPauseMs: quietGc, threadGcPauseMs})]})
+    expect(warnings).toHaveLength(1)
+    expect(warnings[0]).toContain('client-thread GC pauses p99 3.25 ms (max 3.50 ms, the worst of 2 client threads)')
+    expect(warnings[0]).not.toMatch(/capplan's own GC pauses/)
+    // The same threads under a 40 ms ITL p50 (limit 4 ms), or threads that did not collect: nothing.
+    expect(clientHealthWarnings({levels: [withHealth(40, {eventLoopDelayMs: quietLoop, gcPauseMs: quietGc, threadGcPauseMs})]})).toEqual([])
+    const idle = [{count: 0, p50: 0, p99: 0, max: 0, totalMs: 0}]
+    expect(clientHealthWarnings({levels: [withHealth(10, {eventLoopDelayMs: quietLoop, gcPauseMs: quietGc, threadGcPauseMs: idle})]})).toEqual([])
+    expect(clientHealthWarnings({levels: [withHealth(10, {eventLoopDelayMs: quietLoop, gcPauseMs: quietGc, threadGcPauseMs: [threadGcPauseMs[1]!]})]})[0]).toContain(
+      'its one client thread',
+    )
+  })
 })
