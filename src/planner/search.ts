@@ -24,7 +24,7 @@ import {DEFAULT_MEMORY_UTILIZATION, DEFAULT_OVERHEAD_GB_PER_GPU} from '../roofli
 import {kvCacheBytesPerElement, resolveFormat, type KvCacheDtype, type ResolvedFormat} from '../roofline/formats.js'
 import {GB, fitReplica, parallelLayouts, tensorParallelProblem, tensorParallelValidity, type ParallelLayout} from '../roofline/memory.js'
 import {servingCeiling, type ServingCeiling} from '../roofline/serving.js'
-import {predict, type CeilingParts, type EfficiencyPrior, type PriorUpdate, type StepLine} from './calibration.js'
+import {predict, PRIOR_COVERAGE, type CeilingParts, type EfficiencyPrior, type PriorUpdate, type StepLine} from './calibration.js'
 
 /** Engines the search knows: vLLM and SGLang load the model profile's vLLM (Hugging Face) checkpoint, llama.cpp its GGUF. */
 export const knownEngines = ['vllm', 'sglang', 'llamacpp'] as const
@@ -629,7 +629,7 @@ export function searchDeployments(store: ProfileStore, input: SearchInput): Sear
     apis,
     why: whyLines(input, ranked, apis.options),
     assumptions: [
-      `ESTIMATED = the serving ceiling (roofline: decode step at the average context + each prompt's prefill FLOPs on the same GPUs, src/roofline/serving.ts) at the largest batch whose estimated TPOT/TTFT meet the SLO and whose KV cache fits, through the calibration prior's line (seconds per output token = k x the roofline's memory-bound, compute-bound and prefill parts + a fixed c, fitted per engine family and GPU vendor on published measurements); the range is the 10th-90th percentile of its residuals`,
+      `ESTIMATED = the serving ceiling (roofline: decode step at the average context + each prompt's prefill FLOPs on the same GPUs, src/roofline/serving.ts) at the largest batch whose estimated TPOT/TTFT meet the SLO and whose KV cache fits, through the calibration prior's line (seconds per output token = k x the roofline's memory-bound, compute-bound and prefill parts + a fixed c, fitted per engine family and GPU vendor on published measurements); the range is an ${Math.round(PRIOR_COVERAGE * 100)}% prediction interval: the conformal quantiles of the group's residuals against the line refitted without each row's source (a published table), so a deployment the set does not hold should fall inside ${Math.round(PRIOR_COVERAGE * 100)}% of the time`,
       `MEASURED = a capplan result file (or imported peer file) of that model, quant, engine, GPU and GPU count: its operating point at the SLO, as \`capplan report\` finds it`,
       `SCALED = measured on another GPU with the same engine and GPU count, scaled by the ceilings' ratio (\`capplan report --what-if\`)`,
       `fleet: replicas per hour = ceil(tokens that hour / replica capacity) over traffic ${input.traffic.label}; rented fleets autoscale per hour, owned GPUs are paid every hour (the peak fleet)`,
