@@ -2,9 +2,10 @@
 // Issue 14 §3: how good the deployment search's ESTIMATED numbers are, and how fast the search is.
 //   1. accuracy: leave-one-out over the calibration set (profiles/calibration): each real published
 //      measurement predicted from the prior's line refitted on the others (calibration.ts), the error
-//      |predicted / measured - 1| (median, p90) and the share inside the printed range (10th-90th percentile of
-//      the residuals), overall and by source / model / precision / vendor / engine; leave-one-SOURCE-out and the
-//      previous constant prior printed beside it.
+//      |predicted / measured - 1| (median, p90) and the share inside the printed range (an 80% conformal
+//      prediction interval, made from the others only: nested), overall and by source / model / precision /
+//      vendor / engine, with the ranges' median width (high / low); leave-one-SOURCE-out, the range as it was
+//      (the 10th-90th percentile of the line's own residuals) and the previous constant prior beside it.
 //      Targets from the issue: >= 80% inside, median error <= 25%. The numbers are printed as they come.
 //   2. sanity: every calibration row through the physics check `report` runs; "impossible" must be 0.
 //   3. speed: `capplan plan --model` over every GPU profile x counts 1-8 x three quants x two engines x four
@@ -15,7 +16,7 @@
 import {execFileSync} from 'node:child_process'
 import {parseArgs} from 'node:util'
 
-import {calibrationPoints, leaveOneOut, pointSanity, summarize, type LeaveOneOut} from '../src/planner/calibration.js'
+import {calibrationPoints, leaveOneOut, pointSanity, PRIOR_COVERAGE, summarize, type LeaveOneOut} from '../src/planner/calibration.js'
 import {loadProfiles} from '../src/profiles/load.js'
 import {searchFromFlags} from '../src/services/search/search.js'
 import {CAPPLAN_BIN, isMainModule} from './paths.js'
@@ -32,6 +33,9 @@ export interface PlannerBench {
   bySource: LeaveOneOut
   /** The previous prior (one constant efficiency), leave-one-out, for comparison. */
   constant: LeaveOneOut
+  /** The same line with the range as it was (10th-90th percentile of its own residuals), leave-one-out and -source-out. */
+  inSample: LeaveOneOut
+  inSampleBySource: LeaveOneOut
   sanity: {rows: number; verdicts: Record<string, number>}
   speed: {
     rounds: number
@@ -64,6 +68,8 @@ export async function runPlannerBench(options: {rounds: number}): Promise<Planne
   const accuracy = leaveOneOut(points)
   const bySource = leaveOneOut(points, {holdOut: 'source'})
   const constant = leaveOneOut(points, {model: 'constant'})
+  const inSample = leaveOneOut(points, {range: 'in-sample'})
+  const inSampleBySource = leaveOneOut(points, {holdOut: 'source', range: 'in-sample'})
   const verdicts: Record<string, number> = {}
   for (const point of points) {
     const verdict = pointSanity(point).verdict
@@ -91,6 +97,8 @@ export async function runPlannerBench(options: {rounds: number}): Promise<Planne
     accuracy,
     bySource,
     constant,
+    inSample,
+    inSampleBySource,
     sanity: {rows: points.length, verdicts},
     speed: {
       rounds: options.rounds,
@@ -113,12 +121,12 @@ function byGroup(loo: LeaveOneOut, key: (id: string) => string): string[] {
   for (const row of loo.rows) groups.set(key(row.id), [...(groups.get(key(row.id)) ?? []), row])
   return [...groups.entries()].map(([group, rows]) => {
     const s = summarize(rows)
-    return `    ${group.padEnd(36)} n ${String(s.n).padStart(3)}  median ${pct(s.medianError).padStart(6)}  p90 ${pct(s.p90Error).padStart(7)}  inside ${pct(s.insideShare).padStart(6)}`
+    return `    ${group.padEnd(36)} n ${String(s.n).padStart(3)}  median ${pct(s.medianError).padStart(6)}  p90 ${pct(s.p90Error).padStart(7)}  inside ${pct(s.insideShare).padStart(6)}  width x${s.medianWidth.toFixed(2)}`
   })
 }
 
 const line = (name: string, loo: LeaveOneOut) =>
-  `  ${name}: median |pred/meas - 1| ${pct(loo.medianError)}, p90 ${pct(loo.p90Error)}, inside the range ${loo.rows.filter((r) => r.inside).length}/${loo.n} = ${pct(loo.insideShare)}`
+  `  ${name}: median |pred/meas - 1| ${pct(loo.medianError)}, p90 ${pct(loo.p90Error)}, inside the range ${loo.rows.filter((r) => r.inside).length}/${loo.n} = ${pct(loo.insideShare)}, median width x${loo.medianWidth.toFixed(2)} (high / low)`
 
 export function formatPlannerBench(bench: PlannerBench, points: {id: string; model: string; format: string; vendor: string; engine: string}[] = []): string[] {
   const {accuracy, sanity, speed} = bench
@@ -166,10 +174,16 @@ export function formatPlannerBench(bench: PlannerBench, points: {id: string; mod
       ),
     )
   }
-  lines.push(line('leave-one-SOURCE-out (not the target)', bench.bySource), line('the previous constant-efficiency prior, leave-one-out (for comparison)', bench.constant))
+  lines.push(
+    line('leave-one-SOURCE-out (not the target)', bench.bySource),
+    line("the range as it was (10th-90th percentile of the line's own residuals), leave-one-out", bench.inSample),
+    line('the range as it was, leave-one-SOURCE-out', bench.inSampleBySource),
+    line('the previous constant-efficiency prior, leave-one-out (for comparison)', bench.constant),
+  )
   lines.push(
     `  leave-one-out (the issue's target): median |pred/meas - 1| ${pct(accuracy.medianError)} (target <= ${pct(ACCURACY_TARGETS.medianError)}: ${median ? 'met' : 'MISSED'}), p90 ${pct(accuracy.p90Error)}, ` +
-      `inside the range ${accuracy.rows.filter((r) => r.inside).length}/${accuracy.n} = ${pct(accuracy.insideShare)} (target >= ${pct(ACCURACY_TARGETS.insideShare)}: ${inside ? 'met' : 'MISSED'})`,
+      `inside the range ${accuracy.rows.filter((r) => r.inside).length}/${accuracy.n} = ${pct(accuracy.insideShare)} (target >= ${pct(ACCURACY_TARGETS.insideShare)}: ${inside ? 'met' : 'MISSED'}; ` +
+      `the range is an ${Math.round(PRIOR_COVERAGE * 100)}% conformal prediction interval made without the row), median width x${accuracy.medianWidth.toFixed(2)} (high / low)`,
     `planner: sanity of the ${sanity.rows} calibration rows: ${Object.entries(sanity.verdicts)
       .map(([verdict, n]) => `${n} ${verdict}`)
       .join(', ')} (impossible must be 0: ${(sanity.verdicts.impossible ?? 0) === 0 ? 'met' : 'MISSED'})`,

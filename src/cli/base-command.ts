@@ -46,6 +46,19 @@ export abstract class CapplanCommand<T extends typeof Command> extends Command {
     this.parsedArgv = argv.map(String)
   }
 
+  /**
+   * The --json payload on stdout. oclif's own colorizes it with a regex tokenizer that re-slices the text per
+   * token (~0.1 s for the search's 0.8 MB); without a JSON theme the colors are none, so the text is the same.
+   */
+  public override logJson(json: unknown): void {
+    if (this.config.theme?.json !== undefined) {
+      super.logJson(json)
+      return
+    }
+    // console.log, as oclif's ux.stdout prints (in-process tests capture it there)
+    console.log(JSON.stringify(json, null, 2))
+  }
+
   /** Informational line on stderr; suppressed under --json so stdout stays one JSON document. */
   protected info(message: string): void {
     if (!this.jsonEnabled()) this.logToStderr(message)

@@ -231,20 +231,30 @@ export function hourlyTokens(profile: TrafficProfile, tokensPerMonth: number | n
 
 const roundUpTo = (n: number, step: number) => Math.ceil(n / step) * step
 
-export function planTraffic(profile: TrafficProfile, tokensPerMonth: number | null, options: FleetOptions): TrafficPlan {
-  const {headroom, minReplicas, scaleStep} = requireFleetOptions(options)
-  const tokens = hourlyTokens(profile, tokensPerMonth, options.hoursPerMonth)
+/** Replicas one hour of `tokens` needs, and what the autoscaled fleet runs (min and step applied). */
+function hourReplicas(tokens: number, replicaTokensPerHour: number, rules: {headroom: number; minReplicas: number; scaleStep: number}): {needed: number; autoscaled: number} {
+  const needed = tokens > 0 ? ceilWhole((tokens * (1 + rules.headroom)) / replicaTokensPerHour) : 0
+  return {needed, autoscaled: Math.max(rules.minReplicas, roundUpTo(needed, rules.scaleStep))}
+}
+
+/** The fixed fleet (the peak hour's replicas, all month) and the autoscaled one (per hour) for a period's hourly tokens. */
+function fleetsOf(
+  tokens: readonly number[],
+  options: FleetOptions,
+  rules: {headroom: number; minReplicas: number; scaleStep: number},
+): {fixed: FleetCost; autoscaled: FleetCost} {
   const replicaTokensPerHour = options.replicaTokensPerSecond * SECONDS_PER_HOUR
-  const periodsPerMonth = options.hoursPerMonth / profile.hours
-  const hours = tokens.map((t, hour): HourPlan => {
-    const replicasNeeded = t > 0 ? ceilWhole((t * (1 + headroom)) / replicaTokensPerHour) : 0
-    const autoscaledReplicas = Math.max(minReplicas, roundUpTo(replicasNeeded, scaleStep))
-    return {hour, tokens: t, replicasNeeded, autoscaledReplicas, autoscaledUsd: autoscaledReplicas * options.replicaUsdPerHour}
-  })
-  const periodTokens = tokens.reduce((total, t) => total + t, 0)
+  const periodsPerMonth = options.hoursPerMonth / tokens.length
+  let periodTokens = 0
+  let fixedReplicas = rules.minReplicas
+  let autoscaledHours = 0
+  for (const t of tokens) {
+    const {needed, autoscaled} = hourReplicas(t, replicaTokensPerHour, rules)
+    periodTokens += t
+    fixedReplicas = Math.max(fixedReplicas, needed)
+    autoscaledHours += autoscaled
+  }
   const monthTokens = periodTokens * periodsPerMonth
-  const peak = hours.reduce((best, h) => (h.tokens > best.tokens ? h : best), hours[0]!)
-  const fixedReplicas = Math.max(minReplicas, ...hours.map((h) => h.replicasNeeded))
   const fleet = (replicaHoursPerPeriod: number, replicas: number): FleetCost => {
     const replicaHoursPerMonth = replicaHoursPerPeriod * periodsPerMonth
     const monthlyCost = replicaHoursPerMonth * options.replicaUsdPerHour
@@ -258,9 +268,31 @@ export function planTraffic(profile: TrafficProfile, tokensPerMonth: number | nu
       costPerMillionTokens: monthTokens === 0 ? Number.POSITIVE_INFINITY : (monthlyCost * TOKENS_PER_MILLION) / monthTokens,
     }
   }
-  const fixed = fleet(fixedReplicas * profile.hours, fixedReplicas)
-  const autoscaledHours = hours.reduce((total, h) => total + h.autoscaledReplicas, 0)
-  const autoscaled = fleet(autoscaledHours, autoscaledHours / profile.hours)
+  return {fixed: fleet(fixedReplicas * tokens.length, fixedReplicas), autoscaled: fleet(autoscaledHours, autoscaledHours / tokens.length)}
+}
+
+/**
+ * planTraffic's fixed and autoscaled fleets alone, for hourly tokens already scaled (hourlyTokens): what a
+ * search pricing many replicas of one traffic needs, without each hour's plan.
+ */
+export function fleetCosts(tokens: readonly number[], options: FleetOptions): {fixed: FleetCost; autoscaled: FleetCost} {
+  return fleetsOf(tokens, options, requireFleetOptions(options))
+}
+
+export function planTraffic(profile: TrafficProfile, tokensPerMonth: number | null, options: FleetOptions): TrafficPlan {
+  const rules = requireFleetOptions(options)
+  const {headroom, minReplicas, scaleStep} = rules
+  const tokens = hourlyTokens(profile, tokensPerMonth, options.hoursPerMonth)
+  const replicaTokensPerHour = options.replicaTokensPerSecond * SECONDS_PER_HOUR
+  const periodsPerMonth = options.hoursPerMonth / profile.hours
+  const hours = tokens.map((t, hour): HourPlan => {
+    const {needed, autoscaled} = hourReplicas(t, replicaTokensPerHour, rules)
+    return {hour, tokens: t, replicasNeeded: needed, autoscaledReplicas: autoscaled, autoscaledUsd: autoscaled * options.replicaUsdPerHour}
+  })
+  const periodTokens = tokens.reduce((total, t) => total + t, 0)
+  const monthTokens = periodTokens * periodsPerMonth
+  const peak = hours.reduce((best, h) => (h.tokens > best.tokens ? h : best), hours[0]!)
+  const {fixed, autoscaled} = fleetsOf(tokens, options, rules)
   return {
     profile: {label: profile.label, hours: profile.hours, description: profile.description, absolute: profile.absolute},
     tokensPerMonth: monthTokens,

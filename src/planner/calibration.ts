@@ -15,8 +15,14 @@
  * 1 / Tm^2), every coefficient >= 0 (else a simpler line: fitStepLine). The estimated TPOT grows with the
  * batch, as the ceiling's does, so the SLO's batch is still a binary search. One line is fitted per engine
  * family and GPU vendor when the set has MIN_GROUP_ROWS rows of it, else per engine family, else per GPU
- * vendor, else over all rows. The printed range is the 10th to 90th percentile of the fitted rows' residuals
- * ln(Tm / predicted). Leave-one-out refits without the row (or the source) it predicts. Pure.
+ * vendor, else over all rows.
+ *
+ * The printed range is a prediction interval of stated coverage (PRIOR_COVERAGE, 80%), calibrated on rows the
+ * line did not see: each of the group's rows is predicted by the line refitted WITHOUT its source (the other
+ * rows of its published table: an estimate is for a deployment the set does not hold), and the range is the
+ * split-conformal finite-sample quantiles of those out-of-fold residuals ln(Tm / predicted) (conformalBounds).
+ * Leave-one-out refits without the row (or the source) it predicts, range included: the held-out row's residual
+ * never sets the range it is judged by. Pure.
  */
 
 import type {CalibrationMeasurement, CalibrationProfile} from '../profiles/calibration-schema.js'
@@ -30,8 +36,12 @@ import {checkMeasuredDecode, type MeasuredCheck} from '../roofline/sanity.js'
 import {servingCeiling, type ServingCeiling} from '../roofline/serving.js'
 import {percentileSorted} from '../stats/distribution.js'
 
-/** The range an estimate prints: the 10th to the 90th percentile of the residuals. */
+/** The old range (and the constant model's): the 10th to the 90th percentile of the fitted rows' own residuals. */
 export const PRIOR_RANGE = {low: 0.1, high: 0.9} as const
+/** The stated coverage of the printed range: a new measurement should fall inside it this often. */
+export const PRIOR_COVERAGE = 0.8
+/** How a prior's range is made: `conformal` (the planner's) or `in-sample` (the 10th-90th percentile, before). */
+export type RangeMethod = 'conformal' | 'in-sample'
 /** Fewest rows a group (engine family x vendor, or engine family) needs for a line of its own. */
 export const MIN_GROUP_ROWS = 8
 
@@ -316,35 +326,102 @@ function solve(a: number[][], b: number[]): number[] | null {
   return m.map((row, i) => row[n]! / row[i]!)
 }
 
-/** min sum (1 - sum_j x_j z_ij)^2 by the normal equations (z = each regressor / Tm). */
-function leastSquares(rows: readonly number[][]): number[] | null {
-  const n = rows[0]!.length
-  const a = Array.from({length: n}, () => new Array<number>(n).fill(0))
-  const b = new Array<number>(n).fill(0)
-  for (const z of rows) {
-    for (let i = 0; i < n; i++) {
-      b[i]! += z[i]!
-      for (let j = 0; j < n; j++) a[i]![j]! += z[i]! * z[j]!
-    }
-  }
-  return solve(a, b)
-}
-
 /**
  * The lines tried, most detailed first: each maps an observation to its regressors and the fitted
  * coefficients back to a StepLine. The first whose coefficients are all >= 0 is the fit.
  */
-const designs: {name: string; regressors: (o: CeilingParts) => number[]; line: (x: number[]) => StepLine}[] = [
+const designs: {name: string; width: number; regressors: (o: CeilingParts) => number[]; line: (x: number[]) => StepLine}[] = [
   {
     name: 'memory, compute, prefill, c',
+    width: 4,
     regressors: (o) => [o.memoryS, o.computeS, o.prefillS, 1],
     line: ([m, c, p, f]) => ({kMemory: m!, kCompute: c!, kPrefill: p!, overheadS: f!}),
   },
-  {name: 'memory, compute, prefill', regressors: (o) => [o.memoryS, o.computeS, o.prefillS], line: ([m, c, p]) => ({kMemory: m!, kCompute: c!, kPrefill: p!, overheadS: 0})},
-  {name: 'decode, prefill, c', regressors: (o) => [o.memoryS + o.computeS, o.prefillS, 1], line: ([d, p, f]) => ({kMemory: d!, kCompute: d!, kPrefill: p!, overheadS: f!})},
-  {name: 'decode, prefill', regressors: (o) => [o.memoryS + o.computeS, o.prefillS], line: ([d, p]) => ({kMemory: d!, kCompute: d!, kPrefill: p!, overheadS: 0})},
-  {name: 'one k, c', regressors: (o) => [o.memoryS + o.computeS + o.prefillS, 1], line: ([k, f]) => ({kMemory: k!, kCompute: k!, kPrefill: k!, overheadS: f!})},
+  {
+    name: 'memory, compute, prefill',
+    width: 3,
+    regressors: (o) => [o.memoryS, o.computeS, o.prefillS],
+    line: ([m, c, p]) => ({kMemory: m!, kCompute: c!, kPrefill: p!, overheadS: 0}),
+  },
+  {
+    name: 'decode, prefill, c',
+    width: 3,
+    regressors: (o) => [o.memoryS + o.computeS, o.prefillS, 1],
+    line: ([d, p, f]) => ({kMemory: d!, kCompute: d!, kPrefill: p!, overheadS: f!}),
+  },
+  {name: 'decode, prefill', width: 2, regressors: (o) => [o.memoryS + o.computeS, o.prefillS], line: ([d, p]) => ({kMemory: d!, kCompute: d!, kPrefill: p!, overheadS: 0})},
+  {name: 'one k, c', width: 2, regressors: (o) => [o.memoryS + o.computeS + o.prefillS, 1], line: ([k, f]) => ({kMemory: k!, kCompute: k!, kPrefill: k!, overheadS: f!})},
 ]
+
+/**
+ * The normal equations of every design over some observations (z = each regressor / Tm: A = sum z z', b =
+ * sum z), and the last resort's sums (u = Tc / Tm: sum u, sum u^2). Sums add and subtract, so a line without
+ * one fold is the total minus that fold: a refit costs a few 4 x 4 solves, not a pass over the rows.
+ */
+interface FitSums {
+  n: number
+  a: number[][][]
+  b: number[][]
+  u: number
+  u2: number
+}
+
+function emptySums(): FitSums {
+  return {
+    n: 0,
+    a: designs.map((d) => Array.from({length: d.width}, () => new Array<number>(d.width).fill(0))),
+    b: designs.map((d) => new Array<number>(d.width).fill(0)),
+    u: 0,
+    u2: 0,
+  }
+}
+
+function addObservation(sums: FitSums, o: Fittable): void {
+  sums.n++
+  designs.forEach((design, k) => {
+    const z = design.regressors(o).map((r) => r / o.measuredS)
+    const a = sums.a[k]!
+    const b = sums.b[k]!
+    for (let i = 0; i < z.length; i++) {
+      b[i]! += z[i]!
+      for (let j = 0; j < z.length; j++) a[i]![j]! += z[i]! * z[j]!
+    }
+  })
+  const u = (o.memoryS + o.computeS + o.prefillS) / o.measuredS
+  sums.u += u
+  sums.u2 += u * u
+}
+
+function sumsOf(observations: readonly Fittable[]): FitSums {
+  const sums = emptySums()
+  for (const o of observations) addObservation(sums, o)
+  return sums
+}
+
+/** total - part (the part's observations are among the total's). */
+function minusSums(total: FitSums, part: FitSums): FitSums {
+  return {
+    n: total.n - part.n,
+    a: total.a.map((m, k) => m.map((row, i) => row.map((v, j) => v - part.a[k]![i]![j]!))),
+    b: total.b.map((v, k) => v.map((x, i) => x - part.b[k]![i]!)),
+    u: total.u - part.u,
+    u2: total.u2 - part.u2,
+  }
+}
+
+/** The first design whose least-squares coefficients are all >= 0 (k's > 0); else one k and c = 0: k = sum u / sum u^2. */
+function lineOfSums(sums: FitSums): StepLine {
+  if (sums.n === 0) throw new RangeError('no observations to fit')
+  for (const [k, design] of designs.entries()) {
+    if (sums.n < design.width) continue
+    const x = solve(sums.a[k]!, sums.b[k]!)
+    if (x === null || !x.every((v) => Number.isFinite(v) && v >= 0)) continue
+    const line = design.line(x)
+    if (line.kMemory > 0 && line.kCompute > 0 && line.kPrefill > 0) return line
+  }
+  const k = sums.u / sums.u2
+  return {kMemory: k, kCompute: k, kPrefill: k, overheadS: 0}
+}
 
 /**
  * Least squares of Tm = kMemory Tmem + kCompute Tcomp + kPrefill Tpre + c on the relative error (weights
@@ -354,17 +431,7 @@ const designs: {name: string; regressors: (o: CeilingParts) => number[]; line: (
  */
 export function fitStepLine(observations: readonly Fittable[]): StepLine {
   if (observations.length === 0) throw new RangeError('no observations to fit')
-  for (const design of designs) {
-    const rows = observations.map((o) => design.regressors(o).map((r) => r / o.measuredS))
-    if (observations.length < rows[0]!.length) continue
-    const x = leastSquares(rows)
-    if (x === null || !x.every((v) => Number.isFinite(v) && v >= 0)) continue
-    const line = design.line(x)
-    if (line.kMemory > 0 && line.kCompute > 0 && line.kPrefill > 0) return line
-  }
-  const u = observations.map((o) => (o.memoryS + o.computeS + o.prefillS) / o.measuredS)
-  const k = u.reduce((a, b) => a + b, 0) / u.reduce((a, b) => a + b * b, 0)
-  return {kMemory: k, kCompute: k, kPrefill: k, overheadS: 0}
+  return lineOfSums(sumsOf(observations))
 }
 
 /** The line's seconds per output token for a ceiling's parts. */
@@ -378,9 +445,11 @@ export function residual(line: StepLine, o: Fittable): number {
 }
 
 export interface EfficiencyPrior extends StepLine {
-  /** 10th and 90th percentile of the fitted rows' residuals ln(Tm / predicted): the printed range. */
+  /** The printed range as residuals ln(Tm / predicted): the fastest (low) and slowest (high) a new row should be. */
   residualLow: number
   residualHigh: number
+  /** The range's stated coverage (PRIOR_COVERAGE), or null for the in-sample 10th-90th percentile. */
+  coverage: number | null
   n: number
   /** Which rows the line is fitted on: "trt-llm on nvidia", "trt-llm", "all". */
   group: string
@@ -388,19 +457,70 @@ export interface EfficiencyPrior extends StepLine {
   basis: string
 }
 
-/** A line and its residual spread over these observations; null for none. */
-export function priorOf(observations: readonly Observation[], group: string, basis: string): EfficiencyPrior | null {
+/**
+ * The split-conformal interval of some out-of-sample residuals at a coverage 1 - a: the floor((n + 1) a / 2)-th
+ * and the ceil((n + 1) (1 - a / 2))-th smallest (1-based), so a new residual exchangeable with them falls
+ * inside with probability >= 1 - a. Too few residuals for an order statistic that far out (n + 1 < 2 / a, 9
+ * at 80%): the smallest and largest, and the range holds less than it says (`exact` false).
+ */
+export function conformalBounds(sortedResiduals: readonly number[], coverage: number): {low: number; high: number; exact: boolean} {
+  const n = sortedResiduals.length
+  if (n === 0) throw new RangeError('no residuals')
+  const alpha = 1 - coverage
+  // 1 - 0.8 is 0.19999999999999996 in floating point: without the slack, floor(20 x 0.1) would be 1
+  const slack = 1e-9
+  const lowRank = Math.floor((n + 1) * (alpha / 2) + slack)
+  const highRank = Math.ceil((n + 1) * (1 - alpha / 2) - slack)
+  return {
+    low: sortedResiduals[Math.max(1, lowRank) - 1]!,
+    high: sortedResiduals[Math.min(n, highRank) - 1]!,
+    exact: lowRank >= 1 && highRank <= n,
+  }
+}
+
+/**
+ * Each observation's residual against the line fitted without its fold: the rows of its source (one published
+ * table) when they come from two sources or more, else each row alone.
+ */
+export function outOfFoldResiduals(observations: readonly Observation[]): number[] {
+  const bySource = new Set(observations.map((o) => o.sourceId)).size >= 2
+  const folds = new Map<string, Observation[]>()
+  observations.forEach((o, index) => {
+    const key = bySource ? o.sourceId : String(index)
+    folds.set(key, [...(folds.get(key) ?? []), o])
+  })
+  const total = sumsOf(observations)
+  const residuals: number[] = []
+  for (const rows of folds.values()) {
+    const rest = minusSums(total, sumsOf(rows))
+    if (rest.n === 0) continue
+    const line = lineOfSums(rest)
+    for (const o of rows) residuals.push(residual(line, o))
+  }
+  return residuals
+}
+
+/** A line and its range over these observations (conformal: out-of-fold residuals; in-sample: the 10th-90th percentile); null for none. */
+export function priorOf(observations: readonly Observation[], group: string, basis: string, range: RangeMethod = 'conformal'): EfficiencyPrior | null {
   if (observations.length === 0) return null
   const line = fitStepLine(observations)
-  const residuals = observations.map((o) => residual(line, o)).sort((a, b) => a - b)
-  return {
-    ...line,
-    residualLow: percentileSorted(residuals, PRIOR_RANGE.low),
-    residualHigh: percentileSorted(residuals, PRIOR_RANGE.high),
-    n: observations.length,
-    group,
-    basis,
+  if (range === 'in-sample' || observations.length < 2) {
+    const residuals = observations.map((o) => residual(line, o)).sort((a, b) => a - b)
+    return {
+      ...line,
+      residualLow: percentileSorted(residuals, PRIOR_RANGE.low),
+      residualHigh: percentileSorted(residuals, PRIOR_RANGE.high),
+      coverage: null,
+      n: observations.length,
+      group,
+      basis,
+    }
   }
+  const bounds = conformalBounds(
+    outOfFoldResiduals(observations).sort((a, b) => a - b),
+    PRIOR_COVERAGE,
+  )
+  return {...line, residualLow: bounds.low, residualHigh: bounds.high, coverage: PRIOR_COVERAGE, n: observations.length, group, basis}
 }
 
 /**
@@ -421,9 +541,9 @@ export function groupFor(observations: readonly Observation[], family: string, v
 }
 
 /** The prior for an engine family on a vendor's GPUs (see groupFor); null for an empty set. */
-export function priorFor(observations: readonly Observation[], family: string, vendor: string): EfficiencyPrior | null {
+export function priorFor(observations: readonly Observation[], family: string, vendor: string, range: RangeMethod = 'conformal'): EfficiencyPrior | null {
   const {rows, group} = groupFor(observations, family, vendor)
-  return priorOf(rows, group, `${rows.length} published measurement(s) of ${group}`)
+  return priorOf(rows, group, `${rows.length} published measurement(s) of ${group}`, range)
 }
 
 export interface Predicted {
@@ -432,7 +552,7 @@ export interface Predicted {
   /** The prefill at k x the ceiling's, plus one step's c. */
   ttftS: number
   outputTokensPerSecond: number
-  /** The range: the residuals' 90th percentile (slowest) to 10th (fastest). */
+  /** The range: the prior's slowest residual (low) to its fastest (high). */
   low: number
   high: number
   /** Tc / predicted: the share of the ceiling the estimate assumes. */
@@ -510,13 +630,15 @@ export interface LeaveOneOut {
   p90Error: number
   /** Share of measurements inside the range of the prior made without them. */
   insideShare: number
+  /** The ranges' median width as a ratio high / low (x2 = the slowest end half the fastest). */
+  medianWidth: number
 }
 
 export type HoldOut = 'row' | 'source'
 /** `step`: the fitted line (the planner's prior); `constant`: one efficiency (the median of the others), as before. */
 export type PriorModel = 'step' | 'constant'
 
-/** Median / p90 error and the inside share of some leave-one-out rows. */
+/** Median / p90 error, the inside share and the median range width of some leave-one-out rows. */
 export function summarize(rows: LeaveOneOutRow[]): LeaveOneOut {
   const errors = rows.map((row) => row.error).sort((a, b) => a - b)
   return {
@@ -525,17 +647,26 @@ export function summarize(rows: LeaveOneOutRow[]): LeaveOneOut {
     medianError: errors.length === 0 ? Number.NaN : percentileSorted(errors, 0.5),
     p90Error: errors.length === 0 ? Number.NaN : percentileSorted(errors, 0.9),
     insideShare: rows.length === 0 ? Number.NaN : rows.filter((row) => row.inside).length / rows.length,
+    medianWidth:
+      rows.length === 0
+        ? Number.NaN
+        : percentileSorted(
+            rows.map((row) => row.high / row.low).sort((a, b) => a - b),
+            0.5,
+          ),
   }
 }
 
 /**
- * Predict each point from the others only, refitting each time: `row` leaves out the row itself, `source`
- * every row of its calibration profile (its sibling rows of the same table). `constant` is the old prior:
- * ceiling x the others' median efficiency, range their 10th-90th percentile.
+ * Predict each point from the others only, refitting each time, line and range: `row` leaves out the row
+ * itself, `source` every row of its calibration profile (its sibling rows of the same table). `range`
+ * in-sample is the range as it was (the 10th-90th percentile of the line's own residuals). `constant` is the
+ * old prior: ceiling x the others' median efficiency, range their 10th-90th percentile.
  */
-export function leaveOneOut(points: readonly CalibrationPoint[], options: {holdOut?: HoldOut; model?: PriorModel} = {}): LeaveOneOut {
+export function leaveOneOut(points: readonly CalibrationPoint[], options: {holdOut?: HoldOut; model?: PriorModel; range?: RangeMethod} = {}): LeaveOneOut {
   const holdOut = options.holdOut ?? 'row'
   const model = options.model ?? 'step'
+  const range = options.range ?? 'conformal'
   const judged = points.flatMap((point) => {
     const ceiling = pointCeiling(point)
     const observation = observationOf(point)
@@ -556,7 +687,8 @@ export function leaveOneOut(points: readonly CalibrationPoint[], options: {holdO
       high = ceiling * percentileSorted(efficiencies, PRIOR_RANGE.high)
       group = 'all'
     } else {
-      const prior = priorFor(others, entry.point.engineFamily, entry.point.vendor)!
+      // the range too is made from `others` only: the held-out row's residual never sets the range that judges it
+      const prior = priorFor(others, entry.point.engineFamily, entry.point.vendor, range)!
       const p = predict(prior, entry.ceiling)
       predicted = p.outputTokensPerSecond
       low = p.low
@@ -581,11 +713,18 @@ export function leaveOneOut(points: readonly CalibrationPoint[], options: {holdO
 
 const ms = (seconds: number) => `${(seconds * 1000).toFixed(2)} ms`
 
+/** How a prior's range was made, in words. */
+export function rangeWords(prior: Pick<EfficiencyPrior, 'coverage'>): string {
+  return prior.coverage === null
+    ? '10th-90th percentile of its residuals'
+    : `${Math.round(prior.coverage * 100)}% prediction interval: conformal quantiles of its rows' residuals against the line refitted without each row's source`
+}
+
 /** A prior in words: its line, what it was fitted on, and the range factor. */
 export function describePrior(key: string, prior: EfficiencyPrior): string {
   return (
     `Efficiency prior (${key}): seconds per output token = ${prior.kMemory.toFixed(3)} x the roofline's memory-bound decode + ${prior.kCompute.toFixed(3)} x its compute-bound decode + ` +
-    `${prior.kPrefill.toFixed(3)} x its prefill + ${ms(prior.overheadS)}, fitted on ${prior.basis}; range x${Math.exp(-prior.residualHigh).toFixed(2)}-x${Math.exp(-prior.residualLow).toFixed(2)} of the estimate (10th-90th percentile of its residuals)`
+    `${prior.kPrefill.toFixed(3)} x its prefill + ${ms(prior.overheadS)}, fitted on ${prior.basis}; range x${Math.exp(-prior.residualHigh).toFixed(2)}-x${Math.exp(-prior.residualLow).toFixed(2)} of the estimate (${rangeWords(prior)})`
   )
 }
 

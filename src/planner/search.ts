@@ -13,7 +13,7 @@ import {splitCost} from '../cost/io-split.js'
 import {OWNED_DEFAULTS, ownedGpuHour, type OwnershipInput} from '../cost/ownership.js'
 import type {PricingChoice} from '../cost/plan-input.js'
 import {resolveApiPrice} from '../cost/pricing.js'
-import {planTraffic, type TrafficProfile} from '../cost/traffic.js'
+import {fleetCosts, hourlyTokens, planTraffic, type TrafficProfile} from '../cost/traffic.js'
 import {CapplanError} from '../lib/errors.js'
 import {formatTokens, formatUsd} from '../lib/units.js'
 import type {GpuProfile, ModelProfile, PricingTier, QuantLevel} from '../profiles/schema.js'
@@ -24,7 +24,7 @@ import {DEFAULT_MEMORY_UTILIZATION, DEFAULT_OVERHEAD_GB_PER_GPU} from '../roofli
 import {kvCacheBytesPerElement, resolveFormat, type KvCacheDtype, type ResolvedFormat} from '../roofline/formats.js'
 import {GB, fitReplica, parallelLayouts, tensorParallelProblem, tensorParallelValidity, type ParallelLayout} from '../roofline/memory.js'
 import {servingCeiling, type ServingCeiling} from '../roofline/serving.js'
-import {predict, type CeilingParts, type EfficiencyPrior, type PriorUpdate, type StepLine} from './calibration.js'
+import {predict, PRIOR_COVERAGE, type CeilingParts, type EfficiencyPrior, type PriorUpdate, type StepLine} from './calibration.js'
 
 /** Engines the search knows: vLLM and SGLang load the model profile's vLLM (Hugging Face) checkpoint, llama.cpp its GGUF. */
 export const knownEngines = ['vllm', 'sglang', 'llamacpp'] as const
@@ -352,8 +352,9 @@ interface FleetCost {
   fleet: 'autoscaled' | 'fixed'
 }
 
-function fleetCost(input: SearchInput, totalTokensPerSecond: number, replicaUsdPerHour: number, owned: boolean): FleetCost {
-  const plan = planTraffic(input.traffic, input.tokensPerMonth, {
+/** The fleet for one replica throughput and price: `tokens` is the traffic's hourly tokens (hourlyTokens, once per search). */
+function fleetCost(input: SearchInput, tokens: readonly number[], totalTokensPerSecond: number, replicaUsdPerHour: number, owned: boolean): FleetCost {
+  const plan = fleetCosts(tokens, {
     replicaTokensPerSecond: totalTokensPerSecond,
     replicaUsdPerHour,
     hoursPerMonth: input.hoursPerMonth,
@@ -437,7 +438,8 @@ function throughputOf(input: SearchInput, d: Deployment): {source: SourceLabel; 
       (m) => m.model === model.id && m.quant === d.quant && m.engine === d.engine && m.gpu === d.gpu.id && m.gpus === d.gpus && m.tp === d.layout.tp && m.pp === d.layout.pp,
     )
     .sort((a, b) => b.outputTokensPerSecond - a.outputTokensPerSecond)[0]
-  const share = found === null ? (ceilingAt(1) === null ? 0 : shareOf(ceilingAt(1)!)) : shareOf(found.ceiling)
+  const single = found === null ? ceilingAt(1) : null
+  const share = found === null ? (single === null ? 0 : shareOf(single)) : shareOf(found.ceiling)
   if (measured !== undefined) {
     return {
       source: 'MEASURED',
@@ -473,9 +475,9 @@ function throughputOf(input: SearchInput, d: Deployment): {source: SourceLabel; 
       },
     }
   }
-  if (ceilingAt(1) === null) return {pruned: 'no-ceiling', detail: `${d.gpu.id} has no memory bandwidth in its profile`}
   if (found === null) {
-    const one = estimatedLatency(ceilingAt(1)!, prior, workload.outputTokens)
+    if (single === null) return {pruned: 'no-ceiling', detail: `${d.gpu.id} has no memory bandwidth in its profile`}
+    const one = estimatedLatency(single, prior, workload.outputTokens)
     return {pruned: 'slo-unreachable', detail: `even one sequence: estimated TPOT ${one.tpotMs.toFixed(1)} ms, TTFT ${one.ttftMs.toFixed(0)} ms`}
   }
   const ceiling = found.ceiling.outputTokensPerSecond
@@ -518,6 +520,8 @@ export function searchDeployments(store: ProfileStore, input: SearchInput): Sear
   const pruned: Pruned[] = []
   const all = deployments(input, pruned)
   const candidates: Candidate[] = []
+  const tokens = hourlyTokens(input.traffic, input.tokensPerMonth, input.hoursPerMonth)
+  const losses = new Map<string, ReturnType<typeof quantLossFor>>()
   for (const d of all) {
     const key = deploymentKey(d.gpu.id, d.gpus, d.layout.tp, d.layout.pp, d.quant, d.engine)
     const found = throughputOf(input, d)
@@ -527,7 +531,9 @@ export function searchDeployments(store: ProfileStore, input: SearchInput): Sear
       continue
     }
     const lossName = lossFormatName(input.model, d.quant, d.engine)
-    const loss = lossName === null ? {loss: null, note: null} : quantLossFor(store, lossName, d.quant, input.model.params.totalB)
+    const lossKey = `${lossName} ${d.quant}`
+    if (lossName !== null && !losses.has(lossKey)) losses.set(lossKey, quantLossFor(store, lossName, d.quant, input.model.params.totalB))
+    const loss = lossName === null ? {loss: null, note: null} : losses.get(lossKey)!
     for (const pricing of input.pricing) {
       const price = gpuPrice(d.gpu, pricing, input.hoursPerMonth, input.owned)
       if ('reason' in price) {
@@ -537,9 +543,9 @@ export function searchDeployments(store: ProfileStore, input: SearchInput): Sear
       const owned = pricing === 'owned'
       const replicaUsdPerHour = price.usdPerHour * d.gpus
       const t = found.throughput
-      const point = fleetCost(input, totalFromOutput(t.outputTokensPerSecond, input), replicaUsdPerHour, owned)
-      const atHigh = fleetCost(input, totalFromOutput(t.high, input), replicaUsdPerHour, owned)
-      const atLow = fleetCost(input, totalFromOutput(t.low, input), replicaUsdPerHour, owned)
+      const point = fleetCost(input, tokens, totalFromOutput(t.outputTokensPerSecond, input), replicaUsdPerHour, owned)
+      const atHigh = t.high === t.outputTokensPerSecond ? point : fleetCost(input, tokens, totalFromOutput(t.high, input), replicaUsdPerHour, owned)
+      const atLow = t.low === t.outputTokensPerSecond ? point : fleetCost(input, tokens, totalFromOutput(t.low, input), replicaUsdPerHour, owned)
       const inputShare = input.workload.inputTokens / (input.workload.inputTokens + input.workload.outputTokens)
       const split = splitCost(point.monthlyCost, input.tokensPerMonth * inputShare, input.tokensPerMonth * (1 - inputShare), t.prefillShare)
       candidates.push({
@@ -623,7 +629,7 @@ export function searchDeployments(store: ProfileStore, input: SearchInput): Sear
     apis,
     why: whyLines(input, ranked, apis.options),
     assumptions: [
-      `ESTIMATED = the serving ceiling (roofline: decode step at the average context + each prompt's prefill FLOPs on the same GPUs, src/roofline/serving.ts) at the largest batch whose estimated TPOT/TTFT meet the SLO and whose KV cache fits, through the calibration prior's line (seconds per output token = k x the roofline's memory-bound, compute-bound and prefill parts + a fixed c, fitted per engine family and GPU vendor on published measurements); the range is the 10th-90th percentile of its residuals`,
+      `ESTIMATED = the serving ceiling (roofline: decode step at the average context + each prompt's prefill FLOPs on the same GPUs, src/roofline/serving.ts) at the largest batch whose estimated TPOT/TTFT meet the SLO and whose KV cache fits, through the calibration prior's line (seconds per output token = k x the roofline's memory-bound, compute-bound and prefill parts + a fixed c, fitted per engine family and GPU vendor on published measurements); the range is an ${Math.round(PRIOR_COVERAGE * 100)}% prediction interval: the conformal quantiles of the group's residuals against the line refitted without each row's source (a published table), so a deployment the set does not hold should fall inside ${Math.round(PRIOR_COVERAGE * 100)}% of the time`,
       `MEASURED = a capplan result file (or imported peer file) of that model, quant, engine, GPU and GPU count: its operating point at the SLO, as \`capplan report\` finds it`,
       `SCALED = measured on another GPU with the same engine and GPU count, scaled by the ceilings' ratio (\`capplan report --what-if\`)`,
       `fleet: replicas per hour = ceil(tokens that hour / replica capacity) over traffic ${input.traffic.label}; rented fleets autoscale per hour, owned GPUs are paid every hour (the peak fleet)`,

@@ -1,8 +1,11 @@
 /**
  * Profile files: YAML read and validated against the zod schemas, every problem located at file:line:column
- * (a scan reports all of them, never just the first).
+ * (a scan reports all of them, never just the first). A scan may take a ProfileCache (cache.ts: the built-in
+ * files' YAML as data, written by `npm run build`): a file whose text has the digest the cache holds skips the
+ * YAML parser, and its data goes through the same kind checks and zod schema as a parsed file's.
  */
 
+import {createHash} from 'node:crypto'
 import {readdirSync, readFileSync, statSync} from 'node:fs'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -16,6 +19,14 @@ import {profileKinds, profileSchemas, type ProfileKind, type ProfileOfKind} from
 
 /** Profile files are hand-written YAML of a few KB; anything larger is a mistake (or not a profile). */
 export const MAX_PROFILE_FILE_BYTES = 1024 * 1024
+
+/** The YAML of some profile files as data (what `parseDocument(text).toJS()` gives), by path relative to the scanned dir. */
+export type ProfileCache = ReadonlyMap<string, {sha1: string; data: unknown}>
+
+/** The digest a ProfileCache entry is keyed on: sha1 of the file's text. */
+export function profileTextDigest(text: string): string {
+  return createHash('sha1').update(text).digest('hex')
+}
 
 /** Folder each kind lives in (built-in layout); a user dir may also use the singular name. */
 export const kindFolders: Record<ProfileKind, string> = {gpu: 'gpus', model: 'models', api: 'apis', workload: 'workloads', 'quant-loss': 'quant-loss', calibration: 'calibration'}
@@ -76,7 +87,7 @@ function kindOfFolder(name: string): ProfileKind | undefined {
 }
 
 /** Profile files of a directory: <dir>/<kind>s/*.yaml (kind from the folder) and <dir>/*.yaml (kind from the file). */
-function profileFilesIn(dir: string): {file: string; folderKind: ProfileKind | undefined}[] {
+export function profileFilesIn(dir: string): {file: string; folderKind: ProfileKind | undefined}[] {
   const files: {file: string; folderKind: ProfileKind | undefined}[] = []
   for (const entry of readdirSync(dir, {withFileTypes: true}).sort((a, b) => a.name.localeCompare(b.name))) {
     const full = path.join(dir, entry.name)
@@ -128,6 +139,7 @@ export function readProfileFile(
   file: string,
   folderKind: ProfileKind | undefined,
   origin: ProfileOrigin,
+  cached?: {sha1: string; data: unknown},
 ): {profile?: LoadedProfile; problems: ProfileProblem[]} {
   let text: string
   try {
@@ -141,16 +153,12 @@ export function readProfileFile(
   } catch (error) {
     return {problems: [{file, message: `cannot read the file (${(error as NodeJS.ErrnoException).code ?? String(error)})`}]}
   }
+  if (cached !== undefined && cached.sha1 === profileTextDigest(text)) return validateProfileData(cached.data, text, file, folderKind, origin)
   return parseProfileText(text, file, folderKind, origin)
 }
 
-/** Parse and validate the text of one profile file (`file` names it in every problem). */
-export function parseProfileText(
-  text: string,
-  file: string,
-  folderKind: ProfileKind | undefined,
-  origin: ProfileOrigin,
-): {profile?: LoadedProfile; problems: ProfileProblem[]} {
+/** A file's text as a YAML document and its data, or its YAML problems (located). */
+export function parseProfileYaml(text: string, file: string): {doc: Document; lineCounter: LineCounter; data: unknown} | {problems: ProfileProblem[]} {
   const lineCounter = new LineCounter()
   const doc = parseDocument(text, {lineCounter, prettyErrors: false})
   if (doc.errors.length > 0) {
@@ -162,9 +170,8 @@ export function parseProfileText(
       })),
     }
   }
-  let data: unknown
   try {
-    data = doc.toJS()
+    return {doc, lineCounter, data: doc.toJS()}
   } catch (error) {
     // The yaml library throws here, not in doc.errors, for an alias without its anchor and for an alias bomb
     // (expansion past its limit): a problem at the first alias, like any other malformed YAML.
@@ -177,12 +184,47 @@ export function parseProfileText(
     })
     return {problems: [{file, message: `malformed YAML: ${(error as Error).message}`, ...positionOf(aliasOffset ?? 0, lineCounter)}]}
   }
+}
+
+/** Parse and validate the text of one profile file (`file` names it in every problem). */
+export function parseProfileText(
+  text: string,
+  file: string,
+  folderKind: ProfileKind | undefined,
+  origin: ProfileOrigin,
+): {profile?: LoadedProfile; problems: ProfileProblem[]} {
+  const parsed = parseProfileYaml(text, file)
+  if ('problems' in parsed) return {problems: parsed.problems}
+  return validateProfileData(parsed.data, text, file, folderKind, origin, parsed)
+}
+
+/**
+ * A file's data (parsed from `text`, or the cache's for that text) through the kind checks and the zod schema.
+ * Problems are located in the YAML document, parsed here when the caller has none (the data came from a cache).
+ */
+function validateProfileData(
+  data: unknown,
+  text: string,
+  file: string,
+  folderKind: ProfileKind | undefined,
+  origin: ProfileOrigin,
+  parsedYaml?: {doc: Document; lineCounter: LineCounter},
+): {profile?: LoadedProfile; problems: ProfileProblem[]} {
+  let located = parsedYaml
+  const locate = (): {doc: Document; lineCounter: LineCounter} => {
+    if (located === undefined) {
+      const lineCounter = new LineCounter()
+      located = {doc: parseDocument(text, {lineCounter, prettyErrors: false}), lineCounter}
+    }
+    return located
+  }
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
     return {problems: [{file, line: 1, column: 1, message: 'expected a YAML mapping with kind, id, name, ... (one profile per file)'}]}
   }
   const declaredKind = (data as {kind?: unknown}).kind
   const kind = profileKinds.find((k) => k === declaredKind)
   if (kind === undefined) {
+    const {doc, lineCounter} = locate()
     return {
       problems: [
         {
@@ -195,6 +237,7 @@ export function parseProfileText(
     }
   }
   if (folderKind !== undefined && kind !== folderKind) {
+    const {doc, lineCounter} = locate()
     return {
       problems: [
         {
@@ -207,12 +250,18 @@ export function parseProfileText(
     }
   }
   const parsed = profileSchemas[kind].safeParse(data)
-  if (!parsed.success) return {problems: zodProblems(file, parsed.error, doc, lineCounter)}
+  if (!parsed.success) {
+    const {doc, lineCounter} = locate()
+    return {problems: zodProblems(file, parsed.error, doc, lineCounter)}
+  }
   return {profile: {kind, id: parsed.data.id, profile: parsed.data, file, origin}, problems: []}
 }
 
-/** Read every profile file in a directory; never throws for bad files (see problems). */
-export function scanProfileDir(dir: string, origin: ProfileOrigin): ProfileDirScan {
+/**
+ * Read every profile file in a directory; never throws for bad files (see problems). With a cache, a file whose
+ * text matches its entry (by digest) skips the YAML parser (readProfileFile).
+ */
+export function scanProfileDir(dir: string, origin: ProfileOrigin, cache?: ProfileCache): ProfileDirScan {
   let stats
   try {
     stats = statSync(dir)
@@ -229,7 +278,7 @@ export function scanProfileDir(dir: string, origin: ProfileOrigin): ProfileDirSc
   const firstFileById = new Map<string, string>()
   for (const {file, folderKind} of profileFilesIn(dir)) {
     scan.files.push(file)
-    const {profile, problems} = readProfileFile(file, folderKind, origin)
+    const {profile, problems} = readProfileFile(file, folderKind, origin, cache?.get(path.relative(dir, file).split(path.sep).join('/')))
     scan.problems.push(...problems)
     if (profile === undefined) continue
     const key = `${profile.kind}:${profile.id}`

@@ -2,7 +2,7 @@ import {describe, expect, it} from 'vitest'
 
 import {crossoverVolume} from '../../../src/cost/model.js'
 import {planCost} from '../../../src/cost/plan.js'
-import {parseTrafficText, planTraffic, shapeProfile, trafficCrossover, type FleetOptions} from '../../../src/cost/traffic.js'
+import {fleetCosts, hourlyTokens, parseTrafficText, planTraffic, shapeProfile, trafficCrossover, type FleetOptions} from '../../../src/cost/traffic.js'
 import {CapplanError} from '../../../src/lib/errors.js'
 
 // business-hours:10 = 8 hours (09-17) at weight 10 and 16 hours at 1: 96 units a day. At 96M tokens/day the
@@ -69,6 +69,35 @@ describe('planTraffic: the hand-checked case (business-hours:10, 96M tokens/day,
   it('flat traffic: the autoscaled fleet costs what the fixed one does', () => {
     const flat = planTraffic(shapeProfile('flat', null), monthly, options)
     expect(flat.autoscaled.monthlyCost).toBeCloseTo(flat.fixed.monthlyCost, 9)
+  })
+})
+
+describe('fleetCosts (the search prices many replicas of one traffic: the fleets without the hourly plan)', () => {
+  const tokens = hourlyTokens(business, monthly, hoursPerMonth)
+
+  it('the hand-checked case: fixed 3 replicas = $4,380/month, autoscaled 40 replica-hours a day = $2,433.33', () => {
+    const {fixed, autoscaled} = fleetCosts(tokens, options)
+    expect(fixed.replicas).toBe(3)
+    expect(fixed.monthlyCost).toBeCloseTo(4380, 9)
+    expect(autoscaled.replicas).toBeCloseTo(40 / 24, 12)
+    expect(autoscaled.monthlyCost).toBeCloseTo(2433.3333333, 6)
+  })
+
+  it("gives planTraffic's fleets exactly, whatever the shape, throughput, headroom, minimum and step", () => {
+    const shapes = [business, shapeProfile('diurnal', 3), shapeProfile('flat', null), shapeProfile('business-hours', 4)]
+    for (const shape of shapes) {
+      for (const rules of [{}, {headroom: 0.3}, {minReplicas: 2}, {scaleStep: 3}, {headroom: 0.1, minReplicas: 1, scaleStep: 2}]) {
+        for (const replicaTokensPerSecond of [37, 1000, 55_555]) {
+          const o: FleetOptions = {...options, ...rules, replicaTokensPerSecond}
+          const plan = planTraffic(shape, monthly, o)
+          expect(fleetCosts(hourlyTokens(shape, monthly, hoursPerMonth), o)).toEqual({fixed: plan.fixed, autoscaled: plan.autoscaled})
+        }
+      }
+    }
+  })
+
+  it('refuses what planTraffic refuses (a throughput of 0)', () => {
+    expect(() => fleetCosts(tokens, {...options, replicaTokensPerSecond: 0})).toThrow(CapplanError)
   })
 })
 

@@ -3,6 +3,7 @@ import {beforeAll, describe, expect, it} from 'vitest'
 import {
   calibrationPoints,
   ceilingParts,
+  conformalBounds,
   fitStepLine,
   groupFor,
   leaveOneOut,
@@ -10,12 +11,14 @@ import {
   MIN_GROUP_ROWS,
   observationOf,
   offlineBatch,
+  outOfFoldResiduals,
   pointCeiling,
   pointEfficiency,
   pointSanity,
   predict,
   priorFor,
   priorOf,
+  PRIOR_COVERAGE,
   residual,
   updatedPrior,
   type CalibrationPoint,
@@ -144,15 +147,57 @@ describe('fitStepLine: Tm = kMemory x memory + kCompute x compute + kPrefill x p
 })
 
 describe('the prior: a line, its residual range, its group', () => {
-  it('priorOf: the line and the 10th/90th percentile of its residuals (linear interpolation)', () => {
+  it('priorOf in-sample (the range as it was): the line and the 10th/90th percentile of its own residuals', () => {
     // k = 1, c = 0 exactly through (1, 1) and (2, 2): two more rows at ln 2 and ln 0.5 off it
     const rows = [obs({memoryS: 1}, 1), obs({memoryS: 2}, 2), obs({memoryS: 4}, 4), obs({memoryS: 1}, 2), obs({memoryS: 1}, 0.5)]
-    const prior = priorOf(rows, 'g', 'five')!
+    const prior = priorOf(rows, 'g', 'five', 'in-sample')!
     const residuals = rows.map((o) => residual(prior, o)).sort((a, b) => a - b)
     expect(prior.residualLow).toBeCloseTo(percentileSorted(residuals, 0.1), 12)
     expect(prior.residualHigh).toBeCloseTo(percentileSorted(residuals, 0.9), 12)
+    expect(prior.coverage).toBeNull()
     expect(prior.n).toBe(5)
     expect(priorOf([], 'g', 'none')).toBeNull()
+  })
+
+  it('conformalBounds: the floor((n+1) a/2)-th and ceil((n+1)(1 - a/2))-th smallest; too few residuals is not exact', () => {
+    const sorted = Array.from({length: 19}, (_, i) => i + 1) // 1..19
+    // 80%: ranks floor(20 x 0.1) = 2 and ceil(20 x 0.9) = 18
+    expect(conformalBounds(sorted, 0.8)).toEqual({low: 2, high: 18, exact: true})
+    // 90%: floor(20 x 0.05) = 1, ceil(20 x 0.95) = 19
+    expect(conformalBounds(sorted, 0.9)).toEqual({low: 1, high: 19, exact: true})
+    // 8 residuals at 80%: floor(9 x 0.1) = 0 -> the smallest, and the range holds less than it says
+    expect(conformalBounds([1, 2, 3, 4, 5, 6, 7, 8], 0.8)).toEqual({low: 1, high: 8, exact: false})
+  })
+
+  it('outOfFoldResiduals: each row against the line fitted without its source (each row alone with one source)', () => {
+    // source a: Tm = 2 x Tc; source b: Tm = 1 x Tc, three rows each (Tc 1, 2, 3) -> the one-k-and-c line per fold
+    const a = [1, 2, 3].map((t, i) => obs({memoryS: t}, 2 * t, {id: `a${i}`, sourceId: 'a'}))
+    const b = [1, 2, 3].map((t, i) => obs({memoryS: t}, t, {id: `b${i}`, sourceId: 'b'}))
+    const residuals = outOfFoldResiduals([...a, ...b])
+    // a's rows are predicted by b's line (k = 1): ln 2 each; b's by a's (k = 2): ln 0.5 each
+    expect(residuals).toHaveLength(6)
+    for (const r of residuals.slice(0, 3)) expect(r).toBeCloseTo(Math.log(2), 9)
+    for (const r of residuals.slice(3)) expect(r).toBeCloseTo(Math.log(0.5), 9)
+    // the in-sample residuals of the pooled line are much smaller: the fold is what makes them honest
+    const pooled = fitStepLine([...a, ...b])
+    expect(Math.max(...[...a, ...b].map((o) => Math.abs(residual(pooled, o))))).toBeLessThan(Math.log(2))
+    // one source: each row is its own fold; the residual of an exact line's row without it is 0
+    const single = [1, 2, 3, 4].map((t, i) => obs({memoryS: t}, 3 * t + 0.5, {id: `s${i}`}))
+    for (const r of outOfFoldResiduals(single)) expect(r).toBeCloseTo(0, 9)
+  })
+
+  it('priorOf (conformal): the range is the 80% conformal bounds of the out-of-fold residuals, never of the in-sample ones', () => {
+    const rows = Array.from({length: 30}, (_, i) => obs({memoryS: 1 + (i % 5)}, (1 + (i % 5)) * (1 + 0.1 * (i % 7)), {id: `r${i}`, sourceId: `s${i % 6}`}))
+    const prior = priorOf(rows, 'g', 'thirty')!
+    const bounds = conformalBounds(
+      outOfFoldResiduals(rows).sort((x, y) => x - y),
+      PRIOR_COVERAGE,
+    )
+    expect(prior.coverage).toBe(PRIOR_COVERAGE)
+    expect(prior.residualLow).toBeCloseTo(bounds.low, 12)
+    expect(prior.residualHigh).toBeCloseTo(bounds.high, 12)
+    const inSample = priorOf(rows, 'g', 'thirty', 'in-sample')!
+    expect(prior.residualHigh - prior.residualLow).toBeGreaterThan(inSample.residualHigh - inSample.residualLow)
   })
 
   it(`groupFor: the engine on the vendor with ${MIN_GROUP_ROWS} rows, else the engine, else the vendor, else all`, () => {
@@ -217,10 +262,21 @@ describe('leave-one-out over the calibration set', () => {
     expect(row.id).toBe(point.id)
     expect(row.predicted).toBeCloseTo(expected.outputTokensPerSecond, 9)
     expect(row.low).toBeCloseTo(expected.low, 9)
+    expect(row.high).toBeCloseTo(expected.high, 9)
+    // nested: the range that judges the row is made without it (with the row in, the range moves)
+    const withRow = predict(priorFor([...others, observationOf(point)!], point.engineFamily, point.vendor)!, pointCeiling(point)!)
+    expect([withRow.low, withRow.high]).not.toEqual([expected.low, expected.high])
     expect(row.error).toBeCloseTo(Math.abs(row.predicted / row.measured - 1), 12)
     const errors = loo.rows.map((r) => r.error).sort((a, b) => a - b)
     expect(loo.medianError).toBeCloseTo(percentileSorted(errors, 0.5), 12)
     expect(loo.insideShare).toBeCloseTo(loo.rows.filter((r) => r.inside).length / loo.n, 12)
+    expect(loo.medianWidth).toBeCloseTo(
+      percentileSorted(
+        loo.rows.map((r) => r.high / r.low).sort((a, b) => a - b),
+        0.5,
+      ),
+      12,
+    )
 
     const bySource = leaveOneOut(points, {holdOut: 'source'})
     const siblingsOut = points.filter((p) => p.sourceId !== point.sourceId).map((p) => observationOf(p)!)

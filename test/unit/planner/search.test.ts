@@ -15,7 +15,18 @@ beforeAll(async () => {
 })
 
 // A hand-made prior: twice the roofline's time everywhere, no fixed cost; the range x0.5-x1.5 of the estimate
-const prior: EfficiencyPrior = {kMemory: 2, kCompute: 2, kPrefill: 2, overheadS: 0, residualLow: -Math.log(1.5), residualHigh: Math.log(2), n: 3, group: 'test', basis: 'test'}
+const prior: EfficiencyPrior = {
+  kMemory: 2,
+  kCompute: 2,
+  kPrefill: 2,
+  overheadS: 0,
+  residualLow: -Math.log(1.5),
+  residualHigh: Math.log(2),
+  coverage: 0.8,
+  n: 3,
+  group: 'test',
+  basis: 'test',
+}
 
 function input(overrides: Partial<SearchInput> = {}): SearchInput {
   return {
