@@ -26,9 +26,7 @@
 //                               [--itl-interval-ms 10] [--itl-tokens 100] [--engine llamacpp|openai]
 //                               [--transport fetch|node-http] [--skip-ceiling] [--skip-itl] [--source-cpu N]
 //                               [--compare [--compare-rounds 3] [--compare-streams 64,256]]
-//                               [--ceiling-threads 1,2 [--ceiling-rounds 3]] [--scanner-ab]
-//   --scanner-ab: with --compare or --ceiling-threads, every capplan variant with the chunk scanner on and off
-//   (src/engines/http/chunk-scanner.ts; off = JSON.parse for every chunk), interleaved in each round.
+//                               [--ceiling-threads 1,2 [--ceiling-rounds 3]]
 //   (after `npm run build:perf`; from source: node --import tsx perf/loadgen-bench.ts ...)
 //
 // On a quiet multi-core machine, one core each: `taskset -c 0 node dist-perf/perf/loadgen-bench.js --source-cpu 1`
@@ -42,7 +40,6 @@ import {monitorEventLoopDelay, PerformanceObserver} from 'node:perf_hooks'
 import {parseArgs} from 'node:util'
 
 import {useClientThreads} from '../src/engines/http/client-threads.js'
-import {chunkScannerEnabled, setChunkScanner} from '../src/engines/http/interpreter.js'
 import {protocolPaths, requestBody} from '../src/engines/http/protocols.js'
 import {engineEvents, streamRequest} from '../src/engines/http/stream.js'
 import type {HttpTransport} from '../src/engines/http/transport.js'
@@ -377,8 +374,6 @@ interface MeasureOptions {
   transport: HttpTransport
   /** Client threads (useClientThreads); 1 = streams read in the main thread; 0 = in ONE worker thread. */
   clientThreads?: number
-  /** Interpreters read content chunks with the chunk scanner or JSON.parse only; default: the process's setting (CAPPLAN_CHUNK_SCANNER). */
-  chunkScanner?: boolean
 }
 
 /** useClientThreads for a MeasureOptions count: 0 = one worker thread (the A/B's "main thread only keeps the books"). */
@@ -392,11 +387,8 @@ async function measureCeiling({
   sourceCpu,
   transport,
   clientThreads = 1,
-  chunkScanner = chunkScannerEnabled(),
 }: MeasureOptions & {warmupTokens: number}): Promise<CeilingResult> {
   const source = await startSourceProcess(['--port', '0', '--interval-ms', '0'], sourceCpu)
-  // Before the threads: a client thread takes the setting it was started with.
-  const previousScanner = setChunkScanner(chunkScanner)
   const undoThreads = clientThreadsFor(clientThreads)
   try {
     const engine = await makeEngine(engineKind, source.url, transport)
@@ -442,7 +434,6 @@ async function measureCeiling({
     }
   } finally {
     await undoThreads()
-    setChunkScanner(previousScanner)
     await source.stop()
   }
 }
@@ -450,12 +441,9 @@ async function measureCeiling({
 export interface CeilingThreadsComparison {
   rounds: number
   threads: number[]
-  /** Each thread count run with the chunk scanner on and off (scannerAb), on first in odd rounds, off first in even ones. */
-  scannerAb?: boolean
-  /** Per round, per variant (thread count, or thread count x scanner on/off): the ceiling, with the load average before it. */
+  /** Per round, per thread count: the ceiling, with the load average before it. */
   results: {
     threads: number
-    chunkScanner?: boolean
     loadavg1: number
     tokensPerSecond: number
     tokensPerClientCpuSecond: number
@@ -473,17 +461,11 @@ export async function compareCeilingThreads({
   streams = 256,
   tokensPerStream = 2000,
   warmupTokens = 200,
-  scannerAb = false,
 } = {}): Promise<CeilingThreadsComparison> {
   const results: CeilingThreadsComparison['results'] = []
-  const variants = threads.flatMap((count) => (scannerAb ? [true, false].map((chunkScanner) => ({count, chunkScanner})) : [{count, chunkScanner: chunkScannerEnabled()}]))
   for (let round = 0; round < rounds; round++) {
     const row: CeilingThreadsComparison['results'][number] = []
-    // Scanner A/B: on, off in one round and off, on in the next (the same order bias for both).
-    const order = scannerAb && round % 2 === 1 ? variants.map((v, index) => variants[index % 2 === 0 ? index + 1 : index - 1]!) : variants
-    const measured = new Map<(typeof variants)[number], CeilingThreadsComparison['results'][number][number]>()
-    for (const variant of order) {
-      const {count, chunkScanner} = variant
+    for (const count of threads) {
       const loadavg1 = os.loadavg()[0]!
       const c = await measureCeiling({
         streams,
@@ -493,11 +475,9 @@ export async function compareCeilingThreads({
         sourceCpu: null,
         transport: 'node-http',
         clientThreads: count,
-        chunkScanner,
       })
-      measured.set(variant, {
+      row.push({
         threads: count,
-        ...(scannerAb ? {chunkScanner} : {}),
         loadavg1,
         tokensPerSecond: c.tokensPerSecond,
         tokensPerClientCpuSecond: c.tokensPerClientCpuSecond,
@@ -507,19 +487,16 @@ export async function compareCeilingThreads({
         countedEqualsUsage: c.clientTokens === c.usageTokens,
       })
     }
-    for (const variant of variants) row.push(measured.get(variant)!)
     results.push(row)
   }
-  return {rounds, threads, ...(scannerAb ? {scannerAb} : {}), results}
+  return {rounds, threads, results}
 }
 
-/** A ceiling variant's name: its thread count, and with the scanner A/B whether the chunk scanner was on. */
-const ceilingVariant = (r: {threads: number; chunkScanner?: boolean}) =>
-  `${r.threads} thread(s)${r.chunkScanner === undefined ? '' : r.chunkScanner ? ' scanner on' : ' scanner off'}`
+const ceilingVariant = (r: {threads: number}) => `${r.threads} thread(s)`
 
 /** Text lines of compareCeilingThreads: every round, then each variant's range and its ratio to the first variant. */
 export function formatCeilingThreads(c: CeilingThreadsComparison): string[] {
-  const lines = [`ceiling by client threads${c.scannerAb === true ? ', chunk scanner on and off' : ''} (llamacpp path over node-http, ${c.rounds} interleaved rounds):`]
+  const lines = [`ceiling by client threads (llamacpp path over node-http, ${c.rounds} interleaved rounds):`]
   for (const [round, row] of c.results.entries()) {
     lines.push(
       `  round ${round + 1}: ${row
@@ -574,18 +551,8 @@ async function measureItl(options: MeasureOptions & {intervalMs: number}): Promi
 /** One measured ITL level of capplan's client (after a short unmeasured one) against a running stamping source. */
 async function itlLevel(
   url: string,
-  {
-    streams,
-    intervalMs,
-    tokensPerStream,
-    engineKind,
-    transport,
-    clientThreads = 1,
-    chunkScanner = chunkScannerEnabled(),
-  }: Omit<MeasureOptions, 'sourceCpu'> & {intervalMs: number},
+  {streams, intervalMs, tokensPerStream, engineKind, transport, clientThreads = 1}: Omit<MeasureOptions, 'sourceCpu'> & {intervalMs: number},
 ): Promise<ItlResult & {perStream: {clientMs: readonly number[]; texts: readonly string[]}[]}> {
-  // Before the threads: a client thread takes the setting it was started with.
-  const previousScanner = setChunkScanner(chunkScanner)
   const undoThreads = clientThreadsFor(clientThreads)
   try {
     const inner = await makeEngine(engineKind, url, transport)
@@ -646,7 +613,6 @@ async function itlLevel(
     }
   } finally {
     await undoThreads()
-    setChunkScanner(previousScanner)
   }
 }
 
@@ -672,20 +638,7 @@ export interface ComparedClientSpec {
   engineKind: LoadgenEngineKind
   transport: HttpTransport
   clientThreads: number
-  /** The chunk scanner on (default) or off: JSON.parse for every chunk. */
-  chunkScanner?: boolean
 }
-
-/**
- * `--compare --scanner-ab`: the main-thread paths with the chunk scanner on and off (interleaved in each
- * round, on first in odd rounds and off first in even ones).
- */
-export const SCANNER_AB_CLIENTS: readonly ComparedClientSpec[] = [
-  {name: 'capplan llamacpp/node-http scanner on', engineKind: 'llamacpp', transport: 'node-http', clientThreads: 1, chunkScanner: true},
-  {name: 'capplan llamacpp/node-http scanner off', engineKind: 'llamacpp', transport: 'node-http', clientThreads: 1, chunkScanner: false},
-  {name: 'capplan openai/node-http scanner on', engineKind: 'openai', transport: 'node-http', clientThreads: 1, chunkScanner: true},
-  {name: 'capplan openai/node-http scanner off', engineKind: 'openai', transport: 'node-http', clientThreads: 1, chunkScanner: false},
-]
 
 export interface ComparedClient {
   name: string
@@ -749,16 +702,13 @@ export async function compareWithYardstick({
   streamsList = [64, 256],
   intervalMs = 10,
   tokensPerStream = 100,
-  clients = COMPARED_CLIENTS as readonly ComparedClientSpec[],
-  alternate = false,
 }: {
   rounds?: number
   streamsList?: number[]
   intervalMs?: number
   tokensPerStream?: number
-  clients?: readonly ComparedClientSpec[]
-  alternate?: boolean
 } = {}): Promise<ItlComparison> {
+  const clients: readonly ComparedClientSpec[] = COMPARED_CLIENTS
   const loadavgBefore = os.loadavg()
   const at: ItlComparisonAt[] = []
   for (const streams of streamsList) {
@@ -775,10 +725,7 @@ export async function compareWithYardstick({
         yardstick.failed += y.failed
         yardstick.cpuS += y.cpuS
         yardstick.wallS += y.wallS
-        // alternate: the clients in pairs (on/off), each pair's order swapped in every other round.
-        const order = clients.map((_, index) => (alternate && round % 2 === 1 ? (index % 2 === 0 ? Math.min(index + 1, clients.length - 1) : index - 1) : index))
-        for (const index of order) {
-          const client = clients[index]!
+        for (const [index, client] of clients.entries()) {
           const result = await itlLevel(source.url, {
             streams,
             intervalMs,
@@ -786,7 +733,6 @@ export async function compareWithYardstick({
             engineKind: client.engineKind,
             transport: client.transport,
             clientThreads: client.clientThreads,
-            chunkScanner: client.chunkScanner ?? chunkScannerEnabled(),
           })
           pooled[index]!.streams.push(...result.perStream)
           pooled[index]!.failed += result.failed
@@ -918,7 +864,6 @@ async function main(): Promise<void> {
       'compare-streams': {type: 'string', default: '64,256'},
       'ceiling-threads': {type: 'string'},
       'ceiling-rounds': {type: 'string', default: '3'},
-      'scanner-ab': {type: 'boolean', default: false},
     },
   })
   type NumberFlag = 'streams' | 'tokens' | 'itl-streams' | 'itl-interval-ms' | 'itl-tokens' | 'source-cpu' | 'compare-rounds' | 'ceiling-rounds'
@@ -959,7 +904,6 @@ async function main(): Promise<void> {
       threads,
       streams: positive('streams'),
       tokensPerStream: positive('tokens'),
-      scannerAb: values['scanner-ab'],
     })
     process.stdout.write(values.json ? `${JSON.stringify(comparison, null, 2)}\n` : `${formatCeilingThreads(comparison).join('\n')}\n`)
     return
@@ -975,7 +919,6 @@ async function main(): Promise<void> {
       streamsList,
       intervalMs: positive('itl-interval-ms'),
       tokensPerStream: positive('itl-tokens'),
-      ...(values['scanner-ab'] ? {clients: SCANNER_AB_CLIENTS, alternate: true} : {}),
     })
     process.stdout.write(values.json ? `${JSON.stringify(comparison, null, 2)}\n` : `${formatItlComparison(comparison).join('\n')}\n`)
     return

@@ -5,7 +5,6 @@ import {type PerformanceEntry, PerformanceObserver} from 'node:perf_hooks'
 import {isMainThread, parentPort, Worker, workerData} from 'node:worker_threads'
 
 import {type GcPauseDistribution, gcPauseDistribution} from '../../telemetry/client-health.js'
-import {chunkScannerEnabled, setChunkScanner} from './interpreter.js'
 import type {ClientEvent} from './protocols.js'
 import {setThreadedStreams, type StreamRequestOptions, streamRequestHere} from './stream.js'
 
@@ -180,8 +179,7 @@ export class ClientThreads {
     const {script, evaluated} = workerScript()
     const worker = new Worker(script, {
       eval: evaluated,
-      // The chunk scanner's setting travels with the thread (perf's scanner A/B sets it in this one).
-      workerData: {[WORKER_MARK]: true, mainTimeOrigin: performance.timeOrigin, chunkScanner: chunkScannerEnabled()},
+      workerData: {[WORKER_MARK]: true, mainTimeOrigin: performance.timeOrigin},
       env: {...process.env, CAPPLAN_BUNDLE_NO_MAIN: '1'},
     })
     const thread: Thread = {worker, inFlight: 0, failure: null}
@@ -341,6 +339,5 @@ function serve(port: NonNullable<typeof parentPort>, mainTimeOrigin: number): vo
 
 const data = workerData as Record<string, unknown> | null
 if (!isMainThread && parentPort !== null && data !== null && typeof data === 'object' && data[WORKER_MARK] === true) {
-  setChunkScanner(data['chunkScanner'] !== false)
   serve(parentPort, data['mainTimeOrigin'] as number)
 }

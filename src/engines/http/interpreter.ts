@@ -1,4 +1,3 @@
-import {ChunkScanner} from './chunk-scanner.js'
 import {type ClientEvent, excerpt, isObject, type JsonObject, type LlamaServerTimings, serverErrorMessage, type WireProtocol} from './protocols.js'
 
 /**
@@ -19,31 +18,6 @@ const countOr = (value: unknown, fallback: number | null): number | null => (typ
 const durationOr = (value: unknown, fallback: number | null): number | null => {
   const number = numberOr(value, null)
   return number !== null && number >= 0 ? number : fallback
-}
-
-/**
- * Whether interpreters read content chunks with the ChunkScanner (chunk-scanner.ts) before falling back to
- * JSON.parse. Process-wide, default OFF: measured against JSON.parse (perf/README.md, "A chunk scanner instead
- * of JSON.parse") it saved ~2% of the client's allocations per event and cost more CPU than V8's JSON.parse,
- * with no ITL gain at 256 streams, so it did not become the default. CAPPLAN_CHUNK_SCANNER=1 in the
- * environment (read once, when this module loads; client threads inherit it) or setChunkScanner(true) turns
- * it on: perf/loadgen-bench.ts --scanner-ab does, for its on/off A/B. Either way the events are the same (the
- * scanner declines whatever it is not sure of).
- */
-let scannerEnabled = process.env['CAPPLAN_CHUNK_SCANNER'] === '1'
-
-/** One scanner for every interpreter of this thread: onMessage is synchronous, a scan never overlaps another. */
-const sharedScanner = new ChunkScanner()
-
-/** Turn the chunk scanner on or off for interpreters created from now on (perf's A/B); returns the previous setting. */
-export function setChunkScanner(enabled: boolean): boolean {
-  const previous = scannerEnabled
-  scannerEnabled = enabled
-  return previous
-}
-
-export function chunkScannerEnabled(): boolean {
-  return scannerEnabled
 }
 
 /** Usage from a completion and a prompt count; null when either is present but not a count. */
@@ -72,9 +46,6 @@ export class StreamInterpreter {
   private cumulativeCompletion = 0
   private continuousUsage = false
 
-  /** The fast path (null = off): reads a content chunk's fields without JSON.parse, or declines. */
-  private readonly scanner: ChunkScanner | null = scannerEnabled ? sharedScanner : null
-
   constructor(readonly protocol: WireProtocol) {}
 
   /** Events for one SSE message; `end` = stop reading (terminal event or error). */
@@ -83,14 +54,6 @@ export class StreamInterpreter {
     if (data.trim() === '[DONE]') {
       this.done = true
       return {events: [], end: true}
-    }
-    const scanner = this.scanner
-    if (scanner !== null && scanner.scan(this.protocol, data)) {
-      // The scanner read a plain content chunk (no usage, timings, logprobs, error or final event).
-      if (this.protocol === 'llamacpp-completion') return this.llamaContent(scanner.text ?? '', scanner.ids < 0 ? null : scanner.ids, atMs)
-      const events: ClientEvent[] = []
-      if (scanner.hasChoice) this.onChoice(events, atMs, scanner.finished, scanner.text, roleOnly(scanner.roleIsString, scanner.text), null, null)
-      return {events, end: false}
     }
     let parsed: unknown
     try {
@@ -135,18 +98,13 @@ export class StreamInterpreter {
     return {kind: 'content', atMs, tokens, text}
   }
 
-  /** A llama.cpp event's content: `content` (a string, else '') and the `tokens` array's length (null: none). */
-  private llamaContent(text: string, ids: number | null, atMs: number): {events: ClientEvent[]; end: boolean} {
-    // The final event has content "" and tokens []: not content. An event whose text is held back (an
-    // incomplete UTF-8 piece) still carries its token id and counts.
-    if ((ids ?? 0) > 0 || text !== '') return {events: [this.content(atMs, ids !== null && ids > 0 ? ids : 1, text)], end: false}
-    return {events: [], end: false}
-  }
-
   private onLlamaEvent(event: JsonObject, atMs: number): {events: ClientEvent[]; end: boolean} {
+    const events: ClientEvent[] = []
     const text = typeof event.content === 'string' ? event.content : ''
     const ids = Array.isArray(event.tokens) ? event.tokens.length : null
-    const {events} = this.llamaContent(text, ids, atMs)
+    // The final event has content "" and tokens []: not content. An event whose text is held back (an
+    // incomplete UTF-8 piece) still carries its token id and counts.
+    if ((ids ?? 0) > 0 || text !== '') events.push(this.content(atMs, ids !== null && ids > 0 ? ids : 1, text))
     if (event.stop === true) {
       this.done = true
       const usage = usageOf(event.tokens_predicted, event.tokens_evaluated)
@@ -174,8 +132,18 @@ export class StreamInterpreter {
     const choice = Array.isArray(chunk.choices) && isObject(chunk.choices[0]) ? chunk.choices[0] : null
     if (choice !== null) {
       const finished = choice.finish_reason !== null && choice.finish_reason !== undefined
-      const {text, roleOnly: role, logprobTokens} = this.protocol === 'openai-chat' ? chatDelta(choice) : completionText(choice)
-      this.onChoice(events, atMs, finished, text, role, logprobTokens, usageGrowth)
+      if (finished) this.finishSeen = true
+      // Usage on a chunk that is not the last = cumulative per-chunk usage (vLLM continuous_usage_stats);
+      // llama.cpp's one usage rides on the finishing chunk and is the total, not this chunk's share.
+      if (usageGrowth !== null && !finished) this.continuousUsage = true
+      const {text, role, logprobTokens} = this.protocol === 'openai-chat' ? chatDelta(choice) : completionText(choice)
+      const tokens = logprobTokens ?? (this.continuousUsage && usageGrowth !== null && usageGrowth > 0 ? usageGrowth : null)
+      // Empty text is content only with evidence of a token (logprobs / usage growth): a role-only or
+      // finish-only chunk must not start the TTFT clock.
+      if (text !== null && role === null && (text !== '' || (tokens !== null && tokens > 0))) {
+        events.push(this.content(atMs, tokens ?? 1, text))
+        if (usageGrowth !== null && usageGrowth > 0) this.cumulativeCompletion += usageGrowth
+      }
     }
     if (isObject(chunk.timings)) {
       const timings = parseLlamaTimings(chunk.timings)
@@ -185,51 +153,23 @@ export class StreamInterpreter {
     }
     return {events, end: false}
   }
-
-  /**
-   * The first choice of an OpenAI chunk, from either path: whether it finished, its text (null: none),
-   * whether it only announces a role, the logprobs token count and this chunk's cumulative-usage growth.
-   */
-  private onChoice(
-    events: ClientEvent[],
-    atMs: number,
-    finished: boolean,
-    text: string | null,
-    roleAnnouncement: boolean,
-    logprobTokens: number | null,
-    usageGrowth: number | null,
-  ): void {
-    if (finished) this.finishSeen = true
-    // Usage on a chunk that is not the last = cumulative per-chunk usage (vLLM continuous_usage_stats);
-    // llama.cpp's one usage rides on the finishing chunk and is the total, not this chunk's share.
-    if (usageGrowth !== null && !finished) this.continuousUsage = true
-    const tokens = logprobTokens ?? (this.continuousUsage && usageGrowth !== null && usageGrowth > 0 ? usageGrowth : null)
-    // Empty text is content only with evidence of a token (logprobs / usage growth): a role-only or
-    // finish-only chunk must not start the TTFT clock.
-    if (text !== null && !roleAnnouncement && (text !== '' || (tokens !== null && tokens > 0))) {
-      events.push(this.content(atMs, tokens ?? 1, text))
-      if (usageGrowth !== null && usageGrowth > 0) this.cumulativeCompletion += usageGrowth
-    }
-  }
 }
 
-/** A role announcement with text is still content (some servers put the first token there). */
-const roleOnly = (roleIsString: boolean, text: string | null): boolean => roleIsString && (text === null || text === '')
-
-function completionText(choice: JsonObject): {text: string | null; roleOnly: false; logprobTokens: number | null} {
+function completionText(choice: JsonObject): {text: string | null; role: null; logprobTokens: number | null} {
   const logprobs = choice.logprobs
   const count = isObject(logprobs) && Array.isArray(logprobs.tokens) ? logprobs.tokens.length : null
-  return {text: typeof choice.text === 'string' ? choice.text : null, roleOnly: false, logprobTokens: count !== null && count > 0 ? count : null}
+  return {text: typeof choice.text === 'string' ? choice.text : null, role: null, logprobTokens: count !== null && count > 0 ? count : null}
 }
 
-function chatDelta(choice: JsonObject): {text: string | null; roleOnly: boolean; logprobTokens: number | null} {
+function chatDelta(choice: JsonObject): {text: string | null; role: string | null; logprobTokens: number | null} {
   const delta = isObject(choice.delta) ? choice.delta : {}
   const pieces = [delta.content, delta.reasoning_content, delta.reasoning].filter((p): p is string => typeof p === 'string')
   const text = pieces.length > 0 ? pieces.join('') : null
-  const role = roleOnly(typeof delta.role === 'string', text)
+  // A role announcement with text is still content (some servers put the first token there).
+  const role = typeof delta.role === 'string' && (text === null || text === '') ? delta.role : null
   const logprobs = choice.logprobs
   const count = isObject(logprobs) && Array.isArray(logprobs.content) ? logprobs.content.length : null
-  return {text, roleOnly: role, logprobTokens: count !== null && count > 0 ? count : null}
+  return {text, role, logprobTokens: count !== null && count > 0 ? count : null}
 }
 
 function parseLlamaTimings(value: unknown): LlamaServerTimings | null {

@@ -223,32 +223,4 @@ describe('formatCeilingThreads', () => {
     // 150k / 100k = 1.50, 220k / 200k = 1.10; per CPU-s 90k / 120k = 0.75, 100k / 130k = 0.77.
     expect(lines[4]).toBe('  2 thread(s): tok/s ratio to 1 thread(s) per round 1.50, 1.10; tokens per client CPU-s 90,000-100,000 (ratio per round 0.75, 0.77)')
   })
-
-  it('with the scanner A/B: every variant named with the scanner on or off, ratios to the first variant', () => {
-    const r = (chunkScanner: boolean, tokensPerSecond: number, perCpu: number) => ({
-      threads: 1,
-      chunkScanner,
-      loadavg1: 1.2,
-      tokensPerSecond,
-      tokensPerClientCpuSecond: perCpu,
-      clientCores: 1,
-      sourceCores: 0.3,
-      failed: 0,
-      countedEqualsUsage: true,
-    })
-    const lines = bench.formatCeilingThreads({
-      rounds: 2,
-      threads: [1],
-      scannerAb: true,
-      results: [
-        [r(true, 110_000, 110_000), r(false, 100_000, 100_000)],
-        [r(true, 90_000, 99_000), r(false, 100_000, 110_000)],
-      ],
-    })
-    expect(lines[0]).toBe('ceiling by client threads, chunk scanner on and off (llamacpp path over node-http, 2 interleaved rounds):')
-    expect(lines[1]).toMatch(/^ {2}round 1: 1 thread\(s\) scanner on 110,000 tok\/s.*; 1 thread\(s\) scanner off 100,000 tok\/s/)
-    expect(lines[4]).toBe(
-      '  1 thread(s) scanner off: tok/s ratio to 1 thread(s) scanner on per round 0.91, 1.11; tokens per client CPU-s 100,000-110,000 (ratio per round 0.91, 1.11)',
-    )
-  })
 })
