@@ -25,7 +25,7 @@
 //   node dist-perf/perf/loadgen-bench.js [--json] [--streams 256] [--tokens 2000] [--itl-streams 64]
 //                               [--itl-interval-ms 10] [--itl-tokens 100] [--engine llamacpp|openai]
 //                               [--transport fetch|node-http] [--skip-ceiling] [--skip-itl] [--source-cpu N]
-//                               [--compare [--compare-rounds 3] [--compare-streams 64,256]]
+//                               [--compare [--compare-rounds 3] [--compare-streams 64,256] [--compare-clients CLI,fetch]]
 //                               [--ceiling-threads 1,2 [--ceiling-rounds 3]]
 //   (after `npm run build:perf`; from source: node --import tsx perf/loadgen-bench.ts ...)
 //
@@ -34,8 +34,9 @@
 
 import {type ChildProcess, spawn} from 'node:child_process'
 import {setMaxListeners} from 'node:events'
-import {readFileSync} from 'node:fs'
+import {mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import os from 'node:os'
+import path from 'node:path'
 import {monitorEventLoopDelay, PerformanceObserver} from 'node:perf_hooks'
 import {parseArgs} from 'node:util'
 
@@ -49,8 +50,9 @@ import {runClosedLevel} from '../src/loadgen/level.js'
 import {makePromptTokens, tokenIdRange} from '../src/loadgen/prompts.js'
 import {percentileSorted} from '../src/stats/distribution.js'
 import {summarizeLevel} from '../src/stats/summarize.js'
-import {isMainModule, perfScript, repoPath} from './paths.js'
-import type {SourceStats} from './sse-source.js'
+import type {RequestRecord} from '../src/results/schema.js'
+import {CAPPLAN_BIN, isMainModule, perfScript, REPO_ROOT, repoPath} from './paths.js'
+import type {SourceStats, StampedStream} from './sse-source.js'
 
 export const TARGET_TOKENS_PER_SECOND = 100_000
 export const TARGET_ITL_P99_MS = 1
@@ -616,6 +618,117 @@ async function itlLevel(
   }
 }
 
+// ------------------------------------------------------------------ the CLI, timed from its result file
+
+/** Shortest measured stream of the CLI level: the measured streams are 100, 101, ... tokens long. */
+export const CLI_MEASURED_FIRST_TOKENS = 100
+/** The CLI level's unmeasured warmup: 64 streams of 10, 11, ... 73 tokens, all at once, before the measured ones. */
+export const CLI_WARMUP = {streams: 64, firstTokens: 10, measuredAtMs: 1500}
+
+/**
+ * The Mooncake-format trace `capplan bench --trace` replays for the CLI's ITL level: a warmup burst (JIT, the
+ * connection path) then `streams` requests at one instant. Every request asks for its own number of tokens,
+ * so each stream of the result file is paired with the source's log of the same stream by its length (the
+ * result file keeps chunk offsets, not the texts that carry the send stamps).
+ */
+export function cliTraceText(streams: number, promptTokens = PROMPT_TOKENS): string {
+  const line = (timestamp: number, outputLength: number) => JSON.stringify({timestamp, input_length: promptTokens, output_length: outputLength, hash_ids: []})
+  const lines: string[] = []
+  for (let k = 0; k < CLI_WARMUP.streams; k++) lines.push(line(0, CLI_WARMUP.firstTokens + k))
+  for (let k = 0; k < streams; k++) lines.push(line(CLI_WARMUP.measuredAtMs, CLI_MEASURED_FIRST_TOKENS + k))
+  return `${lines.join('\n')}\n`
+}
+
+export interface PairedCliStreams {
+  streams: PerStream[]
+  /** Measured requests that failed in the result file. */
+  failed: number
+  /** Measured successful requests with no single logged stream of their length (none, or two). */
+  unpaired: number
+}
+
+/**
+ * The result file's measured requests (outputTokens >= measuredFrom) paired with the source's logged streams
+ * by length; each pair becomes a PerStream (client chunk offsets, texts "t=<send time>") for itlErrorSummary,
+ * which pairs event i with send i and leaves out a stream whose counts differ.
+ */
+export function pairCliStreams(
+  requests: readonly Pick<RequestRecord, 'outputTokens' | 'chunkOffsetsMs' | 'error'>[],
+  logged: readonly StampedStream[],
+  measuredFrom = CLI_MEASURED_FIRST_TOKENS,
+): PairedCliStreams {
+  const byLength = new Map<number, StampedStream[]>()
+  for (const stream of logged) byLength.set(stream.maxTokens, [...(byLength.get(stream.maxTokens) ?? []), stream])
+  const streams: PerStream[] = []
+  let failed = 0
+  let unpaired = 0
+  for (const request of requests) {
+    if (request.error !== null) {
+      // A failed request's outputTokens is what arrived, not what it asked for: count every failure.
+      failed++
+      continue
+    }
+    if (request.outputTokens < measuredFrom) continue
+    const matches = byLength.get(request.outputTokens) ?? []
+    if (matches.length !== 1) {
+      unpaired++
+      continue
+    }
+    streams.push({clientMs: request.chunkOffsetsMs, texts: matches[0]!.sentAt.map((stamp) => `t=${stamp}`)})
+  }
+  return {streams, failed, unpaired}
+}
+
+async function sourceStamps(url: string): Promise<StampedStream[]> {
+  const response = await fetch(`${url}/stamps`)
+  if (!response.ok) throw new Error(`GET ${url}/stamps answered ${response.status}: the source must run with --stamp-times`)
+  return ((await response.json()) as {streams: StampedStream[]}).streams
+}
+
+/**
+ * One ITL level of `capplan bench --engine openai --trace` (bin/run.js on dist/, a process of its own) against a
+ * running stamping source: the warmup and measured bursts of cliTraceText, paired by length (pairCliStreams).
+ * GC figures are the result file's clientHealth of the level (warmup included); CPU is not measured (the
+ * process's start-up would dominate it).
+ */
+async function cliItlLevel(
+  url: string,
+  streams: number,
+): Promise<{perStream: PerStream[]; failed: number; unpaired: number; gcPauseMaxMs: number | null; gcCount: number; gcTotalMs: number}> {
+  const {readResultFile} = await import('../src/results/read.js')
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'capplan-cli-itl-'))
+  try {
+    const trace = path.join(dir, 'trace.jsonl')
+    writeFileSync(trace, cliTraceText(streams))
+    await sourceStamps(url) // empties the source's log: only this run's streams are paired
+    const args = [CAPPLAN_BIN, 'bench', '--engine', 'openai', '--endpoint', url, '--trace', trace, '--results-dir', path.join(dir, 'results')]
+    const child = spawn(process.execPath, args, {cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe']})
+    let stderr = ''
+    child.stderr.on('data', (data: Buffer) => (stderr = (stderr + data.toString()).slice(-4000)))
+    const code = await new Promise<number | null>((resolve, reject) => {
+      child.once('error', reject)
+      child.once('exit', resolve)
+    })
+    if (code !== 0) throw new Error(`capplan bench --engine openai exited with ${code}:\n${stderr}`)
+    const files = readdirSync(path.join(dir, 'results')).filter((name) => name.endsWith('.json'))
+    if (files.length !== 1) throw new Error(`capplan bench wrote ${files.length} result files in ${dir}/results, expected 1`)
+    const result = await readResultFile(path.join(dir, 'results', files[0]!))
+    const requests = result.levels.flatMap((level) => level.requests)
+    const paired = pairCliStreams(requests, await sourceStamps(url))
+    const gc = result.levels.map((level) => level.clientHealth?.gcPauseMs ?? null).filter((g) => g !== null)
+    return {
+      perStream: paired.streams,
+      failed: paired.failed,
+      unpaired: paired.unpaired,
+      gcPauseMaxMs: gc.length === 0 ? null : Math.max(...gc.map((g) => g.max)),
+      gcCount: gc.reduce((sum, g) => sum + g.count, 0),
+      gcTotalMs: gc.reduce((sum, g) => sum + g.totalMs, 0),
+    }
+  } finally {
+    rmSync(dir, {recursive: true, force: true})
+  }
+}
+
 // ------------------------------------------------------------------ ITL error vs the Python yardstick
 
 /** The Python yardstick (perf/yardstick.py), run with Debian's interpreter (python3-aiohttp lives there). */
@@ -631,6 +744,7 @@ export const COMPARED_CLIENTS = [
   {name: 'capplan openai/node-http', engineKind: 'openai', transport: 'node-http', clientThreads: 1},
   {name: 'capplan openai/node-http 2 workers', engineKind: 'openai', transport: 'node-http', clientThreads: 2},
   {name: 'capplan openai/fetch', engineKind: 'openai', transport: 'fetch', clientThreads: 1},
+  {name: 'capplan bench --engine openai (CLI)', engineKind: 'openai', transport: 'node-http', clientThreads: 1, viaCli: true},
 ] as const satisfies readonly ComparedClientSpec[]
 
 export interface ComparedClientSpec {
@@ -638,6 +752,12 @@ export interface ComparedClientSpec {
   engineKind: LoadgenEngineKind
   transport: HttpTransport
   clientThreads: number
+  /**
+   * true = `capplan bench --engine openai` run as its own process (its CLI, telemetry and result writing
+   * included), timed from the chunk offsets in the result file it writes (cliItlLevel); the other fields
+   * then only say what that command uses by default.
+   */
+  viaCli?: boolean
 }
 
 export interface ComparedClient {
@@ -651,8 +771,10 @@ export interface ComparedClient {
   gcPauseMaxMs: number | null
   /** GC pauses during the measured levels, all rounds together (absent in summaries from before). */
   gcPauses?: {count: number; totalMs: number}
-  /** Client CPU-seconds over the measured levels, all rounds together. */
+  /** Client CPU-seconds over the measured levels, all rounds together (absent for the CLI: not measured). */
   cpuS?: number
+  /** The CLI's measured streams not paired with a logged source stream (absent for the in-process clients). */
+  unpaired?: number
 }
 
 export interface ItlComparisonAt {
@@ -670,6 +792,15 @@ export interface ItlComparison {
   loadavgBefore: number[]
   loadavgAfter: number[]
   at: ItlComparisonAt[]
+}
+
+/** COMPARED_CLIENTS, or those whose name contains one of `only`; throws naming the names when none does. */
+export function comparedClients(only?: readonly string[]): readonly ComparedClientSpec[] {
+  if (only === undefined) return COMPARED_CLIENTS
+  const chosen = COMPARED_CLIENTS.filter((client) => only.some((part) => client.name.includes(part)))
+  if (chosen.length === 0)
+    throw new Error(`no compared client's name contains ${only.map((o) => `"${o}"`).join(' or ')} (names: ${COMPARED_CLIENTS.map((c) => c.name).join('; ')})`)
+  return chosen
 }
 
 /** The yardstick's p99 vs capplan's: meets when capplan <= yardstick, and <= 1 ms when the yardstick is <= 1 ms. */
@@ -702,19 +833,22 @@ export async function compareWithYardstick({
   streamsList = [64, 256],
   intervalMs = 10,
   tokensPerStream = 100,
+  only,
 }: {
   rounds?: number
   streamsList?: number[]
   intervalMs?: number
   tokensPerStream?: number
+  /** Only the clients whose name contains one of these (default: all of COMPARED_CLIENTS). */
+  only?: readonly string[]
 } = {}): Promise<ItlComparison> {
-  const clients: readonly ComparedClientSpec[] = COMPARED_CLIENTS
+  const clients: readonly ComparedClientSpec[] = comparedClients(only)
   const loadavgBefore = os.loadavg()
   const at: ItlComparisonAt[] = []
   for (const streams of streamsList) {
     const yardstickStreams: PerStream[] = []
     const yardstick = {failed: 0, cpuS: 0, wallS: 0}
-    const pooled = clients.map(() => ({streams: [] as PerStream[], failed: 0, gcPauseMaxMs: 0, gcCount: 0, gcTotalMs: 0, cpuS: 0}))
+    const pooled = clients.map(() => ({streams: [] as PerStream[], failed: 0, unpaired: 0, gcPauseMaxMs: 0, gcCount: 0, gcTotalMs: 0, cpuS: 0 as number | null}))
     const loadavgPerRound: number[] = []
     for (let round = 0; round < rounds; round++) {
       loadavgPerRound.push(os.loadavg()[0]!)
@@ -726,6 +860,17 @@ export async function compareWithYardstick({
         yardstick.cpuS += y.cpuS
         yardstick.wallS += y.wallS
         for (const [index, client] of clients.entries()) {
+          if (client.viaCli === true) {
+            const cli = await cliItlLevel(source.url, streams)
+            pooled[index]!.streams.push(...cli.perStream)
+            pooled[index]!.failed += cli.failed
+            pooled[index]!.unpaired += cli.unpaired
+            pooled[index]!.gcPauseMaxMs = Math.max(pooled[index]!.gcPauseMaxMs, cli.gcPauseMaxMs ?? 0)
+            pooled[index]!.gcCount += cli.gcCount
+            pooled[index]!.gcTotalMs += cli.gcTotalMs
+            pooled[index]!.cpuS = null
+            continue
+          }
           const result = await itlLevel(source.url, {
             streams,
             intervalMs,
@@ -739,7 +884,7 @@ export async function compareWithYardstick({
           pooled[index]!.gcPauseMaxMs = Math.max(pooled[index]!.gcPauseMaxMs, result.gcPauses?.maxMs ?? 0)
           pooled[index]!.gcCount += result.gcPauses?.count ?? 0
           pooled[index]!.gcTotalMs += result.gcPauses?.totalMs ?? 0
-          pooled[index]!.cpuS += (result.clientCpu.userMs + result.clientCpu.systemMs) / 1000
+          pooled[index]!.cpuS = (pooled[index]!.cpuS ?? 0) + (result.clientCpu.userMs + result.clientCpu.systemMs) / 1000
         }
       } finally {
         await source.stop()
@@ -762,7 +907,8 @@ export async function compareWithYardstick({
           meetsTarget: p99 === null || yP99 === null ? null : meetsYardstick(p99, yP99),
           gcPauseMaxMs: pooled[index]!.gcPauseMaxMs,
           gcPauses: {count: pooled[index]!.gcCount, totalMs: pooled[index]!.gcTotalMs},
-          cpuS: pooled[index]!.cpuS,
+          ...(pooled[index]!.cpuS === null ? {} : {cpuS: pooled[index]!.cpuS}),
+          ...(client.viaCli === true ? {unpaired: pooled[index]!.unpaired} : {}),
         }
       }),
     })
@@ -784,7 +930,7 @@ export function formatItlComparison(c: ItlComparison): string[] {
     for (const client of a.clients) {
       const verdict = client.meetsTarget === null ? 'n/a' : client.meetsTarget ? 'meets' : 'misses'
       lines.push(
-        `    ${client.name}: ${spread(client.summary)}; p99 ratio to yardstick ${fmt(client.ratioToYardstick)} (${verdict} target); longest GC pause ${fmt(client.gcPauseMaxMs)} ms${client.gcPauses === undefined ? '' : ` (${client.gcPauses.count} pauses, ${fmt(client.gcPauses.totalMs, 1)} ms in all)`}${client.cpuS === undefined ? '' : `; client CPU ${fmt(client.cpuS, 2)} s`}; failed ${client.failed}`,
+        `    ${client.name}: ${spread(client.summary)}; p99 ratio to yardstick ${fmt(client.ratioToYardstick)} (${verdict} target); longest GC pause ${fmt(client.gcPauseMaxMs)} ms${client.gcPauses === undefined ? '' : ` (${client.gcPauses.count} pauses, ${fmt(client.gcPauses.totalMs, 1)} ms in all)`}${client.cpuS === undefined ? '' : `; client CPU ${fmt(client.cpuS, 2)} s`}; failed ${client.failed}${client.unpaired === undefined ? '' : `; unpaired ${client.unpaired}, streams left out ${client.summary.skippedStreams}`}`,
       )
     }
   }
@@ -862,6 +1008,7 @@ async function main(): Promise<void> {
       compare: {type: 'boolean', default: false},
       'compare-rounds': {type: 'string', default: '3'},
       'compare-streams': {type: 'string', default: '64,256'},
+      'compare-clients': {type: 'string'},
       'ceiling-threads': {type: 'string'},
       'ceiling-rounds': {type: 'string', default: '3'},
     },
@@ -919,6 +1066,7 @@ async function main(): Promise<void> {
       streamsList,
       intervalMs: positive('itl-interval-ms'),
       tokensPerStream: positive('itl-tokens'),
+      ...(values['compare-clients'] === undefined ? {} : {only: values['compare-clients'].split(',')}),
     })
     process.stdout.write(values.json ? `${JSON.stringify(comparison, null, 2)}\n` : `${formatItlComparison(comparison).join('\n')}\n`)
     return

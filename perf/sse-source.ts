@@ -12,6 +12,9 @@
 //   node dist-perf/perf/sse-source.js [--host 127.0.0.1] [--port 0] [--interval-ms 0] [--tokens-per-chunk 1]
 //                                     [--fail-rate 0] [--seed 1] [--failure-kinds http-500,drop,malformed,error-event]
 //                                     [--stamp-times]
+//   with --stamp-times, GET /stamps answers {"streams": [{"maxTokens", "sentAt": ["<ms>", ...]}, ...]} (every
+//   stream since the last GET /stamps, which empties the log): how a result file's chunk offsets are paired
+//   with the send times when the client keeps no texts (`capplan bench` run as a process).
 //   (from source: node --import tsx perf/sse-source.ts ...)
 // prints ONE line {"url": "http://127.0.0.1:PORT"} when listening; on SIGTERM/SIGINT prints its stats JSON
 // and exits 0.
@@ -55,6 +58,12 @@ export interface SseSourceOptions {
   failureKinds?: readonly FailureKind[]
   /** Each content text is the chunk's send time, "t=<ms since the epoch>" (for ITL error measurements). */
   stampTimes?: boolean
+}
+
+/** One stream's send times as GET /stamps gives them: the same strings the content texts carry. */
+export interface StampedStream {
+  maxTokens: number
+  sentAt: string[]
 }
 
 export interface SseSource {
@@ -369,6 +378,8 @@ export async function startSseSource(options: SseSourceOptions = {}): Promise<Ss
   let processing = 0
   let closed = false
   const timers = new Set<NodeJS.Timeout>()
+  /** With stampTimes: every stream's send times since the last GET /stamps. */
+  let stampLog: StampedStream[] = []
 
   /** What happens to the next completion request: null = it completes; else the kind and where. */
   const decide = (chunks: number): {kind: FailureKind; afterChunks: number} | null => {
@@ -400,6 +411,8 @@ export async function startSseSource(options: SseSourceOptions = {}): Promise<Ss
     let firstAt = receivedAt
     let lastAt = receivedAt
     let ended = false
+    const logged: StampedStream | null = stampTimes ? {maxTokens, sentAt: []} : null
+    if (logged !== null) stampLog.push(logged)
     const finish = () => {
       if (ended) return
       ended = true
@@ -412,7 +425,9 @@ export async function startSseSource(options: SseSourceOptions = {}): Promise<Ss
       const now = performance.now()
       if (chunk === 0) firstAt = now
       lastAt = now
-      const bytes = cache.get(protocol, chunk, tokens, sent, promptTokens, stampTimes ? sendTime() : null)
+      const stamp = stampTimes ? sendTime() : null
+      if (stamp !== null) logged?.sentAt.push(stamp)
+      const bytes = cache.get(protocol, chunk, tokens, sent, promptTokens, stamp)
       chunk++
       sent += tokens
       stats.contentChunks++
@@ -490,6 +505,14 @@ export async function startSseSource(options: SseSourceOptions = {}): Promise<Ss
     if (key === 'GET /v1/models' || key === 'GET /models') {
       res.writeHead(200, {...SERVER_HEADERS, 'content-type': JSON_TYPE, 'content-length': MODELS_BODY.length})
       res.end(MODELS_BODY)
+      req.resume()
+      return
+    }
+    if (key === 'GET /stamps' && stampTimes) {
+      const body = JSON.stringify({streams: stampLog})
+      stampLog = []
+      res.writeHead(200, {...SERVER_HEADERS, 'content-type': JSON_TYPE})
+      res.end(body)
       req.resume()
       return
     }

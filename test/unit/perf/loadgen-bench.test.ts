@@ -224,3 +224,56 @@ describe('formatCeilingThreads', () => {
     expect(lines[4]).toBe('  2 thread(s): tok/s ratio to 1 thread(s) per round 1.50, 1.10; tokens per client CPU-s 90,000-100,000 (ratio per round 0.75, 0.77)')
   })
 })
+
+describe('the CLI level: cliTraceText and pairCliStreams', () => {
+  it('the trace: a warmup burst of 10, 11, ... tokens at 0 ms, then the measured streams of 100, 101, ... at once', () => {
+    const lines = bench
+      .cliTraceText(3, 16)
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line) as {timestamp: number; input_length: number; output_length: number; hash_ids: number[]})
+    expect(lines).toHaveLength(bench.CLI_WARMUP.streams + 3)
+    expect(lines[0]).toEqual({timestamp: 0, input_length: 16, output_length: 10, hash_ids: []})
+    expect(lines[bench.CLI_WARMUP.streams - 1]!.output_length).toBe(10 + bench.CLI_WARMUP.streams - 1)
+    expect(lines.slice(-3).map((l) => [l.timestamp, l.output_length])).toEqual([
+      [bench.CLI_WARMUP.measuredAtMs, 100],
+      [bench.CLI_WARMUP.measuredAtMs, 101],
+      [bench.CLI_WARMUP.measuredAtMs, 102],
+    ])
+    // Every length is unique, warmup and measured apart: that is what pairs a request with its logged stream.
+    const lengths = lines.map((l) => l.output_length)
+    expect(new Set(lengths).size).toBe(lengths.length)
+    expect(Math.max(...lengths.slice(0, bench.CLI_WARMUP.streams))).toBeLessThan(bench.CLI_MEASURED_FIRST_TOKENS)
+  })
+
+  it('pairs by length, skips the warmup, counts failures and lengths logged twice or never', () => {
+    const ok = (outputTokens: number, chunkOffsetsMs: number[]) => ({outputTokens, chunkOffsetsMs, error: null})
+    const logged = [
+      {maxTokens: 100, sentAt: ['1000.000', '1010.000', '1020.500']},
+      {maxTokens: 10, sentAt: ['900.000']},
+      {maxTokens: 102, sentAt: ['1.000', '2.000']},
+      {maxTokens: 102, sentAt: ['5.000', '6.000']},
+    ]
+    const paired = bench.pairCliStreams(
+      [
+        ok(100, [5, 15.5, 25]),
+        ok(10, [1]), // warmup: below 100, not measured
+        ok(101, [1, 2]), // no logged stream of 101
+        ok(102, [1, 2]), // two logged streams of 102: ambiguous
+        {outputTokens: 40, chunkOffsetsMs: [], error: {kind: 'dropped', message: 'x'}},
+      ],
+      logged,
+    )
+    expect(paired).toEqual({streams: [{clientMs: [5, 15.5, 25], texts: ['t=1000.000', 't=1010.000', 't=1020.500']}], failed: 1, unpaired: 2})
+    // Through the same summary as the in-process clients: client gaps 10.5, 9.5; source gaps 10, 10.5 -> 0.5, -1.
+    const summary = bench.itlErrorSummary(paired.streams, 10)
+    expect(summary.pairs).toBe(2)
+    expect(summary.absErrorMs?.max).toBe(1)
+  })
+
+  it('comparedClients picks by name part and names every client when none matches', () => {
+    expect(bench.comparedClients(['CLI']).map((c) => c.name)).toEqual(['capplan bench --engine openai (CLI)'])
+    expect(bench.comparedClients()).toBe(bench.COMPARED_CLIENTS)
+    expect(() => bench.comparedClients(['nothing'])).toThrow(/"nothing".*capplan llamacpp\/node-http;/)
+  })
+})

@@ -103,6 +103,25 @@ describe('sse-source: complete streams through the real client', () => {
     expect(events.at(-1)).toEqual({kind: 'usage', promptTokens: 3, completionTokens: 5, cachedTokens: 0})
   })
 
+  it('stampTimes: GET /stamps gives each stream the send times its texts carry, then empties the log', async () => {
+    const source = await start({stampTimes: true, intervalMs: 1})
+    const first = await read(source, 'openai-completions', 4)
+    const second = await read(source, 'llamacpp-completion', 3)
+    const log = (await (await fetch(`${source.url}/stamps`)).json()) as {streams: {maxTokens: number; sentAt: string[]}[]}
+    const textsOf = (events: typeof first.events) => contents(events).map((e) => (e.text ?? '').slice(2))
+    expect(log.streams).toEqual([
+      {maxTokens: 4, sentAt: textsOf(first.events)},
+      {maxTokens: 3, sentAt: textsOf(second.events)},
+    ])
+    expect(await (await fetch(`${source.url}/stamps`)).json()).toEqual({streams: []})
+  })
+
+  it('without stampTimes there is no /stamps route (nothing is logged)', async () => {
+    const source = await start()
+    await read(source, 'openai-completions', 2)
+    expect((await fetch(`${source.url}/stamps`)).status).toBe(404)
+  })
+
   it('GET /metrics counts what was sent, in llama.cpp names; /health, /v1/models, /tokenize answer', async () => {
     const source = await start()
     await read(source, 'llamacpp-completion', 4)
