@@ -443,6 +443,8 @@ async function measureCeiling({
 export interface CeilingThreadsComparison {
   rounds: number
   threads: number[]
+  /** os.cpus().length of the machine (absent in summaries from before: then no verdict is printed). */
+  machineCores?: number
   /** Per round, per thread count: the ceiling, with the load average before it. */
   results: {
     threads: number
@@ -491,7 +493,7 @@ export async function compareCeilingThreads({
     }
     results.push(row)
   }
-  return {rounds, threads, results}
+  return {rounds, threads, machineCores: os.cpus().length, results}
 }
 
 const ceilingVariant = (r: {threads: number}) => `${r.threads} thread(s)`
@@ -516,6 +518,58 @@ export function formatCeilingThreads(c: CeilingThreadsComparison): string[] {
     const perCpuRatios = c.results.map((row) => row[index]!.tokensPerClientCpuSecond / row[0]!.tokensPerClientCpuSecond)
     lines.push(
       `  ${ceilingVariant(variant)}: tok/s ratio to ${ceilingVariant(first[0]!)} per round ${ratios.map((r) => fmt(r, 2)).join(', ')}; tokens per client CPU-s ${thousands(Math.min(...perCpu))}-${thousands(Math.max(...perCpu))} (ratio per round ${perCpuRatios.map((r) => fmt(r, 2)).join(', ')})`,
+    )
+  }
+  if (c.machineCores !== undefined) lines.push(...ceilingVerdict(c, c.machineCores))
+  return lines
+}
+
+/** Issue 17: with worker threads the client uses every core: >= 1.8x the one-thread ceiling on 2 cores. */
+export const TARGET_THREADS_SPEEDUP = 1.8
+/**
+ * Issue 17's "at least today's tokens per client CPU-second": the one-thread ceiling measured on 2026-12-02
+ * after the check-phase wake (perf/README.md), 112-121k. From another run, so only a rough bar.
+ */
+export const PREVIOUS_TOKENS_PER_CLIENT_CPU_SECOND = 112_000
+
+const median = (values: readonly number[]) => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+}
+
+/**
+ * The issue-17 verdict of compareCeilingThreads: the most threads' median tok/s ratio to one thread against
+ * 1.8x, and when it misses, why (the machine's cores full with client + source, or the cores were not full:
+ * the main thread, which still handles every event, is the limit); the one-thread tokens per client CPU-second
+ * against the previous figure.
+ */
+export function ceilingVerdict(c: CeilingThreadsComparison, machineCores: number): string[] {
+  const lines: string[] = []
+  const firstRow = c.results[0] ?? []
+  const one = firstRow.findIndex((r) => r.threads === 1)
+  const most = firstRow.reduce((best, r, index) => (r.threads > (firstRow[best]?.threads ?? 0) ? index : best), 0)
+  if (one >= 0 && most !== one) {
+    const ratio = median(c.results.map((row) => row[most]!.tokensPerSecond / row[one]!.tokensPerSecond))
+    const used = Math.max(...c.results.map((row) => row[most]!.clientCores + (row[most]!.sourceCores ?? 0)))
+    const threads = firstRow[most]!.threads
+    const met = ratio >= TARGET_THREADS_SPEEDUP
+    lines.push(
+      `  target: ${threads} thread(s) >= ${TARGET_THREADS_SPEEDUP}x one thread's tok/s -> ${met ? 'MET' : 'MISSED'} (median of ${c.results.length} rounds ${fmt(ratio, 2)}x)`,
+    )
+    if (!met) {
+      lines.push(
+        used >= machineCores - 0.5
+          ? `    why: client + source used up to ${fmt(used, 2)} of this machine's ${machineCores} cores: no core was left for more client work (the target needs the source elsewhere or a machine with cores beyond the client's threads)`
+          : `    why: client + source used at most ${fmt(used, 2)} of ${machineCores} cores: the cores were not full, so the client's own serial part (the main thread handles every event) is the limit`,
+      )
+    }
+  }
+  if (one >= 0) {
+    const perCpu = c.results.map((row) => row[one]!.tokensPerClientCpuSecond)
+    const low = Math.min(...perCpu)
+    lines.push(
+      `  target: one thread >= the previous ${thousands(PREVIOUS_TOKENS_PER_CLIENT_CPU_SECOND)} tokens per client CPU-s (another run) -> ${low >= PREVIOUS_TOKENS_PER_CLIENT_CPU_SECOND ? 'MET' : 'MISSED'} (${thousands(low)}-${thousands(Math.max(...perCpu))})`,
     )
   }
   return lines
@@ -738,13 +792,13 @@ type PerStream = {clientMs: readonly number[]; texts: readonly string[]}
 
 /** capplan's client paths compared with the yardstick: the spawned-server path and the openai engine. */
 export const COMPARED_CLIENTS = [
-  {name: 'capplan llamacpp/node-http', engineKind: 'llamacpp', transport: 'node-http', clientThreads: 1},
+  {name: 'capplan llamacpp/node-http', engineKind: 'llamacpp', transport: 'node-http', clientThreads: 1, isDefault: true},
   {name: 'capplan llamacpp/node-http 1 worker', engineKind: 'llamacpp', transport: 'node-http', clientThreads: 0},
   {name: 'capplan llamacpp/node-http 2 workers', engineKind: 'llamacpp', transport: 'node-http', clientThreads: 2},
-  {name: 'capplan openai/node-http', engineKind: 'openai', transport: 'node-http', clientThreads: 1},
+  {name: 'capplan openai/node-http', engineKind: 'openai', transport: 'node-http', clientThreads: 1, isDefault: true},
   {name: 'capplan openai/node-http 2 workers', engineKind: 'openai', transport: 'node-http', clientThreads: 2},
   {name: 'capplan openai/fetch', engineKind: 'openai', transport: 'fetch', clientThreads: 1},
-  {name: 'capplan bench --engine openai (CLI)', engineKind: 'openai', transport: 'node-http', clientThreads: 1, viaCli: true},
+  {name: 'capplan bench --engine openai (CLI)', engineKind: 'openai', transport: 'node-http', clientThreads: 1, viaCli: true, isDefault: true},
 ] as const satisfies readonly ComparedClientSpec[]
 
 export interface ComparedClientSpec {
@@ -758,10 +812,14 @@ export interface ComparedClientSpec {
    * then only say what that command uses by default.
    */
   viaCli?: boolean
+  /** A path a user gets without asking (the target is judged on these; fetch and worker threads are options). */
+  isDefault?: boolean
 }
 
 export interface ComparedClient {
   name: string
+  /** See ComparedClientSpec.isDefault (absent in summaries from before: then judged as a default path). */
+  isDefault?: boolean
   summary: ItlSummary
   failed: number
   /** capplan's p99 |error| / the yardstick's p99 |error| over the same rounds (null without both). */
@@ -901,6 +959,7 @@ export async function compareWithYardstick({
         const p99 = summary.absErrorMs?.p99 ?? null
         return {
           name: client.name,
+          isDefault: client.isDefault === true,
           summary,
           failed: pooled[index]!.failed,
           ratioToYardstick: p99 === null || yP99 === null || yP99 === 0 ? null : p99 / yP99,
@@ -914,6 +973,36 @@ export async function compareWithYardstick({
     })
   }
   return {rounds, intervalMs, tokensPerStream, loadavgBefore, loadavgAfter: os.loadavg(), at}
+}
+
+/**
+ * The issue-17 verdict over a comparison's default paths: how many (stream count, path) cells meet the target
+ * (p99 <= the yardstick's, and <= 1 ms where the yardstick reached 1 ms), which miss and by how much, whether
+ * the 1 ms clause applied at all, and the p50s beside the yardstick's.
+ */
+export function itlVerdict(c: ItlComparison): string[] {
+  const cells = c.at.flatMap((a) => a.clients.filter((client) => client.isDefault !== false).map((client) => ({a, client})))
+  const judged = cells.filter(({client}) => client.meetsTarget !== null)
+  const met = judged.filter(({client}) => client.meetsTarget === true)
+  const lines = [
+    `  target (default paths: ${[...new Set(cells.map(({client}) => client.name))].join(', ')}): p99 <= the yardstick's in ${met.length} of ${judged.length} cells -> ${judged.length > 0 && met.length === judged.length ? 'MET' : 'MISSED'}`,
+  ]
+  for (const {a, client} of judged.filter(({client}) => client.meetsTarget === false)) {
+    lines.push(
+      `    missed: ${client.name} at ${a.streams} streams, p99 ${fmt(client.summary.absErrorMs?.p99)} ms = ${fmt(client.ratioToYardstick, 2)}x the yardstick's ${fmt(a.yardstick.summary.absErrorMs?.p99)} ms`,
+    )
+  }
+  const underOneMs = c.at.filter((a) => (a.yardstick.summary.absErrorMs?.p99 ?? Infinity) <= TARGET_ITL_P99_MS)
+  lines.push(
+    underOneMs.length === 0
+      ? `    the <= ${TARGET_ITL_P99_MS} ms clause did not apply: the yardstick's p99 was above ${TARGET_ITL_P99_MS} ms at every stream count (${c.at.map((a) => `${fmt(a.yardstick.summary.absErrorMs?.p99, 2)} ms at ${a.streams}`).join(', ')})`
+      : `    the <= ${TARGET_ITL_P99_MS} ms clause applied at ${underOneMs.map((a) => a.streams).join(', ')} streams (judged in the cells above)`,
+  )
+  for (const a of c.at) {
+    const p50s = a.clients.filter((client) => client.isDefault !== false).map((client) => fmt(client.summary.absErrorMs?.p50))
+    lines.push(`    p50 at ${a.streams} streams: capplan ${p50s.join(' / ')} ms vs the yardstick's ${fmt(a.yardstick.summary.absErrorMs?.p50)} ms`)
+  }
+  return lines
 }
 
 /** Text lines of compareWithYardstick's result. */
@@ -934,6 +1023,7 @@ export function formatItlComparison(c: ItlComparison): string[] {
       )
     }
   }
+  lines.push(...itlVerdict(c))
   return lines
 }
 

@@ -8,6 +8,10 @@
 //   2. report: `capplan report` over 1,000 result files vs reading + parsing them (target <= 3x).
 //   3. loadgen: the load generator's ceiling (tok/s ingested on one core from 256 local SSE streams, target
 //      >= 100k) and its ITL timing error against a source emitting every 10 ms at 64 streams (p99 <= 1 ms).
+//      Then issue 17's two comparisons, each with its targets' verdict (MET / MISSED, the distance and why):
+//      the ITL error against the Python yardstick (perf/yardstick.py) at 64 and 256 streams, every engine path
+//      including `capplan bench --engine openai` as a process timed from its result file, interleaved; and the
+//      ceiling with one client thread against one worker thread per core (>= 1.8x), interleaved.
 //   4. accuracy: at concurrency 1 against the real llama-server: capplan's decode tok/s vs the server's own
 //      timings (within 3%) and vs llama-bench tg on the same file (>= 0.95).
 //   5. soak: capplan bench at concurrency 64 against a source failing 10% of requests: failures by kind,
@@ -173,7 +177,7 @@ if (!flags['skip-report']) {
 
 // Issue 4 §5: the load generator's own ceiling and timing error (perf/loadgen-bench.ts, perf/sse-source.ts).
 if (!flags['skip-loadgen']) {
-  const {runLoadgenBench, formatLoadgenBench, compareWithYardstick, formatItlComparison} = await import('./loadgen-bench.js')
+  const {runLoadgenBench, formatLoadgenBench, compareWithYardstick, formatItlComparison, compareCeilingThreads, formatCeilingThreads} = await import('./loadgen-bench.js')
   const summary = await runLoadgenBench()
   if (flags.json) process.stdout.write(`${JSON.stringify({loadgen: summary}, null, 2)}\n`)
   else console.log(`\n${text(formatLoadgenBench(summary))}`)
@@ -181,6 +185,10 @@ if (!flags['skip-loadgen']) {
   const comparison = await compareWithYardstick()
   if (flags.json) process.stdout.write(`${JSON.stringify({itlVsYardstick: comparison}, null, 2)}\n`)
   else console.log(`\n${text(formatItlComparison(comparison))}`)
+  // Issue 17: the ceiling with one client thread and with one worker thread per core, interleaved.
+  const ceilingThreads = await compareCeilingThreads({threads: [1, Math.max(2, (await import('node:os')).cpus().length)]})
+  if (flags.json) process.stdout.write(`${JSON.stringify({ceilingThreads}, null, 2)}\n`)
+  else console.log(`\n${text(formatCeilingThreads(ceilingThreads))}`)
 }
 
 // Issue 4 §5: accuracy at concurrency 1 against the real llama-server and llama-bench (perf/server-accuracy.ts).

@@ -277,3 +277,93 @@ describe('the CLI level: cliTraceText and pairCliStreams', () => {
     expect(() => bench.comparedClients(['nothing'])).toThrow(/"nothing".*capplan llamacpp\/node-http;/)
   })
 })
+
+describe('the verdicts npm run bench prints: itlVerdict and ceilingVerdict', () => {
+  const summary = (p50: number, p99: number) => ({
+    pairs: 99,
+    skippedStreams: 0,
+    absErrorMs: {count: 99, p50, p99, max: p99 + 1},
+    absGapMinusIntervalMs: null,
+  })
+  const client = (name: string, p99: number, yP99: number, isDefault = true) => ({
+    name,
+    isDefault,
+    summary: summary(0.1, p99),
+    failed: 0,
+    ratioToYardstick: p99 / yP99,
+    meetsTarget: bench.meetsYardstick(p99, yP99),
+    gcPauseMaxMs: 1,
+  })
+
+  it('counts the default paths only, names each miss with its ratio, says whether the 1 ms clause applied', () => {
+    const lines = bench.itlVerdict({
+      rounds: 3,
+      intervalMs: 10,
+      tokensPerStream: 100,
+      loadavgBefore: [1, 1, 1],
+      loadavgAfter: [1, 1, 1],
+      at: [
+        {streams: 64, yardstick: {summary: summary(0.3, 4), failed: 0, cpuS: 1, wallS: 4}, clients: [client('a', 3, 4), client('b', 5, 4), client('fetch', 9, 4, false)]},
+        {streams: 256, yardstick: {summary: summary(2, 20), failed: 0, cpuS: 1, wallS: 4}, clients: [client('a', 10, 20), client('b', 19, 20)]},
+      ],
+    })
+    // 4 default cells, 3 meet (b at 64 streams misses: 5 / 4 = 1.25x); fetch (not a default path) not counted.
+    expect(lines[0]).toBe("  target (default paths: a, b): p99 <= the yardstick's in 3 of 4 cells -> MISSED")
+    expect(lines[1]).toBe("    missed: b at 64 streams, p99 5.000 ms = 1.25x the yardstick's 4.000 ms")
+    expect(lines[2]).toBe("    the <= 1 ms clause did not apply: the yardstick's p99 was above 1 ms at every stream count (4.00 ms at 64, 20.00 ms at 256)")
+    expect(lines[3]).toBe("    p50 at 64 streams: capplan 0.100 / 0.100 ms vs the yardstick's 0.300 ms")
+  })
+
+  it("where the yardstick reached <= 1 ms the clause is said to apply (a capplan p99 above the yardstick's misses)", () => {
+    const lines = bench.itlVerdict({
+      rounds: 1,
+      intervalMs: 10,
+      tokensPerStream: 100,
+      loadavgBefore: [1, 1, 1],
+      loadavgAfter: [1, 1, 1],
+      at: [{streams: 64, yardstick: {summary: summary(0.3, 0.9), failed: 0, cpuS: 1, wallS: 4}, clients: [client('a', 0.8, 0.9), client('b', 0.95, 0.9)]}],
+    })
+    expect(lines[0]).toContain('in 1 of 2 cells -> MISSED')
+    expect(lines[2]).toBe('    the <= 1 ms clause applied at 64 streams (judged in the cells above)')
+  })
+
+  const row = (threads: number, tokensPerSecond: number, clientCores: number, sourceCores: number, perCpu = 130_000) => ({
+    threads,
+    loadavg1: 1,
+    tokensPerSecond,
+    tokensPerClientCpuSecond: perCpu,
+    clientCores,
+    sourceCores,
+    failed: 0,
+    countedEqualsUsage: true,
+  })
+
+  it('ceiling: the median ratio against 1.8x; the why says the cores were full when client + source used them', () => {
+    const lines = bench.ceilingVerdict(
+      {
+        rounds: 3,
+        threads: [1, 2],
+        results: [
+          [row(1, 100_000, 1, 0.3, 150_000), row(2, 107_000, 1.6, 0.3)],
+          [row(1, 100_000, 1, 0.3, 120_000), row(2, 101_000, 1.4, 0.3)],
+          [row(1, 100_000, 1, 0.3, 140_000), row(2, 103_000, 1.5, 0.3)],
+        ],
+      },
+      2,
+    )
+    // ratios 1.07, 1.01, 1.03 -> median 1.03; up to 1.6 + 0.3 = 1.9 of 2 cores.
+    expect(lines[0]).toBe("  target: 2 thread(s) >= 1.8x one thread's tok/s -> MISSED (median of 3 rounds 1.03x)")
+    expect(lines[1]).toContain("client + source used up to 1.90 of this machine's 2 cores: no core was left")
+    expect(lines[2]).toBe('  target: one thread >= the previous 112,000 tokens per client CPU-s (another run) -> MET (120,000-150,000)')
+  })
+
+  it('ceiling: with cores to spare the why blames the serial part; a ratio of 1.8 or more is MET with no why', () => {
+    const spare = bench.ceilingVerdict({rounds: 1, threads: [1, 4], results: [[row(1, 100_000, 1, 0.3), row(4, 150_000, 2, 0.3)]]}, 8)
+    expect(spare[0]).toContain('4 thread(s) >= 1.8x')
+    expect(spare[0]).toContain('MISSED (median of 1 rounds 1.50x)')
+    expect(spare[1]).toContain('used at most 2.30 of 8 cores: the cores were not full')
+    const met = bench.ceilingVerdict({rounds: 1, threads: [1, 2], results: [[row(1, 100_000, 1, 0.3, 100_000), row(2, 185_000, 1.9, 0.3)]]}, 4)
+    expect(met[0]).toContain('MET (median of 1 rounds 1.85x)')
+    expect(met[1]).toBe('  target: one thread >= the previous 112,000 tokens per client CPU-s (another run) -> MISSED (100,000-100,000)')
+  })
+})
