@@ -852,9 +852,12 @@ export interface ItlComparison {
   at: ItlComparisonAt[]
 }
 
-/** COMPARED_CLIENTS, or those whose name contains one of `only`; throws naming the names when none does. */
+/** COMPARED_CLIENTS, or those named exactly in `only`, else those whose name contains one; throws naming the names when none does. */
 export function comparedClients(only?: readonly string[]): readonly ComparedClientSpec[] {
   if (only === undefined) return COMPARED_CLIENTS
+  // Exact names first ("capplan llamacpp/node-http" alone, not its worker variants); otherwise name parts.
+  const exact = COMPARED_CLIENTS.filter((client) => only.includes(client.name))
+  if (exact.length > 0) return exact
   const chosen = COMPARED_CLIENTS.filter((client) => only.some((part) => client.name.includes(part)))
   if (chosen.length === 0)
     throw new Error(`no compared client's name contains ${only.map((o) => `"${o}"`).join(' or ')} (names: ${COMPARED_CLIENTS.map((c) => c.name).join('; ')})`)

@@ -129,6 +129,8 @@ export interface ResultReport {
   /** The measured prompt-cache hit rate over the levels (workload-shape.ts), null without cache evidence. */
   hitRate: string | null
   levels: LevelRecord['summary'][]
+  /** Per level, the peer tool's own latency statistics when the level has no samples of its own (imports); else null. */
+  reportedLatency: (NonNullable<LevelRecord['reported']> | null)[]
   loads: LevelRecord['load'][]
   /**
    * Each level's stored summary recomputed from its request records (results/verify.ts): levels whose summary
@@ -267,6 +269,7 @@ export function buildResultReport(
     clientHealthWarnings: clientHealthWarnings(result),
     hitRate: hitRateText(result.levels),
     levels: result.levels.map((level) => level.summary),
+    reportedLatency: result.levels.map((level) => level.reported ?? null),
     loads: result.levels.map((level) => level.load),
     verification,
     sanity,

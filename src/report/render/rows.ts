@@ -5,6 +5,7 @@
  */
 
 import type {PlanApiResult, PlanResult} from '../../cost/plan.js'
+import type {ReportedLatency} from '../../results/reported-latency.js'
 import type {LevelStatus, LevelSummary} from '../../results/schema.js'
 import type {CompareResult, SampleSummary} from '../build/compare.js'
 import type {LevelSloCheck} from '../build/operating-point.js'
@@ -101,6 +102,29 @@ function levelCells(load: Load, summary: LevelSummary, percentiles: readonly Pct
   }
 }
 
+/** Marks a latency cell holding the peer tool's own statistics (REPORTED_MARK_NOTE says so under the table). */
+export const REPORTED_MARK = ' (r)'
+
+/**
+ * A level with no samples of a latency metric but the peer's own statistics of it (an import): the cell shows
+ * those, marked; a percentile the tool did not write shows as "?" (never guessed).
+ */
+function withReportedLatency(cells: Record<LevelKey, Cell>, summary: LevelSummary, reported: ReportedLatency | null, percentiles: readonly Pct[]): Record<LevelKey, Cell> {
+  if (reported === null) return cells
+  const middle = percentiles[Math.floor(percentiles.length / 2)]!
+  const fill = (own: LevelSummary['ttftMs'], stats: ReportedLatency['ttftMs'], current: Cell): Cell => {
+    if (own !== null || stats === undefined || Object.keys(stats).length === 0) return current
+    const text = percentiles.map((p) => (stats[p] === undefined ? '?' : formatMs(stats[p]))).join(' / ')
+    return cell(stats[middle] ?? null, `${text}${REPORTED_MARK}`)
+  }
+  return {
+    ...cells,
+    ttft: fill(summary.ttftMs, reported.ttftMs, cells.ttft),
+    tpot: fill(summary.tpotMs, reported.tpotMs, cells.tpot),
+    e2e: fill(summary.e2eMs, reported.e2eMs, cells.e2e),
+  }
+}
+
 type ReportLevelKey = 'load' | 'requests' | 'output' | 'total' | 'ttft' | 'tpot' | 'e2e' | 'slo' | 'efficiency'
 
 /** The per-level table of a result: throughput, p50 / the SLO's percentile / p99, the SLO verdict, efficiency. The operating point's level is marked " *". */
@@ -110,7 +134,7 @@ export function levelsTable(report: ResultReport): Table<ReportLevelKey> {
   const c = levelColumns(percentiles)
   const checksByIndex = new Map<number, LevelSloCheck>(point.checks.map((check) => [check.index, check]))
   const rows = report.levels.map((summary, index) => {
-    const cells = levelCells(report.loads[index]!, summary, percentiles)
+    const cells = withReportedLatency(levelCells(report.loads[index]!, summary, percentiles), summary, report.reportedLatency[index] ?? null, percentiles)
     const check = checksByIndex.get(index)
     const verified = report.verification.levels[index]
     const sloVerdict = point.kind === 'unchecked' ? 'not checked' : check === undefined ? '-' : check.meets ? 'meets' : `misses: ${check.reason}`

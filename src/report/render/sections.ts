@@ -20,7 +20,7 @@ import {
   type ReportHeader,
 } from './lines.js'
 import {comparisonLines, decisionLines, warningLines} from './buyer-lines.js'
-import {costTable, levelsTable, type CostTable, type Table} from './rows.js'
+import {costTable, levelsTable, REPORTED_MARK, type CostTable, type Table} from './rows.js'
 
 export type Section =
   | {kind: 'header'; header: ReportHeader}
@@ -33,11 +33,31 @@ export type Section =
   /** A what-if target: its lines (refused or estimated) and, when costed, its plan. */
   | {kind: 'whatIf'; target: string; lines: string[]; plan: PlanResult | null}
 
+/** Under the levels table: the operating-point mark, and the reported-statistics mark when a cell uses it. */
+function levelsNote(report: ResultReport): string {
+  const sources = [
+    ...new Set(
+      report.reportedLatency.flatMap((reported, index) => {
+        const summary = report.levels[index]!
+        const used =
+          reported !== null &&
+          ((summary.ttftMs === null && reported.ttftMs !== undefined) ||
+            (summary.tpotMs === null && reported.tpotMs !== undefined) ||
+            (summary.e2eMs === null && reported.e2eMs !== undefined))
+        return used ? [reported.source] : []
+      }),
+    ),
+  ]
+  return sources.length === 0
+    ? OPERATING_POINT_MARK
+    : `${OPERATING_POINT_MARK}\n${REPORTED_MARK.trim()} = ${sources.join(', ')}'s own statistics as its file gives them (no per-request samples to recompute them from; ? = not in the file)`
+}
+
 export function reportSections(report: ResultReport): Section[] {
   const energy = energyLine(report)
   return [
     {kind: 'header', header: reportHeader(report)},
-    {kind: 'levels', table: levelsTable(report), note: OPERATING_POINT_MARK},
+    {kind: 'levels', table: levelsTable(report), note: levelsNote(report)},
     {kind: 'list', name: 'verification', lines: verificationLines(report)},
     {kind: 'paragraph', text: operatingPointLine(report.operatingPoint), emphasis: true},
     {kind: 'list', name: 'sanity', lines: sanityLines(report)},

@@ -274,6 +274,13 @@ describe('the CLI level: cliTraceText and pairCliStreams', () => {
   it('comparedClients picks by name part and names every client when none matches', () => {
     expect(bench.comparedClients(['CLI']).map((c) => c.name)).toEqual(['capplan bench --engine openai (CLI)'])
     expect(bench.comparedClients()).toBe(bench.COMPARED_CLIENTS)
+    // An exact name takes that client alone; a part takes every client containing it.
+    expect(bench.comparedClients(['capplan llamacpp/node-http']).map((c) => c.name)).toEqual(['capplan llamacpp/node-http'])
+    expect(bench.comparedClients(['llamacpp/node-http']).map((c) => c.name)).toEqual([
+      'capplan llamacpp/node-http',
+      'capplan llamacpp/node-http 1 worker',
+      'capplan llamacpp/node-http 2 workers',
+    ])
     expect(() => bench.comparedClients(['nothing'])).toThrow(/"nothing".*capplan llamacpp\/node-http;/)
   })
 })

@@ -111,3 +111,31 @@ describe("AIPerf's summary: its p99s, and its failures count", () => {
     expect(point.checks[0]!.reason).toBe('50.0% of requests failed (a p99 SLO allows 1%)')
   })
 })
+
+describe("the levels table shows the tool's reported statistics where the level has no samples, marked (r)", () => {
+  it('vLLM (median, p99, no p95): the p95 cell says ? ; the note under the table names vLLM', async () => {
+    const {levelsTable, rowTexts} = await import('../../../../src/report/render/rows.js')
+    const {reportSections} = await import('../../../../src/report/render/sections.js')
+    const [noFeatures] = await load('vllm_serve_append_llama3b_l40s.jsonl')
+    const report = buildResultReport('results.json', noFeatures!, store, {slo: {ttftMs: 200, tpotMs: 30}, plan: parseCostFlags({'gpu-price': '2'})})
+    const table = levelsTable(report)
+    const ttft = table.columns.findIndex((c) => c.key === 'ttft')
+    const tpot = table.columns.findIndex((c) => c.key === 'tpot')
+    // rate 10: vLLM's median_ttft_ms / (no p95) / p99_ttft_ms; TPOT p99 15.793261194984588
+    const first = rowTexts(table)[0]!
+    expect(first[ttft]).toMatch(/^\S+ \/ \? \/ 98\.7 \(r\)$/)
+    expect(first[tpot]).toMatch(/^\S+ \/ \? \/ 15\.8 \(r\)$/)
+    const levels = reportSections(report).find((section) => section.kind === 'levels')
+    expect(levels?.kind === 'levels' ? levels.note : '').toContain("(r) = vLLM's own statistics as its file gives them")
+  })
+
+  it("capplan's own samples are never replaced: a level with distributions shows them, unmarked, and the note has no (r)", async () => {
+    const {levelsTable, rowTexts} = await import('../../../../src/report/render/rows.js')
+    const {reportSections} = await import('../../../../src/report/render/sections.js')
+    const [own] = await load('capplan-embedded-int4.json')
+    const report = buildResultReport('own.json', own!, store, {slo: {tpotMs: 500}, plan: parseCostFlags({'gpu-price': '2'})})
+    expect(rowTexts(levelsTable(report)).flat().join(' ')).not.toContain('(r)')
+    const levels = reportSections(report).find((section) => section.kind === 'levels')
+    expect(levels?.kind === 'levels' ? levels.note : '').not.toContain('(r)')
+  })
+})

@@ -97,3 +97,46 @@ describe("GuideLLM's own test asset, a sweep's synchronous benchmark of mid-2025
   })
 })
 
+
+describe('GuideLLM 0.8.0.dev18 benchmarks.json (metadata version 2, config.spec; constant 2 and 4 req/s against its mock server)', () => {
+  it("two rate levels with GuideLLM's own rates, counts and latency statistics over its 2 requests each (its sample is empty)", async () => {
+    const loaded = await loadAnyResult(peer('guidellm_0.8.0.dev18_mock_constant.json'), {capplanVersion: '0.1.0', command: ['capplan', 'import'], store})
+    expect(loaded.map((l) => l.format)).toEqual(['guidellm'])
+    const result = loaded[0]!.result
+    expect(resultFileSchema.safeParse(result).success).toBe(true)
+    expect(result.notes.join('\n')).toContain('GuideLLM 0.8.0.dev18, 2 benchmarks')
+    // config.strategy: {type_: constant, rate: 2.0} then 4.0
+    expect(result.levels.map((level) => level.load)).toEqual([
+      {kind: 'rate', value: 2},
+      {kind: 'rate', value: 4},
+    ])
+    const [two, four] = result.levels as [(typeof result.levels)[number], (typeof result.levels)[number]]
+    // metrics.request_totals: 2 successful, 0 errored, 0 incomplete in each
+    expect(two.summary.requests).toEqual({completed: 2, failed: 0})
+    expect(four.summary.requests).toEqual({completed: 2, failed: 0})
+    expect(two.requests).toHaveLength(0)
+    // GuideLLM's own rates: output_tokens_per_second.successful.mean, requests_per_second.successful.mean; duration
+    expect(two.summary.throughput.outputTokensPerS).toBe(3.1950675815128577)
+    expect(two.summary.throughput.requestsPerS).toBe(0.39843430656414264)
+    expect(two.summary.durationS).toBe(5.01964807510376)
+    expect(four.summary.throughput.outputTokensPerS).toBe(6.377131566888984)
+    expect(four.summary.throughput.requestsPerS).toBe(0.7940882013937378)
+    // input tok/s = prompt_token_count total (2 x 71.5) / duration
+    expect(two.summary.throughput.inputTokensPerS).toBeCloseTo((2 * 71.5) / 5.01964807510376, 12)
+    // Latencies: GuideLLM's statistics as written (TTFT; inter_token_latency_ms = capplan's TPOT, which excludes
+    // the first token; request_latency s -> ms), with no sample to recompute them from
+    expect(two.summary.ttftMs).toBeNull()
+    expect(two.reported?.ttftMs).toEqual({mean: 11.481165885925293, p50: 11.276006698608398, p90: 11.686325073242188, p95: 11.686325073242188, p99: 11.686325073242188})
+    expect(two.reported?.tpotMs?.mean).toBe(1.1508464813232422)
+    expect(two.reported?.tpotMs?.p99).toBe(1.2557165963309151)
+    expect(two.reported?.e2eMs?.mean).toBeCloseTo(19.78909969329834, 9)
+    expect(four.reported?.ttftMs?.p50).toBe(9.419918060302734)
+    expect(four.reported?.e2eMs?.p99).toBeCloseTo(19.294023513793945, 9)
+    // GuideLLM's mean lengths: prompt_token_count 71.5 and 65.5 over the two benchmarks, output 8
+    expect(result.workload).toMatchObject({outputTokens: 8})
+    // The SLO check uses GuideLLM's reported percentiles (no samples), and says so
+    const point = findOperatingPoint(result.levels, {ttftMs: 50, tpotMs: 5}, {percentile: 'p95'})
+    expect(point.kind).not.toBe('unchecked')
+    expect(point.explanation).toContain("GuideLLM's reported p95 TTFT")
+  })
+})
