@@ -991,8 +991,14 @@ export function itlVerdict(c: ItlComparison): string[] {
     `  target (default paths: ${[...new Set(cells.map(({client}) => client.name))].join(', ')}): p99 <= the yardstick's in ${met.length} of ${judged.length} cells -> ${judged.length > 0 && met.length === judged.length ? 'MET' : 'MISSED'}`,
   ]
   for (const {a, client} of judged.filter(({client}) => client.meetsTarget === false)) {
+    // The evidence beside each miss: a pause as long as the p99 (the process collecting, or descheduled while
+    // it did) and the machine's load say whose tail it is.
+    const load =
+      a.loadavgPerRound === undefined || a.loadavgPerRound.length === 0
+        ? ''
+        : `, load average ${fmt(Math.min(...a.loadavgPerRound), 2)}-${fmt(Math.max(...a.loadavgPerRound), 2)}`
     lines.push(
-      `    missed: ${client.name} at ${a.streams} streams, p99 ${fmt(client.summary.absErrorMs?.p99)} ms = ${fmt(client.ratioToYardstick, 2)}x the yardstick's ${fmt(a.yardstick.summary.absErrorMs?.p99)} ms`,
+      `    missed: ${client.name} at ${a.streams} streams, p99 ${fmt(client.summary.absErrorMs?.p99)} ms = ${fmt(client.ratioToYardstick, 2)}x the yardstick's ${fmt(a.yardstick.summary.absErrorMs?.p99)} ms (its longest GC pause ${fmt(client.gcPauseMaxMs, 1)} ms${load})`,
     )
   }
   const underOneMs = c.at.filter((a) => (a.yardstick.summary.absErrorMs?.p99 ?? Infinity) <= TARGET_ITL_P99_MS)

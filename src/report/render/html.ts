@@ -157,7 +157,7 @@ function htmlSection(section: Section, id: string, costChart: boolean, trafficCh
 ${header.status === null ? '' : `<p class="status">${escapeHtml(header.status)}</p>\n`}<div class="charts"><canvas id="${id}-speed" width="560" height="360"></canvas><canvas id="${id}-ttft" width="560" height="360"></canvas>${costChart ? `<canvas id="${id}-cost" width="1120" height="420"></canvas>` : ''}${trafficChart ? `<canvas id="${id}-traffic" width="1120" height="360"></canvas>` : ''}</div>`
     }
     case 'levels':
-      return `${htmlTable(section.table)}\n<p class="meta">${escapeHtml(section.note)}</p>`
+      return `${htmlTable(section.table)}\n<p class="meta">${section.notes.map(escapeHtml).join('<br>')}</p>`
     case 'paragraph':
       return section.emphasis ? `<p><strong>${escapeHtml(section.text)}</strong></p>` : `<p>${escapeHtml(section.text)}</p>`
     case 'list':

@@ -35,7 +35,7 @@ export interface InvalidResultFile {
 export const INVALID_TITLE = 'Files not reported (invalid)'
 export const NO_RESULTS = 'No result files found.'
 /** Under the levels table: what the " *" on a load means. */
-export const OPERATING_POINT_MARK = '* = the level the operating point uses (the lower one when interpolated)'
+export const OPERATING_POINT_MARK = '* = the level the operating point uses (the lower one when interpolated); Efficiency = output tok/s as a share of the roofline ceiling'
 
 /**
  * What the run's status means for its numbers, in words; null for a complete run. A "running" file was saved

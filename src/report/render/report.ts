@@ -29,7 +29,7 @@ function terminalSection(section: Section): string[] {
     case 'header':
       return [`== ${section.header.title}`, ...headerLines(section.header)]
     case 'levels':
-      return [boxTable(section.table), section.note]
+      return [boxTable(section.table), ...section.notes]
     case 'paragraph':
       return [section.text]
     case 'list':
@@ -70,7 +70,7 @@ function markdownSection(section: Section): string[] {
     case 'header':
       return [`## ${mdEscape(section.header.title)}`, mdList(headerLines(section.header))]
     case 'levels':
-      return [mdTable(section.table), mdEscape(section.note)]
+      return [mdTable(section.table), ...section.notes.map(mdEscape)]
     case 'paragraph':
       return [mdEscape(section.text)]
     case 'list':

@@ -127,19 +127,41 @@ function withReportedLatency(cells: Record<LevelKey, Cell>, summary: LevelSummar
 
 type ReportLevelKey = 'load' | 'requests' | 'output' | 'total' | 'ttft' | 'tpot' | 'e2e' | 'slo' | 'efficiency'
 
+/**
+ * Each level's SLO cell, short ("meets", "misses [1]", "EXCLUDED [2]", "not checked"), and the numbered reasons
+ * printed under the table: a reason in the cell made the table ~230 columns wide.
+ */
+export function levelSloCells(report: ResultReport): {cells: string[]; footnotes: string[]} {
+  const point = report.operatingPoint
+  const checksByIndex = new Map<number, LevelSloCheck>(point.checks.map((check) => [check.index, check]))
+  const footnotes: string[] = []
+  const cells = report.levels.map((_, index) => {
+    const check = checksByIndex.get(index)
+    const verified = report.verification.levels[index]
+    const label = loadCell(report.loads[index]!)
+    const numbered = (word: string, reason: string) => {
+      footnotes.push(`[${footnotes.length + 1}] ${label}: ${word}: ${reason}`)
+      return `${word} [${footnotes.length}]`
+    }
+    if (verified?.verdict === 'excluded') return numbered('EXCLUDED', verified.reason)
+    // A level the roofline or the checks excluded is not a miss of the SLO: its cell says EXCLUDED.
+    const missed = (reason: string) => (reason.startsWith('excluded: ') ? numbered('EXCLUDED', reason.slice('excluded: '.length)) : numbered('misses', reason))
+    const slo = point.kind === 'unchecked' ? 'not checked' : check === undefined ? '-' : check.meets ? 'meets' : missed(check.reason)
+    return verified?.verdict === 'summary-only' ? `${slo} (summary only)` : slo
+  })
+  return {cells, footnotes}
+}
+
 /** The per-level table of a result: throughput, p50 / the SLO's percentile / p99, the SLO verdict, efficiency. The operating point's level is marked " *". */
 export function levelsTable(report: ResultReport): Table<ReportLevelKey> {
   const point = report.operatingPoint
-  const percentiles: Pct[] = ['p50', point.percentile, 'p99']
+  // p50 / the SLO's percentile / p99; an SLO at p50 or p99 shows p95 between them rather than a column twice.
+  const percentiles: Pct[] = ['p50', point.percentile === 'p50' || point.percentile === 'p99' ? 'p95' : point.percentile, 'p99']
   const c = levelColumns(percentiles)
-  const checksByIndex = new Map<number, LevelSloCheck>(point.checks.map((check) => [check.index, check]))
+  const slo = levelSloCells(report).cells
   const rows = report.levels.map((summary, index) => {
     const cells = withReportedLatency(levelCells(report.loads[index]!, summary, percentiles), summary, report.reportedLatency[index] ?? null, percentiles)
-    const check = checksByIndex.get(index)
     const verified = report.verification.levels[index]
-    const sloVerdict = point.kind === 'unchecked' ? 'not checked' : check === undefined ? '-' : check.meets ? 'meets' : `misses: ${check.reason}`
-    const verdict =
-      verified?.verdict === 'excluded' ? `EXCLUDED: ${verified.reason}` : verified?.verdict === 'summary-only' ? `${sloVerdict} (summary only, not verifiable)` : sloVerdict
     const load = report.loads[index]!
     // The load it claims and, when the records show fewer requests ever in flight, the load it reached.
     const peak = verified?.peakInFlight ?? null
@@ -154,12 +176,12 @@ export function levelsTable(report: ResultReport): Table<ReportLevelKey> {
       ttft: cells.ttft,
       tpot: cells.tpot,
       e2e: cells.e2e,
-      slo: textCell(verdict),
+      slo: textCell(slo[index]!),
       efficiency: cell(report.sanity.levels[index]?.check?.efficiency ?? null, efficiencyText(report.sanity.levels[index])),
     }
   })
   return {
-    columns: [c.load, c.requests, c.output, c.total, c.ttft, c.tpot, c.e2e, column('slo', 'SLO'), column('efficiency', 'Efficiency (of ceiling tok/s)')],
+    columns: [c.load, c.requests, c.output, c.total, c.ttft, c.tpot, c.e2e, column('slo', 'SLO'), column('efficiency', 'Efficiency')],
     rows,
   }
 }

@@ -20,12 +20,13 @@ import {
   type ReportHeader,
 } from './lines.js'
 import {comparisonLines, decisionLines, warningLines} from './buyer-lines.js'
-import {costTable, levelsTable, REPORTED_MARK, type CostTable, type Table} from './rows.js'
+import {costTable, levelSloCells, levelsTable, REPORTED_MARK, type CostTable, type Table} from './rows.js'
 
 export type Section =
   | {kind: 'header'; header: ReportHeader}
   /** The per-level table and what its " *" marks. */
-  | {kind: 'levels'; table: Table; note: string}
+  /** notes: lines under the table (the marks' meanings, the SLO cells' numbered reasons). */
+  | {kind: 'levels'; table: Table; notes: string[]}
   /** emphasis: the answer of the report (the operating point). */
   | {kind: 'paragraph'; text: string; emphasis: boolean}
   | {kind: 'list'; name: 'verification' | 'sanity' | 'caveats'; lines: string[]}
@@ -33,8 +34,13 @@ export type Section =
   /** A what-if target: its lines (refused or estimated) and, when costed, its plan. */
   | {kind: 'whatIf'; target: string; lines: string[]; plan: PlanResult | null}
 
-/** Under the levels table: the operating-point mark, and the reported-statistics mark when a cell uses it. */
-function levelsNote(report: ResultReport): string {
+/** Under the levels table: the marks' meanings, then the SLO cells' numbered reasons (levelSloCells). */
+function levelsNotes(report: ResultReport): string[] {
+  return [...levelsMarks(report), ...levelSloCells(report).footnotes]
+}
+
+/** The operating-point mark, and the reported-statistics mark when a cell uses it. */
+function levelsMarks(report: ResultReport): string[] {
   const sources = [
     ...new Set(
       report.reportedLatency.flatMap((reported, index) => {
@@ -49,15 +55,18 @@ function levelsNote(report: ResultReport): string {
     ),
   ]
   return sources.length === 0
-    ? OPERATING_POINT_MARK
-    : `${OPERATING_POINT_MARK}\n${REPORTED_MARK.trim()} = ${sources.join(', ')}'s own statistics as its file gives them (no per-request samples to recompute them from; ? = not in the file)`
+    ? [OPERATING_POINT_MARK]
+    : [
+        OPERATING_POINT_MARK,
+        `${REPORTED_MARK.trim()} = ${sources.join(', ')}'s own statistics as its file gives them (no per-request samples to recompute them from; ? = not in the file)`,
+      ]
 }
 
 export function reportSections(report: ResultReport): Section[] {
   const energy = energyLine(report)
   return [
     {kind: 'header', header: reportHeader(report)},
-    {kind: 'levels', table: levelsTable(report), note: levelsNote(report)},
+    {kind: 'levels', table: levelsTable(report), notes: levelsNotes(report)},
     {kind: 'list', name: 'verification', lines: verificationLines(report)},
     {kind: 'paragraph', text: operatingPointLine(report.operatingPoint), emphasis: true},
     {kind: 'list', name: 'sanity', lines: sanityLines(report)},

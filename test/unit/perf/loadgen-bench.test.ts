@@ -310,13 +310,18 @@ describe('the verdicts npm run bench prints: itlVerdict and ceilingVerdict', () 
       loadavgBefore: [1, 1, 1],
       loadavgAfter: [1, 1, 1],
       at: [
-        {streams: 64, yardstick: {summary: summary(0.3, 4), failed: 0, cpuS: 1, wallS: 4}, clients: [client('a', 3, 4), client('b', 5, 4), client('fetch', 9, 4, false)]},
+        {
+          streams: 64,
+          loadavgPerRound: [2.5, 1.2],
+          yardstick: {summary: summary(0.3, 4), failed: 0, cpuS: 1, wallS: 4},
+          clients: [client('a', 3, 4), client('b', 5, 4), client('fetch', 9, 4, false)],
+        },
         {streams: 256, yardstick: {summary: summary(2, 20), failed: 0, cpuS: 1, wallS: 4}, clients: [client('a', 10, 20), client('b', 19, 20)]},
       ],
     })
     // 4 default cells, 3 meet (b at 64 streams misses: 5 / 4 = 1.25x); fetch (not a default path) not counted.
     expect(lines[0]).toBe("  target (default paths: a, b): p99 <= the yardstick's in 3 of 4 cells -> MISSED")
-    expect(lines[1]).toBe("    missed: b at 64 streams, p99 5.000 ms = 1.25x the yardstick's 4.000 ms")
+    expect(lines[1]).toBe("    missed: b at 64 streams, p99 5.000 ms = 1.25x the yardstick's 4.000 ms (its longest GC pause 1.0 ms, load average 1.20-2.50)")
     expect(lines[2]).toBe("    the <= 1 ms clause did not apply: the yardstick's p99 was above 1 ms at every stream count (4.00 ms at 64, 20.00 ms at 256)")
     expect(lines[3]).toBe("    p50 at 64 streams: capplan 0.100 / 0.100 ms vs the yardstick's 0.300 ms")
   })

@@ -126,7 +126,7 @@ describe("the levels table shows the tool's reported statistics where the level 
     expect(first[ttft]).toMatch(/^\S+ \/ \? \/ 98\.7 \(r\)$/)
     expect(first[tpot]).toMatch(/^\S+ \/ \? \/ 15\.8 \(r\)$/)
     const levels = reportSections(report).find((section) => section.kind === 'levels')
-    expect(levels?.kind === 'levels' ? levels.note : '').toContain("(r) = vLLM's own statistics as its file gives them")
+    expect(levels?.kind === 'levels' ? levels.notes.join('\n') : '').toContain("(r) = vLLM's own statistics as its file gives them")
   })
 
   it("capplan's own samples are never replaced: a level with distributions shows them, unmarked, and the note has no (r)", async () => {
@@ -136,6 +136,26 @@ describe("the levels table shows the tool's reported statistics where the level 
     const report = buildResultReport('own.json', own!, store, {slo: {tpotMs: 500}, plan: parseCostFlags({'gpu-price': '2'})})
     expect(rowTexts(levelsTable(report)).flat().join(' ')).not.toContain('(r)')
     const levels = reportSections(report).find((section) => section.kind === 'levels')
-    expect(levels?.kind === 'levels' ? levels.note : '').not.toContain('(r)')
+    expect(levels?.kind === 'levels' ? levels.notes.join('\n') : '').not.toContain('(r)')
+  })
+})
+
+describe('the SLO column is short; its reasons are numbered under the table', () => {
+  it("vLLM at a p99 SLO: meets, misses [1], misses [2]; the footnotes give each level's reason", async () => {
+    const {levelSloCells, levelsTable, rowTexts} = await import('../../../../src/report/render/rows.js')
+    const {reportSections} = await import('../../../../src/report/render/sections.js')
+    const [noFeatures] = await load('vllm_serve_append_llama3b_l40s.jsonl')
+    const report = buildResultReport('results.json', noFeatures!, store, {slo: {ttftMs: 200, tpotMs: 30}, percentile: 'p99', plan: parseCostFlags({'gpu-price': '2'})})
+    const {cells, footnotes} = levelSloCells(report)
+    // Imported without records: every level is summary-only
+    expect(cells).toEqual(['meets (summary only)', 'misses [1] (summary only)', 'misses [2] (summary only)'])
+    expect(footnotes).toHaveLength(2)
+    expect(footnotes[0]).toMatch(/^\[1\] \S.*: misses: vLLM's reported TPOT p99 35\.58 ms > 30 ms$/)
+    expect(footnotes[1]).toMatch(/^\[2\] \S.*: misses: .*TTFT/)
+    const table = levelsTable(report)
+    const slo = table.columns.findIndex((c) => c.key === 'slo')
+    expect(rowTexts(table).map((row) => row[slo])).toEqual(cells)
+    const levels = reportSections(report).find((section) => section.kind === 'levels')
+    expect(levels?.kind === 'levels' ? levels.notes.slice(-2) : []).toEqual(footnotes)
   })
 })
