@@ -13,7 +13,7 @@
 // The client is capplan's real load-generator path (src/): the closed-loop level runner (src/loadgen/level.ts,
 // the loop `capplan bench` runs, with its per-event bookkeeping) over an Engine whose stream() is the
 // llamacpp engine's request path (streamRequest to POST /completion, token-id prompts, connection: close,
-// engineEvents) or the real OpenAiEngine (--engine openai: POST /v1/completions).
+// toEngineEvent in one loop, as SpawnedServer.serverStream) or the real OpenAiEngine (--engine openai: POST /v1/completions).
 // --transport picks streamRequest's HTTP transport on the llamacpp path: node-http (what capplan's llamacpp
 // and vllm engines use: node:http, each read stamped in the socket's 'data' callback; the default) or fetch
 // (undici; what the openai engine uses for endpoints that may be https or remote).
@@ -42,7 +42,7 @@ import {parseArgs} from 'node:util'
 
 import {useClientThreads} from '../src/engines/http/client-threads.js'
 import {protocolPaths, requestBody} from '../src/engines/http/protocols.js'
-import {engineEvents, streamRequest} from '../src/engines/http/stream.js'
+import {streamRequest, toEngineEvent} from '../src/engines/http/stream.js'
 import type {HttpTransport} from '../src/engines/http/transport.js'
 import {OpenAiEngine} from '../src/engines/openai.js'
 import type {Engine, GenRequest, StreamEvent} from '../src/engines/types.js'
@@ -311,25 +311,29 @@ function processCpuMs(pid: number | undefined): number | null {
 /**
  * An Engine over an already-running llama-server-compatible endpoint, streaming exactly as the llamacpp
  * engine does (src/engines/llamacpp/engine.ts stream(): POST /completion, requestBody, keepAlive false,
- * engineEvents) minus the process management that has no counterpart here.
+ * toEngineEvent in one loop) minus the server-death check, which has no server here.
  */
 function endpointEngine(url: string, transport: HttpTransport = 'fetch'): Engine {
   return {
     start: async () => {},
     info: () => ({kind: 'llamacpp', version: null, build: null, backend: 'cpu', threads: null, gpuCount: 0, args: [], endpoint: url}),
     stop: async () => {},
-    stream: (request, signal) =>
-      engineEvents(
-        streamRequest({
-          url: `${url}${protocolPaths['llamacpp-completion']}`,
-          protocol: 'llamacpp-completion',
-          body: requestBody('llamacpp-completion', request, {model: 'capplan'}),
-          keepAlive: false,
-          signal,
-          timeoutMs: 600_000,
-          transport,
-        }),
-      ),
+    // The llamacpp engine's loop (SpawnedServer.serverStream) without the server-death check (no server here).
+    stream: async function* (request, signal) {
+      const events = streamRequest({
+        url: `${url}${protocolPaths['llamacpp-completion']}`,
+        protocol: 'llamacpp-completion',
+        body: requestBody('llamacpp-completion', request, {model: 'capplan'}),
+        keepAlive: false,
+        signal,
+        timeoutMs: 600_000,
+        transport,
+      })
+      for await (const event of events) {
+        const engineEvent = toEngineEvent(event)
+        if (engineEvent !== null) yield engineEvent
+      }
+    },
   }
 }
 

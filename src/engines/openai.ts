@@ -2,7 +2,7 @@ import {CapplanError, EngineError, invalidInput} from '../lib/errors.js'
 import {redactSecrets} from '../lib/redact.js'
 import {getJson, type JsonResponse} from './http/json.js'
 import {type LlamaServerTimings, protocolPaths, requestBody, serverErrorMessage, type WireProtocol} from './http/protocols.js'
-import {DEFAULT_REQUEST_TIMEOUT_MS, engineEvents, streamRequest} from './http/stream.js'
+import {DEFAULT_REQUEST_TIMEOUT_MS, streamRequest, toEngineEvent} from './http/stream.js'
 import type {HttpTransport} from './http/transport.js'
 import {PROMPT_POOL_TEXT} from './prompt-pool.js'
 import type {Engine, EngineInfo, GenRequest, StreamEvent} from './types.js'
@@ -294,23 +294,25 @@ export class OpenAiEngine implements Engine {
       }
       return
     }
-    yield* engineEvents(
-      streamRequest({
-        url: `${this.endpoint}${protocolPaths[this.protocol]}`,
-        protocol: this.protocol,
-        body: requestBody(this.protocol, request, {
-          model: this.model,
-          serverExtensions: this.options.serverExtensions,
-          extraBody: this.options.extraBody,
-        }),
-        headers: this.headers(),
-        secrets: this.secrets(),
-        signal,
-        timeoutMs: this.options.requestTimeoutMs === undefined ? DEFAULT_REQUEST_TIMEOUT_MS : this.options.requestTimeoutMs,
-        transport: this.options.transport ?? 'node-http',
+    const events = streamRequest({
+      url: `${this.endpoint}${protocolPaths[this.protocol]}`,
+      protocol: this.protocol,
+      body: requestBody(this.protocol, request, {
+        model: this.model,
+        serverExtensions: this.options.serverExtensions,
+        extraBody: this.options.extraBody,
       }),
-      this.options.onServerTimings,
-    )
+      headers: this.headers(),
+      secrets: this.secrets(),
+      signal,
+      timeoutMs: this.options.requestTimeoutMs === undefined ? DEFAULT_REQUEST_TIMEOUT_MS : this.options.requestTimeoutMs,
+      transport: this.options.transport ?? 'node-http',
+    })
+    // One loop, no generator in between (toEngineEvent): each layer costs promises per streamed event.
+    for await (const event of events) {
+      const engineEvent = toEngineEvent(event, this.options.onServerTimings)
+      if (engineEvent !== null) yield engineEvent
+    }
   }
 
   async stop(): Promise<void> {

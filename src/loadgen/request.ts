@@ -74,7 +74,7 @@ export async function runRequest(
   const {signal} = options
   const cutBy = signal.aborted && signal.reason instanceof LevelFailure ? signal.reason : null
   // Cut off by the failure: a failed request naming it. An error the engine reported before the abort (e.g.
-  // withServerDeath's 'engine' error naming the exit) is kept as it is.
+  // serverDeathError's 'engine' error naming the exit) is kept as it is.
   if (cutBy !== null && error !== null && erredAfterAbort) {
     error = {kind: cutBy.kind, message: `${cutBy.message}: cut off in flight after ${offsets.length} content event(s)`}
   }

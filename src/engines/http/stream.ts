@@ -226,10 +226,21 @@ export async function* streamRequestHere(options: StreamRequestOptions): AsyncGe
   }
 }
 
-/** Only the engine-facing events (drops llama-server timings), for Engine.stream(). */
+/**
+ * A client event as Engine.stream() yields it: llama-server's timings go to onServerTimings instead (null).
+ * The engines apply it inside their own loop over streamRequest rather than through another async generator:
+ * each generator between the socket and the level runner costs promises and allocations per event.
+ */
+export function toEngineEvent(event: ClientEvent, onServerTimings?: (timings: LlamaServerTimings) => void): StreamEvent | null {
+  if (event.kind !== 'server-timings') return event
+  onServerTimings?.(event.timings)
+  return null
+}
+
+/** Only the engine-facing events (drops llama-server timings): toEngineEvent over a whole stream. */
 export async function* engineEvents(events: AsyncIterable<ClientEvent>, onServerTimings?: (timings: LlamaServerTimings) => void): AsyncGenerator<StreamEvent> {
   for await (const event of events) {
-    if (event.kind === 'server-timings') onServerTimings?.(event.timings)
-    else yield event
+    const engineEvent = toEngineEvent(event, onServerTimings)
+    if (engineEvent !== null) yield engineEvent
   }
 }

@@ -323,16 +323,15 @@ export function bindHostArg(host: string): string {
 }
 
 /**
- * A spawned server's request events, with a failure caused by the server dying turned into an 'engine' error
- * naming the exit. A dropped connection is how a dying server looks from the client, so a drop waits briefly
- * for the exit (exitAfterFailure). The log is not named here (bench keeps it beside the result file under
- * another name); the run's notes hold its last lines.
+ * A spawned server's request error, turned into an 'engine' error naming the exit when the server died. A
+ * dropped connection is how a dying server looks from the client, so a drop waits briefly for the exit
+ * (exitAfterFailure). The log is not named here (bench keeps it beside the result file under another name);
+ * the run's notes hold its last lines. Called on error events only, inside the engine's one loop over a
+ * request's events (SpawnedServer.serverStream).
  */
-export async function* withServerDeath(events: AsyncIterable<StreamEvent>, server: ManagedProcess, name: string): AsyncGenerator<StreamEvent> {
-  for await (const event of events) {
-    const died = event.kind === 'error' ? (event.errorKind === 'dropped' ? await exitAfterFailure(server) : server.exitStatus()) : null
-    yield event.kind === 'error' && died !== null ? {kind: 'error', errorKind: 'engine', message: `${name} exited (${describeExit(died)}): ${event.message}`} : event
-  }
+export async function serverDeathError(event: Extract<StreamEvent, {kind: 'error'}>, server: ManagedProcess, name: string): Promise<StreamEvent> {
+  const died = event.errorKind === 'dropped' ? await exitAfterFailure(server) : server.exitStatus()
+  return died === null ? event : {kind: 'error', errorKind: 'engine', message: `${name} exited (${describeExit(died)}): ${event.message}`}
 }
 
 /**

@@ -6,7 +6,7 @@ import {CapplanError, EngineError} from '../../lib/errors.js'
 import {findFreePort} from '../../lib/ports.js'
 import {redactArgv} from '../../lib/redact.js'
 import {type LlamaServerTimings, protocolPaths, type WireProtocol} from '../http/protocols.js'
-import {DEFAULT_REQUEST_TIMEOUT_MS, engineEvents, streamRequest} from '../http/stream.js'
+import {DEFAULT_REQUEST_TIMEOUT_MS, streamRequest, toEngineEvent} from '../http/stream.js'
 import type {Engine, EngineExit, EngineInfo, GenRequest, StreamEvent} from '../types.js'
 import {
   bindHostArg,
@@ -17,9 +17,9 @@ import {
   type ExitStatus,
   type ManagedProcess,
   readLogTail,
+  serverDeathError,
   spawnManaged,
   waitForHealth,
-  withServerDeath,
 } from './process.js'
 
 /**
@@ -181,27 +181,28 @@ export abstract class SpawnedServer implements Engine {
       yield {kind: 'error', errorKind: 'engine', message: `The ${this.spec.kind} engine was used before start() (or after stop()).`}
       return
     }
-    yield* withServerDeath(
-      engineEvents(
-        streamRequest({
-          url: `${this.endpoint}${protocolPaths[protocol]}`,
-          protocol,
-          body,
-          headers: this.requestHeaders(),
-          secrets: this.apiKey === null ? [] : [this.apiKey],
-          // Loopback: a fresh connection per request costs microseconds and rules out stale pooled sockets.
-          keepAlive: false,
-          // A spawned server is always plain http on this machine: node:http stamps each read in the socket's own
-          // callback (ITL timing error p99 ~3 ms instead of ~6-13 ms through fetch, bench/loadgen-bench.js).
-          transport: 'node-http',
-          signal,
-          timeoutMs: this.serverOptions.requestTimeoutMs === undefined ? DEFAULT_REQUEST_TIMEOUT_MS : this.serverOptions.requestTimeoutMs,
-        }),
-        onServerTimings,
-      ),
-      this.server,
-      this.spec.name,
-    )
+    const server = this.server
+    const events = streamRequest({
+      url: `${this.endpoint}${protocolPaths[protocol]}`,
+      protocol,
+      body,
+      headers: this.requestHeaders(),
+      secrets: this.apiKey === null ? [] : [this.apiKey],
+      // Loopback: a fresh connection per request costs microseconds and rules out stale pooled sockets.
+      keepAlive: false,
+      // A spawned server is always plain http on this machine: node:http stamps each read in the socket's own
+      // callback (ITL timing error p99 ~3 ms instead of ~6-13 ms through fetch, bench/loadgen-bench.js).
+      transport: 'node-http',
+      signal,
+      timeoutMs: this.serverOptions.requestTimeoutMs === undefined ? DEFAULT_REQUEST_TIMEOUT_MS : this.serverOptions.requestTimeoutMs,
+    })
+    // One loop between the socket's events and the level runner (toEngineEvent, serverDeathError): each
+    // async generator in between costs promises and allocations per streamed event.
+    for await (const event of events) {
+      const engineEvent = toEngineEvent(event, onServerTimings)
+      if (engineEvent === null) continue
+      yield engineEvent.kind === 'error' ? await serverDeathError(engineEvent, server, this.spec.name) : engineEvent
+    }
   }
 
   /** `authorization: Bearer KEY` when the server was started with a key; {} otherwise. Never recorded. */
