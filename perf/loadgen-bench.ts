@@ -1164,12 +1164,19 @@ async function main(): Promise<void> {
       process.stderr.write(`loadgen-bench: --compare-streams must be positive integers, comma-separated (got ${values['compare-streams']})\n`)
       process.exit(2)
     }
+    const only = values['compare-clients']?.split(',')
+    try {
+      comparedClients(only)
+    } catch (error) {
+      process.stderr.write(`loadgen-bench: --compare-clients: ${(error as Error).message}\n`)
+      process.exit(2)
+    }
     const comparison = await compareWithYardstick({
       rounds: positive('compare-rounds'),
       streamsList,
       intervalMs: positive('itl-interval-ms'),
       tokensPerStream: positive('itl-tokens'),
-      ...(values['compare-clients'] === undefined ? {} : {only: values['compare-clients'].split(',')}),
+      ...(only === undefined ? {} : {only}),
     })
     process.stdout.write(values.json ? `${JSON.stringify(comparison, null, 2)}\n` : `${formatItlComparison(comparison).join('\n')}\n`)
     return
