@@ -42,8 +42,10 @@ export interface TokenMismatch {
   requests: number
   /** Successful requests of the level. */
   of: number
-  /** The output length each request asked for (the workload's outputTokens). */
+  /** The output length each request asked for (the workload's outputTokens; a distribution's nominal mean). */
   requested: number
+  /** With an output length distribution: the lengths a request could ask for, e.g. "10-20 (uniform)"; absent = exactly `requested`. */
+  allowed?: string
   /** The lengths returned instead (distinct, ascending, the first 5). */
   returned: number[]
   /** How many distinct lengths were returned instead (more than `returned` lists when above 5). */
@@ -249,21 +251,50 @@ export function peakInFlight(requests: readonly RequestRecord[]): number {
   return peak
 }
 
+/** The output lengths a request of a distribution could ask for: a test and how to say it. */
+export interface AllowedLengths {
+  test: (tokens: number) => boolean
+  text: string
+}
+
+/**
+ * What each request of the run asked for, from its recorded workload: undefined = exactly outputTokens (fixed
+ * lengths); the lengths of its output distribution (uniform / normal / lognormal are drawn within [min, max],
+ * a histogram from its bins' lengths); 'unknown' for a replayed trace, whose per-request lengths are in the
+ * trace file, not in the result file (the check cannot be made, so it is not).
+ */
+export function allowedOutputLengths(workload: ResultFile['workload']): AllowedLengths | undefined | 'unknown' {
+  const shape = workload.shape
+  if (shape === undefined) return undefined
+  if (shape.trace !== null) return 'unknown'
+  const output = shape.output
+  switch (output.kind) {
+    case 'fixed':
+      return undefined
+    case 'histogram': {
+      const lengths = new Set(output.bins.map((bin) => bin.tokens))
+      return {test: (tokens) => lengths.has(tokens), text: `one of the histogram's ${lengths.size} lengths`}
+    }
+    default:
+      return {test: (tokens) => tokens >= output.min && tokens <= output.max, text: `${output.min}-${output.max} (${output.kind})`}
+  }
+}
+
 /** Successful requests returning another output length than the run asked for; null when not checkable. */
-export function tokenMismatchOf(level: LevelRecord, requested: number): TokenMismatch | null {
+export function tokenMismatchOf(level: LevelRecord, requested: number, allowed?: AllowedLengths): TokenMismatch | null {
   const succeeded = level.requests.filter((request) => request.error === null)
   if (succeeded.length === 0) return null
-  const wrong = succeeded.filter((request) => request.outputTokens !== requested)
+  const wrong = succeeded.filter((request) => (allowed === undefined ? request.outputTokens !== requested : !allowed.test(request.outputTokens)))
   if (wrong.length === 0) return null
   const lengths = [...new Set(wrong.map((request) => request.outputTokens))].sort((a, b) => a - b)
-  return {requests: wrong.length, of: succeeded.length, requested, returned: lengths.slice(0, 5), distinct: lengths.length}
+  return {requests: wrong.length, of: succeeded.length, requested, ...(allowed === undefined ? {} : {allowed: allowed.text}), returned: lengths.slice(0, 5), distinct: lengths.length}
 }
 
 /** "token mismatch: 3 of 4 requests returned a different output length than requested (64 tokens; returned 48, 50)" */
 export function tokenMismatchText(mismatch: TokenMismatch): string {
   return (
     `token mismatch: ${mismatch.requests} of ${mismatch.of} requests returned a different output length than requested ` +
-    `(${mismatch.requested} tokens; returned ${mismatch.returned.join(', ')}${mismatch.distinct > mismatch.returned.length ? ', ...' : ''})`
+    `(${mismatch.allowed ?? mismatch.requested} tokens; returned ${mismatch.returned.join(', ')}${mismatch.distinct > mismatch.returned.length ? ', ...' : ''})`
   )
 }
 
@@ -332,8 +363,9 @@ function verifyLevel(file: string, result: ResultFile, index: number, sameLoad: 
   let tokenMismatch: TokenMismatch | null = null
   let peak: number | null = null
   if (!imported && records > 0) {
-    if (result.workload.ignoreEos) {
-      tokenMismatch = tokenMismatchOf(level, result.workload.outputTokens)
+    const allowed = allowedOutputLengths(result.workload)
+    if (result.workload.ignoreEos && allowed !== 'unknown') {
+      tokenMismatch = tokenMismatchOf(level, result.workload.outputTokens, allowed)
       if (tokenMismatch !== null) {
         problems.push(
           `${label}: ${tokenMismatchText(tokenMismatch)}: the throughput and the input:output ratio of the cost would rest on lengths the run did not ask for, so it is not costed`,

@@ -144,6 +144,50 @@ describe('verifyResult: each tampering named by file, level and field', () => {
     ])
   })
 
+  it('with an output length distribution each request is checked against its lengths, not the nominal mean', () => {
+    const result = real()
+    const level = result.levels[1]!
+    // The run asked for uniform 48-64 (recorded mean 56): 48 and 64 are fine, 40 is not.
+    result.workload.outputTokens = 56
+    const fixed = {kind: 'fixed' as const, tokens: 32}
+    result.workload.shape = {
+      promptCache: 'on',
+      seed: 1,
+      prefix: null,
+      sessions: null,
+      input: fixed,
+      output: {kind: 'uniform', min: 48, max: 64},
+      arrivals: {process: 'closed', burstiness: null, rampMs: null},
+      trace: null,
+    }
+    const setLength = (index: number, tokens: number) => {
+      const request = level.requests[index]!
+      request.outputTokens = request.countedTokens = tokens
+      request.chunkTokens = [...Array<number>(tokens).fill(1), ...Array<number>(request.chunkOffsetsMs.length - tokens).fill(0)]
+    }
+    setLength(0, 48)
+    setLength(1, 64)
+    level.summary = summarizeLevel(level.requests, level.window)
+    const inRange = verify(result).levels[1]!
+    expect(inRange.tokenMismatch).toBeNull()
+    expect(inRange.verdict).toBe('verified')
+    setLength(2, 40)
+    level.summary = summarizeLevel(level.requests, level.window)
+    const outside = verify(result).levels[1]!
+    expect(outside.verdict).toBe('excluded')
+    expect(outside.tokenMismatch).toEqual({requests: 1, of: 4, requested: 56, allowed: '48-64 (uniform)', returned: [40], distinct: 1})
+    expect(outside.problems[0]).toContain('token mismatch: 1 of 4 requests returned a different output length than requested (48-64 (uniform) tokens; returned 40)')
+    // A histogram: only its bins' lengths
+    result.workload.shape.output = {kind: 'histogram', file: 'h.json', bins: [{tokens: 40, weight: 1}, {tokens: 48, weight: 1}, {tokens: 64, weight: 2}]}
+    expect(verify(result).levels[1]!.tokenMismatch).toBeNull()
+    result.workload.shape.output = {kind: 'histogram', file: 'h.json', bins: [{tokens: 48, weight: 1}, {tokens: 64, weight: 2}]}
+    expect(verify(result).levels[1]!.tokenMismatch).toMatchObject({requests: 1, allowed: "one of the histogram's 2 lengths", returned: [40]})
+    // A replayed trace: the lengths are in the trace file, not here: not checked (not a mismatch)
+    result.workload.shape.trace = {file: 't.jsonl', sha256: 'a'.repeat(64), requests: 4, blockTokens: 512, replaySpeed: 1}
+    expect(verify(result).levels[1]!.tokenMismatch).toBeNull()
+    expect(verify(result).levels[1]!.verdict).toBe('verified')
+  })
+
   it('flags (without excluding) streamed counts unlike the server\'s; excludes a concurrency never reached', () => {
     const result = sampleResult()
     const level = result.levels[0]!
