@@ -707,8 +707,9 @@ export interface PairedCliStreams {
 
 /**
  * The result file's measured requests (outputTokens >= measuredFrom) paired with the source's logged streams
- * by length; each pair becomes a PerStream (client chunk offsets, texts "t=<send time>") for itlErrorSummary,
- * which pairs event i with send i and leaves out a stream whose counts differ.
+ * by length; each pair becomes a PerStream (the first measuredFrom client chunk offsets and texts
+ * "t=<send time>") for itlErrorSummary, which pairs event i with send i and leaves out a stream whose counts
+ * differ.
  */
 export function pairCliStreams(
   requests: readonly Pick<RequestRecord, 'outputTokens' | 'chunkOffsetsMs' | 'error'>[],
@@ -732,9 +733,29 @@ export function pairCliStreams(
       unpaired++
       continue
     }
-    streams.push({clientMs: request.chunkOffsetsMs, texts: matches[0]!.sentAt.map((stamp) => `t=${stamp}`)})
+    // Only the first `measuredFrom` events: all the streams are in flight then (they start together and each
+    // runs at least that long), as in the fixed-length levels the other clients run; later the count decays.
+    streams.push({clientMs: request.chunkOffsetsMs.slice(0, measuredFrom), texts: matches[0]!.sentAt.slice(0, measuredFrom).map((stamp) => `t=${stamp}`)})
   }
   return {streams, failed, unpaired}
+}
+
+/**
+ * A shell script capplan can start as llama-server (`--server-bin`): it takes the --host and --port capplan
+ * passes (ignoring the rest: the model, threads, ...) and runs perf/sse-source with stamped chunks every
+ * `intervalMs`, its stamp log written to `stampsFile` when it is stopped.
+ */
+export function fakeLlamaServerScript(stampsFile: string, intervalMs: number): string {
+  const quote = (text: string) => `'${text.replaceAll("'", `'"'"'`)}'`
+  const {file, execArgv} = perfScript('sse-source')
+  const node = [process.execPath, ...execArgv, file].map(quote).join(' ')
+  return [
+    '#!/bin/sh',
+    'host=127.0.0.1; port=8080',
+    'while [ $# -gt 0 ]; do case "$1" in --host) host="$2"; shift;; --port) port="$2"; shift;; esac; shift; done',
+    `exec ${node} --host "$host" --port "$port" --interval-ms ${intervalMs} --stamp-times --stamps-file ${quote(stampsFile)}`,
+    '',
+  ].join('\n')
 }
 
 async function sourceStamps(url: string): Promise<StampedStream[]> {
@@ -752,14 +773,27 @@ async function sourceStamps(url: string): Promise<StampedStream[]> {
 async function cliItlLevel(
   url: string,
   streams: number,
+  engineKind: LoadgenEngineKind,
+  intervalMs: number,
 ): Promise<{perStream: PerStream[]; failed: number; unpaired: number; gcPauseMaxMs: number | null; gcCount: number; gcTotalMs: number}> {
   const {readResultFile} = await import('../src/results/read.js')
   const dir = mkdtempSync(path.join(os.tmpdir(), 'capplan-cli-itl-'))
   try {
     const trace = path.join(dir, 'trace.jsonl')
     writeFileSync(trace, cliTraceText(streams))
-    await sourceStamps(url) // empties the source's log: only this run's streams are paired
-    const args = [CAPPLAN_BIN, 'bench', '--engine', 'openai', '--endpoint', url, '--trace', trace, '--results-dir', path.join(dir, 'results')]
+    const stampsFile = path.join(dir, 'stamps.json')
+    let target: string[]
+    if (engineKind === 'openai') {
+      await sourceStamps(url) // empties the source's log: only this run's streams are paired
+      target = ['--engine', 'openai', '--endpoint', url]
+    } else {
+      // capplan starts its "llama-server": this wrapper, which starts a stamping source on the host and port
+      // capplan gives and writes its stamp log when capplan stops it (SIGTERM).
+      const wrapper = path.join(dir, 'llama-server')
+      writeFileSync(wrapper, fakeLlamaServerScript(stampsFile, intervalMs), {mode: 0o755})
+      target = ['--engine', 'llamacpp', '--server-bin', wrapper]
+    }
+    const args = [CAPPLAN_BIN, 'bench', ...target, '--trace', trace, '--results-dir', path.join(dir, 'results')]
     const child = spawn(process.execPath, args, {cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe']})
     let stderr = ''
     child.stderr.on('data', (data: Buffer) => (stderr = (stderr + data.toString()).slice(-4000)))
@@ -772,7 +806,8 @@ async function cliItlLevel(
     if (files.length !== 1) throw new Error(`capplan bench wrote ${files.length} result files in ${dir}/results, expected 1`)
     const result = await readResultFile(path.join(dir, 'results', files[0]!))
     const requests = result.levels.flatMap((level) => level.requests)
-    const paired = pairCliStreams(requests, await sourceStamps(url))
+    const logged = engineKind === 'openai' ? await sourceStamps(url) : (JSON.parse(readFileSync(stampsFile, 'utf8')) as {streams: StampedStream[]}).streams
+    const paired = pairCliStreams(requests, logged)
     const gc = result.levels.map((level) => level.clientHealth?.gcPauseMs ?? null).filter((g) => g !== null)
     return {
       perStream: paired.streams,
@@ -803,6 +838,7 @@ export const COMPARED_CLIENTS = [
   {name: 'capplan openai/node-http 2 workers', engineKind: 'openai', transport: 'node-http', clientThreads: 2},
   {name: 'capplan openai/fetch', engineKind: 'openai', transport: 'fetch', clientThreads: 1},
   {name: 'capplan bench --engine openai (CLI)', engineKind: 'openai', transport: 'node-http', clientThreads: 1, viaCli: true, isDefault: true},
+  {name: 'capplan bench --engine llamacpp (CLI)', engineKind: 'llamacpp', transport: 'node-http', clientThreads: 1, viaCli: true, isDefault: true},
 ] as const satisfies readonly ComparedClientSpec[]
 
 export interface ComparedClientSpec {
@@ -811,9 +847,10 @@ export interface ComparedClientSpec {
   transport: HttpTransport
   clientThreads: number
   /**
-   * true = `capplan bench --engine openai` run as its own process (its CLI, telemetry and result writing
+   * true = `capplan bench --engine <engineKind>` run as its own process (its CLI, telemetry and result writing
    * included), timed from the chunk offsets in the result file it writes (cliItlLevel); the other fields
-   * then only say what that command uses by default.
+   * then only say what that command uses by default. llamacpp: capplan spawns a stamping source as its
+   * llama-server (`--server-bin`), so the spawned-server engine path is the one measured.
    */
   viaCli?: boolean
   /** A path a user gets without asking (the target is judged on these; fetch and worker threads are options). */
@@ -926,7 +963,7 @@ export async function compareWithYardstick({
         yardstick.wallS += y.wallS
         for (const [index, client] of clients.entries()) {
           if (client.viaCli === true) {
-            const cli = await cliItlLevel(source.url, streams)
+            const cli = await cliItlLevel(source.url, streams, client.engineKind, intervalMs)
             pooled[index]!.streams.push(...cli.perStream)
             pooled[index]!.failed += cli.failed
             pooled[index]!.unpaired += cli.unpaired

@@ -11,7 +11,7 @@
 //
 //   node dist-perf/perf/sse-source.js [--host 127.0.0.1] [--port 0] [--interval-ms 0] [--tokens-per-chunk 1]
 //                                     [--fail-rate 0] [--seed 1] [--failure-kinds http-500,drop,malformed,error-event]
-//                                     [--stamp-times]
+//                                     [--stamp-times [--stamps-file FILE]]
 //   with --stamp-times, GET /stamps answers {"streams": [{"maxTokens", "sentAt": ["<ms>", ...]}, ...]} (every
 //   stream since the last GET /stamps, which empties the log): how a result file's chunk offsets are paired
 //   with the send times when the client keeps no texts (`capplan bench` run as a process).
@@ -19,7 +19,7 @@
 // prints ONE line {"url": "http://127.0.0.1:PORT"} when listening; on SIGTERM/SIGINT prints its stats JSON
 // and exits 0.
 
-import {readFileSync} from 'node:fs'
+import {readFileSync, writeFileSync} from 'node:fs'
 import {createServer, type ServerResponse} from 'node:http'
 import type {AddressInfo} from 'node:net'
 import path from 'node:path'
@@ -70,6 +70,8 @@ export interface SseSource {
   url: string
   port: number
   stats(): SourceStats
+  /** With stampTimes: every stream's send times since the last call (or GET /stamps), which empties the log. */
+  takeStamps(): StampedStream[]
   resetStats(): void
   close(): Promise<void>
 }
@@ -380,6 +382,11 @@ export async function startSseSource(options: SseSourceOptions = {}): Promise<Ss
   const timers = new Set<NodeJS.Timeout>()
   /** With stampTimes: every stream's send times since the last GET /stamps. */
   let stampLog: StampedStream[] = []
+  const takeStamps = () => {
+    const taken = stampLog
+    stampLog = []
+    return taken
+  }
 
   /** What happens to the next completion request: null = it completes; else the kind and where. */
   const decide = (chunks: number): {kind: FailureKind; afterChunks: number} | null => {
@@ -509,8 +516,7 @@ export async function startSseSource(options: SseSourceOptions = {}): Promise<Ss
       return
     }
     if (key === 'GET /stamps' && stampTimes) {
-      const body = JSON.stringify({streams: stampLog})
-      stampLog = []
+      const body = JSON.stringify({streams: takeStamps()})
       res.writeHead(200, {...SERVER_HEADERS, 'content-type': JSON_TYPE})
       res.end(body)
       req.resume()
@@ -571,6 +577,7 @@ export async function startSseSource(options: SseSourceOptions = {}): Promise<Ss
     url: `http://${urlHost}:${port}`,
     port,
     stats: () => structuredClone(stats),
+    takeStamps,
     resetStats: () => {
       stats = emptyStats()
       counters = emptyCounters()
@@ -598,6 +605,9 @@ async function main(): Promise<void> {
       seed: {type: 'string', default: '1'},
       'failure-kinds': {type: 'string', default: FAILURE_KINDS.join(',')},
       'stamp-times': {type: 'boolean', default: false},
+      // With --stamp-times: on SIGTERM/SIGINT, the stamp log ({"streams": [...]}, as GET /stamps) is written here:
+      // for a source started by capplan as its llama-server (--server-bin), which stops it before anyone asks.
+      'stamps-file': {type: 'string'},
     },
   })
   const number = (name: 'port' | 'interval-ms' | 'tokens-per-chunk' | 'fail-rate' | 'seed', check: (value: number) => boolean) => {
@@ -622,6 +632,7 @@ async function main(): Promise<void> {
   process.stdout.write(`${JSON.stringify({url: source.url})}\n`)
   const stop = async () => {
     const stats = source.stats()
+    if (values['stamps-file'] !== undefined) writeFileSync(values['stamps-file'], JSON.stringify({streams: source.takeStamps()}))
     await source.close()
     process.stdout.write(`${JSON.stringify(stats)}\n`, () => process.exit(0))
   }

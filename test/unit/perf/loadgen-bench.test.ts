@@ -265,6 +265,9 @@ describe('the CLI level: cliTraceText and pairCliStreams', () => {
       logged,
     )
     expect(paired).toEqual({streams: [{clientMs: [5, 15.5, 25], texts: ['t=1000.000', 't=1010.000', 't=1020.500']}], failed: 1, unpaired: 2})
+    // Only the first measuredFrom events of each stream (all streams in flight): here the first 2 of 3
+    const cut = bench.pairCliStreams([ok(100, [5, 15.5, 25])], logged, 2)
+    expect(cut.streams).toEqual([{clientMs: [5, 15.5], texts: ['t=1000.000', 't=1010.000']}])
     // Through the same summary as the in-process clients: client gaps 10.5, 9.5; source gaps 10, 10.5 -> 0.5, -1.
     const summary = bench.itlErrorSummary(paired.streams, 10)
     expect(summary.pairs).toBe(2)
@@ -272,7 +275,7 @@ describe('the CLI level: cliTraceText and pairCliStreams', () => {
   })
 
   it('comparedClients picks by name part and names every client when none matches', () => {
-    expect(bench.comparedClients(['CLI']).map((c) => c.name)).toEqual(['capplan bench --engine openai (CLI)'])
+    expect(bench.comparedClients(['CLI']).map((c) => c.name)).toEqual(['capplan bench --engine openai (CLI)', 'capplan bench --engine llamacpp (CLI)'])
     expect(bench.comparedClients()).toBe(bench.COMPARED_CLIENTS)
     // An exact name takes that client alone; a part takes every client containing it.
     expect(bench.comparedClients(['capplan llamacpp/node-http']).map((c) => c.name)).toEqual(['capplan llamacpp/node-http'])
@@ -377,5 +380,41 @@ describe('the verdicts npm run bench prints: itlVerdict and ceilingVerdict', () 
     const met = bench.ceilingVerdict({rounds: 1, threads: [1, 2], results: [[row(1, 100_000, 1, 0.3, 100_000), row(2, 185_000, 1.9, 0.3)]]}, 4)
     expect(met[0]).toContain('MET (median of 1 rounds 1.85x)')
     expect(met[1]).toBe('  target: one thread >= the previous 112,000 tokens per client CPU-s (another run) -> MISSED (100,000-100,000)')
+  })
+})
+
+describe('fakeLlamaServerScript: a stamping source capplan can start as its llama-server', () => {
+  it('takes --host and --port among llama-server flags, serves stamped chunks, writes its log when stopped', async () => {
+    const {mkdtempSync, readFileSync, writeFileSync} = await import('node:fs')
+    const {tmpdir} = await import('node:os')
+    const path = await import('node:path')
+    const {spawn} = await import('node:child_process')
+    const {findFreePort} = await import('../../../src/lib/ports.js')
+    const dir = mkdtempSync(path.join(tmpdir(), 'fake-llama-'))
+    const stamps = path.join(dir, "it's stamps.json") // a quote in the path: the script must quote it
+    const script = path.join(dir, 'llama-server')
+    writeFileSync(script, bench.fakeLlamaServerScript(stamps, 1), {mode: 0o755})
+    const port = await findFreePort('127.0.0.1')
+    const child = spawn(script, ['--model', 'm.gguf', '--threads', '2', '--host', '127.0.0.1', '--port', String(port), '-fa', 'auto'], {stdio: 'ignore'})
+    try {
+      let health = 0
+      for (let i = 0; i < 100 && health !== 200; i++) {
+        health = await fetch(`http://127.0.0.1:${port}/health`).then(
+          (r) => r.status,
+          () => 0,
+        )
+        if (health !== 200) await new Promise((resolve) => setTimeout(resolve, 100))
+      }
+      expect(health).toBe(200)
+      const body = await (await fetch(`http://127.0.0.1:${port}/completion`, {method: 'POST', body: JSON.stringify({prompt: [1, 2], n_predict: 3, stream: true})})).text()
+      const sent = [...body.matchAll(/"content":"t=(\d+\.\d{3})"/g)].map((m) => m[1])
+      expect(sent).toHaveLength(3)
+      const exited = new Promise((resolve) => child.once('exit', resolve))
+      child.kill('SIGTERM')
+      await exited
+      expect(JSON.parse(readFileSync(stamps, 'utf8'))).toEqual({streams: [{maxTokens: 3, sentAt: sent}]})
+    } finally {
+      child.kill('SIGKILL')
+    }
   })
 })
