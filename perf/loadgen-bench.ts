@@ -40,6 +40,8 @@ import path from 'node:path'
 import {monitorEventLoopDelay, PerformanceObserver} from 'node:perf_hooks'
 import {parseArgs} from 'node:util'
 
+import {median} from 'simple-statistics'
+
 import {useClientThreads} from '../src/engines/http/client-threads.js'
 import {protocolPaths, requestBody} from '../src/engines/http/protocols.js'
 import {streamRequest, toEngineEvent} from '../src/engines/http/stream.js'
@@ -535,12 +537,6 @@ export const TARGET_THREADS_SPEEDUP = 1.8
  * after the check-phase wake (perf/README.md), 112-121k. From another run, so only a rough bar.
  */
 export const PREVIOUS_TOKENS_PER_CLIENT_CPU_SECOND = 112_000
-
-const median = (values: readonly number[]) => {
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
-}
 
 /**
  * The issue-17 verdict of compareCeilingThreads: the most threads' median tok/s ratio to one thread against

@@ -236,11 +236,3 @@ export function toEngineEvent(event: ClientEvent, onServerTimings?: (timings: Ll
   onServerTimings?.(event.timings)
   return null
 }
-
-/** Only the engine-facing events (drops llama-server timings): toEngineEvent over a whole stream. */
-export async function* engineEvents(events: AsyncIterable<ClientEvent>, onServerTimings?: (timings: LlamaServerTimings) => void): AsyncGenerator<StreamEvent> {
-  for await (const event of events) {
-    const engineEvent = toEngineEvent(event, onServerTimings)
-    if (engineEvent !== null) yield engineEvent
-  }
-}

@@ -102,8 +102,20 @@ function levelCells(load: Load, summary: LevelSummary, percentiles: readonly Pct
   }
 }
 
-/** Marks a latency cell holding the peer tool's own statistics (REPORTED_MARK_NOTE says so under the table). */
+/** Marks a latency cell holding the peer tool's own statistics (sections.ts says whose, under the table). */
 export const REPORTED_MARK = ' (r)'
+
+/** The peer's statistics of a metric shown in place of the level's own: it has no samples and the peer wrote some. */
+function showsReported(own: LevelSummary['ttftMs'], stats: ReportedLatency['ttftMs']): stats is NonNullable<ReportedLatency['ttftMs']> {
+  return own === null && stats !== undefined && Object.keys(stats).length > 0
+}
+
+/** Whether any latency cell of the level shows the peer's statistics (withReportedLatency). */
+export function levelShowsReported(summary: LevelSummary, reported: ReportedLatency | null): boolean {
+  return (
+    reported !== null && (showsReported(summary.ttftMs, reported.ttftMs) || showsReported(summary.tpotMs, reported.tpotMs) || showsReported(summary.e2eMs, reported.e2eMs))
+  )
+}
 
 /**
  * A level with no samples of a latency metric but the peer's own statistics of it (an import): the cell shows
@@ -113,7 +125,7 @@ function withReportedLatency(cells: Record<LevelKey, Cell>, summary: LevelSummar
   if (reported === null) return cells
   const middle = percentiles[Math.floor(percentiles.length / 2)]!
   const fill = (own: LevelSummary['ttftMs'], stats: ReportedLatency['ttftMs'], current: Cell): Cell => {
-    if (own !== null || stats === undefined || Object.keys(stats).length === 0) return current
+    if (!showsReported(own, stats)) return current
     const text = percentiles.map((p) => (stats[p] === undefined ? '?' : formatMs(stats[p]))).join(' / ')
     return cell(stats[middle] ?? null, `${text}${REPORTED_MARK}`)
   }
@@ -152,13 +164,15 @@ export function levelSloCells(report: ResultReport): {cells: string[]; footnotes
   return {cells, footnotes}
 }
 
-/** The per-level table of a result: throughput, p50 / the SLO's percentile / p99, the SLO verdict, efficiency. The operating point's level is marked " *". */
-export function levelsTable(report: ResultReport): Table<ReportLevelKey> {
+/**
+ * The per-level table of a result: throughput, p50 / the SLO's percentile / p99, the SLO verdict (`slo`: the
+ * cells of levelSloCells, whose footnotes go under the table), efficiency. The operating point's level is marked " *".
+ */
+export function levelsTable(report: ResultReport, slo: readonly string[] = levelSloCells(report).cells): Table<ReportLevelKey> {
   const point = report.operatingPoint
   // p50 / the SLO's percentile / p99; an SLO at p50 or p99 shows p95 between them rather than a column twice.
   const percentiles: Pct[] = ['p50', point.percentile === 'p50' || point.percentile === 'p99' ? 'p95' : point.percentile, 'p99']
   const c = levelColumns(percentiles)
-  const slo = levelSloCells(report).cells
   const rows = report.levels.map((summary, index) => {
     const cells = withReportedLatency(levelCells(report.loads[index]!, summary, percentiles), summary, report.reportedLatency[index] ?? null, percentiles)
     const verified = report.verification.levels[index]

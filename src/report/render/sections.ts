@@ -20,7 +20,7 @@ import {
   type ReportHeader,
 } from './lines.js'
 import {comparisonLines, decisionLines, warningLines} from './buyer-lines.js'
-import {costTable, levelSloCells, levelsTable, REPORTED_MARK, type CostTable, type Table} from './rows.js'
+import {costTable, levelShowsReported, levelSloCells, levelsTable, REPORTED_MARK, type CostTable, type Table} from './rows.js'
 
 export type Section =
   | {kind: 'header'; header: ReportHeader}
@@ -34,25 +34,16 @@ export type Section =
   /** A what-if target: its lines (refused or estimated) and, when costed, its plan. */
   | {kind: 'whatIf'; target: string; lines: string[]; plan: PlanResult | null}
 
-/** Under the levels table: the marks' meanings, then the SLO cells' numbered reasons (levelSloCells). */
-function levelsNotes(report: ResultReport): string[] {
-  return [...levelsMarks(report), ...levelSloCells(report).footnotes]
+/** The levels table, and under it the marks' meanings and the SLO cells' numbered reasons (levelSloCells, made once). */
+function levelsSection(report: ResultReport): Section {
+  const slo = levelSloCells(report)
+  return {kind: 'levels', table: levelsTable(report, slo.cells), notes: [...levelsMarks(report), ...slo.footnotes]}
 }
 
 /** The operating-point mark, and the reported-statistics mark when a cell uses it. */
 function levelsMarks(report: ResultReport): string[] {
   const sources = [
-    ...new Set(
-      report.reportedLatency.flatMap((reported, index) => {
-        const summary = report.levels[index]!
-        const used =
-          reported !== null &&
-          ((summary.ttftMs === null && reported.ttftMs !== undefined) ||
-            (summary.tpotMs === null && reported.tpotMs !== undefined) ||
-            (summary.e2eMs === null && reported.e2eMs !== undefined))
-        return used ? [reported.source] : []
-      }),
-    ),
+    ...new Set(report.reportedLatency.flatMap((reported, index) => (reported !== null && levelShowsReported(report.levels[index]!, reported) ? [reported.source] : []))),
   ]
   return sources.length === 0
     ? [OPERATING_POINT_MARK]
@@ -66,7 +57,7 @@ export function reportSections(report: ResultReport): Section[] {
   const energy = energyLine(report)
   return [
     {kind: 'header', header: reportHeader(report)},
-    {kind: 'levels', table: levelsTable(report), notes: levelsNotes(report)},
+    levelsSection(report),
     {kind: 'list', name: 'verification', lines: verificationLines(report)},
     {kind: 'paragraph', text: operatingPointLine(report.operatingPoint), emphasis: true},
     {kind: 'list', name: 'sanity', lines: sanityLines(report)},

@@ -7,7 +7,7 @@ import {perfScript} from '../../../perf/paths.js'
 import {type FailureKind, type SseSource, type SseSourceOptions, startSseSource} from '../../../perf/sse-source.js'
 import {uniformRandom} from '../../../src/lib/random.js'
 import type {ClientEvent, LlamaServerTimings, WireProtocol} from '../../../src/engines/http/protocols.js'
-import {engineEvents, streamRequest} from '../../../src/engines/http/stream.js'
+import {streamRequest, toEngineEvent} from '../../../src/engines/http/stream.js'
 
 /**
  * perf/sse-source.ts read by capplan's REAL stream client. The source replays the recorded llama-server
@@ -45,7 +45,10 @@ async function read(source: SseSource, protocol: 'openai-completions' | 'llamacp
   const timings: LlamaServerTimings[] = []
   const events: ClientEvent[] = []
   const stream = streamRequest({url: `${source.url}${paths[protocol]}`, protocol: protocol as WireProtocol, body, signal: new AbortController().signal, timeoutMs: 10_000})
-  for await (const event of engineEvents(stream, (t) => timings.push(t))) events.push(event)
+  for await (const event of stream) {
+    const engineEvent = toEngineEvent(event, (t) => timings.push(t))
+    if (engineEvent !== null) events.push(engineEvent)
+  }
   return {events, timings}
 }
 
